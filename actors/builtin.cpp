@@ -1,0 +1,36 @@
+// The one list of component types. Adding a type: its file pair, one line
+// here, its test, and its row in the README's component table.
+
+#include "actors/channels/memory.hpp"
+#include "actors/interceptors/host.hpp"
+#include "actors/interceptors/static.hpp"
+#include "actors/interceptors/timestamp.hpp"
+#include "actors/sinks/file_roll.hpp"
+#include "actors/sinks/kafka.hpp"
+#include "actors/sinks/logger.hpp"
+#include "actors/sinks/null.hpp"
+#include "actors/sources/exec.hpp"
+#include "actors/sources/netcat.hpp"
+#include "actors/sources/seq.hpp"
+#include "actors/sources/stdin.hpp"
+
+namespace flumen {
+
+void register_builtin(registry& r) {
+  r.add_source("netcat", sources::parse_netcat, sources::spawn_netcat);
+  r.add_source("stdin", sources::parse_stdin, sources::spawn_stdin);
+  r.add_source("exec", sources::parse_exec, sources::spawn_exec);
+  r.add_source("seq", sources::parse_seq, sources::spawn_seq);
+  r.add_interceptor("timestamp", interceptors::parse_timestamp,
+                    interceptors::make_timestamp);
+  r.add_interceptor("host", interceptors::parse_host, interceptors::make_host);
+  r.add_interceptor("static", interceptors::parse_static,
+                    interceptors::make_static);
+  r.add_channel("memory", channels::parse_memory, channels::spawn_memory);
+  r.add_sink("kafka", sinks::parse_kafka, sinks::spawn_kafka);
+  r.add_sink("logger", sinks::parse_logger, sinks::spawn_logger);
+  r.add_sink("null", sinks::parse_null, sinks::spawn_null);
+  r.add_sink("file_roll", sinks::parse_file_roll, sinks::spawn_file_roll);
+}
+
+} // namespace flumen

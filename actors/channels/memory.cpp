@@ -1,0 +1,281 @@
+#include "actors/channels/memory.hpp"
+
+#include <deque>
+#include <set>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "runtime/protocol.hpp"
+
+namespace flumen::channels {
+
+memory_config parse_memory(option_reader& r) {
+  memory_config cfg;
+  cfg.capacity = r.count("capacity", cfg.capacity);
+  cfg.byte_capacity = r.bytes("byte_capacity", cfg.byte_capacity);
+  cfg.transaction_capacity =
+    r.count("transaction_capacity", cfg.transaction_capacity);
+  cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
+  if (cfg.transaction_capacity > cfg.capacity)
+    r.error("transaction_capacity",
+            "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
+  return cfg;
+}
+
+namespace {
+
+struct transaction {
+  caf::actor_addr owner;
+  batch events;
+  std::size_t bytes = 0;
+};
+
+struct pending_put {
+  caf::response_promise rp;
+  batch events;
+  std::size_t bytes = 0;
+};
+
+struct pending_take {
+  caf::response_promise rp;
+  caf::actor_addr owner;
+  std::size_t max = 0;
+  uint64_t id = 0;
+};
+
+struct memory_state {
+  memory_config cfg;
+  std::shared_ptr<component_metrics> metrics;
+  std::deque<event> queue;
+  std::size_t queue_bytes = 0;
+  std::size_t taken_events = 0;
+  std::size_t taken_bytes = 0;
+  std::unordered_map<txn_id, transaction> open;
+  std::deque<pending_put> puts;
+  std::deque<pending_take> takes;
+  std::set<caf::actor_addr> watched;
+  txn_id next_txn = 1;
+  uint64_t next_take = 1;
+
+  static inline const char* name = "memory_channel";
+
+  std::size_t used() const { return queue.size() + taken_events; }
+  std::size_t used_bytes() const { return queue_bytes + taken_bytes; }
+
+  bool fits(std::size_t n, std::size_t bytes) const {
+    return used() + n <= cfg.capacity
+           && (cfg.byte_capacity == 0
+               || used_bytes() + bytes <= cfg.byte_capacity);
+  }
+
+  void publish() {
+    metrics->channel_size.store(used(), std::memory_order_relaxed);
+    metrics->channel_bytes.store(used_bytes(), std::memory_order_relaxed);
+    metrics->open_transactions.store(open.size(), std::memory_order_relaxed);
+  }
+
+  void enqueue(batch&& events, std::size_t bytes) {
+    metrics->events_put.fetch_add(events.size(), std::memory_order_relaxed);
+    for (auto& e : events)
+      queue.emplace_back(std::move(e));
+    queue_bytes += bytes;
+  }
+};
+
+using memory_actor = caf::stateful_actor<memory_state>;
+
+std::size_t bytes_of(const batch& events) {
+  std::size_t n = 0;
+  for (auto& e : events)
+    n += event_bytes(e);
+  return n;
+}
+
+void watch(memory_actor* self, const caf::actor_addr& who) {
+  if (who && self->state.watched.insert(who).second)
+    self->monitor(who);
+}
+
+// Moves up to `max` events from the head of the queue into a new
+// transaction owned by `owner`.
+std::pair<txn_id, batch> open_txn(memory_actor* self,
+                                  const caf::actor_addr& owner,
+                                  std::size_t max) {
+  auto& st = self->state;
+  auto n = std::min({max, st.cfg.transaction_capacity, st.queue.size()});
+  transaction t;
+  t.owner = owner;
+  t.events.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    t.bytes += event_bytes(st.queue.front());
+    t.events.emplace_back(std::move(st.queue.front()));
+    st.queue.pop_front();
+  }
+  st.queue_bytes -= t.bytes;
+  st.taken_events += n;
+  st.taken_bytes += t.bytes;
+  st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
+  auto id = st.next_txn++;
+  batch copy = t.events; // the channel keeps its own copy until commit
+  st.open.emplace(id, std::move(t));
+  watch(self, owner);
+  return {id, std::move(copy)};
+}
+
+// Answers waiting takers while events are queued.
+void serve_takes(memory_actor* self) {
+  auto& st = self->state;
+  while (!st.takes.empty() && !st.queue.empty()) {
+    auto pt = std::move(st.takes.front());
+    st.takes.pop_front();
+    auto [id, events] = open_txn(self, pt.owner, pt.max);
+    pt.rp.deliver(id, std::move(events));
+  }
+}
+
+// Admits waiting puts, in order, while they fit.
+void admit_puts(memory_actor* self) {
+  auto& st = self->state;
+  while (!st.puts.empty()
+         && st.fits(st.puts.front().events.size(), st.puts.front().bytes)) {
+    auto pp = std::move(st.puts.front());
+    st.puts.pop_front();
+    st.enqueue(std::move(pp.events), pp.bytes);
+    pp.rp.deliver(ok_atom::value);
+  }
+}
+
+void settle(memory_actor* self) {
+  admit_puts(self);
+  serve_takes(self);
+  self->state.publish();
+}
+
+// Returns a transaction's events to the head of the queue, in order.
+void roll_back(memory_actor* self, transaction&& t) {
+  auto& st = self->state;
+  auto n = t.events.size();
+  st.taken_events -= n;
+  st.taken_bytes -= t.bytes;
+  st.queue.insert(st.queue.begin(), std::make_move_iterator(t.events.begin()),
+                  std::make_move_iterator(t.events.end()));
+  st.queue_bytes += t.bytes;
+  st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
+}
+
+caf::behavior memory_channel(memory_actor* self, memory_config cfg,
+                             std::shared_ptr<component_metrics> metrics) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.metrics = std::move(metrics);
+  st.metrics->channel_capacity.store(cfg.capacity);
+  st.metrics->set_state(component_state::running);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    st.watched.erase(dm.source);
+    // A taker died: its transactions go back, in txn order (the order the
+    // events were taken), so the head of the queue keeps the oldest events.
+    std::vector<txn_id> ids;
+    for (auto& [id, t] : st.open)
+      if (t.owner == dm.source)
+        ids.push_back(id);
+    std::sort(ids.rbegin(), ids.rend());
+    for (auto id : ids) {
+      auto i = st.open.find(id);
+      roll_back(self, std::move(i->second));
+      st.open.erase(i);
+    }
+    std::erase_if(st.takes, [&](const pending_take& pt) {
+      return pt.owner == dm.source;
+    });
+    settle(self);
+  });
+  return {
+    [self](put_atom, batch& events) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      auto bytes = bytes_of(events);
+      if (events.size() > st.cfg.transaction_capacity
+          || events.size() > st.cfg.capacity
+          || (st.cfg.byte_capacity != 0 && bytes > st.cfg.byte_capacity))
+        return make_error(errc::batch_too_large,
+                          "a put of " + std::to_string(events.size())
+                            + " events exceeds the channel's "
+                              "transaction_capacity or capacity");
+      if (events.empty())
+        return ok_atom::value;
+      if (st.puts.empty() && st.fits(events.size(), bytes)) {
+        st.enqueue(std::move(events), bytes);
+        serve_takes(self);
+        st.publish();
+        return ok_atom::value;
+      }
+      // Full: hold the answer back; this is what paces the sender.
+      auto rp = self->make_response_promise();
+      st.puts.push_back(pending_put{rp, std::move(events), bytes});
+      return caf::delegated<ok_atom>{};
+    },
+    [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
+      auto& st = self->state;
+      auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (!st.queue.empty()) {
+        auto [id, events] = open_txn(self, owner, max == 0 ? 1 : max);
+        st.publish();
+        return {id, std::move(events)};
+      }
+      auto rp = self->make_response_promise();
+      auto id = st.next_take++;
+      st.takes.push_back(pending_take{rp, owner, max == 0 ? 1 : max, id});
+      watch(self, owner);
+      self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
+      return caf::delegated<txn_id, batch>{};
+    },
+    [self](tick_atom, uint64_t take_id) {
+      // A held take timed out: answer it empty so the sink can check for
+      // shutdown and come back.
+      auto& st = self->state;
+      auto i = std::find_if(st.takes.begin(), st.takes.end(),
+                            [&](auto& pt) { return pt.id == take_id; });
+      if (i != st.takes.end()) {
+        i->rp.deliver(txn_id{0}, batch{});
+        st.takes.erase(i);
+      }
+    },
+    [self](commit_atom, txn_id id) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      auto i = st.open.find(id);
+      if (i == st.open.end())
+        return make_error(errc::unknown_transaction,
+                          "commit of unknown transaction "
+                            + std::to_string(id));
+      st.taken_events -= i->second.events.size();
+      st.taken_bytes -= i->second.bytes;
+      st.metrics->events_committed.fetch_add(i->second.events.size(),
+                                             std::memory_order_relaxed);
+      st.open.erase(i);
+      settle(self);
+      return ok_atom::value;
+    },
+    [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      auto i = st.open.find(id);
+      if (i == st.open.end())
+        return make_error(errc::unknown_transaction,
+                          "rollback of unknown transaction "
+                            + std::to_string(id));
+      roll_back(self, std::move(i->second));
+      st.open.erase(i);
+      settle(self);
+      return ok_atom::value;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_memory(caf::actor_system& sys, const memory_config& cfg,
+                        const wiring& w) {
+  return sys.spawn(memory_channel, cfg, w.metrics);
+}
+
+} // namespace flumen::channels

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "runtime/config.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::channels {
+
+/// Options of the `memory` channel (see README, "memory channel").
+struct memory_config {
+  std::size_t capacity = 10000;            ///< events held, taken included
+  std::size_t byte_capacity = 0;           ///< body+header bytes; 0: no bound
+  std::size_t transaction_capacity = 1000; ///< most events in a put or take
+  /// How long an empty take is held before it is answered empty.
+  std::chrono::milliseconds keep_alive{500};
+};
+
+/// Pure: reads the options, touches nothing.
+memory_config parse_memory(option_reader& r);
+
+/// Spawns a memory channel speaking the channel protocol of
+/// runtime/protocol.hpp.
+caf::actor spawn_memory(caf::actor_system& sys, const memory_config& cfg,
+                        const wiring& w);
+
+} // namespace flumen::channels

@@ -1,0 +1,74 @@
+#include "actors/interceptors/host.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+namespace flumen::interceptors {
+
+host_config parse_host(option_reader& r) {
+  host_config cfg;
+  cfg.header = r.str("header", cfg.header);
+  cfg.use_ip = r.boolean("use_ip", cfg.use_ip);
+  cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
+  if (cfg.header.empty())
+    r.error("header", "must not be empty");
+  return cfg;
+}
+
+std::string local_host(bool use_ip) {
+  if (!use_ip) {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) == 0)
+      return name;
+    return "localhost";
+  }
+  std::string found = "127.0.0.1";
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0)
+    return found;
+  for (auto* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+      continue;
+    auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    if (ntohl(in->sin_addr.s_addr) >> 24 == 127)
+      continue;
+    char buf[INET_ADDRSTRLEN];
+    if (::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf))) {
+      found = buf;
+      break;
+    }
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+namespace {
+
+class host final : public interceptor {
+public:
+  explicit host(const host_config& cfg)
+    : cfg_(cfg), value_(local_host(cfg.use_ip)) {}
+
+  void apply(batch& events) override {
+    for (auto& e : events) {
+      if (cfg_.preserve_existing)
+        e.headers.emplace(cfg_.header, value_);
+      else
+        e.headers.insert_or_assign(cfg_.header, value_);
+    }
+  }
+
+private:
+  host_config cfg_;
+  std::string value_; // looked up once, not per event
+};
+
+} // namespace
+
+std::unique_ptr<interceptor> make_host(const host_config& cfg) {
+  return std::make_unique<host>(cfg);
+}
+
+} // namespace flumen::interceptors

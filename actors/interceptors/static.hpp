@@ -1,0 +1,22 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/config.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::interceptors {
+
+/// Options of the `static` interceptor: sets one fixed header.
+struct static_config {
+  std::string key = "key";
+  std::string value = "value";
+  bool preserve_existing = true; ///< Flume's default
+};
+
+static_config parse_static(option_reader& r);
+
+std::unique_ptr<interceptor> make_static(const static_config& cfg);
+
+} // namespace flumen::interceptors

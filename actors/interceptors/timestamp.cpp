@@ -1,0 +1,47 @@
+#include "actors/interceptors/timestamp.hpp"
+
+#include <chrono>
+
+namespace flumen::interceptors {
+
+timestamp_config parse_timestamp(option_reader& r) {
+  timestamp_config cfg;
+  cfg.header = r.str("header", cfg.header);
+  cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
+  if (cfg.header.empty())
+    r.error("header", "must not be empty");
+  return cfg;
+}
+
+namespace {
+
+class timestamp final : public interceptor {
+public:
+  explicit timestamp(timestamp_config cfg) : cfg_(std::move(cfg)) {}
+
+  void apply(batch& events) override {
+    // One clock reading per batch: events of a batch arrived together.
+    auto now = cfg_.clock ? cfg_.clock()
+                          : std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    auto text = std::to_string(now);
+    for (auto& e : events) {
+      if (cfg_.preserve_existing)
+        e.headers.emplace(cfg_.header, text);
+      else
+        e.headers.insert_or_assign(cfg_.header, text);
+    }
+  }
+
+private:
+  timestamp_config cfg_;
+};
+
+} // namespace
+
+std::unique_ptr<interceptor> make_timestamp(const timestamp_config& cfg) {
+  return std::make_unique<timestamp>(cfg);
+}
+
+} // namespace flumen::interceptors

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/config.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::interceptors {
+
+/// Options of the `timestamp` interceptor: sets a header to the time of
+/// interception in milliseconds since the epoch (Flume's format).
+struct timestamp_config {
+  std::string header = "timestamp";
+  bool preserve_existing = false;
+  /// Injected clock (ms since epoch); the system clock when empty.
+  std::function<int64_t()> clock;
+};
+
+timestamp_config parse_timestamp(option_reader& r);
+
+std::unique_ptr<interceptor> make_timestamp(const timestamp_config& cfg);
+
+} // namespace flumen::interceptors

@@ -1,0 +1,115 @@
+#include "actors/sinks/file_roll.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <caf/actor.hpp>
+
+#include "actors/sinks/logger.hpp"
+#include "actors/sinks/sync_sink.hpp"
+
+namespace flumen::sinks {
+
+file_roll_config parse_file_roll(option_reader& r) {
+  file_roll_config cfg;
+  cfg.directory = r.required_str("directory");
+  cfg.roll_interval = r.duration("roll_interval", cfg.roll_interval);
+  cfg.format = r.choice("format", cfg.format, {"line", "header_and_body"});
+  cfg.prefix = r.str("prefix", cfg.prefix);
+  cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  cfg.sync = r.boolean("sync", cfg.sync);
+  return cfg;
+}
+
+namespace {
+
+// Owns the current output file; rolls it by time.
+class roller {
+public:
+  explicit roller(file_roll_config cfg) : cfg_(std::move(cfg)) {}
+  ~roller() { close(); }
+
+  std::optional<std::string> write(const batch& events) {
+    using clock = std::chrono::steady_clock;
+    auto now = clock::now();
+    if (fd_ >= 0 && cfg_.roll_interval.count() > 0
+        && now - opened_ >= cfg_.roll_interval)
+      close();
+    if (fd_ < 0) {
+      if (auto err = open())
+        return err;
+      opened_ = now;
+    }
+    buf_.clear();
+    for (auto& e : events) {
+      if (cfg_.format == "line")
+        buf_ += e.body;
+      else
+        buf_ += describe(e, SIZE_MAX);
+      buf_ += '\n';
+    }
+    const char* p = buf_.data();
+    auto left = buf_.size();
+    while (left > 0) {
+      auto n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return "write " + path_ + ": " + std::strerror(errno);
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    if (cfg_.sync && ::fsync(fd_) != 0)
+      return "fsync " + path_ + ": " + std::strerror(errno);
+    return {};
+  }
+
+  void close() {
+    if (fd_ >= 0) {
+      ::fsync(fd_);
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+private:
+  std::optional<std::string> open() {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg_.directory, ec);
+    if (ec)
+      return "cannot create " + cfg_.directory + ": " + ec.message();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+    path_ = cfg_.directory + "/" + cfg_.prefix + std::to_string(ms) + "-"
+            + std::to_string(++seq_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644);
+    if (fd_ < 0)
+      return "open " + path_ + ": " + std::strerror(errno);
+    return {};
+  }
+
+  file_roll_config cfg_;
+  int fd_ = -1;
+  std::string path_;
+  std::string buf_;
+  uint64_t seq_ = 0;
+  std::chrono::steady_clock::time_point opened_;
+};
+
+} // namespace
+
+caf::actor spawn_file_roll(caf::actor_system& sys, const file_roll_config& cfg,
+                           const wiring& w) {
+  auto files = std::make_shared<roller>(cfg);
+  return spawn_sync_sink(
+    sys, [files](const batch& events) { return files->write(events); },
+    w.channel, cfg.batch_size, w.metrics, [files] { files->close(); });
+}
+
+} // namespace flumen::sinks

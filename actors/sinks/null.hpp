@@ -1,0 +1,18 @@
+#pragma once
+
+#include "runtime/config.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::sinks {
+
+/// Options of the `null` sink: takes and discards (counts) events.
+struct null_config {
+  std::size_t batch_size = 1000;
+};
+
+null_config parse_null(option_reader& r);
+
+caf::actor spawn_null(caf::actor_system& sys, const null_config& cfg,
+                      const wiring& w);
+
+} // namespace flumen::sinks

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "runtime/event.hpp"
+#include "runtime/metrics.hpp"
+
+namespace flumen::sinks {
+
+/// Delivers one batch synchronously; returns an error text when it could
+/// not (the batch is then rolled back and retried after a backoff).
+using deliver_fn = std::function<std::optional<std::string>(const batch&)>;
+
+/// The take → deliver → commit loop shared by sinks whose delivery is a
+/// plain function call (null, logger, file_roll). Answers `stop_atom` after
+/// its current transaction is settled, and then calls `on_stop` (flush,
+/// close) and quits.
+caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
+                           caf::actor channel, std::size_t batch_size,
+                           std::shared_ptr<component_metrics> metrics,
+                           std::function<void()> on_stop = {});
+
+} // namespace flumen::sinks

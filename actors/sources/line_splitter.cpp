@@ -1,0 +1,138 @@
+#include "actors/sources/line_splitter.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "runtime/source_pump.hpp"
+
+namespace flumen::sources {
+
+overlong_policy parse_overlong_policy(option_reader& r) {
+  auto s = r.choice("overlong_policy", "truncate", {"truncate", "drop", "split"});
+  if (s == "drop")
+    return overlong_policy::drop;
+  if (s == "split")
+    return overlong_policy::split;
+  return overlong_policy::truncate;
+}
+
+void line_splitter::end_line(batch& out) {
+  if (overflow_ && policy_ == overlong_policy::drop) {
+    ++dropped_;
+  } else {
+    if (!overflow_ && !line_.empty() && line_.back() == '\r')
+      line_.pop_back();
+    if (overflow_)
+      ++truncated_;
+    out.emplace_back().body = std::move(line_);
+  }
+  line_.clear();
+  overflow_ = false;
+}
+
+void line_splitter::feed(const char* data, std::size_t n, batch& out) {
+  while (n > 0) {
+    auto nl = static_cast<const char*>(std::memchr(data, '\n', n));
+    auto seg = nl ? static_cast<std::size_t>(nl - data) : n;
+    if (!overflow_) {
+      auto room = max_ - line_.size();
+      if (seg <= room) {
+        line_.append(data, seg);
+      } else if (policy_ == overlong_policy::split) {
+        // Emit full chunks; the remainder continues the line.
+        auto rest = seg;
+        auto p = data;
+        while (rest > max_ - line_.size()) {
+          auto take = max_ - line_.size();
+          line_.append(p, take);
+          p += take;
+          rest -= take;
+          out.emplace_back().body = std::move(line_);
+          line_.clear();
+        }
+        line_.append(p, rest);
+      } else {
+        line_.append(data, room);
+        overflow_ = true;
+      }
+    }
+    if (!nl)
+      return;
+    end_line(out);
+    data = nl + 1;
+    n -= seg + 1;
+  }
+}
+
+void line_splitter::finish(batch& out) {
+  if (!line_.empty() || overflow_)
+    end_line(out);
+}
+
+} // namespace flumen::sources
+
+namespace flumen::sources {
+
+bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
+                std::size_t batch_size,
+                std::chrono::milliseconds batch_timeout) {
+  using clock = std::chrono::steady_clock;
+  auto& m = pump.metrics();
+  batch pending;
+  auto deadline = clock::time_point::max();
+  auto flush = [&](bool all) {
+    while (pending.size() >= batch_size || (all && !pending.empty())) {
+      auto n = std::min(pending.size(), batch_size);
+      batch out(std::make_move_iterator(pending.begin()),
+                std::make_move_iterator(pending.begin() + n));
+      pending.erase(pending.begin(), pending.begin() + n);
+      if (!pump.emit(std::move(out)))
+        return false;
+    }
+    if (pending.empty())
+      deadline = clock::time_point::max();
+    return true;
+  };
+  char buf[65536];
+  pollfd fds[2] = {{pump.wake_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
+  while (!pump.stopping() && !pump.aborted()) {
+    int timeout = 1000;
+    if (deadline != clock::time_point::max())
+      timeout = static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(
+             deadline - clock::now())
+             .count()));
+    fds[1].revents = 0;
+    if (::poll(fds, 2, timeout) < 0 && errno != EINTR)
+      throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      auto before = pending.size();
+      auto dropped = lines.dropped();
+      auto n = ::read(fd, buf, sizeof(buf));
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (n <= 0) {
+        lines.finish(pending);
+        m.events_dropped.fetch_add(lines.dropped() - dropped,
+                                   std::memory_order_relaxed);
+        flush(true);
+        return true;
+      }
+      lines.feed(buf, static_cast<std::size_t>(n), pending);
+      m.events_dropped.fetch_add(lines.dropped() - dropped,
+                                 std::memory_order_relaxed);
+      if (before == 0 && !pending.empty())
+        deadline = clock::now() + batch_timeout;
+    }
+    if (!flush(clock::now() >= deadline))
+      return false;
+  }
+  flush(true);
+  return false;
+}
+
+} // namespace flumen::sources

@@ -1,0 +1,188 @@
+#include "runtime/agent.hpp"
+
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/protocol.hpp"
+#include "runtime/router.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace flumen {
+
+void configure_actor_system(caf::actor_system_config& cfg) {
+  add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  auto threads = std::max(2u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  // Our own logging goes to stderr; keep CAF's quiet.
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+}
+
+agent::agent(caf::actor_system& sys, const agent_spec& spec,
+             metrics_registry& metrics)
+  : sys_(sys), spec_(spec), metrics_(metrics) {
+}
+
+agent::~agent() {
+  auto kill = [](const caf::actor& a) {
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  };
+  if (supervisor_) {
+    caf::scoped_actor self{sys_};
+    self->request(supervisor_, std::chrono::seconds(5), stop_atom::value)
+      .receive([](ok_atom) {}, [](caf::error&) {});
+    for (auto& s : spec_.sources)
+      kill(component("sources." + s.name));
+    for (auto& s : spec_.sinks)
+      kill(component("sinks." + s.name));
+  }
+  kill(supervisor_);
+  for (auto& r : routers_)
+    kill(r);
+  for (auto& [_, c] : channels_)
+    kill(c);
+}
+
+std::string agent::metric_name(const std::string& kind,
+                               const std::string& name) const {
+  return spec_.name + "." + kind + "." + name;
+}
+
+void agent::start() {
+  for (auto& c : spec_.channels) {
+    wiring w;
+    w.agent = spec_.name;
+    w.name = c.name;
+    w.metrics = metrics_.get(metric_name("channels", c.name), "channel", c.type);
+    channels_[c.name] = c.spawn(sys_, w);
+  }
+  std::vector<child_spec> children;
+  for (auto& s : spec_.sources) {
+    std::vector<caf::actor> targets;
+    for (auto& name : s.channels)
+      targets.push_back(channels_.at(name));
+    auto m = metrics_.get(metric_name("sources", s.name), "source", s.type);
+    auto router = spawn_router(sys_, std::move(targets), s.interceptors, m);
+    routers_.push_back(router);
+    wiring w;
+    w.agent = spec_.name;
+    w.name = s.name;
+    w.metrics = m;
+    w.downstream = router;
+    children.push_back(child_spec{
+      m->name, [sys = &sys_, spawn = s.spawn, w] { return spawn(*sys, w); },
+      m});
+  }
+  for (auto& k : spec_.sinks) {
+    auto m = metrics_.get(metric_name("sinks", k.name), "sink", k.type);
+    wiring w;
+    w.agent = spec_.name;
+    w.name = k.name;
+    w.metrics = m;
+    w.channel = channels_.at(k.channel);
+    children.push_back(child_spec{
+      m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
+      m});
+  }
+  supervisor_ = spawn_supervisor(sys_, std::move(children));
+}
+
+caf::actor agent::component(const std::string& kind_and_name) const {
+  if (kind_and_name.starts_with("channels.")) {
+    auto i = channels_.find(kind_and_name.substr(9));
+    return i == channels_.end() ? caf::actor{} : i->second;
+  }
+  if (!supervisor_)
+    return {};
+  caf::actor result;
+  caf::scoped_actor self{sys_};
+  self
+    ->request(supervisor_, std::chrono::seconds(5), caf::get_atom::value,
+              spec_.name + "." + kind_and_name)
+    .receive([&](caf::actor& a) { result = std::move(a); },
+             [](caf::error&) {});
+  return result;
+}
+
+bool agent::sources_done() const {
+  for (auto& s : spec_.sources) {
+    auto m = metrics_.find(metric_name("sources", s.name));
+    if (!m || m->current_state() != component_state::stopped)
+      return false;
+  }
+  return true;
+}
+
+uint64_t agent::stop(std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + timeout;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds{1},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - clock::now()));
+  };
+  caf::scoped_actor self{sys_};
+  // 1. No more restarts; sources stop reading and hand over what they hold.
+  self->request(supervisor_, left(), stop_atom::value)
+    .receive([](ok_atom) {}, [](caf::error&) {});
+  std::vector<caf::actor> sources;
+  for (auto& s : spec_.sources)
+    if (auto a = component("sources." + s.name))
+      sources.push_back(a);
+  for (auto& a : sources)
+    self->request(a, left(), stop_atom::value)
+      .receive([](ok_atom) {},
+               [&](caf::error& err) {
+                 spdlog::warn("{}: source did not stop in time: {}",
+                              spec_.name, sys_.render(err));
+               });
+  // 2. Channels drain into the sinks.
+  auto queued = [&] {
+    uint64_t n = 0;
+    for (auto& c : spec_.channels)
+      if (auto m = metrics_.find(metric_name("channels", c.name)))
+        n += m->channel_size.load();
+    return n;
+  };
+  while (queued() > 0 && clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  // 3. Sinks settle what they hold (flush, commit) and quit. They get at
+  // least a few seconds for that even when the drain used up the time.
+  std::vector<caf::actor> sinks;
+  for (auto& k : spec_.sinks)
+    if (auto a = component("sinks." + k.name))
+      sinks.push_back(a);
+  auto sink_deadline =
+    std::max(deadline, clock::now() + std::chrono::seconds{5});
+  for (auto& a : sinks) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      sink_deadline - clock::now());
+    self->request(a, std::max(wait, std::chrono::milliseconds{1}),
+                  stop_atom::value)
+      .receive([](ok_atom) {},
+               [&](caf::error& err) {
+                 spdlog::warn("{}: sink did not stop in time: {}", spec_.name,
+                              sys_.render(err));
+               });
+  }
+  return queued();
+}
+
+std::vector<std::string> agent::summary() const {
+  std::vector<std::string> out;
+  auto add = [&](const char* kind, const std::vector<component_spec>& specs) {
+    for (auto& s : specs)
+      if (auto m = metrics_.find(metric_name(kind, s.name)))
+        out.push_back(m->summary());
+  };
+  add("sources", spec_.sources);
+  add("channels", spec_.channels);
+  add("sinks", spec_.sinks);
+  return out;
+}
+
+} // namespace flumen

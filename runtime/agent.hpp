@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "runtime/metrics.hpp"
+#include "runtime/topology.hpp"
+
+namespace flumen {
+
+/// One running agent: its channels, one router per source, and a
+/// supervisor that starts (and restarts) its sources and sinks.
+class agent {
+public:
+  agent(caf::actor_system& sys, const agent_spec& spec,
+        metrics_registry& metrics);
+  /// Kills whatever still runs (call `stop` first for a graceful end).
+  ~agent();
+
+  agent(const agent&) = delete;
+  agent& operator=(const agent&) = delete;
+
+  /// Spawns every component.
+  void start();
+
+  /// True when every source reached the end of its input (stdin closed,
+  /// seq count made, exec command exited without restart).
+  bool sources_done() const;
+
+  /// Graceful stop within `timeout`: sources stop and hand over what they
+  /// read, channels drain into the sinks, sinks flush and commit. Returns
+  /// the number of events still in channels afterwards (undelivered).
+  uint64_t stop(std::chrono::milliseconds timeout);
+
+  /// The current instance of a source or sink (`sources.r1`, `sinks.k1`),
+  /// or a channel (`channels.c1`); null when unknown or restarting.
+  caf::actor component(const std::string& kind_and_name) const;
+
+  /// One line per component with its state and counters.
+  std::vector<std::string> summary() const;
+
+  const std::string& name() const { return spec_.name; }
+
+private:
+  std::string metric_name(const std::string& kind,
+                          const std::string& name) const;
+
+  caf::actor_system& sys_;
+  agent_spec spec_;
+  metrics_registry& metrics_;
+  std::map<std::string, caf::actor> channels_;
+  std::vector<caf::actor> routers_;
+  caf::actor supervisor_;
+};
+
+/// The actor system settings flumen uses (protocol types, middleman,
+/// scheduler threads).
+void configure_actor_system(caf::actor_system_config& cfg);
+
+} // namespace flumen

@@ -1,0 +1,119 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace flumen {
+
+/// Where a problem in a configuration file is.
+struct location {
+  std::string file;
+  int line = 0; ///< 1-based; 0 when unknown
+  int col = 0;  ///< 1-based; 0 when unknown
+};
+
+/// One located configuration problem:
+/// `FILE:LINE:COL: agents.a1.sinks.k1: message`.
+struct config_error {
+  location where;
+  std::string path;
+  std::string message;
+
+  /// The one-line form printed by `flumen validate`.
+  std::string to_string() const;
+};
+
+/// Problems are collected, not thrown: a user sees all of them at once.
+using error_list = std::vector<config_error>;
+
+/// The location of a YAML node (yaml-cpp's Mark, made 1-based).
+location location_of(const YAML::Node& node, const std::string& file);
+
+/// The closest of `candidates` to `word` by edit distance, if close enough
+/// to be a likely typo (used for "did you mean" hints).
+std::optional<std::string>
+closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+/// Replaces `${NAME}` and `${NAME:-default}` with environment values.
+/// Returns nullopt and sets `missing` when a variable without default is unset.
+std::optional<std::string> expand_env(std::string_view text,
+                                      std::string* missing = nullptr);
+
+/// A typed, recording view of one YAML mapping of a topology. Every getter
+/// marks its key as known; `finish()` reports each key nobody asked for,
+/// with a "did you mean" hint. Wrong types and out-of-range values become
+/// located errors and the getter returns its default, so parsing goes on and
+/// collects every problem in one pass. Parse functions of components take
+/// one of these and never throw.
+class option_reader {
+public:
+  /// `node` must outlive the reader; `path` is the key path of the node
+  /// (e.g. `agents.a1.sinks.k1`); errors are appended to `errors`.
+  option_reader(YAML::Node node, std::string path, std::string file,
+                error_list& errors);
+
+  /// True when the key is present (and marks it known).
+  bool has(std::string_view key);
+
+  std::string str(std::string_view key, std::string def = {});
+  std::string required_str(std::string_view key);
+  int64_t integer(std::string_view key, int64_t def,
+                  int64_t min = INT64_MIN, int64_t max = INT64_MAX);
+  /// Like `integer`, for counts and sizes (default minimum 1).
+  std::size_t count(std::string_view key, std::size_t def, std::size_t min = 1,
+                    std::size_t max = SIZE_MAX);
+  /// Accepts `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+  std::chrono::milliseconds duration(std::string_view key,
+                                     std::chrono::milliseconds def);
+  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024).
+  std::size_t bytes(std::string_view key, std::size_t def);
+  bool boolean(std::string_view key, bool def);
+  /// A scalar that must be one of `choices`.
+  std::string choice(std::string_view key, std::string def,
+                     const std::vector<std::string>& choices);
+  /// A mapping of scalars (e.g. the kafka sink's `producer:`).
+  std::map<std::string, std::string> string_map(std::string_view key);
+  /// A sequence of scalars (a single scalar is taken as a list of one).
+  std::vector<std::string> string_list(std::string_view key);
+  /// A raw sub-node (marked known); an undefined node when absent.
+  YAML::Node node(std::string_view key);
+
+  /// Marks keys as known without reading them (handled elsewhere).
+  void known(std::initializer_list<std::string_view> keys);
+
+  /// Adds an error located at `key` (or at the mapping when absent).
+  void error(std::string_view key, std::string message);
+  /// Adds an error located at the mapping itself.
+  void error(std::string message);
+
+  /// Reports unknown keys. Call once, after all getters.
+  void finish();
+
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  /// Path of a key below this node (`agents.a1.sinks.k1.topic`).
+  std::string path_of(std::string_view key) const;
+  /// Location of a key's value, or of the mapping when absent.
+  location where(std::string_view key) const;
+  error_list& errors() { return errors_; }
+
+private:
+  YAML::Node lookup(std::string_view key);
+  std::optional<std::string> scalar(std::string_view key);
+
+  YAML::Node node_;
+  std::string path_;
+  std::string file_;
+  error_list& errors_;
+  std::set<std::string, std::less<>> known_;
+};
+
+} // namespace flumen

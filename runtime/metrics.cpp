@@ -1,0 +1,74 @@
+#include "runtime/metrics.hpp"
+
+#include <sstream>
+
+namespace flumen {
+
+const char* to_string(component_state s) {
+  switch (s) {
+    case component_state::starting:
+      return "starting";
+    case component_state::running:
+      return "running";
+    case component_state::backing_off:
+      return "backing_off";
+    case component_state::failed:
+      return "failed";
+    case component_state::stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+std::string component_metrics::summary() const {
+  std::ostringstream out;
+  out << name << " state=" << to_string(current_state());
+  auto field = [&](const char* key, const std::atomic<uint64_t>& v) {
+    if (auto x = v.load(std::memory_order_relaxed); x != 0)
+      out << ' ' << key << '=' << x;
+  };
+  field("received", events_received);
+  field("accepted", events_accepted);
+  field("put", events_put);
+  field("taken", events_taken);
+  field("committed", events_committed);
+  field("rolled_back", events_rolled_back);
+  field("dropped", events_dropped);
+  field("batches", batches);
+  if (kind == "channel")
+    out << " size=" << channel_size.load() << '/' << channel_capacity.load();
+  field("connection_failures", connection_failures);
+  field("restarts", restarts);
+  return out.str();
+}
+
+std::shared_ptr<component_metrics>
+metrics_registry::get(const std::string& name, const std::string& kind,
+                      const std::string& type) {
+  std::lock_guard guard{mtx_};
+  auto& ptr = items_[name];
+  if (!ptr) {
+    ptr = std::make_shared<component_metrics>();
+    ptr->name = name;
+    ptr->kind = kind;
+    ptr->type = type;
+  }
+  return ptr;
+}
+
+std::shared_ptr<component_metrics>
+metrics_registry::find(const std::string& name) const {
+  std::lock_guard guard{mtx_};
+  auto i = items_.find(name);
+  return i == items_.end() ? nullptr : i->second;
+}
+
+std::vector<std::shared_ptr<component_metrics>> metrics_registry::all() const {
+  std::lock_guard guard{mtx_};
+  std::vector<std::shared_ptr<component_metrics>> out;
+  for (auto& [_, m] : items_)
+    out.push_back(m);
+  return out;
+}
+
+} // namespace flumen

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace flumen {
+
+/// Lifecycle of a supervised component.
+enum class component_state : int {
+  starting,
+  running,
+  backing_off,
+  failed,
+  stopped,
+};
+
+const char* to_string(component_state s);
+
+/// Flume's counters for one component. Written by the component's actor,
+/// read from anywhere (relaxed atomics: these are statistics, not sync).
+struct component_metrics {
+  std::string name; ///< `agent.kind.name`, e.g. `a1.sinks.k1`
+  std::string kind; ///< source, channel, sink
+  std::string type; ///< registry type, e.g. `kafka`
+
+  std::atomic<uint64_t> events_received{0}; ///< sources: read from outside
+  std::atomic<uint64_t> events_accepted{0}; ///< sources: accepted downstream
+  std::atomic<uint64_t> events_put{0};      ///< channels: put successfully
+  std::atomic<uint64_t> events_taken{0};    ///< channels / sinks: taken
+  std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained
+  std::atomic<uint64_t> events_rolled_back{0};
+  std::atomic<uint64_t> events_dropped{0}; ///< e.g. over-long lines
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batches_empty{0};
+  std::atomic<uint64_t> channel_size{0};     ///< queued + taken, uncommitted
+  std::atomic<uint64_t> channel_capacity{0};
+  std::atomic<uint64_t> channel_bytes{0};
+  std::atomic<uint64_t> open_transactions{0};
+  std::atomic<uint64_t> connections_open{0};
+  std::atomic<uint64_t> connection_failures{0};
+  std::atomic<uint64_t> restarts{0};
+  std::atomic<int> state{static_cast<int>(component_state::starting)};
+
+  component_state current_state() const {
+    return static_cast<component_state>(state.load());
+  }
+  void set_state(component_state s) { state.store(static_cast<int>(s)); }
+
+  /// `name state=running received=.. put=..` with the non-zero counters.
+  std::string summary() const;
+};
+
+/// All components' metrics of one process, by name.
+class metrics_registry {
+public:
+  /// Returns the metrics named `name`, creating them on first use.
+  std::shared_ptr<component_metrics> get(const std::string& name,
+                                         const std::string& kind,
+                                         const std::string& type);
+  /// Looks a component up; nullptr when unknown.
+  std::shared_ptr<component_metrics> find(const std::string& name) const;
+  std::vector<std::shared_ptr<component_metrics>> all() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::string, std::shared_ptr<component_metrics>> items_;
+};
+
+} // namespace flumen

@@ -1,0 +1,63 @@
+#pragma once
+
+// The edge protocol, declared once (see DESIGN.md, "The edges"):
+//
+//   channel:  (put_atom, batch)            -> (ok_atom)   held while full
+//             (take_atom, uint32_t max)    -> (uint64_t txn, batch)
+//                                             held while empty, up to a poll
+//                                             interval; an empty batch then
+//             (commit_atom, uint64_t txn)  -> (ok_atom)
+//             (rollback_atom, uint64_t txn)-> (ok_atom)   back to the head
+//   router:   (put_atom, batch)            -> (ok_atom)   once every
+//                                             required channel accepted
+//   source,
+//   sink:     (stop_atom)                  -> (ok_atom)   after draining what
+//                                             it holds (graceful stop)
+//
+// Every type that crosses the network is registered in
+// `add_message_types`: CAF 0.17 drops unregistered types silently.
+
+#include <cstdint>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+
+#include "runtime/event.hpp"
+
+namespace flumen {
+
+using caf::ok_atom;
+using caf::put_atom;
+using take_atom = caf::atom_constant<caf::atom("take")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using rollback_atom = caf::atom_constant<caf::atom("rollback")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// Internal: a source's reader thread hands a batch to its actor.
+using emit_atom = caf::atom_constant<caf::atom("emit")>;
+/// Internal: the Kafka sink's delivery reports for one transaction are in.
+using delivered_atom = caf::atom_constant<caf::atom("delivered")>;
+/// Internal: a timer fired.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// Transaction ids are unique per channel instance.
+using txn_id = uint64_t;
+
+/// Registers every protocol type with the actor system's config.
+void add_message_types(caf::actor_system_config& cfg);
+
+/// Errors of flumen's own (category `flumen`), sent across actor edges.
+enum class errc : uint8_t {
+  none = 0,
+  batch_too_large,    ///< put larger than the channel can ever hold
+  unknown_transaction,
+  channel_closed,
+  delivery_failed,
+  component_failed,
+};
+
+std::string to_string(errc x);
+
+caf::error make_error(errc x, std::string msg = {});
+
+} // namespace flumen
+

@@ -1,0 +1,201 @@
+#include "runtime/source_pump.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/protocol.hpp"
+
+namespace flumen {
+
+using done_atom = caf::atom_constant<caf::atom("done")>;
+
+source_pump::source_pump(std::size_t max_inflight)
+  : max_inflight_(max_inflight == 0 ? 1 : max_inflight) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+source_pump::~source_pump() {
+  if (wake_fd_ >= 0)
+    ::close(wake_fd_);
+}
+
+void source_pump::bind(caf::actor self,
+                       std::shared_ptr<component_metrics> metrics) {
+  self_ = std::make_unique<caf::actor>(std::move(self));
+  metrics_ = std::move(metrics);
+}
+
+bool source_pump::emit(batch&& events) {
+  if (events.empty())
+    return !aborted();
+  {
+    std::unique_lock guard{mtx_};
+    cv_.wait(guard,
+             [this] { return inflight_ < max_inflight_ || aborted(); });
+    if (aborted())
+      return false;
+    ++inflight_;
+  }
+  metrics_->events_received.fetch_add(events.size(),
+                                      std::memory_order_relaxed);
+  caf::anon_send(*self_, emit_atom::value, std::move(events));
+  return true;
+}
+
+void source_pump::release() {
+  {
+    std::lock_guard guard{mtx_};
+    --inflight_;
+  }
+  cv_.notify_one();
+}
+
+bool source_pump::sleep_for(std::chrono::milliseconds d) {
+  pollfd p{wake_fd_, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(d.count()));
+  return !stopping() && !aborted();
+}
+
+void source_pump::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+}
+
+void source_pump::request_stop() {
+  stopping_ = true;
+  wake();
+}
+
+void source_pump::abort() {
+  {
+    std::lock_guard guard{mtx_};
+    aborted_ = true;
+  }
+  cv_.notify_all();
+  wake();
+}
+
+namespace {
+
+struct source_state {
+  std::shared_ptr<source_pump> pump;
+  std::thread reader;
+  caf::actor downstream;
+  std::shared_ptr<component_metrics> metrics;
+  std::size_t inflight = 0;
+  bool reader_done = false;
+  std::vector<caf::response_promise> stop_waiters;
+  std::chrono::milliseconds backoff{100};
+
+  static inline const char* name = "source";
+
+  ~source_state() {
+    if (pump)
+      pump->abort();
+    if (reader.joinable())
+      reader.join();
+  }
+};
+
+using source_actor = caf::stateful_actor<source_state>;
+
+void maybe_finished(source_actor* self) {
+  auto& st = self->state;
+  if (!st.reader_done || st.inflight != 0)
+    return;
+  st.metrics->set_state(component_state::stopped);
+  for (auto& rp : st.stop_waiters)
+    rp.deliver(ok_atom::value);
+  st.stop_waiters.clear();
+}
+
+void put_downstream(source_actor* self, batch events) {
+  auto n = events.size();
+  self->request(self->state.downstream, caf::infinite, put_atom::value, events)
+    .then(
+      [self, n](ok_atom) {
+        auto& st = self->state;
+        st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
+        st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+        st.backoff = std::chrono::milliseconds{100};
+        --st.inflight;
+        st.pump->release();
+        maybe_finished(self);
+      },
+      [self, events](caf::error& err) mutable {
+        // Rejected: keep the batch and try again later. Nothing the reader
+        // handed over is dropped.
+        auto& st = self->state;
+        spdlog::warn("{}: put failed ({}), retrying in {} ms",
+                     st.metrics->name, self->system().render(err),
+                     st.backoff.count());
+        self->delayed_send(self, st.backoff, emit_atom::value,
+                           std::move(events), true);
+        st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
+      });
+}
+
+caf::behavior source(source_actor* self, reader_fn reader,
+                     caf::actor downstream,
+                     std::shared_ptr<component_metrics> metrics,
+                     std::size_t max_inflight) {
+  auto& st = self->state;
+  st.downstream = std::move(downstream);
+  st.metrics = metrics;
+  st.pump = std::make_shared<source_pump>(max_inflight);
+  st.pump->bind(caf::actor_cast<caf::actor>(self), metrics);
+  st.metrics->set_state(component_state::running);
+  auto hdl = caf::actor_cast<caf::actor>(self);
+  st.reader = std::thread{[pump = st.pump, reader = std::move(reader), hdl] {
+    try {
+      reader(*pump);
+    } catch (const std::exception& ex) {
+      spdlog::error("{}: reader failed: {}", pump->metrics().name, ex.what());
+      caf::anon_send_exit(hdl, caf::exit_reason::unhandled_exception);
+      return;
+    }
+    caf::anon_send(hdl, done_atom::value);
+  }};
+  return {
+    [self](emit_atom, batch& events) {
+      ++self->state.inflight;
+      put_downstream(self, std::move(events));
+    },
+    [self](emit_atom, batch& events, bool) {
+      // A retry: the batch is already counted as in flight.
+      put_downstream(self, std::move(events));
+    },
+    [self](done_atom) {
+      self->state.reader_done = true;
+      maybe_finished(self);
+    },
+    [self](stop_atom) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      st.pump->request_stop();
+      if (st.reader_done && st.inflight == 0)
+        return ok_atom::value;
+      st.stop_waiters.push_back(self->make_response_promise());
+      return caf::delegated<ok_atom>{};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
+                        caf::actor downstream,
+                        std::shared_ptr<component_metrics> metrics,
+                        std::size_t max_inflight) {
+  // Detached: the actor may block briefly joining its reader thread.
+  return sys.spawn<caf::detached>(source, std::move(reader),
+                                  std::move(downstream), std::move(metrics),
+                                  max_inflight);
+}
+
+} // namespace flumen

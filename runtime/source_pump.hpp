@@ -1,0 +1,87 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <caf/fwd.hpp>
+
+#include "runtime/event.hpp"
+#include "runtime/metrics.hpp"
+
+namespace flumen {
+
+/// The bridge between a source's reader thread (blocking I/O: sockets,
+/// pipes, files) and the actor world. The reader builds batches and calls
+/// `emit`, which blocks while `max_inflight` batches are unanswered: a
+/// reader that is blocked reads nothing, so a TCP client is pushed back by
+/// the kernel. The source actor puts each batch downstream and returns the
+/// window slot when the batch was accepted.
+class source_pump {
+public:
+  explicit source_pump(std::size_t max_inflight);
+  ~source_pump();
+
+  source_pump(const source_pump&) = delete;
+  source_pump& operator=(const source_pump&) = delete;
+
+  /// Hands a batch to the source actor. Blocks while the window is full.
+  /// Returns false (and drops nothing it accepted before) when the source
+  /// is being torn down; a graceful stop still lets batches through.
+  bool emit(batch&& events);
+
+  /// True once a graceful stop was asked: the reader should flush what it
+  /// holds, call `emit` a last time and return.
+  bool stopping() const { return stopping_.load(); }
+
+  /// True when the source actor is gone: `emit` won't block any more.
+  bool aborted() const { return aborted_.load(); }
+
+  /// A file descriptor that becomes readable on stop or abort, for readers
+  /// that wait in poll(2).
+  int wake_fd() const { return wake_fd_; }
+
+  /// Sleeps up to `d`; returns early (false) on stop or abort.
+  bool sleep_for(std::chrono::milliseconds d);
+
+  component_metrics& metrics() { return *metrics_; }
+
+  // -- used by the source actor --------------------------------------------
+
+  void bind(caf::actor self, std::shared_ptr<component_metrics> metrics);
+  void release();
+  void request_stop();
+  void abort();
+
+private:
+  void wake();
+
+  std::size_t max_inflight_;
+  std::size_t inflight_ = 0;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> aborted_{false};
+  int wake_fd_ = -1;
+  std::unique_ptr<caf::actor> self_;
+  std::shared_ptr<component_metrics> metrics_;
+};
+
+/// The body of a source: runs on its own thread, reads from outside and
+/// emits batches until it returns (end of input, or a stop).
+using reader_fn = std::function<void(source_pump&)>;
+
+/// Spawns a source actor that runs `reader` on its own thread and puts what
+/// it emits to `downstream`, at most `max_inflight` batches at a time. A
+/// rejected batch is retried with backoff, never dropped. Answers
+/// `stop_atom` once the reader returned and every batch was accepted.
+caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
+                        caf::actor downstream,
+                        std::shared_ptr<component_metrics> metrics,
+                        std::size_t max_inflight = 4);
+
+} // namespace flumen

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/config.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen {
+
+/// One parsed component of an agent.
+struct component_spec {
+  std::string name; ///< e.g. `k1`
+  std::string type; ///< registry type, e.g. `kafka`
+  std::string path; ///< key path, e.g. `agents.a1.sinks.k1`
+  location where;
+  spawn_fn spawn;
+  /// Sources: channels every batch is put to (all required).
+  std::vector<std::string> channels;
+  /// Sources: interceptors in order, and their type names.
+  std::vector<interceptor_fn> interceptors;
+  std::vector<std::string> interceptor_types;
+  /// Sinks: the one channel taken from.
+  std::string channel;
+  /// Sources and sinks: events per batch (0 when the type has none).
+  std::size_t batch_size = 0;
+  /// Channels: most events in one put or take.
+  std::size_t transaction_capacity = 0;
+};
+
+/// One agent: its components by kind, in file order.
+struct agent_spec {
+  std::string name;
+  location where;
+  std::vector<component_spec> sources;
+  std::vector<component_spec> channels;
+  std::vector<component_spec> sinks;
+
+  const component_spec* find_channel(const std::string& name) const;
+};
+
+/// A parsed, validated topology file.
+struct topology {
+  std::string file;
+  std::vector<agent_spec> agents;
+
+  const agent_spec* find(const std::string& name) const;
+};
+
+/// A topology and every problem found while loading it. The topology is
+/// usable only when `errors` is empty.
+struct load_result {
+  topology topo;
+  error_list errors;
+};
+
+/// Reads, parses and validates a topology file. Never throws: an unreadable
+/// file or malformed YAML is a located error too.
+load_result load_topology(const std::string& file, const registry& reg);
+
+/// Same, from text (`file` only names it in errors).
+load_result load_topology_text(const std::string& text,
+                               const std::string& file, const registry& reg);
+
+/// The topology drawn in Graphviz DOT.
+std::string to_dot(const topology& topo);
+
+/// The topology drawn as a Mermaid flowchart.
+std::string to_mermaid(const topology& topo);
+
+} // namespace flumen

@@ -1,0 +1,682 @@
+#include "runtime/topology.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+using namespace flumen;
+
+namespace {
+
+using strs = std::vector<std::string>;
+
+// -- a registry of fake component types ---------------------------------------
+// Their parse functions read a few options like real ones; their spawn
+// functions are never called.
+
+/// What the fake sink parser saw last (to observe option values).
+std::string last_topic;
+
+struct src_config {
+  int64_t port = 0;
+  std::size_t batch_size = 100;
+};
+
+src_config parse_src(option_reader& r) {
+  src_config cfg;
+  cfg.port = r.integer("port", 0, 1, 65535);
+  cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  return cfg;
+}
+
+struct exec_config {
+  std::string command;
+};
+
+exec_config parse_exec(option_reader& r) {
+  return {r.required_str("command")};
+}
+
+struct mem_config {
+  std::size_t capacity = 10000;
+  std::size_t transaction_capacity = 1000;
+};
+
+mem_config parse_mem(option_reader& r) {
+  mem_config cfg;
+  cfg.capacity = r.count("capacity", cfg.capacity);
+  cfg.transaction_capacity =
+      r.count("transaction_capacity", cfg.transaction_capacity);
+  return cfg;
+}
+
+struct snk_config {
+  std::string topic;
+  std::size_t batch_size = 100;
+};
+
+snk_config parse_snk(option_reader& r) {
+  snk_config cfg;
+  cfg.topic = r.required_str("topic");
+  cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  last_topic = cfg.topic;
+  return cfg;
+}
+
+struct logger_config {};
+
+logger_config parse_logger(option_reader&) {
+  return {};
+}
+
+template <class Config>
+caf::actor never_spawned(caf::actor_system&, const Config&, const wiring&) {
+  ADD_FAILURE() << "spawn called";
+  return {};
+}
+
+struct tag_config {
+  std::string header;
+};
+
+tag_config parse_tag(option_reader& r) {
+  return {r.str("header", "tag")};
+}
+
+struct tag : interceptor {
+  explicit tag(std::string h) : header(std::move(h)) {}
+  void apply(batch&) override {}
+  std::string header;
+};
+
+std::unique_ptr<interceptor> make_tag(const tag_config& cfg) {
+  return std::make_unique<tag>(cfg.header);
+}
+
+registry test_registry() {
+  registry r;
+  r.add_source("fake_src", parse_src, never_spawned<src_config>);
+  r.add_source("exec", parse_exec, never_spawned<exec_config>);
+  r.add_channel("mem", parse_mem, never_spawned<mem_config>);
+  r.add_sink("snk", parse_snk, never_spawned<snk_config>);
+  r.add_sink("logger", parse_logger, never_spawned<logger_config>);
+  r.add_interceptor("tag", parse_tag, make_tag);
+  r.add_interceptor("timestamp", parse_tag, make_tag);
+  return r;
+}
+
+// -- helpers ------------------------------------------------------------------
+
+/// The smallest valid agent; tests change it with `edit`.
+const std::string base = R"(agents:
+  a1:
+    sources:
+      r1:
+        type: fake_src
+        port: 44444
+        channels: [c1]
+    channels:
+      c1:
+        type: mem
+    sinks:
+      k1:
+        type: snk
+        channel: c1
+        topic: logs
+)";
+
+/// `text` with its first `from` replaced by `to`.
+std::string edit(std::string text, const std::string& from,
+                 const std::string& to) {
+  auto pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos != std::string::npos) text.replace(pos, from.size(), to);
+  return text;
+}
+
+strs strings(const error_list& errors) {
+  strs out;
+  for (const auto& e : errors)
+    out.push_back(e.to_string());
+  return out;
+}
+
+/// The errors of loading `text` as `t.yaml`.
+strs errors_of(const std::string& text) {
+  return strings(load_topology_text(text, "t.yaml", test_registry()).errors);
+}
+
+} // namespace
+
+// -- registry -----------------------------------------------------------------
+
+TEST(registry, lists_types_per_kind) {
+  auto reg = test_registry();
+  EXPECT_EQ(reg.types("sources"), (strs{"exec", "fake_src"}));
+  EXPECT_EQ(reg.types("channels"), strs{"mem"});
+  EXPECT_EQ(reg.types("sinks"), (strs{"logger", "snk"}));
+  EXPECT_EQ(reg.types("interceptors"), (strs{"tag", "timestamp"}));
+  EXPECT_EQ(reg.types("other"), strs{});
+}
+
+TEST(registry, parses_known_types_only) {
+  auto reg = test_registry();
+  error_list errors;
+  option_reader r(YAML::Load("topic: t"), "x", "t.yaml", errors);
+  EXPECT_TRUE(reg.parse("sinks", "snk", r).has_value());
+  EXPECT_FALSE(reg.parse("sinks", "mem", r).has_value());
+  EXPECT_FALSE(reg.parse("other", "snk", r).has_value());
+  auto make = reg.parse_interceptor("tag", r);
+  ASSERT_TRUE(make.has_value());
+  EXPECT_NE((*make)(), nullptr);
+  EXPECT_FALSE(reg.parse_interceptor("snk", r).has_value());
+  EXPECT_TRUE(errors.empty());
+}
+
+// -- loading valid files ------------------------------------------------------
+
+TEST(load_topology, reads_a_multi_agent_file) {
+  auto text = R"(agents:
+  a1:
+    sources:
+      r1:
+        type: fake_src
+        port: 44444
+        channels: [c1, c2]
+        batch_size: 50
+        interceptors:
+          - type: timestamp
+          - type: tag
+            header: hostname
+      r2:
+        type: exec
+        command: tail -F /var/log/x
+        channels: c2
+    channels:
+      c1:
+        type: mem
+        capacity: 100
+        transaction_capacity: 80
+      c2:
+        type: mem
+    sinks:
+      k1:
+        type: snk
+        channel: c1
+        topic: logs
+        batch_size: 80
+      k2:
+        type: logger
+        channel: c2
+      k3:
+        type: logger
+        channel: c2
+  a2:
+    sources:
+      r1: {type: fake_src, port: 1, channels: [c1]}
+    channels:
+      c1: {type: mem}
+    sinks:
+      k1: {type: logger, channel: c1}
+)";
+  auto res = load_topology_text(text, "multi.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  const auto& topo = res.topo;
+  EXPECT_EQ(topo.file, "multi.yaml");
+  ASSERT_EQ(topo.agents.size(), 2u);
+  const auto* a1 = topo.find("a1");
+  ASSERT_NE(a1, nullptr);
+  EXPECT_EQ(a1->name, "a1");
+  EXPECT_EQ(a1->where.line, 2);
+  EXPECT_EQ(a1->where.col, 3);
+  EXPECT_EQ(topo.find("a3"), nullptr);
+
+  ASSERT_EQ(a1->sources.size(), 2u);
+  const auto& r1 = a1->sources[0];
+  EXPECT_EQ(r1.name, "r1");
+  EXPECT_EQ(r1.type, "fake_src");
+  EXPECT_EQ(r1.path, "agents.a1.sources.r1");
+  EXPECT_EQ(r1.where.line, 4);
+  EXPECT_EQ(r1.where.col, 7);
+  EXPECT_TRUE(static_cast<bool>(r1.spawn));
+  EXPECT_EQ(r1.channels, (strs{"c1", "c2"}));
+  EXPECT_EQ(r1.interceptor_types, (strs{"timestamp", "tag"}));
+  ASSERT_EQ(r1.interceptors.size(), 2u);
+  auto second = r1.interceptors[1]();
+  ASSERT_NE(dynamic_cast<tag*>(second.get()), nullptr);
+  EXPECT_EQ(dynamic_cast<tag*>(second.get())->header, "hostname");
+  EXPECT_EQ(r1.batch_size, 50u);
+  const auto& r2 = a1->sources[1];
+  EXPECT_EQ(r2.type, "exec");
+  EXPECT_EQ(r2.channels, strs{"c2"});
+  EXPECT_EQ(r2.batch_size, 0u);
+
+  ASSERT_EQ(a1->channels.size(), 2u);
+  EXPECT_EQ(a1->channels[0].transaction_capacity, 80u);
+  EXPECT_EQ(a1->channels[1].transaction_capacity, 0u); // not stated
+  ASSERT_NE(a1->find_channel("c2"), nullptr);
+  EXPECT_EQ(a1->find_channel("c2")->path, "agents.a1.channels.c2");
+  EXPECT_EQ(a1->find_channel("c9"), nullptr);
+
+  ASSERT_EQ(a1->sinks.size(), 3u);
+  EXPECT_EQ(a1->sinks[0].channel, "c1");
+  EXPECT_EQ(a1->sinks[0].batch_size, 80u);
+  EXPECT_EQ(a1->sinks[1].type, "logger");
+  EXPECT_EQ(a1->sinks[2].channel, "c2"); // competing consumers are fine
+
+  const auto* a2 = topo.find("a2");
+  ASSERT_NE(a2, nullptr);
+  EXPECT_EQ(a2->sources[0].path, "agents.a2.sources.r1");
+  EXPECT_EQ(a2->sinks[0].channel, "c1");
+}
+
+TEST(load_topology, allows_the_same_name_in_different_kinds) {
+  auto text = edit(edit(edit(base, "c1:", "x:"), "[c1]", "[x]"), "channel: c1",
+                   "channel: x");
+  text = edit(edit(text, "r1:", "x:"), "k1:", "x:");
+  EXPECT_EQ(errors_of(text), strs{});
+}
+
+TEST(load_topology, reads_a_file) {
+  auto path = std::filesystem::temp_directory_path() / "flumen_topo_test.yaml";
+  {
+    std::ofstream out(path);
+    out << base;
+  }
+  auto res = load_topology(path.string(), test_registry());
+  std::filesystem::remove(path);
+  EXPECT_EQ(strings(res.errors), strs{});
+  EXPECT_EQ(res.topo.file, path.string());
+  ASSERT_EQ(res.topo.agents.size(), 1u);
+}
+
+TEST(load_topology, expands_environment_variables) {
+  setenv("FLUMEN_T_TOPIC", "from_env", 1);
+  setenv("FLUMEN_T_PORT", "5140", 1);
+  unsetenv("FLUMEN_T_UNSET");
+  auto text = edit(edit(base, "topic: logs", "topic: ${FLUMEN_T_TOPIC}"),
+                   "type: snk", "type: ${FLUMEN_T_UNSET:-snk}");
+  text = edit(text, "port: 44444", "port: ${FLUMEN_T_PORT}");
+  last_topic.clear();
+  auto res = load_topology_text(text, "t.yaml", test_registry());
+  EXPECT_EQ(strings(res.errors), strs{});
+  EXPECT_EQ(last_topic, "from_env");
+  EXPECT_EQ(res.topo.agents[0].sinks[0].type, "snk");
+}
+
+// -- every error, located
+// ---------------------------------------------------------
+
+TEST(load_topology_errors, unknown_key_with_a_hint) {
+  EXPECT_EQ(
+      errors_of(edit(base, "topic: logs", "topic: logs\n        topik: x")),
+      strs{"t.yaml:16:9: agents.a1.sinks.k1: unknown key 'topik' (did "
+           "you mean 'topic'?)"});
+}
+
+TEST(load_topology_errors, misspelt_required_key) {
+  EXPECT_EQ(errors_of(edit(base, "topic: logs", "topik: logs")),
+            (strs{"t.yaml:13:9: agents.a1.sinks.k1: missing required key "
+                  "'topic'",
+                  "t.yaml:15:9: agents.a1.sinks.k1: unknown key 'topik' (did "
+                  "you mean 'topic'?)"}));
+}
+
+TEST(load_topology_errors, unknown_key_without_a_hint) {
+  EXPECT_EQ(
+      errors_of(edit(base, "port: 44444", "port: 1\n        colour: red")),
+      strs{"t.yaml:7:9: agents.a1.sources.r1: unknown key 'colour'"});
+}
+
+TEST(load_topology_errors, unknown_keys_of_agents_and_top_level) {
+  auto text = edit(base, "    sinks:", "    sink: {}\n    sinks:");
+  text += "agnts: {}\n";
+  EXPECT_EQ(
+      errors_of(text),
+      (strs{"t.yaml:11:5: agents.a1: unknown key 'sink' (did you mean "
+            "'sinks'?)",
+            "t.yaml:17:1: unknown key 'agnts' (did you mean 'agents'?)"}));
+}
+
+TEST(load_topology_errors, wrong_type) {
+  EXPECT_EQ(
+      errors_of(edit(base, "port: 44444", "port: abc")),
+      strs{"t.yaml:6:15: agents.a1.sources.r1.port: expected an integer"});
+}
+
+TEST(load_topology_errors, out_of_range) {
+  EXPECT_EQ(errors_of(edit(base, "port: 44444", "port: 70000")),
+            strs{"t.yaml:6:15: agents.a1.sources.r1.port: must be at most "
+                 "65535"});
+  EXPECT_EQ(
+      errors_of(edit(base, "type: mem", "type: mem\n        capacity: 0")),
+      strs{"t.yaml:11:19: agents.a1.channels.c1.capacity: must be at "
+           "least 1"});
+}
+
+TEST(load_topology_errors, missing_required_key) {
+  EXPECT_EQ(errors_of(edit(base, "        topic: logs\n", "")),
+            strs{"t.yaml:13:9: agents.a1.sinks.k1: missing required key "
+                 "'topic'"});
+  EXPECT_EQ(errors_of(edit(base, "        channel: c1\n", "")),
+            (strs{"t.yaml:9:7: agents.a1.channels.c1: channel 'c1' is not "
+                  "read by any sink",
+                  "t.yaml:13:9: agents.a1.sinks.k1: missing required key "
+                  "'channel'"}));
+  EXPECT_EQ(errors_of(edit(base, "        channels: [c1]\n", "")),
+            (strs{"t.yaml:5:9: agents.a1.sources.r1: missing required key "
+                  "'channels'",
+                  "t.yaml:8:7: agents.a1.channels.c1: channel 'c1' has no "
+                  "source"}));
+}
+
+TEST(load_topology_errors, empty_channel_list) {
+  EXPECT_EQ(errors_of(edit(base, "[c1]", "[]")),
+            (strs{"t.yaml:7:19: agents.a1.sources.r1.channels: must not be "
+                  "empty",
+                  "t.yaml:9:7: agents.a1.channels.c1: channel 'c1' has no "
+                  "source"}));
+}
+
+TEST(load_topology_errors, missing_type) {
+  EXPECT_EQ(errors_of(edit(base, "type: mem", "capacity: 10")),
+            strs{"t.yaml:10:9: agents.a1.channels.c1: missing required key "
+                 "'type'"});
+}
+
+TEST(load_topology_errors, unknown_type_with_a_hint) {
+  EXPECT_EQ(errors_of(edit(base, "type: fake_src", "type: fake_srx")),
+            strs{"t.yaml:5:15: agents.a1.sources.r1.type: unknown source type "
+                 "'fake_srx' (did you mean 'fake_src'?)"});
+}
+
+TEST(load_topology_errors, unknown_type_lists_known_types) {
+  EXPECT_EQ(errors_of(edit(base, "type: snk", "type: kafka")),
+            strs{"t.yaml:13:15: agents.a1.sinks.k1.type: unknown sink type "
+                 "'kafka' (known: logger, snk)"});
+}
+
+TEST(load_topology_errors, component_that_is_no_mapping) {
+  EXPECT_EQ(errors_of(edit(base, "      c1:\n        type: mem\n",
+                           "      c1: mem\n")),
+            strs{"t.yaml:9:11: agents.a1.channels.c1: expected a mapping with "
+                 "'type'"});
+}
+
+TEST(load_topology_errors, dangling_channel_of_a_sink) {
+  EXPECT_EQ(errors_of(edit(base, "channel: c1", "channel: c2")),
+            (strs{"t.yaml:9:7: agents.a1.channels.c1: channel 'c1' is not "
+                  "read by any sink",
+                  "t.yaml:14:18: agents.a1.sinks.k1.channel: unknown channel "
+                  "'c2' (did you mean 'c1'?)"}));
+}
+
+TEST(load_topology_errors, dangling_channel_of_a_source) {
+  EXPECT_EQ(errors_of(edit(base, "[c1]", "[c1, other]")),
+            strs{"t.yaml:7:24: agents.a1.sources.r1.channels[1]: unknown "
+                 "channel 'other' (known: c1)"});
+  EXPECT_EQ(errors_of(edit(base, "[c1]", "c2")),
+            (strs{"t.yaml:7:19: agents.a1.sources.r1.channels: unknown "
+                  "channel 'c2' (did you mean 'c1'?)",
+                  "t.yaml:9:7: agents.a1.channels.c1: channel 'c1' has no "
+                  "source"}));
+}
+
+TEST(load_topology_errors, channel_listed_twice) {
+  EXPECT_EQ(errors_of(edit(base, "[c1]", "[c1, c1]")),
+            strs{"t.yaml:7:24: agents.a1.sources.r1.channels[1]: channel 'c1' "
+                 "is listed twice"});
+}
+
+TEST(load_topology_errors, channel_not_read_by_any_sink) {
+  auto text = edit(edit(base, "[c1]", "[c1, c3]"),
+                   "    sinks:", "      c3:\n        type: mem\n    sinks:");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:11:7: agents.a1.channels.c3: channel 'c3' is not "
+                 "read by any sink"});
+}
+
+TEST(load_topology_errors, channel_without_source) {
+  auto text =
+      edit(base, "    sinks:", "      c3:\n        type: mem\n    sinks:");
+  text += "      k2: {type: logger, channel: c3}\n";
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:11:7: agents.a1.channels.c3: channel 'c3' has no "
+                 "source"});
+}
+
+TEST(load_topology_errors, batch_size_above_transaction_capacity) {
+  auto text = edit(
+      edit(base, "type: mem", "type: mem\n        transaction_capacity: 1000"),
+      "topic: logs", "topic: logs\n        batch_size: 2000");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:17:21: agents.a1.sinks.k1.batch_size: batch_size 2000 "
+                 "exceeds transaction_capacity 1000 of channel 'c1'"});
+}
+
+TEST(load_topology_errors, batch_size_above_default_transaction_capacity) {
+  auto text = edit(base, "port: 44444", "port: 1\n        batch_size: 1001");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:7:21: agents.a1.sources.r1.batch_size: batch_size "
+                 "1001 exceeds transaction_capacity 1000 of channel 'c1'"});
+  // Equal is fine, and so is a small channel when the batch isn't stated.
+  text = edit(base, "port: 44444", "port: 1\n        batch_size: 1000");
+  EXPECT_EQ(errors_of(text), strs{});
+  text = edit(base, "type: mem", "type: mem\n        transaction_capacity: 5");
+  EXPECT_EQ(errors_of(text), strs{});
+}
+
+TEST(load_topology_errors, incomplete_agents) {
+  auto text = edit(edit(base,
+                        "      k1:\n        type: snk\n        channel: "
+                        "c1\n        topic: logs\n",
+                        ""),
+                   "    sources:\n      r1:\n        type: fake_src\n        "
+                   "port: 44444\n        channels: [c1]\n",
+                   "    sources: {}\n");
+  // Missing sinks make c1 unread; no source makes it unwritten.
+  EXPECT_EQ(errors_of(text),
+            (strs{"t.yaml:3:14: agents.a1.sources: at least one source is "
+                  "required",
+                  "t.yaml:5:7: agents.a1.channels.c1: channel 'c1' is not "
+                  "read by any sink",
+                  "t.yaml:5:7: agents.a1.channels.c1: channel 'c1' has no "
+                  "source",
+                  "t.yaml:7:5: agents.a1.sinks: at least one sink is "
+                  "required"}));
+  EXPECT_EQ(errors_of("agents:\n  a1:\n    channels: {c1: {type: mem}}\n"),
+            (strs{"t.yaml:3:5: agents.a1: missing required key 'sources'",
+                  "t.yaml:3:5: agents.a1: missing required key 'sinks'",
+                  "t.yaml:3:16: agents.a1.channels.c1: channel 'c1' is not "
+                  "read by any sink",
+                  "t.yaml:3:16: agents.a1.channels.c1: channel 'c1' has no "
+                  "source"}));
+  EXPECT_EQ(errors_of("agents:\n  a1:\n"),
+            strs{"t.yaml:2:3: agents.a1: expected a mapping with sources, "
+                 "channels and sinks"});
+}
+
+TEST(load_topology_errors, interceptors) {
+  auto text = edit(base, "channels: [c1]",
+                   "channels: [c1]\n"
+                   "        interceptors:\n"
+                   "          - type: tag\n"
+                   "            headr: h\n"
+                   "          - type: timestamq\n"
+                   "          - tag\n"
+                   "          - header: h\n");
+  EXPECT_EQ(errors_of(text),
+            (strs{"t.yaml:10:13: agents.a1.sources.r1.interceptors[0]: unknown "
+                  "key 'headr' (did you mean 'header'?)",
+                  "t.yaml:11:19: agents.a1.sources.r1.interceptors[1].type: "
+                  "unknown interceptor type 'timestamq' (did you mean "
+                  "'timestamp'?)",
+                  "t.yaml:12:13: agents.a1.sources.r1.interceptors[2]: "
+                  "expected a mapping with 'type'",
+                  "t.yaml:13:13: agents.a1.sources.r1.interceptors[3]: "
+                  "missing required key 'type'"}));
+  EXPECT_EQ(errors_of(edit(base, "channels: [c1]",
+                           "channels: [c1]\n        interceptors: tag")),
+            strs{"t.yaml:8:23: agents.a1.sources.r1.interceptors: expected a "
+                 "list of interceptors"});
+}
+
+TEST(load_topology_errors, duplicate_component) {
+  auto text = edit(base, "    channels:\n",
+                   "      r1: {type: fake_src, channels: c1}\n    channels:\n");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:8:7: agents.a1.sources: duplicate key 'r1'"});
+}
+
+TEST(load_topology_errors, environment_variable_not_set) {
+  unsetenv("FLUMEN_T_UNSET");
+  EXPECT_EQ(errors_of(edit(base, "topic: logs", "topic: ${FLUMEN_T_UNSET}")),
+            strs{"t.yaml:15:16: agents.a1.sinks.k1.topic: environment "
+                 "variable 'FLUMEN_T_UNSET' is not set"});
+}
+
+TEST(load_topology_errors, malformed_yaml) {
+  EXPECT_EQ(errors_of("agents: [a1\n"),
+            strs{"t.yaml:2:1: end of sequence flow not found"});
+  EXPECT_EQ(errors_of(edit(base, "        port: 44444", "       port: 44444")),
+            strs{"t.yaml:6:8: end of map not found"});
+}
+
+TEST(load_topology_errors, empty_file_or_no_agents) {
+  EXPECT_EQ(errors_of(""),
+            strs{"t.yaml:1:1: the file is empty (expected key 'agents')"});
+  EXPECT_EQ(errors_of("# nothing yet\n"),
+            strs{"t.yaml:1:1: the file is empty (expected key 'agents')"});
+  EXPECT_EQ(errors_of("agents: {}\n"),
+            strs{"t.yaml:1:9: agents: at least one agent is required"});
+  EXPECT_EQ(errors_of("agents:\n"),
+            strs{"t.yaml:1:1: agents: at least one agent is required"});
+  EXPECT_EQ(errors_of("agents: [a1]\n"),
+            strs{"t.yaml:1:9: agents: expected a mapping of agents"});
+  EXPECT_EQ(errors_of("- a1\n"),
+            strs{"t.yaml:1:1: expected a mapping with key 'agents'"});
+  EXPECT_EQ(errors_of("version: 1\n"),
+            (strs{"t.yaml:1:1: missing required key 'agents'",
+                  "t.yaml:1:1: unknown key 'version'"}));
+}
+
+TEST(load_topology_errors, unreadable_file) {
+  auto res = load_topology("/nonexistent/flumen.yaml", test_registry());
+  EXPECT_EQ(strings(res.errors),
+            strs{"/nonexistent/flumen.yaml:0:0: cannot read file: No such "
+                 "file or directory"});
+  auto dir = std::filesystem::temp_directory_path().string();
+  res = load_topology(dir, test_registry());
+  EXPECT_EQ(strings(res.errors),
+            strs{dir + ":0:0: cannot read file: Is a directory"});
+}
+
+TEST(load_topology_errors, collects_every_error_in_file_order) {
+  auto text = edit(edit(edit(base, "port: 44444", "port: abc"), "topic: logs",
+                        "topik: logs"),
+                   "type: mem", "type: memory");
+  text += "  a2:\n    sources: {}\n";
+  EXPECT_EQ(
+      errors_of(text),
+      (strs{
+          "t.yaml:6:15: agents.a1.sources.r1.port: expected an integer",
+          "t.yaml:10:15: agents.a1.channels.c1.type: unknown channel type "
+          "'memory' (known: mem)",
+          "t.yaml:13:9: agents.a1.sinks.k1: missing required key 'topic'",
+          "t.yaml:15:9: agents.a1.sinks.k1: unknown key 'topik' (did you "
+          "mean 'topic'?)",
+          "t.yaml:17:5: agents.a2: missing required key 'channels'",
+          "t.yaml:17:5: agents.a2: missing required key 'sinks'",
+          "t.yaml:17:14: agents.a2.sources: at least one source is "
+          "required",
+      }));
+}
+
+// -- drawing ------------------------------------------------------------------
+
+namespace {
+
+const std::string drawn = R"(agents:
+  a1:
+    sources:
+      r1:
+        type: fake_src
+        port: 1
+        channels: [c1, c2]
+        interceptors:
+          - type: timestamp
+          - type: tag
+    channels:
+      c1: {type: mem}
+      c2: {type: mem}
+    sinks:
+      k1: {type: snk, channel: c1, topic: t}
+      k2: {type: logger, channel: c2}
+  a2:
+    sources:
+      in: {type: exec, command: x, channels: [ch-1]}
+    channels:
+      ch-1: {type: mem}
+    sinks:
+      out: {type: logger, channel: ch-1}
+)";
+
+} // namespace
+
+TEST(to_dot, draws_agents_as_clusters) {
+  auto res = load_topology_text(drawn, "d.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  EXPECT_EQ(to_dot(res.topo), R"x(digraph flumen {
+  rankdir=LR;
+  node [shape=box];
+  subgraph cluster_a1 {
+    label="a1";
+    a1_sources_r1 [label="r1\n(fake_src)\n| timestamp | tag"];
+    a1_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    a1_channels_c2 [label="c2\n(mem)", shape=cylinder];
+    a1_sinks_k1 [label="k1\n(snk)"];
+    a1_sinks_k2 [label="k2\n(logger)"];
+    a1_sources_r1 -> a1_channels_c1;
+    a1_sources_r1 -> a1_channels_c2;
+    a1_channels_c1 -> a1_sinks_k1;
+    a1_channels_c2 -> a1_sinks_k2;
+  }
+  subgraph cluster_a2 {
+    label="a2";
+    a2_sources_in [label="in\n(exec)"];
+    "a2_channels_ch-1" [label="ch-1\n(mem)", shape=cylinder];
+    a2_sinks_out [label="out\n(logger)"];
+    a2_sources_in -> "a2_channels_ch-1";
+    "a2_channels_ch-1" -> a2_sinks_out;
+  }
+}
+)x");
+}
+
+TEST(to_mermaid, draws_agents_as_subgraphs) {
+  auto res = load_topology_text(drawn, "d.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  EXPECT_EQ(to_mermaid(res.topo), R"x(flowchart LR
+  subgraph a1
+    a1_sources_r1["r1<br/>(fake_src)<br/>| timestamp | tag"]
+    a1_channels_c1[("c1<br/>(mem)")]
+    a1_channels_c2[("c2<br/>(mem)")]
+    a1_sinks_k1["k1<br/>(snk)"]
+    a1_sinks_k2["k2<br/>(logger)"]
+    a1_sources_r1 --> a1_channels_c1
+    a1_sources_r1 --> a1_channels_c2
+    a1_channels_c1 --> a1_sinks_k1
+    a1_channels_c2 --> a1_sinks_k2
+  end
+  subgraph a2
+    a2_sources_in["in<br/>(exec)"]
+    a2_channels_ch_1[("ch-1<br/>(mem)")]
+    a2_sinks_out["out<br/>(logger)"]
+    a2_sources_in --> a2_channels_ch_1
+    a2_channels_ch_1 --> a2_sinks_out
+  end
+)x");
+}
