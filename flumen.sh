@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# flumen's one entry point for a fresh Debian 12 machine:
+#   ./flumen.sh quickstart   install what is missing, build, move log lines
+#                            into Kafka (embedded cluster) and read them back
+#   ./flumen.sh test         install what is missing, build, run every test
+#   ./flumen.sh build        install what is missing and build
+#   ./flumen.sh bench        build and run the benchmarks (bench/README.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages flumen builds, tests and runs with.
+PACKAGES=(
+  build-essential cmake pkg-config
+  libcaf-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcli11-dev libgtest-dev libgmock-dev
+  kcat netcat-openbsd procps
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+setup() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  setup
+  if [[ ! -f build/CMakeCache.txt ]]; then
+    log "configuring"
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  log "building (2 jobs: a CAF translation unit needs ~400 MB)"
+  if ! cmake --build build -j2 >build/last-build.log 2>&1; then
+    grep -E -A5 'error|Error' build/last-build.log | head -60 >&2
+    echo "build failed; full log: build/last-build.log" >&2
+    exit 1
+  fi
+}
+
+quickstart() {
+  build
+  log "starting an embedded Kafka cluster (flumen broker)"
+  out=$(mktemp -d)
+  build/flumen broker --topic log_topic:16 >"$out/bootstrap" 2>"$out/broker.log" &
+  broker=$!
+  trap 'kill "$broker" 2>/dev/null || true; rm -rf "$out"' EXIT
+  for _ in $(seq 100); do [[ -s $out/bootstrap ]] && break; sleep 0.1; done
+  local bootstrap; bootstrap=$(head -n1 "$out/bootstrap")
+  [[ -n $bootstrap ]] || { cat "$out/broker.log" >&2; exit 1; }
+  log "running topologies/quickstart.yaml: stdin -> timestamp, host -> memory -> kafka ($bootstrap)"
+  cat topologies/quickstart.log
+  KAFKA=$bootstrap build/flumen run topologies/quickstart.yaml --exit-on-eof \
+    < topologies/quickstart.log
+  log "reading topic log_topic back with kcat"
+  kcat -C -b "$bootstrap" -t log_topic -e -q \
+    -f 'partition %p offset %o | headers: %h | body: %s\n'
+}
+
+run_tests() {
+  build
+  log "running every test (ctest)"
+  ctest --test-dir build --output-on-failure --timeout 600 -j2
+}
+
+bench() {
+  build
+  bench/run.sh "$@"
+}
+
+case "${1:-}" in
+  quickstart) quickstart ;;
+  test) run_tests ;;
+  build) build ;;
+  setup) setup ;;
+  bench) shift; bench "$@" ;;
+  *) sed -n '2,7p' "$0" | sed 's/^# \?//'; exit 2 ;;
+esac
