@@ -1,0 +1,355 @@
+// Whole pipelines (sources -> interceptors -> memory -> kafka) against
+// librdkafka's in-process Kafka cluster, read back with a real consumer.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "actors/sinks/embedded_kafka.hpp"
+#include "runtime/agent.hpp"
+#include "runtime/topology.hpp"
+#include "tests/support/kafka.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace flumen;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string replace_all(std::string text, const std::string& from,
+                        const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+  return text;
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+int connect_to(uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  for (int i = 0; i < 400; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+      return fd;
+    ::close(fd);
+    std::this_thread::sleep_for(5ms); // the listener is starting
+  }
+  return -1;
+}
+
+class pipeline : public ::testing::Test {
+protected:
+  void SetUp() override {
+    configure_actor_system(cfg_);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+    cluster_ = std::make_unique<sinks::embedded_kafka>(3);
+  }
+
+  void TearDown() override {
+    agent_.reset();
+    sys_.reset();
+  }
+
+  // Loads `yaml` (with BOOTSTRAP replaced) and starts its agent `a1`.
+  agent& start(const std::string& yaml) {
+    auto text = replace_all(yaml, "BOOTSTRAP", cluster_->bootstrap_servers());
+    reg_ = registry{};
+    register_builtin(reg_);
+    auto loaded = load_topology_text(text, "test.yaml", reg_);
+    for (auto& e : loaded.errors)
+      ADD_FAILURE() << e.to_string();
+    topo_ = std::move(loaded.topo);
+    agent_ = std::make_unique<agent>(*sys_, topo_.agents.at(0), metrics_);
+    agent_->start();
+    return *agent_;
+  }
+
+  component_metrics& metric(const std::string& name) {
+    auto m = metrics_.find(name);
+    EXPECT_TRUE(m) << name;
+    return *m;
+  }
+
+  rd_kafka_mock_cluster_t* mock() {
+    return static_cast<rd_kafka_mock_cluster_t*>(cluster_->handle());
+  }
+
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  std::unique_ptr<sinks::embedded_kafka> cluster_;
+  registry reg_;
+  topology topo_;
+  metrics_registry metrics_;
+  std::unique_ptr<agent> agent_;
+};
+
+// Every sequence number once; returns how many arrived more than once.
+std::size_t expect_all_seq(const std::vector<test::record>& records,
+                           uint64_t count) {
+  std::vector<int> seen(count, 0);
+  std::size_t dupes = 0;
+  for (auto& r : records) {
+    auto i = std::stoull(r.value);
+    EXPECT_LT(i, count);
+    if (i < count && seen[i]++ > 0)
+      ++dupes;
+  }
+  std::size_t missing = 0;
+  for (auto s : seen)
+    missing += s == 0;
+  EXPECT_EQ(missing, 0u) << "sequence numbers lost";
+  return dupes;
+}
+
+TEST_F(pipeline, seq_through_interceptors_arrives_complete_with_headers) {
+  constexpr uint64_t count = 20000;
+  ASSERT_TRUE(cluster_->create_topic("seq_topic", 16));
+  auto& a = start(R"(
+agents:
+  a1:
+    sources:
+      r1:
+        type: seq
+        count: 20000
+        batch_size: 500
+        channels: [c1]
+        interceptors:
+          - type: timestamp
+          - type: host
+            use_ip: false
+          - type: static
+            key: env
+            value: test
+    channels:
+      c1: {type: memory, capacity: 5000, transaction_capacity: 1000}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: seq_topic
+        batch_size: 1000
+)");
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until(
+    [&] { return sink.events_committed.load() >= count; }, 60s))
+    << sink.summary();
+  EXPECT_TRUE(a.sources_done());
+  EXPECT_EQ(a.stop(10s), 0u);
+  auto records = test::consume(cluster_->bootstrap_servers(), "seq_topic",
+                               count);
+  ASSERT_EQ(records.size(), count);
+  EXPECT_EQ(expect_all_seq(records, count), 0u);
+  for (auto& r : records) {
+    EXPECT_EQ(r.headers["seq"], r.value);
+    EXPECT_EQ(r.headers["env"], "test");
+    EXPECT_FALSE(r.headers["host"].empty());
+    EXPECT_GT(std::stoll(r.headers["timestamp"]), 1600000000000);
+  }
+}
+
+TEST_F(pipeline, key_partition_and_topic_headers_are_honoured) {
+  ASSERT_TRUE(cluster_->create_topic("main_topic", 8));
+  ASSERT_TRUE(cluster_->create_topic("other_topic", 8));
+  start(R"(
+agents:
+  a1:
+    sources:
+      keyed:
+        type: seq
+        count: 100
+        channels: [c1]
+        interceptors:
+          - {type: static, key: key, value: user-42}
+          - {type: static, key: part, value: "5"}
+      moved:
+        type: seq
+        count: 50
+        start: 1000
+        channels: [c1]
+        interceptors:
+          - {type: static, key: topic, value: other_topic}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: main_topic
+        partition_header: part
+        allow_topic_override: true
+)");
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until(
+    [&] { return sink.events_committed.load() >= 150; }, 30s));
+  auto main = test::consume(cluster_->bootstrap_servers(), "main_topic", 100);
+  ASSERT_EQ(main.size(), 100u);
+  for (auto& r : main) {
+    EXPECT_EQ(r.key, "user-42");
+    EXPECT_EQ(r.partition, 5);
+  }
+  auto other = test::consume(cluster_->bootstrap_servers(), "other_topic", 50);
+  ASSERT_EQ(other.size(), 50u);
+  for (auto& r : other)
+    EXPECT_GE(std::stoi(r.value), 1000);
+}
+
+// The sink stalls (every broker down): the netcat source stops reading, the
+// client is pushed back by TCP, the process's memory stays flat; when the
+// brokers come back, every line arrives.
+TEST_F(pipeline, stalled_kafka_pushes_back_to_tcp_client_and_loses_nothing) {
+  constexpr std::size_t lines = 200000;
+  constexpr std::size_t line_size = 100; // including '\n'
+  ASSERT_TRUE(cluster_->create_topic("logs", 16));
+  for (int id = 1; id <= 3; ++id)
+    rd_kafka_mock_broker_set_down(mock(), id);
+  auto port = free_port();
+  start(replace_all(R"(
+agents:
+  a1:
+    sources:
+      r1: {type: netcat, port: PORT, batch_size: 500, channels: [c1]}
+    channels:
+      c1: {type: memory, capacity: 2000, transaction_capacity: 1000}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: logs
+        batch_size: 500
+)",
+                    "PORT", std::to_string(port)));
+  int fd = connect_to(port);
+  ASSERT_GE(fd, 0);
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  std::string payload;
+  payload.reserve(lines * line_size);
+  for (std::size_t i = 0; i < lines; ++i) {
+    auto num = std::to_string(i);
+    payload += num;
+    payload.append(line_size - 1 - num.size(), ' ');
+    payload += '\n';
+  }
+  std::size_t sent = 0;
+  auto send_some = [&] {
+    while (sent < payload.size()) {
+      auto n = ::send(fd, payload.data() + sent, payload.size() - sent,
+                      MSG_NOSIGNAL);
+      if (n <= 0)
+        return;
+      sent += static_cast<std::size_t>(n);
+    }
+  };
+  auto rss_before = test::rss_bytes();
+  // Keep writing for 3 s while Kafka is away.
+  auto until = std::chrono::steady_clock::now() + 3s;
+  std::size_t rss_peak = rss_before;
+  while (std::chrono::steady_clock::now() < until) {
+    send_some();
+    rss_peak = std::max(rss_peak, test::rss_bytes());
+    std::this_thread::sleep_for(10ms);
+  }
+  auto& channel = metric("a1.channels.c1");
+  std::cout << "while Kafka was away: client wrote " << sent << " of "
+            << payload.size() << " bytes; RSS grew by "
+            << (rss_peak - rss_before) / 1024 << " KiB\n";
+  EXPECT_LT(sent, payload.size() / 2)
+    << "the client was not pushed back: " << sent << " bytes accepted";
+  EXPECT_LE(channel.channel_size.load(), 2000u);
+  EXPECT_LT(rss_peak - rss_before, 40u * 1024 * 1024)
+    << "memory grew while Kafka was away";
+  // Kafka is back: everything flows.
+  for (int id = 1; id <= 3; ++id)
+    rd_kafka_mock_broker_set_up(mock(), id);
+  ASSERT_TRUE(test::wait_until(
+    [&] {
+      send_some();
+      return sent == payload.size();
+    },
+    60s));
+  ::close(fd);
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until(
+    [&] { return sink.events_committed.load() >= lines; }, 60s))
+    << sink.summary();
+  auto records = test::consume(cluster_->bootstrap_servers(), "logs", lines);
+  EXPECT_EQ(expect_all_seq(records, lines), 0u);
+}
+
+// The Kafka sink is killed again and again during a stream; its
+// supervisor restarts it with backoff and nothing is lost.
+TEST_F(pipeline, killed_sink_is_restarted_and_nothing_is_lost) {
+  constexpr uint64_t count = 60000;
+  ASSERT_TRUE(cluster_->create_topic("kills", 16));
+  auto& a = start(R"(
+agents:
+  a1:
+    sources:
+      r1: {type: seq, count: 60000, rate: 30000, batch_size: 200, channels: [c1]}
+    channels:
+      c1: {type: memory, capacity: 5000}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: kills
+        batch_size: 500
+)");
+  auto& sink = metric("a1.sinks.k1");
+  constexpr int kills = 4;
+  for (int i = 0; i < kills; ++i) {
+    caf::actor current;
+    ASSERT_TRUE(test::wait_until([&] {
+      current = a.component("sinks.k1");
+      return current && sink.events_taken.load() > 0;
+    }));
+    caf::anon_send_exit(current, caf::exit_reason::kill);
+    ASSERT_TRUE(test::wait_until([&] {
+      auto next = a.component("sinks.k1");
+      return next && next != current;
+    })) << "sink not restarted";
+  }
+  EXPECT_EQ(sink.restarts.load(), static_cast<uint64_t>(kills));
+  auto& channel = metric("a1.channels.c1");
+  ASSERT_TRUE(test::wait_until(
+    [&] {
+      return a.sources_done() && channel.events_committed.load() >= count;
+    },
+    60s))
+    << channel.summary();
+  EXPECT_EQ(a.stop(10s), 0u);
+  auto records = test::consume(cluster_->bootstrap_servers(), "kills", count,
+                               20s);
+  auto dupes = expect_all_seq(records, count);
+  std::cout << "duplicates after " << kills << " kills: " << dupes << '\n';
+}
+
+} // namespace
