@@ -29,6 +29,9 @@ struct transaction {
   caf::actor_addr owner;
   batch events;
   std::size_t bytes = 0;
+  /// Where its events belong in the queue: the transaction that first took
+  /// its first event (smaller is older).
+  txn_id order = 0;
 };
 
 struct pending_put {
@@ -48,6 +51,9 @@ struct memory_state {
   memory_config cfg;
   std::shared_ptr<component_metrics> metrics;
   std::deque<event> queue;
+  /// Rolled-back runs at the head of `queue`, oldest first: (order, events
+  /// of the run still queued).
+  std::deque<std::pair<txn_id, std::size_t>> returned;
   std::size_t queue_bytes = 0;
   std::size_t taken_events = 0;
   std::size_t taken_bytes = 0;
@@ -104,8 +110,10 @@ std::pair<txn_id, batch> open_txn(memory_actor* self,
                                   std::size_t max) {
   auto& st = self->state;
   auto n = std::min({max, st.cfg.transaction_capacity, st.queue.size()});
+  auto id = st.next_txn++;
   transaction t;
   t.owner = owner;
+  t.order = st.returned.empty() ? id : st.returned.front().first;
   t.events.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     t.bytes += event_bytes(st.queue.front());
@@ -113,10 +121,17 @@ std::pair<txn_id, batch> open_txn(memory_actor* self,
     st.queue.pop_front();
   }
   st.queue_bytes -= t.bytes;
+  for (auto left = n; left > 0 && !st.returned.empty();) {
+    auto& run = st.returned.front();
+    auto k = std::min(left, run.second);
+    run.second -= k;
+    left -= k;
+    if (run.second == 0)
+      st.returned.pop_front();
+  }
   st.taken_events += n;
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
-  auto id = st.next_txn++;
   batch copy = t.events; // the channel keeps its own copy until commit
   st.open.emplace(id, std::move(t));
   watch(self, owner);
@@ -152,13 +167,22 @@ void settle(memory_actor* self) {
   self->state.publish();
 }
 
-// Returns a transaction's events to the head of the queue, in order.
+// Returns a transaction's events to the head of the queue, in order. Older
+// events already back stay ahead of them, so the head keeps the oldest
+// events whatever order rollbacks come in.
 void roll_back(memory_actor* self, transaction&& t) {
   auto& st = self->state;
   auto n = t.events.size();
   st.taken_events -= n;
   st.taken_bytes -= t.bytes;
-  st.queue.insert(st.queue.begin(), std::make_move_iterator(t.events.begin()),
+  std::size_t pos = 0;
+  auto run = st.returned.begin();
+  for (; run != st.returned.end() && run->first < t.order; ++run)
+    pos += run->second;
+  if (n > 0)
+    st.returned.insert(run, {t.order, n});
+  st.queue.insert(st.queue.begin() + static_cast<std::ptrdiff_t>(pos),
+                  std::make_move_iterator(t.events.begin()),
                   std::make_move_iterator(t.events.end()));
   st.queue_bytes += t.bytes;
   st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);

@@ -28,10 +28,14 @@ void line_splitter::end_line(batch& out) {
       line_.pop_back();
     if (overflow_)
       ++truncated_;
-    out.emplace_back().body = std::move(line_);
+    // The CR of a split line's CRLF can be all that is left of it: that is
+    // no piece of its own.
+    if (!split_ || !line_.empty())
+      out.emplace_back().body = std::move(line_);
   }
   line_.clear();
   overflow_ = false;
+  split_ = false;
 }
 
 void line_splitter::feed(const char* data, std::size_t n, batch& out) {
@@ -53,6 +57,7 @@ void line_splitter::feed(const char* data, std::size_t n, batch& out) {
           rest -= take;
           out.emplace_back().body = std::move(line_);
           line_.clear();
+          split_ = true;
         }
         line_.append(p, rest);
       } else {

@@ -43,6 +43,7 @@ private:
   overlong_policy policy_;
   std::string line_;
   bool overflow_ = false;
+  bool split_ = false; ///< pieces of the current line were emitted already
   uint64_t dropped_ = 0;
   uint64_t truncated_ = 0;
 };

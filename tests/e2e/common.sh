@@ -1,0 +1,50 @@
+# Shared by the end-to-end tests: they drive the built `flumen` binary as a
+# user would, with real clients (nc, kcat), and wait on conditions with
+# deadlines, never on bare sleeps.
+set -euo pipefail
+FLUMEN=${FLUMEN:?path of the flumen binary}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+# start_broker [--topic NAME:PARTS]...: sets BOOTSTRAP.
+start_broker() {
+  "$FLUMEN" broker "$@" >"$WORK/bootstrap" 2>"$WORK/broker.log" &
+  PIDS+=($!)
+  wait_for 20 test -s "$WORK/bootstrap" || fail "broker did not start: $(cat "$WORK/broker.log")"
+  BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000))
+}
+
+# topic_bodies TOPIC: every record body of TOPIC, one per line.
+topic_bodies() {
+  kcat -C -b "$BOOTSTRAP" -t "$1" -e -q -f '%s\n' 2>/dev/null
+}
+
+# topic_count TOPIC: number of records in TOPIC.
+topic_count() {
+  topic_bodies "$1" | wc -l
+}

@@ -1,0 +1,205 @@
+#pragma once
+
+// Shared by the actor tests: a fresh actor system per test, configured like
+// flumen's, and blocking helpers for the channel protocol.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+#include "actors/channels/memory.hpp"
+#include "runtime/agent.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/protocol.hpp"
+#include "runtime/registry.hpp"
+#include "tests/support/wait.hpp"
+
+namespace flumen::test {
+
+using namespace std::chrono_literals;
+
+/// An actor system config with flumen's settings (protocol types,
+/// middleman, scheduler).
+struct flumen_config : caf::actor_system_config {
+  flumen_config() { configure_actor_system(*this); }
+};
+
+/// An event with `body` and `headers`.
+inline event make_event(std::string body,
+                        std::map<std::string, std::string> headers = {}) {
+  return event{std::move(headers), std::move(body)};
+}
+
+/// `n` events `prefix<i>` (i from `first`), each with header `n=<i>`.
+inline batch numbered(std::size_t first, std::size_t n,
+                      const std::string& prefix = "e") {
+  batch out;
+  for (auto i = first; i < first + n; ++i)
+    out.push_back(make_event(prefix + std::to_string(i),
+                             {{"n", std::to_string(i)}}));
+  return out;
+}
+
+inline std::vector<std::string> bodies(const batch& events) {
+  std::vector<std::string> out;
+  for (auto& e : events)
+    out.push_back(e.body);
+  return out;
+}
+
+/// What a take answers: a transaction and its events.
+struct taken {
+  txn_id id = 0;
+  batch events;
+};
+
+/// Blocking put; a default (empty) error means accepted.
+inline caf::error put(caf::scoped_actor& self, const caf::actor& dst,
+                      batch events, std::chrono::milliseconds timeout = 5s) {
+  caf::error result;
+  self->request(dst, timeout, put_atom::value, std::move(events))
+    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Blocking take of at most `max` events.
+inline caf::expected<taken> take(caf::scoped_actor& self,
+                                 const caf::actor& channel, uint32_t max,
+                                 std::chrono::milliseconds timeout = 5s) {
+  caf::expected<taken> result{taken{}};
+  self->request(channel, timeout, take_atom::value, max)
+    .receive([&](txn_id id, batch& events) {
+               result = taken{id, std::move(events)};
+             },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Blocking commit; a default (empty) error means done.
+inline caf::error commit(caf::scoped_actor& self, const caf::actor& channel,
+                         txn_id id, std::chrono::milliseconds timeout = 5s) {
+  caf::error result;
+  self->request(channel, timeout, commit_atom::value, id)
+    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Blocking rollback; a default (empty) error means done.
+inline caf::error rollback(caf::scoped_actor& self, const caf::actor& channel,
+                           txn_id id, std::chrono::milliseconds timeout = 5s) {
+  caf::error result;
+  self->request(channel, timeout, rollback_atom::value, id)
+    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Takes and commits until `n` events arrived or `timeout` passed; returns
+/// them in the order taken.
+inline batch drain(caf::scoped_actor& self, const caf::actor& channel,
+                   std::size_t n, std::chrono::milliseconds timeout = 20s,
+                   uint32_t max = 1000) {
+  batch out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+    auto t = take(self, channel, max);
+    if (!t || t->events.empty())
+      continue;
+    for (auto& e : t->events)
+      out.push_back(std::move(e));
+    if (commit(self, channel, t->id))
+      break;
+  }
+  return out;
+}
+
+/// Waits up to `window` for an `ok` sent to `self` as an ordinary message
+/// (the reply to an asynchronous `send`); true when it arrived.
+inline bool ok_within(caf::scoped_actor& self,
+                      std::chrono::milliseconds window) {
+  bool got = false;
+  self->receive([&](ok_atom) { got = true; }, caf::after(window) >> [] {});
+  return got;
+}
+
+/// True when `err` is flumen's error `code`.
+inline bool is(const caf::error& err, errc code) {
+  return err.category() == caf::atom("flumen")
+         && err.code() == static_cast<uint8_t>(code);
+}
+
+/// Takes once from `channel`, sends `(txn_id, batch)` to `report` and then
+/// stays alive holding its transaction (until killed).
+inline caf::behavior holding_taker(caf::event_based_actor* self,
+                                   caf::actor channel, uint32_t max,
+                                   caf::actor report) {
+  self->request(channel, caf::infinite, take_atom::value, max)
+    .then([self, report](txn_id id, batch& events) {
+      self->send(report, id, std::move(events));
+    });
+  return {[](tick_atom) {}};
+}
+
+/// A fresh actor system per test. Actors passed through `track` are killed
+/// when the test ends, so the system's destructor need not wait for them.
+class actor_test : public ::testing::Test {
+protected:
+  ~actor_test() override {
+    for (auto& a : tracked_)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+
+  caf::actor track(caf::actor a) {
+    tracked_.push_back(a);
+    return a;
+  }
+
+  /// Metrics of component `kind.name` of agent `a1`.
+  std::shared_ptr<component_metrics> metrics_of(const std::string& kind,
+                                                const std::string& name,
+                                                const std::string& type) {
+    return registry_.get("a1." + kind + "." + name, kind, type);
+  }
+
+  wiring wire(const std::string& kind, const std::string& name,
+              const std::string& type) {
+    wiring w;
+    w.agent = "a1";
+    w.name = name;
+    w.metrics = metrics_of(kind, name, type);
+    return w;
+  }
+
+  /// A memory channel `name` with `cfg`; its metrics are `metrics_of(
+  /// "channels", name, "memory")`.
+  caf::actor channel(channels::memory_config cfg,
+                     const std::string& name = "c1") {
+    return track(channels::spawn_memory(sys, cfg, wire("channels", name,
+                                                       "memory")));
+  }
+
+  static channels::memory_config
+  channel_config(std::size_t capacity, std::size_t transaction_capacity,
+                 std::chrono::milliseconds keep_alive = 100ms) {
+    channels::memory_config cfg;
+    cfg.capacity = capacity;
+    cfg.transaction_capacity = transaction_capacity;
+    cfg.keep_alive = keep_alive;
+    return cfg;
+  }
+
+  flumen_config cfg_;
+  caf::actor_system sys{cfg_};
+  caf::scoped_actor self{sys};
+  metrics_registry registry_;
+
+private:
+  std::vector<caf::actor> tracked_;
+};
+
+} // namespace flumen::test

@@ -1,0 +1,259 @@
+#include "actors/sources/line_splitter.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "runtime/source_pump.hpp"
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::sources;
+using namespace flumen::test;
+
+namespace {
+
+using strs = std::vector<std::string>;
+
+/// Feeds `chunks` one after another, then finishes.
+strs split(const std::vector<std::string>& chunks, std::size_t max = 100,
+           overlong_policy policy = overlong_policy::truncate) {
+  line_splitter lines{max, policy};
+  batch out;
+  for (auto& c : chunks)
+    lines.feed(c.data(), c.size(), out);
+  lines.finish(out);
+  return bodies(out);
+}
+
+} // namespace
+
+// -- line_splitter -------------------------------------------------------------
+
+TEST(line_splitter, cuts_lines_and_keeps_a_partial_line_between_feeds) {
+  line_splitter s{100, overlong_policy::truncate};
+  batch out;
+  std::string a = "one\ntw";
+  std::string b = "o\nthr";
+  std::string c = "ee\n";
+  s.feed(a.data(), a.size(), out);
+  EXPECT_EQ(bodies(out), (strs{"one"}));
+  s.feed(b.data(), b.size(), out);
+  EXPECT_EQ(bodies(out), (strs{"one", "two"}));
+  s.feed(c.data(), c.size(), out);
+  EXPECT_EQ(bodies(out), (strs{"one", "two", "three"}));
+  s.finish(out);
+  EXPECT_EQ(out.size(), 3u) << "nothing pending at the end";
+  EXPECT_TRUE(out[0].headers.empty());
+}
+
+TEST(line_splitter, strips_crlf_also_across_feeds) {
+  EXPECT_EQ(split({"a\r\nb\r", "\nc\r\n"}), (strs{"a", "b", "c"}));
+  EXPECT_EQ(split({"a\rb\n"}), (strs{"a\rb"})) << "a lone CR is data";
+}
+
+TEST(line_splitter, the_partial_last_line_becomes_an_event_at_finish) {
+  EXPECT_EQ(split({"a\nb"}), (strs{"a", "b"}));
+  EXPECT_EQ(split({"a\n"}), (strs{"a"}));
+  EXPECT_EQ(split({""}), (strs{}));
+}
+
+TEST(line_splitter, empty_lines_are_empty_events) {
+  EXPECT_EQ(split({"\n\na\n\n"}), (strs{"", "", "a", ""}));
+  EXPECT_EQ(split({"\r\n"}), (strs{""}));
+}
+
+TEST(line_splitter, truncate_keeps_the_first_bytes_of_an_overlong_line) {
+  line_splitter s{4, overlong_policy::truncate};
+  batch out;
+  std::string in = "abcdefgh\nxy\nabcd\n";
+  s.feed(in.data(), in.size(), out);
+  EXPECT_EQ(bodies(out), (strs{"abcd", "xy", "abcd"}));
+  EXPECT_EQ(s.truncated(), 1u);
+  EXPECT_EQ(s.dropped(), 0u);
+  // Across feeds too, with the rest of the line skipped.
+  EXPECT_EQ(split({"abc", "defg", "hij\nk\n"}, 4), (strs{"abcd", "k"}));
+}
+
+TEST(line_splitter, drop_drops_overlong_lines_and_counts_them) {
+  line_splitter s{4, overlong_policy::drop};
+  batch out;
+  std::string a = "ok\nabcdefgh";
+  std::string b = "ijk\nfine\nabcde";
+  s.feed(a.data(), a.size(), out);
+  s.feed(b.data(), b.size(), out);
+  s.finish(out);
+  EXPECT_EQ(bodies(out), (strs{"ok", "fine"}));
+  EXPECT_EQ(s.dropped(), 2u);
+  EXPECT_EQ(s.truncated(), 0u);
+}
+
+TEST(line_splitter, split_emits_an_overlong_line_in_pieces) {
+  EXPECT_EQ(split({"abcdefghij\nxy\n"}, 4, overlong_policy::split),
+            (strs{"abcd", "efgh", "ij", "xy"}));
+  EXPECT_EQ(split({"ab", "cdef", "gh\n"}, 4, overlong_policy::split),
+            (strs{"abcd", "efgh"}));
+  EXPECT_EQ(split({"abcdefgh"}, 4, overlong_policy::split),
+            (strs{"abcd", "efgh"}));
+}
+
+TEST(line_splitter, split_does_not_make_an_empty_piece_of_a_crlf) {
+  EXPECT_EQ(split({"abcd\r\nx\n"}, 4, overlong_policy::split),
+            (strs{"abcd", "x"}));
+  EXPECT_EQ(split({"abcdefgh\r\n"}, 4, overlong_policy::split),
+            (strs{"abcd", "efgh"}));
+  EXPECT_EQ(split({"abcd\r", "\n"}, 4, overlong_policy::split),
+            (strs{"abcd"}));
+}
+
+TEST(line_splitter, parse_overlong_policy_reads_the_choice) {
+  error_list errors;
+  auto parse = [&](const std::string& yaml) {
+    auto node = YAML::Load(yaml);
+    option_reader r{node, "agents.a1.sources.r1", "t.yaml", errors};
+    return parse_overlong_policy(r);
+  };
+  EXPECT_EQ(parse("{}"), overlong_policy::truncate);
+  EXPECT_EQ(parse("overlong_policy: drop"), overlong_policy::drop);
+  EXPECT_EQ(parse("overlong_policy: split"), overlong_policy::split);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(parse("overlong_policy: dorp"), overlong_policy::truncate);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(),
+            "t.yaml:1:18: agents.a1.sources.r1.overlong_policy: must be one "
+            "of: truncate, drop, split (did you mean 'drop'?)");
+}
+
+// -- pump_lines ------------------------------------------------------------------
+
+namespace {
+
+/// pump_lines on a pipe, with the test's scoped actor in place of the source
+/// actor: every emitted batch lands in `self`'s mailbox.
+struct pump_lines_test : actor_test {
+  void start(std::size_t batch_size, std::chrono::milliseconds timeout,
+             std::size_t max_inflight = 4,
+             overlong_policy policy = overlong_policy::truncate,
+             std::size_t max_line = 100) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    rd = fds[0];
+    wr = fds[1];
+    m = metrics_of("sources", "r1", "exec");
+    pump = std::make_unique<source_pump>(max_inflight);
+    pump->bind(caf::actor_cast<caf::actor>(self), m);
+    lines.emplace(max_line, policy);
+    result = std::async(std::launch::async, [this, batch_size, timeout] {
+      return pump_lines(rd, *lines, *pump, batch_size, timeout);
+    });
+  }
+
+  ~pump_lines_test() override {
+    if (pump)
+      pump->abort();
+    if (result.valid())
+      result.wait();
+    close_writer();
+    if (rd >= 0)
+      ::close(rd);
+  }
+
+  void write(const std::string& text) {
+    ASSERT_EQ(::write(wr, text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
+  }
+
+  void close_writer() {
+    if (wr >= 0)
+      ::close(wr);
+    wr = -1;
+  }
+
+  /// The next emitted batch's bodies (released at once unless told not
+  /// to); nullopt when none came within `timeout`.
+  std::optional<strs> next(std::chrono::milliseconds timeout = 5s,
+                           bool release = true) {
+    std::optional<strs> got;
+    self->receive([&](emit_atom, batch& events) { got = bodies(events); },
+                  caf::after(timeout) >> [] {});
+    if (got && release)
+      pump->release();
+    return got;
+  }
+
+  int rd = -1;
+  int wr = -1;
+  std::shared_ptr<component_metrics> m;
+  std::unique_ptr<source_pump> pump;
+  std::optional<line_splitter> lines;
+  std::future<bool> result;
+};
+
+} // namespace
+
+TEST_F(pump_lines_test, emits_full_batches_and_a_partial_one_after_timeout) {
+  start(2, 50ms);
+  write("a\nb\nc\nd\ne\n");
+  EXPECT_EQ(next(), (strs{"a", "b"}));
+  EXPECT_EQ(next(), (strs{"c", "d"}));
+  auto began = std::chrono::steady_clock::now();
+  EXPECT_EQ(next(), (strs{"e"})) << "the partial batch after batch_timeout";
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 30ms);
+  EXPECT_EQ(result.wait_for(0s), std::future_status::timeout)
+    << "still reading: no end of input yet";
+  EXPECT_EQ(m->events_received.load(), 5u);
+  close_writer();
+  EXPECT_TRUE(result.get()) << "end of input";
+}
+
+TEST_F(pump_lines_test, end_of_input_flushes_the_partial_last_line) {
+  start(100, 10s);
+  write("x\ny");
+  close_writer();
+  EXPECT_EQ(next(), (strs{"x", "y"}));
+  EXPECT_TRUE(result.get());
+}
+
+TEST_F(pump_lines_test, counts_dropped_lines) {
+  start(100, 10s, 4, overlong_policy::drop, 3);
+  write("abcdef\nok\nxyzw\n");
+  close_writer();
+  EXPECT_EQ(next(), (strs{"ok"}));
+  EXPECT_TRUE(result.get());
+  EXPECT_EQ(m->events_dropped.load(), 2u);
+}
+
+TEST_F(pump_lines_test, blocks_while_the_window_is_full) {
+  start(1, 10s, 1);
+  write("a\nb\nc\n");
+  EXPECT_EQ(next(5s, false), (strs{"a"}));
+  EXPECT_EQ(next(200ms), std::nullopt) << "one batch in flight at most";
+  pump->release();
+  EXPECT_EQ(next(), (strs{"b"}));
+  EXPECT_EQ(next(), (strs{"c"}));
+  close_writer();
+  EXPECT_TRUE(result.get());
+}
+
+TEST_F(pump_lines_test, a_stop_hands_over_what_was_read_and_returns_false) {
+  start(1, 10s, 1);
+  write("a\nb\nc\n"); // one write: read in one go
+  EXPECT_EQ(next(5s, false), (strs{"a"})); // the reader waits to emit "b"
+  pump->request_stop();
+  pump->release();
+  EXPECT_EQ(next(), (strs{"b"}));
+  EXPECT_EQ(next(), (strs{"c"}));
+  EXPECT_FALSE(result.get()) << "stopped, not at end of input";
+  EXPECT_EQ(m->events_received.load(), 3u);
+}
+
+TEST_F(pump_lines_test, an_abort_unblocks_the_reader) {
+  start(1, 10s, 1);
+  write("a\nb\n");
+  EXPECT_EQ(next(5s, false), (strs{"a"}));
+  pump->abort();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(result.get());
+  EXPECT_FALSE(pump->emit(batch{event{}}));
+}

@@ -1,0 +1,337 @@
+#include "actors/channels/memory.hpp"
+
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::test;
+
+namespace {
+
+using memory_channel = actor_test;
+
+std::shared_ptr<component_metrics> channel_metrics(metrics_registry& r) {
+  return r.find("a1.channels.c1");
+}
+
+} // namespace
+
+// -- put / take / commit ------------------------------------------------------
+
+TEST_F(memory_channel, put_then_take_returns_events_in_order_with_a_txn_id) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  ASSERT_FALSE(put(self, ch, numbered(3, 2)));
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_NE(t->id, 0u);
+  EXPECT_EQ(t->events, numbered(0, 5));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->events_put.load(), 5u);
+  EXPECT_EQ(m->events_taken.load(), 5u);
+  EXPECT_EQ(m->channel_size.load(), 5u); // taken but not committed
+  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_EQ(m->channel_capacity.load(), 100u);
+  EXPECT_EQ(m->current_state(), component_state::running);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_EQ(m->events_committed.load(), 5u);
+  EXPECT_EQ(m->channel_size.load(), 0u);
+  EXPECT_EQ(m->open_transactions.load(), 0u);
+}
+
+TEST_F(memory_channel, take_returns_at_most_max_and_transaction_capacity) {
+  auto ch = channel(channel_config(100, 3));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_FALSE(put(self, ch, numbered(3 * i, 3)));
+  auto t1 = take(self, ch, 2);
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(bodies(t1->events), (std::vector<std::string>{"e0", "e1"}));
+  auto t2 = take(self, ch, 1000); // capped by transaction_capacity
+  ASSERT_TRUE(t2);
+  EXPECT_EQ(bodies(t2->events), (std::vector<std::string>{"e2", "e3", "e4"}));
+  auto t3 = take(self, ch, 0); // zero asks for one
+  ASSERT_TRUE(t3);
+  EXPECT_EQ(bodies(t3->events), (std::vector<std::string>{"e5"}));
+  EXPECT_NE(t1->id, t2->id);
+  EXPECT_NE(t2->id, t3->id);
+}
+
+TEST_F(memory_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
+  auto ch = channel(channel_config(3, 3));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  self->send(ch, put_atom::value, numbered(3, 1));
+  EXPECT_FALSE(ok_within(self, 200ms)) << "a full channel must hold the put";
+  auto t = take(self, ch, 3);
+  ASSERT_TRUE(t);
+  // Taken events still count against the capacity until committed.
+  EXPECT_FALSE(ok_within(self, 200ms));
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_TRUE(ok_within(self, 5s));
+  auto t2 = take(self, ch, 10);
+  ASSERT_TRUE(t2);
+  EXPECT_EQ(t2->events, numbered(3, 1));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->events_put.load(), 4u);
+  EXPECT_EQ(m->channel_size.load(), 1u);
+}
+
+TEST_F(memory_channel, byte_capacity_holds_a_put_until_bytes_are_freed) {
+  auto cfg = channel_config(100, 100);
+  cfg.byte_capacity = 10;
+  auto ch = channel(cfg);
+  ASSERT_FALSE(put(self, ch, {make_event("123456")}));
+  self->send(ch, put_atom::value, batch{make_event("abcde")}); // 6 + 5 > 10
+  EXPECT_FALSE(ok_within(self, 200ms));
+  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), 6u);
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(ok_within(self, 200ms));
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_TRUE(ok_within(self, 5s));
+  // Headers count too: 1 + 1 + 3 = 5 bytes fit beside the 5 queued.
+  ASSERT_FALSE(put(self, ch, {make_event("abc", {{"k", "v"}})}));
+  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), 10u);
+}
+
+TEST_F(memory_channel, held_puts_are_admitted_in_arrival_order) {
+  auto ch = channel(channel_config(4, 4));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  caf::scoped_actor first{sys};
+  caf::scoped_actor second{sys};
+  first->send(ch, put_atom::value, numbered(3, 2)); // does not fit
+  EXPECT_FALSE(ok_within(first, 100ms));
+  second->send(ch, put_atom::value, numbered(5, 1)); // fits, but queues up
+  EXPECT_FALSE(ok_within(second, 200ms));
+  auto t = take(self, ch, 4);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_TRUE(ok_within(first, 5s));
+  EXPECT_TRUE(ok_within(second, 5s));
+  auto rest = take(self, ch, 10);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->events, numbered(3, 3));
+}
+
+TEST_F(memory_channel, a_put_larger_than_transaction_capacity_is_an_error) {
+  auto ch = channel(channel_config(100, 10));
+  auto err = put(self, ch, numbered(0, 11));
+  EXPECT_TRUE(is(err, errc::batch_too_large)) << sys.render(err);
+  EXPECT_NE(sys.render(err).find("batch_too_large"), std::string::npos);
+  EXPECT_FALSE(put(self, ch, numbered(0, 10)));
+  EXPECT_FALSE(put(self, ch, {})) << "an empty put is accepted";
+  EXPECT_EQ(channel_metrics(registry_)->events_put.load(), 10u);
+}
+
+TEST_F(memory_channel, a_put_larger_than_byte_capacity_is_an_error) {
+  auto cfg = channel_config(100, 100);
+  cfg.byte_capacity = 4;
+  auto ch = channel(cfg);
+  EXPECT_TRUE(is(put(self, ch, {make_event("12345")}), errc::batch_too_large));
+  EXPECT_FALSE(put(self, ch, {make_event("1234")}));
+}
+
+// -- rollback -----------------------------------------------------------------
+
+TEST_F(memory_channel, rollback_returns_events_to_the_head_in_their_order) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  auto t1 = take(self, ch, 2);
+  auto t2 = take(self, ch, 2);
+  ASSERT_TRUE(t1 && t2);
+  EXPECT_EQ(bodies(t2->events), (std::vector<std::string>{"e2", "e3"}));
+  // Rolled back in the order they were taken, as a sink with two batches
+  // in flight does when both fail: the oldest events still come first.
+  ASSERT_FALSE(rollback(self, ch, t1->id));
+  ASSERT_FALSE(rollback(self, ch, t2->id));
+  auto again = take(self, ch, 100);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->events, numbered(0, 6));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->events_rolled_back.load(), 4u);
+  EXPECT_EQ(m->events_taken.load(), 10u);
+  EXPECT_EQ(m->channel_size.load(), 6u);
+  EXPECT_EQ(m->open_transactions.load(), 1u);
+}
+
+TEST_F(memory_channel, rollback_in_reverse_order_keeps_the_oldest_first) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  auto t1 = take(self, ch, 2);
+  auto t2 = take(self, ch, 2);
+  ASSERT_TRUE(t1 && t2);
+  ASSERT_FALSE(rollback(self, ch, t2->id));
+  ASSERT_FALSE(rollback(self, ch, t1->id));
+  auto again = take(self, ch, 3); // takes part of the returned events
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->events, numbered(0, 3));
+  ASSERT_FALSE(rollback(self, ch, again->id));
+  auto all = take(self, ch, 100);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->events, numbered(0, 6));
+}
+
+TEST_F(memory_channel, rollback_ahead_of_a_partly_taken_returned_batch) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  auto t1 = take(self, ch, 2); // e0 e1
+  auto t2 = take(self, ch, 2); // e2 e3
+  ASSERT_TRUE(t1 && t2);
+  ASSERT_FALSE(rollback(self, ch, t2->id));
+  auto t3 = take(self, ch, 1); // e2 again
+  ASSERT_TRUE(t3);
+  EXPECT_EQ(bodies(t3->events), (std::vector<std::string>{"e2"}));
+  ASSERT_FALSE(rollback(self, ch, t1->id));
+  auto rest = take(self, ch, 100);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(bodies(rest->events),
+            (std::vector<std::string>{"e0", "e1", "e3", "e4", "e5"}));
+}
+
+TEST_F(memory_channel, commit_and_rollback_of_an_unknown_txn_are_errors) {
+  auto ch = channel(channel_config(10, 10));
+  EXPECT_TRUE(is(commit(self, ch, 42), errc::unknown_transaction));
+  EXPECT_TRUE(is(rollback(self, ch, 42), errc::unknown_transaction));
+  ASSERT_FALSE(put(self, ch, numbered(0, 1)));
+  auto t = take(self, ch, 1);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  auto err = commit(self, ch, t->id); // twice
+  EXPECT_TRUE(is(err, errc::unknown_transaction));
+  EXPECT_NE(sys.render(err).find("unknown_transaction"), std::string::npos);
+  EXPECT_TRUE(is(rollback(self, ch, t->id), errc::unknown_transaction));
+  EXPECT_EQ(channel_metrics(registry_)->events_committed.load(), 1u);
+}
+
+// -- takes on an empty channel -------------------------------------------------
+
+TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
+  auto ch = channel(channel_config(10, 10, 10s));
+  self->send(ch, take_atom::value, uint32_t{10});
+  bool early = false;
+  self->receive([&](txn_id, batch&) { early = true; },
+                caf::after(200ms) >> [] {});
+  EXPECT_FALSE(early) << "an empty channel must hold the take";
+  caf::scoped_actor producer{sys};
+  ASSERT_FALSE(put(producer, ch, numbered(0, 2)));
+  std::optional<taken> got;
+  self->receive([&](txn_id id, batch& events) { got = taken{id, events}; },
+                caf::after(5s) >> [] {});
+  ASSERT_TRUE(got);
+  EXPECT_NE(got->id, 0u);
+  EXPECT_EQ(got->events, numbered(0, 2));
+  EXPECT_FALSE(commit(self, ch, got->id));
+}
+
+TEST_F(memory_channel, a_take_on_an_empty_channel_times_out_empty) {
+  auto ch = channel(channel_config(10, 10, 150ms));
+  auto began = std::chrono::steady_clock::now();
+  auto t = take(self, ch, 10);
+  auto waited = std::chrono::steady_clock::now() - began;
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->id, 0u);
+  EXPECT_TRUE(t->events.empty());
+  EXPECT_GE(waited, 150ms);
+  EXPECT_LT(waited, 5s);
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->open_transactions.load(), 0u);
+  EXPECT_EQ(m->events_taken.load(), 0u);
+}
+
+// -- a taker that dies ---------------------------------------------------------
+
+TEST_F(memory_channel, a_dead_takers_transaction_rolls_back) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 5)));
+  auto taker = sys.spawn(holding_taker, ch, uint32_t{3},
+                         caf::actor_cast<caf::actor>(self));
+  std::optional<taken> held;
+  self->receive([&](txn_id id, batch& events) { held = taken{id, events}; },
+                caf::after(5s) >> [] {});
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->events, numbered(0, 3));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->open_transactions.load(), 1u);
+  caf::anon_send_exit(taker, caf::exit_reason::kill);
+  ASSERT_TRUE(wait_until([&] { return m->events_rolled_back.load() == 3; }));
+  EXPECT_EQ(m->open_transactions.load(), 0u);
+  EXPECT_EQ(m->channel_size.load(), 5u);
+  auto again = take(self, ch, 100);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->events, numbered(0, 5));
+  ASSERT_FALSE(commit(self, ch, again->id));
+  // The dead taker's transaction is gone for good.
+  EXPECT_TRUE(is(commit(self, ch, held->id), errc::unknown_transaction));
+  EXPECT_EQ(m->events_committed.load(), 5u);
+  EXPECT_EQ(m->channel_size.load(), 0u);
+}
+
+TEST_F(memory_channel, a_dead_takers_waiting_take_gets_no_events) {
+  auto ch = channel(channel_config(100, 100, 10s));
+  auto taker = sys.spawn(holding_taker, ch, uint32_t{100},
+                         caf::actor_cast<caf::actor>(self));
+  auto m = channel_metrics(registry_);
+  caf::anon_send_exit(taker, caf::exit_reason::kill);
+  // The channel sees it die (the take may or may not have arrived first).
+  self->monitor(taker);
+  self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] {});
+  ASSERT_FALSE(put(self, ch, numbered(0, 4)));
+  auto t = take(self, ch, 100);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 4));
+  EXPECT_EQ(m->open_transactions.load(), 1u);
+}
+
+// -- parse_memory --------------------------------------------------------------
+
+namespace {
+
+struct parse_memory_test : ::testing::Test {
+  channels::memory_config parse(const std::string& yaml) {
+    node = YAML::Load(yaml);
+    option_reader r{node, "agents.a1.channels.c1", "t.yaml", errors};
+    auto cfg = channels::parse_memory(r);
+    r.finish();
+    return cfg;
+  }
+  YAML::Node node;
+  error_list errors;
+};
+
+} // namespace
+
+TEST_F(parse_memory_test, defaults) {
+  auto cfg = parse("{}");
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.capacity, 10000u);
+  EXPECT_EQ(cfg.byte_capacity, 0u);
+  EXPECT_EQ(cfg.transaction_capacity, 1000u);
+  EXPECT_EQ(cfg.keep_alive, 500ms);
+}
+
+TEST_F(parse_memory_test, values) {
+  auto cfg = parse("capacity: 5\ntransaction_capacity: 5\n"
+                   "byte_capacity: 64KB\nkeep_alive: 250ms\n");
+  EXPECT_TRUE(errors.empty()) << errors.front().to_string();
+  EXPECT_EQ(cfg.capacity, 5u);
+  EXPECT_EQ(cfg.transaction_capacity, 5u);
+  EXPECT_EQ(cfg.byte_capacity, 64u * 1024);
+  EXPECT_EQ(cfg.keep_alive, 250ms);
+}
+
+TEST_F(parse_memory_test, transaction_capacity_above_capacity_is_an_error) {
+  parse("capacity: 5\ntransaction_capacity: 6\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(),
+            "t.yaml:2:23: agents.a1.channels.c1.transaction_capacity: must "
+            "not exceed capacity (5)");
+}
+
+TEST_F(parse_memory_test, bad_values_are_located_errors) {
+  parse("capacity: 0\nkeep_alive: soon\ncapacty: 3\n");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].to_string(),
+            "t.yaml:1:11: agents.a1.channels.c1.capacity: must be at least 1");
+  EXPECT_EQ(errors[1].path, "agents.a1.channels.c1.keep_alive");
+  EXPECT_EQ(errors[2].to_string(),
+            "t.yaml:3:1: agents.a1.channels.c1: unknown key 'capacty' (did "
+            "you mean 'capacity'?)");
+}

@@ -1,0 +1,111 @@
+#include "runtime/router.hpp"
+
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::test;
+
+namespace {
+
+/// Appends `tag` to header `trace` of every event.
+class tagger final : public interceptor {
+public:
+  explicit tagger(std::string tag) : tag_(std::move(tag)) {}
+  void apply(batch& events) override {
+    for (auto& e : events)
+      e.headers["trace"] += tag_;
+  }
+
+private:
+  std::string tag_;
+};
+
+/// Drops every event whose body is `drop`.
+class dropper final : public interceptor {
+public:
+  void apply(batch& events) override {
+    std::erase_if(events, [](const event& e) { return e.body == "drop"; });
+  }
+};
+
+interceptor_fn tag(std::string t) {
+  return [t] { return std::make_unique<tagger>(t); };
+}
+
+struct router_test : actor_test {
+  caf::actor router(std::vector<caf::actor> channels,
+                    std::vector<interceptor_fn> chain = {}) {
+    return track(spawn_router(sys, std::move(channels), std::move(chain),
+                              metrics_of("sources", "r1", "seq")));
+  }
+};
+
+} // namespace
+
+TEST_F(router_test, one_channel_answers_the_source_directly) {
+  auto ch = channel(channel_config(2, 2));
+  auto r = router({ch});
+  ASSERT_FALSE(put(self, r, numbered(0, 2)));
+  // Full: the channel's held answer is the source's held answer.
+  self->send(r, put_atom::value, numbered(2, 1));
+  EXPECT_FALSE(ok_within(self, 200ms));
+  auto t = take(self, ch, 2);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 2));
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_TRUE(ok_within(self, 5s));
+  EXPECT_TRUE(is(put(self, r, numbered(0, 3)), errc::batch_too_large));
+}
+
+TEST_F(router_test, a_put_is_answered_once_every_channel_accepted) {
+  auto c1 = channel(channel_config(10, 10), "c1");
+  auto c2 = channel(channel_config(1, 1), "c2");
+  ASSERT_FALSE(put(self, c2, numbered(100, 1))); // c2 is full
+  auto r = router({c1, c2});
+  self->send(r, put_atom::value, numbered(0, 1));
+  auto m1 = registry_.find("a1.channels.c1");
+  ASSERT_TRUE(wait_until([&] { return m1->events_put.load() == 1; }));
+  EXPECT_FALSE(ok_within(self, 200ms)) << "c2 has not accepted yet";
+  auto t = take(self, c2, 1);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(100, 1));
+  ASSERT_FALSE(commit(self, c2, t->id));
+  EXPECT_TRUE(ok_within(self, 5s));
+  auto in1 = take(self, c1, 10);
+  auto in2 = take(self, c2, 10);
+  ASSERT_TRUE(in1 && in2);
+  EXPECT_EQ(in1->events, numbered(0, 1));
+  EXPECT_EQ(in2->events, numbered(0, 1));
+}
+
+TEST_F(router_test, an_error_from_any_channel_fails_the_put) {
+  auto c1 = channel(channel_config(10, 10), "c1");
+  auto c2 = channel(channel_config(10, 2), "c2");
+  auto r = router({c1, c2});
+  auto err = put(self, r, numbered(0, 3));
+  EXPECT_TRUE(is(err, errc::batch_too_large)) << sys.render(err);
+}
+
+TEST_F(router_test, interceptors_apply_in_order) {
+  auto ch = channel(channel_config(10, 10));
+  auto dropping = [] { return std::make_unique<dropper>(); };
+  auto r = router({ch}, {tag("a"), dropping, tag("b")});
+  batch in{make_event("x"), make_event("drop"),
+           make_event("y", {{"trace", "0"}})};
+  ASSERT_FALSE(put(self, r, in));
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(bodies(t->events), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(t->events[0].headers.at("trace"), "ab");
+  EXPECT_EQ(t->events[1].headers.at("trace"), "0ab");
+}
+
+TEST_F(router_test, a_batch_the_interceptors_empty_is_accepted_unput) {
+  auto ch = channel(channel_config(10, 10));
+  auto dropping = [] { return std::make_unique<dropper>(); };
+  auto r = router({ch}, {dropping});
+  ASSERT_FALSE(put(self, r, {make_event("drop"), make_event("drop")}));
+  ASSERT_FALSE(put(self, r, {make_event("kept")}));
+  auto m = registry_.find("a1.channels.c1");
+  EXPECT_EQ(m->events_put.load(), 1u);
+}

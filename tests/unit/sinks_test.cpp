@@ -1,0 +1,285 @@
+// Sinks fed from a real memory channel.
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "actors/sinks/file_roll.hpp"
+#include "actors/sinks/logger.hpp"
+#include "actors/sinks/null.hpp"
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::sinks;
+using namespace flumen::test;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct sink_test : actor_test {
+  sink_test() {
+    std::string tmpl = (fs::temp_directory_path() / "flumen-sink-XXXXXX");
+    if (::mkdtemp(tmpl.data()))
+      dir = tmpl;
+  }
+
+  ~sink_test() override {
+    std::error_code ec;
+    if (!dir.empty())
+      fs::remove_all(dir, ec);
+  }
+
+  wiring sink_wiring(const std::string& type, const caf::actor& ch) {
+    auto w = wire("sinks", "k1", type);
+    w.channel = ch;
+    return w;
+  }
+
+  /// Requests a graceful stop; true when it was answered and the sink then
+  /// exited normally.
+  bool stop_and_wait(const caf::actor& sink) {
+    self->monitor(sink);
+    bool answered = false;
+    self->request(sink, 10s, stop_atom::value)
+      .receive([&](ok_atom) { answered = true; },
+               [&](caf::error& err) {
+                 ADD_FAILURE() << "stop: " << sys.render(err);
+               });
+    std::optional<caf::error> reason;
+    self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                  caf::after(10s) >> [] {});
+    return answered && reason && !*reason;
+  }
+
+  /// The files in `dir` by name, and their contents.
+  std::map<std::string, std::string> files() const {
+    std::map<std::string, std::string> out;
+    for (auto& entry : fs::directory_iterator(dir)) {
+      std::ifstream in{entry.path(), std::ios::binary};
+      std::stringstream text;
+      text << in.rdbuf();
+      out[entry.path().filename().string()] = text.str();
+    }
+    return out;
+  }
+
+  bool committed(uint64_t n) {
+    auto m = registry_.find("a1.channels.c1");
+    return wait_until([&] { return m->events_committed.load() == n; });
+  }
+
+  std::string dir;
+};
+
+std::string lines(std::size_t first, std::size_t n) {
+  std::string out;
+  for (auto i = first; i < first + n; ++i)
+    out += "e" + std::to_string(i) + "\n";
+  return out;
+}
+
+} // namespace
+
+// -- null ------------------------------------------------------------------------
+
+TEST_F(sink_test, null_takes_and_commits_everything) {
+  auto ch = channel(channel_config(1000, 100, 50ms));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_FALSE(put(self, ch, numbered(i * 50, 50)));
+  null_config cfg;
+  cfg.batch_size = 100;
+  auto sink = spawn_null(sys, cfg, sink_wiring("null", ch));
+  ASSERT_TRUE(committed(250));
+  auto m = registry_.find("a1.sinks.k1");
+  EXPECT_TRUE(wait_until([&] { return m->events_committed.load() == 250; }));
+  EXPECT_EQ(m->events_taken.load(), 250u);
+  EXPECT_GE(m->batches.load(), 3u);
+  EXPECT_EQ(m->current_state(), component_state::running);
+  // It keeps taking: later events go too.
+  ASSERT_FALSE(put(self, ch, numbered(250, 10)));
+  ASSERT_TRUE(committed(260));
+  EXPECT_TRUE(stop_and_wait(sink));
+  EXPECT_EQ(m->current_state(), component_state::stopped);
+  auto cm = registry_.find("a1.channels.c1");
+  EXPECT_EQ(cm->channel_size.load(), 0u);
+  EXPECT_EQ(cm->open_transactions.load(), 0u);
+}
+
+TEST_F(sink_test, a_sink_quits_with_an_error_when_its_channel_is_gone) {
+  auto ch = channel(channel_config(10, 10, 10s));
+  auto sink = spawn_null(sys, null_config{}, sink_wiring("null", ch));
+  self->monitor(sink);
+  caf::anon_send_exit(ch, caf::exit_reason::kill);
+  std::optional<caf::error> reason;
+  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                caf::after(5s) >> [] {});
+  ASSERT_TRUE(reason);
+  EXPECT_TRUE(*reason) << "an error, so its supervisor restarts it";
+}
+
+// -- file_roll -------------------------------------------------------------------
+
+TEST_F(sink_test, file_roll_writes_every_event_as_a_line) {
+  ASSERT_FALSE(dir.empty());
+  auto ch = channel(channel_config(1000, 100, 50ms));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_FALSE(put(self, ch, numbered(i * 40, 40)));
+  file_roll_config cfg;
+  cfg.directory = dir + "/out"; // created on demand
+  cfg.roll_interval = 0ms;
+  cfg.prefix = "events-";
+  cfg.batch_size = 50;
+  auto sink = spawn_file_roll(sys, cfg, sink_wiring("file_roll", ch));
+  ASSERT_TRUE(committed(120));
+  EXPECT_TRUE(stop_and_wait(sink));
+  dir += "/out";
+  auto out = files();
+  ASSERT_EQ(out.size(), 1u) << "roll_interval 0 never rolls";
+  EXPECT_EQ(out.begin()->first.rfind("events-", 0), 0u) << out.begin()->first;
+  EXPECT_EQ(out.begin()->second, lines(0, 120));
+}
+
+TEST_F(sink_test, file_roll_writes_headers_and_body) {
+  ASSERT_FALSE(dir.empty());
+  auto ch = channel(channel_config(100, 100, 50ms));
+  ASSERT_FALSE(put(self, ch,
+                   {make_event("plain", {{"a", "1"}, {"b", "2"}}),
+                    make_event(std::string{"bin\0\x01\xff", 6}),
+                    make_event(std::string(40, 'z'))}));
+  file_roll_config cfg;
+  cfg.directory = dir;
+  cfg.format = "header_and_body";
+  auto sink = spawn_file_roll(sys, cfg, sink_wiring("file_roll", ch));
+  ASSERT_TRUE(committed(3));
+  EXPECT_TRUE(stop_and_wait(sink));
+  auto out = files();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.begin()->second, "{a=1, b=2} plain\n"
+                                 "{} bin\\x00\\x01\\xff\n"
+                                 "{} "
+                                   + std::string(40, 'z') + "\n")
+    << "whole bodies: no cut at the logger's 16 bytes";
+}
+
+TEST_F(sink_test, file_roll_rolls_after_roll_interval) {
+  ASSERT_FALSE(dir.empty());
+  auto ch = channel(channel_config(100, 100, 20ms));
+  file_roll_config cfg;
+  cfg.directory = dir;
+  cfg.roll_interval = 50ms;
+  auto sink = spawn_file_roll(sys, cfg, sink_wiring("file_roll", ch));
+  ASSERT_FALSE(put(self, ch, numbered(0, 5)));
+  ASSERT_TRUE(committed(5));
+  auto first_written = std::chrono::steady_clock::now();
+  ASSERT_EQ(files().size(), 1u);
+  // The interval has to pass (a condition on the clock, not a nap).
+  wait_until([&] {
+    return std::chrono::steady_clock::now() - first_written >= 60ms;
+  });
+  ASSERT_FALSE(put(self, ch, numbered(5, 5)));
+  ASSERT_TRUE(committed(10));
+  EXPECT_TRUE(stop_and_wait(sink));
+  auto out = files();
+  ASSERT_EQ(out.size(), 2u);
+  std::string all;
+  for (auto& [name, text] : out)
+    all += text;
+  EXPECT_EQ(out.begin()->second, lines(0, 5));
+  EXPECT_EQ(all, lines(0, 10));
+}
+
+TEST_F(sink_test, file_roll_rolls_back_what_it_cannot_write) {
+  ASSERT_FALSE(dir.empty());
+  std::ofstream{dir + "/blocker"} << "a file, not a directory";
+  auto ch = channel(channel_config(100, 100, 20ms));
+  ASSERT_FALSE(put(self, ch, numbered(0, 5)));
+  file_roll_config cfg;
+  cfg.directory = dir + "/blocker/out";
+  auto sink = spawn_file_roll(sys, cfg, sink_wiring("file_roll", ch));
+  auto cm = registry_.find("a1.channels.c1");
+  ASSERT_TRUE(wait_until([&] { return cm->events_rolled_back.load() >= 5; }));
+  EXPECT_EQ(cm->events_committed.load(), 0u);
+  EXPECT_TRUE(stop_and_wait(sink)) << "a stop ends the retries";
+  EXPECT_EQ(cm->channel_size.load(), 5u) << "nothing lost";
+  EXPECT_EQ(cm->open_transactions.load(), 0u);
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 5));
+}
+
+TEST_F(sink_test, parse_file_roll_reads_options_and_errors) {
+  error_list errors;
+  auto node = YAML::Load("directory: /tmp/x\nroll_interval: 5m\n"
+                         "format: header_and_body\nprefix: p-\nsync: true\n");
+  option_reader r{node, "agents.a1.sinks.k1", "t.yaml", errors};
+  auto cfg = parse_file_roll(r);
+  r.finish();
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.directory, "/tmp/x");
+  EXPECT_EQ(cfg.roll_interval, std::chrono::minutes{5});
+  EXPECT_EQ(cfg.format, "header_and_body");
+  EXPECT_EQ(cfg.prefix, "p-");
+  EXPECT_TRUE(cfg.sync);
+  auto bad = YAML::Load("format: json\n");
+  option_reader r2{bad, "agents.a1.sinks.k1", "t.yaml", errors};
+  parse_file_roll(r2);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].message, "missing required key 'directory'");
+  EXPECT_EQ(errors[1].to_string(),
+            "t.yaml:1:9: agents.a1.sinks.k1.format: must be one of: line, "
+            "header_and_body");
+}
+
+// -- logger ----------------------------------------------------------------------
+
+TEST(logger_describe, prints_headers_and_body) {
+  EXPECT_EQ(describe(make_event("hello", {{"b", "2"}, {"a", "1"}}), 16),
+            "{a=1, b=2} hello");
+  EXPECT_EQ(describe(make_event(""), 16), "{} ");
+}
+
+TEST(logger_describe, cuts_the_body_at_max_body_bytes) {
+  EXPECT_EQ(describe(make_event("0123456789abcdefXYZ"), 16),
+            "{} 0123456789abcdef...");
+  EXPECT_EQ(describe(make_event("0123456789abcdef"), 16),
+            "{} 0123456789abcdef");
+  EXPECT_EQ(describe(make_event("abc"), 0), "{} ...");
+}
+
+TEST(logger_describe, escapes_non_printable_bytes) {
+  EXPECT_EQ(describe(make_event(std::string{"a\0\n\x1f \x7f\x80\xff~", 9}), 16),
+            "{} a\\x00\\x0a\\x1f \\x7f\\x80\\xff~");
+  // The cut counts bytes of the body, not of the escaped text.
+  EXPECT_EQ(describe(make_event(std::string{"\x01\x02\x03", 3}), 2),
+            "{} \\x01\\x02...");
+}
+
+TEST_F(sink_test, logger_takes_and_commits_everything) {
+  auto ch = channel(channel_config(100, 100, 50ms));
+  ASSERT_FALSE(put(self, ch, numbered(0, 7)));
+  logger_config cfg;
+  cfg.batch_size = 3;
+  auto sink = spawn_logger(sys, cfg, sink_wiring("logger", ch));
+  ASSERT_TRUE(committed(7));
+  auto m = registry_.find("a1.sinks.k1");
+  EXPECT_TRUE(wait_until([&] { return m->batches.load() == 3; }));
+  EXPECT_TRUE(stop_and_wait(sink));
+}
+
+TEST_F(sink_test, parse_logger_reads_options) {
+  error_list errors;
+  auto node = YAML::Load("batch_size: 5\nmax_body_bytes: 0\n");
+  option_reader r{node, "agents.a1.sinks.k1", "t.yaml", errors};
+  auto cfg = parse_logger(r);
+  r.finish();
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.batch_size, 5u);
+  EXPECT_EQ(cfg.max_body_bytes, 0u);
+  auto bad = YAML::Load("max_body_bytes: -1\n");
+  option_reader r2{bad, "agents.a1.sinks.k1", "t.yaml", errors};
+  EXPECT_EQ(parse_logger(r2).max_body_bytes, 16u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "must be at least 0");
+}

@@ -1,0 +1,194 @@
+#include "runtime/supervisor.hpp"
+
+#include <atomic>
+
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::test;
+using std::chrono::milliseconds;
+
+// -- backoff_policy (pure) -------------------------------------------------------
+
+TEST(backoff_policy, doubles_from_100ms_up_to_30s) {
+  backoff_policy p;
+  auto t = backoff_policy::clock::time_point{} + std::chrono::hours{1};
+  std::vector<int64_t> got;
+  for (int i = 0; i < 12; ++i) {
+    got.push_back(p.on_failure(t).count());
+    t += std::chrono::seconds{1};
+  }
+  EXPECT_EQ(got, (std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 6400,
+                                       12800, 25600, 30000, 30000, 30000}));
+}
+
+TEST(backoff_policy, starts_again_after_the_quiet_period) {
+  backoff_policy p{milliseconds{100}, std::chrono::seconds{30},
+                   std::chrono::seconds{60}};
+  auto t = backoff_policy::clock::time_point{} + std::chrono::hours{1};
+  EXPECT_EQ(p.on_failure(t), milliseconds{100});
+  EXPECT_EQ(p.on_failure(t += std::chrono::seconds{1}), milliseconds{200});
+  EXPECT_EQ(p.on_failure(t += std::chrono::seconds{59}), milliseconds{400})
+    << "59 s without a failure is not quiet enough";
+  EXPECT_EQ(p.on_failure(t += std::chrono::seconds{60}), milliseconds{100});
+  EXPECT_EQ(p.on_failure(t += milliseconds{10}), milliseconds{200});
+}
+
+TEST(backoff_policy, a_failure_at_the_clocks_epoch_is_a_first_failure) {
+  backoff_policy p{milliseconds{5}, milliseconds{20}, milliseconds{1000}};
+  backoff_policy::clock::time_point t{};
+  EXPECT_EQ(p.on_failure(t), milliseconds{5});
+  EXPECT_EQ(p.on_failure(t), milliseconds{10});
+  EXPECT_EQ(p.on_failure(t), milliseconds{20});
+  EXPECT_EQ(p.on_failure(t), milliseconds{20});
+}
+
+// -- the supervisor actor ----------------------------------------------------------
+
+namespace {
+
+using fail_atom = caf::atom_constant<caf::atom("fail")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+
+/// A child that quits with an error on `fail` and normally on `finish`.
+caf::behavior child(caf::event_based_actor* self) {
+  return {
+    [self](fail_atom) {
+      self->quit(make_error(errc::component_failed, "told to"));
+    },
+    [self](finish_atom) { self->quit(); },
+  };
+}
+
+struct supervisor_test : actor_test {
+  ~supervisor_test() override {
+    // The supervisor first, so it restarts nothing (and calls nothing of
+    // this fixture) while children go.
+    if (sup) {
+      caf::anon_send_exit(sup, caf::exit_reason::kill);
+      self->wait_for(sup);
+    }
+    for (auto& a : children)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+  }
+
+  void start(std::size_t failing_starts = 0) {
+    m = metrics_of("sources", "r1", "test");
+    auto spawn = [this, failing_starts]() -> caf::actor {
+      if (starts.fetch_add(1) < static_cast<int>(failing_starts))
+        return {};
+      auto a = sys.spawn(child);
+      std::lock_guard guard{mtx};
+      children.push_back(a);
+      return a;
+    };
+    std::vector<child_spec> specs{child_spec{"a1.sources.r1", spawn, m}};
+    // Short delays: the real policy's values are covered above.
+    sup = spawn_supervisor(sys, std::move(specs),
+                           backoff_policy{milliseconds{10}, milliseconds{40},
+                                          std::chrono::seconds{60}});
+  }
+
+  caf::actor current() {
+    caf::actor result;
+    self
+      ->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
+                std::string{"a1.sources.r1"})
+      .receive([&](caf::actor& a) { result = std::move(a); },
+               [](caf::error&) {});
+    return result;
+  }
+
+  /// Waits for an instance other than `old` and returns it.
+  caf::actor next_after(const caf::actor& old) {
+    caf::actor a;
+    wait_until([&] {
+      a = current();
+      return a && a != old;
+    });
+    return a;
+  }
+
+  caf::actor sup;
+  std::shared_ptr<component_metrics> m;
+  std::atomic<int> starts{0};
+  std::mutex mtx;
+  std::vector<caf::actor> children;
+};
+
+} // namespace
+
+TEST_F(supervisor_test, restarts_a_child_that_quits_with_an_error) {
+  start();
+  auto first = next_after({});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(starts.load(), 1);
+  self->send(first, fail_atom::value);
+  auto second = next_after(first);
+  ASSERT_TRUE(second);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(starts.load(), 2);
+  EXPECT_EQ(m->restarts.load(), 1u);
+  self->send(second, fail_atom::value);
+  auto third = next_after(second);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(m->restarts.load(), 2u);
+}
+
+TEST_F(supervisor_test, restarts_a_killed_child) {
+  start();
+  auto first = next_after({});
+  ASSERT_TRUE(first);
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  auto second = next_after(first);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(m->restarts.load(), 1u);
+  EXPECT_EQ(starts.load(), 2);
+}
+
+TEST_F(supervisor_test, does_not_restart_a_child_that_exits_normally) {
+  start();
+  auto first = next_after({});
+  ASSERT_TRUE(first);
+  self->send(first, finish_atom::value);
+  ASSERT_TRUE(wait_until(
+    [&] { return m->current_state() == component_state::stopped; }));
+  // The down handler decided: no restart was scheduled.
+  EXPECT_FALSE(current());
+  EXPECT_EQ(starts.load(), 1);
+  EXPECT_EQ(m->restarts.load(), 0u);
+}
+
+TEST_F(supervisor_test, restarts_nothing_after_stop) {
+  start();
+  auto first = next_after({});
+  ASSERT_TRUE(first);
+  self->request(sup, std::chrono::seconds{5}, stop_atom::value)
+    .receive([](ok_atom) {},
+             [&](caf::error& err) { FAIL() << sys.render(err); });
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  ASSERT_TRUE(wait_until(
+    [&] { return m->current_state() == component_state::stopped; }));
+  EXPECT_FALSE(current());
+  EXPECT_EQ(starts.load(), 1);
+  EXPECT_EQ(m->restarts.load(), 0u);
+}
+
+TEST_F(supervisor_test, retries_a_child_that_fails_to_start) {
+  start(2);
+  auto first = next_after({});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(starts.load(), 3);
+}
+
+TEST_F(supervisor_test, an_unknown_name_has_no_instance) {
+  start();
+  ASSERT_TRUE(next_after({}));
+  caf::actor result = caf::actor_cast<caf::actor>(self);
+  self
+    ->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
+              std::string{"a1.sinks.nope"})
+    .receive([&](caf::actor& a) { result = std::move(a); },
+             [](caf::error&) {});
+  EXPECT_FALSE(result);
+}
