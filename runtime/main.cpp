@@ -1,6 +1,7 @@
 // The `flumen` command line: run, validate, graph, broker, version.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -158,6 +159,10 @@ int cmd_run(const run_options& opt) {
     second.join();
     for (auto& line : a.summary())
       spdlog::info("{}", line);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    spdlog::info("agent {}: peak RSS {} MiB", spec->name,
+                 usage.ru_maxrss / 1024);
     if (left > 0) {
       spdlog::error("agent {}: {} events could not be delivered before the "
                     "shutdown timeout",

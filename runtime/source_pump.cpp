@@ -91,8 +91,6 @@ struct source_state {
   std::size_t inflight = 0;
   bool reader_done = false;
   std::vector<caf::response_promise> stop_waiters;
-  std::chrono::milliseconds backoff{100};
-
   static inline const char* name = "source";
 
   ~source_state() {
@@ -117,27 +115,30 @@ void maybe_finished(source_actor* self) {
 
 void put_downstream(source_actor* self, batch events) {
   auto n = events.size();
-  self->request(self->state.downstream, caf::infinite, put_atom::value, events)
+  self
+    ->request(self->state.downstream, caf::infinite, put_atom::value,
+              std::move(events))
     .then(
       [self, n](ok_atom) {
         auto& st = self->state;
         st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
         st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-        st.backoff = std::chrono::milliseconds{100};
         --st.inflight;
         st.pump->release();
         maybe_finished(self);
       },
-      [self, events](caf::error& err) mutable {
-        // Rejected: keep the batch and try again later. Nothing the reader
-        // handed over is dropped.
+      [self, n](caf::error& err) {
+        // Refused by the channel: a batch it can never hold, or a channel
+        // that is gone. Retrying can't help and would block the source, so
+        // the batch is counted as dropped and the source goes on. (Not
+        // keeping a copy for retries keeps puts copy-free.)
         auto& st = self->state;
-        spdlog::warn("{}: put failed ({}), retrying in {} ms",
-                     st.metrics->name, self->system().render(err),
-                     st.backoff.count());
-        self->delayed_send(self, st.backoff, emit_atom::value,
-                           std::move(events), true);
-        st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
+        spdlog::error("{}: put of {} events refused ({}); dropped",
+                      st.metrics->name, n, self->system().render(err));
+        st.metrics->events_dropped.fetch_add(n, std::memory_order_relaxed);
+        --st.inflight;
+        st.pump->release();
+        maybe_finished(self);
       });
 }
 
@@ -165,10 +166,6 @@ caf::behavior source(source_actor* self, reader_fn reader,
   return {
     [self](emit_atom, batch& events) {
       ++self->state.inflight;
-      put_downstream(self, std::move(events));
-    },
-    [self](emit_atom, batch& events, bool) {
-      // A retry: the batch is already counted as in flight.
       put_downstream(self, std::move(events));
     },
     [self](done_atom) {

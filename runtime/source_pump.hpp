@@ -77,7 +77,8 @@ using reader_fn = std::function<void(source_pump&)>;
 
 /// Spawns a source actor that runs `reader` on its own thread and puts what
 /// it emits to `downstream`, at most `max_inflight` batches at a time. A
-/// rejected batch is retried with backoff, never dropped. Answers
+/// batch the channel refuses (too large for it, channel gone) is counted in
+/// `events_dropped` and logged. Answers
 /// `stop_atom` once the reader returned and every batch was accepted.
 caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
                         caf::actor downstream,

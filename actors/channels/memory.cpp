@@ -27,7 +27,11 @@ namespace {
 
 struct transaction {
   caf::actor_addr owner;
-  batch events;
+  /// The reply `(txn_id, batch)` as sent to the taker. CAF messages are
+  /// copy-on-write and takers read the batch as const, so keeping it for a
+  /// rollback costs a reference count, not a copy of the events.
+  caf::message reply;
+  std::size_t count = 0;
   std::size_t bytes = 0;
   /// Where its events belong in the queue: the transaction that first took
   /// its first event (smaller is older).
@@ -104,20 +108,22 @@ void watch(memory_actor* self, const caf::actor_addr& who) {
 }
 
 // Moves up to `max` events from the head of the queue into a new
-// transaction owned by `owner`.
-std::pair<txn_id, batch> open_txn(memory_actor* self,
-                                  const caf::actor_addr& owner,
-                                  std::size_t max) {
+// transaction owned by `owner`; returns the reply for the taker.
+caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
+                      std::size_t max) {
   auto& st = self->state;
   auto n = std::min({max, st.cfg.transaction_capacity, st.queue.size()});
   auto id = st.next_txn++;
   transaction t;
   t.owner = owner;
   t.order = st.returned.empty() ? id : st.returned.front().first;
-  t.events.reserve(n);
+  t.count = n;
+  batch events;
+  events.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    t.bytes += event_bytes(st.queue.front());
-    t.events.emplace_back(std::move(st.queue.front()));
+    if (st.cfg.byte_capacity != 0)
+      t.bytes += event_bytes(st.queue.front());
+    events.emplace_back(std::move(st.queue.front()));
     st.queue.pop_front();
   }
   st.queue_bytes -= t.bytes;
@@ -132,10 +138,11 @@ std::pair<txn_id, batch> open_txn(memory_actor* self,
   st.taken_events += n;
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
-  batch copy = t.events; // the channel keeps its own copy until commit
+  t.reply = caf::make_message(id, std::move(events));
+  auto reply = t.reply;
   st.open.emplace(id, std::move(t));
   watch(self, owner);
-  return {id, std::move(copy)};
+  return reply;
 }
 
 // Answers waiting takers while events are queued.
@@ -144,8 +151,7 @@ void serve_takes(memory_actor* self) {
   while (!st.takes.empty() && !st.queue.empty()) {
     auto pt = std::move(st.takes.front());
     st.takes.pop_front();
-    auto [id, events] = open_txn(self, pt.owner, pt.max);
-    pt.rp.deliver(id, std::move(events));
+    pt.rp.deliver(open_txn(self, pt.owner, pt.max));
   }
 }
 
@@ -172,7 +178,7 @@ void settle(memory_actor* self) {
 // events whatever order rollbacks come in.
 void roll_back(memory_actor* self, transaction&& t) {
   auto& st = self->state;
-  auto n = t.events.size();
+  auto n = t.count;
   st.taken_events -= n;
   st.taken_bytes -= t.bytes;
   std::size_t pos = 0;
@@ -181,9 +187,10 @@ void roll_back(memory_actor* self, transaction&& t) {
     pos += run->second;
   if (n > 0)
     st.returned.insert(run, {t.order, n});
+  // Rare path: copy the events back (the taker may still hold them).
+  auto& events = t.reply.get_as<batch>(1);
   st.queue.insert(st.queue.begin() + static_cast<std::ptrdiff_t>(pos),
-                  std::make_move_iterator(t.events.begin()),
-                  std::make_move_iterator(t.events.end()));
+                  events.begin(), events.end());
   st.queue_bytes += t.bytes;
   st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
 }
@@ -218,7 +225,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   return {
     [self](put_atom, batch& events) -> caf::result<ok_atom> {
       auto& st = self->state;
-      auto bytes = bytes_of(events);
+      // Bytes are counted only when bounded: walking every header of every
+      // event twice is a fifth of the channel's cost.
+      auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
       if (events.size() > st.cfg.transaction_capacity
           || events.size() > st.cfg.capacity
           || (st.cfg.byte_capacity != 0 && bytes > st.cfg.byte_capacity))
@@ -242,12 +251,12 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
       auto& st = self->state;
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      if (!st.queue.empty()) {
-        auto [id, events] = open_txn(self, owner, max == 0 ? 1 : max);
-        st.publish();
-        return {id, std::move(events)};
-      }
       auto rp = self->make_response_promise();
+      if (!st.queue.empty()) {
+        rp.deliver(open_txn(self, owner, max == 0 ? 1 : max));
+        st.publish();
+        return caf::delegated<txn_id, batch>{};
+      }
       auto id = st.next_take++;
       st.takes.push_back(pending_take{rp, owner, max == 0 ? 1 : max, id});
       watch(self, owner);
@@ -272,9 +281,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         return make_error(errc::unknown_transaction,
                           "commit of unknown transaction "
                             + std::to_string(id));
-      st.taken_events -= i->second.events.size();
+      st.taken_events -= i->second.count;
       st.taken_bytes -= i->second.bytes;
-      st.metrics->events_committed.fetch_add(i->second.events.size(),
+      st.metrics->events_committed.fetch_add(i->second.count,
                                              std::memory_order_relaxed);
       st.open.erase(i);
       settle(self);

@@ -11,7 +11,8 @@ namespace flumen::channels {
 /// Options of the `memory` channel (see README, "memory channel").
 struct memory_config {
   std::size_t capacity = 10000;            ///< events held, taken included
-  std::size_t byte_capacity = 0;           ///< body+header bytes; 0: no bound
+  /// Body + header bytes held; 0: no bound (and bytes are not counted).
+  std::size_t byte_capacity = 0;
   std::size_t transaction_capacity = 1000; ///< most events in a put or take
   /// How long an empty take is held before it is answered empty.
   std::chrono::milliseconds keep_alive{500};

@@ -175,7 +175,7 @@ void finish_if_idle(kafka_actor* self) {
   self->quit();
 }
 
-void produce(kafka_actor* self, txn_id id, batch& events) {
+void produce(kafka_actor* self, txn_id id, const batch& events) {
   auto& st = self->state;
   auto* t = new batch_tracker;
   t->sink = caf::actor_cast<caf::actor>(self);
@@ -232,7 +232,7 @@ void pump(kafka_actor* self) {
     ->request(st.channel, caf::infinite, take_atom::value,
               static_cast<uint32_t>(st.cfg.batch_size))
     .then(
-      [self](txn_id id, batch& events) {
+      [self](txn_id id, const batch& events) {
         auto& st = self->state;
         st.taking = false;
         if (events.empty()) {

@@ -48,7 +48,7 @@ void take_next(sync_actor* self) {
   auto& st = self->state;
   self->request(st.channel, caf::infinite, take_atom::value, st.batch_size)
     .then(
-      [self](txn_id id, batch& events) {
+      [self](txn_id id, const batch& events) {
         auto& st = self->state;
         if (events.empty()) {
           st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
@@ -102,6 +102,13 @@ caf::behavior sync_sink(sync_actor* self, deliver_fn deliver,
   st.metrics = std::move(metrics);
   st.on_stop = std::move(on_stop);
   st.metrics->set_state(component_state::running);
+  // A take the channel holds is never answered if the channel dies (CAF 0.17
+  // drops pending promises): go down with it, so the supervisor decides.
+  self->monitor(st.channel);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    self->quit(make_error(errc::channel_closed,
+                          "channel down: " + self->system().render(dm.reason)));
+  });
   take_next(self);
   return {
     [self](tick_atom) { take_next(self); },

@@ -3,6 +3,7 @@
 // Shared by the actor tests: a fresh actor system per test, configured like
 // flumen's, and blocking helpers for the channel protocol.
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "runtime/protocol.hpp"
 #include "runtime/registry.hpp"
 #include "tests/support/wait.hpp"
+#include "tests/unit/events.hpp"
 
 namespace flumen::test {
 
@@ -29,29 +31,6 @@ using namespace std::chrono_literals;
 struct flumen_config : caf::actor_system_config {
   flumen_config() { configure_actor_system(*this); }
 };
-
-/// An event with `body` and `headers`.
-inline event make_event(std::string body,
-                        std::map<std::string, std::string> headers = {}) {
-  return event{std::move(headers), std::move(body)};
-}
-
-/// `n` events `prefix<i>` (i from `first`), each with header `n=<i>`.
-inline batch numbered(std::size_t first, std::size_t n,
-                      const std::string& prefix = "e") {
-  batch out;
-  for (auto i = first; i < first + n; ++i)
-    out.push_back(make_event(prefix + std::to_string(i),
-                             {{"n", std::to_string(i)}}));
-  return out;
-}
-
-inline std::vector<std::string> bodies(const batch& events) {
-  std::vector<std::string> out;
-  for (auto& e : events)
-    out.push_back(e.body);
-  return out;
-}
 
 /// What a take answers: a transaction and its events.
 struct taken {
@@ -64,7 +43,8 @@ inline caf::error put(caf::scoped_actor& self, const caf::actor& dst,
                       batch events, std::chrono::milliseconds timeout = 5s) {
   caf::error result;
   self->request(dst, timeout, put_atom::value, std::move(events))
-    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+      .receive([](ok_atom) {},
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -74,10 +54,11 @@ inline caf::expected<taken> take(caf::scoped_actor& self,
                                  std::chrono::milliseconds timeout = 5s) {
   caf::expected<taken> result{taken{}};
   self->request(channel, timeout, take_atom::value, max)
-    .receive([&](txn_id id, batch& events) {
-               result = taken{id, std::move(events)};
-             },
-             [&](caf::error& err) { result = std::move(err); });
+      .receive(
+          [&](txn_id id, batch& events) {
+            result = taken{id, std::move(events)};
+          },
+          [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -86,7 +67,8 @@ inline caf::error commit(caf::scoped_actor& self, const caf::actor& channel,
                          txn_id id, std::chrono::milliseconds timeout = 5s) {
   caf::error result;
   self->request(channel, timeout, commit_atom::value, id)
-    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+      .receive([](ok_atom) {},
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -95,7 +77,8 @@ inline caf::error rollback(caf::scoped_actor& self, const caf::actor& channel,
                            txn_id id, std::chrono::milliseconds timeout = 5s) {
   caf::error result;
   self->request(channel, timeout, rollback_atom::value, id)
-    .receive([](ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
+      .receive([](ok_atom) {},
+               [&](caf::error& err) { result = std::move(err); });
   return result;
 }
 
@@ -108,12 +91,10 @@ inline batch drain(caf::scoped_actor& self, const caf::actor& channel,
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
     auto t = take(self, channel, max);
-    if (!t || t->events.empty())
-      continue;
+    if (!t || t->events.empty()) continue;
     for (auto& e : t->events)
       out.push_back(std::move(e));
-    if (commit(self, channel, t->id))
-      break;
+    if (commit(self, channel, t->id)) break;
   }
   return out;
 }
@@ -127,10 +108,17 @@ inline bool ok_within(caf::scoped_actor& self,
   return got;
 }
 
+/// Waits until `counter` equals `value`; true when it did. A component
+/// publishes some metrics just after the reply that caused them.
+inline bool reaches(const std::atomic<uint64_t>& counter, uint64_t value,
+                    std::chrono::milliseconds timeout = 5s) {
+  return wait_until([&] { return counter.load() == value; }, timeout);
+}
+
 /// True when `err` is flumen's error `code`.
 inline bool is(const caf::error& err, errc code) {
-  return err.category() == caf::atom("flumen")
-         && err.code() == static_cast<uint8_t>(code);
+  return err.category() == caf::atom("flumen") &&
+         err.code() == static_cast<uint8_t>(code);
 }
 
 /// Takes once from `channel`, sends `(txn_id, batch)` to `report` and then
@@ -139,9 +127,9 @@ inline caf::behavior holding_taker(caf::event_based_actor* self,
                                    caf::actor channel, uint32_t max,
                                    caf::actor report) {
   self->request(channel, caf::infinite, take_atom::value, max)
-    .then([self, report](txn_id id, batch& events) {
-      self->send(report, id, std::move(events));
-    });
+      .then([self, report](txn_id id, batch& events) {
+        self->send(report, id, std::move(events));
+      });
   return {[](tick_atom) {}};
 }
 
@@ -179,8 +167,8 @@ protected:
   /// "channels", name, "memory")`.
   caf::actor channel(channels::memory_config cfg,
                      const std::string& name = "c1") {
-    return track(channels::spawn_memory(sys, cfg, wire("channels", name,
-                                                       "memory")));
+    return track(
+        channels::spawn_memory(sys, cfg, wire("channels", name, "memory")));
   }
 
   static channels::memory_config

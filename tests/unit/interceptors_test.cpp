@@ -7,16 +7,20 @@
 #include "actors/interceptors/static.hpp"
 #include "actors/interceptors/timestamp.hpp"
 #include "runtime/event.hpp"
+#include "tests/unit/events.hpp"
 
 using namespace flumen;
 using namespace flumen::interceptors;
+using flumen::test::header;
 
 namespace {
 
 batch two_events() {
-  return {event{{}, "a"}, event{{{"timestamp", "1"}, {"host", "h"},
-                                 {"key", "old"}, {"when", "2"}},
-                                "b"}};
+  using flumen::test::make_event;
+  return {make_event("a"), make_event("b", {{"timestamp", "1"},
+                                            {"host", "h"},
+                                            {"key", "old"},
+                                            {"when", "2"}})};
 }
 
 /// Runs `parse` over YAML text as interceptor `i1` of source `r1`.
@@ -32,7 +36,8 @@ Config parse(Parse fn, const std::string& yaml, error_list& errors) {
 
 } // namespace
 
-// -- timestamp -----------------------------------------------------------------
+// -- timestamp
+// -----------------------------------------------------------------
 
 TEST(timestamp, sets_the_injected_clocks_time_on_every_event) {
   timestamp_config cfg;
@@ -41,12 +46,12 @@ TEST(timestamp, sets_the_injected_clocks_time_on_every_event) {
   auto ts = make_timestamp(cfg);
   auto events = two_events();
   ts->apply(events);
-  EXPECT_EQ(events[0].headers.at("timestamp"), "1700000000123");
-  EXPECT_EQ(events[1].headers.at("timestamp"), "1700000000123")
-    << "preserve_existing is false by default";
+  EXPECT_EQ(header(events[0], "timestamp"), "1700000000123");
+  EXPECT_EQ(header(events[1], "timestamp"), "1700000000123")
+      << "preserve_existing is false by default";
   now = 5;
   ts->apply(events);
-  EXPECT_EQ(events[0].headers.at("timestamp"), "5");
+  EXPECT_EQ(header(events[0], "timestamp"), "5");
 }
 
 TEST(timestamp, preserve_existing_keeps_a_header_already_set) {
@@ -55,8 +60,8 @@ TEST(timestamp, preserve_existing_keeps_a_header_already_set) {
   cfg.preserve_existing = true;
   auto events = two_events();
   make_timestamp(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("timestamp"), "42");
-  EXPECT_EQ(events[1].headers.at("timestamp"), "1");
+  EXPECT_EQ(header(events[0], "timestamp"), "42");
+  EXPECT_EQ(header(events[1], "timestamp"), "1");
 }
 
 TEST(timestamp, writes_a_custom_header) {
@@ -65,22 +70,22 @@ TEST(timestamp, writes_a_custom_header) {
   cfg.header = "when";
   auto events = two_events();
   make_timestamp(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("when"), "42");
-  EXPECT_EQ(events[0].headers.count("timestamp"), 0u);
-  EXPECT_EQ(events[1].headers.at("when"), "42");
-  EXPECT_EQ(events[1].headers.at("timestamp"), "1");
+  EXPECT_EQ(header(events[0], "when"), "42");
+  EXPECT_EQ(header(events[0], "timestamp"), "<none>");
+  EXPECT_EQ(header(events[1], "when"), "42");
+  EXPECT_EQ(header(events[1], "timestamp"), "1");
 }
 
 TEST(timestamp, uses_the_system_clock_by_default) {
   auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   batch events{event{}};
   make_timestamp(timestamp_config{})->apply(events);
   auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  auto got = std::stoll(events[0].headers.at("timestamp"));
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  auto got = std::stoll(header(events[0], "timestamp"));
   EXPECT_GE(got, before);
   EXPECT_LE(got, after);
 }
@@ -91,7 +96,7 @@ TEST(timestamp, parse_reads_options) {
   EXPECT_EQ(def.header, "timestamp");
   EXPECT_FALSE(def.preserve_existing);
   auto cfg = parse<timestamp_config>(
-    parse_timestamp, "header: ts\npreserve_existing: true\n", errors);
+      parse_timestamp, "header: ts\npreserve_existing: true\n", errors);
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.header, "ts");
   EXPECT_TRUE(cfg.preserve_existing);
@@ -106,16 +111,17 @@ TEST(timestamp, parse_rejects_an_empty_header) {
             "not be empty");
 }
 
-// -- host ------------------------------------------------------------------------
+// -- host
+// ------------------------------------------------------------------------
 
 TEST(host, sets_the_ip_address_by_default) {
   auto events = two_events();
   make_host(host_config{})->apply(events);
-  auto ip = events[0].headers.at("host");
+  auto ip = header(events[0], "host");
   in_addr addr{};
   EXPECT_EQ(::inet_pton(AF_INET, ip.c_str(), &addr), 1) << ip;
   EXPECT_EQ(ip, local_host(true));
-  EXPECT_EQ(events[1].headers.at("host"), ip) << "overwritten by default";
+  EXPECT_EQ(header(events[1], "host"), ip) << "overwritten by default";
 }
 
 TEST(host, sets_the_hostname_when_asked) {
@@ -126,8 +132,8 @@ TEST(host, sets_the_hostname_when_asked) {
   cfg.header = "origin";
   auto events = two_events();
   make_host(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("origin"), name);
-  EXPECT_EQ(events[1].headers.at("host"), "h") << "other header untouched";
+  EXPECT_EQ(header(events[0], "origin"), name);
+  EXPECT_EQ(header(events[1], "host"), "h") << "other header untouched";
   EXPECT_EQ(local_host(false), name);
 }
 
@@ -136,8 +142,8 @@ TEST(host, preserve_existing_keeps_a_header_already_set) {
   cfg.preserve_existing = true;
   auto events = two_events();
   make_host(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("host"), local_host(true));
-  EXPECT_EQ(events[1].headers.at("host"), "h");
+  EXPECT_EQ(header(events[0], "host"), local_host(true));
+  EXPECT_EQ(header(events[1], "host"), "h");
 }
 
 TEST(host, parse_reads_options_and_rejects_an_empty_header) {
@@ -148,7 +154,8 @@ TEST(host, parse_reads_options_and_rejects_an_empty_header) {
   EXPECT_TRUE(def.use_ip);
   EXPECT_FALSE(def.preserve_existing);
   auto cfg = parse<host_config>(
-    parse_host, "header: h\nuse_ip: false\npreserve_existing: true\n", errors);
+      parse_host, "header: h\nuse_ip: false\npreserve_existing: true\n",
+      errors);
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.header, "h");
   EXPECT_FALSE(cfg.use_ip);
@@ -162,7 +169,8 @@ TEST(host, parse_reads_options_and_rejects_an_empty_header) {
             "not be empty");
 }
 
-// -- static ------------------------------------------------------------------------
+// -- static
+// ------------------------------------------------------------------------
 
 TEST(static_header, sets_key_and_value_preserving_existing_by_default) {
   static_config cfg;
@@ -170,8 +178,8 @@ TEST(static_header, sets_key_and_value_preserving_existing_by_default) {
   cfg.value = "new";
   auto events = two_events();
   make_static(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("key"), "new");
-  EXPECT_EQ(events[1].headers.at("key"), "old");
+  EXPECT_EQ(header(events[0], "key"), "new");
+  EXPECT_EQ(header(events[1], "key"), "old");
 }
 
 TEST(static_header, overwrites_without_preserve_existing) {
@@ -181,9 +189,9 @@ TEST(static_header, overwrites_without_preserve_existing) {
   cfg.preserve_existing = false;
   auto events = two_events();
   make_static(cfg)->apply(events);
-  EXPECT_EQ(events[0].headers.at("key"), "new");
-  EXPECT_EQ(events[1].headers.at("key"), "new");
-  EXPECT_EQ(events[1].headers.at("host"), "h");
+  EXPECT_EQ(header(events[0], "key"), "new");
+  EXPECT_EQ(header(events[1], "key"), "new");
+  EXPECT_EQ(header(events[1], "host"), "h");
 }
 
 TEST(static_header, parse_reads_options_and_rejects_an_empty_key) {
@@ -194,7 +202,7 @@ TEST(static_header, parse_reads_options_and_rejects_an_empty_key) {
   EXPECT_EQ(def.value, "value");
   EXPECT_TRUE(def.preserve_existing);
   auto cfg = parse<static_config>(
-    parse_static, "key: dc\nvalue: eu-1\npreserve_existing: false\n", errors);
+      parse_static, "key: dc\nvalue: eu-1\npreserve_existing: false\n", errors);
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.key, "dc");
   EXPECT_EQ(cfg.value, "eu-1");

@@ -29,7 +29,8 @@ strs split(const std::vector<std::string>& chunks, std::size_t max = 100,
 
 } // namespace
 
-// -- line_splitter -------------------------------------------------------------
+// -- line_splitter
+// -------------------------------------------------------------
 
 TEST(line_splitter, cuts_lines_and_keeps_a_partial_line_between_feeds) {
   line_splitter s{100, overlong_policy::truncate};
@@ -103,8 +104,7 @@ TEST(line_splitter, split_does_not_make_an_empty_piece_of_a_crlf) {
             (strs{"abcd", "x"}));
   EXPECT_EQ(split({"abcdefgh\r\n"}, 4, overlong_policy::split),
             (strs{"abcd", "efgh"}));
-  EXPECT_EQ(split({"abcd\r", "\n"}, 4, overlong_policy::split),
-            (strs{"abcd"}));
+  EXPECT_EQ(split({"abcd\r", "\n"}, 4, overlong_policy::split), (strs{"abcd"}));
 }
 
 TEST(line_splitter, parse_overlong_policy_reads_the_choice) {
@@ -125,7 +125,8 @@ TEST(line_splitter, parse_overlong_policy_reads_the_choice) {
             "of: truncate, drop, split (did you mean 'drop'?)");
 }
 
-// -- pump_lines ------------------------------------------------------------------
+// -- pump_lines
+// ------------------------------------------------------------------
 
 namespace {
 
@@ -150,13 +151,10 @@ struct pump_lines_test : actor_test {
   }
 
   ~pump_lines_test() override {
-    if (pump)
-      pump->abort();
-    if (result.valid())
-      result.wait();
+    if (pump) pump->abort();
+    if (result.valid()) result.wait();
     close_writer();
-    if (rd >= 0)
-      ::close(rd);
+    if (rd >= 0) ::close(rd);
   }
 
   void write(const std::string& text) {
@@ -165,8 +163,7 @@ struct pump_lines_test : actor_test {
   }
 
   void close_writer() {
-    if (wr >= 0)
-      ::close(wr);
+    if (wr >= 0) ::close(wr);
     wr = -1;
   }
 
@@ -177,8 +174,7 @@ struct pump_lines_test : actor_test {
     std::optional<strs> got;
     self->receive([&](emit_atom, batch& events) { got = bodies(events); },
                   caf::after(timeout) >> [] {});
-    if (got && release)
-      pump->release();
+    if (got && release) pump->release();
     return got;
   }
 
@@ -201,7 +197,7 @@ TEST_F(pump_lines_test, emits_full_batches_and_a_partial_one_after_timeout) {
   EXPECT_EQ(next(), (strs{"e"})) << "the partial batch after batch_timeout";
   EXPECT_GE(std::chrono::steady_clock::now() - began, 30ms);
   EXPECT_EQ(result.wait_for(0s), std::future_status::timeout)
-    << "still reading: no end of input yet";
+      << "still reading: no end of input yet";
   EXPECT_EQ(m->events_received.load(), 5u);
   close_writer();
   EXPECT_TRUE(result.get()) << "end of input";
@@ -238,7 +234,7 @@ TEST_F(pump_lines_test, blocks_while_the_window_is_full) {
 
 TEST_F(pump_lines_test, a_stop_hands_over_what_was_read_and_returns_false) {
   start(1, 10s, 1);
-  write("a\nb\nc\n"); // one write: read in one go
+  write("a\nb\nc\n");                      // one write: read in one go
   EXPECT_EQ(next(5s, false), (strs{"a"})); // the reader waits to emit "b"
   pump->request_stop();
   pump->release();

@@ -27,9 +27,10 @@ TEST_F(memory_channel, put_then_take_returns_events_in_order_with_a_txn_id) {
   EXPECT_EQ(t->events, numbered(0, 5));
   auto m = channel_metrics(registry_);
   EXPECT_EQ(m->events_put.load(), 5u);
-  EXPECT_EQ(m->events_taken.load(), 5u);
-  EXPECT_EQ(m->channel_size.load(), 5u); // taken but not committed
-  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_TRUE(reaches(m->events_taken, 5u)) << m->events_taken.load();
+  EXPECT_TRUE(reaches(m->channel_size, 5u))
+      << m->channel_size.load(); // taken but not committed
+  EXPECT_TRUE(reaches(m->open_transactions, 1u)) << m->open_transactions.load();
   EXPECT_EQ(m->channel_capacity.load(), 100u);
   EXPECT_EQ(m->current_state(), component_state::running);
   ASSERT_FALSE(commit(self, ch, t->id));
@@ -71,7 +72,7 @@ TEST_F(memory_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
   EXPECT_EQ(t2->events, numbered(3, 1));
   auto m = channel_metrics(registry_);
   EXPECT_EQ(m->events_put.load(), 4u);
-  EXPECT_EQ(m->channel_size.load(), 1u);
+  EXPECT_TRUE(reaches(m->channel_size, 1u)) << m->channel_size.load();
 }
 
 TEST_F(memory_channel, byte_capacity_holds_a_put_until_bytes_are_freed) {
@@ -147,9 +148,9 @@ TEST_F(memory_channel, rollback_returns_events_to_the_head_in_their_order) {
   EXPECT_EQ(again->events, numbered(0, 6));
   auto m = channel_metrics(registry_);
   EXPECT_EQ(m->events_rolled_back.load(), 4u);
-  EXPECT_EQ(m->events_taken.load(), 10u);
-  EXPECT_EQ(m->channel_size.load(), 6u);
-  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_TRUE(reaches(m->events_taken, 10u)) << m->events_taken.load();
+  EXPECT_TRUE(reaches(m->channel_size, 6u)) << m->channel_size.load();
+  EXPECT_TRUE(reaches(m->open_transactions, 1u)) << m->open_transactions.load();
 }
 
 TEST_F(memory_channel, rollback_in_reverse_order_keeps_the_oldest_first) {
@@ -201,7 +202,8 @@ TEST_F(memory_channel, commit_and_rollback_of_an_unknown_txn_are_errors) {
   EXPECT_EQ(channel_metrics(registry_)->events_committed.load(), 1u);
 }
 
-// -- takes on an empty channel -------------------------------------------------
+// -- takes on an empty channel
+// -------------------------------------------------
 
 TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
   auto ch = channel(channel_config(10, 10, 10s));
@@ -213,8 +215,11 @@ TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
   caf::scoped_actor producer{sys};
   ASSERT_FALSE(put(producer, ch, numbered(0, 2)));
   std::optional<taken> got;
-  self->receive([&](txn_id id, batch& events) { got = taken{id, events}; },
-                caf::after(5s) >> [] {});
+  self->receive(
+      [&](txn_id id, batch& events) {
+        got = taken{id, events};
+      },
+      caf::after(5s) >> [] {});
   ASSERT_TRUE(got);
   EXPECT_NE(got->id, 0u);
   EXPECT_EQ(got->events, numbered(0, 2));
@@ -236,24 +241,28 @@ TEST_F(memory_channel, a_take_on_an_empty_channel_times_out_empty) {
   EXPECT_EQ(m->events_taken.load(), 0u);
 }
 
-// -- a taker that dies ---------------------------------------------------------
+// -- a taker that dies
+// ---------------------------------------------------------
 
 TEST_F(memory_channel, a_dead_takers_transaction_rolls_back) {
   auto ch = channel(channel_config(100, 100));
   ASSERT_FALSE(put(self, ch, numbered(0, 5)));
-  auto taker = sys.spawn(holding_taker, ch, uint32_t{3},
-                         caf::actor_cast<caf::actor>(self));
+  auto taker = track(sys.spawn(holding_taker, ch, uint32_t{3},
+                               caf::actor_cast<caf::actor>(self)));
   std::optional<taken> held;
-  self->receive([&](txn_id id, batch& events) { held = taken{id, events}; },
-                caf::after(5s) >> [] {});
+  self->receive(
+      [&](txn_id id, batch& events) {
+        held = taken{id, events};
+      },
+      caf::after(5s) >> [] {});
   ASSERT_TRUE(held);
   EXPECT_EQ(held->events, numbered(0, 3));
   auto m = channel_metrics(registry_);
-  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_TRUE(reaches(m->open_transactions, 1u)) << m->open_transactions.load();
   caf::anon_send_exit(taker, caf::exit_reason::kill);
   ASSERT_TRUE(wait_until([&] { return m->events_rolled_back.load() == 3; }));
-  EXPECT_EQ(m->open_transactions.load(), 0u);
-  EXPECT_EQ(m->channel_size.load(), 5u);
+  EXPECT_TRUE(reaches(m->open_transactions, 0u)) << m->open_transactions.load();
+  EXPECT_TRUE(reaches(m->channel_size, 5u)) << m->channel_size.load();
   auto again = take(self, ch, 100);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->events, numbered(0, 5));
@@ -266,8 +275,8 @@ TEST_F(memory_channel, a_dead_takers_transaction_rolls_back) {
 
 TEST_F(memory_channel, a_dead_takers_waiting_take_gets_no_events) {
   auto ch = channel(channel_config(100, 100, 10s));
-  auto taker = sys.spawn(holding_taker, ch, uint32_t{100},
-                         caf::actor_cast<caf::actor>(self));
+  auto taker = track(sys.spawn(holding_taker, ch, uint32_t{100},
+                               caf::actor_cast<caf::actor>(self)));
   auto m = channel_metrics(registry_);
   caf::anon_send_exit(taker, caf::exit_reason::kill);
   // The channel sees it die (the take may or may not have arrived first).
@@ -277,10 +286,11 @@ TEST_F(memory_channel, a_dead_takers_waiting_take_gets_no_events) {
   auto t = take(self, ch, 100);
   ASSERT_TRUE(t);
   EXPECT_EQ(t->events, numbered(0, 4));
-  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_TRUE(reaches(m->open_transactions, 1u)) << m->open_transactions.load();
 }
 
-// -- parse_memory --------------------------------------------------------------
+// -- parse_memory
+// --------------------------------------------------------------
 
 namespace {
 

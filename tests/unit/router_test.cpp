@@ -96,8 +96,8 @@ TEST_F(router_test, interceptors_apply_in_order) {
   auto t = take(self, ch, 10);
   ASSERT_TRUE(t);
   ASSERT_EQ(bodies(t->events), (std::vector<std::string>{"x", "y"}));
-  EXPECT_EQ(t->events[0].headers.at("trace"), "ab");
-  EXPECT_EQ(t->events[1].headers.at("trace"), "0ab");
+  EXPECT_EQ(header(t->events[0], "trace"), "ab");
+  EXPECT_EQ(header(t->events[1], "trace"), "0ab");
 }
 
 TEST_F(router_test, a_batch_the_interceptors_empty_is_accepted_unput) {

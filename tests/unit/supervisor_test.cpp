@@ -8,7 +8,8 @@ using namespace flumen;
 using namespace flumen::test;
 using std::chrono::milliseconds;
 
-// -- backoff_policy (pure) -------------------------------------------------------
+// -- backoff_policy (pure)
+// -------------------------------------------------------
 
 TEST(backoff_policy, doubles_from_100ms_up_to_30s) {
   backoff_policy p;
@@ -29,7 +30,7 @@ TEST(backoff_policy, starts_again_after_the_quiet_period) {
   EXPECT_EQ(p.on_failure(t), milliseconds{100});
   EXPECT_EQ(p.on_failure(t += std::chrono::seconds{1}), milliseconds{200});
   EXPECT_EQ(p.on_failure(t += std::chrono::seconds{59}), milliseconds{400})
-    << "59 s without a failure is not quiet enough";
+      << "59 s without a failure is not quiet enough";
   EXPECT_EQ(p.on_failure(t += std::chrono::seconds{60}), milliseconds{100});
   EXPECT_EQ(p.on_failure(t += milliseconds{10}), milliseconds{200});
 }
@@ -43,7 +44,8 @@ TEST(backoff_policy, a_failure_at_the_clocks_epoch_is_a_first_failure) {
   EXPECT_EQ(p.on_failure(t), milliseconds{20});
 }
 
-// -- the supervisor actor ----------------------------------------------------------
+// -- the supervisor actor
+// ----------------------------------------------------------
 
 namespace {
 
@@ -53,10 +55,10 @@ using finish_atom = caf::atom_constant<caf::atom("finish")>;
 /// A child that quits with an error on `fail` and normally on `finish`.
 caf::behavior child(caf::event_based_actor* self) {
   return {
-    [self](fail_atom) {
-      self->quit(make_error(errc::component_failed, "told to"));
-    },
-    [self](finish_atom) { self->quit(); },
+      [self](fail_atom) {
+        self->quit(make_error(errc::component_failed, "told to"));
+      },
+      [self](finish_atom) { self->quit(); },
   };
 }
 
@@ -75,8 +77,7 @@ struct supervisor_test : actor_test {
   void start(std::size_t failing_starts = 0) {
     m = metrics_of("sources", "r1", "test");
     auto spawn = [this, failing_starts]() -> caf::actor {
-      if (starts.fetch_add(1) < static_cast<int>(failing_starts))
-        return {};
+      if (starts.fetch_add(1) < static_cast<int>(failing_starts)) return {};
       auto a = sys.spawn(child);
       std::lock_guard guard{mtx};
       children.push_back(a);
@@ -91,11 +92,10 @@ struct supervisor_test : actor_test {
 
   caf::actor current() {
     caf::actor result;
-    self
-      ->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-                std::string{"a1.sources.r1"})
-      .receive([&](caf::actor& a) { result = std::move(a); },
-               [](caf::error&) {});
+    self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
+                  std::string{"a1.sources.r1"})
+        .receive([&](caf::actor& a) { result = std::move(a); },
+                 [](caf::error&) {});
     return result;
   }
 
@@ -152,7 +152,7 @@ TEST_F(supervisor_test, does_not_restart_a_child_that_exits_normally) {
   ASSERT_TRUE(first);
   self->send(first, finish_atom::value);
   ASSERT_TRUE(wait_until(
-    [&] { return m->current_state() == component_state::stopped; }));
+      [&] { return m->current_state() == component_state::stopped; }));
   // The down handler decided: no restart was scheduled.
   EXPECT_FALSE(current());
   EXPECT_EQ(starts.load(), 1);
@@ -164,11 +164,11 @@ TEST_F(supervisor_test, restarts_nothing_after_stop) {
   auto first = next_after({});
   ASSERT_TRUE(first);
   self->request(sup, std::chrono::seconds{5}, stop_atom::value)
-    .receive([](ok_atom) {},
-             [&](caf::error& err) { FAIL() << sys.render(err); });
+      .receive([](ok_atom) {},
+               [&](caf::error& err) { FAIL() << sys.render(err); });
   caf::anon_send_exit(first, caf::exit_reason::kill);
   ASSERT_TRUE(wait_until(
-    [&] { return m->current_state() == component_state::stopped; }));
+      [&] { return m->current_state() == component_state::stopped; }));
   EXPECT_FALSE(current());
   EXPECT_EQ(starts.load(), 1);
   EXPECT_EQ(m->restarts.load(), 0u);
@@ -185,10 +185,9 @@ TEST_F(supervisor_test, an_unknown_name_has_no_instance) {
   start();
   ASSERT_TRUE(next_after({}));
   caf::actor result = caf::actor_cast<caf::actor>(self);
-  self
-    ->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-              std::string{"a1.sinks.nope"})
-    .receive([&](caf::actor& a) { result = std::move(a); },
-             [](caf::error&) {});
+  self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
+                std::string{"a1.sinks.nope"})
+      .receive([&](caf::actor& a) { result = std::move(a); },
+               [](caf::error&) {});
   EXPECT_FALSE(result);
 }
