@@ -213,6 +213,7 @@ int main(int argc, char** argv) {
                "Kafka first)",
                "flumen"};
   app.require_subcommand(1);
+  app.fallthrough(); // --log-level also after the subcommand
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off")

@@ -10,7 +10,7 @@ namespace flumen::channels {
 
 /// Options of the `memory` channel (see README, "memory channel").
 struct memory_config {
-  std::size_t capacity = 10000;            ///< events held, taken included
+  std::size_t capacity = 50000; ///< events held, taken included
   /// Body + header bytes held; 0: no bound (and bytes are not counted).
   std::size_t byte_capacity = 0;
   std::size_t transaction_capacity = 1000; ///< most events in a put or take

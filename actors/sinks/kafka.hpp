@@ -17,8 +17,9 @@ struct kafka_config {
   int embedded_partitions = 16;
   std::string topic; ///< required
   std::size_t batch_size = 1000;
-  /// Batches produced and not yet confirmed, per sink.
-  std::size_t max_inflight = 4;
+  /// Batches produced and not yet confirmed, per sink. Keeping several in
+  /// flight is what gets close to librdkafka's own rate.
+  std::size_t max_inflight = 16;
   std::string key_header = "key";
   std::string partition_header; ///< empty: librdkafka's partitioner
   std::string topic_header = "topic";

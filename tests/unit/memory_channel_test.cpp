@@ -311,7 +311,7 @@ struct parse_memory_test : ::testing::Test {
 TEST_F(parse_memory_test, defaults) {
   auto cfg = parse("{}");
   EXPECT_TRUE(errors.empty());
-  EXPECT_EQ(cfg.capacity, 10000u);
+  EXPECT_EQ(cfg.capacity, 50000u);
   EXPECT_EQ(cfg.byte_capacity, 0u);
   EXPECT_EQ(cfg.transaction_capacity, 1000u);
   EXPECT_EQ(cfg.keep_alive, 500ms);
