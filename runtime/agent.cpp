@@ -23,18 +23,16 @@ void configure_actor_system(caf::actor_system_config& cfg) {
 
 agent::agent(caf::actor_system& sys, const agent_spec& spec,
              metrics_registry& metrics)
-  : sys_(sys), spec_(spec), metrics_(metrics) {
-}
+    : sys_(sys), spec_(spec), metrics_(metrics) {}
 
 agent::~agent() {
   auto kill = [](const caf::actor& a) {
-    if (a)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   };
   if (supervisor_) {
     caf::scoped_actor self{sys_};
     self->request(supervisor_, std::chrono::seconds(5), stop_atom::value)
-      .receive([](ok_atom) {}, [](caf::error&) {});
+        .receive([](ok_atom) {}, [](caf::error&) {});
     for (auto& s : spec_.sources)
       kill(component("sources." + s.name));
     for (auto& s : spec_.sinks)
@@ -57,7 +55,8 @@ void agent::start() {
     wiring w;
     w.agent = spec_.name;
     w.name = c.name;
-    w.metrics = metrics_.get(metric_name("channels", c.name), "channel", c.type);
+    w.metrics =
+        metrics_.get(metric_name("channels", c.name), "channel", c.type);
     channels_[c.name] = c.spawn(sys_, w);
   }
   std::vector<child_spec> children;
@@ -74,8 +73,8 @@ void agent::start() {
     w.metrics = m;
     w.downstream = router;
     children.push_back(child_spec{
-      m->name, [sys = &sys_, spawn = s.spawn, w] { return spawn(*sys, w); },
-      m});
+        m->name, [sys = &sys_, spawn = s.spawn, w] { return spawn(*sys, w); },
+        m});
   }
   for (auto& k : spec_.sinks) {
     auto m = metrics_.get(metric_name("sinks", k.name), "sink", k.type);
@@ -85,8 +84,8 @@ void agent::start() {
     w.metrics = m;
     w.channel = channels_.at(k.channel);
     children.push_back(child_spec{
-      m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
-      m});
+        m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
+        m});
   }
   supervisor_ = spawn_supervisor(sys_, std::move(children));
 }
@@ -96,23 +95,20 @@ caf::actor agent::component(const std::string& kind_and_name) const {
     auto i = channels_.find(kind_and_name.substr(9));
     return i == channels_.end() ? caf::actor{} : i->second;
   }
-  if (!supervisor_)
-    return {};
+  if (!supervisor_) return {};
   caf::actor result;
   caf::scoped_actor self{sys_};
-  self
-    ->request(supervisor_, std::chrono::seconds(5), caf::get_atom::value,
-              spec_.name + "." + kind_and_name)
-    .receive([&](caf::actor& a) { result = std::move(a); },
-             [](caf::error&) {});
+  self->request(supervisor_, std::chrono::seconds(5), caf::get_atom::value,
+                spec_.name + "." + kind_and_name)
+      .receive([&](caf::actor& a) { result = std::move(a); },
+               [](caf::error&) {});
   return result;
 }
 
 bool agent::sources_done() const {
   for (auto& s : spec_.sources) {
     auto m = metrics_.find(metric_name("sources", s.name));
-    if (!m || m->current_state() != component_state::stopped)
-      return false;
+    if (!m || m->current_state() != component_state::stopped) return false;
   }
   return true;
 }
@@ -123,23 +119,22 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   auto left = [&] {
     return std::max(std::chrono::milliseconds{1},
                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - clock::now()));
+                        deadline - clock::now()));
   };
   caf::scoped_actor self{sys_};
   // 1. No more restarts; sources stop reading and hand over what they hold.
   self->request(supervisor_, left(), stop_atom::value)
-    .receive([](ok_atom) {}, [](caf::error&) {});
+      .receive([](ok_atom) {}, [](caf::error&) {});
   std::vector<caf::actor> sources;
   for (auto& s : spec_.sources)
-    if (auto a = component("sources." + s.name))
-      sources.push_back(a);
+    if (auto a = component("sources." + s.name)) sources.push_back(a);
   for (auto& a : sources)
     self->request(a, left(), stop_atom::value)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) {
-                 spdlog::warn("{}: source did not stop in time: {}",
-                              spec_.name, sys_.render(err));
-               });
+        .receive([](ok_atom) {},
+                 [&](caf::error& err) {
+                   spdlog::warn("{}: source did not stop in time: {}",
+                                spec_.name, sys_.render(err));
+                 });
   // 2. Channels drain into the sinks.
   auto queued = [&] {
     uint64_t n = 0;
@@ -154,20 +149,19 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   // least a few seconds for that even when the drain used up the time.
   std::vector<caf::actor> sinks;
   for (auto& k : spec_.sinks)
-    if (auto a = component("sinks." + k.name))
-      sinks.push_back(a);
+    if (auto a = component("sinks." + k.name)) sinks.push_back(a);
   auto sink_deadline =
-    std::max(deadline, clock::now() + std::chrono::seconds{5});
+      std::max(deadline, clock::now() + std::chrono::seconds{5});
   for (auto& a : sinks) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-      sink_deadline - clock::now());
+        sink_deadline - clock::now());
     self->request(a, std::max(wait, std::chrono::milliseconds{1}),
                   stop_atom::value)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) {
-                 spdlog::warn("{}: sink did not stop in time: {}", spec_.name,
-                              sys_.render(err));
-               });
+        .receive([](ok_atom) {},
+                 [&](caf::error& err) {
+                   spdlog::warn("{}: sink did not stop in time: {}", spec_.name,
+                                sys_.render(err));
+                 });
   }
   return queued();
 }

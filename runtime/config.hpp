@@ -40,7 +40,8 @@ location location_of(const YAML::Node& node, const std::string& file);
 /// The closest of `candidates` to `word` by edit distance, if close enough
 /// to be a likely typo (used for "did you mean" hints).
 std::optional<std::string>
-closest_match(std::string_view word, const std::vector<std::string>& candidates);
+closest_match(std::string_view word,
+              const std::vector<std::string>& candidates);
 
 /// Replaces `${NAME}` and `${NAME:-default}` with environment values.
 /// Returns nullopt and sets `missing` when a variable without default is unset.
@@ -65,8 +66,8 @@ public:
 
   std::string str(std::string_view key, std::string def = {});
   std::string required_str(std::string_view key);
-  int64_t integer(std::string_view key, int64_t def,
-                  int64_t min = INT64_MIN, int64_t max = INT64_MAX);
+  int64_t integer(std::string_view key, int64_t def, int64_t min = INT64_MIN,
+                  int64_t max = INT64_MAX);
   /// Like `integer`, for counts and sizes (default minimum 1).
   std::size_t count(std::string_view key, std::size_t def, std::size_t min = 1,
                     std::size_t max = SIZE_MAX);

@@ -49,8 +49,7 @@ public:
   template <class K, class V>
   std::pair<iterator, bool> emplace(K&& key, V&& value) {
     auto i = lower(key);
-    if (i != items_.end() && i->first == key)
-      return {i, false};
+    if (i != items_.end() && i->first == key) return {i, false};
     reserve_some();
     i = lower(key);
     return {items_.emplace(i, std::forward<K>(key), std::forward<V>(value)),
@@ -78,8 +77,7 @@ public:
   /// Removes `key`; returns how many were removed (0 or 1).
   std::size_t erase(std::string_view key) {
     auto i = find(key);
-    if (i == items_.end())
-      return 0;
+    if (i == items_.end()) return 0;
     items_.erase(i);
     return 1;
   }
@@ -96,8 +94,8 @@ private:
   iterator lower(const K& key) {
     std::string_view k{key};
     return std::lower_bound(
-      items_.begin(), items_.end(), k,
-      [](const value_type& a, std::string_view b) { return a.first < b; });
+        items_.begin(), items_.end(), k,
+        [](const value_type& a, std::string_view b) { return a.first < b; });
   }
 
   void reserve_some() {

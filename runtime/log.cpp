@@ -7,8 +7,7 @@ namespace flumen {
 
 bool init_logging(const std::string& level) {
   auto lvl = spdlog::level::from_str(level);
-  if (lvl == spdlog::level::off && level != "off")
-    return false;
+  if (lvl == spdlog::level::off && level != "off") return false;
   auto logger = spdlog::stderr_color_mt("flumen");
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
   logger->set_level(lvl);

@@ -66,8 +66,7 @@ std::optional<topology> load_or_report(const std::string& file) {
 
 int cmd_validate(const std::string& file) {
   auto topo = load_or_report(file);
-  if (!topo)
-    return 1;
+  if (!topo) return 1;
   std::size_t n = 0;
   for (auto& a : topo->agents)
     n += a.sources.size() + a.channels.size() + a.sinks.size();
@@ -79,8 +78,7 @@ int cmd_validate(const std::string& file) {
 
 int cmd_graph(const std::string& file, const std::string& format) {
   auto topo = load_or_report(file);
-  if (!topo)
-    return 1;
+  if (!topo) return 1;
   std::cout << (format == "mermaid" ? to_mermaid(*topo) : to_dot(*topo));
   return 0;
 }
@@ -95,8 +93,7 @@ struct run_options {
 
 int cmd_run(const run_options& opt) {
   auto topo = load_or_report(opt.file);
-  if (!topo)
-    return 1;
+  if (!topo) return 1;
   const agent_spec* spec = nullptr;
   if (opt.agent.empty()) {
     if (topo->agents.size() != 1) {
@@ -124,7 +121,7 @@ int cmd_run(const run_options& opt) {
     using clock = std::chrono::steady_clock;
     auto next_stats = clock::now();
     auto interval = std::chrono::milliseconds(
-      static_cast<int64_t>(opt.stats_interval * 1000));
+        static_cast<int64_t>(opt.stats_interval * 1000));
     for (;;) {
       if (int sig = wait_signal(signals, std::chrono::milliseconds{100})) {
         spdlog::info("agent {}: {} received, stopping", spec->name,
@@ -143,7 +140,7 @@ int cmd_run(const run_options& opt) {
       }
     }
     auto timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(opt.shutdown_timeout * 1000));
+        static_cast<int64_t>(opt.shutdown_timeout * 1000));
     // A second signal while draining stops at once.
     std::atomic<bool> draining{true};
     std::thread second{[&] {
@@ -217,7 +214,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off")
-    ->capture_default_str();
+      ->capture_default_str();
 
   run_options run;
   auto* run_cmd = app.add_subcommand("run", "Run one agent of a topology");
@@ -227,17 +224,17 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--exit-on-eof", run.exit_on_eof,
                     "Stop once every source reached the end of its input");
   run_cmd
-    ->add_option("--shutdown-timeout", run.shutdown_timeout,
-                 "Seconds to drain channels on stop")
-    ->capture_default_str();
+      ->add_option("--shutdown-timeout", run.shutdown_timeout,
+                   "Seconds to drain channels on stop")
+      ->capture_default_str();
   run_cmd
-    ->add_option("--stats-interval", run.stats_interval,
-                 "Seconds between counter log lines (0: only at exit)")
-    ->capture_default_str();
+      ->add_option("--stats-interval", run.stats_interval,
+                   "Seconds between counter log lines (0: only at exit)")
+      ->capture_default_str();
 
   std::string validate_file;
   auto* validate_cmd = app.add_subcommand(
-    "validate", "Check a topology; print located errors; run nothing");
+      "validate", "Check a topology; print located errors; run nothing");
   validate_cmd->add_option("file", validate_file, "Topology file")->required();
 
   std::string graph_file;
@@ -245,16 +242,16 @@ int main(int argc, char** argv) {
   auto* graph_cmd = app.add_subcommand("graph", "Draw a topology");
   graph_cmd->add_option("file", graph_file, "Topology file")->required();
   graph_cmd->add_option("--format", graph_format, "dot or mermaid")
-    ->check(CLI::IsMember({"dot", "mermaid"}))
-    ->capture_default_str();
+      ->check(CLI::IsMember({"dot", "mermaid"}))
+      ->capture_default_str();
 
   int brokers = 3;
   std::vector<std::string> topics;
   auto* broker_cmd = app.add_subcommand(
-    "broker", "Run an embedded Kafka cluster; print its bootstrap servers");
+      "broker", "Run an embedded Kafka cluster; print its bootstrap servers");
   broker_cmd->add_option("--brokers", brokers, "Number of brokers")
-    ->check(CLI::Range(1, 16))
-    ->capture_default_str();
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   broker_cmd->add_option("--topic", topics,
                          "Create a topic: NAME:PARTITIONS (repeatable)");
 
@@ -269,11 +266,8 @@ int main(int argc, char** argv) {
     std::cout << version_text << '\n';
     return 0;
   }
-  if (*validate_cmd)
-    return cmd_validate(validate_file);
-  if (*graph_cmd)
-    return cmd_graph(graph_file, graph_format);
-  if (*broker_cmd)
-    return cmd_broker(brokers, topics);
+  if (*validate_cmd) return cmd_validate(validate_file);
+  if (*graph_cmd) return cmd_graph(graph_file, graph_format);
+  if (*broker_cmd) return cmd_broker(brokers, topics);
   return cmd_run(run);
 }

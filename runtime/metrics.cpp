@@ -6,16 +6,16 @@ namespace flumen {
 
 const char* to_string(component_state s) {
   switch (s) {
-    case component_state::starting:
-      return "starting";
-    case component_state::running:
-      return "running";
-    case component_state::backing_off:
-      return "backing_off";
-    case component_state::failed:
-      return "failed";
-    case component_state::stopped:
-      return "stopped";
+  case component_state::starting:
+    return "starting";
+  case component_state::running:
+    return "running";
+  case component_state::backing_off:
+    return "backing_off";
+  case component_state::failed:
+    return "failed";
+  case component_state::stopped:
+    return "stopped";
   }
   return "unknown";
 }

@@ -28,16 +28,16 @@ struct component_metrics {
   std::string kind; ///< source, channel, sink
   std::string type; ///< registry type, e.g. `kafka`
 
-  std::atomic<uint64_t> events_received{0}; ///< sources: read from outside
-  std::atomic<uint64_t> events_accepted{0}; ///< sources: accepted downstream
-  std::atomic<uint64_t> events_put{0};      ///< channels: put successfully
-  std::atomic<uint64_t> events_taken{0};    ///< channels / sinks: taken
+  std::atomic<uint64_t> events_received{0};  ///< sources: read from outside
+  std::atomic<uint64_t> events_accepted{0};  ///< sources: accepted downstream
+  std::atomic<uint64_t> events_put{0};       ///< channels: put successfully
+  std::atomic<uint64_t> events_taken{0};     ///< channels / sinks: taken
   std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained
   std::atomic<uint64_t> events_rolled_back{0};
   std::atomic<uint64_t> events_dropped{0}; ///< e.g. over-long lines
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> batches_empty{0};
-  std::atomic<uint64_t> channel_size{0};     ///< queued + taken, uncommitted
+  std::atomic<uint64_t> channel_size{0}; ///< queued + taken, uncommitted
   std::atomic<uint64_t> channel_capacity{0};
   std::atomic<uint64_t> channel_bytes{0};
   std::atomic<uint64_t> open_transactions{0};

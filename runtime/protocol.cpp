@@ -12,18 +12,18 @@ constexpr auto error_category = caf::atom("flumen");
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::none:
-      return "none";
-    case errc::batch_too_large:
-      return "batch_too_large";
-    case errc::unknown_transaction:
-      return "unknown_transaction";
-    case errc::channel_closed:
-      return "channel_closed";
-    case errc::delivery_failed:
-      return "delivery_failed";
-    case errc::component_failed:
-      return "component_failed";
+  case errc::none:
+    return "none";
+  case errc::batch_too_large:
+    return "batch_too_large";
+  case errc::unknown_transaction:
+    return "unknown_transaction";
+  case errc::channel_closed:
+    return "channel_closed";
+  case errc::delivery_failed:
+    return "delivery_failed";
+  case errc::component_failed:
+    return "component_failed";
   }
   return "unknown";
 }
@@ -35,13 +35,12 @@ caf::error make_error(errc x, std::string msg) {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("flumen::event");
-  cfg.add_error_category(
-    error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-      auto out = "flumen::" + to_string(static_cast<errc>(code));
-      if (!ctx.empty())
-        out += ": " + caf::to_string(ctx);
-      return out;
-    });
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& ctx) {
+    auto out = "flumen::" + to_string(static_cast<errc>(code));
+    if (!ctx.empty()) out += ": " + caf::to_string(ctx);
+    return out;
+  });
 }
 
 } // namespace flumen

@@ -48,7 +48,7 @@ void add_message_types(caf::actor_system_config& cfg);
 /// Errors of flumen's own (category `flumen`), sent across actor edges.
 enum class errc : uint8_t {
   none = 0,
-  batch_too_large,    ///< put larger than the channel can ever hold
+  batch_too_large, ///< put larger than the channel can ever hold
   unknown_transaction,
   channel_closed,
   delivery_failed,
@@ -60,4 +60,3 @@ std::string to_string(errc x);
 caf::error make_error(errc x, std::string msg = {});
 
 } // namespace flumen
-

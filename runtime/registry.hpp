@@ -38,8 +38,7 @@ public:
 };
 
 /// Spawns one instance of a parsed component (called again on restarts).
-using spawn_fn =
-  std::function<caf::actor(caf::actor_system&, const wiring&)>;
+using spawn_fn = std::function<caf::actor(caf::actor_system&, const wiring&)>;
 /// Makes one instance of a parsed interceptor.
 using interceptor_fn = std::function<std::unique_ptr<interceptor>()>;
 
@@ -74,7 +73,7 @@ public:
   void add_interceptor(std::string type, parse_fn<Config> parse,
                        std::unique_ptr<interceptor> (*make)(const Config&)) {
     interceptors_[std::move(type)] =
-      [parse, make](option_reader& r) -> interceptor_fn {
+        [parse, make](option_reader& r) -> interceptor_fn {
       return [cfg = parse(r), make] { return make(cfg); };
     };
   }
@@ -107,7 +106,7 @@ private:
   std::map<std::string, erased> channels_;
   std::map<std::string, erased> sinks_;
   std::map<std::string, std::function<interceptor_fn(option_reader&)>>
-    interceptors_;
+      interceptors_;
 };
 
 /// Registers every built-in component type (actors/builtin.cpp).

@@ -25,33 +25,31 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
     st.chain.emplace_back(make());
   st.metrics = std::move(metrics);
   return {
-    [self](put_atom, batch& events) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      for (auto& stage : st.chain)
-        stage->apply(events);
-      if (events.empty())
-        return ok_atom::value;
-      if (st.channels.size() == 1) {
-        // The channel answers the source directly.
-        self->delegate(st.channels.front(), put_atom::value,
-                       std::move(events));
+      [self](put_atom, batch& events) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        for (auto& stage : st.chain)
+          stage->apply(events);
+        if (events.empty()) return ok_atom::value;
+        if (st.channels.size() == 1) {
+          // The channel answers the source directly.
+          self->delegate(st.channels.front(), put_atom::value,
+                         std::move(events));
+          return caf::delegated<ok_atom>{};
+        }
+        auto rp = self->make_response_promise();
+        auto remaining = std::make_shared<std::size_t>(st.channels.size());
+        for (auto& ch : st.channels)
+          self->request(ch, caf::infinite, put_atom::value, events)
+              .then(
+                  [rp, remaining](ok_atom) mutable {
+                    if (--*remaining == 0 && rp.pending())
+                      rp.deliver(ok_atom::value);
+                  },
+                  [rp](caf::error& err) mutable {
+                    if (rp.pending()) rp.deliver(std::move(err));
+                  });
         return caf::delegated<ok_atom>{};
-      }
-      auto rp = self->make_response_promise();
-      auto remaining = std::make_shared<std::size_t>(st.channels.size());
-      for (auto& ch : st.channels)
-        self->request(ch, caf::infinite, put_atom::value, events)
-          .then(
-            [rp, remaining](ok_atom) mutable {
-              if (--*remaining == 0 && rp.pending())
-                rp.deliver(ok_atom::value);
-            },
-            [rp](caf::error& err) mutable {
-              if (rp.pending())
-                rp.deliver(std::move(err));
-            });
-      return caf::delegated<ok_atom>{};
-    },
+      },
   };
 }
 

@@ -16,13 +16,12 @@ namespace flumen {
 using done_atom = caf::atom_constant<caf::atom("done")>;
 
 source_pump::source_pump(std::size_t max_inflight)
-  : max_inflight_(max_inflight == 0 ? 1 : max_inflight) {
+    : max_inflight_(max_inflight == 0 ? 1 : max_inflight) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 source_pump::~source_pump() {
-  if (wake_fd_ >= 0)
-    ::close(wake_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 void source_pump::bind(caf::actor self,
@@ -32,18 +31,14 @@ void source_pump::bind(caf::actor self,
 }
 
 bool source_pump::emit(batch&& events) {
-  if (events.empty())
-    return !aborted();
+  if (events.empty()) return !aborted();
   {
     std::unique_lock guard{mtx_};
-    cv_.wait(guard,
-             [this] { return inflight_ < max_inflight_ || aborted(); });
-    if (aborted())
-      return false;
+    cv_.wait(guard, [this] { return inflight_ < max_inflight_ || aborted(); });
+    if (aborted()) return false;
     ++inflight_;
   }
-  metrics_->events_received.fetch_add(events.size(),
-                                      std::memory_order_relaxed);
+  metrics_->events_received.fetch_add(events.size(), std::memory_order_relaxed);
   caf::anon_send(*self_, emit_atom::value, std::move(events));
   return true;
 }
@@ -94,10 +89,8 @@ struct source_state {
   static inline const char* name = "source";
 
   ~source_state() {
-    if (pump)
-      pump->abort();
-    if (reader.joinable())
-      reader.join();
+    if (pump) pump->abort();
+    if (reader.joinable()) reader.join();
   }
 };
 
@@ -105,8 +98,7 @@ using source_actor = caf::stateful_actor<source_state>;
 
 void maybe_finished(source_actor* self) {
   auto& st = self->state;
-  if (!st.reader_done || st.inflight != 0)
-    return;
+  if (!st.reader_done || st.inflight != 0) return;
   st.metrics->set_state(component_state::stopped);
   for (auto& rp : st.stop_waiters)
     rp.deliver(ok_atom::value);
@@ -115,31 +107,30 @@ void maybe_finished(source_actor* self) {
 
 void put_downstream(source_actor* self, batch events) {
   auto n = events.size();
-  self
-    ->request(self->state.downstream, caf::infinite, put_atom::value,
-              std::move(events))
-    .then(
-      [self, n](ok_atom) {
-        auto& st = self->state;
-        st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
-        st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-        --st.inflight;
-        st.pump->release();
-        maybe_finished(self);
-      },
-      [self, n](caf::error& err) {
-        // Refused by the channel: a batch it can never hold, or a channel
-        // that is gone. Retrying can't help and would block the source, so
-        // the batch is counted as dropped and the source goes on. (Not
-        // keeping a copy for retries keeps puts copy-free.)
-        auto& st = self->state;
-        spdlog::error("{}: put of {} events refused ({}); dropped",
-                      st.metrics->name, n, self->system().render(err));
-        st.metrics->events_dropped.fetch_add(n, std::memory_order_relaxed);
-        --st.inflight;
-        st.pump->release();
-        maybe_finished(self);
-      });
+  self->request(self->state.downstream, caf::infinite, put_atom::value,
+                std::move(events))
+      .then(
+          [self, n](ok_atom) {
+            auto& st = self->state;
+            st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
+            st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+            --st.inflight;
+            st.pump->release();
+            maybe_finished(self);
+          },
+          [self, n](caf::error& err) {
+            // Refused by the channel: a batch it can never hold, or a channel
+            // that is gone. Retrying can't help and would block the source, so
+            // the batch is counted as dropped and the source goes on. (Not
+            // keeping a copy for retries keeps puts copy-free.)
+            auto& st = self->state;
+            spdlog::error("{}: put of {} events refused ({}); dropped",
+                          st.metrics->name, n, self->system().render(err));
+            st.metrics->events_dropped.fetch_add(n, std::memory_order_relaxed);
+            --st.inflight;
+            st.pump->release();
+            maybe_finished(self);
+          });
 }
 
 caf::behavior source(source_actor* self, reader_fn reader,
@@ -164,22 +155,21 @@ caf::behavior source(source_actor* self, reader_fn reader,
     caf::anon_send(hdl, done_atom::value);
   }};
   return {
-    [self](emit_atom, batch& events) {
-      ++self->state.inflight;
-      put_downstream(self, std::move(events));
-    },
-    [self](done_atom) {
-      self->state.reader_done = true;
-      maybe_finished(self);
-    },
-    [self](stop_atom) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      st.pump->request_stop();
-      if (st.reader_done && st.inflight == 0)
-        return ok_atom::value;
-      st.stop_waiters.push_back(self->make_response_promise());
-      return caf::delegated<ok_atom>{};
-    },
+      [self](emit_atom, batch& events) {
+        ++self->state.inflight;
+        put_downstream(self, std::move(events));
+      },
+      [self](done_atom) {
+        self->state.reader_done = true;
+        maybe_finished(self);
+      },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.pump->request_stop();
+        if (st.reader_done && st.inflight == 0) return ok_atom::value;
+        st.stop_waiters.push_back(self->make_response_promise());
+        return caf::delegated<ok_atom>{};
+      },
   };
 }
 

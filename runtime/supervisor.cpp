@@ -10,8 +10,7 @@
 namespace flumen {
 
 std::chrono::milliseconds backoff_policy::on_failure(clock::time_point now) {
-  if (!failed_before_ || now - last_failure_ >= quiet_)
-    next_ = first_;
+  if (!failed_before_ || now - last_failure_ >= quiet_) next_ = first_;
   failed_before_ = true;
   last_failure_ = now;
   auto delay = next_;
@@ -64,8 +63,7 @@ caf::behavior supervisor(supervisor_actor* self,
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto it = st.by_addr.find(dm.source);
-    if (it == st.by_addr.end())
-      return;
+    if (it == st.by_addr.end()) return;
     auto i = it->second;
     st.by_addr.erase(it);
     auto& c = st.children[i];
@@ -82,20 +80,18 @@ caf::behavior supervisor(supervisor_actor* self,
     self->delayed_send(self, delay, restart_atom::value, i);
   });
   return {
-    [self](restart_atom, std::size_t i) {
-      if (!self->state.stopping)
-        start_child(self, i);
-    },
-    [self](caf::get_atom, const std::string& name) -> caf::actor {
-      for (auto& c : self->state.children)
-        if (c.spec.name == name)
-          return c.current;
-      return nullptr;
-    },
-    [self](stop_atom) {
-      self->state.stopping = true;
-      return ok_atom::value;
-    },
+      [self](restart_atom, std::size_t i) {
+        if (!self->state.stopping) start_child(self, i);
+      },
+      [self](caf::get_atom, const std::string& name) -> caf::actor {
+        for (auto& c : self->state.children)
+          if (c.spec.name == name) return c.current;
+        return nullptr;
+      },
+      [self](stop_atom) {
+        self->state.stopping = true;
+        return ok_atom::value;
+      },
   };
 }
 

@@ -19,10 +19,11 @@ class backoff_policy {
 public:
   using clock = std::chrono::steady_clock;
 
-  backoff_policy(std::chrono::milliseconds first = std::chrono::milliseconds{100},
-                 std::chrono::milliseconds cap = std::chrono::seconds{30},
-                 std::chrono::milliseconds quiet = std::chrono::seconds{60})
-    : first_(first), cap_(cap), quiet_(quiet), next_(first) {}
+  backoff_policy(
+      std::chrono::milliseconds first = std::chrono::milliseconds{100},
+      std::chrono::milliseconds cap = std::chrono::seconds{30},
+      std::chrono::milliseconds quiet = std::chrono::seconds{60})
+      : first_(first), cap_(cap), quiet_(quiet), next_(first) {}
 
   /// The delay before restarting after a failure at `now`.
   std::chrono::milliseconds on_failure(clock::time_point now);

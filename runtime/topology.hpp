@@ -59,8 +59,8 @@ struct load_result {
 load_result load_topology(const std::string& file, const registry& reg);
 
 /// Same, from text (`file` only names it in errors).
-load_result load_topology_text(const std::string& text,
-                               const std::string& file, const registry& reg);
+load_result load_topology_text(const std::string& text, const std::string& file,
+                               const registry& reg);
 
 /// The topology drawn in Graphviz DOT.
 std::string to_dot(const topology& topo);

@@ -15,7 +15,7 @@ memory_config parse_memory(option_reader& r) {
   cfg.capacity = r.count("capacity", cfg.capacity);
   cfg.byte_capacity = r.bytes("byte_capacity", cfg.byte_capacity);
   cfg.transaction_capacity =
-    r.count("transaction_capacity", cfg.transaction_capacity);
+      r.count("transaction_capacity", cfg.transaction_capacity);
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
   if (cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
@@ -74,9 +74,9 @@ struct memory_state {
   std::size_t used_bytes() const { return queue_bytes + taken_bytes; }
 
   bool fits(std::size_t n, std::size_t bytes) const {
-    return used() + n <= cfg.capacity
-           && (cfg.byte_capacity == 0
-               || used_bytes() + bytes <= cfg.byte_capacity);
+    return used() + n <= cfg.capacity &&
+           (cfg.byte_capacity == 0 ||
+            used_bytes() + bytes <= cfg.byte_capacity);
   }
 
   void publish() {
@@ -103,8 +103,7 @@ std::size_t bytes_of(const batch& events) {
 }
 
 void watch(memory_actor* self, const caf::actor_addr& who) {
-  if (who && self->state.watched.insert(who).second)
-    self->monitor(who);
+  if (who && self->state.watched.insert(who).second) self->monitor(who);
 }
 
 // Moves up to `max` events from the head of the queue into a new
@@ -121,8 +120,7 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
   batch events;
   events.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (st.cfg.byte_capacity != 0)
-      t.bytes += event_bytes(st.queue.front());
+    if (st.cfg.byte_capacity != 0) t.bytes += event_bytes(st.queue.front());
     events.emplace_back(std::move(st.queue.front()));
     st.queue.pop_front();
   }
@@ -132,8 +130,7 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
     auto k = std::min(left, run.second);
     run.second -= k;
     left -= k;
-    if (run.second == 0)
-      st.returned.pop_front();
+    if (run.second == 0) st.returned.pop_front();
   }
   st.taken_events += n;
   st.taken_bytes += t.bytes;
@@ -158,8 +155,8 @@ void serve_takes(memory_actor* self) {
 // Admits waiting puts, in order, while they fit.
 void admit_puts(memory_actor* self) {
   auto& st = self->state;
-  while (!st.puts.empty()
-         && st.fits(st.puts.front().events.size(), st.puts.front().bytes)) {
+  while (!st.puts.empty() &&
+         st.fits(st.puts.front().events.size(), st.puts.front().bytes)) {
     auto pp = std::move(st.puts.front());
     st.puts.pop_front();
     st.enqueue(std::move(pp.events), pp.bytes);
@@ -185,8 +182,7 @@ void roll_back(memory_actor* self, transaction&& t) {
   auto run = st.returned.begin();
   for (; run != st.returned.end() && run->first < t.order; ++run)
     pos += run->second;
-  if (n > 0)
-    st.returned.insert(run, {t.order, n});
+  if (n > 0) st.returned.insert(run, {t.order, n});
   // Rare path: copy the events back (the taker may still hold them).
   auto& events = t.reply.get_as<batch>(1);
   st.queue.insert(st.queue.begin() + static_cast<std::ptrdiff_t>(pos),
@@ -209,8 +205,7 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     // events were taken), so the head of the queue keeps the oldest events.
     std::vector<txn_id> ids;
     for (auto& [id, t] : st.open)
-      if (t.owner == dm.source)
-        ids.push_back(id);
+      if (t.owner == dm.source) ids.push_back(id);
     std::sort(ids.rbegin(), ids.rend());
     for (auto id : ids) {
       auto i = st.open.find(id);
@@ -223,84 +218,83 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     settle(self);
   });
   return {
-    [self](put_atom, batch& events) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      // Bytes are counted only when bounded: walking every header of every
-      // event twice is a fifth of the channel's cost.
-      auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
-      if (events.size() > st.cfg.transaction_capacity
-          || events.size() > st.cfg.capacity
-          || (st.cfg.byte_capacity != 0 && bytes > st.cfg.byte_capacity))
-        return make_error(errc::batch_too_large,
-                          "a put of " + std::to_string(events.size())
-                            + " events exceeds the channel's "
-                              "transaction_capacity or capacity");
-      if (events.empty())
-        return ok_atom::value;
-      if (st.puts.empty() && st.fits(events.size(), bytes)) {
-        st.enqueue(std::move(events), bytes);
-        serve_takes(self);
-        st.publish();
-        return ok_atom::value;
-      }
-      // Full: hold the answer back; this is what paces the sender.
-      auto rp = self->make_response_promise();
-      st.puts.push_back(pending_put{rp, std::move(events), bytes});
-      return caf::delegated<ok_atom>{};
-    },
-    [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
-      auto& st = self->state;
-      auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      auto rp = self->make_response_promise();
-      if (!st.queue.empty()) {
-        rp.deliver(open_txn(self, owner, max == 0 ? 1 : max));
-        st.publish();
+      [self](put_atom, batch& events) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        // Bytes are counted only when bounded: walking every header of every
+        // event twice is a fifth of the channel's cost.
+        auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
+        if (events.size() > st.cfg.transaction_capacity ||
+            events.size() > st.cfg.capacity ||
+            (st.cfg.byte_capacity != 0 && bytes > st.cfg.byte_capacity))
+          return make_error(errc::batch_too_large,
+                            "a put of " + std::to_string(events.size()) +
+                                " events exceeds the channel's "
+                                "transaction_capacity or capacity");
+        if (events.empty()) return ok_atom::value;
+        if (st.puts.empty() && st.fits(events.size(), bytes)) {
+          st.enqueue(std::move(events), bytes);
+          serve_takes(self);
+          st.publish();
+          return ok_atom::value;
+        }
+        // Full: hold the answer back; this is what paces the sender.
+        auto rp = self->make_response_promise();
+        st.puts.push_back(pending_put{rp, std::move(events), bytes});
+        return caf::delegated<ok_atom>{};
+      },
+      [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
+        auto& st = self->state;
+        auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        auto rp = self->make_response_promise();
+        if (!st.queue.empty()) {
+          rp.deliver(open_txn(self, owner, max == 0 ? 1 : max));
+          st.publish();
+          return caf::delegated<txn_id, batch>{};
+        }
+        auto id = st.next_take++;
+        st.takes.push_back(pending_take{rp, owner, max == 0 ? 1 : max, id});
+        watch(self, owner);
+        self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
         return caf::delegated<txn_id, batch>{};
-      }
-      auto id = st.next_take++;
-      st.takes.push_back(pending_take{rp, owner, max == 0 ? 1 : max, id});
-      watch(self, owner);
-      self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
-      return caf::delegated<txn_id, batch>{};
-    },
-    [self](tick_atom, uint64_t take_id) {
-      // A held take timed out: answer it empty so the sink can check for
-      // shutdown and come back.
-      auto& st = self->state;
-      auto i = std::find_if(st.takes.begin(), st.takes.end(),
-                            [&](auto& pt) { return pt.id == take_id; });
-      if (i != st.takes.end()) {
-        i->rp.deliver(txn_id{0}, batch{});
-        st.takes.erase(i);
-      }
-    },
-    [self](commit_atom, txn_id id) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      auto i = st.open.find(id);
-      if (i == st.open.end())
-        return make_error(errc::unknown_transaction,
-                          "commit of unknown transaction "
-                            + std::to_string(id));
-      st.taken_events -= i->second.count;
-      st.taken_bytes -= i->second.bytes;
-      st.metrics->events_committed.fetch_add(i->second.count,
-                                             std::memory_order_relaxed);
-      st.open.erase(i);
-      settle(self);
-      return ok_atom::value;
-    },
-    [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      auto i = st.open.find(id);
-      if (i == st.open.end())
-        return make_error(errc::unknown_transaction,
-                          "rollback of unknown transaction "
-                            + std::to_string(id));
-      roll_back(self, std::move(i->second));
-      st.open.erase(i);
-      settle(self);
-      return ok_atom::value;
-    },
+      },
+      [self](tick_atom, uint64_t take_id) {
+        // A held take timed out: answer it empty so the sink can check for
+        // shutdown and come back.
+        auto& st = self->state;
+        auto i = std::find_if(st.takes.begin(), st.takes.end(),
+                              [&](auto& pt) { return pt.id == take_id; });
+        if (i != st.takes.end()) {
+          i->rp.deliver(txn_id{0}, batch{});
+          st.takes.erase(i);
+        }
+      },
+      [self](commit_atom, txn_id id) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        auto i = st.open.find(id);
+        if (i == st.open.end())
+          return make_error(errc::unknown_transaction,
+                            "commit of unknown transaction " +
+                                std::to_string(id));
+        st.taken_events -= i->second.count;
+        st.taken_bytes -= i->second.bytes;
+        st.metrics->events_committed.fetch_add(i->second.count,
+                                               std::memory_order_relaxed);
+        st.open.erase(i);
+        settle(self);
+        return ok_atom::value;
+      },
+      [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        auto i = st.open.find(id);
+        if (i == st.open.end())
+          return make_error(errc::unknown_transaction,
+                            "rollback of unknown transaction " +
+                                std::to_string(id));
+        roll_back(self, std::move(i->second));
+        st.open.erase(i);
+        settle(self);
+        return ok_atom::value;
+      },
   };
 }
 

@@ -12,28 +12,23 @@ host_config parse_host(option_reader& r) {
   cfg.header = r.str("header", cfg.header);
   cfg.use_ip = r.boolean("use_ip", cfg.use_ip);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
-  if (cfg.header.empty())
-    r.error("header", "must not be empty");
+  if (cfg.header.empty()) r.error("header", "must not be empty");
   return cfg;
 }
 
 std::string local_host(bool use_ip) {
   if (!use_ip) {
     char name[256] = {};
-    if (::gethostname(name, sizeof(name) - 1) == 0)
-      return name;
+    if (::gethostname(name, sizeof(name) - 1) == 0) return name;
     return "localhost";
   }
   std::string found = "127.0.0.1";
   ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0)
-    return found;
+  if (::getifaddrs(&list) != 0) return found;
   for (auto* i = list; i; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-      continue;
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
     auto* in = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
-    if (ntohl(in->sin_addr.s_addr) >> 24 == 127)
-      continue;
+    if (ntohl(in->sin_addr.s_addr) >> 24 == 127) continue;
     char buf[INET_ADDRSTRLEN];
     if (::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf))) {
       found = buf;
@@ -49,7 +44,7 @@ namespace {
 class host final : public interceptor {
 public:
   explicit host(const host_config& cfg)
-    : cfg_(cfg), value_(local_host(cfg.use_ip)) {}
+      : cfg_(cfg), value_(local_host(cfg.use_ip)) {}
 
   void apply(batch& events) override {
     for (auto& e : events) {

@@ -7,8 +7,7 @@ static_config parse_static(option_reader& r) {
   cfg.key = r.str("key", cfg.key);
   cfg.value = r.str("value", cfg.value);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
-  if (cfg.key.empty())
-    r.error("key", "must not be empty");
+  if (cfg.key.empty()) r.error("key", "must not be empty");
   return cfg;
 }
 

@@ -8,8 +8,7 @@ timestamp_config parse_timestamp(option_reader& r) {
   timestamp_config cfg;
   cfg.header = r.str("header", cfg.header);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
-  if (cfg.header.empty())
-    r.error("header", "must not be empty");
+  if (cfg.header.empty()) r.error("header", "must not be empty");
   return cfg;
 }
 
@@ -21,10 +20,11 @@ public:
 
   void apply(batch& events) override {
     // One clock reading per batch: events of a batch arrived together.
-    auto now = cfg_.clock ? cfg_.clock()
-                          : std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+    auto now = cfg_.clock
+                   ? cfg_.clock()
+                   : std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     auto text = std::to_string(now);
     for (auto& e : events) {
       if (cfg_.preserve_existing)

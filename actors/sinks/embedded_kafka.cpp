@@ -32,16 +32,14 @@ embedded_kafka::embedded_kafka(int brokers) : impl_(std::make_unique<impl>()) {
 }
 
 embedded_kafka::~embedded_kafka() {
-  if (impl_->mc)
-    rd_kafka_mock_cluster_destroy(impl_->mc);
-  if (impl_->rk)
-    rd_kafka_destroy(impl_->rk);
+  if (impl_->mc) rd_kafka_mock_cluster_destroy(impl_->mc);
+  if (impl_->rk) rd_kafka_destroy(impl_->rk);
 }
 
 bool embedded_kafka::create_topic(const std::string& name, int partitions) {
   auto rc = rd_kafka_mock_topic_create(impl_->mc, name.c_str(), partitions, 1);
-  return rc == RD_KAFKA_RESP_ERR_NO_ERROR
-         || rc == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+  return rc == RD_KAFKA_RESP_ERR_NO_ERROR ||
+         rc == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
 }
 
 void* embedded_kafka::handle() const {

@@ -36,12 +36,11 @@ public:
   std::optional<std::string> write(const batch& events) {
     using clock = std::chrono::steady_clock;
     auto now = clock::now();
-    if (fd_ >= 0 && cfg_.roll_interval.count() > 0
-        && now - opened_ >= cfg_.roll_interval)
+    if (fd_ >= 0 && cfg_.roll_interval.count() > 0 &&
+        now - opened_ >= cfg_.roll_interval)
       close();
     if (fd_ < 0) {
-      if (auto err = open())
-        return err;
+      if (auto err = open()) return err;
       opened_ = now;
     }
     buf_.clear();
@@ -56,10 +55,8 @@ public:
     auto left = buf_.size();
     while (left > 0) {
       auto n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return "write " + path_ + ": " + std::strerror(errno);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return "write " + path_ + ": " + std::strerror(errno);
       p += n;
       left -= static_cast<std::size_t>(n);
     }
@@ -80,17 +77,15 @@ private:
   std::optional<std::string> open() {
     std::error_code ec;
     std::filesystem::create_directories(cfg_.directory, ec);
-    if (ec)
-      return "cannot create " + cfg_.directory + ": " + ec.message();
+    if (ec) return "cannot create " + cfg_.directory + ": " + ec.message();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-    path_ = cfg_.directory + "/" + cfg_.prefix + std::to_string(ms) + "-"
-            + std::to_string(++seq_);
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
-    if (fd_ < 0)
-      return "open " + path_ + ": " + std::strerror(errno);
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    path_ = cfg_.directory + "/" + cfg_.prefix + std::to_string(ms) + "-" +
+            std::to_string(++seq_);
+    fd_ =
+        ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) return "open " + path_ + ": " + std::strerror(errno);
     return {};
   }
 
@@ -108,8 +103,8 @@ caf::actor spawn_file_roll(caf::actor_system& sys, const file_roll_config& cfg,
                            const wiring& w) {
   auto files = std::make_shared<roller>(cfg);
   return spawn_sync_sink(
-    sys, [files](const batch& events) { return files->write(events); },
-    w.channel, cfg.batch_size, w.metrics, [files] { files->close(); });
+      sys, [files](const batch& events) { return files->write(events); },
+      w.channel, cfg.batch_size, w.metrics, [files] { files->close(); });
 }
 
 } // namespace flumen::sinks

@@ -11,7 +11,7 @@ namespace flumen::sinks {
 /// Options of the `file_roll` sink: writes events to files in a directory,
 /// starting a new file every `roll_interval`.
 struct file_roll_config {
-  std::string directory;                     ///< required; created if missing
+  std::string directory; ///< required; created if missing
   std::chrono::milliseconds roll_interval{30000}; ///< 0: never roll
   std::string format = "line"; ///< `line` (body) or `header_and_body`
   std::string prefix;          ///< file name prefix

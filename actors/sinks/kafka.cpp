@@ -17,10 +17,10 @@ namespace flumen::sinks {
 kafka_config parse_kafka(option_reader& r) {
   kafka_config cfg;
   cfg.bootstrap_servers = r.required_str("bootstrap_servers");
-  cfg.embedded_brokers =
-    static_cast<int>(r.integer("embedded_brokers", cfg.embedded_brokers, 1, 16));
+  cfg.embedded_brokers = static_cast<int>(
+      r.integer("embedded_brokers", cfg.embedded_brokers, 1, 16));
   cfg.embedded_partitions = static_cast<int>(
-    r.integer("embedded_partitions", cfg.embedded_partitions, 1, 1024));
+      r.integer("embedded_partitions", cfg.embedded_partitions, 1, 1024));
   cfg.topic = r.required_str("topic");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);
@@ -28,17 +28,17 @@ kafka_config parse_kafka(option_reader& r) {
   cfg.partition_header = r.str("partition_header", cfg.partition_header);
   cfg.topic_header = r.str("topic_header", cfg.topic_header);
   cfg.allow_topic_override =
-    r.boolean("allow_topic_override", cfg.allow_topic_override);
+      r.boolean("allow_topic_override", cfg.allow_topic_override);
   cfg.forward_headers = r.boolean("forward_headers", cfg.forward_headers);
   cfg.producer = r.string_map("producer");
   // Let librdkafka judge each key and value now, at load time.
   std::unique_ptr<RdKafka::Conf> probe{
-    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   for (auto& [key, value] : cfg.producer) {
     std::string err;
     if (probe->set(key, value, err) != RdKafka::Conf::CONF_OK)
-      r.error("producer", "librdkafka rejects '" + key + ": " + value
-                            + "': " + err);
+      r.error("producer",
+              "librdkafka rejects '" + key + ": " + value + "': " + err);
   }
   return cfg;
 }
@@ -47,13 +47,13 @@ std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   auto in_flight_messages = cfg.max_inflight * cfg.batch_size;
   std::map<std::string, std::string> out{
-    {"bootstrap.servers", bootstrap},
-    {"enable.idempotence", "true"},
-    {"linger.ms", "5"},
-    // Everything the sink may have in flight fits the client's queue, so a
-    // produce call never fails for a full queue.
-    {"queue.buffering.max.messages",
-     std::to_string(std::max<std::size_t>(100000, 2 * in_flight_messages))},
+      {"bootstrap.servers", bootstrap},
+      {"enable.idempotence", "true"},
+      {"linger.ms", "5"},
+      // Everything the sink may have in flight fits the client's queue, so a
+      // produce call never fails for a full queue.
+      {"queue.buffering.max.messages",
+       std::to_string(std::max<std::size_t>(100000, 2 * in_flight_messages))},
   };
   for (auto& [k, v] : cfg.producer)
     out[k] = v;
@@ -94,8 +94,7 @@ struct batch_tracker {
 // up as a third of the sink's time.
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   auto* t = static_cast<batch_tracker*>(msg->_private);
-  if (!t)
-    return;
+  if (!t) return;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
     t->fail(rd_kafka_err2str(msg->err));
   t->settle_one();
@@ -107,8 +106,7 @@ void on_error(rd_kafka_t*, int, const char* reason, void* opaque) {
   spdlog::warn("{}: kafka: {}", m->name, reason);
 }
 
-void on_log(const rd_kafka_t* rk, int level, const char* fac,
-            const char* buf) {
+void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* m = static_cast<component_metrics*>(rd_kafka_opaque(rk));
   if (level <= 4) // warning and worse
     spdlog::warn("{}: kafka: {}: {}", m ? m->name : "kafka", fac, buf);
@@ -134,18 +132,15 @@ struct kafka_state {
 
   rd_kafka_topic_t* topic(const std::string& name) {
     auto i = topics.find(name);
-    if (i != topics.end())
-      return i->second;
+    if (i != topics.end()) return i->second;
     auto* t = rd_kafka_topic_new(producer, name.c_str(), nullptr);
     topics.emplace(name, t);
     return t;
   }
 
   ~kafka_state() {
-    if (polling)
-      *polling = false;
-    if (poller.joinable())
-      poller.join();
+    if (polling) *polling = false;
+    if (poller.joinable()) poller.join();
     if (producer) {
       // Killed or stopped: what is still queued is rolled back by the
       // channel (it saw this actor go down); don't deliver it twice.
@@ -165,8 +160,7 @@ void pump(kafka_actor* self);
 
 void finish_if_idle(kafka_actor* self) {
   auto& st = self->state;
-  if (!st.stopping || st.taking || st.inflight != 0)
-    return;
+  if (!st.stopping || st.taking || st.inflight != 0) return;
   rd_kafka_flush(st.producer, 5000);
   st.metrics->set_state(component_state::stopped);
   for (auto& rp : st.stop_waiters)
@@ -210,15 +204,14 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
                             v.data(), static_cast<ssize_t>(v.size()));
     }
     auto err = rd_kafka_producev(
-      st.producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_VALUE(const_cast<char*>(e.body.data()), e.body.size()),
-      RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-      RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        st.producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(e.body.data()), e.body.size()),
+        RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // The headers stay ours on failure.
-      if (headers)
-        rd_kafka_headers_destroy(headers);
+      if (headers) rd_kafka_headers_destroy(headers);
       t->fail(rd_kafka_err2str(err));
       t->settle_one();
     }
@@ -230,27 +223,27 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
 
 void pump(kafka_actor* self) {
   auto& st = self->state;
-  if (st.taking || st.paused || st.stopping || st.inflight >= st.cfg.max_inflight)
+  if (st.taking || st.paused || st.stopping ||
+      st.inflight >= st.cfg.max_inflight)
     return;
   st.taking = true;
-  self
-    ->request(st.channel, caf::infinite, take_atom::value,
-              static_cast<uint32_t>(st.cfg.batch_size))
-    .then(
-      [self](txn_id id, const batch& events) {
-        auto& st = self->state;
-        st.taking = false;
-        if (events.empty()) {
-          st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          st.metrics->events_taken.fetch_add(events.size(),
-                                             std::memory_order_relaxed);
-          produce(self, id, events);
-        }
-        pump(self);
-        finish_if_idle(self);
-      },
-      [self](caf::error& err) { self->quit(std::move(err)); });
+  self->request(st.channel, caf::infinite, take_atom::value,
+                static_cast<uint32_t>(st.cfg.batch_size))
+      .then(
+          [self](txn_id id, const batch& events) {
+            auto& st = self->state;
+            st.taking = false;
+            if (events.empty()) {
+              st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
+            } else {
+              st.metrics->events_taken.fetch_add(events.size(),
+                                                 std::memory_order_relaxed);
+              produce(self, id, events);
+            }
+            pump(self);
+            finish_if_idle(self);
+          },
+          [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
 caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
@@ -263,8 +256,8 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   char err[512];
   auto* conf = rd_kafka_conf_new();
   for (auto& [k, v] : producer_settings(st.cfg, bootstrap)) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err))
-        != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       self->quit(make_error(errc::component_failed, k + ": " + err));
       return {};
@@ -277,8 +270,8 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   st.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (!st.producer) {
     rd_kafka_conf_destroy(conf);
-    self->quit(make_error(errc::component_failed, std::string{"producer: "}
-                                                    + err));
+    self->quit(
+        make_error(errc::component_failed, std::string{"producer: "} + err));
     return {};
   }
   // A channel that dies never answers a held take: watch it, so the sink
@@ -291,72 +284,73 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   // Delivery reports are served on a thread of our own so the actor never
   // blocks in poll().
   st.polling = std::make_shared<std::atomic<bool>>(true);
-  st.poller = std::thread{[rk = st.producer, run = st.polling,
-                           topic = st.topic(st.cfg.topic),
-                           name = st.metrics->name] {
-    // Warm up: connect and learn the topic's leaders now, not on the first
-    // batch (that costs about a second on a fresh producer).
-    auto t0 = std::chrono::steady_clock::now();
-    const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk, 0, topic, &md, 5000)
-        == RD_KAFKA_RESP_ERR_NO_ERROR)
-      rd_kafka_metadata_destroy(md);
-    spdlog::debug("{}: producer warm-up took {} ms", name,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count());
-    while (*run)
-      rd_kafka_poll(rk, 50);
-  }};
+  st.poller =
+      std::thread{[rk = st.producer, run = st.polling,
+                   topic = st.topic(st.cfg.topic), name = st.metrics->name] {
+        // Warm up: connect and learn the topic's leaders now, not on the first
+        // batch (that costs about a second on a fresh producer).
+        auto t0 = std::chrono::steady_clock::now();
+        const rd_kafka_metadata_t* md = nullptr;
+        if (rd_kafka_metadata(rk, 0, topic, &md, 5000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+          rd_kafka_metadata_destroy(md);
+        spdlog::debug("{}: producer warm-up took {} ms", name,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
+        while (*run)
+          rd_kafka_poll(rk, 50);
+      }};
   st.metrics->set_state(component_state::running);
   pump(self);
   return {
-    [self](delivered_atom, txn_id id, uint64_t failed,
-           const std::string& why) {
-      auto& st = self->state;
-      --st.inflight;
-      auto n = st.sizes[id];
-      st.sizes.erase(id);
-      if (failed == 0) {
-        self->request(st.channel, caf::infinite, commit_atom::value, id)
-          .then(
-            [self, n](ok_atom) {
-              auto& st = self->state;
-              st.metrics->events_committed.fetch_add(
-                n, std::memory_order_relaxed);
-              st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-              st.backoff = std::chrono::milliseconds{100};
-              finish_if_idle(self);
-            },
-            [self](caf::error& err) { self->quit(std::move(err)); });
+      [self](delivered_atom, txn_id id, uint64_t failed,
+             const std::string& why) {
+        auto& st = self->state;
+        --st.inflight;
+        auto n = st.sizes[id];
+        st.sizes.erase(id);
+        if (failed == 0) {
+          self->request(st.channel, caf::infinite, commit_atom::value, id)
+              .then(
+                  [self, n](ok_atom) {
+                    auto& st = self->state;
+                    st.metrics->events_committed.fetch_add(
+                        n, std::memory_order_relaxed);
+                    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+                    st.backoff = std::chrono::milliseconds{100};
+                    finish_if_idle(self);
+                  },
+                  [self](caf::error& err) { self->quit(std::move(err)); });
+          pump(self);
+          return;
+        }
+        spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
+                     "retrying in {} ms",
+                     st.metrics->name, failed, n, why, st.backoff.count());
+        st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
+        self->request(st.channel, caf::infinite, rollback_atom::value, id)
+            .then([self](ok_atom) { finish_if_idle(self); },
+                  [self](caf::error& err) { self->quit(std::move(err)); });
+        if (!st.paused) {
+          st.paused = true;
+          self->delayed_send(self, st.backoff, tick_atom::value);
+          st.backoff =
+              std::min(st.backoff * 2, std::chrono::milliseconds{30000});
+        }
+      },
+      [self](tick_atom) {
+        self->state.paused = false;
         pump(self);
-        return;
-      }
-      spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
-                   "retrying in {} ms",
-                   st.metrics->name, failed, n, why, st.backoff.count());
-      st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
-      self->request(st.channel, caf::infinite, rollback_atom::value, id)
-        .then([self](ok_atom) { finish_if_idle(self); },
-              [self](caf::error& err) { self->quit(std::move(err)); });
-      if (!st.paused) {
-        st.paused = true;
-        self->delayed_send(self, st.backoff, tick_atom::value);
-        st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
-      }
-    },
-    [self](tick_atom) {
-      self->state.paused = false;
-      pump(self);
-    },
-    [self](stop_atom) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      st.stopping = true;
-      auto rp = self->make_response_promise();
-      st.stop_waiters.push_back(rp);
-      finish_if_idle(self);
-      return caf::delegated<ok_atom>{};
-    },
+      },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.stopping = true;
+        auto rp = self->make_response_promise();
+        st.stop_waiters.push_back(rp);
+        finish_if_idle(self);
+        return caf::delegated<ok_atom>{};
+      },
   };
 }
 
@@ -372,8 +366,7 @@ caf::actor spawn_kafka(caf::actor_system& sys, const kafka_config& cfg,
     bootstrap = cluster.bootstrap_servers();
   }
   // Detached: librdkafka calls (flush on stop, destroy) may block briefly.
-  return sys.spawn(kafka_sink, cfg, bootstrap, w.channel,
-                                  w.metrics);
+  return sys.spawn(kafka_sink, cfg, bootstrap, w.channel, w.metrics);
 }
 
 } // namespace flumen::sinks

@@ -13,7 +13,7 @@ logger_config parse_logger(option_reader& r) {
   logger_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.max_body_bytes =
-    static_cast<std::size_t>(r.integer("max_body_bytes", 16, 0));
+      static_cast<std::size_t>(r.integer("max_body_bytes", 16, 0));
   return cfg;
 }
 
@@ -21,8 +21,7 @@ std::string describe(const event& e, std::size_t max_body_bytes) {
   std::string out = "{";
   bool first = true;
   for (auto& [k, v] : e.headers) {
-    if (!first)
-      out += ", ";
+    if (!first) out += ", ";
     first = false;
     out += k;
     out += '=';
@@ -40,15 +39,14 @@ std::string describe(const event& e, std::size_t max_body_bytes) {
       out += buf;
     }
   }
-  if (n < e.body.size())
-    out += "...";
+  if (n < e.body.size()) out += "...";
   return out;
 }
 
 caf::actor spawn_logger(caf::actor_system& sys, const logger_config& cfg,
                         const wiring& w) {
   auto print = [cfg, name = w.agent + ".sinks." + w.name](
-                 const batch& events) -> std::optional<std::string> {
+                   const batch& events) -> std::optional<std::string> {
     for (auto& e : events)
       spdlog::info("{}: event {}", name, describe(e, cfg.max_body_bytes));
     return {};

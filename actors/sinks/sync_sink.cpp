@@ -27,8 +27,7 @@ using sync_actor = caf::stateful_actor<sync_state>;
 
 void finish(sync_actor* self) {
   auto& st = self->state;
-  if (st.on_stop)
-    st.on_stop();
+  if (st.on_stop) st.on_stop();
   st.metrics->set_state(component_state::stopped);
   for (auto& rp : st.stop_waiters)
     rp.deliver(ok_atom::value);
@@ -47,48 +46,49 @@ void next_or_finish(sync_actor* self) {
 void take_next(sync_actor* self) {
   auto& st = self->state;
   self->request(st.channel, caf::infinite, take_atom::value, st.batch_size)
-    .then(
-      [self](txn_id id, const batch& events) {
-        auto& st = self->state;
-        if (events.empty()) {
-          st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
-          next_or_finish(self);
-          return;
-        }
-        auto n = events.size();
-        st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
-        auto failure = st.deliver(events);
-        if (!failure) {
-          self->request(st.channel, caf::infinite, commit_atom::value, id)
-            .then([self, n](ok_atom) {
-              auto& st = self->state;
-              st.metrics->events_committed.fetch_add(n,
-                                                     std::memory_order_relaxed);
-              st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-              st.backoff = std::chrono::milliseconds{100};
-              next_or_finish(self);
-            });
-          return;
-        }
-        spdlog::warn("{}: delivery failed ({}), rolling back {} events",
-                     st.metrics->name, *failure, n);
-        st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
-        self->request(st.channel, caf::infinite, rollback_atom::value, id)
-          .then([self](ok_atom) {
+      .then(
+          [self](txn_id id, const batch& events) {
             auto& st = self->state;
-            if (st.stopping) {
-              finish(self);
+            if (events.empty()) {
+              st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
+              next_or_finish(self);
               return;
             }
-            self->delayed_send(self, st.backoff, tick_atom::value);
-            st.backoff = std::min(st.backoff * 2,
-                                  std::chrono::milliseconds{30000});
+            auto n = events.size();
+            st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
+            auto failure = st.deliver(events);
+            if (!failure) {
+              self->request(st.channel, caf::infinite, commit_atom::value, id)
+                  .then([self, n](ok_atom) {
+                    auto& st = self->state;
+                    st.metrics->events_committed.fetch_add(
+                        n, std::memory_order_relaxed);
+                    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+                    st.backoff = std::chrono::milliseconds{100};
+                    next_or_finish(self);
+                  });
+              return;
+            }
+            spdlog::warn("{}: delivery failed ({}), rolling back {} events",
+                         st.metrics->name, *failure, n);
+            st.metrics->events_rolled_back.fetch_add(n,
+                                                     std::memory_order_relaxed);
+            self->request(st.channel, caf::infinite, rollback_atom::value, id)
+                .then([self](ok_atom) {
+                  auto& st = self->state;
+                  if (st.stopping) {
+                    finish(self);
+                    return;
+                  }
+                  self->delayed_send(self, st.backoff, tick_atom::value);
+                  st.backoff = std::min(st.backoff * 2,
+                                        std::chrono::milliseconds{30000});
+                });
+          },
+          [self](caf::error& err) {
+            // The channel is gone or refused: let the supervisor decide.
+            self->quit(std::move(err));
           });
-      },
-      [self](caf::error& err) {
-        // The channel is gone or refused: let the supervisor decide.
-        self->quit(std::move(err));
-      });
 }
 
 caf::behavior sync_sink(sync_actor* self, deliver_fn deliver,
@@ -111,13 +111,13 @@ caf::behavior sync_sink(sync_actor* self, deliver_fn deliver,
   });
   take_next(self);
   return {
-    [self](tick_atom) { take_next(self); },
-    [self](stop_atom) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      st.stopping = true;
-      st.stop_waiters.push_back(self->make_response_promise());
-      return caf::delegated<ok_atom>{};
-    },
+      [self](tick_atom) { take_next(self); },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.stopping = true;
+        st.stop_waiters.push_back(self->make_response_promise());
+        return caf::delegated<ok_atom>{};
+      },
   };
 }
 

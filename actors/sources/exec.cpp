@@ -54,8 +54,8 @@ std::pair<pid_t, int> start(const exec_config& cfg) {
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    throw std::runtime_error("cannot run " + cfg.shell + ": "
-                             + std::strerror(rc));
+    throw std::runtime_error("cannot run " + cfg.shell + ": " +
+                             std::strerror(rc));
   }
   return {pid, fds[0]};
 }
@@ -64,10 +64,8 @@ int reap(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
 }
 
@@ -79,15 +77,13 @@ void run_exec(const exec_config& cfg, source_pump& pump) {
     line_splitter lines{cfg.max_line_length, cfg.policy};
     bool eof = pump_lines(fd, lines, pump, cfg.batch_size, cfg.batch_timeout);
     ::close(fd);
-    if (!eof)
-      ::kill(pid, SIGTERM);
+    if (!eof) ::kill(pid, SIGTERM);
     auto code = reap(pid);
     if (code == 0)
       spdlog::info("{}: '{}' exited with code 0", name, cfg.command);
     else
       spdlog::warn("{}: '{}' exited with code {}", name, cfg.command, code);
-    if (!eof || !cfg.restart || !pump.sleep_for(cfg.restart_throttle))
-      return;
+    if (!eof || !cfg.restart || !pump.sleep_for(cfg.restart_throttle)) return;
   }
 }
 
@@ -96,8 +92,8 @@ void run_exec(const exec_config& cfg, source_pump& pump) {
 caf::actor spawn_exec(caf::actor_system& sys, const exec_config& cfg,
                       const wiring& w) {
   return spawn_source(
-    sys, [cfg](source_pump& pump) { run_exec(cfg, pump); }, w.downstream,
-    w.metrics, cfg.max_inflight);
+      sys, [cfg](source_pump& pump) { run_exec(cfg, pump); }, w.downstream,
+      w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

@@ -12,11 +12,10 @@
 namespace flumen::sources {
 
 overlong_policy parse_overlong_policy(option_reader& r) {
-  auto s = r.choice("overlong_policy", "truncate", {"truncate", "drop", "split"});
-  if (s == "drop")
-    return overlong_policy::drop;
-  if (s == "split")
-    return overlong_policy::split;
+  auto s =
+      r.choice("overlong_policy", "truncate", {"truncate", "drop", "split"});
+  if (s == "drop") return overlong_policy::drop;
+  if (s == "split") return overlong_policy::split;
   return overlong_policy::truncate;
 }
 
@@ -24,14 +23,11 @@ void line_splitter::end_line(batch& out) {
   if (overflow_ && policy_ == overlong_policy::drop) {
     ++dropped_;
   } else {
-    if (!overflow_ && !line_.empty() && line_.back() == '\r')
-      line_.pop_back();
-    if (overflow_)
-      ++truncated_;
+    if (!overflow_ && !line_.empty() && line_.back() == '\r') line_.pop_back();
+    if (overflow_) ++truncated_;
     // The CR of a split line's CRLF can be all that is left of it: that is
     // no piece of its own.
-    if (!split_ || !line_.empty())
-      out.emplace_back().body = std::move(line_);
+    if (!split_ || !line_.empty()) out.emplace_back().body = std::move(line_);
   }
   line_.clear();
   overflow_ = false;
@@ -65,8 +61,7 @@ void line_splitter::feed(const char* data, std::size_t n, batch& out) {
         overflow_ = true;
       }
     }
-    if (!nl)
-      return;
+    if (!nl) return;
     end_line(out);
     data = nl + 1;
     n -= seg + 1;
@@ -74,8 +69,7 @@ void line_splitter::feed(const char* data, std::size_t n, batch& out) {
 }
 
 void line_splitter::finish(batch& out) {
-  if (!line_.empty() || overflow_)
-    end_line(out);
+  if (!line_.empty() || overflow_) end_line(out);
 }
 
 } // namespace flumen::sources
@@ -95,11 +89,9 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
       batch out(std::make_move_iterator(pending.begin()),
                 std::make_move_iterator(pending.begin() + n));
       pending.erase(pending.begin(), pending.begin() + n);
-      if (!pump.emit(std::move(out)))
-        return false;
+      if (!pump.emit(std::move(out))) return false;
     }
-    if (pending.empty())
-      deadline = clock::time_point::max();
+    if (pending.empty()) deadline = clock::time_point::max();
     return true;
   };
   char buf[65536];
@@ -108,9 +100,9 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
     int timeout = 1000;
     if (deadline != clock::time_point::max())
       timeout = static_cast<int>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(
-             deadline - clock::now())
-             .count()));
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                   clock::now())
+                 .count()));
     fds[1].revents = 0;
     if (::poll(fds, 2, timeout) < 0 && errno != EINTR)
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
@@ -118,8 +110,7 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
       auto before = pending.size();
       auto dropped = lines.dropped();
       auto n = ::read(fd, buf, sizeof(buf));
-      if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        continue;
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (n <= 0) {
         lines.finish(pending);
         m.events_dropped.fetch_add(lines.dropped() - dropped,
@@ -133,8 +124,7 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
       if (before == 0 && !pending.empty())
         deadline = clock::now() + batch_timeout;
     }
-    if (!flush(clock::now() >= deadline))
-      return false;
+    if (!flush(clock::now() >= deadline)) return false;
   }
   flush(true);
   return false;

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <chrono>
 #include <string>
 
 #include "runtime/config.hpp"
@@ -25,7 +25,7 @@ overlong_policy parse_overlong_policy(option_reader& r);
 class line_splitter {
 public:
   line_splitter(std::size_t max_line_length, overlong_policy policy)
-    : max_(max_line_length == 0 ? 1 : max_line_length), policy_(policy) {}
+      : max_(max_line_length == 0 ? 1 : max_line_length), policy_(policy) {}
 
   /// Appends every line completed by `data` to `out`.
   void feed(const char* data, std::size_t n, batch& out);
@@ -61,6 +61,7 @@ namespace flumen::sources {
 /// true, partial last line included) or a stop (returns false, everything
 /// read so far emitted).
 bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
-                std::size_t batch_size, std::chrono::milliseconds batch_timeout);
+                std::size_t batch_size,
+                std::chrono::milliseconds batch_timeout);
 
 } // namespace flumen::sources

@@ -24,8 +24,7 @@ netcat_config parse_netcat(option_reader& r) {
   netcat_config cfg;
   cfg.bind = r.str("bind", cfg.bind);
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-  if (!r.has("port"))
-    r.error("missing required key 'port'");
+  if (!r.has("port")) r.error("missing required key 'port'");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
   cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
@@ -43,8 +42,7 @@ struct fd_guard {
   fd_guard(fd_guard&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
   fd_guard& operator=(fd_guard&&) = delete;
   ~fd_guard() {
-    if (fd >= 0)
-      ::close(fd);
+    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -56,17 +54,16 @@ int listen_on(const std::string& host, uint16_t port) {
   addrinfo* res = nullptr;
   auto service = std::to_string(port);
   if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res))
-    throw std::runtime_error("cannot resolve " + host + ": "
-                             + ::gai_strerror(rc));
+    throw std::runtime_error("cannot resolve " + host + ": " +
+                             ::gai_strerror(rc));
   std::string last_error = "no address";
   for (auto ai = res; ai; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      continue;
+    if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0
-        && ::listen(fd, 128) == 0) {
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        ::listen(fd, 128) == 0) {
       ::freeaddrinfo(res);
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
       return fd;
@@ -75,8 +72,8 @@ int listen_on(const std::string& host, uint16_t port) {
     ::close(fd);
   }
   ::freeaddrinfo(res);
-  throw std::runtime_error("cannot listen on " + host + ":" + service + ": "
-                           + last_error);
+  throw std::runtime_error("cannot listen on " + host + ":" + service + ": " +
+                           last_error);
 }
 
 struct client {
@@ -95,8 +92,7 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
   auto first_at = clock::time_point::max();
   // Hands over full batches; blocks while the channel pushes back.
   auto flush = [&](bool all) {
-    while (pending.size() >= cfg.batch_size
-           || (all && !pending.empty())) {
+    while (pending.size() >= cfg.batch_size || (all && !pending.empty())) {
       auto n = std::min(pending.size(), cfg.batch_size);
       batch out;
       if (n == pending.size()) {
@@ -106,8 +102,7 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
                    std::make_move_iterator(pending.begin() + n));
         pending.erase(pending.begin(), pending.begin() + n);
       }
-      if (!pump.emit(std::move(out)))
-        return false;
+      if (!pump.emit(std::move(out))) return false;
     }
     first_at = pending.empty() ? clock::time_point::max() : first_at;
     return true;
@@ -127,7 +122,7 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
     int timeout = 1000;
     if (first_at != clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        first_at + cfg.batch_timeout - clock::now());
+          first_at + cfg.batch_timeout - clock::now());
       timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
     }
     int rc = ::poll(fds.data(), fds.size(), timeout);
@@ -136,8 +131,7 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
     if (fds[1].revents & POLLIN) {
       for (;;) {
         int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
-          break;
+        if (fd < 0) break;
         if (clients.size() >= cfg.max_connections) {
           spdlog::warn("{}: max_connections ({}) reached, refusing a client",
                        m.name, cfg.max_connections);
@@ -145,16 +139,15 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
           ::close(fd);
           continue;
         }
-        clients.push_back(
-          client{fd_guard{fd}, line_splitter{cfg.max_line_length, cfg.policy}});
+        clients.push_back(client{
+            fd_guard{fd}, line_splitter{cfg.max_line_length, cfg.policy}});
         m.connections_open.fetch_add(1, std::memory_order_relaxed);
       }
     }
     auto before = pending.size();
     for (std::size_t i = 0; i < owners.size(); ++i) {
       auto& pfd = fds[i + 2];
-      if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
+      if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) continue;
       auto* c = owners[i];
       auto n = ::read(c->fd.fd, buf, sizeof(buf));
       auto dropped = c->lines.dropped();
@@ -168,17 +161,14 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
       }
       m.events_dropped.fetch_add(c->lines.dropped() - dropped,
                                  std::memory_order_relaxed);
-      if (n > 0)
-        continue;
+      if (n > 0) continue;
       m.connections_open.fetch_sub(1, std::memory_order_relaxed);
       clients.remove_if([c](const client& x) { return &x == c; });
     }
-    if (before == 0 && !pending.empty())
-      first_at = clock::now();
-    bool timed_out = first_at != clock::time_point::max()
-                     && clock::now() >= first_at + cfg.batch_timeout;
-    if (!flush(timed_out))
-      return;
+    if (before == 0 && !pending.empty()) first_at = clock::now();
+    bool timed_out = first_at != clock::time_point::max() &&
+                     clock::now() >= first_at + cfg.batch_timeout;
+    if (!flush(timed_out)) return;
   }
   // Graceful stop: stop accepting and reading, hand over what we hold.
   flush(true);
@@ -189,8 +179,8 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& cfg,
                         const wiring& w) {
   return spawn_source(
-    sys, [cfg](source_pump& pump) { run_netcat(cfg, pump); }, w.downstream,
-    w.metrics, cfg.max_inflight);
+      sys, [cfg](source_pump& pump) { run_netcat(cfg, pump); }, w.downstream,
+      w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

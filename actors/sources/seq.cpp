@@ -13,8 +13,8 @@ seq_config parse_seq(option_reader& r) {
   cfg.count = static_cast<uint64_t>(r.integer("count", 0, 0));
   cfg.start = static_cast<uint64_t>(r.integer("start", 0, 0));
   cfg.rate = static_cast<uint64_t>(r.integer("rate", 0, 0));
-  cfg.body_size = static_cast<std::size_t>(
-    r.integer("body_size", 0, 0, 64 * 1024 * 1024));
+  cfg.body_size =
+      static_cast<std::size_t>(r.integer("body_size", 0, 0, 64 * 1024 * 1024));
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   return cfg;
@@ -34,18 +34,15 @@ void run_seq(const seq_config& cfg, source_pump& pump) {
     for (auto& e : out) {
       auto num = std::to_string(cfg.start + made++);
       e.body = num;
-      if (e.body.size() < cfg.body_size)
-        e.body.resize(cfg.body_size, '.');
+      if (e.body.size() < cfg.body_size) e.body.resize(cfg.body_size, '.');
       e.headers.emplace("seq", std::move(num));
     }
-    if (!pump.emit(std::move(out)))
-      return;
+    if (!pump.emit(std::move(out))) return;
     if (cfg.rate != 0) {
       auto due = began + std::chrono::microseconds(made * 1000000 / cfg.rate);
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        due - clock::now());
-      if (wait.count() > 0 && !pump.sleep_for(wait))
-        return;
+          due - clock::now());
+      if (wait.count() > 0 && !pump.sleep_for(wait)) return;
     }
   }
 }
@@ -55,8 +52,8 @@ void run_seq(const seq_config& cfg, source_pump& pump) {
 caf::actor spawn_seq(caf::actor_system& sys, const seq_config& cfg,
                      const wiring& w) {
   return spawn_source(
-    sys, [cfg](source_pump& pump) { run_seq(cfg, pump); }, w.downstream,
-    w.metrics, cfg.max_inflight);
+      sys, [cfg](source_pump& pump) { run_seq(cfg, pump); }, w.downstream,
+      w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

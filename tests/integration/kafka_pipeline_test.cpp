@@ -116,8 +116,7 @@ std::size_t expect_all_seq(const std::vector<test::record>& records,
   for (auto& r : records) {
     auto i = std::stoull(r.value);
     EXPECT_LT(i, count);
-    if (i < count && seen[i]++ > 0)
-      ++dupes;
+    if (i < count && seen[i]++ > 0) ++dupes;
   }
   std::size_t missing = 0;
   for (auto s : seen)
@@ -157,12 +156,12 @@ agents:
 )");
   auto& sink = metric("a1.sinks.k1");
   ASSERT_TRUE(test::wait_until(
-    [&] { return sink.events_committed.load() >= count; }, 60s))
-    << sink.summary();
+      [&] { return sink.events_committed.load() >= count; }, 60s))
+      << sink.summary();
   EXPECT_TRUE(a.sources_done());
   EXPECT_EQ(a.stop(10s), 0u);
-  auto records = test::consume(cluster_->bootstrap_servers(), "seq_topic",
-                               count);
+  auto records =
+      test::consume(cluster_->bootstrap_servers(), "seq_topic", count);
   ASSERT_EQ(records.size(), count);
   EXPECT_EQ(expect_all_seq(records, count), 0u);
   for (auto& r : records) {
@@ -207,7 +206,7 @@ agents:
 )");
   auto& sink = metric("a1.sinks.k1");
   ASSERT_TRUE(test::wait_until(
-    [&] { return sink.events_committed.load() >= 150; }, 30s));
+      [&] { return sink.events_committed.load() >= 150; }, 30s));
   auto main = test::consume(cluster_->bootstrap_servers(), "main_topic", 100);
   ASSERT_EQ(main.size(), 100u);
   for (auto& r : main) {
@@ -262,8 +261,7 @@ agents:
     while (sent < payload.size()) {
       auto n = ::send(fd, payload.data() + sent, payload.size() - sent,
                       MSG_NOSIGNAL);
-      if (n <= 0)
-        return;
+      if (n <= 0) return;
       sent += static_cast<std::size_t>(n);
     }
   };
@@ -281,24 +279,24 @@ agents:
             << payload.size() << " bytes; RSS grew by "
             << (rss_peak - rss_before) / 1024 << " KiB\n";
   EXPECT_LT(sent, payload.size() / 2)
-    << "the client was not pushed back: " << sent << " bytes accepted";
+      << "the client was not pushed back: " << sent << " bytes accepted";
   EXPECT_LE(channel.channel_size.load(), 2000u);
   EXPECT_LT(rss_peak - rss_before, 40u * 1024 * 1024)
-    << "memory grew while Kafka was away";
+      << "memory grew while Kafka was away";
   // Kafka is back: everything flows.
   for (int id = 1; id <= 3; ++id)
     rd_kafka_mock_broker_set_up(mock(), id);
   ASSERT_TRUE(test::wait_until(
-    [&] {
-      send_some();
-      return sent == payload.size();
-    },
-    60s));
+      [&] {
+        send_some();
+        return sent == payload.size();
+      },
+      60s));
   ::close(fd);
   auto& sink = metric("a1.sinks.k1");
   ASSERT_TRUE(test::wait_until(
-    [&] { return sink.events_committed.load() >= lines; }, 60s))
-    << sink.summary();
+      [&] { return sink.events_committed.load() >= lines; }, 60s))
+      << sink.summary();
   auto records = test::consume(cluster_->bootstrap_servers(), "logs", lines);
   EXPECT_EQ(expect_all_seq(records, lines), 0u);
 }
@@ -340,14 +338,14 @@ agents:
   EXPECT_EQ(sink.restarts.load(), static_cast<uint64_t>(kills));
   auto& channel = metric("a1.channels.c1");
   ASSERT_TRUE(test::wait_until(
-    [&] {
-      return a.sources_done() && channel.events_committed.load() >= count;
-    },
-    60s))
-    << channel.summary();
+      [&] {
+        return a.sources_done() && channel.events_committed.load() >= count;
+      },
+      60s))
+      << channel.summary();
   EXPECT_EQ(a.stop(10s), 0u);
-  auto records = test::consume(cluster_->bootstrap_servers(), "kills", count,
-                               20s);
+  auto records =
+      test::consume(cluster_->bootstrap_servers(), "kills", count, 20s);
   auto dupes = expect_all_seq(records, count);
   std::cout << "duplicates after " << kills << " kills: " << dupes << '\n';
 }

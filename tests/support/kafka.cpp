@@ -16,22 +16,21 @@ std::vector<record> consume(const std::string& bootstrap,
                             std::chrono::milliseconds timeout) {
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf{
-    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   conf->set("bootstrap.servers", bootstrap, err);
   conf->set("group.id", "flumen-test", err);
   conf->set("enable.auto.commit", "false", err);
   conf->set("log_level", "3", err);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer{
-    RdKafka::KafkaConsumer::create(conf.get(), err)};
-  if (!consumer)
-    throw std::runtime_error("consumer: " + err);
+      RdKafka::KafkaConsumer::create(conf.get(), err)};
+  if (!consumer) throw std::runtime_error("consumer: " + err);
   // Assign every partition explicitly: no group rebalance to wait for.
   RdKafka::Metadata* md = nullptr;
   std::unique_ptr<RdKafka::Topic> t{
-    RdKafka::Topic::create(consumer.get(), topic, nullptr, err)};
+      RdKafka::Topic::create(consumer.get(), topic, nullptr, err)};
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (consumer->metadata(false, t.get(), &md, 5000)
-         != RdKafka::ERR_NO_ERROR) {
+  while (consumer->metadata(false, t.get(), &md, 5000) !=
+         RdKafka::ERR_NO_ERROR) {
     if (std::chrono::steady_clock::now() >= deadline)
       throw std::runtime_error("no metadata for " + topic);
   }
@@ -48,8 +47,8 @@ std::vector<record> consume(const std::string& bootstrap,
         highs.emplace_back(pm->id(), high);
         total += high - low;
       }
-    if (static_cast<std::size_t>(total) >= expected
-        || std::chrono::steady_clock::now() >= deadline)
+    if (static_cast<std::size_t>(total) >= expected ||
+        std::chrono::steady_clock::now() >= deadline)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
@@ -57,29 +56,26 @@ std::vector<record> consume(const std::string& bootstrap,
   std::vector<RdKafka::TopicPartition*> parts;
   std::map<int32_t, int64_t> remaining; // partition -> high watermark
   for (auto& [id, high] : highs) {
-    if (high == 0)
-      continue;
+    if (high == 0) continue;
     remaining[id] = high;
     parts.push_back(RdKafka::TopicPartition::create(
-      topic, id, RdKafka::Topic::OFFSET_BEGINNING));
+        topic, id, RdKafka::Topic::OFFSET_BEGINNING));
   }
   consumer->assign(parts);
   RdKafka::TopicPartition::destroy(parts);
   std::vector<record> out;
   while (!remaining.empty() && std::chrono::steady_clock::now() < deadline) {
     std::unique_ptr<RdKafka::Message> msg{consumer->consume(100)};
-    if (msg->err() != RdKafka::ERR_NO_ERROR)
-      continue;
+    if (msg->err() != RdKafka::ERR_NO_ERROR) continue;
     record r;
     r.partition = msg->partition();
     r.offset = msg->offset();
-    if (msg->key())
-      r.key = *msg->key();
+    if (msg->key()) r.key = *msg->key();
     r.value.assign(static_cast<const char*>(msg->payload()), msg->len());
     if (auto* h = msg->headers())
       for (auto& x : h->get_all())
         r.headers[x.key()] =
-          std::string(static_cast<const char*>(x.value()), x.value_size());
+            std::string(static_cast<const char*>(x.value()), x.value_size());
     if (auto i = remaining.find(r.partition);
         i != remaining.end() && r.offset + 1 >= i->second)
       remaining.erase(i);

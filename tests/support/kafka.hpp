@@ -20,10 +20,10 @@ struct record {
 /// passed), then reads every partition from the beginning up to its high
 /// watermark, duplicates included. A real librdkafka consumer; on timeout
 /// it returns what it has and the test's assertion says what is missing.
-std::vector<record> consume(const std::string& bootstrap,
-                            const std::string& topic, std::size_t expected,
-                            std::chrono::milliseconds timeout
-                            = std::chrono::seconds{60});
+std::vector<record>
+consume(const std::string& bootstrap, const std::string& topic,
+        std::size_t expected,
+        std::chrono::milliseconds timeout = std::chrono::seconds{60});
 
 /// Resident set size of this process in bytes (from /proc/self/statm).
 std::size_t rss_bytes();

@@ -12,8 +12,7 @@ bool wait_until(Pred pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return pred();
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   return true;
