@@ -83,6 +83,8 @@ void agent::start() {
     w.name = k.name;
     w.metrics = m;
     w.channel = channels_.at(k.channel);
+    if (!k.dead_letter_channel.empty())
+      w.dead_letter = channels_.at(k.dead_letter_channel);
     children.push_back(child_spec{
         m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
         m});

@@ -34,6 +34,7 @@ std::string component_metrics::summary() const {
   field("committed", events_committed);
   field("rolled_back", events_rolled_back);
   field("dropped", events_dropped);
+  field("dead_lettered", events_dead_lettered);
   field("batches", batches);
   if (kind == "channel")
     out << " size=" << channel_size.load() << '/' << channel_capacity.load();

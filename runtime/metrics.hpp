@@ -35,6 +35,8 @@ struct component_metrics {
   std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained
   std::atomic<uint64_t> events_rolled_back{0};
   std::atomic<uint64_t> events_dropped{0}; ///< e.g. over-long lines
+  /// Sinks: events that can never be delivered, sent to a dead-letter channel.
+  std::atomic<uint64_t> events_dead_lettered{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> batches_empty{0};
   std::atomic<uint64_t> channel_size{0}; ///< queued + taken, uncommitted

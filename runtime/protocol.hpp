@@ -8,6 +8,9 @@
 //                                             interval; an empty batch then
 //             (commit_atom, uint64_t txn)  -> (ok_atom)
 //             (rollback_atom, uint64_t txn)-> (ok_atom)   back to the head
+//             (get_atom, uint64_t txn)     -> (batch)     the events of an
+//                                             open transaction (rare path:
+//                                             a sink sorting out failures)
 //   router:   (put_atom, batch)            -> (ok_atom)   once every
 //                                             required channel accepted
 //   source,
@@ -26,6 +29,7 @@
 
 namespace flumen {
 
+using caf::get_atom;
 using caf::ok_atom;
 using caf::put_atom;
 using take_atom = caf::atom_constant<caf::atom("take")>;

@@ -27,6 +27,8 @@ struct wiring {
   caf::actor downstream;
   /// Sinks: the channel to take from.
   caf::actor channel;
+  /// Sinks: the channel for events that can never be delivered (or null).
+  caf::actor dead_letter;
 };
 
 /// A stage between a source and its channels. Runs inside the source's

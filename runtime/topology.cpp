@@ -227,6 +227,13 @@ private:
       spec.transaction_capacity = raw_count(val, "transaction_capacity");
     else
       spec.batch_size = raw_count(val, "batch_size");
+    // A sink type that dead-letters reads this key itself; the loader
+    // checks the reference and wires the channel.
+    if (kind == "sinks") {
+      auto dl = value_of(val, "dead_letter_channel");
+      if (dl.IsDefined() && dl.IsScalar())
+        spec.dead_letter_channel = expand_env(dl.Scalar()).value_or("");
+    }
     return spec;
   }
 
@@ -313,14 +320,27 @@ private:
       else
         add(location_of(value_of(d.sinks[i], "channel"), file_),
             snk.path + ".channel", unknown_channel(snk.channel));
+      if (snk.dead_letter_channel.empty()) continue;
+      auto where =
+          location_of(value_of(d.sinks[i], "dead_letter_channel"), file_);
+      if (!a.find_channel(snk.dead_letter_channel))
+        add(where, snk.path + ".dead_letter_channel",
+            unknown_channel(snk.dead_letter_channel));
+      else if (snk.dead_letter_channel == snk.channel)
+        add(where, snk.path + ".dead_letter_channel",
+            "must not be the channel the sink reads");
     }
     for (const auto& ch : a.channels) {
       auto read = std::any_of(a.sinks.begin(), a.sinks.end(),
                               [&](auto& s) { return s.channel == ch.name; });
       auto written =
-          std::any_of(a.sources.begin(), a.sources.end(), [&](auto& s) {
-            return std::find(s.channels.begin(), s.channels.end(), ch.name) !=
-                   s.channels.end();
+          std::any_of(a.sources.begin(), a.sources.end(),
+                      [&](auto& s) {
+                        return std::find(s.channels.begin(), s.channels.end(),
+                                         ch.name) != s.channels.end();
+                      }) ||
+          std::any_of(a.sinks.begin(), a.sinks.end(), [&](auto& s) {
+            return s.dead_letter_channel == ch.name;
           });
       if (!read)
         add(ch.where, ch.path,

@@ -22,6 +22,8 @@ struct component_spec {
   std::vector<std::string> interceptor_types;
   /// Sinks: the one channel taken from.
   std::string channel;
+  /// Sinks: where events go that can never be delivered (may be empty).
+  std::string dead_letter_channel;
   /// Sources and sinks: events per batch (0 when the type has none).
   std::size_t batch_size = 0;
   /// Channels: most events in one put or take.

@@ -30,6 +30,17 @@ kafka_config parse_kafka(option_reader& r) {
   cfg.allow_topic_override =
       r.boolean("allow_topic_override", cfg.allow_topic_override);
   cfg.forward_headers = r.boolean("forward_headers", cfg.forward_headers);
+  cfg.on_permanent_error = r.choice("on_permanent_error",
+                                    cfg.on_permanent_error,
+                                    {"drop", "dead_letter", "fail"});
+  cfg.dead_letter_channel = r.str("dead_letter_channel");
+  if (cfg.on_permanent_error == "dead_letter" && cfg.dead_letter_channel.empty())
+    r.error("on_permanent_error",
+            "'dead_letter' needs a dead_letter_channel");
+  if (cfg.on_permanent_error != "dead_letter"
+      && !cfg.dead_letter_channel.empty())
+    r.error("dead_letter_channel",
+            "is used only with on_permanent_error: dead_letter");
   cfg.producer = r.string_map("producer");
   // Let librdkafka judge each key and value now, at load time.
   std::unique_ptr<RdKafka::Conf> probe{
@@ -60,30 +71,52 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   return out;
 }
 
+bool is_permanent(int kafka_error) {
+  switch (static_cast<rd_kafka_resp_err_t>(kafka_error)) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
 namespace {
 
+struct batch_tracker;
+
+/// One produced record: its tracker and its index in the batch (the
+/// record's opaque, so a delivery report knows which event it is about).
+struct record_slot {
+  batch_tracker* tracker = nullptr;
+  uint32_t index = 0;
+};
+
 // Counts the delivery reports of one transaction; the last one tells the
-// sink actor.
+// sink actor, with every failure as (index << 32 | error code).
 struct batch_tracker {
   caf::actor sink;
   txn_id id = 0;
   std::atomic<int64_t> pending{0};
-  std::atomic<int64_t> failed{0};
+  std::vector<record_slot> slots;
   std::mutex mtx;
-  std::string first_error;
+  std::vector<uint64_t> failures;
 
-  void fail(const char* why) {
-    if (failed.fetch_add(1) == 0) {
-      std::lock_guard guard{mtx};
-      first_error = why;
-    }
+  void fail(uint32_t index, rd_kafka_resp_err_t err) {
+    std::lock_guard guard{mtx};
+    failures.push_back(uint64_t{index} << 32
+                       | static_cast<uint32_t>(static_cast<int32_t>(err)));
   }
 
-  // Called once per produced message and once by the producing actor.
+  // Called once per produced record and once by the producing actor.
   void settle_one() {
     if (pending.fetch_sub(1) == 1) {
-      caf::anon_send(sink, delivered_atom::value, id,
-                     static_cast<uint64_t>(failed.load()), first_error);
+      caf::anon_send(sink, delivered_atom::value, id, std::move(failures));
       delete this;
     }
   }
@@ -93,11 +126,11 @@ struct batch_tracker {
 // object per delivery report and a header object per record, which showed
 // up as a third of the sink's time.
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
-  auto* t = static_cast<batch_tracker*>(msg->_private);
-  if (!t) return;
+  auto* slot = static_cast<record_slot*>(msg->_private);
+  if (!slot) return;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    t->fail(rd_kafka_err2str(msg->err));
-  t->settle_one();
+    slot->tracker->fail(slot->index, msg->err);
+  slot->tracker->settle_one();
 }
 
 void on_error(rd_kafka_t*, int, const char* reason, void* opaque) {
@@ -115,6 +148,7 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 struct kafka_state {
   kafka_config cfg;
   caf::actor channel;
+  caf::actor dead_letter;
   std::shared_ptr<component_metrics> metrics;
   rd_kafka_t* producer = nullptr;
   std::map<std::string, rd_kafka_topic_t*, std::less<>> topics;
@@ -175,8 +209,12 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
   t->sink = caf::actor_cast<caf::actor>(self);
   t->id = id;
   t->pending = static_cast<int64_t>(events.size()) + 1;
+  t->slots.resize(events.size());
   auto* default_topic = st.topic(st.cfg.topic);
-  for (auto& e : events) {
+  for (uint32_t index = 0; index < events.size(); ++index) {
+    auto& e = events[index];
+    auto* slot = &t->slots[index];
+    *slot = record_slot{t, index};
     auto* topic = default_topic;
     if (st.cfg.allow_topic_override) {
       if (auto i = e.headers.find(st.cfg.topic_header); i != e.headers.end())
@@ -208,11 +246,11 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(const_cast<char*>(e.body.data()), e.body.size()),
         RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // The headers stay ours on failure.
       if (headers) rd_kafka_headers_destroy(headers);
-      t->fail(rd_kafka_err2str(err));
+      t->fail(index, err);
       t->settle_one();
     }
   }
@@ -246,12 +284,142 @@ void pump(kafka_actor* self) {
           [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
+void commit(kafka_actor* self, txn_id id, std::size_t delivered) {
+  auto& st = self->state;
+  self->request(st.channel, caf::infinite, commit_atom::value, id)
+    .then(
+      [self, delivered](ok_atom) {
+        auto& st = self->state;
+        st.metrics->events_committed.fetch_add(delivered,
+                                               std::memory_order_relaxed);
+        st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+        st.backoff = std::chrono::milliseconds{100};
+        finish_if_idle(self);
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+// A retriable failure: the whole batch goes back and is retried after a
+// backoff, which keeps its order.
+void roll_back(kafka_actor* self, txn_id id, std::size_t n,
+               std::size_t failed, const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
+               "retrying in {} ms",
+               st.metrics->name, failed, n, why, st.backoff.count());
+  st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
+  self->request(st.channel, caf::infinite, rollback_atom::value, id)
+    .then([self](ok_atom) { finish_if_idle(self); },
+          [self](caf::error& err) { self->quit(std::move(err)); });
+  if (!st.paused) {
+    st.paused = true;
+    self->delayed_send(self, st.backoff, tick_atom::value);
+    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
+  }
+}
+
+// Some events of the batch can never be delivered. They are dropped,
+// dead-lettered or make the sink fail (`on_permanent_error`); events that
+// failed for a passing reason are put back into the channel; then the
+// transaction commits. So a poison event never blocks the ones behind it
+// and is never retried.
+void settle_poison(kafka_actor* self, txn_id id, std::size_t n,
+                   std::vector<std::pair<uint32_t, int32_t>> permanent,
+                   std::vector<uint32_t> retriable) {
+  auto& st = self->state;
+  ++st.inflight; // the transaction is open until this is settled
+  self->request(st.channel, caf::infinite, get_atom::value, id)
+    .then(
+      [=](const batch& events) {
+        auto& st = self->state;
+        auto now = std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+        batch dead;
+        for (auto [index, code] : permanent) {
+          auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
+          if (st.cfg.on_permanent_error == "fail") {
+            spdlog::error("{}: event rejected for good ({}); failing",
+                          st.metrics->name, why);
+            self->request(st.channel, caf::infinite, rollback_atom::value, id)
+              .then([self, why = std::string{why}](ok_atom) {
+                self->quit(make_error(errc::delivery_failed, why));
+              });
+            return;
+          }
+          if (st.cfg.on_permanent_error == "drop") {
+            spdlog::warn("{}: dropped an event Kafka rejects for good: {}",
+                         st.metrics->name, why);
+            st.metrics->events_dropped.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          auto e = events.at(index);
+          e.headers.insert_or_assign("flumen.error", std::string{why});
+          e.headers.insert_or_assign("flumen.error_code",
+                                     std::to_string(code));
+          e.headers.insert_or_assign("flumen.sink", st.metrics->name);
+          e.headers.insert_or_assign("flumen.topic", st.cfg.topic);
+          e.headers.insert_or_assign("flumen.time", now);
+          dead.push_back(std::move(e));
+        }
+        batch again;
+        for (auto index : retriable)
+          again.push_back(events.at(index));
+        auto delivered = n - permanent.size() - retriable.size();
+        auto n_dead = dead.size();
+        auto finish = [self, id, delivered] {
+          --self->state.inflight;
+          commit(self, id, delivered);
+          pump(self);
+        };
+        auto put_back = [self, again = std::move(again), finish]() mutable {
+          if (again.empty()) {
+            finish();
+            return;
+          }
+          auto k = again.size();
+          self
+            ->request(self->state.channel, caf::infinite, put_atom::value,
+                      std::move(again))
+            .then(
+              [self, k, finish](ok_atom) {
+                self->state.metrics->events_rolled_back.fetch_add(
+                  k, std::memory_order_relaxed);
+                finish();
+              },
+              [self](caf::error& err) { self->quit(std::move(err)); });
+        };
+        if (dead.empty()) {
+          put_back();
+          return;
+        }
+        self
+          ->request(st.dead_letter, caf::infinite, put_atom::value,
+                    std::move(dead))
+          .then(
+            [self, n_dead, put_back](ok_atom) mutable {
+              auto& st = self->state;
+              st.metrics->events_dead_lettered.fetch_add(
+                n_dead, std::memory_order_relaxed);
+              spdlog::warn("{}: {} events Kafka rejects for good went to the "
+                           "dead-letter channel",
+                           st.metrics->name, n_dead);
+              put_back();
+            },
+            [self](caf::error& err) { self->quit(std::move(err)); });
+      },
+      [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
 caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
                          std::string bootstrap, caf::actor channel,
+                         caf::actor dead_letter,
                          std::shared_ptr<component_metrics> metrics) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.channel = std::move(channel);
+  st.dead_letter = std::move(dead_letter);
   st.metrics = std::move(metrics);
   char err[512];
   auto* conf = rd_kafka_conf_new();
@@ -304,42 +472,36 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   st.metrics->set_state(component_state::running);
   pump(self);
   return {
-      [self](delivered_atom, txn_id id, uint64_t failed,
-             const std::string& why) {
-        auto& st = self->state;
-        --st.inflight;
-        auto n = st.sizes[id];
-        st.sizes.erase(id);
-        if (failed == 0) {
-          self->request(st.channel, caf::infinite, commit_atom::value, id)
-              .then(
-                  [self, n](ok_atom) {
-                    auto& st = self->state;
-                    st.metrics->events_committed.fetch_add(
-                        n, std::memory_order_relaxed);
-                    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-                    st.backoff = std::chrono::milliseconds{100};
-                    finish_if_idle(self);
-                  },
-                  [self](caf::error& err) { self->quit(std::move(err)); });
-          pump(self);
-          return;
-        }
-        spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
-                     "retrying in {} ms",
-                     st.metrics->name, failed, n, why, st.backoff.count());
-        st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
-        self->request(st.channel, caf::infinite, rollback_atom::value, id)
-            .then([self](ok_atom) { finish_if_idle(self); },
-                  [self](caf::error& err) { self->quit(std::move(err)); });
-        if (!st.paused) {
-          st.paused = true;
-          self->delayed_send(self, st.backoff, tick_atom::value);
-          st.backoff =
-              std::min(st.backoff * 2, std::chrono::milliseconds{30000});
-        }
-      },
-      [self](tick_atom) {
+      [self](delivered_atom, txn_id id, std::vector<uint64_t>& failures) {
+      auto& st = self->state;
+      --st.inflight;
+      auto n = st.sizes[id];
+      st.sizes.erase(id);
+      if (failures.empty()) {
+        commit(self, id, n);
+        pump(self);
+        return;
+      }
+      std::vector<std::pair<uint32_t, int32_t>> permanent;
+      std::vector<uint32_t> retriable;
+      for (auto f : failures) {
+        auto index = static_cast<uint32_t>(f >> 32);
+        auto err = static_cast<int32_t>(static_cast<uint32_t>(f));
+        if (is_permanent(err))
+          permanent.emplace_back(index, err);
+        else
+          retriable.push_back(index);
+      }
+      if (permanent.empty()) {
+        auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(
+          static_cast<int32_t>(static_cast<uint32_t>(failures.front()))));
+        roll_back(self, id, n, failures.size(), why);
+        return;
+      }
+      settle_poison(self, id, n, std::move(permanent), std::move(retriable));
+      pump(self);
+    },
+    [self](tick_atom) {
         self->state.paused = false;
         pump(self);
       },
@@ -366,7 +528,8 @@ caf::actor spawn_kafka(caf::actor_system& sys, const kafka_config& cfg,
     bootstrap = cluster.bootstrap_servers();
   }
   // Detached: librdkafka calls (flush on stop, destroy) may block briefly.
-  return sys.spawn(kafka_sink, cfg, bootstrap, w.channel, w.metrics);
+  return sys.spawn(kafka_sink, cfg, bootstrap, w.channel, w.dead_letter,
+                   w.metrics);
 }
 
 } // namespace flumen::sinks

@@ -26,6 +26,12 @@ struct kafka_config {
   bool allow_topic_override = false;
   /// Forward Flume headers as Kafka record headers.
   bool forward_headers = true;
+  /// What to do with an event Kafka rejects for good (record too large,
+  /// invalid or unauthorised topic, unknown partition): `drop` (logged,
+  /// counted), `dead_letter` (put to `dead_letter_channel` with headers
+  /// saying why) or `fail` (roll back and stop; the supervisor restarts).
+  std::string on_permanent_error = "drop";
+  std::string dead_letter_channel;
   /// Passed to librdkafka as is (overrides flumen's defaults).
   std::map<std::string, std::string> producer;
 };
@@ -38,9 +44,14 @@ kafka_config parse_kafka(option_reader& r);
 std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap);
 
+/// True for delivery errors retrying can't fix (one event's fault).
+bool is_permanent(int kafka_error);
+
 /// Spawns the sink: takes batches from its channel, produces them, and
-/// commits a batch only after every delivery report of it succeeded; any
-/// failure rolls the batch back and retries it after a backoff.
+/// commits a batch only after every delivery report of it succeeded. A
+/// retriable failure rolls the batch back and retries it after a backoff; a
+/// permanent one is handled by `on_permanent_error`, so a poison event never
+/// blocks the events behind it.
 caf::actor spawn_kafka(caf::actor_system& sys, const kafka_config& cfg,
                        const wiring& w);
 

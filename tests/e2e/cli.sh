@@ -52,4 +52,38 @@ set -e
 [[ $code -eq 2 ]] && grep -q -- "--agent" "$WORK/out" || fail "two agents: $code $(cat "$WORK/out")"
 "$FLUMEN" run "$WORK/two.yaml" --agent b --exit-on-eof 2>"$WORK/b.log" || fail "run --agent b"
 grep -q "b.sinks.k state=stopped taken=1 committed=1" "$WORK/b.log" || fail "agent b: $(cat "$WORK/b.log")"
+# Dead letters: the channel must exist, and the policy must ask for it.
+cat >"$WORK/dlq.yaml" <<'YAML'
+agents:
+  a1:
+    sources:
+      r1: {type: seq, channels: [c1]}
+    channels:
+      c1: {type: memory}
+      dlq: {type: memory}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: embedded
+        topic: t
+        on_permanent_error: dead_letter
+        dead_letter_channel: dlqq
+      k2: {type: "null", channel: dlq}
+YAML
+set +e
+"$FLUMEN" validate "$WORK/dlq.yaml" >"$WORK/out" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "dlq: exit $code"
+grep -qF "dlq.yaml:15:30: agents.a1.sinks.k1.dead_letter_channel: unknown channel 'dlqq' (did you mean 'dlq'?)" "$WORK/out" \
+  || fail "dlq error: $(cat "$WORK/out")"
+sed -i 's/dlqq/dlq/' "$WORK/dlq.yaml"
+"$FLUMEN" validate "$WORK/dlq.yaml" >/dev/null || fail "a dead-letter channel counts as written"
+sed -i 's/on_permanent_error: dead_letter/on_permanent_error: drop/' "$WORK/dlq.yaml"
+set +e
+"$FLUMEN" validate "$WORK/dlq.yaml" >"$WORK/out" 2>&1
+set -e
+grep -qF "agents.a1.sinks.k1.dead_letter_channel: is used only with on_permanent_error: dead_letter" "$WORK/out" \
+  || fail "dlq without policy: $(cat "$WORK/out")"
 echo "1 passed, 0 failed"

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -348,6 +350,116 @@ agents:
       test::consume(cluster_->bootstrap_servers(), "kills", count, 20s);
   auto dupes = expect_all_seq(records, count);
   std::cout << "duplicates after " << kills << " kills: " << dupes << '\n';
+}
+
+} // namespace
+
+namespace {
+
+// A record larger than the producer accepts sits in the middle of a
+// stream: it goes to the dead-letter channel (here written to files) with
+// headers saying why, every other event is delivered, and each partition
+// keeps the order of the rest.
+TEST_F(pipeline, poison_event_is_dead_lettered_and_the_rest_delivered) {
+  ASSERT_TRUE(cluster_->create_topic("poison", 8));
+  auto dir = std::string{"/tmp/flumen-dlq-"} + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  auto& a = start(replace_all(R"(
+agents:
+  a1:
+    sources:
+      r1:
+        type: exec
+        command: "awk 'BEGIN { for (i = 1; i <= 5000; i++) if (i == 2500) printf \"%0200000d\\n\", i; else print i }'"
+        max_line_length: 300000
+        channels: [c1]
+    channels:
+      c1: {type: memory}
+      dlq: {type: memory}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: poison
+        batch_size: 500
+        on_permanent_error: dead_letter
+        dead_letter_channel: dlq
+        producer: {message.max.bytes: "100000"}
+      dead:
+        type: file_roll
+        channel: dlq
+        directory: DIR
+        format: header_and_body
+)",
+                              "DIR", dir));
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        return a.sources_done() && sink.events_committed.load() >= 4999 &&
+               sink.events_dead_lettered.load() == 1;
+      },
+      30s))
+      << sink.summary();
+  EXPECT_EQ(a.stop(10s), 0u);
+  auto records = test::consume(cluster_->bootstrap_servers(), "poison", 4999);
+  ASSERT_EQ(records.size(), 4999u);
+  std::map<int32_t, int> last; // per-partition order of the rest is kept
+  std::set<int> seen;
+  for (auto& r : records) {
+    auto v = std::stoi(r.value);
+    EXPECT_NE(v, 2500);
+    EXPECT_GT(v, last[r.partition]) << "partition " << r.partition;
+    last[r.partition] = v;
+    seen.insert(v);
+  }
+  EXPECT_EQ(seen.size(), 4999u);
+  std::string dead;
+  for (auto& f : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in{f.path()};
+    dead.append(std::istreambuf_iterator<char>{in}, {});
+  }
+  EXPECT_NE(dead.find("flumen.error=Broker: Message size too large"),
+            std::string::npos)
+      << dead.substr(0, 300);
+  EXPECT_NE(dead.find("flumen.sink=a1.sinks.k1"), std::string::npos);
+  EXPECT_NE(dead.find("flumen.topic=poison"), std::string::npos);
+  EXPECT_NE(dead.find("0000000002500"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// `drop`: the poison event is counted and logged, the rest delivered.
+TEST_F(pipeline, poison_event_is_dropped_and_counted) {
+  ASSERT_TRUE(cluster_->create_topic("poison2", 8));
+  auto& a = start(R"(
+agents:
+  a1:
+    sources:
+      r1:
+        type: exec
+        command: "awk 'BEGIN { for (i = 1; i <= 1000; i++) if (i == 500) printf \"%0200000d\\n\", i; else print i }'"
+        max_line_length: 300000
+        channels: [c1]
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: poison2
+        producer: {message.max.bytes: "100000"}
+)");
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        return a.sources_done() && sink.events_committed.load() >= 999 &&
+               sink.events_dropped.load() == 1;
+      },
+      30s))
+      << sink.summary();
+  auto records = test::consume(cluster_->bootstrap_servers(), "poison2", 999);
+  EXPECT_EQ(records.size(), 999u);
 }
 
 } // namespace
