@@ -89,7 +89,10 @@ void agent::start() {
         m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
         m});
   }
-  supervisor_ = spawn_supervisor(sys_, std::move(children));
+  supervisor_ =
+      spawn_supervisor(sys_, std::move(children), backoff_policy{},
+                       restart_limit{spec_.supervision.max_restarts,
+                                     spec_.supervision.restart_window});
 }
 
 caf::actor agent::component(const std::string& kind_and_name) const {
@@ -105,6 +108,15 @@ caf::actor agent::component(const std::string& kind_and_name) const {
       .receive([&](caf::actor& a) { result = std::move(a); },
                [](caf::error&) {});
   return result;
+}
+
+std::vector<std::string> agent::failed_components() const {
+  std::vector<std::string> out;
+  for (auto& m : metrics_.all())
+    if (m->name.starts_with(spec_.name + ".") &&
+        m->current_state() == component_state::failed)
+      out.push_back(m->name);
+  return out;
 }
 
 bool agent::sources_done() const {

@@ -32,6 +32,12 @@ public:
   /// seq count made, exec command exited without restart).
   bool sources_done() const;
 
+  /// Components past their restart limit (state `failed`).
+  std::vector<std::string> failed_components() const;
+
+  /// The agent's supervision settings.
+  const supervision_settings& supervision() const { return spec_.supervision; }
+
   /// Graceful stop within `timeout`: sources stop and hand over what they
   /// read, channels drain into the sinks, sinks flush and commit. Returns
   /// the number of events still in channels afterwards (undelivered).

@@ -128,6 +128,14 @@ int cmd_run(const run_options& opt) {
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
         break;
       }
+      if (auto failed = a.failed_components();
+          !failed.empty() && a.supervision().on_component_failure == "exit") {
+        spdlog::error("agent {}: {} failed and on_component_failure is exit; "
+                      "stopping",
+                      spec->name, failed.front());
+        code = 4;
+        break;
+      }
       if (opt.exit_on_eof && a.sources_done()) {
         spdlog::info("agent {}: every source reached its end, stopping",
                      spec->name);
@@ -164,8 +172,8 @@ int cmd_run(const run_options& opt) {
       spdlog::error("agent {}: {} events could not be delivered before the "
                     "shutdown timeout",
                     spec->name, left);
-      code = 3;
-    } else {
+      if (code == 0) code = 3;
+    } else if (code == 0) {
       spdlog::info("agent {}: stopped, every accepted event delivered",
                    spec->name);
     }

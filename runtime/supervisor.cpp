@@ -1,5 +1,6 @@
 #include "runtime/supervisor.hpp"
 
+#include <deque>
 #include <map>
 
 #include <caf/all.hpp>
@@ -26,11 +27,13 @@ struct supervised {
   child_spec spec;
   caf::actor current;
   backoff_policy backoff;
+  std::deque<backoff_policy::clock::time_point> failures; // in the window
 };
 
 struct supervisor_state {
   std::vector<supervised> children;
   std::map<caf::actor_addr, std::size_t> by_addr;
+  restart_limit limit;
   bool stopping = false;
   static inline const char* name = "supervisor";
 };
@@ -55,9 +58,10 @@ void start_child(supervisor_actor* self, std::size_t i) {
 
 caf::behavior supervisor(supervisor_actor* self,
                          std::vector<child_spec> children,
-                         backoff_policy policy) {
+                         backoff_policy policy, restart_limit limit) {
+  self->state.limit = limit;
   for (auto& spec : children)
-    self->state.children.push_back(supervised{std::move(spec), {}, policy});
+    self->state.children.push_back(supervised{std::move(spec), {}, policy, {}});
   for (std::size_t i = 0; i < self->state.children.size(); ++i)
     start_child(self, i);
   self->set_down_handler([self](const caf::down_msg& dm) {
@@ -72,7 +76,20 @@ caf::behavior supervisor(supervisor_actor* self,
       c.spec.metrics->set_state(component_state::stopped);
       return;
     }
-    auto delay = c.backoff.on_failure(backoff_policy::clock::now());
+    auto now = backoff_policy::clock::now();
+    while (!c.failures.empty() && now - c.failures.front() >= st.limit.window)
+      c.failures.pop_front();
+    if (c.failures.size() >= st.limit.max_restarts) {
+      // Past the intensity: never a silent death, and no endless loop.
+      c.spec.metrics->set_state(component_state::failed);
+      spdlog::error("{}: down ({}); failed {} times within {} ms, not "
+                    "restarting it again",
+                    c.spec.name, self->system().render(dm.reason),
+                    c.failures.size() + 1, st.limit.window.count());
+      return;
+    }
+    c.failures.push_back(now);
+    auto delay = c.backoff.on_failure(now);
     c.spec.metrics->set_state(component_state::backing_off);
     c.spec.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("{}: down ({}), restarting in {} ms", c.spec.name,
@@ -99,8 +116,8 @@ caf::behavior supervisor(supervisor_actor* self,
 
 caf::actor spawn_supervisor(caf::actor_system& sys,
                             std::vector<child_spec> children,
-                            backoff_policy policy) {
-  return sys.spawn(supervisor, std::move(children), policy);
+                            backoff_policy policy, restart_limit limit) {
+  return sys.spawn(supervisor, std::move(children), policy, limit);
 }
 
 } // namespace flumen

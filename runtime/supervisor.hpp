@@ -37,6 +37,13 @@ private:
   bool failed_before_ = false;
 };
 
+/// Restart intensity: more than `max_restarts` failures of one component
+/// within `window` and it is not restarted again but marked failed.
+struct restart_limit {
+  std::size_t max_restarts = 10;
+  std::chrono::milliseconds window{60000};
+};
+
 /// One supervised component: how to start it (again).
 struct child_spec {
   std::string name; ///< e.g. `a1.sinks.k1`
@@ -45,13 +52,15 @@ struct child_spec {
 };
 
 /// Spawns a supervisor that starts every child, watches it, and restarts
-/// one that goes down for any reason but a normal exit, after the backoff.
+/// one that goes down for any reason but a normal exit, after the backoff,
+/// until the restart limit is exceeded: then the child's state is `failed`.
 /// A sink's open transactions roll back in its channel when it goes down,
 /// so a restart loses nothing.
 ///   (caf::get_atom, std::string name) -> (caf::actor)   current instance
 ///   (stop_atom)                       -> (ok_atom)      no more restarts
 caf::actor spawn_supervisor(caf::actor_system& sys,
                             std::vector<child_spec> children,
-                            backoff_policy policy = backoff_policy{});
+                            backoff_policy policy = backoff_policy{},
+                            restart_limit limit = restart_limit{});
 
 } // namespace flumen

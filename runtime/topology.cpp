@@ -178,6 +178,22 @@ private:
         });
       }
     }
+    auto sup = r.node("supervision");
+    if (sup.IsDefined() && !sup.IsNull()) {
+      if (!sup.IsMap()) {
+        r.error("supervision", "expected a mapping");
+      } else {
+        option_reader sr(sup, path + ".supervision", file_, errors_);
+        auto& s = d.spec.supervision;
+        s.max_restarts = static_cast<std::size_t>(sr.integer(
+            "max_restarts", static_cast<int64_t>(s.max_restarts), 0, 1000000));
+        s.restart_window = sr.duration("restart_window", s.restart_window);
+        s.on_component_failure =
+            sr.choice("on_component_failure", s.on_component_failure,
+                      {"keep_running", "exit"});
+        sr.finish();
+      }
+    }
     r.finish();
     return d;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,23 @@ struct component_spec {
   std::size_t transaction_capacity = 0;
 };
 
+/// An agent's `supervision:` settings (restart intensity and what a
+/// component that exceeded it means for the agent).
+struct supervision_settings {
+  /// At most this many restarts of one component within `restart_window`;
+  /// one more failure marks the component failed.
+  std::size_t max_restarts = 10;
+  std::chrono::milliseconds restart_window{60000};
+  /// `keep_running` (the rest of the agent goes on) or `exit` (the agent
+  /// stops with a non-zero code).
+  std::string on_component_failure = "keep_running";
+};
+
 /// One agent: its components by kind, in file order.
 struct agent_spec {
   std::string name;
   location where;
+  supervision_settings supervision;
   std::vector<component_spec> sources;
   std::vector<component_spec> channels;
   std::vector<component_spec> sinks;

@@ -284,14 +284,14 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         return ok_atom::value;
       },
       [self](get_atom, txn_id id) -> caf::result<batch> {
-      auto& st = self->state;
-      auto i = st.open.find(id);
-      if (i == st.open.end())
-        return make_error(errc::unknown_transaction,
-                          "no open transaction " + std::to_string(id));
-      return i->second.reply.get_as<batch>(1);
-    },
-    [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        auto i = st.open.find(id);
+        if (i == st.open.end())
+          return make_error(errc::unknown_transaction,
+                            "no open transaction " + std::to_string(id));
+        return i->second.reply.get_as<batch>(1);
+      },
+      [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
         auto& st = self->state;
         auto i = st.open.find(id);
         if (i == st.open.end())

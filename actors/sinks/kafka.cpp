@@ -30,15 +30,15 @@ kafka_config parse_kafka(option_reader& r) {
   cfg.allow_topic_override =
       r.boolean("allow_topic_override", cfg.allow_topic_override);
   cfg.forward_headers = r.boolean("forward_headers", cfg.forward_headers);
-  cfg.on_permanent_error = r.choice("on_permanent_error",
-                                    cfg.on_permanent_error,
-                                    {"drop", "dead_letter", "fail"});
+  cfg.on_permanent_error =
+      r.choice("on_permanent_error", cfg.on_permanent_error,
+               {"drop", "dead_letter", "fail"});
   cfg.dead_letter_channel = r.str("dead_letter_channel");
-  if (cfg.on_permanent_error == "dead_letter" && cfg.dead_letter_channel.empty())
-    r.error("on_permanent_error",
-            "'dead_letter' needs a dead_letter_channel");
-  if (cfg.on_permanent_error != "dead_letter"
-      && !cfg.dead_letter_channel.empty())
+  if (cfg.on_permanent_error == "dead_letter" &&
+      cfg.dead_letter_channel.empty())
+    r.error("on_permanent_error", "'dead_letter' needs a dead_letter_channel");
+  if (cfg.on_permanent_error != "dead_letter" &&
+      !cfg.dead_letter_channel.empty())
     r.error("dead_letter_channel",
             "is used only with on_permanent_error: dead_letter");
   cfg.producer = r.string_map("producer");
@@ -73,16 +73,16 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
 
 bool is_permanent(int kafka_error) {
   switch (static_cast<rd_kafka_resp_err_t>(kafka_error)) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-      return true;
-    default:
-      return false;
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+  case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+  case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+  case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -109,8 +109,8 @@ struct batch_tracker {
 
   void fail(uint32_t index, rd_kafka_resp_err_t err) {
     std::lock_guard guard{mtx};
-    failures.push_back(uint64_t{index} << 32
-                       | static_cast<uint32_t>(static_cast<int32_t>(err)));
+    failures.push_back(uint64_t{index} << 32 |
+                       static_cast<uint32_t>(static_cast<int32_t>(err)));
   }
 
   // Called once per produced record and once by the producing actor.
@@ -287,30 +287,30 @@ void pump(kafka_actor* self) {
 void commit(kafka_actor* self, txn_id id, std::size_t delivered) {
   auto& st = self->state;
   self->request(st.channel, caf::infinite, commit_atom::value, id)
-    .then(
-      [self, delivered](ok_atom) {
-        auto& st = self->state;
-        st.metrics->events_committed.fetch_add(delivered,
-                                               std::memory_order_relaxed);
-        st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-        st.backoff = std::chrono::milliseconds{100};
-        finish_if_idle(self);
-      },
-      [self](caf::error& err) { self->quit(std::move(err)); });
+      .then(
+          [self, delivered](ok_atom) {
+            auto& st = self->state;
+            st.metrics->events_committed.fetch_add(delivered,
+                                                   std::memory_order_relaxed);
+            st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+            st.backoff = std::chrono::milliseconds{100};
+            finish_if_idle(self);
+          },
+          [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
 // A retriable failure: the whole batch goes back and is retried after a
 // backoff, which keeps its order.
-void roll_back(kafka_actor* self, txn_id id, std::size_t n,
-               std::size_t failed, const std::string& why) {
+void roll_back(kafka_actor* self, txn_id id, std::size_t n, std::size_t failed,
+               const std::string& why) {
   auto& st = self->state;
   spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
                "retrying in {} ms",
                st.metrics->name, failed, n, why, st.backoff.count());
   st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
   self->request(st.channel, caf::infinite, rollback_atom::value, id)
-    .then([self](ok_atom) { finish_if_idle(self); },
-          [self](caf::error& err) { self->quit(std::move(err)); });
+      .then([self](ok_atom) { finish_if_idle(self); },
+            [self](caf::error& err) { self->quit(std::move(err)); });
   if (!st.paused) {
     st.paused = true;
     self->delayed_send(self, st.backoff, tick_atom::value);
@@ -329,87 +329,89 @@ void settle_poison(kafka_actor* self, txn_id id, std::size_t n,
   auto& st = self->state;
   ++st.inflight; // the transaction is open until this is settled
   self->request(st.channel, caf::infinite, get_atom::value, id)
-    .then(
-      [=](const batch& events) {
-        auto& st = self->state;
-        auto now = std::to_string(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
-        batch dead;
-        for (auto [index, code] : permanent) {
-          auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
-          if (st.cfg.on_permanent_error == "fail") {
-            spdlog::error("{}: event rejected for good ({}); failing",
-                          st.metrics->name, why);
-            self->request(st.channel, caf::infinite, rollback_atom::value, id)
-              .then([self, why = std::string{why}](ok_atom) {
-                self->quit(make_error(errc::delivery_failed, why));
-              });
-            return;
-          }
-          if (st.cfg.on_permanent_error == "drop") {
-            spdlog::warn("{}: dropped an event Kafka rejects for good: {}",
-                         st.metrics->name, why);
-            st.metrics->events_dropped.fetch_add(1, std::memory_order_relaxed);
-            continue;
-          }
-          auto e = events.at(index);
-          e.headers.insert_or_assign("flumen.error", std::string{why});
-          e.headers.insert_or_assign("flumen.error_code",
-                                     std::to_string(code));
-          e.headers.insert_or_assign("flumen.sink", st.metrics->name);
-          e.headers.insert_or_assign("flumen.topic", st.cfg.topic);
-          e.headers.insert_or_assign("flumen.time", now);
-          dead.push_back(std::move(e));
-        }
-        batch again;
-        for (auto index : retriable)
-          again.push_back(events.at(index));
-        auto delivered = n - permanent.size() - retriable.size();
-        auto n_dead = dead.size();
-        auto finish = [self, id, delivered] {
-          --self->state.inflight;
-          commit(self, id, delivered);
-          pump(self);
-        };
-        auto put_back = [self, again = std::move(again), finish]() mutable {
-          if (again.empty()) {
-            finish();
-            return;
-          }
-          auto k = again.size();
-          self
-            ->request(self->state.channel, caf::infinite, put_atom::value,
-                      std::move(again))
-            .then(
-              [self, k, finish](ok_atom) {
-                self->state.metrics->events_rolled_back.fetch_add(
-                  k, std::memory_order_relaxed);
+      .then(
+          [=](const batch& events) {
+            auto& st = self->state;
+            auto now = std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+            batch dead;
+            for (auto [index, code] : permanent) {
+              auto why =
+                  rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
+              if (st.cfg.on_permanent_error == "fail") {
+                spdlog::error("{}: event rejected for good ({}); failing",
+                              st.metrics->name, why);
+                self->request(st.channel, caf::infinite, rollback_atom::value,
+                              id)
+                    .then([self, why = std::string{why}](ok_atom) {
+                      self->quit(make_error(errc::delivery_failed, why));
+                    });
+                return;
+              }
+              if (st.cfg.on_permanent_error == "drop") {
+                spdlog::warn("{}: dropped an event Kafka rejects for good: {}",
+                             st.metrics->name, why);
+                st.metrics->events_dropped.fetch_add(1,
+                                                     std::memory_order_relaxed);
+                continue;
+              }
+              auto e = events.at(index);
+              e.headers.insert_or_assign("flumen.error", std::string{why});
+              e.headers.insert_or_assign("flumen.error_code",
+                                         std::to_string(code));
+              e.headers.insert_or_assign("flumen.sink", st.metrics->name);
+              e.headers.insert_or_assign("flumen.topic", st.cfg.topic);
+              e.headers.insert_or_assign("flumen.time", now);
+              dead.push_back(std::move(e));
+            }
+            batch again;
+            for (auto index : retriable)
+              again.push_back(events.at(index));
+            auto delivered = n - permanent.size() - retriable.size();
+            auto n_dead = dead.size();
+            auto finish = [self, id, delivered] {
+              --self->state.inflight;
+              commit(self, id, delivered);
+              pump(self);
+            };
+            auto put_back = [self, again = std::move(again), finish]() mutable {
+              if (again.empty()) {
                 finish();
-              },
-              [self](caf::error& err) { self->quit(std::move(err)); });
-        };
-        if (dead.empty()) {
-          put_back();
-          return;
-        }
-        self
-          ->request(st.dead_letter, caf::infinite, put_atom::value,
-                    std::move(dead))
-          .then(
-            [self, n_dead, put_back](ok_atom) mutable {
-              auto& st = self->state;
-              st.metrics->events_dead_lettered.fetch_add(
-                n_dead, std::memory_order_relaxed);
-              spdlog::warn("{}: {} events Kafka rejects for good went to the "
-                           "dead-letter channel",
-                           st.metrics->name, n_dead);
+                return;
+              }
+              auto k = again.size();
+              self->request(self->state.channel, caf::infinite, put_atom::value,
+                            std::move(again))
+                  .then(
+                      [self, k, finish](ok_atom) {
+                        self->state.metrics->events_rolled_back.fetch_add(
+                            k, std::memory_order_relaxed);
+                        finish();
+                      },
+                      [self](caf::error& err) { self->quit(std::move(err)); });
+            };
+            if (dead.empty()) {
               put_back();
-            },
-            [self](caf::error& err) { self->quit(std::move(err)); });
-      },
-      [self](caf::error& err) { self->quit(std::move(err)); });
+              return;
+            }
+            self->request(st.dead_letter, caf::infinite, put_atom::value,
+                          std::move(dead))
+                .then(
+                    [self, n_dead, put_back](ok_atom) mutable {
+                      auto& st = self->state;
+                      st.metrics->events_dead_lettered.fetch_add(
+                          n_dead, std::memory_order_relaxed);
+                      spdlog::warn(
+                          "{}: {} events Kafka rejects for good went to the "
+                          "dead-letter channel",
+                          st.metrics->name, n_dead);
+                      put_back();
+                    },
+                    [self](caf::error& err) { self->quit(std::move(err)); });
+          },
+          [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
 caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
@@ -473,35 +475,35 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   pump(self);
   return {
       [self](delivered_atom, txn_id id, std::vector<uint64_t>& failures) {
-      auto& st = self->state;
-      --st.inflight;
-      auto n = st.sizes[id];
-      st.sizes.erase(id);
-      if (failures.empty()) {
-        commit(self, id, n);
+        auto& st = self->state;
+        --st.inflight;
+        auto n = st.sizes[id];
+        st.sizes.erase(id);
+        if (failures.empty()) {
+          commit(self, id, n);
+          pump(self);
+          return;
+        }
+        std::vector<std::pair<uint32_t, int32_t>> permanent;
+        std::vector<uint32_t> retriable;
+        for (auto f : failures) {
+          auto index = static_cast<uint32_t>(f >> 32);
+          auto err = static_cast<int32_t>(static_cast<uint32_t>(f));
+          if (is_permanent(err))
+            permanent.emplace_back(index, err);
+          else
+            retriable.push_back(index);
+        }
+        if (permanent.empty()) {
+          auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(
+              static_cast<int32_t>(static_cast<uint32_t>(failures.front()))));
+          roll_back(self, id, n, failures.size(), why);
+          return;
+        }
+        settle_poison(self, id, n, std::move(permanent), std::move(retriable));
         pump(self);
-        return;
-      }
-      std::vector<std::pair<uint32_t, int32_t>> permanent;
-      std::vector<uint32_t> retriable;
-      for (auto f : failures) {
-        auto index = static_cast<uint32_t>(f >> 32);
-        auto err = static_cast<int32_t>(static_cast<uint32_t>(f));
-        if (is_permanent(err))
-          permanent.emplace_back(index, err);
-        else
-          retriable.push_back(index);
-      }
-      if (permanent.empty()) {
-        auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(
-          static_cast<int32_t>(static_cast<uint32_t>(failures.front()))));
-        roll_back(self, id, n, failures.size(), why);
-        return;
-      }
-      settle_poison(self, id, n, std::move(permanent), std::move(retriable));
-      pump(self);
-    },
-    [self](tick_atom) {
+      },
+      [self](tick_atom) {
         self->state.paused = false;
         pump(self);
       },

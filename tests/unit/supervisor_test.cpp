@@ -1,6 +1,7 @@
 #include "runtime/supervisor.hpp"
 
 #include <atomic>
+#include <thread>
 
 #include "tests/unit/actor_test_support.hpp"
 
@@ -74,7 +75,8 @@ struct supervisor_test : actor_test {
       caf::anon_send_exit(a, caf::exit_reason::kill);
   }
 
-  void start(std::size_t failing_starts = 0) {
+  void start(std::size_t failing_starts = 0,
+             restart_limit limit = restart_limit{}) {
     m = metrics_of("sources", "r1", "test");
     auto spawn = [this, failing_starts]() -> caf::actor {
       if (starts.fetch_add(1) < static_cast<int>(failing_starts)) return {};
@@ -87,7 +89,8 @@ struct supervisor_test : actor_test {
     // Short delays: the real policy's values are covered above.
     sup = spawn_supervisor(sys, std::move(specs),
                            backoff_policy{milliseconds{10}, milliseconds{40},
-                                          std::chrono::seconds{60}});
+                                          std::chrono::seconds{60}},
+                           limit);
   }
 
   caf::actor current() {
@@ -190,4 +193,41 @@ TEST_F(supervisor_test, an_unknown_name_has_no_instance) {
       .receive([&](caf::actor& a) { result = std::move(a); },
                [](caf::error&) {});
   EXPECT_FALSE(result);
+}
+
+TEST_F(supervisor_test, marks_a_child_failed_past_the_restart_intensity) {
+  start(0, restart_limit{2, std::chrono::seconds{60}});
+  auto a = next_after({});
+  ASSERT_TRUE(a);
+  self->send(a, fail_atom::value);
+  auto b = next_after(a);
+  ASSERT_TRUE(b);
+  self->send(b, fail_atom::value);
+  auto c = next_after(b);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(m->restarts.load(), 2u);
+  // The third failure within the window exceeds max_restarts: no restart.
+  self->send(c, fail_atom::value);
+  ASSERT_TRUE(wait_until(
+      [&] { return m->current_state() == component_state::failed; }));
+  EXPECT_FALSE(current());
+  EXPECT_EQ(starts.load(), 3);
+  EXPECT_EQ(m->restarts.load(), 2u);
+}
+
+TEST_F(supervisor_test, failures_outside_the_window_do_not_count) {
+  start(0, restart_limit{1, milliseconds{50}});
+  auto a = next_after({});
+  ASSERT_TRUE(a);
+  auto previous = a;
+  for (int i = 0; i < 3; ++i) {
+    // Each failure comes after the last one left the 50 ms window.
+    std::this_thread::sleep_for(milliseconds{80}); // time must pass here
+    self->send(previous, fail_atom::value);
+    auto next = next_after(previous);
+    ASSERT_TRUE(next) << "restart " << i;
+    previous = next;
+  }
+  EXPECT_EQ(m->restarts.load(), 3u);
+  EXPECT_NE(m->current_state(), component_state::failed);
 }
