@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <charconv>
+#include <cstdio>
+#include <random>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -29,7 +31,16 @@ kafka_config parse_kafka(option_reader& r) {
   cfg.topic_header = r.str("topic_header", cfg.topic_header);
   cfg.allow_topic_override =
       r.boolean("allow_topic_override", cfg.allow_topic_override);
-  cfg.forward_headers = r.boolean("forward_headers", cfg.forward_headers);
+  cfg.default_partition = static_cast<int32_t>(
+      r.integer("default_partition", cfg.default_partition, -1, INT32_MAX));
+  cfg.timestamp_header = r.str("timestamp_header", cfg.timestamp_header);
+  if (auto h = r.node("headers"); h.IsDefined() && h.IsMap()) {
+    cfg.headers = "mapping";
+    cfg.header_names = r.string_map("headers");
+  } else {
+    cfg.headers = r.choice("headers", cfg.headers, {"all", "none"});
+  }
+  cfg.format = r.choice("format", cfg.format, {"body", "json"});
   cfg.on_permanent_error =
       r.choice("on_permanent_error", cfg.on_permanent_error,
                {"drop", "dead_letter", "fail"});
@@ -68,6 +79,76 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   };
   for (auto& [k, v] : cfg.producer)
     out[k] = v;
+  return out;
+}
+
+std::string expand_placeholders(const std::string& pattern,
+                                const header_map& headers) {
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    auto open = pattern.find("%{", pos);
+    auto close = open == std::string::npos ? open : pattern.find('}', open);
+    if (close == std::string::npos) {
+      out.append(pattern, pos);
+      return out;
+    }
+    out.append(pattern, pos, open - pos);
+    auto name = std::string_view{pattern}.substr(open + 2, close - open - 2);
+    if (auto i = headers.find(name); i != headers.end()) out += i->second;
+    pos = close + 1;
+  }
+}
+
+namespace {
+
+void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    default:
+      if (c < 0x20 || c >= 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  out += '"';
+}
+
+} // namespace
+
+std::string json_envelope(const event& e) {
+  std::string out = "{\"headers\":{";
+  bool first = true;
+  for (auto& [k, v] : e.headers) {
+    if (!first) out += ',';
+    first = false;
+    json_string(out, k);
+    out += ':';
+    json_string(out, v);
+  }
+  out += "},\"body\":";
+  json_string(out, e.body);
+  out += '}';
   return out;
 }
 
@@ -161,6 +242,7 @@ struct kafka_state {
   std::map<txn_id, std::size_t> sizes;
   std::vector<caf::response_promise> stop_waiters;
   std::chrono::milliseconds backoff{100};
+  std::minstd_rand rng{std::random_device{}()};
 
   static inline const char* name = "kafka_sink";
 
@@ -210,12 +292,16 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
   t->id = id;
   t->pending = static_cast<int64_t>(events.size()) + 1;
   t->slots.resize(events.size());
-  auto* default_topic = st.topic(st.cfg.topic);
+  bool templated = st.cfg.topic.find("%{") != std::string::npos;
+  auto* default_topic = templated ? nullptr : st.topic(st.cfg.topic);
+  std::string json;
   for (uint32_t index = 0; index < events.size(); ++index) {
     auto& e = events[index];
     auto* slot = &t->slots[index];
     *slot = record_slot{t, index};
-    auto* topic = default_topic;
+    auto* topic = templated
+                      ? st.topic(expand_placeholders(st.cfg.topic, e.headers))
+                      : default_topic;
     if (st.cfg.allow_topic_override) {
       if (auto i = e.headers.find(st.cfg.topic_header); i != e.headers.end())
         topic = st.topic(i->second);
@@ -223,7 +309,7 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
     const std::string* key = nullptr;
     if (auto i = e.headers.find(st.cfg.key_header); i != e.headers.end())
       key = &i->second;
-    int32_t partition = RD_KAFKA_PARTITION_UA;
+    int32_t partition = st.cfg.default_partition;
     if (!st.cfg.partition_header.empty()) {
       if (auto i = e.headers.find(st.cfg.partition_header);
           i != e.headers.end()) {
@@ -234,17 +320,41 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
           partition = p;
       }
     }
+    int64_t timestamp = 0; // 0: librdkafka sets the current time
+    if (!st.cfg.timestamp_header.empty()) {
+      if (auto i = e.headers.find(st.cfg.timestamp_header);
+          i != e.headers.end()) {
+        auto& v = i->second;
+        std::from_chars(v.data(), v.data() + v.size(), timestamp);
+      }
+    }
     rd_kafka_headers_t* headers = nullptr;
-    if (st.cfg.forward_headers && !e.headers.empty()) {
+    if (st.cfg.headers == "all" && !e.headers.empty()) {
       headers = rd_kafka_headers_new(e.headers.size());
       for (auto& [k, v] : e.headers)
         rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()),
                             v.data(), static_cast<ssize_t>(v.size()));
+    } else if (st.cfg.headers == "mapping") {
+      for (auto& [from, to] : st.cfg.header_names) {
+        auto i = e.headers.find(from);
+        if (i == e.headers.end()) continue;
+        if (!headers)
+          headers = rd_kafka_headers_new(st.cfg.header_names.size());
+        rd_kafka_header_add(headers, to.data(), static_cast<ssize_t>(to.size()),
+                            i->second.data(),
+                            static_cast<ssize_t>(i->second.size()));
+      }
+    }
+    const std::string* value = &e.body;
+    if (st.cfg.format == "json") {
+      json = json_envelope(e);
+      value = &json;
     }
     auto err = rd_kafka_producev(
         st.producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(e.body.data()), e.body.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value->data()), value->size()),
+        RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -313,7 +423,12 @@ void roll_back(kafka_actor* self, txn_id id, std::size_t n, std::size_t failed,
             [self](caf::error& err) { self->quit(std::move(err)); });
   if (!st.paused) {
     st.paused = true;
-    self->delayed_send(self, st.backoff, tick_atom::value);
+    // ±20 % jitter: sinks of several agents that lost the same cluster
+    // don't all come back in the same instant.
+    std::uniform_real_distribution<double> jitter{0.8, 1.2};
+    auto delay = std::chrono::milliseconds{static_cast<int64_t>(
+        static_cast<double>(st.backoff.count()) * jitter(st.rng))};
+    self->delayed_send(self, delay, tick_atom::value);
     st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
   }
 }

@@ -15,17 +15,27 @@ struct kafka_config {
   std::string bootstrap_servers;
   int embedded_brokers = 3;
   int embedded_partitions = 16;
-  std::string topic; ///< required
+  /// Required. May hold `%{header}` placeholders (Flume's syntax), filled
+  /// from each event's headers.
+  std::string topic;
   std::size_t batch_size = 1000;
   /// Batches produced and not yet confirmed, per sink. Keeping several in
   /// flight is what gets close to librdkafka's own rate.
   std::size_t max_inflight = 16;
   std::string key_header = "key";
   std::string partition_header; ///< empty: librdkafka's partitioner
+  /// Partition when the header is absent or not a number; -1: partitioner.
+  int32_t default_partition = -1;
+  /// A header holding the record timestamp in ms since the epoch.
+  std::string timestamp_header;
   std::string topic_header = "topic";
   bool allow_topic_override = false;
-  /// Forward Flume headers as Kafka record headers.
-  bool forward_headers = true;
+  /// Which event headers become Kafka record headers: `all`, `none`, or
+  /// only those in `header_names` (renamed: flume name -> kafka name).
+  std::string headers = "all";
+  std::map<std::string, std::string> header_names;
+  /// `body` (the raw body) or `json` (`{"headers":{...},"body":"..."}`).
+  std::string format = "body";
   /// What to do with an event Kafka rejects for good (record too large,
   /// invalid or unauthorised topic, unknown partition): `drop` (logged,
   /// counted), `dead_letter` (put to `dead_letter_channel` with headers
@@ -43,6 +53,15 @@ kafka_config parse_kafka(option_reader& r);
 /// The producer settings flumen uses for `cfg` (defaults, then `producer:`).
 std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap);
+
+/// `pattern` with each `%{name}` replaced by header `name` (empty when
+/// absent).
+std::string expand_placeholders(const std::string& pattern,
+                                const header_map& headers);
+
+/// The `json` format: `{"headers":{"k":"v",...},"body":"..."}`, strings
+/// JSON-escaped (bytes outside printable ASCII as \u00XX).
+std::string json_envelope(const event& e);
 
 /// True for delivery errors retrying can't fix (one event's fault).
 bool is_permanent(int kafka_error);

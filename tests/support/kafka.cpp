@@ -70,6 +70,7 @@ std::vector<record> consume(const std::string& bootstrap,
     record r;
     r.partition = msg->partition();
     r.offset = msg->offset();
+    r.timestamp = msg->timestamp().timestamp;
     if (msg->key()) r.key = *msg->key();
     r.value.assign(static_cast<const char*>(msg->payload()), msg->len());
     if (auto* h = msg->headers())

@@ -11,6 +11,7 @@ namespace flumen::test {
 struct record {
   int32_t partition = 0;
   int64_t offset = 0;
+  int64_t timestamp = 0; ///< ms since the epoch
   std::string key;
   std::string value;
   std::map<std::string, std::string> headers;

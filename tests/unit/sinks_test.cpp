@@ -5,7 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <librdkafka/rdkafka.h>
+
 #include "actors/sinks/file_roll.hpp"
+#include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
 #include "tests/unit/actor_test_support.hpp"
@@ -285,4 +288,33 @@ TEST_F(sink_test, parse_logger_reads_options) {
   EXPECT_EQ(parse_logger(r2).max_body_bytes, 16u);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "must be at least 0");
+}
+
+// -- kafka sink: pure helpers ---------------------------------------------
+
+TEST(kafka_format, placeholders_are_filled_from_headers) {
+  header_map h{{"env", "prod"}, {"app", "web"}};
+  EXPECT_EQ(sinks::expand_placeholders("logs-%{env}-%{app}", h),
+            "logs-prod-web");
+  EXPECT_EQ(sinks::expand_placeholders("logs-%{missing}", h), "logs-");
+  EXPECT_EQ(sinks::expand_placeholders("plain", h), "plain");
+  EXPECT_EQ(sinks::expand_placeholders("open-%{env", h), "open-%{env");
+}
+
+TEST(kafka_format, json_envelope_escapes_headers_and_body) {
+  event e;
+  e.headers.insert_or_assign("k", "v\"q");
+  e.body = std::string{"line\n\x01\xff", 7};
+  EXPECT_EQ(sinks::json_envelope(e),
+            R"({"headers":{"k":"v\"q"},"body":"line\n\u0001\u00ff"})");
+}
+
+TEST(kafka_format, permanent_errors_are_the_ones_retrying_cannot_fix) {
+  EXPECT_TRUE(sinks::is_permanent(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+  EXPECT_TRUE(
+      sinks::is_permanent(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  EXPECT_TRUE(sinks::is_permanent(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION));
+  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
+  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR__TRANSPORT));
 }
