@@ -72,6 +72,9 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
       {"bootstrap.servers", bootstrap},
       {"enable.idempotence", "true"},
       {"linger.ms", "5"},
+      // Come back within a second of the brokers (librdkafka's default
+      // backoff grows to 10 s while they are away).
+      {"reconnect.backoff.max.ms", "1000"},
       // Everything the sink may have in flight fits the client's queue, so a
       // produce call never fails for a full queue.
       {"queue.buffering.max.messages",

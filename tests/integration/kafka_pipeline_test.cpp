@@ -1,15 +1,13 @@
 // Whole pipelines (sources -> interceptors -> memory -> kafka) against
 // librdkafka's in-process Kafka cluster, read back with a real consumer.
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -18,114 +16,19 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "actors/sinks/embedded_kafka.hpp"
-#include "runtime/agent.hpp"
-#include "runtime/topology.hpp"
+#include "tests/integration/pipeline_fixture.hpp"
 #include "tests/support/kafka.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace flumen;
 using namespace std::chrono_literals;
+using test::connect_to;
+using test::expect_all_seq;
+using test::free_port;
+using test::pipeline;
+using test::replace_all;
 
 namespace {
-
-std::string replace_all(std::string text, const std::string& from,
-                        const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos;
-       pos = text.find(from, pos + to.size()))
-    text.replace(pos, from.size(), to);
-  return text;
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-int connect_to(uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  for (int i = 0; i < 400; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
-      return fd;
-    ::close(fd);
-    std::this_thread::sleep_for(5ms); // the listener is starting
-  }
-  return -1;
-}
-
-class pipeline : public ::testing::Test {
-protected:
-  void SetUp() override {
-    configure_actor_system(cfg_);
-    sys_ = std::make_unique<caf::actor_system>(cfg_);
-    cluster_ = std::make_unique<sinks::embedded_kafka>(3);
-  }
-
-  void TearDown() override {
-    agent_.reset();
-    sys_.reset();
-  }
-
-  // Loads `yaml` (with BOOTSTRAP replaced) and starts its agent `a1`.
-  agent& start(const std::string& yaml) {
-    auto text = replace_all(yaml, "BOOTSTRAP", cluster_->bootstrap_servers());
-    reg_ = registry{};
-    register_builtin(reg_);
-    auto loaded = load_topology_text(text, "test.yaml", reg_);
-    for (auto& e : loaded.errors)
-      ADD_FAILURE() << e.to_string();
-    topo_ = std::move(loaded.topo);
-    agent_ = std::make_unique<agent>(*sys_, topo_.agents.at(0), metrics_);
-    agent_->start();
-    return *agent_;
-  }
-
-  component_metrics& metric(const std::string& name) {
-    auto m = metrics_.find(name);
-    EXPECT_TRUE(m) << name;
-    return *m;
-  }
-
-  rd_kafka_mock_cluster_t* mock() {
-    return static_cast<rd_kafka_mock_cluster_t*>(cluster_->handle());
-  }
-
-  caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> sys_;
-  std::unique_ptr<sinks::embedded_kafka> cluster_;
-  registry reg_;
-  topology topo_;
-  metrics_registry metrics_;
-  std::unique_ptr<agent> agent_;
-};
-
-// Every sequence number once; returns how many arrived more than once.
-std::size_t expect_all_seq(const std::vector<test::record>& records,
-                           uint64_t count) {
-  std::vector<int> seen(count, 0);
-  std::size_t dupes = 0;
-  for (auto& r : records) {
-    auto i = std::stoull(r.value);
-    EXPECT_LT(i, count);
-    if (i < count && seen[i]++ > 0) ++dupes;
-  }
-  std::size_t missing = 0;
-  for (auto s : seen)
-    missing += s == 0;
-  EXPECT_EQ(missing, 0u) << "sequence numbers lost";
-  return dupes;
-}
 
 TEST_F(pipeline, seq_through_interceptors_arrives_complete_with_headers) {
   constexpr uint64_t count = 20000;
