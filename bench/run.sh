@@ -10,6 +10,9 @@
 #    embedded cluster (64 partitions per topic). Reports both rates, their
 #    ratio and flumen's peak RSS.
 # 2. In-process: seq -> timestamp, host, static -> memory -> null.
+# 3. Brokers down 5 s every 30 s (bench/outage.sh, its own broker): the
+#    Kafka pipeline under a steady stream; throughput, RSS, lost and
+#    duplicated lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
@@ -32,7 +35,8 @@ topic_total() {
 topics=()
 for r in $(seq "$ROUNDS"); do topics+=(--topic "bench_kcat_$r:64" --topic "bench_flumen_$r:64"); done
 "$FLUMEN" broker "${topics[@]}" >"$WORK/bootstrap" 2>/dev/null &
-PIDS+=($!)
+BROKER=$!
+PIDS+=($BROKER)
 for _ in $(seq 200); do [[ -s $WORK/bootstrap ]] && break; sleep 0.05; done
 BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
 
@@ -89,3 +93,9 @@ SEQ_S=$(grep -E 'starting|reached its end' "$WORK/seq.log" | awk '{ split($2, t,
 SEQ_RATE=$(rate "$COUNT" "$SEQ_S")
 SEQ_RSS=$(grep -o 'peak RSS [0-9]* MiB' "$WORK/seq.log" | grep -o '[0-9]*')
 echo "in-process: $COUNT events in ${SEQ_S}s: $SEQ_RATE events/s (target >= 2000000), peak RSS ${SEQ_RSS} MiB"
+
+# The first cluster is no longer needed (it holds several hundred MB);
+# outage.sh starts its own.
+kill "$BROKER" 2>/dev/null || true
+wait "$BROKER" 2>/dev/null || true
+FLUMEN=$FLUMEN bench/outage.sh
