@@ -302,63 +302,51 @@ std::size_t option_reader::count(std::string_view key, std::size_t def,
   return static_cast<std::size_t>(*v);
 }
 
-std::chrono::milliseconds
-option_reader::duration(std::string_view key, std::chrono::milliseconds def) {
-  static constexpr const char* expected =
-      "expected a duration like 500ms, 5s, 2m or 1h";
+std::optional<uint64_t>
+option_reader::scaled(std::string_view key, const char* expected,
+                      std::span<const std::pair<const char*, uint64_t>> units,
+                      uint64_t max) {
   auto n = lookup(key);
-  if (!n.IsDefined()) return def;
+  if (!n.IsDefined()) return std::nullopt;
   if (!n.IsScalar()) {
     error(key, expected);
-    return def;
+    return std::nullopt;
   }
   auto s = scalar(key);
-  if (!s) return def;
+  if (!s) return std::nullopt;
   auto parsed = number_with_unit(*s);
-  if (!parsed) {
+  auto it = units.end();
+  if (parsed)
+    it = std::find_if(units.begin(), units.end(),
+                      [&](const auto& u) { return parsed->second == u.first; });
+  if (it == units.end()) {
     error(key, expected);
-    return def;
+    return std::nullopt;
   }
-  auto [value, unit] = *parsed;
-  uint64_t factor = 0;
-  if (unit == "ms")
-    factor = 1;
-  else if (unit.empty() || unit == "s")
-    factor = 1000;
-  else if (unit == "m")
-    factor = 60 * 1000;
-  else if (unit == "h")
-    factor = 60 * 60 * 1000;
-  if (factor == 0) {
-    error(key, expected);
-    return def;
-  }
-  using rep = std::chrono::milliseconds::rep;
-  if (value > static_cast<uint64_t>(std::numeric_limits<rep>::max()) / factor) {
+  if (parsed->first > max / it->second) {
     error(key, "is too large");
-    return def;
+    return std::nullopt;
   }
-  return std::chrono::milliseconds{static_cast<rep>(value * factor)};
+  return parsed->first * it->second;
+}
+
+std::chrono::milliseconds
+option_reader::duration(std::string_view key, std::chrono::milliseconds def) {
+  static constexpr std::pair<const char*, uint64_t> units[] = {
+      {"ms", 1},
+      {"", 1000},
+      {"s", 1000},
+      {"m", 60 * 1000},
+      {"h", 60 * 60 * 1000},
+  };
+  using rep = std::chrono::milliseconds::rep;
+  auto v = scaled(key, "expected a duration like 500ms, 5s, 2m or 1h", units,
+                  static_cast<uint64_t>(std::numeric_limits<rep>::max()));
+  return v ? std::chrono::milliseconds{static_cast<rep>(*v)} : def;
 }
 
 std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
-  static constexpr const char* expected =
-      "expected a size like 512, 64KB, 16MB or 1GB";
-  auto n = lookup(key);
-  if (!n.IsDefined()) return def;
-  if (!n.IsScalar()) {
-    error(key, expected);
-    return def;
-  }
-  auto s = scalar(key);
-  if (!s) return def;
-  auto parsed = number_with_unit(*s);
-  if (!parsed) {
-    error(key, expected);
-    return def;
-  }
-  auto [value, unit] = *parsed;
-  static const std::pair<const char*, uint64_t> units[] = {
+  static constexpr std::pair<const char*, uint64_t> units[] = {
       {"", 1},
       {"b", 1},
       {"k", 1ull << 10},
@@ -374,17 +362,9 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
       {"tb", 1ull << 40},
       {"tib", 1ull << 40},
   };
-  auto it = std::find_if(std::begin(units), std::end(units),
-                         [&](const auto& u) { return unit == u.first; });
-  if (it == std::end(units)) {
-    error(key, expected);
-    return def;
-  }
-  if (value > std::numeric_limits<std::size_t>::max() / it->second) {
-    error(key, "is too large");
-    return def;
-  }
-  return static_cast<std::size_t>(value * it->second);
+  auto v = scaled(key, "expected a size like 512, 64KB, 16MB or 1GB", units,
+                  std::numeric_limits<std::size_t>::max());
+  return v ? static_cast<std::size_t>(*v) : def;
 }
 
 bool option_reader::boolean(std::string_view key, bool def) {

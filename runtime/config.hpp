@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,11 @@ public:
 private:
   YAML::Node lookup(std::string_view key);
   std::optional<std::string> scalar(std::string_view key);
+  // A number with a unit from `units` (lower case), scaled; nullopt (and an
+  // error, unless absent) when it is not one or exceeds `max`.
+  std::optional<uint64_t>
+  scaled(std::string_view key, const char* expected,
+         std::span<const std::pair<const char*, uint64_t>> units, uint64_t max);
 
   YAML::Node node_;
   std::string path_;
