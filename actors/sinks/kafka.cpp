@@ -75,10 +75,10 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
       // Come back within a second of the brokers (librdkafka's default
       // backoff grows to 10 s while they are away).
       {"reconnect.backoff.max.ms", "1000"},
-      // Everything the sink may have in flight fits the client's queue, so a
-      // produce call never fails for a full queue.
-      {"queue.buffering.max.messages",
-       std::to_string(std::max<std::size_t>(100000, 2 * in_flight_messages))},
+      // The client's queue is sized from the sink's own window: everything
+      // the sink may have in flight fits (a produce call never fails for a
+      // full queue), and nothing more, so the process has a known ceiling.
+      {"queue.buffering.max.messages", std::to_string(2 * in_flight_messages)},
   };
   for (auto& [k, v] : cfg.producer)
     out[k] = v;
