@@ -123,7 +123,13 @@ int cmd_run(const run_options& opt) {
     auto interval = std::chrono::milliseconds(
         static_cast<int64_t>(opt.stats_interval * 1000));
     for (;;) {
-      if (int sig = wait_signal(signals, std::chrono::milliseconds{100})) {
+      // Wake for the next counter line too, not only every 100 ms.
+      auto wait = std::chrono::milliseconds{100};
+      if (interval.count() > 0)
+        wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              next_stats - clock::now()),
+                          std::chrono::milliseconds{1}, wait);
+      if (int sig = wait_signal(signals, wait)) {
         spdlog::info("agent {}: {} received, stopping", spec->name,
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
         break;
