@@ -76,6 +76,31 @@ void line_splitter::finish(batch& out) {
 
 namespace flumen::sources {
 
+bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
+                  bool all) {
+  while (pending.size() >= batch_size || (all && !pending.empty())) {
+    auto n = std::min(pending.size(), batch_size);
+    batch out;
+    if (n == pending.size()) {
+      out.swap(pending);
+    } else {
+      out.assign(std::make_move_iterator(pending.begin()),
+                 std::make_move_iterator(pending.begin() + n));
+      pending.erase(pending.begin(), pending.begin() + n);
+    }
+    if (!pump.emit(std::move(out))) return false;
+  }
+  return true;
+}
+
+int poll_timeout(std::chrono::steady_clock::time_point deadline) {
+  using clock = std::chrono::steady_clock;
+  if (deadline == clock::time_point::max()) return 1000;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock::now());
+  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1000));
+}
+
 bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
                 std::size_t batch_size,
                 std::chrono::milliseconds batch_timeout) {
@@ -84,25 +109,14 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
   batch pending;
   auto deadline = clock::time_point::max();
   auto flush = [&](bool all) {
-    while (pending.size() >= batch_size || (all && !pending.empty())) {
-      auto n = std::min(pending.size(), batch_size);
-      batch out(std::make_move_iterator(pending.begin()),
-                std::make_move_iterator(pending.begin() + n));
-      pending.erase(pending.begin(), pending.begin() + n);
-      if (!pump.emit(std::move(out))) return false;
-    }
+    if (!emit_batches(pending, batch_size, pump, all)) return false;
     if (pending.empty()) deadline = clock::time_point::max();
     return true;
   };
   char buf[65536];
   pollfd fds[2] = {{pump.wake_fd(), POLLIN, 0}, {fd, POLLIN, 0}};
   while (!pump.stopping() && !pump.aborted()) {
-    int timeout = 1000;
-    if (deadline != clock::time_point::max())
-      timeout = static_cast<int>(std::max<int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                   clock::now())
-                 .count()));
+    int timeout = poll_timeout(deadline);
     fds[1].revents = 0;
     if (::poll(fds, 2, timeout) < 0 && errno != EINTR)
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));

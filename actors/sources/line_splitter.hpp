@@ -56,6 +56,15 @@ class source_pump;
 
 namespace flumen::sources {
 
+/// Hands `pending` to the pump in batches of at most `batch_size`: every
+/// full batch, and with `all` the rest too. Returns false when the pump is
+/// torn down.
+bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
+                  bool all);
+
+/// Milliseconds until `deadline` for poll(2): 1000 when there is none.
+int poll_timeout(std::chrono::steady_clock::time_point deadline);
+
 /// Reads lines from `fd` and emits them in batches of at most `batch_size`
 /// (a partial batch after `batch_timeout`), until end of input (returns
 /// true, partial last line included) or a stop (returns false, everything

@@ -92,19 +92,8 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
   auto first_at = clock::time_point::max();
   // Hands over full batches; blocks while the channel pushes back.
   auto flush = [&](bool all) {
-    while (pending.size() >= cfg.batch_size || (all && !pending.empty())) {
-      auto n = std::min(pending.size(), cfg.batch_size);
-      batch out;
-      if (n == pending.size()) {
-        out.swap(pending);
-      } else {
-        out.assign(std::make_move_iterator(pending.begin()),
-                   std::make_move_iterator(pending.begin() + n));
-        pending.erase(pending.begin(), pending.begin() + n);
-      }
-      if (!pump.emit(std::move(out))) return false;
-    }
-    first_at = pending.empty() ? clock::time_point::max() : first_at;
+    if (!emit_batches(pending, cfg.batch_size, pump, all)) return false;
+    if (pending.empty()) first_at = clock::time_point::max();
     return true;
   };
   std::vector<pollfd> fds;
@@ -119,13 +108,10 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
       fds.push_back({c.fd.fd, POLLIN, 0});
       owners.push_back(&c);
     }
-    int timeout = 1000;
-    if (first_at != clock::time_point::max()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          first_at + cfg.batch_timeout - clock::now());
-      timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
-    }
-    int rc = ::poll(fds.data(), fds.size(), timeout);
+    auto deadline = first_at == clock::time_point::max()
+                        ? first_at
+                        : first_at + cfg.batch_timeout;
+    int rc = ::poll(fds.data(), fds.size(), poll_timeout(deadline));
     if (rc < 0 && errno != EINTR)
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
     if (fds[1].revents & POLLIN) {
