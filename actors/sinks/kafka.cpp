@@ -8,7 +8,6 @@
 
 #include <caf/all.hpp>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
@@ -54,14 +53,15 @@ kafka_config parse_kafka(option_reader& r) {
             "is used only with on_permanent_error: dead_letter");
   cfg.producer = r.string_map("producer");
   // Let librdkafka judge each key and value now, at load time.
-  std::unique_ptr<RdKafka::Conf> probe{
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  auto* probe = rd_kafka_conf_new();
   for (auto& [key, value] : cfg.producer) {
-    std::string err;
-    if (probe->set(key, value, err) != RdKafka::Conf::CONF_OK)
+    char err[512];
+    if (rd_kafka_conf_set(probe, key.c_str(), value.c_str(), err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK)
       r.error("producer",
               "librdkafka rejects '" + key + ": " + value + "': " + err);
   }
+  rd_kafka_conf_destroy(probe);
   return cfg;
 }
 
@@ -200,7 +200,8 @@ struct batch_tracker {
   // Called once per produced record and once by the producing actor.
   void settle_one() {
     if (pending.fetch_sub(1) == 1) {
-      caf::anon_send(sink, delivered_atom::value, id, std::move(failures));
+      caf::anon_send(sink, delivered_atom::value, id,
+                     static_cast<uint64_t>(slots.size()), std::move(failures));
       delete this;
     }
   }
@@ -242,7 +243,6 @@ struct kafka_state {
   bool paused = false; // backing off after a failed batch
   bool stopping = false;
   std::size_t inflight = 0; // batches produced, reports pending
-  std::map<txn_id, std::size_t> sizes;
   std::vector<caf::response_promise> stop_waiters;
   std::chrono::milliseconds backoff{100};
   std::minstd_rand rng{std::random_device{}()};
@@ -368,7 +368,6 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
     }
   }
   ++st.inflight;
-  st.sizes[id] = events.size();
   t->settle_one();
 }
 
@@ -592,11 +591,10 @@ caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
   st.metrics->set_state(component_state::running);
   pump(self);
   return {
-      [self](delivered_atom, txn_id id, std::vector<uint64_t>& failures) {
+      [self](delivered_atom, txn_id id, uint64_t n,
+             std::vector<uint64_t>& failures) {
         auto& st = self->state;
         --st.inflight;
-        auto n = st.sizes[id];
-        st.sizes.erase(id);
         if (failures.empty()) {
           commit(self, id, n);
           pump(self);
