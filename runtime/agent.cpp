@@ -1,5 +1,6 @@
 #include "runtime/agent.hpp"
 
+#include <set>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -51,6 +52,7 @@ std::string agent::metric_name(const std::string& kind,
 }
 
 void agent::start() {
+  std::vector<watched_spec> watched;
   for (auto& c : spec_.channels) {
     wiring w;
     w.agent = spec_.name;
@@ -58,6 +60,7 @@ void agent::start() {
     w.metrics =
         metrics_.get(metric_name("channels", c.name), "channel", c.type);
     channels_[c.name] = c.spawn(sys_, w);
+    watched.push_back(watched_spec{channels_[c.name], w.metrics});
   }
   std::vector<child_spec> children;
   for (auto& s : spec_.sources) {
@@ -65,16 +68,35 @@ void agent::start() {
     for (auto& name : s.channels)
       targets.push_back(channels_.at(name));
     auto m = metrics_.get(metric_name("sources", s.name), "source", s.type);
-    auto router = spawn_router(sys_, std::move(targets), s.interceptors, m);
-    routers_.push_back(router);
     wiring w;
     w.agent = spec_.name;
     w.name = s.name;
     w.metrics = m;
-    w.downstream = router;
-    children.push_back(child_spec{
-        m->name, [sys = &sys_, spawn = s.spawn, w] { return spawn(*sys, w); },
-        m});
+    // Each start makes a fresh router (fresh interceptors) that lives and
+    // dies with its source: the source watches the router, and the router
+    // goes when the source goes.
+    auto start = [sys = &sys_, spawn = s.spawn, w, targets,
+                  interceptors = s.interceptors, m]() mutable {
+      auto router = spawn_router(*sys, targets, interceptors, m);
+      w.downstream = router;
+      caf::actor src;
+      try {
+        src = spawn(*sys, w);
+      } catch (...) {
+        caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+        throw;
+      }
+      if (!src) {
+        caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+        return src;
+      }
+      caf::actor_cast<caf::abstract_actor*>(src)->attach_functor(
+          [router](const caf::error&) {
+            caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+          });
+      return src;
+    };
+    children.push_back(child_spec{m->name, std::move(start), m});
   }
   for (auto& k : spec_.sinks) {
     auto m = metrics_.get(metric_name("sinks", k.name), "sink", k.type);
@@ -92,7 +114,8 @@ void agent::start() {
   supervisor_ =
       spawn_supervisor(sys_, std::move(children), backoff_policy{},
                        restart_limit{spec_.supervision.max_restarts,
-                                     spec_.supervision.restart_window});
+                                     spec_.supervision.restart_window},
+                       std::move(watched));
 }
 
 caf::actor agent::component(const std::string& kind_and_name) const {
@@ -127,6 +150,33 @@ bool agent::sources_done() const {
   return true;
 }
 
+std::vector<std::string> agent::stop_order() const {
+  // Channels ordered so that every channel comes after the channels whose
+  // sinks write into it (dead-letter edges; validation refuses cycles).
+  std::vector<std::string> order;
+  std::set<std::string> placed;
+  auto writers_placed = [&](const std::string& ch) {
+    for (auto& k : spec_.sinks)
+      if (k.dead_letter_channel == ch && !placed.contains(k.channel) &&
+          k.channel != ch)
+        return false;
+    return true;
+  };
+  while (order.size() < spec_.channels.size()) {
+    bool progress = false;
+    for (auto& c : spec_.channels) {
+      if (placed.contains(c.name) || !writers_placed(c.name)) continue;
+      order.push_back(c.name);
+      placed.insert(c.name);
+      progress = true;
+    }
+    if (!progress) // a cycle (refused by validation): file order for the rest
+      for (auto& c : spec_.channels)
+        if (placed.insert(c.name).second) order.push_back(c.name);
+  }
+  return order;
+}
+
 uint64_t agent::stop(std::chrono::milliseconds timeout) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + timeout;
@@ -136,48 +186,59 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
                         deadline - clock::now()));
   };
   caf::scoped_actor self{sys_};
+  // Asks every actor in `xs` to stop at once and waits for all of them, up
+  // to the deadline.
+  auto stop_all = [&](const std::vector<caf::actor>& xs, const char* what) {
+    std::vector<decltype(self->request(xs.front(), left(), stop_atom::value))>
+        handles;
+    for (auto& a : xs)
+      handles.push_back(self->request(a, left(), stop_atom::value));
+    for (auto& h : handles)
+      h.receive([](ok_atom) {},
+                [&](caf::error& err) {
+                  spdlog::warn("{}: a {} did not stop in time: {}", spec_.name,
+                               what, sys_.render(err));
+                });
+  };
   // 1. No more restarts; sources stop reading and hand over what they hold.
   self->request(supervisor_, left(), stop_atom::value)
       .receive([](ok_atom) {}, [](caf::error&) {});
   std::vector<caf::actor> sources;
   for (auto& s : spec_.sources)
     if (auto a = component("sources." + s.name)) sources.push_back(a);
-  for (auto& a : sources)
-    self->request(a, left(), stop_atom::value)
-        .receive([](ok_atom) {},
-                 [&](caf::error& err) {
-                   spdlog::warn("{}: source did not stop in time: {}",
-                                spec_.name, sys_.render(err));
-                 });
-  // 2. Channels drain into the sinks.
-  auto queued = [&] {
-    uint64_t n = 0;
-    for (auto& c : spec_.channels)
-      if (auto m = metrics_.find(metric_name("channels", c.name)))
-        n += m->channel_size.load();
-    return n;
+  if (!sources.empty()) stop_all(sources, "source");
+  // 2. Upstream before downstream: each channel drains into its sinks, and
+  // its sinks settle and stop, before the channels they dead-letter into.
+  auto size_of = [&](const std::string& ch) -> uint64_t {
+    auto m = metrics_.find(metric_name("channels", ch));
+    return m ? m->channel_size.load() : 0;
   };
-  while (queued() > 0 && clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  // 3. Sinks settle what they hold (flush, commit) and quit. They get at
-  // least a few seconds for that even when the drain used up the time.
-  std::vector<caf::actor> sinks;
-  for (auto& k : spec_.sinks)
-    if (auto a = component("sinks." + k.name)) sinks.push_back(a);
-  auto sink_deadline =
-      std::max(deadline, clock::now() + std::chrono::seconds{5});
-  for (auto& a : sinks) {
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        sink_deadline - clock::now());
-    self->request(a, std::max(wait, std::chrono::milliseconds{1}),
-                  stop_atom::value)
-        .receive([](ok_atom) {},
-                 [&](caf::error& err) {
-                   spdlog::warn("{}: sink did not stop in time: {}", spec_.name,
-                                sys_.render(err));
-                 });
+  for (auto& ch : stop_order()) {
+    while (size_of(ch) > 0 && clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    std::vector<caf::actor> sinks;
+    for (auto& k : spec_.sinks)
+      if (k.channel == ch)
+        if (auto a = component("sinks." + k.name)) sinks.push_back(a);
+    if (!sinks.empty()) stop_all(sinks, "sink");
   }
-  return queued();
+  uint64_t n = 0;
+  for (auto& c : spec_.channels)
+    n += size_of(c.name);
+  return n;
+}
+
+loss_report agent::losses() const {
+  loss_report r;
+  for (auto& m : metrics_.all()) {
+    if (!m->name.starts_with(spec_.name + ".")) continue;
+    r.dropped += m->events_dropped.load();
+    r.dead_lettered += m->events_dead_lettered.load();
+    r.truncated += m->events_truncated.load();
+    r.undelivered += m->events_undelivered.load();
+    if (m->kind == "channel") r.in_channels += m->channel_size.load();
+  }
+  return r;
 }
 
 std::vector<std::string> agent::summary() const {

@@ -13,6 +13,19 @@
 
 namespace flumen {
 
+/// What an agent did not deliver, by cause (its final summary line).
+struct loss_report {
+  uint64_t dropped = 0;       ///< by policy: over-long lines, refused events
+  uint64_t dead_lettered = 0; ///< sent to a dead-letter channel
+  uint64_t truncated = 0;     ///< delivered, but cut to max_line_length
+  uint64_t undelivered = 0;   ///< read by a source, never accepted
+  uint64_t in_channels = 0;   ///< still in channels (not delivered)
+
+  bool clean() const {
+    return dropped + dead_lettered + truncated + undelivered + in_channels == 0;
+  }
+};
+
 /// One running agent: its channels, one router per source, and a
 /// supervisor that starts (and restarts) its sources and sinks.
 class agent {
@@ -38,10 +51,14 @@ public:
   /// The agent's supervision settings.
   const supervision_settings& supervision() const { return spec_.supervision; }
 
-  /// Graceful stop within `timeout`: sources stop and hand over what they
-  /// read, channels drain into the sinks, sinks flush and commit. Returns
-  /// the number of events still in channels afterwards (undelivered).
+  /// Graceful stop within `timeout` (the whole of it): sources stop and
+  /// hand over what they read; then, upstream first, each channel drains
+  /// into its sinks and its sinks settle and stop. Returns the number of
+  /// events still in channels afterwards (undelivered).
   uint64_t stop(std::chrono::milliseconds timeout);
+
+  /// Counts of everything not delivered as read, for the final line.
+  loss_report losses() const;
 
   /// The current instance of a source or sink (`sources.r1`, `sinks.k1`),
   /// or a channel (`channels.c1`); null when unknown or restarting.
@@ -53,6 +70,8 @@ public:
   const std::string& name() const { return spec_.name; }
 
 private:
+  /// Channels, upstream first (a dead-letter channel after its writers).
+  std::vector<std::string> stop_order() const;
   std::string metric_name(const std::string& kind,
                           const std::string& name) const;
 

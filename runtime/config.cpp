@@ -180,9 +180,10 @@ std::optional<std::string> expand_env(std::string_view text,
 // -- option_reader ------------------------------------------------------------
 
 option_reader::option_reader(YAML::Node node, std::string path,
-                             std::string file, error_list& errors)
+                             std::string file, error_list& errors,
+                             std::string_view text)
     : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)),
-      errors_(errors) {}
+      errors_(errors), text_(text) {}
 
 YAML::Node option_reader::lookup(std::string_view key) {
   known_.emplace(key);
@@ -198,6 +199,44 @@ std::optional<std::string> option_reader::scalar(std::string_view key) {
   return value;
 }
 
+std::string_view option_reader::null_word(const YAML::Node& value) const {
+  if (text_.empty() || !value.IsDefined() || !value.IsNull()) return {};
+  auto m = value.Mark();
+  if (m.is_null() || m.pos < 0) return {};
+  // yaml-cpp counts positions after a UTF-8 byte order mark.
+  std::size_t pos = static_cast<std::size_t>(m.pos);
+  if (text_.starts_with("\xEF\xBB\xBF")) pos += 3;
+  if (pos >= text_.size()) return {};
+  auto rest = text_.substr(pos);
+  // An empty value's mark is at the next token, which may be a key that
+  // happens to be called `null`: a word followed by `:` is no value.
+  for (std::string_view word : {"null", "Null", "NULL", "~"}) {
+    if (!rest.starts_with(word)) continue;
+    auto after = rest.substr(word.size());
+    auto i = after.find_first_not_of(" \t");
+    if (i == std::string_view::npos) return word;
+    auto c = after[i];
+    if (c == '\n' || c == '\r' || c == ',' || c == '}' || c == ']' ||
+        (c == '#' && i > 0))
+      return word;
+    return {};
+  }
+  return {};
+}
+
+std::string option_reader::null_hint(std::string_view key,
+                                     const YAML::Node& value) const {
+  auto word = null_word(value);
+  if (word.empty()) return {};
+  // `type: null` is the likely slip: `null` is a sink type.
+  if (key == "type")
+    return ": YAML reads an unquoted " + std::string{word} +
+           " as no value (for the null sink, quote it: type: \"null\")";
+  if (word == "~") return {};
+  return ": YAML reads an unquoted " + std::string{word} +
+         " as no value (quote it: \"" + std::string{word} + "\")";
+}
+
 bool option_reader::has(std::string_view key) {
   return lookup(key).IsDefined();
 }
@@ -206,7 +245,7 @@ std::string option_reader::str(std::string_view key, std::string def) {
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected a string");
+    error(key, "expected a string" + null_hint(key, n));
     return def;
   }
   if (auto s = scalar(key)) return *s;
@@ -220,7 +259,7 @@ std::string option_reader::required_str(std::string_view key) {
     return {};
   }
   if (!n.IsScalar()) {
-    error(key, "expected a string");
+    error(key, "expected a string" + null_hint(key, n));
     return {};
   }
   auto s = scalar(key);
@@ -507,8 +546,10 @@ location option_reader::where(std::string_view key) const {
   auto [k, v] = find_entry(node_, key);
   if (!k.IsDefined()) return location_of(node_, file_);
   // An empty value (`key:`) has its mark at the next token, often on the
-  // next line; the key itself is the better place to point at.
-  if (!v.IsDefined() || v.IsNull()) return location_of(k, file_);
+  // next line; the key itself is the better place to point at. A written
+  // null (`key: null`) has its own mark.
+  if (!v.IsDefined() || (v.IsNull() && null_word(v).empty()))
+    return location_of(k, file_);
   return location_of(v, file_);
 }
 

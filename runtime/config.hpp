@@ -49,6 +49,27 @@ closest_match(std::string_view word,
 std::optional<std::string> expand_env(std::string_view text,
                                       std::string* missing = nullptr);
 
+/// What a component's parser states about it for checks across components
+/// (validation) and for wiring (the runtime). Filled by parse functions
+/// through `option_reader::facts()`; the loader copies it into the spec.
+struct component_facts {
+  /// Sources and sinks: events per batch as configured, and whether the file
+  /// states it. A default adapts to the channels it feeds; a stated value
+  /// above a channel's `transaction_capacity` is a config error.
+  std::size_t batch_size = 0;
+  bool batch_size_stated = false;
+  /// Channels: the most events in one put or take, the most events held,
+  /// and the most bytes held (0: unbounded).
+  std::size_t transaction_capacity = 0;
+  std::size_t capacity = 0;
+  std::size_t byte_capacity = 0;
+  /// Sources: the largest event body they can make (0: unknown).
+  std::size_t max_event_bytes = 0;
+  /// Sources that listen on a socket: host and port (port 0: any free one).
+  std::string listen_host;
+  std::optional<uint16_t> listen_port;
+};
+
 /// A typed, recording view of one YAML mapping of a topology. Every getter
 /// marks its key as known; `finish()` reports each key nobody asked for,
 /// with a "did you mean" hint. Wrong types and out-of-range values become
@@ -58,9 +79,12 @@ std::optional<std::string> expand_env(std::string_view text,
 class option_reader {
 public:
   /// `node` must outlive the reader; `path` is the key path of the node
-  /// (e.g. `agents.a1.sinks.k1`); errors are appended to `errors`.
+  /// (e.g. `agents.a1.sinks.k1`); errors are appended to `errors`. `text`,
+  /// when given, is the whole file the node was loaded from (it must outlive
+  /// the reader too): with it, errors can tell how a value was written, e.g.
+  /// that an unquoted `null` is YAML's null and not the word.
   option_reader(YAML::Node node, std::string path, std::string file,
-                error_list& errors);
+                error_list& errors, std::string_view text = {});
 
   /// True when the key is present (and marks it known).
   bool has(std::string_view key);
@@ -106,10 +130,17 @@ public:
   /// Location of a key's value, or of the mapping when absent.
   location where(std::string_view key) const;
   error_list& errors() { return errors_; }
+  /// Facts the component's parser states (see component_facts).
+  component_facts& facts() { return facts_; }
 
 private:
   YAML::Node lookup(std::string_view key);
   std::optional<std::string> scalar(std::string_view key);
+  // How a null value was written when it was a word (`null`, `Null`,
+  // `NULL` or `~`); empty when it was left out or the text is unknown.
+  std::string_view null_word(const YAML::Node& value) const;
+  // ": quote it" advice for a string key whose value is a written null.
+  std::string null_hint(std::string_view key, const YAML::Node& value) const;
   // A number with a unit from `units` (lower case), scaled; nullopt (and an
   // error, unless absent) when it is not one or exceeds `max`.
   std::optional<uint64_t>
@@ -120,7 +151,9 @@ private:
   std::string path_;
   std::string file_;
   error_list& errors_;
+  std::string_view text_;
   std::set<std::string, std::less<>> known_;
+  component_facts facts_;
 };
 
 } // namespace flumen

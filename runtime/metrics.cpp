@@ -10,6 +10,10 @@ const char* to_string(component_state s) {
     return "starting";
   case component_state::running:
     return "running";
+  case component_state::connecting:
+    return "connecting";
+  case component_state::degraded:
+    return "degraded";
   case component_state::backing_off:
     return "backing_off";
   case component_state::failed:
@@ -18,6 +22,21 @@ const char* to_string(component_state s) {
     return "stopped";
   }
   return "unknown";
+}
+
+void component_metrics::set_state(component_state s, std::string why) {
+  {
+    std::lock_guard guard{reason_mtx_};
+    if (!why.empty() || s == component_state::running ||
+        s == component_state::stopped)
+      reason_ = std::move(why);
+  }
+  state.store(static_cast<int>(s));
+}
+
+std::string component_metrics::reason() const {
+  std::lock_guard guard{reason_mtx_};
+  return reason_;
 }
 
 std::string component_metrics::summary() const {
@@ -34,12 +53,15 @@ std::string component_metrics::summary() const {
   field("committed", events_committed);
   field("rolled_back", events_rolled_back);
   field("dropped", events_dropped);
+  field("truncated", events_truncated);
+  field("undelivered", events_undelivered);
   field("dead_lettered", events_dead_lettered);
   field("batches", batches);
   if (kind == "channel")
     out << " size=" << channel_size.load() << '/' << channel_capacity.load();
   field("connection_failures", connection_failures);
   field("restarts", restarts);
+  if (auto why = reason(); !why.empty()) out << " reason=\"" << why << '"';
   return out.str();
 }
 

@@ -14,6 +14,11 @@ namespace flumen {
 enum class component_state : int {
   starting,
   running,
+  /// A sink that has not reached its destination yet (e.g. no broker).
+  connecting,
+  /// Running, but its work fails for now and is retried (the reason says
+  /// why); nothing is committed meanwhile.
+  degraded,
   backing_off,
   failed,
   stopped,
@@ -35,6 +40,11 @@ struct component_metrics {
   std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained
   std::atomic<uint64_t> events_rolled_back{0};
   std::atomic<uint64_t> events_dropped{0}; ///< e.g. over-long lines
+  /// Sources: over-long lines cut to max_line_length (kept, but changed).
+  std::atomic<uint64_t> events_truncated{0};
+  /// Sources: events read from outside that were never accepted downstream
+  /// (the agent stopped or the source failed first).
+  std::atomic<uint64_t> events_undelivered{0};
   /// Sinks: events that can never be delivered, sent to a dead-letter channel.
   std::atomic<uint64_t> events_dead_lettered{0};
   std::atomic<uint64_t> batches{0};
@@ -51,10 +61,18 @@ struct component_metrics {
   component_state current_state() const {
     return static_cast<component_state>(state.load());
   }
-  void set_state(component_state s) { state.store(static_cast<int>(s)); }
+  /// Sets the state; a reason (why degraded, failed, backing off) is kept
+  /// until the next change that gives one, and cleared on `running`.
+  void set_state(component_state s, std::string reason = {});
+  /// Why the component is in its state (empty when running normally).
+  std::string reason() const;
 
   /// `name state=running received=.. put=..` with the non-zero counters.
   std::string summary() const;
+
+private:
+  mutable std::mutex reason_mtx_;
+  std::string reason_;
 };
 
 /// All components' metrics of one process, by name.

@@ -1,5 +1,7 @@
 #include "runtime/protocol.hpp"
 
+#include "runtime/sink_driver.hpp"
+
 #include <caf/all.hpp>
 
 namespace flumen {
@@ -24,6 +26,8 @@ std::string to_string(errc x) {
     return "delivery_failed";
   case errc::component_failed:
     return "component_failed";
+  case errc::interceptor_failed:
+    return "interceptor_failed";
   }
   return "unknown";
 }
@@ -33,8 +37,21 @@ caf::error make_error(errc x, std::string msg) {
                     caf::make_message(std::move(msg))};
 }
 
+std::string describe(const std::exception_ptr& eptr) {
+  try {
+    if (eptr) std::rethrow_exception(eptr);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+  }
+  return "unknown exception";
+}
+
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("flumen::event");
+  cfg.add_message_type<rejection>("flumen::rejection");
+  cfg.add_message_type<delivery_report>("flumen::delivery_report");
+  cfg.add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto out = "flumen::" + to_string(static_cast<errc>(code));

@@ -2,11 +2,18 @@
 
 // The edge protocol, declared once (see DESIGN.md, "The edges"):
 //
-//   channel:  (put_atom, batch)            -> (ok_atom)   held while full
+//   channel:  (put_atom, batch)            -> (ok_atom)   held while full;
+//                                             a put larger than the room
+//                                             goes in piece by piece: never
+//                                             refused for its size
 //             (take_atom, uint32_t max)    -> (uint64_t txn, batch)
 //                                             held while empty, up to a poll
 //                                             interval; an empty batch then
 //             (commit_atom, uint64_t txn)  -> (ok_atom)
+//             (commit_atom, uint64_t txn, vector<uint32_t> put_back)
+//                                          -> (ok_atom)   commits all but
+//                                             the events named, which go
+//                                             back to the head in order
 //             (rollback_atom, uint64_t txn)-> (ok_atom)   back to the head
 //             (get_atom, uint64_t txn)     -> (batch)     the events of an
 //                                             open transaction (rare path:
@@ -21,6 +28,8 @@
 // `add_message_types`: CAF 0.17 drops unregistered types silently.
 
 #include <cstdint>
+#include <exception>
+#include <string>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
@@ -52,15 +61,19 @@ void add_message_types(caf::actor_system_config& cfg);
 /// Errors of flumen's own (category `flumen`), sent across actor edges.
 enum class errc : uint8_t {
   none = 0,
-  batch_too_large, ///< put larger than the channel can ever hold
+  batch_too_large, ///< unused since puts are split (kept for the wire)
   unknown_transaction,
   channel_closed,
   delivery_failed,
   component_failed,
+  interceptor_failed, ///< an interceptor threw on a batch
 };
 
 std::string to_string(errc x);
 
 caf::error make_error(errc x, std::string msg = {});
+
+/// The text of an exception caught by an actor's exception handler.
+std::string describe(const std::exception_ptr& eptr);
 
 } // namespace flumen

@@ -24,11 +24,22 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
   for (auto& make : interceptors)
     st.chain.emplace_back(make());
   st.metrics = std::move(metrics);
+  self->set_exception_handler([self](std::exception_ptr& eptr) {
+    auto why = "router: " + describe(eptr);
+    self->state.metrics->set_state(component_state::backing_off, why);
+    return make_error(errc::component_failed, why);
+  });
   return {
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
-        for (auto& stage : st.chain)
-          stage->apply(events);
+        try {
+          for (auto& stage : st.chain)
+            stage->apply(events);
+        } catch (const std::exception& ex) {
+          // A bug in an interceptor fails this batch, not the source: the
+          // source counts it as dropped and names the reason.
+          return make_error(errc::interceptor_failed, ex.what());
+        }
         if (events.empty()) return ok_atom::value;
         if (st.channels.size() == 1) {
           // The channel answers the source directly.

@@ -32,13 +32,18 @@ void source_pump::bind(caf::actor self,
 
 bool source_pump::emit(batch&& events) {
   if (events.empty()) return !aborted();
+  metrics_->events_received.fetch_add(events.size(), std::memory_order_relaxed);
   {
     std::unique_lock guard{mtx_};
     cv_.wait(guard, [this] { return inflight_ < max_inflight_ || aborted(); });
-    if (aborted()) return false;
+    if (aborted()) {
+      // Read from outside and never accepted: counted, never silent.
+      metrics_->events_undelivered.fetch_add(events.size(),
+                                             std::memory_order_relaxed);
+      return false;
+    }
     ++inflight_;
   }
-  metrics_->events_received.fetch_add(events.size(), std::memory_order_relaxed);
   caf::anon_send(*self_, emit_atom::value, std::move(events));
   return true;
 }
@@ -119,17 +124,29 @@ void put_downstream(source_actor* self, batch events) {
             maybe_finished(self);
           },
           [self, n](caf::error& err) {
-            // Refused by the channel: a batch it can never hold, or a channel
-            // that is gone. Retrying can't help and would block the source, so
-            // the batch is counted as dropped and the source goes on. (Not
-            // keeping a copy for retries keeps puts copy-free.)
             auto& st = self->state;
-            spdlog::error("{}: put of {} events refused ({}); dropped",
-                          st.metrics->name, n, self->system().render(err));
-            st.metrics->events_dropped.fetch_add(n, std::memory_order_relaxed);
             --st.inflight;
             st.pump->release();
-            maybe_finished(self);
+            if (err.category() == caf::atom("flumen") &&
+                err.code() == static_cast<uint8_t>(errc::interceptor_failed)) {
+              // An interceptor threw on this batch: it can't pass, and
+              // retrying the same events would throw again. Counted, named.
+              auto why = self->system().render(err);
+              spdlog::error("{}: an interceptor failed on {} events, "
+                            "dropped: {}",
+                            st.metrics->name, n, why);
+              st.metrics->events_dropped.fetch_add(n,
+                                                   std::memory_order_relaxed);
+              maybe_finished(self);
+              return;
+            }
+            // The channel or router is gone: these events are lost with the
+            // source's restart, and said so.
+            st.metrics->events_undelivered.fetch_add(n,
+                                                     std::memory_order_relaxed);
+            spdlog::error("{}: put of {} events failed ({}); restarting",
+                          st.metrics->name, n, self->system().render(err));
+            self->quit(std::move(err));
           });
 }
 
@@ -143,13 +160,28 @@ caf::behavior source(source_actor* self, reader_fn reader,
   st.pump = std::make_shared<source_pump>(max_inflight);
   st.pump->bind(caf::actor_cast<caf::actor>(self), metrics);
   st.metrics->set_state(component_state::running);
+  // Without its downstream (router or channel) a source can only lose what
+  // it reads: go down with it, so the supervisor restarts both.
+  self->monitor(st.downstream);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source == self->state.downstream.address())
+      self->quit(
+          make_error(errc::channel_closed,
+                     "downstream down: " + self->system().render(dm.reason)));
+  });
+  self->set_exception_handler([self](std::exception_ptr& eptr) {
+    return make_error(errc::component_failed, describe(eptr));
+  });
   auto hdl = caf::actor_cast<caf::actor>(self);
   st.reader = std::thread{[pump = st.pump, reader = std::move(reader), hdl] {
     try {
       reader(*pump);
     } catch (const std::exception& ex) {
       spdlog::error("{}: reader failed: {}", pump->metrics().name, ex.what());
-      caf::anon_send_exit(hdl, caf::exit_reason::unhandled_exception);
+      pump->metrics().set_state(component_state::backing_off, ex.what());
+      caf::anon_send(
+          hdl, caf::exit_msg{hdl.address(),
+                             make_error(errc::component_failed, ex.what())});
       return;
     }
     caf::anon_send(hdl, done_atom::value);

@@ -30,8 +30,9 @@ public:
   source_pump& operator=(const source_pump&) = delete;
 
   /// Hands a batch to the source actor. Blocks while the window is full.
-  /// Returns false (and drops nothing it accepted before) when the source
-  /// is being torn down; a graceful stop still lets batches through.
+  /// Counts the events as received. Returns false when the source is being
+  /// torn down: the batch then counts as undelivered (nothing accepted
+  /// before is lost); a graceful stop still lets batches through.
   bool emit(batch&& events);
 
   /// True once a graceful stop was asked: the reader should flush what it

@@ -10,15 +10,6 @@
 
 namespace flumen {
 
-std::chrono::milliseconds backoff_policy::on_failure(clock::time_point now) {
-  if (!failed_before_ || now - last_failure_ >= quiet_) next_ = first_;
-  failed_before_ = true;
-  last_failure_ = now;
-  auto delay = next_;
-  next_ = std::min(next_ * 2, cap_);
-  return delay;
-}
-
 namespace {
 
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
@@ -27,12 +18,16 @@ struct supervised {
   child_spec spec;
   caf::actor current;
   backoff_policy backoff;
-  std::deque<backoff_policy::clock::time_point> failures; // in the window
+  /// Failures since the child last ran `limit.window` without one.
+  std::size_t failures = 0;
+  backoff_policy::clock::time_point started{};
 };
 
 struct supervisor_state {
   std::vector<supervised> children;
   std::map<caf::actor_addr, std::size_t> by_addr;
+  /// Watched, not restarted (channels): their metrics, by address.
+  std::map<caf::actor_addr, std::shared_ptr<component_metrics>> watched;
   restart_limit limit;
   bool stopping = false;
   static inline const char* name = "supervisor";
@@ -40,32 +35,83 @@ struct supervisor_state {
 
 using supervisor_actor = caf::stateful_actor<supervisor_state>;
 
+void on_failure(supervisor_actor* self, std::size_t i, const std::string& why);
+
 void start_child(supervisor_actor* self, std::size_t i) {
   auto& c = self->state.children[i];
-  c.current = c.spec.start();
+  c.started = backoff_policy::clock::now();
+  c.spec.metrics->set_state(component_state::starting);
+  std::string why = "start returned no actor";
+  try {
+    c.current = c.spec.start();
+  } catch (const std::exception& ex) {
+    c.current = nullptr;
+    why = ex.what();
+  } catch (...) {
+    c.current = nullptr;
+    why = "unknown exception";
+  }
   if (!c.current) {
-    // Treat a failed start like a crash: back off and try again.
-    auto delay = c.backoff.on_failure(backoff_policy::clock::now());
-    c.spec.metrics->set_state(component_state::backing_off);
-    spdlog::error("{}: failed to start, retrying in {} ms", c.spec.name,
-                  delay.count());
-    self->delayed_send(self, delay, restart_atom::value, i);
+    // A failed start is a failure like a crash: counted, backed off.
+    spdlog::error("{}: failed to start: {}", c.spec.name, why);
+    on_failure(self, i, why);
     return;
   }
   self->monitor(c.current);
   self->state.by_addr[c.current.address()] = i;
 }
 
+// Counts a failure of child `i`; restarts it after its backoff, or marks it
+// failed past the limit. A child that ran `limit.window` without failing
+// starts counting again, so a component that can never start reaches
+// `failed` after `max_restarts` backoffs (bounded; see README).
+void on_failure(supervisor_actor* self, std::size_t i, const std::string& why) {
+  auto& st = self->state;
+  auto& c = st.children[i];
+  auto now = backoff_policy::clock::now();
+  if (now - c.started >= st.limit.window) c.failures = 0;
+  if (c.failures >= st.limit.max_restarts) {
+    c.spec.metrics->set_state(component_state::failed, why);
+    spdlog::error("{}: {}; failed {} times in a row, not restarting it again",
+                  c.spec.name, why, c.failures + 1);
+    return;
+  }
+  ++c.failures;
+  auto delay = c.backoff.on_failure(now);
+  c.spec.metrics->set_state(component_state::backing_off, why);
+  c.spec.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("{}: {}; restarting in {} ms", c.spec.name, why, delay.count());
+  self->delayed_send(self, delay, restart_atom::value, i);
+}
+
 caf::behavior supervisor(supervisor_actor* self,
                          std::vector<child_spec> children,
+                         std::vector<watched_spec> watched,
                          backoff_policy policy, restart_limit limit) {
   self->state.limit = limit;
+  for (auto& w : watched) {
+    if (!w.actor) continue;
+    self->monitor(w.actor);
+    self->state.watched[w.actor.address()] = w.metrics;
+  }
   for (auto& spec : children)
-    self->state.children.push_back(supervised{std::move(spec), {}, policy, {}});
+    self->state.children.push_back(supervised{std::move(spec), {}, policy});
   for (std::size_t i = 0; i < self->state.children.size(); ++i)
     start_child(self, i);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
+    if (auto w = st.watched.find(dm.source); w != st.watched.end()) {
+      // A channel is not restarted: its events died with it, and the
+      // components wired to it would need new handles. Never silent.
+      if (!st.stopping && dm.reason != caf::exit_reason::normal) {
+        auto why = self->system().render(dm.reason);
+        w->second->set_state(component_state::failed, why);
+        spdlog::error("{}: down ({}); it is not restarted", w->second->name,
+                      why);
+      }
+      st.watched.erase(w);
+      return;
+    }
     auto it = st.by_addr.find(dm.source);
     if (it == st.by_addr.end()) return;
     auto i = it->second;
@@ -76,25 +122,7 @@ caf::behavior supervisor(supervisor_actor* self,
       c.spec.metrics->set_state(component_state::stopped);
       return;
     }
-    auto now = backoff_policy::clock::now();
-    while (!c.failures.empty() && now - c.failures.front() >= st.limit.window)
-      c.failures.pop_front();
-    if (c.failures.size() >= st.limit.max_restarts) {
-      // Past the intensity: never a silent death, and no endless loop.
-      c.spec.metrics->set_state(component_state::failed);
-      spdlog::error("{}: down ({}); failed {} times within {} ms, not "
-                    "restarting it again",
-                    c.spec.name, self->system().render(dm.reason),
-                    c.failures.size() + 1, st.limit.window.count());
-      return;
-    }
-    c.failures.push_back(now);
-    auto delay = c.backoff.on_failure(now);
-    c.spec.metrics->set_state(component_state::backing_off);
-    c.spec.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{}: down ({}), restarting in {} ms", c.spec.name,
-                 self->system().render(dm.reason), delay.count());
-    self->delayed_send(self, delay, restart_atom::value, i);
+    on_failure(self, i, "down (" + self->system().render(dm.reason) + ")");
   });
   return {
       [self](restart_atom, std::size_t i) {
@@ -116,8 +144,10 @@ caf::behavior supervisor(supervisor_actor* self,
 
 caf::actor spawn_supervisor(caf::actor_system& sys,
                             std::vector<child_spec> children,
-                            backoff_policy policy, restart_limit limit) {
-  return sys.spawn(supervisor, std::move(children), policy, limit);
+                            backoff_policy policy, restart_limit limit,
+                            std::vector<watched_spec> watched) {
+  return sys.spawn(supervisor, std::move(children), std::move(watched), policy,
+                   limit);
 }
 
 } // namespace flumen

@@ -3,20 +3,29 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <map>
 #include <set>
-#include <sstream>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace flumen {
 
 namespace {
 
-/// Used to check a batch_size against a channel that doesn't state its
-/// transaction_capacity: the memory channel's default (Flume's is 100).
-constexpr std::size_t default_transaction_capacity = 1000;
+/// The largest topology file read. A topology is a few KiB; the limit keeps
+/// `flumen validate /dev/zero` or a mistaken log file from eating memory.
+constexpr std::size_t max_topology_bytes = 4 * 1024 * 1024;
+
+std::string too_large(uint64_t size) {
+  return "too large (" + std::to_string(size) +
+         " bytes; a topology file may have at most " +
+         std::to_string(max_topology_bytes / (1024 * 1024)) + " MiB)";
+}
 
 const char* singular(const std::string& kind) {
   if (kind == "sources") return "source";
@@ -56,18 +65,63 @@ YAML::Node value_of(const YAML::Node& map, const std::string& key) {
   return YAML::Node{YAML::NodeType::Undefined};
 }
 
-/// The count a component parser already validated, read again from the raw
-/// node for cross-component checks; 0 when absent or not a count.
-std::size_t raw_count(const YAML::Node& map, const std::string& key) {
-  auto v = value_of(map, key);
-  if (!v.IsDefined() || !v.IsScalar()) return 0;
-  auto text = expand_env(v.Scalar());
-  if (!text) return 0;
-  std::size_t n = 0;
-  auto [end, ec] =
-      std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc{} || end != text->data() + text->size()) return 0;
-  return n;
+/// Where a listening source would listen: the numeric address (as
+/// getnameinfo prints it) or, when it can't, the system's reason.
+struct listen_probe {
+  std::string address;
+  std::string error;
+};
+
+/// Resolves `host` as a listening source does at run time (getaddrinfo with
+/// AI_PASSIVE, first address that binds wins) and binds a socket to it with
+/// port 0, closed at once: a name that doesn't resolve or an address this
+/// machine doesn't have fails here instead of when the agent starts.
+listen_probe probe_listen(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (auto rc = ::getaddrinfo(host.c_str(), "0", &hints, &res))
+    return {{}, rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc)};
+  listen_probe out{{}, "no address"};
+  for (auto ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0) {
+      out.error = std::strerror(errno);
+      continue;
+    }
+    bool bound = ::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+    if (!bound) {
+      auto err = errno;
+      out.error = std::strerror(err);
+      if (err == EADDRNOTAVAIL)
+        out.error += " (not an address of this machine)";
+    }
+    ::close(fd);
+    if (!bound) continue;
+    char name[NI_MAXHOST];
+    if (::getnameinfo(ai->ai_addr, ai->ai_addrlen, name, sizeof(name), nullptr,
+                      0, NI_NUMERICHOST) == 0)
+      out = {name, {}};
+    else
+      out = {host, {}};
+    break;
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+bool wildcard_address(const std::string& address) {
+  return address == "0.0.0.0" || address == "::";
+}
+
+/// `127.0.0.1:80`, `[::1]:80`.
+std::string endpoint(const std::string& address, uint16_t port) {
+  auto host =
+      address.find(':') == std::string::npos ? address : "[" + address + "]";
+  return host + ":" + std::to_string(port);
 }
 
 /// One agent and the YAML of each component, kept until validation is done
@@ -81,8 +135,11 @@ struct agent_draft {
 
 class loader {
 public:
-  loader(const registry& reg, std::string file, error_list& errors)
-      : reg_(reg), file_(std::move(file)), errors_(errors) {}
+  /// `text` is the file's text (for messages that tell how a value was
+  /// written); it must outlive the loader.
+  loader(const registry& reg, std::string file, std::string_view text,
+         error_list& errors)
+      : reg_(reg), file_(std::move(file)), text_(text), errors_(errors) {}
 
   void load(const YAML::Node& root, topology& topo) {
     if (!root.IsDefined() || root.IsNull()) {
@@ -93,7 +150,7 @@ public:
       add(location_of(root, file_), "", "expected a mapping with key 'agents'");
       return;
     }
-    option_reader r(root, "", file_, errors_);
+    option_reader r(root, "", file_, errors_, text_);
     auto agents = r.node("agents");
     if (!agents.IsDefined()) {
       r.error("missing required key 'agents'");
@@ -153,7 +210,7 @@ private:
           "expected a mapping with sources, channels and sinks");
       return d;
     }
-    option_reader r(val, path, file_, errors_);
+    option_reader r(val, path, file_, errors_, text_);
     for (std::string kind : {"sources", "channels", "sinks"}) {
       auto n = r.node(kind);
       auto& specs = kind == "sources"    ? d.spec.sources
@@ -183,7 +240,7 @@ private:
       if (!sup.IsMap()) {
         r.error("supervision", "expected a mapping");
       } else {
-        option_reader sr(sup, path + ".supervision", file_, errors_);
+        option_reader sr(sup, path + ".supervision", file_, errors_, text_);
         auto& s = d.spec.supervision;
         s.max_restarts = static_cast<std::size_t>(sr.integer(
             "max_restarts", static_cast<int64_t>(s.max_restarts), 0, 1000000));
@@ -212,7 +269,7 @@ private:
       add(value_location(key, val), path, "expected a mapping with 'type'");
       return spec;
     }
-    option_reader r(val, path, file_, errors_);
+    option_reader r(val, path, file_, errors_, text_);
     spec.type = r.required_str("type");
     // Common keys first, so a source of unknown type still has channels.
     if (kind == "sources") {
@@ -236,13 +293,10 @@ private:
       return spec;
     }
     spec.spawn = std::move(*spawn);
+    spec.facts = r.facts();
     r.finish();
-    // The parser validated these; the loader needs them for checks across
-    // components. Absent means 0: "not stated", and such checks are skipped.
-    if (kind == "channels")
-      spec.transaction_capacity = raw_count(val, "transaction_capacity");
-    else
-      spec.batch_size = raw_count(val, "batch_size");
+    spec.batch_size = spec.facts.batch_size;
+    spec.transaction_capacity = spec.facts.transaction_capacity;
     // A sink type that dead-letters reads this key itself; the loader
     // checks the reference and wires the channel.
     if (kind == "sinks") {
@@ -267,7 +321,7 @@ private:
         add(location_of(item, file_), path, "expected a mapping with 'type'");
         continue;
       }
-      option_reader ir(item, path, file_, errors_);
+      option_reader ir(item, path, file_, errors_, text_);
       auto type = ir.required_str("type");
       if (type.empty()) continue;
       auto make = reg_.parse_interceptor(type, ir);
@@ -282,8 +336,16 @@ private:
     }
   }
 
-  /// Checks the wiring of one agent: references, unconnected channels and
-  /// batch sizes against transaction capacities.
+  /// Location of a key's value in a component's mapping, or of the mapping
+  /// when the key is absent (a default was used).
+  location where_in(const YAML::Node& map, const std::string& key) {
+    auto v = value_of(map, key);
+    return location_of(v.IsDefined() ? v : map, file_);
+  }
+
+  /// Checks one agent across its components: references, unconnected
+  /// channels, batch sizes against transaction capacities, event sizes
+  /// against byte capacities, listen addresses and dead-letter cycles.
   void validate(const agent_draft& d) {
     const auto& a = d.spec;
     std::vector<std::string> names;
@@ -292,17 +354,36 @@ private:
     auto unknown_channel = [&](const std::string& name) {
       return unknown("channel", name, names);
     };
+    // Specs and their YAML nodes are stored in step.
+    auto node_of = [&](const component_spec& ch) -> const YAML::Node& {
+      return d.channels[static_cast<std::size_t>(&ch - a.channels.data())];
+    };
+    // Only a batch_size the file states is checked: a default one adapts to
+    // the channels at run time, a stated one is what the user asked for.
     auto check_batch = [&](const component_spec& c, const YAML::Node& node,
+                           const component_spec& ch, const char* what) {
+      const auto& f = c.facts;
+      auto cap = ch.facts.transaction_capacity;
+      if (!f.batch_size_stated || cap == 0 || f.batch_size <= cap) return;
+      add(location_of(value_of(node, "batch_size"), file_),
+          c.path + ".batch_size",
+          "batch_size " + std::to_string(f.batch_size) +
+              " exceeds transaction_capacity " + std::to_string(cap) + " of " +
+              what + " '" + ch.name + "'");
+    };
+    // The channel refuses a put larger than its byte_capacity for good, so
+    // a line of max_line_length bytes would stop the source.
+    auto check_bytes = [&](const component_spec& src,
                            const component_spec& ch) {
-      if (c.batch_size == 0) return;
-      auto cap = ch.transaction_capacity != 0 ? ch.transaction_capacity
-                                              : default_transaction_capacity;
-      if (c.batch_size > cap)
-        add(location_of(value_of(node, "batch_size"), file_),
-            c.path + ".batch_size",
-            "batch_size " + std::to_string(c.batch_size) +
-                " exceeds transaction_capacity " + std::to_string(cap) +
-                " of channel '" + ch.name + "'");
+      auto cap = ch.facts.byte_capacity;
+      auto biggest = src.facts.max_event_bytes;
+      if (cap == 0 || biggest <= cap) return;
+      add(where_in(node_of(ch), "byte_capacity"), ch.path + ".byte_capacity",
+          "byte_capacity " + std::to_string(cap) +
+              " is smaller than the longest event source '" + src.name +
+              "' can make (max_line_length " + std::to_string(biggest) +
+              "); such an event could never be put (raise byte_capacity or "
+              "lower max_line_length)");
     };
     for (std::size_t i = 0; i < a.sources.size(); ++i) {
       const auto& src = a.sources[i];
@@ -322,29 +403,35 @@ private:
           add(where, path, "channel '" + name + "' is listed twice");
           continue;
         }
-        if (auto* ch = a.find_channel(name))
-          check_batch(src, d.sources[i], *ch);
-        else
+        if (auto* ch = a.find_channel(name)) {
+          check_batch(src, d.sources[i], *ch, "channel");
+          check_bytes(src, *ch);
+        } else {
           add(where, path, unknown_channel(name));
+        }
       }
     }
     for (std::size_t i = 0; i < a.sinks.size(); ++i) {
       const auto& snk = a.sinks[i];
       if (snk.channel.empty()) continue;
       if (auto* ch = a.find_channel(snk.channel))
-        check_batch(snk, d.sinks[i], *ch);
+        check_batch(snk, d.sinks[i], *ch, "channel");
       else
         add(location_of(value_of(d.sinks[i], "channel"), file_),
             snk.path + ".channel", unknown_channel(snk.channel));
       if (snk.dead_letter_channel.empty()) continue;
       auto where =
           location_of(value_of(d.sinks[i], "dead_letter_channel"), file_);
-      if (!a.find_channel(snk.dead_letter_channel))
+      auto* dl = a.find_channel(snk.dead_letter_channel);
+      if (!dl)
         add(where, snk.path + ".dead_letter_channel",
             unknown_channel(snk.dead_letter_channel));
       else if (snk.dead_letter_channel == snk.channel)
         add(where, snk.path + ".dead_letter_channel",
             "must not be the channel the sink reads");
+      else
+        // Undeliverable events of one batch go there in one put.
+        check_batch(snk, d.sinks[i], *dl, "dead-letter channel");
     }
     for (const auto& ch : a.channels) {
       auto read = std::any_of(a.sinks.begin(), a.sinks.end(),
@@ -364,10 +451,110 @@ private:
       if (!written)
         add(ch.where, ch.path, "channel '" + ch.name + "' has no source");
     }
+    check_listeners(d);
+    check_dead_letter_cycles(d);
+  }
+
+  /// A listening source's `bind` must be an address of this machine, and no
+  /// two sources of one agent may listen on the same address and port (the
+  /// second would fail to start).
+  void check_listeners(const agent_draft& d) {
+    struct listener {
+      const component_spec* source;
+      std::string address;
+      uint16_t port;
+    };
+    std::vector<listener> listeners;
+    for (std::size_t i = 0; i < d.spec.sources.size(); ++i) {
+      const auto& src = d.spec.sources[i];
+      const auto& f = src.facts;
+      if (!f.listen_port) continue;
+      auto probe = probe_listen(f.listen_host);
+      if (!probe.error.empty()) {
+        add(where_in(d.sources[i], "bind"), src.path + ".bind",
+            "cannot listen on '" + f.listen_host + "': " + probe.error);
+        continue;
+      }
+      // Port 0 takes any free port: it can't clash.
+      auto port = *f.listen_port;
+      if (port == 0) continue;
+      for (const auto& l : listeners) {
+        if (l.port != port) continue;
+        // A wildcard address takes the port on every address (and on
+        // Linux `::` takes IPv4 too).
+        auto same = l.address == probe.address;
+        if (!same && !wildcard_address(l.address) &&
+            !wildcard_address(probe.address))
+          continue;
+        auto msg = "source '" + l.source->name + "' already listens on " +
+                   endpoint(l.address, port);
+        if (!same)
+          msg += ", which overlaps " + endpoint(probe.address, port) +
+                 " (0.0.0.0 and :: stand for every address)";
+        add(where_in(d.sources[i], "port"), src.path + ".port", msg);
+        break;
+      }
+      listeners.push_back({&src, probe.address, port});
+    }
+  }
+
+  /// A sink puts what it can never deliver to its dead-letter channel, which
+  /// another sink reads and may dead-letter further: the edges channel ->
+  /// dead-letter channel must not close a cycle, or such an event would go
+  /// round forever. Reported at the edge that closes it, in file order.
+  void check_dead_letter_cycles(const agent_draft& d) {
+    const auto& a = d.spec;
+    // channel -> (dead-letter channel, sink) for the edges accepted so far.
+    std::map<std::string,
+             std::vector<std::pair<std::string, const component_spec*>>>
+        next;
+    for (std::size_t i = 0; i < a.sinks.size(); ++i) {
+      const auto& k = a.sinks[i];
+      const auto& from = k.channel;
+      const auto& to = k.dead_letter_channel;
+      // Unknown channels and self-loops are reported above.
+      if (to.empty() || to == from || !a.find_channel(from) ||
+          !a.find_channel(to))
+        continue;
+      // Breadth-first from `to`: a path back to `from` closes a cycle.
+      std::map<std::string, std::pair<std::string, const component_spec*>> prev{
+          {to, {"", nullptr}}};
+      std::vector<std::string> queue{to};
+      for (std::size_t q = 0; q < queue.size() && !prev.count(from); ++q) {
+        auto it = next.find(queue[q]);
+        if (it == next.end()) continue;
+        for (const auto& [n, sink] : it->second)
+          if (prev.emplace(n, std::pair{queue[q], sink}).second)
+            queue.push_back(n);
+      }
+      if (!prev.count(from)) {
+        next[from].emplace_back(to, &k);
+        continue;
+      }
+      // Walk back from `from` to `to`, then read it forwards.
+      std::vector<std::string> chain{from};
+      std::vector<std::string> sinks;
+      for (auto c = from; c != to; c = prev[c].first) {
+        sinks.push_back(prev[c].second->name);
+        chain.push_back(prev[c].first);
+      }
+      std::reverse(chain.begin(), chain.end());
+      std::reverse(sinks.begin(), sinks.end());
+      chain.insert(chain.begin(), from);
+      sinks.insert(sinks.begin(), k.name);
+      std::string cycle;
+      for (const auto& c : chain)
+        cycle += (cycle.empty() ? "" : " -> ") + c;
+      add(where_in(d.sinks[i], "dead_letter_channel"),
+          k.path + ".dead_letter_channel",
+          "dead-letter cycle " + cycle + " (sinks " + join(sinks) +
+              "): an event none of them can deliver would go round forever");
+    }
   }
 
   const registry& reg_;
   std::string file_;
+  std::string_view text_;
   error_list& errors_;
 };
 
@@ -394,12 +581,31 @@ std::string dot_id(const std::string& s) {
   return plain_id(s) ? s : dot_quote(s);
 }
 
-/// A Mermaid id: only letters, digits and underscores are safe.
+/// A name as letters and digits, every other byte (`_` too) as `_XX` in
+/// upper-case hex: `c-1` is `c_2D1`, `c_1` is `c_5F1`. Decoding from the
+/// left is unambiguous, so distinct names never share an id; and the result
+/// is an identifier in Mermaid and DOT alike.
+std::string escaped_name(const std::string& s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      out += c;
+    } else {
+      out += '_';
+      out += hex[u >> 4];
+      out += hex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+/// A Mermaid subgraph id for an agent.
 std::string mermaid_id(const std::string& s) {
-  std::string out = s;
-  for (auto& c : out)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
-  // `end` closes a subgraph in Mermaid.
+  auto out = escaped_name(s);
+  // `end` closes a subgraph in Mermaid. A trailing `_` is never part of an
+  // escaped name, so this stays distinct from every other id.
   if (out.empty() || out == "end") out += '_';
   return out;
 }
@@ -415,9 +621,14 @@ std::string mermaid_text(const std::string& s) {
   return out;
 }
 
+/// A node's id in both drawings: agent, kind and name joined by `_`. In an
+/// escaped name `_` is always followed by two upper-case hex digits, and
+/// kinds are lower-case words, so the first `_` followed by a lower-case
+/// letter ends the agent's part: distinct components never share an id, and
+/// no node id equals an agent's (which has no such `_`).
 std::string node_name(const agent_spec& a, const char* kind,
                       const component_spec& c) {
-  return a.name + "_" + kind + "_" + c.name;
+  return escaped_name(a.name) + "_" + kind + "_" + escaped_name(c.name);
 }
 
 /// The lines of a node's label: name, (type), then the interceptors.
@@ -481,29 +692,63 @@ const agent_spec* topology::find(const std::string& agent_name) const {
   return nullptr;
 }
 
+namespace {
+
+/// Why `st` is no file to read as a topology; empty when it is one.
+std::string not_a_topology_file(const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) return std::strerror(EISDIR);
+  if (!S_ISREG(st.st_mode)) {
+    auto kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                : S_ISCHR(st.st_mode)  ? "a character device"
+                : S_ISBLK(st.st_mode)  ? "a block device"
+                : S_ISSOCK(st.st_mode) ? "a socket"
+                                       : "no regular file";
+    return std::string{"not a regular file ("} + kind + ")";
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_topology_bytes)
+    return too_large(static_cast<uint64_t>(st.st_size));
+  return {};
+}
+
+} // namespace
+
 load_result load_topology(const std::string& file, const registry& reg) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(file, ec)) {
+  auto fail = [&](std::string why) {
     load_result res;
     res.topo.file = file;
-    res.errors.push_back(
-        {{file, 0, 0},
-         "",
-         "cannot read file: " + std::string{strerror(EISDIR)}});
+    res.errors.push_back({{file, 0, 0}, "", "cannot read file: " + why});
     return res;
+  };
+  // Look before opening: opening a device may do things (a tape rewinds),
+  // and reading /dev/zero or a FIFO would never end.
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (auto why = not_a_topology_file(st); !why.empty()) return fail(why);
+  // O_NONBLOCK: should the path have become a FIFO since, open won't wait
+  // for a writer; fstat then tells.
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(std::strerror(errno));
+  std::string text;
+  std::string why;
+  if (::fstat(fd, &st) != 0)
+    why = std::strerror(errno);
+  else
+    why = not_a_topology_file(st);
+  // At most one byte past the limit, in case the file grows meanwhile.
+  char buf[64 * 1024];
+  while (why.empty() && text.size() <= max_topology_bytes) {
+    auto want = std::min(sizeof(buf), max_topology_bytes + 1 - text.size());
+    auto n = ::read(fd, buf, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) why = std::strerror(errno);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    auto err = errno;
-    load_result res;
-    res.topo.file = file;
-    res.errors.push_back(
-        {{file, 0, 0}, "", "cannot read file: " + std::string{strerror(err)}});
-    return res;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_topology_text(text.str(), file, reg);
+  ::close(fd);
+  if (why.empty() && text.size() > max_topology_bytes)
+    why = too_large(text.size());
+  if (!why.empty()) return fail(why);
+  return load_topology_text(text, file, reg);
 }
 
 load_result load_topology_text(const std::string& text, const std::string& file,
@@ -513,7 +758,7 @@ load_result load_topology_text(const std::string& text, const std::string& file,
   YAML::Node root;
   try {
     root = YAML::Load(text);
-    loader{reg, file, res.errors}.load(root, res.topo);
+    loader{reg, file, text, res.errors}.load(root, res.topo);
   } catch (const YAML::Exception& e) {
     // Malformed YAML (or a component parser tripping over yaml-cpp).
     location where{file, 0, 0};
@@ -567,7 +812,7 @@ std::string to_mermaid(const topology& topo) {
     out += "\n";
     auto node = [&](const char* kind, const component_spec& c, const char* open,
                     const char* close) {
-      out += "    " + mermaid_id(node_name(a, kind, c)) + open + "\"" +
+      out += "    " + node_name(a, kind, c) + open + "\"" +
              mermaid_text(joined_label(c, "<br/>")) + "\"" + close + "\n";
     };
     for (const auto& s : a.sources)
@@ -577,7 +822,7 @@ std::string to_mermaid(const topology& topo) {
     for (const auto& k : a.sinks)
       node("sinks", k, "[", "]");
     for_each_edge(a, [&](const std::string& from, const std::string& to) {
-      out += "    " + mermaid_id(from) + " --> " + mermaid_id(to) + "\n";
+      out += "    " + from + " --> " + to + "\n";
     });
     out += "  end\n";
   }

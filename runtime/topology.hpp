@@ -29,6 +29,8 @@ struct component_spec {
   std::size_t batch_size = 0;
   /// Channels: most events in one put or take.
   std::size_t transaction_capacity = 0;
+  /// What the component's parser stated (limits, batch size, listen port).
+  component_facts facts;
 };
 
 /// An agent's `supervision:` settings (restart intensity and what a

@@ -20,6 +20,10 @@ memory_config parse_memory(option_reader& r) {
   if (cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
+  auto& f = r.facts();
+  f.capacity = cfg.capacity;
+  f.transaction_capacity = cfg.transaction_capacity;
+  f.byte_capacity = cfg.byte_capacity;
   return cfg;
 }
 
@@ -38,10 +42,12 @@ struct transaction {
   txn_id order = 0;
 };
 
+/// A put waiting for room. It is admitted in pieces as room frees up (a put
+/// never fails for its size); the sender hears back once all of it is in.
 struct pending_put {
   caf::response_promise rp;
   batch events;
-  std::size_t bytes = 0;
+  std::size_t next = 0; ///< events[next..] are not admitted yet
 };
 
 struct pending_take {
@@ -152,15 +158,42 @@ void serve_takes(memory_actor* self) {
   }
 }
 
-// Admits waiting puts, in order, while they fit.
+// Admits waiting puts, in order, as far as they fit: a put larger than the
+// room left (or than the whole channel) goes in piece by piece as sinks
+// commit. One event larger than byte_capacity is let in alone when the
+// channel holds nothing, so no put is ever refused for its size.
 void admit_puts(memory_actor* self) {
   auto& st = self->state;
-  while (!st.puts.empty() &&
-         st.fits(st.puts.front().events.size(), st.puts.front().bytes)) {
-    auto pp = std::move(st.puts.front());
-    st.puts.pop_front();
-    st.enqueue(std::move(pp.events), pp.bytes);
+  while (!st.puts.empty()) {
+    auto& pp = st.puts.front();
+    std::size_t bytes = 0;
+    auto first = pp.next;
+    auto end = pp.events.size();
+    while (pp.next < end && st.used() + (pp.next - first) < st.cfg.capacity) {
+      std::size_t b = 0;
+      if (st.cfg.byte_capacity != 0) {
+        b = event_bytes(pp.events[pp.next]);
+        bool alone = st.used() == 0 && pp.next == first;
+        if (!alone && st.used_bytes() + bytes + b > st.cfg.byte_capacity) break;
+      }
+      bytes += b;
+      ++pp.next;
+    }
+    if (pp.next > first) {
+      batch piece;
+      if (first == 0 && pp.next == end) {
+        piece = std::move(pp.events);
+      } else {
+        piece.reserve(pp.next - first);
+        std::move(pp.events.begin() + static_cast<std::ptrdiff_t>(first),
+                  pp.events.begin() + static_cast<std::ptrdiff_t>(pp.next),
+                  std::back_inserter(piece));
+      }
+      st.enqueue(std::move(piece), bytes);
+    }
+    if (pp.next < end) return; // the rest waits for room
     pp.rp.deliver(ok_atom::value);
+    st.puts.pop_front();
   }
 }
 
@@ -198,6 +231,11 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   st.metrics = std::move(metrics);
   st.metrics->channel_capacity.store(cfg.capacity);
   st.metrics->set_state(component_state::running);
+  self->set_exception_handler([self](std::exception_ptr& eptr) {
+    auto why = describe(eptr);
+    self->state.metrics->set_state(component_state::failed, why);
+    return make_error(errc::component_failed, why);
+  });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     st.watched.erase(dm.source);
@@ -220,26 +258,23 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   return {
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
+        if (events.empty()) return ok_atom::value;
         // Bytes are counted only when bounded: walking every header of every
         // event twice is a fifth of the channel's cost.
-        auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
-        if (events.size() > st.cfg.transaction_capacity ||
-            events.size() > st.cfg.capacity ||
-            (st.cfg.byte_capacity != 0 && bytes > st.cfg.byte_capacity))
-          return make_error(errc::batch_too_large,
-                            "a put of " + std::to_string(events.size()) +
-                                " events exceeds the channel's "
-                                "transaction_capacity or capacity");
-        if (events.empty()) return ok_atom::value;
-        if (st.puts.empty() && st.fits(events.size(), bytes)) {
-          st.enqueue(std::move(events), bytes);
-          serve_takes(self);
-          st.publish();
-          return ok_atom::value;
+        if (st.puts.empty() && events.size() <= st.cfg.capacity) {
+          auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
+          if (st.fits(events.size(), bytes)) {
+            st.enqueue(std::move(events), bytes);
+            serve_takes(self);
+            st.publish();
+            return ok_atom::value;
+          }
         }
-        // Full: hold the answer back; this is what paces the sender.
+        // No room (or larger than the channel): hold the answer back while
+        // it goes in piece by piece; this is what paces the sender.
         auto rp = self->make_response_promise();
-        st.puts.push_back(pending_put{rp, std::move(events), bytes});
+        st.puts.push_back(pending_put{rp, std::move(events), 0});
+        settle(self);
         return caf::delegated<ok_atom>{};
       },
       [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
@@ -280,6 +315,37 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         st.metrics->events_committed.fetch_add(i->second.count,
                                                std::memory_order_relaxed);
         st.open.erase(i);
+        settle(self);
+        return ok_atom::value;
+      },
+      [self](commit_atom, txn_id id,
+             const std::vector<uint32_t>& put_back) -> caf::result<ok_atom> {
+        // Some events failed for a passing reason: they go back to the head
+        // in their order (ahead of anything taken later), the rest commits.
+        auto& st = self->state;
+        auto i = st.open.find(id);
+        if (i == st.open.end())
+          return make_error(errc::unknown_transaction,
+                            "commit of unknown transaction " +
+                                std::to_string(id));
+        auto& t = i->second;
+        auto& events = t.reply.get_as<batch>(1);
+        batch again;
+        again.reserve(put_back.size());
+        for (auto index : put_back)
+          if (index < events.size()) again.push_back(events[index]);
+        auto committed = t.count - again.size();
+        st.metrics->events_committed.fetch_add(committed,
+                                               std::memory_order_relaxed);
+        transaction back;
+        back.order = t.order;
+        back.count = again.size();
+        if (st.cfg.byte_capacity != 0) back.bytes = bytes_of(again);
+        back.reply = caf::make_message(id, std::move(again));
+        st.taken_events -= t.count - back.count;
+        st.taken_bytes -= t.bytes - std::min(t.bytes, back.bytes);
+        st.open.erase(i);
+        roll_back(self, std::move(back));
         settle(self);
         return ok_atom::value;
       },

@@ -1,6 +1,7 @@
 #include "actors/sinks/file_roll.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,8 @@ file_roll_config parse_file_roll(option_reader& r) {
   cfg.format = r.choice("format", cfg.format, {"line", "header_and_body"});
   cfg.prefix = r.str("prefix", cfg.prefix);
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   cfg.sync = r.boolean("sync", cfg.sync);
   return cfg;
 }
@@ -51,18 +54,45 @@ public:
         buf_ += describe(e, SIZE_MAX);
       buf_ += '\n';
     }
+    // A failed batch leaves the file as it was before it: no torn line, and
+    // the retry writes the batch once.
+    struct stat before {};
+    if (::fstat(fd_, &before) != 0)
+      return "stat " + path_ + ": " + std::strerror(errno);
     const char* p = buf_.data();
     auto left = buf_.size();
     while (left > 0) {
       auto n = ::write(fd_, p, left);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return "write " + path_ + ": " + std::strerror(errno);
+      if (n < 0) {
+        auto why = "write " + path_ + ": " + std::strerror(errno);
+        undo(before.st_size);
+        return why;
+      }
       p += n;
       left -= static_cast<std::size_t>(n);
     }
-    if (cfg_.sync && ::fsync(fd_) != 0)
-      return "fsync " + path_ + ": " + std::strerror(errno);
+    if (cfg_.sync && ::fsync(fd_) != 0) {
+      auto why = "fsync " + path_ + ": " + std::strerror(errno);
+      // Never fsync a descriptor again after it failed (the kernel may have
+      // dropped the pages): cut the batch off and start a new file.
+      undo(before.st_size);
+      if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+      }
+      return why;
+    }
     return {};
+  }
+
+  /// Cuts the file back to `size`; closes it when that fails too, so the
+  /// next batch starts a fresh file rather than append after a torn line.
+  void undo(off_t size) {
+    if (::ftruncate(fd_, size) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
 
   void close() {

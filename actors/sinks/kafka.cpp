@@ -1,9 +1,13 @@
 #include "actors/sinks/kafka.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -12,10 +16,100 @@
 
 #include "actors/sinks/embedded_kafka.hpp"
 #include "runtime/protocol.hpp"
+#include "runtime/sink_driver.hpp"
 
 namespace flumen::sinks {
 
+namespace {
+
+// Topic names Kafka would refuse fail here, not at the first event (a topic
+// longer than 249 characters used to crash the sink).
+void check_topics(option_reader& r, const kafka_config& cfg) {
+  if (cfg.topic.find("%{") == std::string::npos) {
+    if (!cfg.topic.empty() && !valid_topic_name(cfg.topic))
+      r.error("topic", "'" + cfg.topic.substr(0, 60) +
+                           (cfg.topic.size() > 60 ? "..." : "") +
+                           "' is not a valid Kafka topic name (1 to 249 of "
+                           "A-Z a-z 0-9 . _ -)");
+  } else {
+    // The text around the placeholders must be valid on its own.
+    std::string literal;
+    for (std::size_t pos = 0;;) {
+      auto open = cfg.topic.find("%{", pos);
+      auto close = open == std::string::npos ? open : cfg.topic.find('}', open);
+      if (close == std::string::npos) {
+        literal.append(cfg.topic, pos);
+        break;
+      }
+      literal.append(cfg.topic, pos, open - pos);
+      pos = close + 1;
+    }
+    if (cfg.topic.find("%{}") != std::string::npos)
+      r.error("topic", "'%{}' names no header");
+    else if (!literal.empty() && !valid_topic_name(literal))
+      r.error("topic", "the text around the %{...} placeholders is not valid "
+                       "in a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)");
+  }
+  if (!cfg.default_topic.empty() && !valid_topic_name(cfg.default_topic))
+    r.error("default_topic", "'" + cfg.default_topic.substr(0, 60) +
+                                 "' is not a valid Kafka topic name");
+}
+
+// Settings librdkafka would refuse when the sink starts (and then again on
+// every restart) are config errors: each value, and the whole set, as the
+// sink would create its producer.
+void check_producer(option_reader& r, const kafka_config& cfg) {
+  auto window = cfg.max_inflight * cfg.batch_size;
+  if (auto i = cfg.producer.find("queue.buffering.max.messages");
+      i != cfg.producer.end()) {
+    auto n = std::strtoull(i->second.c_str(), nullptr, 10);
+    if (n < window) {
+      r.error("producer", "queue.buffering.max.messages " + i->second +
+                              " is below the sink's window (max_inflight " +
+                              std::to_string(cfg.max_inflight) +
+                              " x batch_size " +
+                              std::to_string(cfg.batch_size) + " = " +
+                              std::to_string(window) +
+                              "): the sink could never make "
+                              "progress");
+      return;
+    }
+  }
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  for (auto& [k, v] : producer_settings(cfg, "")) {
+    if (k == "bootstrap.servers") continue; // no connection at load time
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      if (k == "queue.buffering.max.messages" && !cfg.producer.contains(k))
+        r.error("batch_size",
+                "batch_size " + std::to_string(cfg.batch_size) +
+                    " x max_inflight " + std::to_string(cfg.max_inflight) +
+                    " needs a client queue librdkafka refuses (" + err + ")");
+      else
+        r.error("producer",
+                "librdkafka rejects '" + k + ": " + v + "': " + err);
+      return;
+    }
+  }
+  // Quiet: a producer without brokers logs that it has none.
+  rd_kafka_conf_set_log_cb(
+      conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    r.error("producer",
+            std::string{"librdkafka refuses these settings: "} + err);
+    return;
+  }
+  rd_kafka_destroy(rk);
+}
+
+} // namespace
+
 kafka_config parse_kafka(option_reader& r) {
+  auto errors_before = r.errors().size();
   kafka_config cfg;
   cfg.bootstrap_servers = r.required_str("bootstrap_servers");
   cfg.embedded_brokers = static_cast<int>(
@@ -24,6 +118,8 @@ kafka_config parse_kafka(option_reader& r) {
       r.integer("embedded_partitions", cfg.embedded_partitions, 1, 1024));
   cfg.topic = r.required_str("topic");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);
   cfg.key_header = r.str("key_header", cfg.key_header);
   cfg.partition_header = r.str("partition_header", cfg.partition_header);
@@ -62,6 +158,9 @@ kafka_config parse_kafka(option_reader& r) {
               "librdkafka rejects '" + key + ": " + value + "': " + err);
   }
   rd_kafka_conf_destroy(probe);
+  cfg.default_topic = r.str("default_topic");
+  check_topics(r, cfg);
+  if (r.errors().size() == errors_before) check_producer(r, cfg);
   return cfg;
 }
 
@@ -155,18 +254,39 @@ std::string json_envelope(const event& e) {
   return out;
 }
 
-bool is_permanent(int kafka_error) {
+bool valid_topic_name(std::string_view name) {
+  // Kafka's own rule: 1..249 of [A-Za-z0-9._-], and not "." or "..".
+  if (name.empty() || name.size() > 249 || name == "." || name == "..")
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+error_class classify(int kafka_error, bool topic_from_event,
+                     bool partition_from_event) {
   switch (static_cast<rd_kafka_resp_err_t>(kafka_error)) {
+  case RD_KAFKA_RESP_ERR_NO_ERROR:
+    return error_class::none;
   case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
   case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
   case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    return error_class::record;
   case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
   case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+  case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+  case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    // The event chose this topic: its own fault. The configured topic:
+    // the cluster's (an ACL, a topic not created yet), retried.
+    return topic_from_event ? error_class::record : error_class::passing;
   case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-  case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    return true;
+    return partition_from_event ? error_class::record : error_class::passing;
+  case RD_KAFKA_RESP_ERR__FATAL:
+    return error_class::fatal;
   default:
-    return false;
+    return error_class::passing;
   }
 }
 
@@ -174,34 +294,57 @@ namespace {
 
 struct batch_tracker;
 
-/// One produced record: its tracker and its index in the batch (the
-/// record's opaque, so a delivery report knows which event it is about).
+/// One produced record: its tracker, its index in the batch (the record's
+/// opaque, so a delivery report knows which event it is about), and whether
+/// the event itself chose its topic or partition.
 struct record_slot {
   batch_tracker* tracker = nullptr;
   uint32_t index = 0;
+  bool topic_from_event = false;
+  bool partition_from_event = false;
 };
 
-// Counts the delivery reports of one transaction; the last one tells the
-// sink actor, with every failure as (index << 32 | error code).
+// Counts the delivery reports of one batch; the last one reports to the
+// sink driver.
 struct batch_tracker {
-  caf::actor sink;
-  txn_id id = 0;
+  delivery_done done;
   std::atomic<int64_t> pending{0};
   std::vector<record_slot> slots;
   std::mutex mtx;
-  std::vector<uint64_t> failures;
+  delivery_report report;
 
-  void fail(uint32_t index, rd_kafka_resp_err_t err) {
+  void fail(const record_slot& slot, int err, std::string why = {},
+            const char* topic = nullptr) {
+    auto cls = classify(err, slot.topic_from_event, slot.partition_from_event);
+    if (why.empty())
+      why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err));
     std::lock_guard guard{mtx};
-    failures.push_back(uint64_t{index} << 32 |
-                       static_cast<uint32_t>(static_cast<int32_t>(err)));
+    switch (cls) {
+    case error_class::none:
+      return;
+    case error_class::record: {
+      rejection r{slot.index, std::move(why), {}};
+      r.headers.emplace_back("flumen.error_code", std::to_string(err));
+      if (topic) r.headers.emplace_back("flumen.topic", topic);
+      report.rejected.push_back(std::move(r));
+      return;
+    }
+    case error_class::fatal:
+      report.fatal = true;
+      report.reason = std::move(why);
+      return;
+    case error_class::passing:
+      report.retry.push_back(slot.index);
+      if (report.reason.empty()) report.reason = std::move(why);
+      return;
+    }
   }
 
-  // Called once per produced record and once by the producing actor.
+  // Called once per produced record and once by the producing thread.
   void settle_one() {
     if (pending.fetch_sub(1) == 1) {
-      caf::anon_send(sink, delivered_atom::value, id,
-                     static_cast<uint64_t>(slots.size()), std::move(failures));
+      std::sort(report.retry.begin(), report.retry.end());
+      done(std::move(report));
       delete this;
     }
   }
@@ -214,147 +357,261 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   auto* slot = static_cast<record_slot*>(msg->_private);
   if (!slot) return;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    slot->tracker->fail(slot->index, msg->err);
+    slot->tracker->fail(*slot, msg->err, {},
+                        msg->rkt ? rd_kafka_topic_name(msg->rkt) : nullptr);
   slot->tracker->settle_one();
 }
 
-void on_error(rd_kafka_t*, int, const char* reason, void* opaque) {
-  auto* m = static_cast<component_metrics*>(opaque);
-  m->connection_failures.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("{}: kafka: {}", m->name, reason);
-}
+void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf);
 
-void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-  auto* m = static_cast<component_metrics*>(rd_kafka_opaque(rk));
-  if (level <= 4) // warning and worse
-    spdlog::warn("{}: kafka: {}: {}", m ? m->name : "kafka", fac, buf);
-}
+/// The Kafka side of the sink: one producer, a thread serving its delivery
+/// reports, and the translation of events into records.
+class kafka_backend : public sink_backend {
+public:
+  kafka_backend(const kafka_config& cfg, std::string bootstrap,
+                std::shared_ptr<component_metrics> metrics, sink_context& ctx)
+      : cfg_(cfg), metrics_(std::move(metrics)), ctx_(ctx) {
+    metrics_->set_state(component_state::connecting,
+                        "no broker reached yet at " + bootstrap);
+    templated_ = cfg_.topic.find("%{") != std::string::npos;
+    char err[512];
+    auto* conf = rd_kafka_conf_new();
+    for (auto& [k, v] : producer_settings(cfg_, bootstrap)) {
+      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
+          RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        throw std::runtime_error(k + ": " + err);
+      }
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, this);
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!producer_) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(std::string{"producer: "} + err);
+    }
+    if (!templated_) {
+      default_topic_ = topic(cfg_.topic);
+      if (!default_topic_) {
+        rd_kafka_destroy(producer_);
+        producer_ = nullptr;
+        throw std::runtime_error("invalid topic '" + cfg_.topic + "'");
+      }
+    }
+    // Delivery reports are served on a thread of our own, so the sink never
+    // blocks in poll(); it also learns the cluster's metadata first, to tell
+    // `connecting` from `running`.
+    polling_ = true;
+    poller_ = std::thread{[this] { poll_loop(); }};
+  }
 
-struct kafka_state {
-  kafka_config cfg;
-  caf::actor channel;
-  caf::actor dead_letter;
-  std::shared_ptr<component_metrics> metrics;
-  rd_kafka_t* producer = nullptr;
-  std::map<std::string, rd_kafka_topic_t*, std::less<>> topics;
-  std::thread poller;
-  std::shared_ptr<std::atomic<bool>> polling;
-  bool taking = false; // a take is outstanding
-  bool paused = false; // backing off after a failed batch
-  bool stopping = false;
-  std::size_t inflight = 0; // batches produced, reports pending
-  std::vector<caf::response_promise> stop_waiters;
-  std::chrono::milliseconds backoff{100};
-  std::minstd_rand rng{std::random_device{}()};
+  ~kafka_backend() override {
+    polling_ = false;
+    if (poller_.joinable()) poller_.join();
+    if (!producer_) return;
+    // Killed or restarted: what is still queued is rolled back by the
+    // channel (it saw the sink go down); don't deliver it twice.
+    rd_kafka_purge(producer_,
+                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(producer_, 0);
+    for (auto& [_, t] : topics_)
+      rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(producer_);
+  }
 
-  static inline const char* name = "kafka_sink";
+  std::size_t window() const override { return cfg_.max_inflight; }
+
+  void deliver(const batch& events, delivery_done done) override;
+
+  void stop() override {
+    // The window is settled; this only flushes what librdkafka may still
+    // hold for reports that are already in.
+    rd_kafka_flush(producer_, 1000);
+  }
+
+private:
+  static void on_error(rd_kafka_t* rk, int err, const char* reason,
+                       void* opaque) {
+    auto* self = static_cast<kafka_backend*>(opaque);
+    auto& m = *self->metrics_;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      // Every produce fails from now on: only a new producer helps.
+      char buf[512];
+      rd_kafka_fatal_error(rk, buf, sizeof(buf));
+      self->ctx_.fail(std::string{"fatal producer error: "} + buf);
+      return;
+    }
+    m.connection_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: kafka: {}", m.name, reason);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      auto running = static_cast<int>(component_state::running);
+      if (m.state.load() == running)
+        m.set_state(component_state::degraded, reason);
+    }
+  }
+
+  void poll_loop() {
+    auto connecting = static_cast<int>(component_state::connecting);
+    while (polling_) {
+      if (metrics_->state.load() == connecting) {
+        const rd_kafka_metadata_t* md = nullptr;
+        auto t0 = std::chrono::steady_clock::now();
+        if (rd_kafka_metadata(producer_, 0, default_topic_, &md, 1000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+          rd_kafka_metadata_destroy(md);
+          if (metrics_->state.load() == connecting)
+            metrics_->set_state(component_state::running);
+          spdlog::debug("{}: connected in {} ms", metrics_->name,
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count());
+        }
+      }
+      rd_kafka_poll(producer_, 50);
+    }
+  }
 
   rd_kafka_topic_t* topic(const std::string& name) {
-    auto i = topics.find(name);
-    if (i != topics.end()) return i->second;
-    auto* t = rd_kafka_topic_new(producer, name.c_str(), nullptr);
-    topics.emplace(name, t);
+    auto i = topics_.find(name);
+    if (i != topics_.end()) return i->second;
+    if (!valid_topic_name(name)) return nullptr;
+    auto* t = rd_kafka_topic_new(producer_, name.c_str(), nullptr);
+    if (t) topics_.emplace(name, t);
     return t;
   }
 
-  ~kafka_state() {
-    if (polling) *polling = false;
-    if (poller.joinable()) poller.join();
-    if (producer) {
-      // Killed or stopped: what is still queued is rolled back by the
-      // channel (it saw this actor go down); don't deliver it twice.
-      rd_kafka_purge(producer,
-                     RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-      rd_kafka_poll(producer, 0);
-      for (auto& [_, t] : topics)
-        rd_kafka_topic_destroy(t);
-      rd_kafka_destroy(producer);
-    }
-  }
+  kafka_config cfg_;
+  std::shared_ptr<component_metrics> metrics_;
+  sink_context& ctx_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* default_topic_ = nullptr;
+  bool templated_ = false;
+  std::map<std::string, rd_kafka_topic_t*, std::less<>> topics_;
+  std::thread poller_;
+  std::atomic<bool> polling_{false};
+  std::string json_;
 };
 
-using kafka_actor = caf::stateful_actor<kafka_state>;
-
-void pump(kafka_actor* self);
-
-void finish_if_idle(kafka_actor* self) {
-  auto& st = self->state;
-  if (!st.stopping || st.taking || st.inflight != 0) return;
-  rd_kafka_flush(st.producer, 5000);
-  st.metrics->set_state(component_state::stopped);
-  for (auto& rp : st.stop_waiters)
-    rp.deliver(ok_atom::value);
-  st.stop_waiters.clear();
-  self->quit();
+void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  auto* b = static_cast<const kafka_backend*>(rd_kafka_opaque(rk));
+  (void)b;
+  if (level <= 4) // warning and worse
+    spdlog::warn("kafka: {}: {}", fac, buf);
 }
 
-void produce(kafka_actor* self, txn_id id, const batch& events) {
-  auto& st = self->state;
+// Whether every `%{name}` of `pattern` is a header of the event.
+const std::string* missing_placeholder(const std::string& pattern,
+                                       const header_map& headers,
+                                       std::string& name_out) {
+  std::size_t pos = 0;
+  for (;;) {
+    auto open = pattern.find("%{", pos);
+    if (open == std::string::npos) return nullptr;
+    auto close = pattern.find('}', open);
+    if (close == std::string::npos) return nullptr;
+    auto name = std::string_view{pattern}.substr(open + 2, close - open - 2);
+    if (!headers.contains(name)) {
+      name_out = std::string{name};
+      return &pattern;
+    }
+    pos = close + 1;
+  }
+}
+
+void kafka_backend::deliver(const batch& events, delivery_done done) {
   auto* t = new batch_tracker;
-  t->sink = caf::actor_cast<caf::actor>(self);
-  t->id = id;
+  t->done = std::move(done);
   t->pending = static_cast<int64_t>(events.size()) + 1;
   t->slots.resize(events.size());
-  bool templated = st.cfg.topic.find("%{") != std::string::npos;
-  auto* default_topic = templated ? nullptr : st.topic(st.cfg.topic);
-  std::string json;
   for (uint32_t index = 0; index < events.size(); ++index) {
     auto& e = events[index];
     auto* slot = &t->slots[index];
-    *slot = record_slot{t, index};
-    auto* topic = templated
-                      ? st.topic(expand_placeholders(st.cfg.topic, e.headers))
-                      : default_topic;
-    if (st.cfg.allow_topic_override) {
-      if (auto i = e.headers.find(st.cfg.topic_header); i != e.headers.end())
-        topic = st.topic(i->second);
+    *slot = record_slot{t, index, false, false};
+    auto* topic = default_topic_;
+    std::string topic_name;
+    if (templated_) {
+      slot->topic_from_event = true;
+      std::string missing;
+      if (missing_placeholder(cfg_.topic, e.headers, missing)) {
+        if (cfg_.default_topic.empty()) {
+          t->fail(*slot, RD_KAFKA_RESP_ERR__INVALID_ARG,
+                  "topic '" + cfg_.topic + "' needs header '" + missing +
+                      "', which the event lacks (set default_topic to send "
+                      "such events there)");
+          t->settle_one();
+          continue;
+        }
+        topic_name = cfg_.default_topic;
+        slot->topic_from_event = false;
+      } else {
+        topic_name = expand_placeholders(cfg_.topic, e.headers);
+      }
+    }
+    if (cfg_.allow_topic_override) {
+      if (auto i = e.headers.find(cfg_.topic_header); i != e.headers.end()) {
+        topic_name = i->second;
+        slot->topic_from_event = true;
+      }
+    }
+    if (!topic_name.empty() || templated_) {
+      topic = this->topic(topic_name);
+      if (!topic) {
+        t->fail(*slot, RD_KAFKA_RESP_ERR__INVALID_ARG,
+                "'" + topic_name.substr(0, 300) +
+                    "' is not a valid Kafka topic name");
+        t->settle_one();
+        continue;
+      }
     }
     const std::string* key = nullptr;
-    if (auto i = e.headers.find(st.cfg.key_header); i != e.headers.end())
+    if (auto i = e.headers.find(cfg_.key_header); i != e.headers.end())
       key = &i->second;
-    int32_t partition = st.cfg.default_partition;
-    if (!st.cfg.partition_header.empty()) {
-      if (auto i = e.headers.find(st.cfg.partition_header);
+    int32_t partition = cfg_.default_partition;
+    if (!cfg_.partition_header.empty()) {
+      if (auto i = e.headers.find(cfg_.partition_header);
           i != e.headers.end()) {
         auto& v = i->second;
         int32_t p = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), p);
-        if (ec == std::errc{} && end == v.data() + v.size() && p >= 0)
+        if (ec == std::errc{} && end == v.data() + v.size() && p >= 0) {
           partition = p;
+          slot->partition_from_event = true;
+        }
       }
     }
     int64_t timestamp = 0; // 0: librdkafka sets the current time
-    if (!st.cfg.timestamp_header.empty()) {
-      if (auto i = e.headers.find(st.cfg.timestamp_header);
+    if (!cfg_.timestamp_header.empty()) {
+      if (auto i = e.headers.find(cfg_.timestamp_header);
           i != e.headers.end()) {
         auto& v = i->second;
         std::from_chars(v.data(), v.data() + v.size(), timestamp);
       }
     }
     rd_kafka_headers_t* headers = nullptr;
-    if (st.cfg.headers == "all" && !e.headers.empty()) {
+    if (cfg_.headers == "all" && !e.headers.empty()) {
       headers = rd_kafka_headers_new(e.headers.size());
       for (auto& [k, v] : e.headers)
         rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()),
                             v.data(), static_cast<ssize_t>(v.size()));
-    } else if (st.cfg.headers == "mapping") {
-      for (auto& [from, to] : st.cfg.header_names) {
+    } else if (cfg_.headers == "mapping") {
+      for (auto& [from, to] : cfg_.header_names) {
         auto i = e.headers.find(from);
         if (i == e.headers.end()) continue;
-        if (!headers)
-          headers = rd_kafka_headers_new(st.cfg.header_names.size());
+        if (!headers) headers = rd_kafka_headers_new(cfg_.header_names.size());
         rd_kafka_header_add(headers, to.data(), static_cast<ssize_t>(to.size()),
                             i->second.data(),
                             static_cast<ssize_t>(i->second.size()));
       }
     }
     const std::string* value = &e.body;
-    if (st.cfg.format == "json") {
-      json = json_envelope(e);
-      value = &json;
+    if (cfg_.format == "json") {
+      json_ = json_envelope(e);
+      value = &json_;
     }
     auto err = rd_kafka_producev(
-        st.producer, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
+        producer_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(const_cast<char*>(value->data()), value->size()),
         RD_KAFKA_V_TIMESTAMP(timestamp),
@@ -363,291 +620,38 @@ void produce(kafka_actor* self, txn_id id, const batch& events) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // The headers stay ours on failure.
       if (headers) rd_kafka_headers_destroy(headers);
-      t->fail(index, err);
+      t->fail(*slot, err, {}, rd_kafka_topic_name(topic));
       t->settle_one();
     }
   }
-  ++st.inflight;
   t->settle_one();
-}
-
-void pump(kafka_actor* self) {
-  auto& st = self->state;
-  if (st.taking || st.paused || st.stopping ||
-      st.inflight >= st.cfg.max_inflight)
-    return;
-  st.taking = true;
-  self->request(st.channel, caf::infinite, take_atom::value,
-                static_cast<uint32_t>(st.cfg.batch_size))
-      .then(
-          [self](txn_id id, const batch& events) {
-            auto& st = self->state;
-            st.taking = false;
-            if (events.empty()) {
-              st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
-            } else {
-              st.metrics->events_taken.fetch_add(events.size(),
-                                                 std::memory_order_relaxed);
-              produce(self, id, events);
-            }
-            pump(self);
-            finish_if_idle(self);
-          },
-          [self](caf::error& err) { self->quit(std::move(err)); });
-}
-
-void commit(kafka_actor* self, txn_id id, std::size_t delivered) {
-  auto& st = self->state;
-  self->request(st.channel, caf::infinite, commit_atom::value, id)
-      .then(
-          [self, delivered](ok_atom) {
-            auto& st = self->state;
-            st.metrics->events_committed.fetch_add(delivered,
-                                                   std::memory_order_relaxed);
-            st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-            st.backoff = std::chrono::milliseconds{100};
-            finish_if_idle(self);
-          },
-          [self](caf::error& err) { self->quit(std::move(err)); });
-}
-
-// A retriable failure: the whole batch goes back and is retried after a
-// backoff, which keeps its order.
-void roll_back(kafka_actor* self, txn_id id, std::size_t n, std::size_t failed,
-               const std::string& why) {
-  auto& st = self->state;
-  spdlog::warn("{}: {} of {} events not delivered ({}); rolling back and "
-               "retrying in {} ms",
-               st.metrics->name, failed, n, why, st.backoff.count());
-  st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
-  self->request(st.channel, caf::infinite, rollback_atom::value, id)
-      .then([self](ok_atom) { finish_if_idle(self); },
-            [self](caf::error& err) { self->quit(std::move(err)); });
-  if (!st.paused) {
-    st.paused = true;
-    // ±20 % jitter: sinks of several agents that lost the same cluster
-    // don't all come back in the same instant.
-    std::uniform_real_distribution<double> jitter{0.8, 1.2};
-    auto delay = std::chrono::milliseconds{static_cast<int64_t>(
-        static_cast<double>(st.backoff.count()) * jitter(st.rng))};
-    self->delayed_send(self, delay, tick_atom::value);
-    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{30000});
-  }
-}
-
-// Some events of the batch can never be delivered. They are dropped,
-// dead-lettered or make the sink fail (`on_permanent_error`); events that
-// failed for a passing reason are put back into the channel; then the
-// transaction commits. So a poison event never blocks the ones behind it
-// and is never retried.
-void settle_poison(kafka_actor* self, txn_id id, std::size_t n,
-                   std::vector<std::pair<uint32_t, int32_t>> permanent,
-                   std::vector<uint32_t> retriable) {
-  auto& st = self->state;
-  ++st.inflight; // the transaction is open until this is settled
-  self->request(st.channel, caf::infinite, get_atom::value, id)
-      .then(
-          [=](const batch& events) {
-            auto& st = self->state;
-            auto now = std::to_string(
-                std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count());
-            batch dead;
-            for (auto [index, code] : permanent) {
-              auto why =
-                  rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(code));
-              if (st.cfg.on_permanent_error == "fail") {
-                spdlog::error("{}: event rejected for good ({}); failing",
-                              st.metrics->name, why);
-                self->request(st.channel, caf::infinite, rollback_atom::value,
-                              id)
-                    .then([self, why = std::string{why}](ok_atom) {
-                      self->quit(make_error(errc::delivery_failed, why));
-                    });
-                return;
-              }
-              if (st.cfg.on_permanent_error == "drop") {
-                spdlog::warn("{}: dropped an event Kafka rejects for good: {}",
-                             st.metrics->name, why);
-                st.metrics->events_dropped.fetch_add(1,
-                                                     std::memory_order_relaxed);
-                continue;
-              }
-              auto e = events.at(index);
-              e.headers.insert_or_assign("flumen.error", std::string{why});
-              e.headers.insert_or_assign("flumen.error_code",
-                                         std::to_string(code));
-              e.headers.insert_or_assign("flumen.sink", st.metrics->name);
-              e.headers.insert_or_assign("flumen.topic", st.cfg.topic);
-              e.headers.insert_or_assign("flumen.time", now);
-              dead.push_back(std::move(e));
-            }
-            batch again;
-            for (auto index : retriable)
-              again.push_back(events.at(index));
-            auto delivered = n - permanent.size() - retriable.size();
-            auto n_dead = dead.size();
-            auto finish = [self, id, delivered] {
-              --self->state.inflight;
-              commit(self, id, delivered);
-              pump(self);
-            };
-            auto put_back = [self, again = std::move(again), finish]() mutable {
-              if (again.empty()) {
-                finish();
-                return;
-              }
-              auto k = again.size();
-              self->request(self->state.channel, caf::infinite, put_atom::value,
-                            std::move(again))
-                  .then(
-                      [self, k, finish](ok_atom) {
-                        self->state.metrics->events_rolled_back.fetch_add(
-                            k, std::memory_order_relaxed);
-                        finish();
-                      },
-                      [self](caf::error& err) { self->quit(std::move(err)); });
-            };
-            if (dead.empty()) {
-              put_back();
-              return;
-            }
-            self->request(st.dead_letter, caf::infinite, put_atom::value,
-                          std::move(dead))
-                .then(
-                    [self, n_dead, put_back](ok_atom) mutable {
-                      auto& st = self->state;
-                      st.metrics->events_dead_lettered.fetch_add(
-                          n_dead, std::memory_order_relaxed);
-                      spdlog::warn(
-                          "{}: {} events Kafka rejects for good went to the "
-                          "dead-letter channel",
-                          st.metrics->name, n_dead);
-                      put_back();
-                    },
-                    [self](caf::error& err) { self->quit(std::move(err)); });
-          },
-          [self](caf::error& err) { self->quit(std::move(err)); });
-}
-
-caf::behavior kafka_sink(kafka_actor* self, kafka_config cfg,
-                         std::string bootstrap, caf::actor channel,
-                         caf::actor dead_letter,
-                         std::shared_ptr<component_metrics> metrics) {
-  auto& st = self->state;
-  st.cfg = std::move(cfg);
-  st.channel = std::move(channel);
-  st.dead_letter = std::move(dead_letter);
-  st.metrics = std::move(metrics);
-  char err[512];
-  auto* conf = rd_kafka_conf_new();
-  for (auto& [k, v] : producer_settings(st.cfg, bootstrap)) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) !=
-        RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      self->quit(make_error(errc::component_failed, k + ": " + err));
-      return {};
-    }
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  rd_kafka_conf_set_error_cb(conf, on_error);
-  rd_kafka_conf_set_log_cb(conf, on_log);
-  rd_kafka_conf_set_opaque(conf, st.metrics.get());
-  st.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (!st.producer) {
-    rd_kafka_conf_destroy(conf);
-    self->quit(
-        make_error(errc::component_failed, std::string{"producer: "} + err));
-    return {};
-  }
-  // A channel that dies never answers a held take: watch it, so the sink
-  // goes down too and its supervisor sees why.
-  self->monitor(st.channel);
-  self->set_down_handler([self](const caf::down_msg& dm) {
-    if (dm.source == self->state.channel.address())
-      self->quit(make_error(errc::channel_closed, "the channel is gone"));
-  });
-  // Delivery reports are served on a thread of our own so the actor never
-  // blocks in poll().
-  st.polling = std::make_shared<std::atomic<bool>>(true);
-  st.poller =
-      std::thread{[rk = st.producer, run = st.polling,
-                   topic = st.topic(st.cfg.topic), name = st.metrics->name] {
-        // Warm up: connect and learn the topic's leaders now, not on the first
-        // batch (that costs about a second on a fresh producer).
-        auto t0 = std::chrono::steady_clock::now();
-        const rd_kafka_metadata_t* md = nullptr;
-        if (rd_kafka_metadata(rk, 0, topic, &md, 5000) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-          rd_kafka_metadata_destroy(md);
-        spdlog::debug("{}: producer warm-up took {} ms", name,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count());
-        while (*run)
-          rd_kafka_poll(rk, 50);
-      }};
-  st.metrics->set_state(component_state::running);
-  pump(self);
-  return {
-      [self](delivered_atom, txn_id id, uint64_t n,
-             std::vector<uint64_t>& failures) {
-        auto& st = self->state;
-        --st.inflight;
-        if (failures.empty()) {
-          commit(self, id, n);
-          pump(self);
-          return;
-        }
-        std::vector<std::pair<uint32_t, int32_t>> permanent;
-        std::vector<uint32_t> retriable;
-        for (auto f : failures) {
-          auto index = static_cast<uint32_t>(f >> 32);
-          auto err = static_cast<int32_t>(static_cast<uint32_t>(f));
-          if (is_permanent(err))
-            permanent.emplace_back(index, err);
-          else
-            retriable.push_back(index);
-        }
-        if (permanent.empty()) {
-          auto why = rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(
-              static_cast<int32_t>(static_cast<uint32_t>(failures.front()))));
-          roll_back(self, id, n, failures.size(), why);
-          return;
-        }
-        settle_poison(self, id, n, std::move(permanent), std::move(retriable));
-        pump(self);
-      },
-      [self](tick_atom) {
-        self->state.paused = false;
-        pump(self);
-      },
-      [self](stop_atom) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        st.stopping = true;
-        auto rp = self->make_response_promise();
-        st.stop_waiters.push_back(rp);
-        finish_if_idle(self);
-        return caf::delegated<ok_atom>{};
-      },
-  };
 }
 
 } // namespace
 
 caf::actor spawn_kafka(caf::actor_system& sys, const kafka_config& cfg,
                        const wiring& w) {
-  auto bootstrap = cfg.bootstrap_servers;
-  if (bootstrap == "embedded") {
-    auto& cluster = embedded_kafka::shared(cfg.embedded_brokers);
-    if (cfg.topic.find("%{") == std::string::npos)
-      cluster.create_topic(cfg.topic, cfg.embedded_partitions);
-    bootstrap = cluster.bootstrap_servers();
-  }
-  // Detached: librdkafka calls (flush on stop, destroy) may block briefly.
-  return sys.spawn(kafka_sink, cfg, bootstrap, w.channel, w.dead_letter,
-                   w.metrics);
+  sink_driver_config dc;
+  dc.batch_size = cfg.batch_size;
+  dc.on_permanent_error = cfg.on_permanent_error;
+  auto metrics = w.metrics;
+  auto make = [cfg,
+               metrics](sink_context& ctx) -> std::unique_ptr<sink_backend> {
+    auto bootstrap = cfg.bootstrap_servers;
+    if (bootstrap == "embedded") {
+      // Started here, inside the sink, so a failure to start it is a failed
+      // start the supervisor counts and backs off.
+      auto& cluster = embedded_kafka::shared(cfg.embedded_brokers);
+      if (cfg.topic.find("%{") == std::string::npos)
+        cluster.create_topic(cfg.topic, cfg.embedded_partitions);
+      bootstrap = cluster.bootstrap_servers();
+      // Logged, so anyone can read what was delivered (kcat -b ADDRESS).
+      spdlog::info("{}: embedded Kafka cluster at {}", metrics->name,
+                   bootstrap);
+    }
+    return std::make_unique<kafka_backend>(cfg, bootstrap, metrics, ctx);
+  };
+  return spawn_sink_driver(sys, std::move(make), std::move(dc), w);
 }
 
 } // namespace flumen::sinks

@@ -18,6 +18,9 @@ struct kafka_config {
   /// Required. May hold `%{header}` placeholders (Flume's syntax), filled
   /// from each event's headers.
   std::string topic;
+  /// Where an event goes whose `%{header}` topic names a header it lacks;
+  /// empty: such an event is refused for good (on_permanent_error).
+  std::string default_topic;
   std::size_t batch_size = 1000;
   /// Batches produced and not yet confirmed, per sink. Keeping several in
   /// flight is what gets close to librdkafka's own rate.
@@ -63,9 +66,24 @@ std::string expand_placeholders(const std::string& pattern,
 /// JSON-escaped (bytes outside printable ASCII as \u00XX).
 std::string json_envelope(const event& e);
 
-/// True for delivery errors retrying can't fix (one event's fault).
-bool is_permanent(int kafka_error);
+/// Kafka's rule for topic names: 1 to 249 of `[A-Za-z0-9._-]`.
+bool valid_topic_name(std::string_view name);
 
+/// What a delivery error means for the event it is about.
+enum class error_class {
+  none,
+  record,  ///< this record's own fault (too large, invalid, a topic or
+           ///< partition the event chose): on_permanent_error
+  passing, ///< the cluster's or the configured topic's: retried, degraded
+  fatal,   ///< the producer is unusable: the sink restarts
+};
+
+/// Classifies a delivery error. Topic errors (authorization, unknown topic)
+/// are the record's fault only when the event chose the topic (a `%{header}`
+/// topic or an override); partition errors only when the event chose the
+/// partition. For the configured topic they are the cluster's: retried.
+error_class classify(int kafka_error, bool topic_from_event,
+                     bool partition_from_event);
 /// Spawns the sink: takes batches from its channel, produces them, and
 /// commits a batch only after every delivery report of it succeeded. A
 /// retriable failure rolls the batch back and retries it after a backoff; a

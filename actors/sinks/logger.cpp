@@ -12,6 +12,8 @@ namespace flumen::sinks {
 logger_config parse_logger(option_reader& r) {
   logger_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_body_bytes =
       static_cast<std::size_t>(r.integer("max_body_bytes", 16, 0));
   return cfg;

@@ -9,6 +9,8 @@ namespace flumen::sinks {
 null_config parse_null(option_reader& r) {
   null_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   return cfg;
 }
 

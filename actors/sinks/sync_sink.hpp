@@ -16,10 +16,12 @@ namespace flumen::sinks {
 /// not (the batch is then rolled back and retried after a backoff).
 using deliver_fn = std::function<std::optional<std::string>(const batch&)>;
 
-/// The take → deliver → commit loop shared by sinks whose delivery is a
-/// plain function call (null, logger, file_roll). Answers `stop_atom` after
-/// its current transaction is settled, and then calls `on_stop` (flush,
-/// close) and quits.
+/// A sink whose delivery is a plain function call (null, logger,
+/// file_roll), run by the sink driver with a window of one batch on the
+/// sink's own thread (so it may block). A failed batch rolls back and is
+/// retried after a backoff. Answers `stop_atom` after its current
+/// transaction is settled, and then calls `on_stop` (flush, close) and
+/// quits.
 caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
                            caf::actor channel, std::size_t batch_size,
                            std::shared_ptr<component_metrics> metrics,

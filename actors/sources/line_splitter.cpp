@@ -6,7 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "runtime/metrics.hpp"
 #include "runtime/source_pump.hpp"
 
 namespace flumen::sources {
@@ -72,9 +76,32 @@ void line_splitter::finish(batch& out) {
   if (!line_.empty() || overflow_) end_line(out);
 }
 
+line_splitter::counts line_splitter::take_counts() {
+  counts c{dropped_ - dropped_taken_, truncated_ - truncated_taken_};
+  dropped_taken_ = dropped_;
+  truncated_taken_ = truncated_;
+  return c;
+}
+
 } // namespace flumen::sources
 
 namespace flumen::sources {
+
+void count_overlong(line_splitter& lines, component_metrics& m) {
+  auto c = lines.take_counts();
+  // fetch_add answers the old value: the first to add to a zero counter
+  // warns, once per source and not once per line (or per connection).
+  if (c.dropped > 0 &&
+      m.events_dropped.fetch_add(c.dropped, std::memory_order_relaxed) == 0)
+    spdlog::warn("{}: dropped a line longer than max_line_length ({} bytes); "
+                 "every such line is counted in events_dropped",
+                 m.name, lines.max_line_length());
+  if (c.truncated > 0 &&
+      m.events_truncated.fetch_add(c.truncated, std::memory_order_relaxed) == 0)
+    spdlog::warn("{}: truncated a line longer than max_line_length ({} "
+                 "bytes); every such line is counted in events_truncated",
+                 m.name, lines.max_line_length());
+}
 
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
                   bool all) {
@@ -88,7 +115,13 @@ bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
                  std::make_move_iterator(pending.begin() + n));
       pending.erase(pending.begin(), pending.begin() + n);
     }
-    if (!pump.emit(std::move(out))) return false;
+    if (!pump.emit(std::move(out))) {
+      // Torn down: emit counts a batch it cannot deliver as received and
+      // undelivered. The rest was read from outside too, so it goes the
+      // same way instead of vanishing with `pending`.
+      pump.emit(std::exchange(pending, batch{}));
+      return false;
+    }
   }
   return true;
 }
@@ -122,19 +155,16 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       auto before = pending.size();
-      auto dropped = lines.dropped();
       auto n = ::read(fd, buf, sizeof(buf));
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (n <= 0) {
         lines.finish(pending);
-        m.events_dropped.fetch_add(lines.dropped() - dropped,
-                                   std::memory_order_relaxed);
+        count_overlong(lines, m);
         flush(true);
         return true;
       }
       lines.feed(buf, static_cast<std::size_t>(n), pending);
-      m.events_dropped.fetch_add(lines.dropped() - dropped,
-                                 std::memory_order_relaxed);
+      count_overlong(lines, m);
       if (before == 0 && !pending.empty())
         deadline = clock::now() + batch_timeout;
     }

@@ -33,8 +33,22 @@ public:
   /// End of input: a partial last line becomes an event too.
   void finish(batch& out);
 
+  /// True in the middle of a line: bytes of it were fed, its end was not.
+  bool in_line() const { return !line_.empty() || overflow_ || split_; }
+
+  /// Over-long lines dropped (policy `drop`) so far.
   uint64_t dropped() const { return dropped_; }
+  /// Over-long lines truncated (policy `truncate`) so far.
   uint64_t truncated() const { return truncated_; }
+  std::size_t max_line_length() const { return max_; }
+
+  /// What was dropped and truncated since the last call (so a source can
+  /// add it to its counters without counting anything twice).
+  struct counts {
+    uint64_t dropped = 0;
+    uint64_t truncated = 0;
+  };
+  counts take_counts();
 
 private:
   void end_line(batch& out);
@@ -46,19 +60,29 @@ private:
   bool split_ = false; ///< pieces of the current line were emitted already
   uint64_t dropped_ = 0;
   uint64_t truncated_ = 0;
+  uint64_t dropped_taken_ = 0;
+  uint64_t truncated_taken_ = 0;
 };
 
 } // namespace flumen::sources
 
 namespace flumen {
 class source_pump;
+struct component_metrics;
 } // namespace flumen
 
 namespace flumen::sources {
 
+/// Adds what `lines` dropped and truncated since the last call to the
+/// source's `events_dropped` and `events_truncated`, and warns the first
+/// time a source (its metrics) drops or truncates a line: loss or change by
+/// policy is never silent.
+void count_overlong(line_splitter& lines, component_metrics& m);
+
 /// Hands `pending` to the pump in batches of at most `batch_size`: every
 /// full batch, and with `all` the rest too. Returns false when the pump is
-/// torn down.
+/// torn down; then every event of `pending` was handed to `emit` (which
+/// counts what it could not deliver as undelivered) and `pending` is empty.
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
                   bool all);
 

@@ -4,14 +4,19 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
@@ -30,19 +35,30 @@ netcat_config parse_netcat(option_reader& r) {
   cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
   cfg.policy = parse_overlong_policy(r);
   cfg.max_connections = r.count("max_connections", cfg.max_connections);
+  cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
+  auto& f = r.facts();
+  f.batch_size = cfg.batch_size;
+  f.batch_size_stated = r.has("batch_size");
+  f.max_event_bytes = cfg.max_line_length;
+  f.listen_host = cfg.bind;
+  f.listen_port = cfg.port;
   return cfg;
 }
 
 namespace {
+
+using clock = std::chrono::steady_clock;
 
 struct fd_guard {
   int fd = -1;
   explicit fd_guard(int x) : fd(x) {}
   fd_guard(fd_guard&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
   fd_guard& operator=(fd_guard&&) = delete;
-  ~fd_guard() {
+  ~fd_guard() { reset(); }
+  void reset() {
     if (fd >= 0) ::close(fd);
+    fd = -1;
   }
 };
 
@@ -62,8 +78,11 @@ int listen_on(const std::string& host, uint16_t port) {
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    // The backlog is where clients wait while the source is at
+    // max_connections or out of descriptors: as deep as the kernel allows
+    // (net.core.somaxconn).
     if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        ::listen(fd, 128) == 0) {
+        ::listen(fd, SOMAXCONN) == 0) {
       ::freeaddrinfo(res);
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
       return fd;
@@ -76,88 +95,404 @@ int listen_on(const std::string& host, uint16_t port) {
                            last_error);
 }
 
-struct client {
-  fd_guard fd;
-  line_splitter lines;
+/// `host:port` a socket is bound to: with `port: 0`, the port the kernel
+/// chose.
+std::string local_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  char host[NI_MAXHOST];
+  char port[NI_MAXSERV];
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
+                    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return "?";
+  if (addr.ss_family == AF_INET6) return "[" + std::string{host} + "]:" + port;
+  return std::string{host} + ":" + port;
+}
+
+/// Connections waiting in a listening socket's accept queue (Linux reports
+/// it in TCP_INFO's `tcpi_unacked`); `fallback` when unknown.
+std::size_t accept_queue_length(int listener, std::size_t fallback) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (::getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+    return fallback;
+  return info.tcpi_unacked;
+}
+
+constexpr std::size_t read_size = 65536;
+
+/// What a client may still hold in its own send buffer when its last write
+/// returned (Linux's largest default, net.ipv4.tcp_wmem). A stop reads this
+/// much beyond what was queued here, so a client that wrote and closed
+/// loses nothing, and one that keeps sending cannot hold the stop up.
+constexpr std::size_t stop_read_margin = 4 << 20;
+
+/// At a stop, how long in all to wait for the rest of lines that clients
+/// still connected are in the middle of.
+constexpr std::chrono::milliseconds stop_line_wait{100};
+
+constexpr std::chrono::milliseconds first_accept_backoff{100};
+constexpr std::chrono::milliseconds max_accept_backoff{1000};
+
+/// The reader thread of a netcat source: one poll(2) loop over the listener
+/// and every client.
+class netcat_reader {
+public:
+  netcat_reader(const netcat_config& cfg, source_pump& pump)
+      : cfg_(cfg), pump_(pump), m_(pump.metrics()),
+        listener_(listen_on(cfg.bind, cfg.port)),
+        buf_(std::make_unique<char[]>(read_size)) {
+    // Far beyond any real setting, and no overflow in time arithmetic.
+    cfg_.idle_timeout =
+        std::min(cfg_.idle_timeout,
+                 std::chrono::milliseconds{std::chrono::hours{24 * 365 * 100}});
+    spdlog::info("{}: listening on {}", m_.name, local_address(listener_.fd));
+  }
+
+  ~netcat_reader() {
+    m_.connections_open.fetch_sub(clients_.size(), std::memory_order_relaxed);
+    // Only when the reader failed (threw): read, never handed over.
+    if (!pending_.empty()) {
+      m_.events_received.fetch_add(pending_.size(), std::memory_order_relaxed);
+      m_.events_undelivered.fetch_add(pending_.size(),
+                                      std::memory_order_relaxed);
+    }
+  }
+
+  /// Serves clients until a stop or an abort.
+  void run() {
+    while (!pump_.stopping() && !pump_.aborted())
+      if (!serve_once()) break;
+    if (pump_.aborted())
+      discard();
+    else
+      drain_at_stop();
+  }
+
+private:
+  struct client {
+    fd_guard fd;
+    line_splitter lines;
+    clock::time_point last_read;
+  };
+  using client_list = std::list<client>;
+
+  enum class line_end { done, unfinished, aborted };
+
+  struct read_result {
+    std::size_t bytes = 0;
+    bool closed = false;  ///< end of input or an error: the client is done
+    bool aborted = false; ///< the pump is torn down
+  };
+
+  bool serve_once();
+  void accept_clients();
+  read_result read_from(client& c, std::size_t budget);
+  bool drain(client& c, std::size_t& bytes);
+  line_end finish_line(client& c, std::size_t& bytes);
+  void drain_at_stop();
+  void discard();
+  client_list::iterator add_client(int fd);
+  client_list::iterator close_client(client_list::iterator it);
+  clock::time_point next_wakeup(bool room) const;
+
+  bool idle(const client& c, clock::time_point now) const {
+    return cfg_.idle_timeout.count() > 0 &&
+           now - c.last_read >= cfg_.idle_timeout;
+  }
+
+  void note_pending() {
+    if (first_at_ == clock::time_point::max() && !pending_.empty())
+      first_at_ = clock::now();
+  }
+
+  // Hands over full batches (all with `all`); blocks while the channel
+  // pushes back. False when the pump is torn down.
+  bool flush(bool all) {
+    if (!emit_batches(pending_, cfg_.batch_size, pump_, all)) return false;
+    if (pending_.empty()) first_at_ = clock::time_point::max();
+    return true;
+  }
+
+  netcat_config cfg_;
+  source_pump& pump_;
+  component_metrics& m_;
+  fd_guard listener_;
+  std::unique_ptr<char[]> buf_;
+  client_list clients_;
+  batch pending_;
+  clock::time_point first_at_ = clock::time_point::max();
+  std::vector<pollfd> fds_;
+  std::vector<client_list::iterator> owners_;
+  std::chrono::milliseconds accept_backoff_{0};
+  clock::time_point accept_resume_{};
+  uint64_t accept_failures_ = 0;
+  clock::time_point full_logged_{};
+  bool full_ = false;
+  uint64_t unfinished_ = 0;
+  clock::time_point stop_waits_until_{};
 };
 
-void run_netcat(const netcat_config& cfg, source_pump& pump) {
-  using clock = std::chrono::steady_clock;
-  fd_guard listener{listen_on(cfg.bind, cfg.port)};
-  spdlog::info("{}: listening on {}:{}", pump.metrics().name, cfg.bind,
-               cfg.port);
-  auto& m = pump.metrics();
-  std::list<client> clients;
-  batch pending;
-  auto first_at = clock::time_point::max();
-  // Hands over full batches; blocks while the channel pushes back.
-  auto flush = [&](bool all) {
-    if (!emit_batches(pending, cfg.batch_size, pump, all)) return false;
-    if (pending.empty()) first_at = clock::time_point::max();
-    return true;
-  };
-  std::vector<pollfd> fds;
-  std::vector<client*> owners;
-  char buf[65536];
-  while (!pump.stopping() && !pump.aborted()) {
-    fds.clear();
-    owners.clear();
-    fds.push_back({pump.wake_fd(), POLLIN, 0});
-    fds.push_back({listener.fd, POLLIN, 0});
-    for (auto& c : clients) {
-      fds.push_back({c.fd.fd, POLLIN, 0});
-      owners.push_back(&c);
-    }
-    auto deadline = first_at == clock::time_point::max()
-                        ? first_at
-                        : first_at + cfg.batch_timeout;
-    int rc = ::poll(fds.data(), fds.size(), poll_timeout(deadline));
-    if (rc < 0 && errno != EINTR)
-      throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
-    if (fds[1].revents & POLLIN) {
-      for (;;) {
-        int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) break;
-        if (clients.size() >= cfg.max_connections) {
-          spdlog::warn("{}: max_connections ({}) reached, refusing a client",
-                       m.name, cfg.max_connections);
-          m.connection_failures.fetch_add(1, std::memory_order_relaxed);
-          ::close(fd);
-          continue;
-        }
-        clients.push_back(client{
-            fd_guard{fd}, line_splitter{cfg.max_line_length, cfg.policy}});
-        m.connections_open.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    auto before = pending.size();
-    for (std::size_t i = 0; i < owners.size(); ++i) {
-      auto& pfd = fds[i + 2];
-      if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      auto* c = owners[i];
-      auto n = ::read(c->fd.fd, buf, sizeof(buf));
-      auto dropped = c->lines.dropped();
-      if (n > 0) {
-        c->lines.feed(buf, static_cast<std::size_t>(n), pending);
-      } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-        continue;
-      } else {
-        // EOF or error: the partial last line still counts.
-        c->lines.finish(pending);
-      }
-      m.events_dropped.fetch_add(c->lines.dropped() - dropped,
-                                 std::memory_order_relaxed);
-      if (n > 0) continue;
-      m.connections_open.fetch_sub(1, std::memory_order_relaxed);
-      clients.remove_if([c](const client& x) { return &x == c; });
-    }
-    if (before == 0 && !pending.empty()) first_at = clock::now();
-    bool timed_out = first_at != clock::time_point::max() &&
-                     clock::now() >= first_at + cfg.batch_timeout;
-    if (!flush(timed_out)) return;
+bool netcat_reader::serve_once() {
+  auto now = clock::now();
+  bool room = clients_.size() < cfg_.max_connections;
+  if (!room && !full_ && now - full_logged_ >= std::chrono::minutes{1}) {
+    spdlog::info("{}: max_connections ({}) reached; new clients wait in the "
+                 "listen backlog",
+                 m_.name, cfg_.max_connections);
+    full_logged_ = now;
   }
-  // Graceful stop: stop accepting and reading, hand over what we hold.
+  full_ = !room;
+  fds_.clear();
+  owners_.clear();
+  fds_.push_back({pump_.wake_fd(), POLLIN, 0});
+  // poll(2) skips a negative descriptor: at max_connections, or while
+  // backing off from a failed accept, clients wait in the listen backlog
+  // (accepting one only to close it would lose what it sends).
+  bool listening = room && now >= accept_resume_;
+  fds_.push_back({listening ? listener_.fd : -1, POLLIN, 0});
+  for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+    fds_.push_back({it->fd.fd, POLLIN, 0});
+    owners_.push_back(it);
+  }
+  int rc = ::poll(fds_.data(), fds_.size(), poll_timeout(next_wakeup(room)));
+  if (rc < 0 && errno != EINTR)
+    throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
+  if (fds_[1].revents & (POLLIN | POLLERR)) accept_clients();
+  now = clock::now();
+  std::size_t idle_closed = 0;
+  for (std::size_t i = 0; i < owners_.size(); ++i) {
+    auto it = owners_[i];
+    bool ready = fds_[i + 2].revents & (POLLIN | POLLHUP | POLLERR);
+    if (!ready && !idle(*it, now)) continue;
+    // One buffer per client and round keeps clients fair; what was read is
+    // handed over before more is read.
+    auto r = read_from(*it, read_size);
+    if (r.aborted) return false;
+    if (r.closed) {
+      close_client(it);
+    } else if (!ready && r.bytes == 0) {
+      // Sent nothing for idle_timeout: closing it loses nothing (a partial
+      // line it sent is handed over as a line).
+      it->lines.finish(pending_);
+      count_overlong(it->lines, m_);
+      note_pending();
+      // Counted before the client can see the close.
+      m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+      close_client(it);
+      ++idle_closed;
+    }
+  }
+  if (idle_closed > 0) {
+    spdlog::info("{}: closed {} client(s) that sent nothing for {} ms "
+                 "(idle_timeout)",
+                 m_.name, idle_closed, cfg_.idle_timeout.count());
+  }
+  bool timed_out = first_at_ != clock::time_point::max() &&
+                   clock::now() >= first_at_ + cfg_.batch_timeout;
+  return flush(timed_out);
+}
+
+void netcat_reader::accept_clients() {
+  while (clients_.size() < cfg_.max_connections) {
+    int fd =
+        ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      if (accept_failures_ > 0)
+        spdlog::info("{}: accepting clients again after {} failed attempts",
+                     m_.name, accept_failures_);
+      accept_failures_ = 0;
+      accept_backoff_ = std::chrono::milliseconds{0};
+      add_client(fd);
+      continue;
+    }
+    auto err = errno;
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+      continue; // that client gave up; the next one may be there
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    // Out of descriptors (EMFILE, ENFILE) or memory: the client stays in
+    // the backlog and the listener stays readable, so polling it again at
+    // once would spin. Leave it out of the poll set for a while, doubling.
+    m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+    if (accept_failures_++ == 0)
+      spdlog::warn("{}: cannot accept a client: {} ({} connections open); "
+                   "clients wait in the listen backlog, retrying every {} "
+                   "to {} ms",
+                   m_.name, std::strerror(err), clients_.size(),
+                   first_accept_backoff.count(), max_accept_backoff.count());
+    accept_backoff_ = accept_backoff_.count() == 0
+                          ? first_accept_backoff
+                          : std::min(2 * accept_backoff_, max_accept_backoff);
+    accept_resume_ = clock::now() + accept_backoff_;
+    return;
+  }
+}
+
+netcat_reader::read_result netcat_reader::read_from(client& c,
+                                                    std::size_t budget) {
+  read_result r;
+  while (r.bytes < budget) {
+    auto n = ::read(c.fd.fd, buf_.get(), std::min(read_size, budget - r.bytes));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      // End of input, or an error such as a reset: what came before was
+      // sent, and a partial last line counts as a line.
+      c.lines.finish(pending_);
+      r.closed = true;
+    } else {
+      r.bytes += static_cast<std::size_t>(n);
+      c.last_read = clock::now();
+      c.lines.feed(buf_.get(), static_cast<std::size_t>(n), pending_);
+    }
+    count_overlong(c.lines, m_);
+    note_pending();
+    if (!flush(false)) {
+      r.aborted = true;
+      break;
+    }
+    if (r.closed) break;
+  }
+  return r;
+}
+
+// At a stop: what the client had sent, up to the end of a line. False when
+// the pump was torn down meanwhile.
+bool netcat_reader::drain(client& c, std::size_t& bytes) {
+  int queued = 0;
+  if (::ioctl(c.fd.fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
+  auto r = read_from(c, static_cast<std::size_t>(queued) + stop_read_margin);
+  bytes += r.bytes;
+  if (r.aborted) return false;
+  if (r.closed || !c.lines.in_line()) return true;
+  auto end = finish_line(c, bytes);
+  if (end == line_end::aborted) return false;
+  if (end == line_end::unfinished) {
+    // Still connected in the middle of a line: that piece is not a line. It
+    // was read and is not handed over, so it counts as undelivered; the
+    // client learns from the closed connection that the rest is not taken.
+    batch piece;
+    c.lines.finish(piece);
+    count_overlong(c.lines, m_);
+    unfinished_ += piece.size();
+    m_.events_received.fetch_add(piece.size(), std::memory_order_relaxed);
+    m_.events_undelivered.fetch_add(piece.size(), std::memory_order_relaxed);
+  }
+  return true;
+}
+
+// Reads the rest of the current line and not a byte more (it peeks first),
+// so a stop ends a client's input on a line boundary.
+netcat_reader::line_end netcat_reader::finish_line(client& c,
+                                                   std::size_t& bytes) {
+  std::size_t taken = 0;
+  auto end = line_end::unfinished;
+  while (taken < stop_read_margin) {
+    auto n = ::recv(c.fd.fd, buf_.get(), read_size, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The rest may be on its way (a client writes in chunks, not lines):
+      // wait a little, on one budget for the whole stop.
+      pollfd p{c.fd.fd, POLLIN, 0};
+      if (::poll(&p, 1, poll_timeout(stop_waits_until_)) > 0) continue;
+      break;
+    }
+    if (n <= 0) {
+      // End of input, or an error: the partial line was its last line.
+      c.lines.finish(pending_);
+      end = line_end::done;
+      break;
+    }
+    auto nl = static_cast<const char*>(
+        std::memchr(buf_.get(), '\n', static_cast<std::size_t>(n)));
+    auto want = nl ? static_cast<std::size_t>(nl - buf_.get()) + 1
+                   : static_cast<std::size_t>(n);
+    // Peeked, so this much is there to read.
+    auto got = ::read(c.fd.fd, buf_.get(), want);
+    if (got <= 0) break;
+    taken += static_cast<std::size_t>(got);
+    c.lines.feed(buf_.get(), static_cast<std::size_t>(got), pending_);
+    if (nl && static_cast<std::size_t>(got) == want) {
+      end = line_end::done;
+      break;
+    }
+  }
+  bytes += taken;
+  count_overlong(c.lines, m_);
+  note_pending();
+  if (!flush(false)) return line_end::aborted;
+  return end;
+}
+
+void netcat_reader::drain_at_stop() {
+  // Clients waiting in the backlog connected before the stop and may have
+  // written (and closed) already: they are taken too, but only those.
+  auto waiting = accept_queue_length(listener_.fd, cfg_.max_connections);
+  stop_waits_until_ = clock::now() + stop_line_wait;
+  std::size_t served = clients_.size();
+  std::size_t bytes = 0;
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (!drain(*it, bytes)) return discard();
+    it = close_client(it);
+  }
+  for (std::size_t i = 0; i < waiting; ++i) {
+    int fd =
+        ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      break; // none left, or out of descriptors
+    }
+    auto it = add_client(fd);
+    ++served;
+    if (!drain(*it, bytes)) return discard();
+    close_client(it);
+  }
+  // Refuse whoever comes now rather than leave them waiting unread.
+  listener_.reset();
+  if (served > 0)
+    spdlog::info("{}: stopping: read {} bytes that {} client(s) had sent; "
+                 "{} unfinished line(s) of clients still connected not "
+                 "handed over (undelivered)",
+                 m_.name, bytes, served, unfinished_);
   flush(true);
+}
+
+// The pump is torn down: nothing can be handed over any more. Partial lines
+// were read too, so they go to emit to be counted as undelivered.
+void netcat_reader::discard() {
+  for (auto& c : clients_) {
+    c.lines.finish(pending_);
+    count_overlong(c.lines, m_);
+  }
+  flush(true);
+}
+
+netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
+  m_.connections_open.fetch_add(1, std::memory_order_relaxed);
+  clients_.push_back(client{fd_guard{fd},
+                            line_splitter{cfg_.max_line_length, cfg_.policy},
+                            clock::now()});
+  return std::prev(clients_.end());
+}
+
+netcat_reader::client_list::iterator
+netcat_reader::close_client(client_list::iterator it) {
+  m_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  // The descriptor freed may be what a failed accept was missing.
+  if (accept_backoff_.count() > 0) accept_resume_ = clock::time_point{};
+  return clients_.erase(it);
+}
+
+clock::time_point netcat_reader::next_wakeup(bool room) const {
+  auto t = first_at_ == clock::time_point::max()
+               ? first_at_
+               : first_at_ + cfg_.batch_timeout;
+  if (room && accept_resume_ > clock::now()) t = std::min(t, accept_resume_);
+  if (cfg_.idle_timeout.count() > 0)
+    for (auto& c : clients_)
+      t = std::min(t, c.last_read + cfg_.idle_timeout);
+  return t;
 }
 
 } // namespace
@@ -165,8 +500,12 @@ void run_netcat(const netcat_config& cfg, source_pump& pump) {
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& cfg,
                         const wiring& w) {
   return spawn_source(
-      sys, [cfg](source_pump& pump) { run_netcat(cfg, pump); }, w.downstream,
-      w.metrics, cfg.max_inflight);
+      sys,
+      [cfg](source_pump& pump) {
+        netcat_reader reader{cfg, pump};
+        reader.run();
+      },
+      w.downstream, w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

@@ -18,14 +18,27 @@ struct netcat_config {
   std::chrono::milliseconds batch_timeout{100};
   std::size_t max_line_length = 8192;
   overlong_policy policy = overlong_policy::truncate;
+  /// Clients served at once; further ones wait in the kernel's listen
+  /// backlog until a slot frees up (they are never refused).
   std::size_t max_connections = 1024;
   std::size_t max_inflight = 4;
+  /// A client that sent nothing for this long is closed (and counted in
+  /// `connection_failures`) so it does not hold a slot for ever; 0: never.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
 };
 
+/// Pure: reads the `netcat` options; errors go to `r`.
 netcat_config parse_netcat(option_reader& r);
 
-/// A TCP server taking one event per line from any number of clients. When
-/// the channel pushes back it stops reading its sockets.
+/// A TCP server taking one event per line from up to `max_connections`
+/// clients at a time. When the channel pushes back it stops reading its
+/// sockets; at `max_connections`, or when the process is out of file
+/// descriptors, it stops accepting (clients wait in the listen backlog).
+/// Every byte a client wrote is read and handed over, also on a graceful
+/// stop (what clients had sent before it, connected or still in the
+/// backlog); what was read and could not be handed over is counted in
+/// `events_undelivered`. Memory is bounded: at most `max_line_length` bytes
+/// per client, `batch_size` events pending and `max_inflight` batches.
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& cfg,
                         const wiring& w);
 

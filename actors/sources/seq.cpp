@@ -16,6 +16,8 @@ seq_config parse_seq(option_reader& r) {
   cfg.body_size =
       static_cast<std::size_t>(r.integer("body_size", 0, 0, 64 * 1024 * 1024));
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   return cfg;
 }

@@ -13,6 +13,9 @@ stdin_config parse_stdin(option_reader& r) {
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
   cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
+  r.facts().max_event_bytes = cfg.max_line_length;
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   return cfg;

@@ -24,8 +24,16 @@ struct reader_test : ::testing::Test {
     reader.emplace(node, "agents.a1.sinks.k1", "t.yaml", errors);
     return *reader;
   }
+  /// Same, and the reader knows the text (as the topology loader's do).
+  option_reader& read_with_text(const std::string& text) {
+    source = text;
+    node = YAML::Load(source);
+    reader.emplace(node, "agents.a1.sinks.k1", "t.yaml", errors, source);
+    return *reader;
+  }
   std::vector<std::string> errs() const { return strings(errors); }
 
+  std::string source;
   YAML::Node node;
   error_list errors;
   std::optional<option_reader> reader;
@@ -153,6 +161,74 @@ TEST_F(reader_test, required_string) {
             (strs{"t.yaml:1:1: agents.a1.sinks.k1: missing required key "
                   "'topic'",
                   "t.yaml:2:7: agents.a1.sinks.k1.name: must not be empty"}));
+}
+
+TEST_F(reader_test, unquoted_null_type_hints_to_quote_it) {
+  // `null` is a sink type, but YAML reads it (and ~) as no value.
+  for (std::string word : {"null", "Null", "NULL", "~"}) {
+    errors.clear();
+    auto& r = read_with_text("channel: c1\ntype: " + word + "\n");
+    EXPECT_EQ(r.required_str("type"), "");
+    EXPECT_EQ(errs(), strs{"t.yaml:2:7: agents.a1.sinks.k1.type: expected a "
+                           "string: YAML reads an unquoted " +
+                           word +
+                           " as no value (for the null sink, quote it: "
+                           "type: \"null\")"})
+        << word;
+  }
+  errors.clear();
+  auto& r = read_with_text("{channel: c1, type: null}");
+  EXPECT_EQ(r.required_str("type"), "");
+  EXPECT_EQ(errs(), strs{"t.yaml:1:21: agents.a1.sinks.k1.type: expected a "
+                         "string: YAML reads an unquoted null as no value "
+                         "(for the null sink, quote it: type: \"null\")"});
+  errors.clear();
+  read_with_text("type: \"null\"\n");
+  EXPECT_EQ(reader->required_str("type"), "null");
+  EXPECT_EQ(errs(), strs{});
+}
+
+TEST_F(reader_test, unquoted_null_string_hints_to_quote_it) {
+  auto& r = read_with_text("topic: null  # the word\n"
+                           "group: NULL\n"
+                           "header: null\n"
+                           "tilde: ~\n"
+                           "empty:\n"
+                           "null: 1\n");
+  EXPECT_EQ(r.required_str("topic"), "");
+  EXPECT_EQ(r.required_str("group"), "");
+  EXPECT_EQ(r.str("header", "d"), "d");
+  EXPECT_EQ(r.required_str("tilde"), "");
+  // An empty value's mark is at the next token, here a key named null.
+  EXPECT_EQ(r.required_str("empty"), "");
+  const std::string hint = " as no value (quote it: ";
+  EXPECT_EQ(errs(),
+            (strs{"t.yaml:1:8: agents.a1.sinks.k1.topic: expected a string: "
+                  "YAML reads an unquoted null" +
+                      hint + "\"null\")",
+                  "t.yaml:2:8: agents.a1.sinks.k1.group: expected a string: "
+                  "YAML reads an unquoted NULL" +
+                      hint + "\"NULL\")",
+                  "t.yaml:3:9: agents.a1.sinks.k1.header: expected a string: "
+                  "YAML reads an unquoted null" +
+                      hint + "\"null\")",
+                  "t.yaml:4:8: agents.a1.sinks.k1.tilde: expected a string",
+                  "t.yaml:5:1: agents.a1.sinks.k1.empty: expected a string"}));
+}
+
+TEST_F(reader_test, null_hints_need_the_text) {
+  // A reader without the file's text can't tell `null` from an empty value.
+  auto& r = read("topic: null\n");
+  EXPECT_EQ(r.required_str("topic"), "");
+  EXPECT_EQ(errs(),
+            strs{"t.yaml:1:1: agents.a1.sinks.k1.topic: expected a string"});
+  errors.clear();
+  // yaml-cpp's positions leave out a byte order mark.
+  read_with_text("\xEF\xBB\xBFtopic: null\n");
+  EXPECT_EQ(reader->required_str("topic"), "");
+  EXPECT_EQ(errs(), strs{"t.yaml:1:8: agents.a1.sinks.k1.topic: expected a "
+                         "string: YAML reads an unquoted null as no value "
+                         "(quote it: \"null\")"});
 }
 
 TEST_F(reader_test, expands_environment_variables) {

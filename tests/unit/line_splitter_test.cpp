@@ -253,3 +253,45 @@ TEST_F(pump_lines_test, an_abort_unblocks_the_reader) {
   EXPECT_FALSE(result.get());
   EXPECT_FALSE(pump->emit(batch{event{}}));
 }
+
+TEST_F(pump_lines_test, counts_truncated_lines) {
+  start(100, 10s, 4, overlong_policy::truncate, 3);
+  write("abcdef\nok\nwxyz\n");
+  close_writer();
+  EXPECT_EQ(next(), (strs{"abc", "ok", "wxy"}));
+  EXPECT_TRUE(result.get());
+  EXPECT_EQ(m->events_truncated.load(), 2u);
+  EXPECT_EQ(m->events_dropped.load(), 0u);
+}
+
+TEST_F(pump_lines_test, emit_batches_torn_down_counts_every_event_it_held) {
+  m = metrics_of("sources", "r1", "exec");
+  pump = std::make_unique<source_pump>(1);
+  pump->bind(caf::actor_cast<caf::actor>(self), m);
+  batch pending(30);
+  result = std::async(std::launch::async, [this, &pending] {
+    return emit_batches(pending, 10, *pump, true);
+  });
+  auto first = next(5s, false); // in flight, never released
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->size(), 10u);
+  pump->abort();
+  EXPECT_FALSE(result.get());
+  EXPECT_TRUE(pending.empty());
+  EXPECT_EQ(m->events_received.load(), 30u) << "read from outside, all of it";
+  EXPECT_EQ(m->events_undelivered.load(), 20u) << "all but the one in flight";
+}
+
+TEST(line_splitter, take_counts_answers_what_is_new_since_the_last_call) {
+  line_splitter s{2, overlong_policy::truncate};
+  batch out;
+  std::string in = "abc\nxyz\nok\n";
+  s.feed(in.data(), in.size(), out);
+  auto c = s.take_counts();
+  EXPECT_EQ(c.truncated, 2u);
+  EXPECT_EQ(c.dropped, 0u);
+  EXPECT_EQ(s.take_counts().truncated, 0u) << "nothing new";
+  s.feed(in.data(), 4, out);
+  EXPECT_EQ(s.take_counts().truncated, 1u);
+  EXPECT_EQ(s.truncated(), 3u) << "the totals stay";
+}

@@ -4,6 +4,7 @@
 
 using namespace flumen;
 using namespace flumen::test;
+using strs = std::vector<std::string>;
 
 namespace {
 
@@ -54,7 +55,6 @@ TEST_F(router_test, one_channel_answers_the_source_directly) {
   EXPECT_EQ(t->events, numbered(0, 2));
   ASSERT_FALSE(commit(self, ch, t->id));
   EXPECT_TRUE(ok_within(self, 5s));
-  EXPECT_TRUE(is(put(self, r, numbered(0, 3)), errc::batch_too_large));
 }
 
 TEST_F(router_test, a_put_is_answered_once_every_channel_accepted) {
@@ -81,9 +81,49 @@ TEST_F(router_test, a_put_is_answered_once_every_channel_accepted) {
 TEST_F(router_test, an_error_from_any_channel_fails_the_put) {
   auto c1 = channel(channel_config(10, 10), "c1");
   auto c2 = channel(channel_config(10, 2), "c2");
+  self->monitor(c2);
+  caf::anon_send_exit(c2, caf::exit_reason::kill);
+  self->receive([](caf::down_msg&) {});
   auto r = router({c1, c2});
-  auto err = put(self, r, numbered(0, 3));
-  EXPECT_TRUE(is(err, errc::batch_too_large)) << sys.render(err);
+  EXPECT_TRUE(put(self, r, numbered(0, 3))) << "c2 is gone";
+}
+
+TEST_F(router_test, a_put_larger_than_a_channels_transaction_goes_in_whole) {
+  auto c1 = channel(channel_config(10, 10), "c1");
+  auto c2 = channel(channel_config(10, 2), "c2");
+  auto r = router({c1, c2});
+  ASSERT_FALSE(put(self, r, numbered(0, 3)));
+  EXPECT_EQ(bodies(drain(self, c2, 3)), bodies(numbered(0, 3)));
+}
+
+namespace {
+
+/// Throws on a batch holding the body `boom`.
+class thrower final : public interceptor {
+public:
+  void apply(batch& events) override {
+    for (auto& e : events)
+      if (e.body == "boom") throw std::runtime_error("cannot parse boom");
+  }
+};
+
+} // namespace
+
+TEST_F(router_test, an_interceptor_that_throws_fails_that_batch_only) {
+  auto ch = channel(channel_config(10, 10));
+  auto r = router({ch}, {[] { return std::make_unique<thrower>(); }});
+  self->monitor(r);
+  auto err = put(self, r, {make_event("x"), make_event("boom")});
+  EXPECT_TRUE(is(err, errc::interceptor_failed)) << sys.render(err);
+  EXPECT_NE(sys.render(err).find("cannot parse boom"), std::string::npos)
+      << "the exception's text reaches the source: " << sys.render(err);
+  // The router lives on and passes the next batch.
+  ASSERT_FALSE(put(self, r, {make_event("y")}));
+  EXPECT_EQ(bodies(drain(self, ch, 1)), (strs{"y"}));
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; },
+                caf::after(50ms) >> [] {});
+  EXPECT_FALSE(down);
 }
 
 TEST_F(router_test, interceptors_apply_in_order) {

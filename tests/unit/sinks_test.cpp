@@ -309,12 +309,42 @@ TEST(kafka_format, json_envelope_escapes_headers_and_body) {
             R"({"headers":{"k":"v\"q"},"body":"line\n\u0001\u00ff"})");
 }
 
-TEST(kafka_format, permanent_errors_are_the_ones_retrying_cannot_fix) {
-  EXPECT_TRUE(sinks::is_permanent(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
-  EXPECT_TRUE(
-      sinks::is_permanent(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
-  EXPECT_TRUE(sinks::is_permanent(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION));
-  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
-  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
-  EXPECT_FALSE(sinks::is_permanent(RD_KAFKA_RESP_ERR__TRANSPORT));
+TEST(kafka_format, only_a_records_own_errors_are_permanent) {
+  using sinks::classify;
+  using sinks::error_class;
+  // The record's own fault, wherever its topic came from.
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, false, false),
+            error_class::record);
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR_INVALID_RECORD, false, false),
+            error_class::record);
+  // Topic errors: the record's only when the event chose the topic; for
+  // the configured topic they are the cluster's (an ACL mistake must not
+  // drop the whole stream).
+  for (auto err :
+       {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION, RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC}) {
+    EXPECT_EQ(classify(err, false, false), error_class::passing) << err;
+    EXPECT_EQ(classify(err, true, false), error_class::record) << err;
+  }
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION, false, false),
+            error_class::passing);
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION, false, true),
+            error_class::record);
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, true, true),
+            error_class::passing);
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, false, false),
+            error_class::passing);
+  EXPECT_EQ(classify(RD_KAFKA_RESP_ERR__FATAL, false, false),
+            error_class::fatal);
+}
+
+TEST(kafka_format, topic_names_follow_kafkas_rule) {
+  EXPECT_TRUE(sinks::valid_topic_name("logs.app-1_x"));
+  EXPECT_FALSE(sinks::valid_topic_name(""));
+  EXPECT_FALSE(sinks::valid_topic_name("."));
+  EXPECT_FALSE(sinks::valid_topic_name(".."));
+  EXPECT_FALSE(sinks::valid_topic_name("a b"));
+  EXPECT_FALSE(sinks::valid_topic_name("%{nosuchheader}"));
+  EXPECT_TRUE(sinks::valid_topic_name(std::string(249, 'a')));
+  EXPECT_FALSE(sinks::valid_topic_name(std::string(250, 'a')));
 }

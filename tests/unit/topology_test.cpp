@@ -4,6 +4,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -20,15 +26,28 @@ using strs = std::vector<std::string>;
 /// What the fake sink parser saw last (to observe option values).
 std::string last_topic;
 
+/// Like netcat: listens, makes events of up to max_line_length bytes.
 struct src_config {
+  std::string bind = "127.0.0.1";
   int64_t port = 0;
-  std::size_t batch_size = 100;
+  std::size_t batch_size = 1000;
+  std::size_t max_line_length = 8192;
 };
 
 src_config parse_src(option_reader& r) {
   src_config cfg;
-  cfg.port = r.integer("port", 0, 1, 65535);
+  cfg.bind = r.str("bind", cfg.bind);
+  cfg.port = r.integer("port", 0, 0, 65535);
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
+  auto& f = r.facts();
+  f.batch_size = cfg.batch_size;
+  f.batch_size_stated = r.has("batch_size");
+  f.max_event_bytes = cfg.max_line_length;
+  if (r.has("port")) {
+    f.listen_host = cfg.bind;
+    f.listen_port = static_cast<uint16_t>(cfg.port);
+  }
   return cfg;
 }
 
@@ -43,6 +62,7 @@ exec_config parse_exec(option_reader& r) {
 struct mem_config {
   std::size_t capacity = 10000;
   std::size_t transaction_capacity = 1000;
+  std::size_t byte_capacity = 0;
 };
 
 mem_config parse_mem(option_reader& r) {
@@ -50,18 +70,28 @@ mem_config parse_mem(option_reader& r) {
   cfg.capacity = r.count("capacity", cfg.capacity);
   cfg.transaction_capacity =
       r.count("transaction_capacity", cfg.transaction_capacity);
+  cfg.byte_capacity = r.bytes("byte_capacity", cfg.byte_capacity);
+  auto& f = r.facts();
+  f.capacity = cfg.capacity;
+  f.transaction_capacity = cfg.transaction_capacity;
+  f.byte_capacity = cfg.byte_capacity;
   return cfg;
 }
 
+/// Like kafka: may dead-letter (the loader reads and checks that key).
 struct snk_config {
   std::string topic;
-  std::size_t batch_size = 100;
+  std::size_t batch_size = 1000;
+  std::string dead_letter_channel;
 };
 
 snk_config parse_snk(option_reader& r) {
   snk_config cfg;
   cfg.topic = r.required_str("topic");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  cfg.dead_letter_channel = r.str("dead_letter_channel");
+  r.facts().batch_size = cfg.batch_size;
+  r.facts().batch_size_stated = r.has("batch_size");
   last_topic = cfg.topic;
   return cfg;
 }
@@ -249,14 +279,22 @@ TEST(load_topology, reads_a_multi_agent_file) {
   ASSERT_NE(dynamic_cast<tag*>(second.get()), nullptr);
   EXPECT_EQ(dynamic_cast<tag*>(second.get())->header, "hostname");
   EXPECT_EQ(r1.batch_size, 50u);
+  EXPECT_EQ(r1.facts.batch_size, 50u);
+  EXPECT_TRUE(r1.facts.batch_size_stated);
+  EXPECT_EQ(r1.facts.max_event_bytes, 8192u);
+  EXPECT_EQ(r1.facts.listen_host, "127.0.0.1");
+  EXPECT_EQ(r1.facts.listen_port, 44444);
   const auto& r2 = a1->sources[1];
   EXPECT_EQ(r2.type, "exec");
   EXPECT_EQ(r2.channels, strs{"c2"});
-  EXPECT_EQ(r2.batch_size, 0u);
+  EXPECT_EQ(r2.batch_size, 0u); // the type states none
+  EXPECT_FALSE(r2.facts.listen_port.has_value());
 
   ASSERT_EQ(a1->channels.size(), 2u);
   EXPECT_EQ(a1->channels[0].transaction_capacity, 80u);
-  EXPECT_EQ(a1->channels[1].transaction_capacity, 0u); // not stated
+  EXPECT_EQ(a1->channels[0].facts.capacity, 100u);
+  EXPECT_EQ(a1->channels[1].transaction_capacity, 1000u); // the default
+  EXPECT_EQ(a1->channels[1].facts.byte_capacity, 0u);
   ASSERT_NE(a1->find_channel("c2"), nullptr);
   EXPECT_EQ(a1->find_channel("c2")->path, "agents.a1.channels.c2");
   EXPECT_EQ(a1->find_channel("c9"), nullptr);
@@ -264,6 +302,7 @@ TEST(load_topology, reads_a_multi_agent_file) {
   ASSERT_EQ(a1->sinks.size(), 3u);
   EXPECT_EQ(a1->sinks[0].channel, "c1");
   EXPECT_EQ(a1->sinks[0].batch_size, 80u);
+  EXPECT_TRUE(a1->sinks[0].facts.batch_size_stated);
   EXPECT_EQ(a1->sinks[1].type, "logger");
   EXPECT_EQ(a1->sinks[2].channel, "c2"); // competing consumers are fine
 
@@ -469,6 +508,155 @@ TEST(load_topology_errors, batch_size_above_default_transaction_capacity) {
   EXPECT_EQ(errors_of(text), strs{});
 }
 
+TEST(load_topology_errors, stated_batch_size_above_a_small_channel) {
+  auto small =
+      edit(base, "type: mem", "type: mem\n        transaction_capacity: 100");
+  // Defaults (1000 here, as in the real sources and sinks) adapt at run
+  // time: no error.
+  EXPECT_EQ(errors_of(small), strs{});
+  EXPECT_EQ(
+      errors_of(
+          edit(small, "port: 44444", "port: 1\n        batch_size: 1000")),
+      strs{"t.yaml:7:21: agents.a1.sources.r1.batch_size: batch_size 1000 "
+           "exceeds transaction_capacity 100 of channel 'c1'"});
+  EXPECT_EQ(
+      errors_of(edit(small, "port: 44444", "port: 1\n        batch_size: 100")),
+      strs{});
+}
+
+TEST(load_topology_errors, stated_batch_size_above_a_dead_letter_channel) {
+  auto text = edit(base, "topic: logs",
+                   "topic: logs\n"
+                   "        batch_size: 500\n"
+                   "        dead_letter_channel: dlq");
+  text = edit(text, "    sinks:",
+              "      dlq: {type: mem, transaction_capacity: 100}\n    sinks:");
+  text += "      k2: {type: logger, channel: dlq}\n";
+  // A batch Kafka rejects as a whole goes to the dead-letter channel in one
+  // put.
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:17:21: agents.a1.sinks.k1.batch_size: batch_size 500 "
+                 "exceeds transaction_capacity 100 of dead-letter channel "
+                 "'dlq'"});
+  EXPECT_EQ(errors_of(edit(text, "batch_size: 500", "batch_size: 100")),
+            strs{});
+}
+
+TEST(load_topology_errors, byte_capacity_below_the_longest_event) {
+  auto text = edit(base, "type: mem", "type: mem\n        byte_capacity: 4KB");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:11:24: agents.a1.channels.c1.byte_capacity: "
+                 "byte_capacity 4096 is smaller than the longest event source "
+                 "'r1' can make (max_line_length 8192); such an event could "
+                 "never be put (raise byte_capacity or lower "
+                 "max_line_length)"});
+  EXPECT_EQ(errors_of(edit(text, "port: 44444",
+                           "port: 1\n        max_line_length: 4096")),
+            strs{});
+  EXPECT_EQ(errors_of(edit(base, "type: mem",
+                           "type: mem\n        byte_capacity: 8KB")),
+            strs{});
+}
+
+TEST(load_topology_errors, two_sources_on_one_port) {
+  auto text = edit(base, "    channels:\n",
+                   "      r2: {type: fake_src, port: 44444, channels: [c1]}\n"
+                   "      r3: {type: fake_src, bind: 0.0.0.0, port: 5000, "
+                   "channels: [c1]}\n"
+                   "      r4: {type: fake_src, port: 5000, channels: [c1]}\n"
+                   "      r5: {type: fake_src, port: 5001, channels: [c1]}\n"
+                   "      r6: {type: fake_src, port: 0, channels: [c1]}\n"
+                   "      r7: {type: fake_src, port: 0, channels: [c1]}\n"
+                   "    channels:\n");
+  EXPECT_EQ(errors_of(text),
+            (strs{"t.yaml:8:34: agents.a1.sources.r2.port: source 'r1' "
+                  "already listens on 127.0.0.1:44444",
+                  "t.yaml:10:34: agents.a1.sources.r4.port: source 'r3' "
+                  "already listens on 0.0.0.0:5000, which overlaps "
+                  "127.0.0.1:5000 (0.0.0.0 and :: stand for every address)"}));
+  // Agents are separate processes: each may use the port.
+  auto two = base + "  a2:\n" + base.substr(base.find("    sources:"));
+  EXPECT_EQ(errors_of(two), strs{});
+}
+
+TEST(load_topology_errors, ipv6_wildcard_overlaps_ipv4) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) GTEST_SKIP() << "no IPv6 here";
+  ::close(fd);
+  auto text = edit(base, "    channels:\n",
+                   "      r2: {type: fake_src, bind: '::', port: 44444, "
+                   "channels: [c1]}\n    channels:\n");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:8:46: agents.a1.sources.r2.port: source 'r1' "
+                 "already listens on 127.0.0.1:44444, which overlaps "
+                 "[::]:44444 (0.0.0.0 and :: stand for every address)"});
+}
+
+TEST(load_topology_errors, bind_address_not_of_this_machine) {
+  // 192.0.2.0/24 is reserved for documentation: no machine has it.
+  EXPECT_EQ(errors_of(edit(base, "port: 44444",
+                           "port: 44444\n        bind: 192.0.2.1")),
+            strs{"t.yaml:7:15: agents.a1.sources.r1.bind: cannot listen on "
+                 "'192.0.2.1': Cannot assign requested address (not an "
+                 "address of this machine)"});
+  // A name with a blank is refused without asking DNS.
+  EXPECT_EQ(errors_of(edit(base, "port: 44444",
+                           "port: 44444\n        bind: bad host")),
+            strs{"t.yaml:7:15: agents.a1.sources.r1.bind: cannot listen on "
+                 "'bad host': Name or service not known"});
+  EXPECT_EQ(errors_of(edit(base, "port: 44444",
+                           "port: 44444\n        bind: localhost")),
+            strs{});
+  EXPECT_EQ(errors_of(edit(base, "port: 44444",
+                           "port: 44444\n        bind: 0.0.0.0")),
+            strs{});
+}
+
+TEST(load_topology_errors, dead_letter_channel_is_the_sinks_own) {
+  auto text =
+      edit(base, "topic: logs", "topic: logs\n        dead_letter_channel: c1");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:16:30: agents.a1.sinks.k1.dead_letter_channel: must "
+                 "not be the channel the sink reads"});
+}
+
+TEST(load_topology_errors, dead_letter_cycles) {
+  const std::string two = R"(agents:
+  a1:
+    sources:
+      r1: {type: exec, command: x, channels: [c1, c3]}
+    channels:
+      c1: {type: mem}
+      c2: {type: mem}
+      c3: {type: mem}
+    sinks:
+      k1: {type: snk, topic: t, channel: c1, dead_letter_channel: c2}
+      k2: {type: snk, topic: t, channel: c2, dead_letter_channel: c1}
+      k3: {type: logger, channel: c3}
+)";
+  EXPECT_EQ(errors_of(two),
+            strs{"t.yaml:11:67: agents.a1.sinks.k2.dead_letter_channel: "
+                 "dead-letter cycle c2 -> c1 -> c2 (sinks k2, k1): an event "
+                 "none of them can deliver would go round forever"});
+  auto three =
+      edit(edit(two, "dead_letter_channel: c1}", "dead_letter_channel: c3}"),
+           "k3: {type: logger, channel: c3}",
+           "k3: {type: snk, topic: t, channel: c3, "
+           "dead_letter_channel: c1}");
+  EXPECT_EQ(errors_of(three),
+            strs{"t.yaml:12:67: agents.a1.sinks.k3.dead_letter_channel: "
+                 "dead-letter cycle c3 -> c1 -> c2 -> c3 (sinks k3, k1, k2): "
+                 "an event none of them can deliver would go round forever"});
+  // A chain, and two sinks sharing one dead-letter channel, make no cycle.
+  auto chain =
+      edit(two, "dead_letter_channel: c1}", "dead_letter_channel: c3}");
+  EXPECT_EQ(errors_of(chain), strs{});
+  auto shared =
+      edit(edit(chain, "dead_letter_channel: c2}", "dead_letter_channel: c3}"),
+           "[c1, c3]", "[c1, c2]");
+  EXPECT_EQ(errors_of(shared), strs{});
+}
+
 TEST(load_topology_errors, incomplete_agents) {
   auto text = edit(edit(base,
                         "      k1:\n        type: snk\n        channel: "
@@ -574,6 +762,63 @@ TEST(load_topology_errors, unreadable_file) {
             strs{dir + ":0:0: cannot read file: Is a directory"});
 }
 
+TEST(load_topology_errors, no_regular_file) {
+  // Neither is read: /dev/zero never ends, and opening a FIFO would wait
+  // for a writer.
+  auto res = load_topology("/dev/zero", test_registry());
+  EXPECT_EQ(strings(res.errors),
+            strs{"/dev/zero:0:0: cannot read file: not a regular file (a "
+                 "character device)"});
+  auto fifo = std::filesystem::temp_directory_path() /
+              ("flumen_topo_fifo_" + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  res = load_topology(fifo.string(), test_registry());
+  std::filesystem::remove(fifo);
+  EXPECT_EQ(strings(res.errors),
+            strs{fifo.string() + ":0:0: cannot read file: not a regular file "
+                                 "(a FIFO)"});
+}
+
+TEST(load_topology_errors, file_too_large) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("flumen_topo_big_" + std::to_string(::getpid()) + ".yaml");
+  {
+    std::ofstream out(path);
+    out << base;
+  }
+  // Sparse: no 4 MiB are written.
+  std::filesystem::resize_file(path, 4 * 1024 * 1024 + 1);
+  auto res = load_topology(path.string(), test_registry());
+  EXPECT_EQ(strings(res.errors),
+            strs{path.string() + ":0:0: cannot read file: too large (4194305 "
+                                 "bytes; a topology file may have at most 4 "
+                                 "MiB)"});
+  // At the limit the file is read (and its NUL padding is no YAML).
+  std::filesystem::resize_file(path, 4 * 1024 * 1024);
+  res = load_topology(path.string(), test_registry());
+  std::filesystem::remove(path);
+  ASSERT_FALSE(res.errors.empty());
+  EXPECT_EQ(res.errors[0].message.find("too large"), std::string::npos)
+      << res.errors[0].to_string();
+}
+
+TEST(load_topology_errors, unquoted_null_type) {
+  // The sink type `null` is YAML's null unless quoted.
+  for (auto word : {"null", "Null", "NULL", "~"})
+    EXPECT_EQ(errors_of(edit(base, "type: snk", std::string{"type: "} + word)),
+              strs{"t.yaml:13:15: agents.a1.sinks.k1.type: expected a string: "
+                   "YAML reads an unquoted " +
+                   std::string{word} +
+                   " as no value (for the null sink, quote it: type: "
+                   "\"null\")"})
+        << word;
+  // Other keys: the generic hint.
+  EXPECT_EQ(errors_of(edit(base, "topic: logs", "topic: null")),
+            strs{"t.yaml:15:16: agents.a1.sinks.k1.topic: expected a string: "
+                 "YAML reads an unquoted null as no value (quote it: "
+                 "\"null\")"});
+}
+
 TEST(load_topology_errors, collects_every_error_in_file_order) {
   auto text = edit(edit(edit(base, "port: 44444", "port: abc"), "topic: logs",
                         "topik: logs"),
@@ -647,10 +892,10 @@ TEST(to_dot, draws_agents_as_clusters) {
   subgraph cluster_a2 {
     label="a2";
     a2_sources_in [label="in\n(exec)"];
-    "a2_channels_ch-1" [label="ch-1\n(mem)", shape=cylinder];
+    a2_channels_ch_2D1 [label="ch-1\n(mem)", shape=cylinder];
     a2_sinks_out [label="out\n(logger)"];
-    a2_sources_in -> "a2_channels_ch-1";
-    "a2_channels_ch-1" -> a2_sinks_out;
+    a2_sources_in -> a2_channels_ch_2D1;
+    a2_channels_ch_2D1 -> a2_sinks_out;
   }
 }
 )x");
@@ -673,10 +918,110 @@ TEST(to_mermaid, draws_agents_as_subgraphs) {
   end
   subgraph a2
     a2_sources_in["in<br/>(exec)"]
-    a2_channels_ch_1[("ch-1<br/>(mem)")]
+    a2_channels_ch_2D1[("ch-1<br/>(mem)")]
     a2_sinks_out["out<br/>(logger)"]
-    a2_sources_in --> a2_channels_ch_1
-    a2_channels_ch_1 --> a2_sinks_out
+    a2_sources_in --> a2_channels_ch_2D1
+    a2_channels_ch_2D1 --> a2_sinks_out
   end
 )x");
+}
+
+namespace {
+
+/// Components whose names differed only in characters Mermaid ids can't
+/// hold, and an agent whose name looks like another node's id.
+const std::string lookalikes = R"(agents:
+  a:
+    sources:
+      c-1: {type: exec, command: x, channels: [c.1]}
+      c_1: {type: exec, command: x, channels: [c_2D1]}
+      x_sources_y: {type: exec, command: x, channels: [c.1]}
+    channels:
+      c.1: {type: mem}
+      c_2D1: {type: mem}
+    sinks:
+      k: {type: logger, channel: c.1}
+      k2: {type: logger, channel: c_2D1}
+  a_sources_x:
+    sources:
+      y: {type: exec, command: x, channels: [end]}
+    channels:
+      end: {type: mem}
+    sinks:
+      k: {type: logger, channel: end}
+  end:
+    sources:
+      s: {type: exec, command: x, channels: [c]}
+    channels:
+      c: {type: mem}
+    sinks:
+      k: {type: logger, channel: c}
+)";
+
+/// The ids of the node lines of a drawing: what precedes `open` on lines
+/// that contain it and no edge.
+strs node_ids(const std::string& drawing, const std::string& open) {
+  strs ids;
+  std::istringstream in(drawing);
+  for (std::string line; std::getline(in, line);) {
+    auto pos = line.find(open);
+    if (pos == std::string::npos || line.find("->") != std::string::npos ||
+        line.find("subgraph") != std::string::npos)
+      continue;
+    auto start = line.find_first_not_of(' ');
+    ids.push_back(line.substr(start, pos - start));
+  }
+  return ids;
+}
+
+} // namespace
+
+TEST(to_mermaid, ids_are_distinct_and_labels_unchanged) {
+  auto res = load_topology_text(lookalikes, "d.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  auto out = to_mermaid(res.topo);
+  auto ids = node_ids(out, "[");
+  ASSERT_EQ(ids.size(), 13u) << out;
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size())
+      << out;
+  EXPECT_NE(out.find("    a_sources_c_2D1[\"c-1<br/>(exec)\"]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    a_sources_c_5F1[\"c_1<br/>(exec)\"]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    a_channels_c_2E1[(\"c.1<br/>(mem)\")]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    a_channels_c_5F2D1[(\"c_2D1<br/>(mem)\")]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  subgraph a_5Fsources_5Fx [\"a_sources_x\"]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  subgraph end_ [\"end\"]\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("    a_sources_c_2D1 --> a_channels_c_2E1\n"),
+            std::string::npos)
+      << out;
+}
+
+TEST(to_dot, ids_are_distinct_and_labels_unchanged) {
+  auto res = load_topology_text(lookalikes, "d.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  auto out = to_dot(res.topo);
+  auto ids = node_ids(out, " [label=");
+  ASSERT_EQ(ids.size(), 13u) << out;
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size())
+      << out;
+  EXPECT_NE(out.find("    a_sources_c_2D1 [label=\"c-1\\n(exec)\"];\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    a_5Fsources_5Fx_sources_y [label=\"y\\n(exec)\"];\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(
+      out.find(
+          "    a_sources_x_5Fsources_5Fy [label=\"x_sources_y\\n(exec)\"];\n"),
+      std::string::npos)
+      << out;
 }

@@ -1,0 +1,420 @@
+#include "runtime/sink_driver.hpp"
+
+#include <deque>
+#include <random>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/backoff.hpp"
+#include "runtime/protocol.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen {
+
+delivery_report delivery_report::all_failed(std::size_t n, std::string why) {
+  delivery_report r;
+  r.retry.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    r.retry[i] = static_cast<uint32_t>(i);
+  r.reason = std::move(why);
+  return r;
+}
+
+delivery_report delivery_report::fatal_error(std::string why) {
+  delivery_report r;
+  r.fatal = true;
+  r.reason = std::move(why);
+  return r;
+}
+
+namespace {
+
+using fail_atom = caf::atom_constant<caf::atom("fail")>;
+
+/// One batch in the window, in take order.
+struct slot {
+  uint64_t seq = 0;
+  txn_id id = 0;
+  std::size_t count = 0;
+  bool done = false;
+  delivery_report report;
+};
+
+struct driver_state {
+  sink_driver_config cfg;
+  caf::actor channel;
+  caf::actor dead_letter;
+  std::shared_ptr<component_metrics> metrics;
+  std::unique_ptr<sink_backend> backend;
+  std::unique_ptr<sink_context> context;
+  std::size_t window = 1;
+  std::deque<slot> slots;
+  /// Rolled back while their delivery still runs: they hold a place in the
+  /// window (the client's queue is sized for it) until their report is in.
+  std::size_t abandoned = 0;
+  std::vector<uint64_t> abandoned_seqs;
+  uint64_t next_seq = 1;
+  bool taking = false;
+  bool settling = false; // the head's settlement waits for a dead-letter put
+  bool paused = false;   // backing off after a failed batch
+  bool stopping = false;
+  bool finished = false;
+  std::vector<caf::response_promise> stop_waiters;
+  backoff_policy backoff;
+  std::minstd_rand rng{std::random_device{}()};
+  static inline const char* name = "sink";
+
+  ~driver_state() {
+    // Killed (not stopped): the channel rolls back what this sink held.
+    backend.reset();
+  }
+};
+
+using driver_actor = caf::stateful_actor<driver_state>;
+
+class driver_context : public sink_context {
+public:
+  explicit driver_context(caf::actor self) : self_(std::move(self)) {}
+  void fail(std::string why) override {
+    caf::anon_send(self_, fail_atom::value, std::move(why));
+  }
+
+private:
+  caf::actor self_;
+};
+
+void pump(driver_actor* self);
+void settle_head(driver_actor* self);
+
+void finish_if_idle(driver_actor* self) {
+  auto& st = self->state;
+  if (!st.stopping || st.finished || st.taking || st.settling ||
+      !st.slots.empty())
+    return;
+  st.finished = true;
+  try {
+    if (st.backend) st.backend->stop();
+  } catch (const std::exception& ex) {
+    spdlog::warn("{}: stopping: {}", st.metrics->name, ex.what());
+  }
+  st.metrics->set_state(component_state::stopped);
+  for (auto& rp : st.stop_waiters)
+    rp.deliver(ok_atom::value);
+  st.stop_waiters.clear();
+  self->quit();
+}
+
+void quit_with(driver_actor* self, errc code, const std::string& why) {
+  // The channel rolls back every transaction this sink holds when it sees
+  // it go down, in the order they were taken.
+  self->state.metrics->set_state(component_state::backing_off, why);
+  self->quit(make_error(code, why));
+}
+
+void deliver(driver_actor* self, txn_id id, const batch& events) {
+  auto& st = self->state;
+  auto seq = st.next_seq++;
+  st.slots.push_back(slot{seq, id, events.size(), false, {}});
+  auto hdl = caf::actor_cast<caf::actor>(self);
+  delivery_done done = [hdl, seq](delivery_report r) {
+    caf::anon_send(hdl, delivered_atom::value, seq, std::move(r));
+  };
+  try {
+    st.backend->deliver(events, std::move(done));
+  } catch (const std::exception& ex) {
+    caf::anon_send(hdl, delivered_atom::value, seq,
+                   delivery_report::all_failed(events.size(), ex.what()));
+  }
+}
+
+void pump(driver_actor* self) {
+  auto& st = self->state;
+  if (st.taking || st.paused || st.stopping ||
+      st.slots.size() + st.abandoned >= st.window)
+    return;
+  st.taking = true;
+  self->request(st.channel, caf::infinite, take_atom::value,
+                static_cast<uint32_t>(st.cfg.batch_size))
+      .then(
+          [self](txn_id id, const batch& events) {
+            auto& st = self->state;
+            st.taking = false;
+            if (events.empty()) {
+              st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
+            } else {
+              st.metrics->events_taken.fetch_add(events.size(),
+                                                 std::memory_order_relaxed);
+              deliver(self, id, events);
+            }
+            pump(self);
+            finish_if_idle(self);
+          },
+          [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+std::chrono::milliseconds jittered(driver_state& st,
+                                   std::chrono::milliseconds d) {
+  // ±20 %: sinks of several agents that lost the same destination don't
+  // all come back in the same instant.
+  std::uniform_real_distribution<double> jitter{0.8, 1.2};
+  return std::chrono::milliseconds{
+      static_cast<int64_t>(static_cast<double>(d.count()) * jitter(st.rng))};
+}
+
+// Rolls back every batch after the head, newest first; their reports, when
+// they come, are ignored.
+void abandon_rest(driver_actor* self) {
+  auto& st = self->state;
+  while (!st.slots.empty()) {
+    auto s = std::move(st.slots.back());
+    st.slots.pop_back();
+    if (!s.done) {
+      ++st.abandoned;
+      st.abandoned_seqs.push_back(s.seq);
+    }
+    st.metrics->events_rolled_back.fetch_add(s.count,
+                                             std::memory_order_relaxed);
+    self->send(st.channel, rollback_atom::value, s.id);
+  }
+}
+
+// The last step of a head batch: one message to the channel.
+void commit(driver_actor* self, slot s, std::size_t delivered) {
+  auto& st = self->state;
+  auto retry = std::move(s.report.retry);
+  auto n_retry = retry.size();
+  auto on_ok = [self, delivered, n_retry](ok_atom) {
+    auto& st = self->state;
+    st.metrics->events_committed.fetch_add(delivered,
+                                           std::memory_order_relaxed);
+    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+    if (n_retry == 0) {
+      st.backoff.reset();
+      auto now = st.metrics->current_state();
+      if (now == component_state::degraded ||
+          now == component_state::connecting ||
+          now == component_state::starting)
+        st.metrics->set_state(component_state::running);
+    }
+    finish_if_idle(self);
+  };
+  auto on_err = [self](caf::error& err) { self->quit(std::move(err)); };
+  if (retry.empty())
+    self->request(st.channel, caf::infinite, commit_atom::value, s.id)
+        .then(on_ok, on_err);
+  else
+    self->request(st.channel, caf::infinite, commit_atom::value, s.id,
+                  std::move(retry))
+        .then(on_ok, on_err);
+  if (n_retry == 0) return;
+  // Events go back: everything taken after them goes back too (order), and
+  // the sink waits before taking again.
+  abandon_rest(self);
+  st.metrics->events_rolled_back.fetch_add(n_retry, std::memory_order_relaxed);
+  auto delay =
+      jittered(st, st.backoff.on_failure(backoff_policy::clock::now()));
+  spdlog::warn("{}: {} of {} events not delivered ({}); retrying in {} ms",
+               st.metrics->name, n_retry, s.count, s.report.reason,
+               delay.count());
+  st.metrics->set_state(component_state::degraded, s.report.reason);
+  if (!st.paused) {
+    st.paused = true;
+    self->delayed_send(self, delay, tick_atom::value);
+  }
+}
+
+std::string now_ms() {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
+// The head batch has events Kafka (or another destination) refuses for
+// good: they follow on_permanent_error, then the batch commits.
+void settle_rejected(driver_actor* self, slot s) {
+  auto& st = self->state;
+  auto& rejected = s.report.rejected;
+  auto delivered = s.count - rejected.size() - s.report.retry.size();
+  if (st.cfg.on_permanent_error == "fail") {
+    auto why = "an event is refused for good: " + rejected.front().reason;
+    spdlog::error("{}: {}; on_permanent_error is fail, stopping the sink",
+                  st.metrics->name, why);
+    quit_with(self, errc::delivery_failed, why);
+    return;
+  }
+  if (st.cfg.on_permanent_error == "drop" || !st.dead_letter) {
+    st.metrics->events_dropped.fetch_add(rejected.size(),
+                                         std::memory_order_relaxed);
+    spdlog::warn("{}: dropped {} event{} refused for good (first: {})",
+                 st.metrics->name, rejected.size(),
+                 rejected.size() == 1 ? "" : "s", rejected.front().reason);
+    commit(self, std::move(s), delivered);
+    return;
+  }
+  // Dead letters: the events are read back from the open transaction (a
+  // rare path), put to the dead-letter channel, and only then committed.
+  st.settling = true;
+  auto id = s.id;
+  self->request(st.channel, caf::infinite, get_atom::value, id)
+      .then(
+          [self, s = std::move(s), delivered](const batch& events) mutable {
+            auto& st = self->state;
+            batch dead;
+            auto time = now_ms();
+            for (auto& r : s.report.rejected) {
+              auto e = events.at(r.index);
+              for (auto& [k, v] : r.headers)
+                e.headers.insert_or_assign(k, v);
+              e.headers.insert_or_assign("flumen.error", r.reason);
+              e.headers.insert_or_assign("flumen.sink", st.metrics->name);
+              e.headers.insert_or_assign("flumen.time", time);
+              dead.push_back(std::move(e));
+            }
+            auto n_dead = dead.size();
+            self->request(st.dead_letter, caf::infinite, put_atom::value,
+                          std::move(dead))
+                .then(
+                    [self, s = std::move(s), delivered,
+                     n_dead](ok_atom) mutable {
+                      auto& st = self->state;
+                      st.metrics->events_dead_lettered.fetch_add(
+                          n_dead, std::memory_order_relaxed);
+                      spdlog::warn("{}: {} event{} refused for good went to "
+                                   "the dead-letter channel",
+                                   st.metrics->name, n_dead,
+                                   n_dead == 1 ? "" : "s");
+                      st.settling = false;
+                      commit(self, std::move(s), delivered);
+                      settle_head(self);
+                      pump(self);
+                    },
+                    [self](caf::error& err) { self->quit(std::move(err)); });
+          },
+          [self](caf::error& err) { self->quit(std::move(err)); });
+}
+
+// Settles finished batches from the head of the window, in take order.
+void settle_head(driver_actor* self) {
+  auto& st = self->state;
+  while (!st.settling && !st.slots.empty() && st.slots.front().done) {
+    auto s = std::move(st.slots.front());
+    st.slots.pop_front();
+    if (s.report.fatal) {
+      spdlog::error("{}: {}; restarting the sink", st.metrics->name,
+                    s.report.reason);
+      quit_with(self, errc::component_failed, s.report.reason);
+      return;
+    }
+    if (!s.report.rejected.empty()) {
+      settle_rejected(self, std::move(s));
+      continue;
+    }
+    auto delivered = s.count - s.report.retry.size();
+    commit(self, std::move(s), delivered);
+  }
+}
+
+caf::behavior sink_driver(driver_actor* self, backend_factory make,
+                          sink_driver_config cfg, caf::actor channel,
+                          caf::actor dead_letter,
+                          std::shared_ptr<component_metrics> metrics) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.channel = std::move(channel);
+  st.dead_letter = std::move(dead_letter);
+  st.metrics = std::move(metrics);
+  st.backoff = backoff_policy{st.cfg.backoff_first, st.cfg.backoff_cap,
+                              std::chrono::hours{24}};
+  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
+    std::string why = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& ex) {
+      why = ex.what();
+    } catch (...) {
+    }
+    self->state.metrics->set_state(component_state::backing_off, why);
+    return make_error(errc::component_failed, why);
+  });
+  // A take the channel holds is never answered if the channel dies (CAF 0.17
+  // drops pending promises): go down with it, so the supervisor decides.
+  self->monitor(st.channel);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source == self->state.channel.address())
+      self->quit(
+          make_error(errc::channel_closed,
+                     "channel down: " + self->system().render(dm.reason)));
+  });
+  st.context =
+      std::make_unique<driver_context>(caf::actor_cast<caf::actor>(self));
+  try {
+    st.backend = make(*st.context);
+  } catch (const std::exception& ex) {
+    st.metrics->set_state(component_state::backing_off, ex.what());
+    self->quit(make_error(errc::component_failed, ex.what()));
+    return {};
+  }
+  if (!st.backend) {
+    self->quit(make_error(errc::component_failed, "no backend"));
+    return {};
+  }
+  st.window = std::max<std::size_t>(1, st.backend->window());
+  if (st.metrics->current_state() == component_state::starting ||
+      st.metrics->current_state() == component_state::backing_off)
+    st.metrics->set_state(component_state::running);
+  pump(self);
+  return {
+      [self](delivered_atom, uint64_t seq, delivery_report& r) {
+        auto& st = self->state;
+        if (auto i = std::find(st.abandoned_seqs.begin(),
+                               st.abandoned_seqs.end(), seq);
+            i != st.abandoned_seqs.end()) {
+          st.abandoned_seqs.erase(i);
+          --st.abandoned;
+          pump(self);
+          finish_if_idle(self);
+          return;
+        }
+        for (auto& s : st.slots)
+          if (s.seq == seq) {
+            s.done = true;
+            s.report = std::move(r);
+            break;
+          }
+        settle_head(self);
+        pump(self);
+        finish_if_idle(self);
+      },
+      [self](fail_atom, std::string& why) {
+        spdlog::error("{}: {}; restarting the sink", self->state.metrics->name,
+                      why);
+        quit_with(self, errc::component_failed, why);
+      },
+      [self](tick_atom) {
+        self->state.paused = false;
+        pump(self);
+        finish_if_idle(self);
+      },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.stopping = true;
+        auto rp = self->make_response_promise();
+        st.stop_waiters.push_back(rp);
+        finish_if_idle(self);
+        return caf::delegated<ok_atom>{};
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_sink_driver(caf::actor_system& sys, backend_factory make,
+                             sink_driver_config cfg, const wiring& w) {
+  // Detached: the backend may block (file writes, fsync, librdkafka's flush
+  // and destroy) on this sink's own thread, never on CAF's scheduler.
+  return sys.spawn<caf::detached>(sink_driver, std::move(make), std::move(cfg),
+                                  w.channel, w.dead_letter, w.metrics);
+}
+
+} // namespace flumen

@@ -1,0 +1,124 @@
+#pragma once
+
+// The one sink driver (DESIGN.md, "The edges"): take -> deliver -> settle
+// for every sink, with a window of batches in flight (1 for synchronous
+// sinks), settled in the order they were taken, and one backoff policy.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "runtime/event.hpp"
+#include "runtime/metrics.hpp"
+
+namespace flumen {
+
+struct wiring;
+
+/// One event a destination refuses for good.
+struct rejection {
+  uint32_t index = 0; ///< in the batch as taken
+  std::string reason;
+  /// Headers a dead letter gets besides `flumen.error`, `flumen.sink` and
+  /// `flumen.time` (e.g. the Kafka sink's `flumen.topic`).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rejection& x) {
+  return f(x.index, x.reason, x.headers);
+}
+
+/// How one batch went. Indices refer to the batch as it was taken.
+struct delivery_report {
+  /// Events that failed for a passing reason: put back at the head of the
+  /// channel, in order, and retried after a backoff.
+  std::vector<uint32_t> retry;
+  /// Events that can never be delivered, each with the reason: handled by
+  /// the sink's `on_permanent_error`.
+  std::vector<rejection> rejected;
+  /// Why `retry` failed (logged; the sink's state says `degraded` with it).
+  std::string reason;
+  /// The sink cannot go on (a fatal client error): everything it holds rolls
+  /// back and it quits with `reason`, so its supervisor starts a new one.
+  bool fatal = false;
+
+  /// Every one of `n` events failed for a passing reason.
+  static delivery_report all_failed(std::size_t n, std::string why);
+  /// The sink must restart.
+  static delivery_report fatal_error(std::string why);
+
+  bool ok() const { return retry.empty() && rejected.empty() && !fatal; }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_report& x) {
+  return f(x.retry, x.rejected, x.reason, x.fatal);
+}
+
+/// Reports the outcome of one `deliver` call; callable once, from any
+/// thread.
+using delivery_done = std::function<void(delivery_report)>;
+
+/// What a sink type does; the driver does the rest. A backend lives on the
+/// sink's own thread (the driver is a detached actor), so `deliver` and
+/// `stop` may block without stalling CAF's scheduler.
+class sink_backend {
+public:
+  virtual ~sink_backend() = default;
+
+  /// Most batches delivered at once (1 for synchronous sinks).
+  virtual std::size_t window() const { return 1; }
+
+  /// Delivers `events`; calls `done` exactly once, now or later, from any
+  /// thread. `events` is only valid during the call.
+  virtual void deliver(const batch& events, delivery_done done) = 0;
+
+  /// Called once when the sink stops after its window is settled: flush
+  /// and release what it holds.
+  virtual void stop() {}
+};
+
+/// What the driver needs to know besides the backend.
+struct sink_driver_config {
+  std::size_t batch_size = 1000;
+  /// `drop` (counted, logged), `dead_letter` (put to the wiring's dead-letter
+  /// channel with headers saying why) or `fail` (roll back and quit).
+  std::string on_permanent_error = "drop";
+  /// Retry backoff after a failed batch (±20 % jitter is added).
+  std::chrono::milliseconds backoff_first{100};
+  std::chrono::milliseconds backoff_cap{30000};
+};
+
+/// Gives the backend a way to stop the sink from any thread (e.g. a fatal
+/// error seen outside a delivery).
+class sink_context {
+public:
+  virtual ~sink_context() = default;
+  /// The sink quits with `why`; its transactions roll back.
+  virtual void fail(std::string why) = 0;
+};
+
+/// Makes the backend, inside the sink's actor. A throw is a failed start:
+/// the actor quits with the exception's text, for the supervisor.
+using backend_factory =
+    std::function<std::unique_ptr<sink_backend>(sink_context&)>;
+
+/// Spawns a sink: takes up to `batch_size` events from `w.channel` while
+/// fewer than `window()` batches are in flight, hands each to the backend,
+/// and settles them in the order taken, each in one message to the channel:
+/// a commit that names the events to put back (at the head, in order). When
+/// a batch had events to retry, every later batch in flight rolls back too,
+/// so a partition's order survives a retry (reading a partition and keeping
+/// each event's last copy gives the order they were taken in). Answers
+/// `(stop_atom) -> ok_atom` once its window is settled and the backend
+/// stopped.
+caf::actor spawn_sink_driver(caf::actor_system& sys, backend_factory make,
+                             sink_driver_config cfg, const wiring& w);
+
+} // namespace flumen
