@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 #include <librdkafka/rdkafka.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
@@ -202,56 +203,18 @@ std::string expand_placeholders(const std::string& pattern,
   }
 }
 
-namespace {
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    default:
-      if (c < 0x20 || c >= 0x7f) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  out += '"';
-}
-
-} // namespace
-
 std::string json_envelope(const event& e) {
-  std::string out = "{\"headers\":{";
-  bool first = true;
-  for (auto& [k, v] : e.headers) {
-    if (!first) out += ',';
-    first = false;
-    json_string(out, k);
-    out += ':';
-    json_string(out, v);
-  }
-  out += "},\"body\":";
-  json_string(out, e.body);
-  out += '}';
-  return out;
+  // ordered_json: `headers` before `body`, as the format has always been.
+  nlohmann::ordered_json headers = nlohmann::ordered_json::object();
+  for (auto& [k, v] : e.headers)
+    headers[k] = v;
+  nlohmann::ordered_json doc;
+  doc["headers"] = std::move(headers);
+  doc["body"] = e.body;
+  // Strings are UTF-8 as they are; a byte that is not valid UTF-8 becomes
+  // U+FFFD (JSON has no bytes). Use `format: body` for byte-exact records.
+  return doc.dump(-1, ' ', false,
+                  nlohmann::ordered_json::error_handler_t::replace);
 }
 
 bool valid_topic_name(std::string_view name) {
@@ -288,6 +251,19 @@ error_class classify(int kafka_error, bool topic_from_event,
   default:
     return error_class::passing;
   }
+}
+
+namespace {
+
+std::mutex observer_mtx;
+std::function<void(const std::string&, rd_kafka_t*)> producer_observer;
+
+} // namespace
+
+void set_producer_observer(
+    std::function<void(const std::string&, rd_kafka_s*)> observer) {
+  std::lock_guard guard{observer_mtx};
+  producer_observer = std::move(observer);
 }
 
 namespace {
@@ -399,6 +375,10 @@ public:
         producer_ = nullptr;
         throw std::runtime_error("invalid topic '" + cfg_.topic + "'");
       }
+    }
+    {
+      std::lock_guard guard{observer_mtx};
+      if (producer_observer) producer_observer(metrics_->name, producer_);
     }
     // Delivery reports are served on a thread of our own, so the sink never
     // blocks in poll(); it also learns the cluster's metadata first, to tell

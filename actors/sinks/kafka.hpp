@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 
 #include "runtime/config.hpp"
 #include "runtime/registry.hpp"
+
+struct rd_kafka_s;
 
 namespace flumen::sinks {
 
@@ -62,8 +65,9 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap);
 std::string expand_placeholders(const std::string& pattern,
                                 const header_map& headers);
 
-/// The `json` format: `{"headers":{"k":"v",...},"body":"..."}`, strings
-/// JSON-escaped (bytes outside printable ASCII as \u00XX).
+/// The `json` format: `{"headers":{"k":"v",...},"body":"..."}`. UTF-8 text
+/// stays as it is ("café" arrives as "café"); a byte sequence that is not
+/// valid UTF-8 becomes U+FFFD (JSON strings hold text, not bytes).
 std::string json_envelope(const event& e);
 
 /// Kafka's rule for topic names: 1 to 249 of `[A-Za-z0-9._-]`.
@@ -84,6 +88,12 @@ enum class error_class {
 /// partition. For the configured topic they are the cluster's: retried.
 error_class classify(int kafka_error, bool topic_from_event,
                      bool partition_from_event);
+/// Called with each producer a Kafka sink creates (its metrics name and
+/// librdkafka handle), on the sink's thread. A seam for tests that inject
+/// client faults (`rd_kafka_test_fatal_error`); empty by default.
+void set_producer_observer(
+    std::function<void(const std::string&, rd_kafka_s*)> observer);
+
 /// Spawns the sink: takes batches from its channel, produces them, and
 /// commits a batch only after every delivery report of it succeeded. A
 /// retriable failure rolls the batch back and retries it after a backoff; a

@@ -191,7 +191,7 @@ void command_run::start() {
   const char* argv[] = {cfg_.shell.c_str(), "-c", cfg_.command.c_str(),
                         nullptr};
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, cfg_.shell.c_str(), &actions, nullptr,
+  int rc = ::posix_spawn(&pid, cfg_.shell.c_str(), &actions, &attr,
                          const_cast<char**>(argv), environ);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);

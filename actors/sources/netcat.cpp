@@ -451,10 +451,12 @@ void netcat_reader::drain_at_stop() {
   // Refuse whoever comes now rather than leave them waiting unread.
   listener_.reset();
   if (served > 0)
-    spdlog::info("{}: stopping: read {} bytes that {} client(s) had sent; "
-                 "{} unfinished line(s) of clients still connected not "
-                 "handed over (undelivered)",
-                 m_.name, bytes, served, unfinished_);
+    spdlog::info("{}: stopping: read {} bytes that {} client(s) had sent",
+                 m_.name, bytes, served);
+  if (unfinished_ > 0)
+    spdlog::warn("{}: stopping: {} client(s) still connected were in the "
+                 "middle of a line; those pieces are counted as undelivered",
+                 m_.name, unfinished_);
   flush(true);
 }
 

@@ -86,6 +86,29 @@ std::vector<record> consume(const std::string& bootstrap,
   return out;
 }
 
+std::vector<std::string> list_topics(const std::string& bootstrap,
+                                     std::chrono::milliseconds timeout) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf{
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  conf->set("bootstrap.servers", bootstrap, err);
+  conf->set("log_level", "3", err);
+  std::unique_ptr<RdKafka::Producer> client{
+      RdKafka::Producer::create(conf.get(), err)};
+  if (!client) throw std::runtime_error("metadata client: " + err);
+  RdKafka::Metadata* md = nullptr;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (client->metadata(true, nullptr, &md, 2000) != RdKafka::ERR_NO_ERROR) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("no metadata from " + bootstrap);
+  }
+  std::vector<std::string> out;
+  for (auto* tm : *md->topics())
+    out.push_back(tm->topic());
+  delete md;
+  return out;
+}
+
 std::size_t rss_bytes() {
   std::ifstream in{"/proc/self/statm"};
   std::size_t size = 0, resident = 0;

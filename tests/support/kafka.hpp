@@ -26,6 +26,13 @@ consume(const std::string& bootstrap, const std::string& topic,
         std::size_t expected,
         std::chrono::milliseconds timeout = std::chrono::seconds{60});
 
+/// The names of every topic the cluster at `bootstrap` knows (a metadata
+/// request for all topics; the in-process cluster lists auto-created ones
+/// too). Throws std::runtime_error when no broker answers within `timeout`.
+std::vector<std::string>
+list_topics(const std::string& bootstrap,
+            std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
 /// Resident set size of this process in bytes (from /proc/self/statm).
 std::size_t rss_bytes();
 

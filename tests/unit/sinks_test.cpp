@@ -1,9 +1,11 @@
 // Sinks fed from a real memory channel.
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/mount.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -214,6 +216,60 @@ TEST_F(sink_test, file_roll_rolls_back_what_it_cannot_write) {
   EXPECT_EQ(t->events, numbered(0, 5));
 }
 
+// On a full disk file_roll used to write a torn line and then the whole
+// batch again (85 duplicates on a 1 MiB tmpfs that was then grown). A failed
+// batch now leaves the file as it was: after the disk grows, every line is
+// there exactly once and none is torn. Needs root (mounts a tmpfs).
+TEST_F(sink_test, file_roll_after_a_full_disk_has_no_torn_line_nor_duplicate) {
+  ASSERT_FALSE(dir.empty());
+  auto mnt = dir + "/disk";
+  fs::create_directories(mnt);
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k"), 0)
+      << "mounting a tmpfs needs root: " << std::strerror(errno);
+  struct unmount {
+    std::string path;
+    ~unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } guard{mnt};
+  constexpr int total = 2000; // 2000 lines of 100 bytes: 200 KB > 64 KB
+  auto ch = channel(channel_config(total, 50, 20ms));
+  batch events;
+  for (int i = 0; i < total; ++i) {
+    auto n = std::to_string(i);
+    events.push_back(make_event(std::string(99 - n.size(), '.') + n));
+  }
+  ASSERT_FALSE(put(self, ch, std::move(events)));
+  file_roll_config cfg;
+  cfg.directory = mnt;
+  cfg.batch_size = 50;
+  auto sink = track(spawn_file_roll(sys, cfg, sink_wiring("file_roll", ch)));
+  auto cm = registry_.find("a1.channels.c1");
+  ASSERT_TRUE(wait_until([&] { return cm->events_rolled_back.load() > 0; }))
+      << "the disk never filled";
+  auto committed = cm->events_committed.load();
+  EXPECT_LT(committed, static_cast<uint64_t>(total));
+  // Grow the disk: the retries go through.
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=1m"), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(
+      wait_until([&] { return cm->events_committed.load() == total; }, 20s))
+      << cm->summary();
+  EXPECT_TRUE(stop_and_wait(sink));
+  std::vector<int> seen(total, 0);
+  std::size_t lines = 0;
+  for (auto& f : fs::directory_iterator(mnt)) {
+    std::ifstream in{f.path()};
+    for (std::string line; std::getline(in, line);) {
+      ++lines;
+      ASSERT_EQ(line.size(), 99u) << "a torn line: '" << line << "'";
+      auto i = std::stoi(line.substr(line.find_last_of('.') + 1));
+      ASSERT_LT(i, total);
+      ++seen[i];
+    }
+  }
+  EXPECT_EQ(lines, static_cast<std::size_t>(total)) << "no duplicates";
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), total);
+}
+
 TEST_F(sink_test, parse_file_roll_reads_options_and_errors) {
   error_list errors;
   auto node = YAML::Load("directory: /tmp/x\nroll_interval: 5m\n"
@@ -304,9 +360,23 @@ TEST(kafka_format, placeholders_are_filled_from_headers) {
 TEST(kafka_format, json_envelope_escapes_headers_and_body) {
   event e;
   e.headers.insert_or_assign("k", "v\"q");
-  e.body = std::string{"line\n\x01\xff", 7};
+  e.body = std::string{"line\n\x01", 6};
   EXPECT_EQ(sinks::json_envelope(e),
-            R"({"headers":{"k":"v\"q"},"body":"line\n\u0001\u00ff"})");
+            R"({"headers":{"k":"v\"q"},"body":"line\n\u0001"})");
+}
+
+// "café" used to arrive as "cafÃ©" (each byte escaped as a code point).
+TEST(kafka_format, json_envelope_keeps_utf8_and_replaces_invalid_bytes) {
+  event e;
+  e.headers.insert_or_assign("city", "Zürich");
+  e.body = "café";
+  EXPECT_EQ(sinks::json_envelope(e),
+            "{\"headers\":{\"city\":\"Zürich\"},\"body\":\"café\"}");
+  e.headers.clear();
+  e.body = std::string{"a\xff\xfe b"};
+  EXPECT_EQ(sinks::json_envelope(e),
+            "{\"headers\":{},\"body\":\"a\xef\xbf\xbd\xef\xbf\xbd b\"}")
+      << "bytes that are not UTF-8 become U+FFFD";
 }
 
 TEST(kafka_format, only_a_records_own_errors_are_permanent) {

@@ -231,3 +231,61 @@ TEST_F(supervisor_test, failures_outside_the_window_do_not_count) {
   EXPECT_EQ(m->restarts.load(), 3u);
   EXPECT_NE(m->current_state(), component_state::failed);
 }
+
+// A component that can never start used to back off for ever: failed starts
+// did not count. Now each counts, and the limit is reached.
+TEST_F(supervisor_test, a_child_that_never_starts_reaches_failed) {
+  start(1000, restart_limit{3, std::chrono::seconds{60}});
+  ASSERT_TRUE(wait_until(
+      [&] { return m->current_state() == component_state::failed; }));
+  EXPECT_EQ(starts.load(), 4) << "the first start and 3 restarts";
+  EXPECT_EQ(m->restarts.load(), 3u);
+  EXPECT_FALSE(m->reason().empty());
+}
+
+TEST_F(supervisor_test, a_start_that_throws_is_counted_with_its_text) {
+  m = metrics_of("sources", "r1", "test");
+  auto spawn = [this]() -> caf::actor {
+    starts.fetch_add(1);
+    throw std::runtime_error("cannot listen on 127.0.0.1:80: in use");
+  };
+  std::vector<child_spec> specs{child_spec{"a1.sources.r1", spawn, m}};
+  sup = spawn_supervisor(sys, std::move(specs),
+                         backoff_policy{milliseconds{5}, milliseconds{10},
+                                        std::chrono::seconds{60}},
+                         restart_limit{2, std::chrono::seconds{60}});
+  ASSERT_TRUE(wait_until(
+      [&] { return m->current_state() == component_state::failed; }));
+  EXPECT_EQ(starts.load(), 3);
+  EXPECT_NE(m->reason().find("in use"), std::string::npos) << m->reason();
+  EXPECT_TRUE(sup) << "the supervisor survives";
+  EXPECT_FALSE(current());
+}
+
+// The README states the bound: with the defaults a component that can never
+// start is failed after at most this long (plus its own start attempts).
+TEST(restart_limit, defaults_reach_failed_within_82_seconds) {
+  backoff_policy p;
+  restart_limit limit;
+  auto t = backoff_policy::clock::time_point{} + std::chrono::hours{1};
+  milliseconds total{0};
+  for (std::size_t i = 0; i < limit.max_restarts; ++i) {
+    auto d = p.on_failure(t);
+    total += d;
+    t += d;
+    // Each restart fails at once, inside the window: counting goes on.
+    ASSERT_LT(d, limit.window);
+  }
+  EXPECT_EQ(total, milliseconds{81100});
+}
+
+TEST_F(supervisor_test, a_watched_channel_that_dies_is_marked_failed) {
+  auto cm = metrics_of("channels", "c1", "memory");
+  auto ch = sys.spawn(child);
+  sup = spawn_supervisor(sys, {}, backoff_policy{}, restart_limit{},
+                         {watched_spec{ch, cm}});
+  self->send(ch, fail_atom::value);
+  ASSERT_TRUE(wait_until(
+      [&] { return cm->current_state() == component_state::failed; }));
+  EXPECT_NE(cm->reason().find("told to"), std::string::npos) << cm->reason();
+}
