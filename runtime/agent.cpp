@@ -72,6 +72,14 @@ void agent::start() {
     w.agent = spec_.name;
     w.name = s.name;
     w.metrics = m;
+    if (!s.facts.batch_size_stated)
+      for (auto& name : s.channels)
+        if (auto* ch = spec_.find_channel(name);
+            ch && ch->facts.transaction_capacity != 0)
+          w.batch_limit = w.batch_limit == 0
+                              ? ch->facts.transaction_capacity
+                              : std::min(w.batch_limit,
+                                         ch->facts.transaction_capacity);
     // Each start makes a fresh router (fresh interceptors) that lives and
     // dies with its source: the source watches the router, and the router
     // goes when the source goes.

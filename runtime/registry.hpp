@@ -25,11 +25,25 @@ struct wiring {
   /// Sources: the actor batches are put to (answers once every required
   /// channel accepted).
   caf::actor downstream;
+  /// Sources: the most events one batch should hold so that every channel
+  /// it feeds takes it in one transaction (0: no limit). A source whose
+  /// batch_size is not stated in the file uses min(batch_size, this); a
+  /// larger put would still go in (channels split it), only slower.
+  std::size_t batch_limit = 0;
   /// Sinks: the channel to take from.
   caf::actor channel;
   /// Sinks: the channel for events that can never be delivered (or null).
   caf::actor dead_letter;
 };
+
+/// `cfg` with its batch_size cut to the wiring's batch_limit (a default
+/// batch size adapts to the channels it feeds; see wiring::batch_limit).
+template <class Config>
+Config adapt_batch(Config cfg, const wiring& w) {
+  if (w.batch_limit != 0 && cfg.batch_size > w.batch_limit)
+    cfg.batch_size = w.batch_limit;
+  return cfg;
+}
 
 /// A stage between a source and its channels. Runs inside the source's
 /// router actor, one batch at a time; may change, add or remove events.

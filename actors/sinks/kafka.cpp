@@ -118,7 +118,10 @@ kafka_config parse_kafka(option_reader& r) {
   cfg.embedded_partitions = static_cast<int>(
       r.integer("embedded_partitions", cfg.embedded_partitions, 1, 1024));
   cfg.topic = r.required_str("topic");
-  cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  // At most a million: the client queue is sized 2 x max_inflight x
+  // batch_size, which must stay within librdkafka's int range (999999999
+  // overflowed it, and every produce then failed with a full queue).
+  cfg.batch_size = r.count("batch_size", cfg.batch_size, 1, 1000000);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);

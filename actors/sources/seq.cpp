@@ -51,8 +51,9 @@ void run_seq(const seq_config& cfg, source_pump& pump) {
 
 } // namespace
 
-caf::actor spawn_seq(caf::actor_system& sys, const seq_config& cfg,
+caf::actor spawn_seq(caf::actor_system& sys, const seq_config& config,
                      const wiring& w) {
+  auto cfg = adapt_batch(config, w);
   return spawn_source(
       sys, [cfg](source_pump& pump) { run_seq(cfg, pump); }, w.downstream,
       w.metrics, cfg.max_inflight);

@@ -21,8 +21,9 @@ stdin_config parse_stdin(option_reader& r) {
   return cfg;
 }
 
-caf::actor spawn_stdin(caf::actor_system& sys, const stdin_config& cfg,
+caf::actor spawn_stdin(caf::actor_system& sys, const stdin_config& config,
                        const wiring& w) {
+  auto cfg = adapt_batch(config, w);
   auto reader = [cfg](source_pump& pump) {
     line_splitter lines{cfg.max_line_length, cfg.policy};
     pump_lines(STDIN_FILENO, lines, pump, cfg.batch_size, cfg.batch_timeout);

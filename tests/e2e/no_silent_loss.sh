@@ -23,6 +23,9 @@ timeout 60 "$FLUMEN" run "$WORK/flume_defaults.yaml" --exit-on-eof 2>"$WORK/a.lo
   || fail "exit $?: $(tail -3 "$WORK/a.log")"
 [[ $(counter a1.sinks.k1 committed "$WORK/a.log") == 100000 ]] \
   || fail "flume defaults: $(summary a1.sinks.k1 "$WORK/a.log")"
+# The default batch_size adapted to the channel: batches of 100.
+[[ $(counter a1.sources.r1 batches "$WORK/a.log") == 1000 ]] \
+  || fail "default batch_size did not adapt: $(summary a1.sources.r1 "$WORK/a.log")"
 grep -q "dropped" "$WORK/a.log" && fail "something dropped: $(grep dropped "$WORK/a.log")"
 grep -q "every accepted event delivered" "$WORK/a.log" || fail "no clean final line"
 

@@ -418,3 +418,77 @@ TEST(kafka_format, topic_names_follow_kafkas_rule) {
   EXPECT_TRUE(sinks::valid_topic_name(std::string(249, 'a')));
   EXPECT_FALSE(sinks::valid_topic_name(std::string(250, 'a')));
 }
+
+// -- kafka: what librdkafka would refuse at start is a config error --------
+
+namespace {
+
+std::vector<std::string> kafka_errors(const std::string& yaml) {
+  error_list errors;
+  auto node = YAML::Load(yaml);
+  option_reader r{node, "agents.a1.sinks.k1", "t.yaml", errors};
+  parse_kafka(r);
+  r.finish();
+  std::vector<std::string> out;
+  for (auto& e : errors)
+    out.push_back(e.to_string());
+  return out;
+}
+
+bool has_error(const std::vector<std::string>& errors, const std::string& key,
+               const std::string& text) {
+  for (auto& e : errors)
+    if (e.find("agents.a1.sinks.k1." + key + ":") != std::string::npos &&
+        e.find(text) != std::string::npos)
+      return true;
+  return false;
+}
+
+const std::string kafka_base = "bootstrap_servers: localhost:9092\n";
+
+} // namespace
+
+TEST(kafka_parse, a_valid_sink_has_no_errors) {
+  EXPECT_TRUE(kafka_errors(kafka_base + "topic: logs\n").empty());
+  EXPECT_TRUE(kafka_errors(kafka_base + "topic: logs-%{app}.x\n").empty());
+}
+
+TEST(kafka_parse, acks_1_against_forced_idempotence) {
+  auto errors = kafka_errors(kafka_base + "topic: t\nproducer: {acks: '1'}\n");
+  EXPECT_TRUE(has_error(errors, "producer", "idempotence"))
+      << testing::PrintToString(errors);
+  // Idempotence off: acks 1 is fine.
+  EXPECT_TRUE(kafka_errors(kafka_base + "topic: t\nproducer: {acks: '1', "
+                                        "enable.idempotence: 'false'}\n")
+                  .empty());
+}
+
+TEST(kafka_parse, a_batch_size_librdkafka_refuses) {
+  auto errors = kafka_errors(kafka_base + "topic: t\nbatch_size: 999999999\n");
+  EXPECT_TRUE(has_error(errors, "batch_size", "must be at most 1000000"))
+      << testing::PrintToString(errors);
+}
+
+TEST(kafka_parse, a_client_queue_below_the_sinks_window) {
+  auto errors = kafka_errors(
+      kafka_base + "topic: t\nbatch_size: 1000\nmax_inflight: 4\n"
+                   "producer: {queue.buffering.max.messages: '100'}\n");
+  EXPECT_TRUE(has_error(errors, "producer", "below the sink's window"))
+      << testing::PrintToString(errors);
+}
+
+// A topic longer than Kafka's 249 characters crashed the sink (SIGSEGV).
+TEST(kafka_parse, topic_names_kafka_refuses) {
+  EXPECT_TRUE(has_error(
+      kafka_errors(kafka_base + "topic: " + std::string(250, 'a') + "\n"),
+      "topic", "not a valid Kafka topic name"));
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 'a b'\n"), "topic",
+                        "not a valid Kafka topic name"));
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 'x %{h}'\n"),
+                        "topic", "placeholders"));
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 't-%{}'\n"), "topic",
+                        "names no header"));
+  EXPECT_TRUE(has_error(
+      kafka_errors(kafka_base + "topic: '%{h}'\ndefault_topic: 'no good'\n"),
+      "default_topic", "not a valid Kafka topic name"));
+}
