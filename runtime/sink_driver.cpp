@@ -56,6 +56,9 @@ struct driver_state {
   std::vector<uint64_t> abandoned_seqs;
   uint64_t next_seq = 1;
   bool taking = false;
+  /// Counts failed batches: a take answered after one (requested before it)
+  /// is rolled back, not delivered.
+  uint64_t epoch = 0;
   bool settling = false; // the head's settlement waits for a dead-letter put
   bool paused = false;   // backing off after a failed batch
   bool stopping = false;
@@ -137,10 +140,17 @@ void pump(driver_actor* self) {
   self->request(st.channel, caf::infinite, take_atom::value,
                 static_cast<uint32_t>(st.cfg.batch_size))
       .then(
-          [self](txn_id id, const batch& events) {
+          [self, epoch = st.epoch](txn_id id, const batch& events) {
             auto& st = self->state;
             st.taking = false;
-            if (events.empty()) {
+            if (!events.empty() && (epoch != st.epoch || st.stopping)) {
+              // Taken before a batch failed (its events went back to the
+              // head, ahead of these) or while stopping: back they go
+              // too, undelivered, so the order holds.
+              st.metrics->events_rolled_back.fetch_add(
+                  events.size(), std::memory_order_relaxed);
+              self->send(st.channel, rollback_atom::value, id);
+            } else if (events.empty()) {
               st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
             } else {
               st.metrics->events_taken.fetch_add(events.size(),
@@ -210,6 +220,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
   if (n_retry == 0) return;
   // Events go back: everything taken after them goes back too (order), and
   // the sink waits before taking again.
+  ++st.epoch;
   abandon_rest(self);
   st.metrics->events_rolled_back.fetch_add(n_retry, std::memory_order_relaxed);
   auto delay =
@@ -413,6 +424,9 @@ caf::actor spawn_sink_driver(caf::actor_system& sys, backend_factory make,
                              sink_driver_config cfg, const wiring& w) {
   // Detached: the backend may block (file writes, fsync, librdkafka's flush
   // and destroy) on this sink's own thread, never on CAF's scheduler.
+  if (!cfg.blocking)
+    return sys.spawn(sink_driver, std::move(make), std::move(cfg), w.channel,
+                     w.dead_letter, w.metrics);
   return sys.spawn<caf::detached>(sink_driver, std::move(make), std::move(cfg),
                                   w.channel, w.dead_letter, w.metrics);
 }

@@ -37,12 +37,13 @@ private:
 caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
                            caf::actor channel, std::size_t batch_size,
                            std::shared_ptr<component_metrics> metrics,
-                           std::function<void()> on_stop) {
+                           std::function<void()> on_stop, bool blocking) {
   wiring w;
   w.channel = std::move(channel);
   w.metrics = std::move(metrics);
   sink_driver_config cfg;
   cfg.batch_size = batch_size;
+  cfg.blocking = blocking;
   return spawn_sink_driver(
       sys,
       [deliver = std::move(deliver), on_stop = std::move(on_stop)](

@@ -21,10 +21,12 @@ using deliver_fn = std::function<std::optional<std::string>(const batch&)>;
 /// sink's own thread (so it may block). A failed batch rolls back and is
 /// retried after a backoff. Answers `stop_atom` after its current
 /// transaction is settled, and then calls `on_stop` (flush, close) and
-/// quits.
+/// quits. `blocking: false` (a delivery that never blocks, like null's)
+/// runs it on CAF's scheduler instead of a thread of its own.
 caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
                            caf::actor channel, std::size_t batch_size,
                            std::shared_ptr<component_metrics> metrics,
-                           std::function<void()> on_stop = {});
+                           std::function<void()> on_stop = {},
+                           bool blocking = true);
 
 } // namespace flumen::sinks

@@ -394,8 +394,9 @@ void run_exec(const exec_config& cfg, source_pump& pump) {
 
 } // namespace
 
-caf::actor spawn_exec(caf::actor_system& sys, const exec_config& cfg,
+caf::actor spawn_exec(caf::actor_system& sys, const exec_config& config,
                       const wiring& w) {
+  auto cfg = adapt_batch(config, w);
   return spawn_source(
       sys, [cfg](source_pump& pump) { run_exec(cfg, pump); }, w.downstream,
       w.metrics, cfg.max_inflight);

@@ -27,6 +27,7 @@ struct exec_config {
   std::size_t max_inflight = 4;
 };
 
+/// Reads the `exec` options; errors go to the reader, located.
 exec_config parse_exec(option_reader& r);
 
 /// The waits between runs of a command under `restart`: the first restart
