@@ -19,6 +19,7 @@
 #include "actors/sinks/embedded_kafka.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "runtime/agent.hpp"
+#include "runtime/child_groups.hpp"
 #include "runtime/log.hpp"
 #include "runtime/topology.hpp"
 
@@ -222,6 +223,7 @@ int cmd_run(const run_options& opt) {
           if (sig == SIGHUP) continue;
           std::fprintf(stderr, "flumen: %s: stopping at once\n",
                        signal_name(sig));
+          kill_child_groups(); // exec children must not outlive us
           std::_Exit(130);
         }
         if (clock::now() > hard_deadline) {
@@ -229,6 +231,7 @@ int cmd_run(const run_options& opt) {
                        "flumen: agent %s: the stop took longer than "
                        "--shutdown-timeout plus 3 s; exiting now\n",
                        name.c_str());
+          kill_child_groups();
           std::_Exit(3);
         }
       }

@@ -18,6 +18,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/child_groups.hpp"
 #include "runtime/source_pump.hpp"
 
 extern char** environ;
@@ -122,6 +123,7 @@ public:
       reap(0);
     }
     if (out_ >= 0) ::close(out_);
+    if (pid_ > 0) unregister_child_group(pid_);
   }
 
   // Runs the command once: true when it ended by itself, false on a stop or
@@ -203,6 +205,7 @@ void command_run::start() {
   }
   pid_ = pid;
   out_ = fds[0];
+  register_child_group(pid_);
 }
 
 bool command_run::run() {

@@ -61,5 +61,38 @@ grep -q "a1.sources.cmd: stopping .*SIGTERM to process group $PGID" "$WORK/flume
   || fail "no SIGTERM to the group: $(cat "$WORK/flumen.log")"
 ! grep -q "SIGKILL" "$WORK/flumen.log" || fail "SIGTERM was not enough: $(cat "$WORK/flumen.log")"
 [[ $(cat "$WORK"/out/*) == started ]] || fail "output: $(cat "$WORK"/out/* 2>&1)"
+
+# A second SIGTERM ends flumen at once (exit 130), and the command's group
+# with it, even one that ignores SIGTERM and would outlast stop_timeout.
+cat >"$WORK/stubborn.yaml" <<YAML
+agents:
+  a1:
+    sources:
+      cmd:
+        type: exec
+        command: "trap '' TERM; echo started; while :; do sleep 0.1; done"
+        stop_timeout: 5m
+        channels: [c]
+    channels: {c: {type: memory}}
+    sinks:
+      files: {type: "null", channel: c}
+YAML
+"$FLUMEN" run "$WORK/stubborn.yaml" --shutdown-timeout 10m 2>"$WORK/stubborn.log" &
+AGENT=$!
+PIDS+=($AGENT)
+wait_for 20 child || fail "no child of flumen: $(cat "$WORK/stubborn.log")"
+PGID=$(ps -o pgid= -p "$CHILD" | tr -d ' ')
+kill -TERM "$AGENT"
+wait_for 10 grep -q "SIGTERM to process group $PGID" "$WORK/stubborn.log" \
+  || fail "the stop did not reach the group: $(tail -5 "$WORK/stubborn.log")"
+kill -TERM "$AGENT"
+wait_for 3 agent_ended || fail "a second SIGTERM did not end flumen"
+set +e
+wait "$AGENT"
+code=$?
+set -e
+[[ $code -eq 130 ]] || fail "exit code $code after a second SIGTERM, expected 130"
+none() { [[ $(running) -eq 0 ]]; }
+wait_for 3 none || fail "group $PGID outlived flumen's exit: $(ps -e -o pid=,pgid=,stat=,args= | awk -v g="$PGID" '$2 == g')"
 PASSED=1
 echo "1 passed, 0 failed"
