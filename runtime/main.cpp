@@ -101,8 +101,9 @@ registry builtin_registry() {
 }
 
 // Loads a topology and prints its errors; nullopt when it has any.
-std::optional<topology> load_or_report(const std::string& file) {
-  auto result = load_topology(file, builtin_registry());
+std::optional<topology> load_or_report(const std::string& file,
+                                       const probe_scope& probe = {}) {
+  auto result = load_topology(file, builtin_registry(), probe);
   for (auto& err : result.errors)
     std::cerr << err.to_string() << '\n';
   if (!result.errors.empty()) {
@@ -114,8 +115,15 @@ std::optional<topology> load_or_report(const std::string& file) {
   return std::move(result.topo);
 }
 
-int cmd_validate(const std::string& file) {
-  auto topo = load_or_report(file);
+int cmd_validate(const std::string& file, const std::string& agent) {
+  // With --agent, only that agent's addresses are tried here (the others
+  // may run on other machines).
+  auto topo = load_or_report(file, agent.empty() ? probe_scope{}
+                                                 : probe_scope{false, agent});
+  if (topo && !agent.empty() && !topo->find(agent)) {
+    std::cerr << file << ": no agent named '" << agent << "'\n";
+    return 1;
+  }
   if (!topo) return 1;
   std::size_t n = 0;
   for (auto& a : topo->agents)
@@ -127,7 +135,8 @@ int cmd_validate(const std::string& file) {
 }
 
 int cmd_graph(const std::string& file, const std::string& format) {
-  auto topo = load_or_report(file);
+  // Drawing runs nothing: no address is tried.
+  auto topo = load_or_report(file, probe_scope{false, {}});
   if (!topo) return 1;
   std::cout << (format == "mermaid" ? to_mermaid(*topo) : to_dot(*topo));
   return 0;
@@ -142,7 +151,11 @@ struct run_options {
 };
 
 int cmd_run(const run_options& opt) {
-  auto topo = load_or_report(opt.file);
+  // Only the agent that runs here has its addresses tried; a file of one
+  // agent runs that one.
+  auto topo = load_or_report(opt.file, opt.agent.empty()
+                                           ? probe_scope{}
+                                           : probe_scope{false, opt.agent});
   if (!topo) return 1;
   const agent_spec* spec = nullptr;
   if (opt.agent.empty()) {
@@ -344,9 +357,13 @@ int main(int argc, char** argv) {
       ->type_name("DURATION");
 
   std::string validate_file;
+  std::string validate_agent;
   auto* validate_cmd = app.add_subcommand(
       "validate", "Check a topology; print located errors; run nothing");
   validate_cmd->add_option("file", validate_file, "Topology file")->required();
+  validate_cmd->add_option("--agent", validate_agent,
+                           "Check addresses only for this agent (the one "
+                           "that runs on this machine)");
 
   std::string graph_file;
   std::string graph_format = "dot";
@@ -387,7 +404,7 @@ int main(int argc, char** argv) {
     std::cout << app.help();
     return 0;
   }
-  if (*validate_cmd) return cmd_validate(validate_file);
+  if (*validate_cmd) return cmd_validate(validate_file, validate_agent);
   if (*graph_cmd) return cmd_graph(graph_file, graph_format);
   if (*broker_cmd) return cmd_broker(brokers, topics);
   return cmd_run(run);

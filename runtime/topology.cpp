@@ -138,8 +138,9 @@ public:
   /// `text` is the file's text (for messages that tell how a value was
   /// written); it must outlive the loader.
   loader(const registry& reg, std::string file, std::string_view text,
-         error_list& errors)
-      : reg_(reg), file_(std::move(file)), text_(text), errors_(errors) {}
+         error_list& errors, probe_scope probe = {})
+      : reg_(reg), file_(std::move(file)), text_(text), errors_(errors),
+        probe_(std::move(probe)) {}
 
   void load(const YAML::Node& root, topology& topo) {
     if (!root.IsDefined() || root.IsNull()) {
@@ -469,6 +470,8 @@ private:
       const auto& src = d.spec.sources[i];
       const auto& f = src.facts;
       if (!f.listen_port) continue;
+      // Another machine's agent: its addresses are not ours to try.
+      if (!probe_.all && probe_.agent != d.spec.name) continue;
       auto probe = probe_listen(f.listen_host);
       if (!probe.error.empty()) {
         add(where_in(d.sources[i], "bind"), src.path + ".bind",
@@ -556,6 +559,7 @@ private:
   std::string file_;
   std::string_view text_;
   error_list& errors_;
+  probe_scope probe_;
 };
 
 // -- drawing ------------------------------------------------------------------
@@ -712,7 +716,8 @@ std::string not_a_topology_file(const struct stat& st) {
 
 } // namespace
 
-load_result load_topology(const std::string& file, const registry& reg) {
+load_result load_topology(const std::string& file, const registry& reg,
+                          const probe_scope& probe) {
   auto fail = [&](std::string why) {
     load_result res;
     res.topo.file = file;
@@ -748,17 +753,17 @@ load_result load_topology(const std::string& file, const registry& reg) {
   if (why.empty() && text.size() > max_topology_bytes)
     why = too_large(text.size());
   if (!why.empty()) return fail(why);
-  return load_topology_text(text, file, reg);
+  return load_topology_text(text, file, reg, probe);
 }
 
 load_result load_topology_text(const std::string& text, const std::string& file,
-                               const registry& reg) {
+                               const registry& reg, const probe_scope& probe) {
   load_result res;
   res.topo.file = file;
   YAML::Node root;
   try {
     root = YAML::Load(text);
-    loader{reg, file, text, res.errors}.load(root, res.topo);
+    loader{reg, file, text, res.errors, probe}.load(root, res.topo);
   } catch (const YAML::Exception& e) {
     // Malformed YAML (or a component parser tripping over yaml-cpp).
     location where{file, 0, 0};

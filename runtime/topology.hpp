@@ -72,13 +72,23 @@ struct load_result {
   error_list errors;
 };
 
+/// Which agents' listening addresses are tried on this machine (a `bind`
+/// must be an address of the machine the agent runs on, and a file may
+/// describe agents of several machines).
+struct probe_scope {
+  bool all = true;   ///< every agent (`flumen validate FILE`)
+  std::string agent; ///< only this one, when `all` is false; empty: none
+};
+
 /// Reads, parses and validates a topology file. Never throws: an unreadable
 /// file or malformed YAML is a located error too.
-load_result load_topology(const std::string& file, const registry& reg);
+load_result load_topology(const std::string& file, const registry& reg,
+                          const probe_scope& probe = {});
 
 /// Same, from text (`file` only names it in errors).
 load_result load_topology_text(const std::string& text, const std::string& file,
-                               const registry& reg);
+                               const registry& reg,
+                               const probe_scope& probe = {});
 
 /// The topology drawn in Graphviz DOT.
 std::string to_dot(const topology& topo);

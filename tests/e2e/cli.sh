@@ -86,4 +86,47 @@ set +e
 set -e
 grep -qF "agents.a1.sinks.k1.dead_letter_channel: is used only with on_permanent_error: dead_letter" "$WORK/out" \
   || fail "dlq without policy: $(cat "$WORK/out")"
+
+# CLI conventions: bare `flumen` prints the usage (exit 0); --version; a
+# usage error exits 2 with a message, never an abort.
+"$FLUMEN" >"$WORK/out" || fail "bare flumen: exit $?"
+grep -q "Usage:" "$WORK/out" || fail "bare flumen: $(cat "$WORK/out")"
+[[ $("$FLUMEN" --version) == "flumen "* ]] || fail "--version: $("$FLUMEN" --version)"
+expect_usage_error() { # $1: what, rest: arguments
+  local what=$1; shift
+  set +e
+  "$FLUMEN" "$@" >"$WORK/out" 2>&1
+  local code=$?
+  set -e
+  [[ $code -eq 2 ]] || fail "$what: exit $code, expected 2: $(cat "$WORK/out")"
+}
+expect_usage_error "broker --topic x:-1" broker --topic x:-1
+expect_usage_error "broker --topic x:0" broker --topic x:0
+expect_usage_error "broker --topic :3" broker --topic :3
+expect_usage_error "broker --topic x:abc" broker --topic x:abc
+expect_usage_error "--shutdown-timeout -1" run "$WORK/dlq.yaml" --shutdown-timeout -1
+expect_usage_error "--shutdown-timeout nan" run "$WORK/dlq.yaml" --shutdown-timeout nan
+expect_usage_error "--shutdown-timeout 3x" run "$WORK/dlq.yaml" --shutdown-timeout 3x
+
+# A file for two machines: only the agent that runs here has its `bind`
+# tried on this machine.
+cat >"$WORK/two.yaml" <<YAML
+agents:
+  edge:
+    sources: {r1: {type: netcat, port: 44444, bind: 192.0.2.1, channels: [c1]}}
+    channels: {c1: {type: memory}}
+    sinks: {k1: {type: "null", channel: c1}}
+  collector:
+    sources: {r1: {type: netcat, port: 0, channels: [c1]}}
+    channels: {c1: {type: memory}}
+    sinks: {k1: {type: "null", channel: c1}}
+YAML
+if "$FLUMEN" validate "$WORK/two.yaml" 2>"$WORK/out"; then
+  fail "192.0.2.1 is no address of this machine"
+fi
+grep -q "agents.edge.sources.r1.bind: cannot listen on '192.0.2.1'" "$WORK/out" \
+  || fail "bind error: $(cat "$WORK/out")"
+"$FLUMEN" validate "$WORK/two.yaml" --agent collector >/dev/null \
+  || fail "--agent collector must not try edge's address"
+"$FLUMEN" graph "$WORK/two.yaml" >/dev/null || fail "graph tries no address"
 echo "1 passed, 0 failed"
