@@ -90,6 +90,13 @@ private:
 void pump(driver_actor* self);
 void settle_head(driver_actor* self);
 
+// A rollback as a request: the channel's answer must come back as a
+// response (a plain send would get it as an unexpected message).
+void roll_back(driver_actor* self, txn_id id) {
+  self->request(self->state.channel, caf::infinite, rollback_atom::value, id)
+      .then([](ok_atom) {}, [self](caf::error& err) { self->quit(err); });
+}
+
 void finish_if_idle(driver_actor* self) {
   auto& st = self->state;
   if (!st.stopping || st.finished || st.taking || st.settling ||
@@ -149,7 +156,7 @@ void pump(driver_actor* self) {
               // too, undelivered, so the order holds.
               st.metrics->events_rolled_back.fetch_add(
                   events.size(), std::memory_order_relaxed);
-              self->send(st.channel, rollback_atom::value, id);
+              roll_back(self, id);
             } else if (events.empty()) {
               st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
             } else {
@@ -185,7 +192,7 @@ void abandon_rest(driver_actor* self) {
     }
     st.metrics->events_rolled_back.fetch_add(s.count,
                                              std::memory_order_relaxed);
-    self->send(st.channel, rollback_atom::value, s.id);
+    roll_back(self, s.id);
   }
 }
 
@@ -337,6 +344,15 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
   st.metrics = std::move(metrics);
   st.backoff = backoff_policy{st.cfg.backoff_first, st.cfg.backoff_cap,
                               std::chrono::hours{24}};
+  self->set_default_handler(
+      [self](caf::scheduled_actor*,
+             caf::message_view& x) -> caf::result<caf::message> {
+        // Logged and dropped, with no answer (CAF's default would answer an
+        // error, and kill a channel that sent the stray message).
+        spdlog::error("{}: unexpected message {}", self->state.metrics->name,
+                      caf::to_string(x.content()));
+        return caf::delegated<caf::message>{};
+      });
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
     std::string why = "unknown exception";
     try {

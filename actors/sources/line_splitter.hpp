@@ -40,6 +40,7 @@ public:
   uint64_t dropped() const { return dropped_; }
   /// Over-long lines truncated (policy `truncate`) so far.
   uint64_t truncated() const { return truncated_; }
+  /// The longest line kept whole, in bytes.
   std::size_t max_line_length() const { return max_; }
 
   /// What was dropped and truncated since the last call (so a source can

@@ -499,8 +499,9 @@ clock::time_point netcat_reader::next_wakeup(bool room) const {
 
 } // namespace
 
-caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& cfg,
+caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
                         const wiring& w) {
+  auto cfg = adapt_batch(config, w);
   return spawn_source(
       sys,
       [cfg](source_pump& pump) {

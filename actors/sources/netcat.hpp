@@ -34,11 +34,12 @@ netcat_config parse_netcat(option_reader& r);
 /// clients at a time. When the channel pushes back it stops reading its
 /// sockets; at `max_connections`, or when the process is out of file
 /// descriptors, it stops accepting (clients wait in the listen backlog).
-/// Every byte a client wrote is read and handed over, also on a graceful
+/// Every line a client wrote is read and handed over, also on a graceful
 /// stop (what clients had sent before it, connected or still in the
-/// backlog); what was read and could not be handed over is counted in
-/// `events_undelivered`. Memory is bounded: at most `max_line_length` bytes
-/// per client, `batch_size` events pending and `max_inflight` batches.
+/// backlog; a client's partial last line counts once it closed); what was
+/// read and could not be handed over is counted in `events_undelivered`. Memory
+/// is bounded: at most `max_line_length` bytes per client, `batch_size` events
+/// pending and `max_inflight` batches.
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& cfg,
                         const wiring& w);
 

@@ -28,12 +28,12 @@ agents:
 EOF
 "$FLUMEN" run "$WORK/topology.yaml" --stats-interval 0.5 2>"$WORK/agent.log" &
 AGENT=$!
-PIDS+=($AGENT)
+PIDS+=("$AGENT")
 listening() { grep -q 'listening on 127\.0\.0\.1:[1-9]' "$WORK/agent.log" 2>/dev/null; }
 wait_for 20 listening || fail "agent not listening: $(cat "$WORK/agent.log")"
 PORT=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$WORK/agent.log" | head -1 | cut -d: -f2)
 # The agent's own descriptors, and a soft limit SPARE above them.
-open_fds=$(ls "/proc/$AGENT/fd" | wc -l)
+open_fds=$(find "/proc/$AGENT/fd" -mindepth 1 | wc -l)
 hard=$(prlimit --pid "$AGENT" --nofile --output HARD --raw --noheadings)
 prlimit --pid "$AGENT" --nofile=$((open_fds + SPARE)):"$hard" \
   || fail "cannot lower the agent's RLIMIT_NOFILE"
@@ -42,7 +42,7 @@ prlimit --pid "$AGENT" --nofile=$((open_fds + SPARE)):"$hard" \
 fds=()
 for ((i = 0; i < HELD; i++)); do
   exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "client $i could not connect"
-  fds+=($fd)
+  fds+=("$fd")
 done
 failures() {
   grep -o 'a1\.sources\.r1 state=.*' "$WORK/agent.log" | tail -1 \
@@ -64,8 +64,9 @@ warnings=$(grep -c 'cannot accept a client' "$WORK/agent.log" || true)
 # Every client writes a line and closes: descriptors free up, the waiting
 # clients are accepted in turn, and every line arrives.
 for ((i = 0; i < HELD; i++)); do
-  printf 'held-%d\n' "$i" >&"${fds[i]}"
-  exec {fds[i]}>&-
+  fd=${fds[i]}
+  printf 'held-%d\n' "$i" >&"$fd"
+  exec {fd}>&-
 done
 committed() {
   grep -o 'a1\.sinks\.k1 state=.*' "$WORK/agent.log" | tail -1 \

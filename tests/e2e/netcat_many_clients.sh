@@ -51,7 +51,7 @@ start_agent() {
   local log="$WORK/$1.log"
   "$FLUMEN" run "$WORK/$1.yaml" 2>"$log" &
   AGENT=$!
-  PIDS+=($AGENT)
+  PIDS+=("$AGENT")
   listening() { grep -q 'a1\.sources\.r1: listening on 127\.0\.0\.1:[1-9]' "$log" 2>/dev/null; }
   wait_for 20 listening || fail "agent not listening: $(cat "$log")"
   PORT=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$log" | head -1 | cut -d: -f2)
@@ -62,6 +62,7 @@ start_agent() {
 run_clients() {
   local pids=() i p failed=0
   for ((i = 1; i <= CLIENTS; i++)); do
+    # shellcheck disable=SC2086 # one printf argument per line number
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf "$i-%s\n" $SEQ >&3) 2>/dev/null &
     pids+=($!)
   done
@@ -107,7 +108,7 @@ write_topology run
 start_agent run
 head -c "$BIG_LINE" /dev/zero | tr '\0' x | nc -N 127.0.0.1 "$PORT" &
 BIG=$!
-PIDS+=($BIG)
+PIDS+=("$BIG")
 run_clients
 wait "$BIG" || fail "the client of the big line failed"
 in_files() { [[ $(cat "$WORK/run.out"/* 2>/dev/null | wc -l) -ge $((TOTAL + 1)) ]]; }

@@ -402,3 +402,22 @@ TEST_F(parse_memory_test, bad_values_are_located_errors) {
             "t.yaml:3:1: agents.a1.channels.c1: unknown key 'capacty' (did "
             "you mean 'capacity'?)");
 }
+
+// A stray reply once killed a channel: the sink got an `ok` it had not asked
+// for, CAF's default handler answered `unexpected_message`, and the
+// channel's default error handler quit, losing every event it held.
+TEST_F(memory_channel, a_stray_message_or_error_does_not_kill_it) {
+  auto ch = channel(channel_config(10, 10));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  self->monitor(ch);
+  self->send(ch, std::string{"what is this"});
+  self->send(ch, make_error(errc::delivery_failed, "stray"));
+  caf::anon_send(ch, ok_atom::value);
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; }, [](caf::error&) {},
+                [](caf::message&) {}, caf::after(100ms) >> [] {});
+  EXPECT_FALSE(down);
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t) << "the channel still serves";
+  EXPECT_EQ(t->events, numbered(0, 3));
+}
