@@ -76,10 +76,10 @@ void agent::start() {
       for (auto& name : s.channels)
         if (auto* ch = spec_.find_channel(name);
             ch && ch->facts.transaction_capacity != 0)
-          w.batch_limit = w.batch_limit == 0
-                              ? ch->facts.transaction_capacity
-                              : std::min(w.batch_limit,
-                                         ch->facts.transaction_capacity);
+          w.batch_limit =
+              w.batch_limit == 0
+                  ? ch->facts.transaction_capacity
+                  : std::min(w.batch_limit, ch->facts.transaction_capacity);
     // Each start makes a fresh router (fresh interceptors) that lives and
     // dies with its source: the source watches the router, and the router
     // goes when the source goes.
@@ -215,6 +215,19 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   for (auto& s : spec_.sources)
     if (auto a = component("sources." + s.name)) sources.push_back(a);
   if (!sources.empty()) stop_all(sources, "source");
+  // A source that did not stop in time is ended now, and waited for (at
+  // most a second), so what it read and could not hand over is counted
+  // before the final line, not after it.
+  for (auto& a : sources) {
+    self->monitor(a);
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    bool more = true;
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{1}) >> [&] { more = false; });
+    if (!more) break;
+  }
   // 2. Upstream before downstream: each channel drains into its sinks, and
   // its sinks settle and stop, before the channels they dead-letter into.
   auto size_of = [&](const std::string& ch) -> uint64_t {

@@ -312,12 +312,30 @@ void settle_rejected(driver_actor* self, slot s) {
           [self](caf::error& err) { self->quit(std::move(err)); });
 }
 
+// What goes back of a batch with retriable failures: every event from the
+// first failed one on (refused ones aside), not just the failed ones. An
+// event after it may have been delivered to the same partition; sending it
+// again after the retried one keeps the partition's order (its last copy
+// comes last). The events before the first failure stay delivered.
+void widen_retry(slot& s) {
+  auto& retry = s.report.retry;
+  if (retry.empty()) return;
+  auto first = *std::min_element(retry.begin(), retry.end());
+  std::vector<bool> refused(s.count, false);
+  for (auto& r : s.report.rejected)
+    if (r.index < s.count) refused[r.index] = true;
+  retry.clear();
+  for (auto i = first; i < s.count; ++i)
+    if (!refused[i]) retry.push_back(static_cast<uint32_t>(i));
+}
+
 // Settles finished batches from the head of the window, in take order.
 void settle_head(driver_actor* self) {
   auto& st = self->state;
   while (!st.settling && !st.slots.empty() && st.slots.front().done) {
     auto s = std::move(st.slots.front());
     st.slots.pop_front();
+    widen_retry(s);
     if (s.report.fatal) {
       spdlog::error("{}: {}; restarting the sink", st.metrics->name,
                     s.report.reason);

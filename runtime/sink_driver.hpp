@@ -36,8 +36,9 @@ typename Inspector::result_type inspect(Inspector& f, rejection& x) {
 
 /// How one batch went. Indices refer to the batch as it was taken.
 struct delivery_report {
-  /// Events that failed for a passing reason: put back at the head of the
-  /// channel, in order, and retried after a backoff.
+  /// Events that failed for a passing reason: they, and every event after
+  /// the first of them (order), go back to the head of the channel and are
+  /// retried after a backoff.
   std::vector<uint32_t> retry;
   /// Events that can never be delivered, each with the reason: handled by
   /// the sink's `on_permanent_error`.

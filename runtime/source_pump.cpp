@@ -44,6 +44,7 @@ bool source_pump::emit(batch&& events) {
     }
     ++inflight_;
   }
+  emitted_.fetch_add(events.size(), std::memory_order_relaxed);
   caf::anon_send(*self_, emit_atom::value, std::move(events));
   return true;
 }
@@ -89,6 +90,7 @@ struct source_state {
   caf::actor downstream;
   std::shared_ptr<component_metrics> metrics;
   std::size_t inflight = 0;
+  uint64_t forwarded = 0; ///< events of emitted batches put downstream
   bool reader_done = false;
   std::vector<caf::response_promise> stop_waiters;
   static inline const char* name = "source";
@@ -96,6 +98,11 @@ struct source_state {
   ~source_state() {
     if (pump) pump->abort();
     if (reader.joinable()) reader.join();
+    // Batches the reader handed over that this actor never forwarded died
+    // in its mailbox: read, never accepted, and counted as such.
+    if (pump && metrics && pump->emitted() > forwarded)
+      metrics->events_undelivered.fetch_add(pump->emitted() - forwarded,
+                                            std::memory_order_relaxed);
   }
 };
 
@@ -189,6 +196,7 @@ caf::behavior source(source_actor* self, reader_fn reader,
   return {
       [self](emit_atom, batch& events) {
         ++self->state.inflight;
+        self->state.forwarded += events.size();
         put_downstream(self, std::move(events));
       },
       [self](done_atom) {

@@ -51,6 +51,9 @@ public:
 
   component_metrics& metrics() { return *metrics_; }
 
+  /// Events handed to the source actor so far (emit returned true).
+  uint64_t emitted() const { return emitted_.load(); }
+
   // -- used by the source actor --------------------------------------------
 
   void bind(caf::actor self, std::shared_ptr<component_metrics> metrics);
@@ -63,6 +66,7 @@ private:
 
   std::size_t max_inflight_;
   std::size_t inflight_ = 0;
+  std::atomic<uint64_t> emitted_{0};
   std::mutex mtx_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};

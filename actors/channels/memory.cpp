@@ -119,6 +119,28 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
                       std::size_t max) {
   auto& st = self->state;
   auto n = std::min({max, st.cfg.transaction_capacity, st.queue.size()});
+  // A transaction goes back (if it does) as one run with one place in the
+  // order. So it may not span a boundary where an open transaction's events
+  // belong: between two returned runs whose orders enclose that
+  // transaction's order, or between the last run and fresh events while a
+  // transaction newer than that run is open. (A fresh event once jumped
+  // ahead of a whole window of rolled-back batches this way.)
+  if (!st.returned.empty()) {
+    std::size_t allowed = 0;
+    for (std::size_t i = 0; i < st.returned.size(); ++i) {
+      allowed += st.returned[i].second;
+      auto lo = st.returned[i].first;
+      bool last = i + 1 == st.returned.size();
+      auto hi = last ? 0 : st.returned[i + 1].first;
+      bool blocked = std::any_of(st.open.begin(), st.open.end(), [&](auto& o) {
+        return o.second.order > lo && (last || o.second.order < hi);
+      });
+      if (blocked) {
+        n = std::min(n, allowed);
+        break;
+      }
+    }
+  }
   auto id = st.next_txn++;
   transaction t;
   t.owner = owner;

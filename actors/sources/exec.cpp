@@ -317,12 +317,9 @@ command_run::read_result command_run::read_once() {
     close_output();
     return read_result::end;
   }
-  auto& m = pump_.metrics();
   auto before = pending_.size();
-  auto dropped = lines_.dropped();
   lines_.feed(buf, static_cast<std::size_t>(n), pending_);
-  m.events_dropped.fetch_add(lines_.dropped() - dropped,
-                             std::memory_order_relaxed);
+  count_overlong(lines_, pump_.metrics()); // dropped and truncated, logged
   if (before == 0 && !pending_.empty())
     deadline_ = clock::now() + cfg_.batch_timeout;
   return read_result::data;
@@ -341,10 +338,8 @@ void command_run::close_output() {
   if (out_ < 0) return;
   ::close(out_);
   out_ = -1;
-  auto dropped = lines_.dropped();
   lines_.finish(pending_);
-  pump_.metrics().events_dropped.fetch_add(lines_.dropped() - dropped,
-                                           std::memory_order_relaxed);
+  count_overlong(lines_, pump_.metrics());
 }
 
 bool command_run::emit_due(bool all) {

@@ -421,3 +421,26 @@ TEST_F(memory_channel, a_stray_message_or_error_does_not_kill_it) {
   ASSERT_TRUE(t) << "the channel still serves";
   EXPECT_EQ(t->events, numbered(0, 3));
 }
+
+// A take once spanned a returned run and fresh events; rolled back, the
+// fresh events jumped ahead of batches returned later (a partition's order
+// broke in kafka_errors.retried_batches_keep_partition_order).
+TEST_F(memory_channel, a_take_never_mixes_returned_and_fresh_events) {
+  auto ch = channel(channel_config(100, 10));
+  ASSERT_FALSE(put(self, ch, numbered(0, 8)));
+  auto t1 = take(self, ch, 2);
+  auto t2 = take(self, ch, 2);
+  auto t3 = take(self, ch, 2);
+  ASSERT_TRUE(t1 && t2 && t3);
+  caf::error err;
+  self->request(ch, 5s, commit_atom::value, t1->id, std::vector<uint32_t>{1})
+      .receive([](ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
+  ASSERT_FALSE(err);
+  auto t4 = take(self, ch, 10); // before t2 and t3 come back
+  ASSERT_TRUE(t4);
+  EXPECT_EQ(t4->events, numbered(1, 1)) << "only the returned run";
+  ASSERT_FALSE(rollback(self, ch, t3->id));
+  ASSERT_FALSE(rollback(self, ch, t2->id));
+  ASSERT_FALSE(rollback(self, ch, t4->id));
+  EXPECT_EQ(drain(self, ch, 7), numbered(1, 7)) << "in the order taken";
+}
