@@ -206,7 +206,9 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     st.metrics->events_committed.fetch_add(delivered,
                                            std::memory_order_relaxed);
     st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
-    if (n_retry == 0) {
+    // Only a batch that reached its destination says it is healthy again;
+    // one whose events were all refused for good says nothing about it.
+    if (n_retry == 0 && delivered > 0) {
       st.backoff.reset();
       auto now = st.metrics->current_state();
       if (now == component_state::degraded ||
@@ -217,6 +219,13 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     finish_if_idle(self);
   };
   auto on_err = [self](caf::error& err) { self->quit(std::move(err)); };
+  if (n_retry > 0) {
+    // Everything taken after these events goes back first, so the channel
+    // holds them in order before the put-back frees room (and serves a
+    // waiting take); a take answered from now on is stale (epoch).
+    ++st.epoch;
+    abandon_rest(self);
+  }
   if (retry.empty())
     self->request(st.channel, caf::infinite, commit_atom::value, s.id)
         .then(on_ok, on_err);
@@ -225,10 +234,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
                   std::move(retry))
         .then(on_ok, on_err);
   if (n_retry == 0) return;
-  // Events go back: everything taken after them goes back too (order), and
-  // the sink waits before taking again.
-  ++st.epoch;
-  abandon_rest(self);
+  // The sink waits before taking again.
   st.metrics->events_rolled_back.fetch_add(n_retry, std::memory_order_relaxed);
   auto delay =
       jittered(st, st.backoff.on_failure(backoff_policy::clock::now()));
