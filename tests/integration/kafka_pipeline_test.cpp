@@ -366,3 +366,65 @@ agents:
 }
 
 } // namespace
+
+namespace {
+
+// A stop goes upstream first, dead-letter edges included: the sink of the
+// dead-letter channel is listed first here, and used to be stopped first,
+// before the Kafka sink dead-lettered what it still held (the dead letters
+// were then left undelivered). Brokers slowed to 100 ms keep the poison
+// event in the channel until the stop.
+TEST_F(pipeline, stop_drains_a_sink_before_its_dead_letter_channel) {
+  ASSERT_TRUE(cluster_->create_topic("order", 4));
+  for (int id = 1; id <= 3; ++id)
+    rd_kafka_mock_broker_set_rtt(mock(), id, 100);
+  auto dir =
+      std::string{"/tmp/flumen-stop-order-"} + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  auto& a = start(replace_all(R"(
+agents:
+  a1:
+    sources:
+      r1:
+        type: exec
+        command: "awk 'BEGIN { for (i = 1; i <= 3000; i++) if (i == 2990) printf \"%0200000d\\n\", i; else print i }'"
+        max_line_length: 300000
+        channels: [c1]
+    channels:
+      c1: {type: memory}
+      dlq: {type: memory}
+    sinks:
+      dead:
+        type: file_roll
+        channel: dlq
+        directory: DIR
+        format: header_and_body
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: order
+        batch_size: 100
+        max_inflight: 1
+        on_permanent_error: dead_letter
+        dead_letter_channel: dlq
+        producer: {message.max.bytes: "100000"}
+)",
+                              "DIR", dir));
+  auto& sink = metric("a1.sinks.k1");
+  ASSERT_TRUE(test::wait_until([&] { return a.sources_done(); }, 20s));
+  ASSERT_EQ(sink.events_dead_lettered.load(), 0u)
+      << "the poison event must still be in the channel at the stop";
+  EXPECT_EQ(a.stop(30s), 0u) << "nothing left in any channel";
+  EXPECT_EQ(sink.events_dead_lettered.load(), 1u);
+  EXPECT_EQ(metric("a1.sinks.dead").events_committed.load(), 1u);
+  std::string dead;
+  for (auto& f : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in{f.path()};
+    dead.append(std::istreambuf_iterator<char>{in}, {});
+  }
+  EXPECT_NE(dead.find("0000000002990"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+} // namespace
