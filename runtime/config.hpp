@@ -65,6 +65,9 @@ struct component_facts {
   std::size_t byte_capacity = 0;
   /// Sources: the largest event body they can make (0: unknown).
   std::size_t max_event_bytes = 0;
+  /// Sinks that write files: the directory they write to (created when
+  /// missing), which must be creatable and writable.
+  std::string directory;
   /// Sources that listen on a socket: host and port (port 0: any free one).
   std::string listen_host;
   std::optional<uint16_t> listen_port;

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fcntl.h>
@@ -111,6 +113,24 @@ listen_probe probe_listen(const std::string& host) {
   }
   ::freeaddrinfo(res);
   return out;
+}
+
+/// Why files could not be written in `dir` (nullopt: they could).
+std::optional<std::string> unwritable_directory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p{dir};
+  if (p.is_relative()) p = fs::current_path(ec) / p;
+  // The nearest part of the path that exists must be a writable directory
+  // (it is where the missing rest would be created).
+  auto at = p;
+  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path())
+    at = at.parent_path();
+  if (!fs::is_directory(at, ec))
+    return "'" + at.string() + "' is not a directory";
+  if (::access(at.c_str(), W_OK | X_OK) != 0)
+    return "cannot write in '" + at.string() + "': " + std::strerror(errno);
+  return std::nullopt;
 }
 
 bool wildcard_address(const std::string& address) {
@@ -453,7 +473,22 @@ private:
         add(ch.where, ch.path, "channel '" + ch.name + "' has no source");
     }
     check_listeners(d);
+    check_directories(d);
     check_dead_letter_cycles(d);
+  }
+
+  /// A sink's output directory must exist as a writable directory, or be
+  /// creatable (its nearest existing ancestor a writable directory): else
+  /// the sink would fail every batch, for ever. Only for agents of this
+  /// machine, like `bind`.
+  void check_directories(const agent_draft& d) {
+    if (!probe_.all && probe_.agent != d.spec.name) return;
+    for (std::size_t i = 0; i < d.spec.sinks.size(); ++i) {
+      const auto& k = d.spec.sinks[i];
+      if (k.facts.directory.empty()) continue;
+      if (auto why = unwritable_directory(k.facts.directory))
+        add(where_in(d.sinks[i], "directory"), k.path + ".directory", *why);
+    }
   }
 
   /// A listening source's `bind` must be an address of this machine, and no

@@ -18,6 +18,7 @@ namespace flumen::sinks {
 file_roll_config parse_file_roll(option_reader& r) {
   file_roll_config cfg;
   cfg.directory = r.required_str("directory");
+  r.facts().directory = cfg.directory;
   cfg.roll_interval = r.duration("roll_interval", cfg.roll_interval);
   cfg.format = r.choice("format", cfg.format, {"line", "header_and_body"});
   cfg.prefix = r.str("prefix", cfg.prefix);

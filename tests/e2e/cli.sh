@@ -129,4 +129,25 @@ grep -q "agents.edge.sources.r1.bind: cannot listen on '192.0.2.1'" "$WORK/out" 
 "$FLUMEN" validate "$WORK/two.yaml" --agent collector >/dev/null \
   || fail "--agent collector must not try edge's address"
 "$FLUMEN" graph "$WORK/two.yaml" >/dev/null || fail "graph tries no address"
+
+# A file_roll directory that could never be written is a config error; one
+# that does not exist yet but can be created is fine.
+echo "a file" >"$WORK/afile"
+roll() { # $1: directory
+  cat <<YAML
+agents:
+  a1:
+    sources: {r1: {type: seq, count: 1, channels: [c1]}}
+    channels: {c1: {type: memory}}
+    sinks: {k1: {type: file_roll, channel: c1, directory: "$1"}}
+YAML
+}
+roll "$WORK/afile/out" >"$WORK/roll.yaml"
+if "$FLUMEN" validate "$WORK/roll.yaml" 2>"$WORK/out"; then
+  fail "a directory under a regular file validated"
+fi
+grep -q "agents.a1.sinks.k1.directory: '$WORK/afile' is not a directory" "$WORK/out" \
+  || fail "directory error: $(cat "$WORK/out")"
+roll "$WORK/new/deeper" >"$WORK/roll.yaml"
+"$FLUMEN" validate "$WORK/roll.yaml" >/dev/null || fail "a creatable directory must validate"
 echo "1 passed, 0 failed"
