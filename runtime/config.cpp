@@ -518,7 +518,9 @@ void option_reader::finish() {
   std::vector<std::string> candidates(known_.begin(), known_.end());
   std::set<std::string, std::less<>> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const auto& k = it->first;
+    // A copy: yaml-cpp's iterator hands out a temporary proxy, so a
+    // reference to its `first` dangles (found by tests/fuzz/run.sh, ASan).
+    const YAML::Node k = it->first;
     if (!k.IsScalar()) {
       errors_.push_back(
           {location_of(k, file_), path_, "expected a string as key"});

@@ -95,7 +95,10 @@ private:
     std::string_view k{key};
     return std::lower_bound(
         items_.begin(), items_.end(), k,
-        [](const value_type& a, std::string_view b) { return a.first < b; });
+        [](const value_type& a, std::string_view b) {
+          // compare(), not <: clang 14 cannot use libstdc++ 12's <=> here.
+          return a.first.compare(b) < 0;
+        });
   }
 
   void reserve_some() {
