@@ -3,6 +3,7 @@
 #include "runtime/sink_driver.hpp"
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 namespace flumen {
 
@@ -45,6 +46,20 @@ std::string describe(const std::exception_ptr& eptr) {
   } catch (...) {
   }
   return "unknown exception";
+}
+
+void tolerate_strays(caf::scheduled_actor* self, std::string name) {
+  self->set_default_handler(
+      [name](caf::scheduled_actor*,
+             caf::message_view& x) -> caf::result<caf::message> {
+        spdlog::error("{}: unexpected message {}", name,
+                      caf::to_string(x.content()));
+        return caf::delegated<caf::message>{}; // no answer
+      });
+  self->set_error_handler([name, self](caf::error& err) {
+    spdlog::error("{}: unexpected error message: {}", name,
+                  self->system().render(err));
+  });
 }
 
 void add_message_types(caf::actor_system_config& cfg) {

@@ -33,6 +33,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
+#include <caf/fwd.hpp>
 
 #include "runtime/event.hpp"
 
@@ -75,5 +76,13 @@ caf::error make_error(errc x, std::string msg = {});
 
 /// The text of an exception caught by an actor's exception handler.
 std::string describe(const std::exception_ptr& eptr);
+
+/// Makes `self` log (naming `name`) and drop a message it has no handler
+/// for, and an error message nobody asked for, instead of CAF's defaults:
+/// those answer the first with an error, which kills a sender that did not
+/// ask for one, and quit on the second. (A stray reply once made a sink
+/// answer `unexpected_message` to its channel, which then died with its
+/// events.)
+void tolerate_strays(caf::scheduled_actor* self, std::string name);
 
 } // namespace flumen

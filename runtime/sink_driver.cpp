@@ -368,15 +368,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
   st.metrics = std::move(metrics);
   st.backoff = backoff_policy{st.cfg.backoff_first, st.cfg.backoff_cap,
                               std::chrono::hours{24}};
-  self->set_default_handler(
-      [self](caf::scheduled_actor*,
-             caf::message_view& x) -> caf::result<caf::message> {
-        // Logged and dropped, with no answer (CAF's default would answer an
-        // error, and kill a channel that sent the stray message).
-        spdlog::error("{}: unexpected message {}", self->state.metrics->name,
-                      caf::to_string(x.content()));
-        return caf::delegated<caf::message>{};
-      });
+  tolerate_strays(self, st.metrics->name);
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
     std::string why = "unknown exception";
     try {

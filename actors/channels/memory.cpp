@@ -254,22 +254,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   st.metrics = std::move(metrics);
   st.metrics->channel_capacity.store(cfg.capacity);
   st.metrics->set_state(component_state::running);
-  self->set_default_handler(
-      [self](caf::scheduled_actor*,
-             caf::message_view& x) -> caf::result<caf::message> {
-        // Logged and dropped without an answer: CAF's default answers with
-        // an error, which kills a sender that did not ask (it did: a stray
-        // reply made the sink answer `unexpected_message` to the channel,
-        // whose default error handler then quit).
-        spdlog::error("{}: unexpected message {}", self->state.metrics->name,
-                      caf::to_string(x.content()));
-        return caf::delegated<caf::message>{};
-      });
-  // A stray error message is no reason for a channel to die with its events.
-  self->set_error_handler([self](caf::error& err) {
-    spdlog::error("{}: unexpected error message: {}", self->state.metrics->name,
-                  self->system().render(err));
-  });
+  // A stray message or error is no reason for a channel to die with its
+  // events.
+  tolerate_strays(self, st.metrics->name);
   self->set_exception_handler([self](std::exception_ptr& eptr) {
     auto why = describe(eptr);
     self->state.metrics->set_state(component_state::failed, why);
