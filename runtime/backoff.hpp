@@ -13,11 +13,14 @@ class backoff_policy {
 public:
   using clock = std::chrono::steady_clock;
 
+  /// `floor`: a doubled delay is at least this (so a `first` of 0 still
+  /// backs off).
   backoff_policy(
       std::chrono::milliseconds first = std::chrono::milliseconds{100},
       std::chrono::milliseconds cap = std::chrono::seconds{30},
-      std::chrono::milliseconds quiet = std::chrono::seconds{60})
-      : first_(first), cap_(cap), quiet_(quiet), next_(first) {}
+      std::chrono::milliseconds quiet = std::chrono::seconds{60},
+      std::chrono::milliseconds floor = std::chrono::milliseconds{0})
+      : first_(first), cap_(cap), quiet_(quiet), floor_(floor), next_(first) {}
 
   /// The delay before trying again after a failure at `now`.
   std::chrono::milliseconds on_failure(clock::time_point now) {
@@ -25,7 +28,7 @@ public:
     failed_before_ = true;
     last_failure_ = now;
     auto delay = next_;
-    next_ = std::min(next_ * 2, cap_);
+    next_ = std::min(std::max(next_ * 2, floor_), cap_);
     return delay;
   }
 
@@ -42,6 +45,7 @@ private:
   std::chrono::milliseconds first_;
   std::chrono::milliseconds cap_;
   std::chrono::milliseconds quiet_;
+  std::chrono::milliseconds floor_;
   std::chrono::milliseconds next_;
   clock::time_point last_failure_{};
   bool failed_before_ = false;

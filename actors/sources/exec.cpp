@@ -43,14 +43,15 @@ exec_config parse_exec(option_reader& r) {
   return cfg;
 }
 
+restart_backoff::restart_backoff(std::chrono::milliseconds restart_throttle)
+    : policy_(restart_throttle, std::max(max_wait, restart_throttle),
+              std::chrono::hours{24 * 365}, min_doubled) {}
+
 std::chrono::milliseconds restart_backoff::next(std::chrono::milliseconds ran) {
-  if (last_.count() < 0 || ran >= long_run) {
-    last_ = first_;
-  } else {
-    auto cap = std::max(max_wait, first_);
-    last_ = last_ >= cap / 2 ? cap : std::max(last_ * 2, min_doubled);
-  }
-  return last_;
+  // flumen's one backoff policy; what resets it here is a long run, not a
+  // quiet period, so the time passed is always the same.
+  if (ran >= long_run) policy_.reset();
+  return policy_.on_failure(backoff_policy::clock::time_point{});
 }
 
 namespace {

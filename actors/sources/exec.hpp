@@ -4,6 +4,7 @@
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
+#include "runtime/backoff.hpp"
 #include "runtime/config.hpp"
 #include "runtime/registry.hpp"
 
@@ -44,16 +45,14 @@ public:
   /// The shortest doubled wait, so `restart_throttle: 0` still backs off.
   static constexpr std::chrono::milliseconds min_doubled{100};
 
-  explicit restart_backoff(std::chrono::milliseconds restart_throttle)
-      : first_(restart_throttle) {}
+  explicit restart_backoff(std::chrono::milliseconds restart_throttle);
 
   /// The wait before the next run, given how long the run that just ended
   /// lasted.
   std::chrono::milliseconds next(std::chrono::milliseconds ran);
 
 private:
-  std::chrono::milliseconds first_;
-  std::chrono::milliseconds last_{-1}; ///< negative: no restart yet
+  backoff_policy policy_;
 };
 
 /// Runs the command and reads its standard output (its standard error goes
