@@ -56,6 +56,7 @@ struct driver_state {
   std::vector<uint64_t> abandoned_seqs;
   uint64_t next_seq = 1;
   bool taking = false;
+  bool quitting = false; ///< quit() was called: request nothing new
   /// Counts failed batches: a take answered after one (requested before it)
   /// is rolled back, not delivered.
   uint64_t epoch = 0;
@@ -90,11 +91,24 @@ private:
 void pump(driver_actor* self);
 void settle_head(driver_actor* self);
 
+// Quits for good: nothing new is requested from now on. (In CAF 0.17 an
+// actor that quit lives on while responses to its requests are pending, so
+// a new take after quit() kept a failed sink alive for ever; pending
+// requests carry timeouts, so a dead channel cannot hold it either.)
+void die(driver_actor* self, caf::error err) {
+  self->state.quitting = true;
+  self->quit(std::move(err));
+}
+
+/// Every request to the channel has a bound: a channel that died holding a
+/// request never answers it (CAF 0.17 drops pending promises).
+constexpr auto request_bound = std::chrono::seconds{30};
+
 // A rollback as a request: the channel's answer must come back as a
 // response (a plain send would get it as an unexpected message).
 void roll_back(driver_actor* self, txn_id id) {
-  self->request(self->state.channel, caf::infinite, rollback_atom::value, id)
-      .then([](ok_atom) {}, [self](caf::error& err) { self->quit(err); });
+  self->request(self->state.channel, request_bound, rollback_atom::value, id)
+      .then([](ok_atom) {}, [self](caf::error& err) { die(self, err); });
 }
 
 void finish_if_idle(driver_actor* self) {
@@ -112,14 +126,14 @@ void finish_if_idle(driver_actor* self) {
   for (auto& rp : st.stop_waiters)
     rp.deliver(ok_atom::value);
   st.stop_waiters.clear();
-  self->quit();
+  die(self, caf::error{});
 }
 
 void quit_with(driver_actor* self, errc code, const std::string& why) {
   // The channel rolls back every transaction this sink holds when it sees
   // it go down, in the order they were taken.
   self->state.metrics->set_state(component_state::backing_off, why);
-  self->quit(make_error(code, why));
+  die(self, make_error(code, why));
 }
 
 void deliver(driver_actor* self, txn_id id, const batch& events) {
@@ -140,16 +154,17 @@ void deliver(driver_actor* self, txn_id id, const batch& events) {
 
 void pump(driver_actor* self) {
   auto& st = self->state;
-  if (st.taking || st.paused || st.stopping ||
+  if (st.quitting || st.taking || st.paused || st.stopping ||
       st.slots.size() + st.abandoned >= st.window)
     return;
   st.taking = true;
-  self->request(st.channel, caf::infinite, take_atom::value,
+  self->request(st.channel, request_bound, take_atom::value,
                 static_cast<uint32_t>(st.cfg.batch_size))
       .then(
           [self, epoch = st.epoch](txn_id id, const batch& events) {
             auto& st = self->state;
             st.taking = false;
+            if (st.quitting) return; // the channel rolls back what we hold
             if (!events.empty() && (epoch != st.epoch || st.stopping)) {
               // Taken before a batch failed (its events went back to the
               // head, ahead of these) or while stopping: back they go
@@ -167,7 +182,18 @@ void pump(driver_actor* self) {
             pump(self);
             finish_if_idle(self);
           },
-          [self](caf::error& err) { self->quit(std::move(err)); });
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.taking = false;
+            if (err == caf::sec::request_timeout && !st.quitting) {
+              // A take held longer than the bound (a long keep_alive):
+              // ask again; a dead channel is seen by the down handler.
+              pump(self);
+              finish_if_idle(self);
+              return;
+            }
+            die(self, std::move(err));
+          });
 }
 
 std::chrono::milliseconds jittered(driver_state& st,
@@ -218,7 +244,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     }
     finish_if_idle(self);
   };
-  auto on_err = [self](caf::error& err) { self->quit(std::move(err)); };
+  auto on_err = [self](caf::error& err) { die(self, std::move(err)); };
   if (n_retry > 0) {
     // Everything taken after these events goes back first, so the channel
     // holds them in order before the put-back frees room (and serves a
@@ -227,10 +253,10 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     abandon_rest(self);
   }
   if (retry.empty())
-    self->request(st.channel, caf::infinite, commit_atom::value, s.id)
+    self->request(st.channel, request_bound, commit_atom::value, s.id)
         .then(on_ok, on_err);
   else
-    self->request(st.channel, caf::infinite, commit_atom::value, s.id,
+    self->request(st.channel, request_bound, commit_atom::value, s.id,
                   std::move(retry))
         .then(on_ok, on_err);
   if (n_retry == 0) return;
@@ -280,7 +306,7 @@ void settle_rejected(driver_actor* self, slot s) {
   // rare path), put to the dead-letter channel, and only then committed.
   st.settling = true;
   auto id = s.id;
-  self->request(st.channel, caf::infinite, get_atom::value, id)
+  self->request(st.channel, request_bound, get_atom::value, id)
       .then(
           [self, s = std::move(s), delivered](const batch& events) mutable {
             auto& st = self->state;
@@ -296,7 +322,9 @@ void settle_rejected(driver_actor* self, slot s) {
               dead.push_back(std::move(e));
             }
             auto n_dead = dead.size();
-            self->request(st.dead_letter, caf::infinite, put_atom::value,
+            // A full dead-letter channel may hold the put a while; a dead
+            // one must not hold this sink for ever.
+            self->request(st.dead_letter, 10 * request_bound, put_atom::value,
                           std::move(dead))
                 .then(
                     [self, s = std::move(s), delivered,
@@ -313,9 +341,9 @@ void settle_rejected(driver_actor* self, slot s) {
                       settle_head(self);
                       pump(self);
                     },
-                    [self](caf::error& err) { self->quit(std::move(err)); });
+                    [self](caf::error& err) { die(self, std::move(err)); });
           },
-          [self](caf::error& err) { self->quit(std::move(err)); });
+          [self](caf::error& err) { die(self, std::move(err)); });
 }
 
 // What goes back of a batch with retriable failures: every event from the
@@ -385,7 +413,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
   self->monitor(st.channel);
   self->set_down_handler([self](const caf::down_msg& dm) {
     if (dm.source == self->state.channel.address())
-      self->quit(
+      die(self,
           make_error(errc::channel_closed,
                      "channel down: " + self->system().render(dm.reason)));
   });
@@ -410,6 +438,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
   return {
       [self](delivered_atom, uint64_t seq, delivery_report& r) {
         auto& st = self->state;
+        if (st.quitting) return;
         if (auto i = std::find(st.abandoned_seqs.begin(),
                                st.abandoned_seqs.end(), seq);
             i != st.abandoned_seqs.end()) {
@@ -435,6 +464,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
         quit_with(self, errc::component_failed, why);
       },
       [self](tick_atom) {
+        if (self->state.quitting) return;
         self->state.paused = false;
         pump(self);
         finish_if_idle(self);
