@@ -91,17 +91,17 @@ private:
 void pump(driver_actor* self);
 void settle_head(driver_actor* self);
 
-// Quits for good: nothing new is requested from now on. (In CAF 0.17 an
-// actor that quit lives on while responses to its requests are pending, so
-// a new take after quit() kept a failed sink alive for ever; pending
-// requests carry timeouts, so a dead channel cannot hold it either.)
+// Quits for good: nothing new is requested from now on. In CAF 0.17 a
+// request made after quit() keeps the actor alive until it is answered
+// (checked with a small program): the take that followed a failed sink's
+// quit() kept it alive, so it never went down and was never restarted.
 void die(driver_actor* self, caf::error err) {
   self->state.quitting = true;
   self->quit(std::move(err));
 }
 
-/// Every request to the channel has a bound: a channel that died holding a
-/// request never answers it (CAF 0.17 drops pending promises).
+/// Every request to the channel has a bound as well: a channel that died
+/// holding a request never answers it (CAF 0.17 drops pending promises).
 constexpr auto request_bound = std::chrono::seconds{30};
 
 // A rollback as a request: the channel's answer must come back as a
