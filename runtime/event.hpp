@@ -93,12 +93,12 @@ private:
   template <class K>
   iterator lower(const K& key) {
     std::string_view k{key};
-    return std::lower_bound(
-        items_.begin(), items_.end(), k,
-        [](const value_type& a, std::string_view b) {
-          // compare(), not <: clang 14 cannot use libstdc++ 12's <=> here.
-          return a.first.compare(b) < 0;
-        });
+    return std::lower_bound(items_.begin(), items_.end(), k,
+                            [](const value_type& a, std::string_view b) {
+                              // compare(), not <: clang 14 cannot use libstdc++
+                              // 12's <=> here.
+                              return a.first.compare(b) < 0;
+                            });
   }
 
   void reserve_some() {

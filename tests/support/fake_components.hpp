@@ -131,5 +131,4 @@ inline registry test_registry() {
   return r;
 }
 
-
 } // namespace flumen::test

@@ -484,8 +484,8 @@ TEST(kafka_parse, topic_names_kafka_refuses) {
       "topic", "not a valid Kafka topic name"));
   EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 'a b'\n"), "topic",
                         "not a valid Kafka topic name"));
-  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 'x %{h}'\n"),
-                        "topic", "placeholders"));
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 'x %{h}'\n"), "topic",
+                        "placeholders"));
   EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: 't-%{}'\n"), "topic",
                         "names no header"));
   EXPECT_TRUE(has_error(
