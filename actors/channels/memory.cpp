@@ -247,6 +247,38 @@ void roll_back(memory_actor* self, transaction&& t) {
   st.metrics->events_rolled_back.fetch_add(n, std::memory_order_relaxed);
 }
 
+// Commits transaction `id`; the events named in `put_back` (indices into
+// it) go back to the head in their order, ahead of anything taken later.
+caf::result<ok_atom> commit(memory_actor* self, txn_id id,
+                            const std::vector<uint32_t>& put_back) {
+  auto& st = self->state;
+  auto i = st.open.find(id);
+  if (i == st.open.end())
+    return make_error(errc::unknown_transaction,
+                      "commit of unknown transaction " + std::to_string(id));
+  auto& t = i->second;
+  transaction back;
+  if (!put_back.empty()) {
+    auto& events = t.reply.get_as<batch>(1);
+    batch again;
+    again.reserve(put_back.size());
+    for (auto index : put_back)
+      if (index < events.size()) again.push_back(events[index]);
+    back.order = t.order;
+    back.count = again.size();
+    if (st.cfg.byte_capacity != 0) back.bytes = bytes_of(again);
+    back.reply = caf::make_message(id, std::move(again));
+  }
+  st.metrics->events_committed.fetch_add(t.count - back.count,
+                                         std::memory_order_relaxed);
+  st.taken_events -= t.count - back.count;
+  st.taken_bytes -= t.bytes - std::min(t.bytes, back.bytes);
+  st.open.erase(i);
+  if (back.count > 0) roll_back(self, std::move(back));
+  settle(self);
+  return ok_atom::value;
+}
+
 caf::behavior memory_channel(memory_actor* self, memory_config cfg,
                              std::shared_ptr<component_metrics> metrics) {
   auto& st = self->state;
@@ -329,51 +361,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
           st.takes.erase(i);
         }
       },
-      [self](commit_atom, txn_id id) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        auto i = st.open.find(id);
-        if (i == st.open.end())
-          return make_error(errc::unknown_transaction,
-                            "commit of unknown transaction " +
-                                std::to_string(id));
-        st.taken_events -= i->second.count;
-        st.taken_bytes -= i->second.bytes;
-        st.metrics->events_committed.fetch_add(i->second.count,
-                                               std::memory_order_relaxed);
-        st.open.erase(i);
-        settle(self);
-        return ok_atom::value;
-      },
-      [self](commit_atom, txn_id id,
-             const std::vector<uint32_t>& put_back) -> caf::result<ok_atom> {
-        // Some events failed for a passing reason: they go back to the head
-        // in their order (ahead of anything taken later), the rest commits.
-        auto& st = self->state;
-        auto i = st.open.find(id);
-        if (i == st.open.end())
-          return make_error(errc::unknown_transaction,
-                            "commit of unknown transaction " +
-                                std::to_string(id));
-        auto& t = i->second;
-        auto& events = t.reply.get_as<batch>(1);
-        batch again;
-        again.reserve(put_back.size());
-        for (auto index : put_back)
-          if (index < events.size()) again.push_back(events[index]);
-        auto committed = t.count - again.size();
-        st.metrics->events_committed.fetch_add(committed,
-                                               std::memory_order_relaxed);
-        transaction back;
-        back.order = t.order;
-        back.count = again.size();
-        if (st.cfg.byte_capacity != 0) back.bytes = bytes_of(again);
-        back.reply = caf::make_message(id, std::move(again));
-        st.taken_events -= t.count - back.count;
-        st.taken_bytes -= t.bytes - std::min(t.bytes, back.bytes);
-        st.open.erase(i);
-        roll_back(self, std::move(back));
-        settle(self);
-        return ok_atom::value;
+      [self](commit_atom, txn_id id) { return commit(self, id, {}); },
+      [self](commit_atom, txn_id id, const std::vector<uint32_t>& put_back) {
+        return commit(self, id, put_back);
       },
       [self](get_atom, txn_id id) -> caf::result<batch> {
         auto& st = self->state;
