@@ -398,13 +398,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
                               std::chrono::hours{24}};
   tolerate_strays(self, st.metrics->name);
   self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    std::string why = "unknown exception";
-    try {
-      std::rethrow_exception(eptr);
-    } catch (const std::exception& ex) {
-      why = ex.what();
-    } catch (...) {
-    }
+    auto why = describe(eptr);
     self->state.metrics->set_state(component_state::backing_off, why);
     return make_error(errc::component_failed, why);
   });
