@@ -189,7 +189,8 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
 }
 
 std::string expand_placeholders(const std::string& pattern,
-                                const header_map& headers) {
+                                const header_map& headers,
+                                std::string* missing) {
   std::string out;
   std::size_t pos = 0;
   for (;;) {
@@ -201,7 +202,10 @@ std::string expand_placeholders(const std::string& pattern,
     }
     out.append(pattern, pos, open - pos);
     auto name = std::string_view{pattern}.substr(open + 2, close - open - 2);
-    if (auto i = headers.find(name); i != headers.end()) out += i->second;
+    if (auto i = headers.find(name); i != headers.end())
+      out += i->second;
+    else if (missing && missing->empty())
+      *missing = name;
     pos = close + 1;
   }
 }
@@ -406,6 +410,9 @@ public:
 
   std::size_t window() const override { return cfg_.max_inflight; }
 
+  /// The sink's name, for librdkafka's log lines.
+  const std::string& name() const { return metrics_->name; }
+
   void deliver(const batch& events, delivery_done done) override;
 
   void stop() override {
@@ -479,28 +486,8 @@ private:
 
 void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* b = static_cast<const kafka_backend*>(rd_kafka_opaque(rk));
-  (void)b;
   if (level <= 4) // warning and worse
-    spdlog::warn("kafka: {}: {}", fac, buf);
-}
-
-// Whether every `%{name}` of `pattern` is a header of the event.
-const std::string* missing_placeholder(const std::string& pattern,
-                                       const header_map& headers,
-                                       std::string& name_out) {
-  std::size_t pos = 0;
-  for (;;) {
-    auto open = pattern.find("%{", pos);
-    if (open == std::string::npos) return nullptr;
-    auto close = pattern.find('}', open);
-    if (close == std::string::npos) return nullptr;
-    auto name = std::string_view{pattern}.substr(open + 2, close - open - 2);
-    if (!headers.contains(name)) {
-      name_out = std::string{name};
-      return &pattern;
-    }
-    pos = close + 1;
-  }
+    spdlog::warn("{}: kafka: {}: {}", b ? b->name() : "kafka", fac, buf);
 }
 
 void kafka_backend::deliver(const batch& events, delivery_done done) {
@@ -517,7 +504,8 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
     if (templated_) {
       slot->topic_from_event = true;
       std::string missing;
-      if (missing_placeholder(cfg_.topic, e.headers, missing)) {
+      topic_name = expand_placeholders(cfg_.topic, e.headers, &missing);
+      if (!missing.empty()) {
         if (cfg_.default_topic.empty()) {
           t->fail(*slot, RD_KAFKA_RESP_ERR__INVALID_ARG,
                   "topic '" + cfg_.topic + "' needs header '" + missing +
@@ -528,8 +516,6 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
         }
         topic_name = cfg_.default_topic;
         slot->topic_from_event = false;
-      } else {
-        topic_name = expand_placeholders(cfg_.topic, e.headers);
       }
     }
     if (cfg_.allow_topic_override) {

@@ -61,9 +61,10 @@ std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap);
 
 /// `pattern` with each `%{name}` replaced by header `name` (empty when
-/// absent).
+/// absent); the first absent name goes to `missing`, when given.
 std::string expand_placeholders(const std::string& pattern,
-                                const header_map& headers);
+                                const header_map& headers,
+                                std::string* missing = nullptr);
 
 /// The `json` format: `{"headers":{"k":"v",...},"body":"..."}`. UTF-8 text
 /// stays as it is ("café" arrives as "café"); a byte sequence that is not
