@@ -316,8 +316,6 @@ private:
     spec.spawn = std::move(*spawn);
     spec.facts = r.facts();
     r.finish();
-    spec.batch_size = spec.facts.batch_size;
-    spec.transaction_capacity = spec.facts.transaction_capacity;
     // A sink type that dead-letters reads this key itself; the loader
     // checks the reference and wires the channel.
     if (kind == "sinks") {

@@ -25,10 +25,6 @@ struct component_spec {
   std::string channel;
   /// Sinks: where events go that can never be delivered (may be empty).
   std::string dead_letter_channel;
-  /// Sources and sinks: events per batch (0 when the type has none).
-  std::size_t batch_size = 0;
-  /// Channels: most events in one put or take.
-  std::size_t transaction_capacity = 0;
   /// What the component's parser stated (limits, batch size, listen port).
   component_facts facts;
 };

@@ -162,7 +162,6 @@ TEST(load_topology, reads_a_multi_agent_file) {
   auto second = r1.interceptors[1]();
   ASSERT_NE(dynamic_cast<tag*>(second.get()), nullptr);
   EXPECT_EQ(dynamic_cast<tag*>(second.get())->header, "hostname");
-  EXPECT_EQ(r1.batch_size, 50u);
   EXPECT_EQ(r1.facts.batch_size, 50u);
   EXPECT_TRUE(r1.facts.batch_size_stated);
   EXPECT_EQ(r1.facts.max_event_bytes, 8192u);
@@ -171,13 +170,13 @@ TEST(load_topology, reads_a_multi_agent_file) {
   const auto& r2 = a1->sources[1];
   EXPECT_EQ(r2.type, "exec");
   EXPECT_EQ(r2.channels, strs{"c2"});
-  EXPECT_EQ(r2.batch_size, 0u); // the type states none
+  EXPECT_EQ(r2.facts.batch_size, 0u); // the type states none
   EXPECT_FALSE(r2.facts.listen_port.has_value());
 
   ASSERT_EQ(a1->channels.size(), 2u);
-  EXPECT_EQ(a1->channels[0].transaction_capacity, 80u);
+  EXPECT_EQ(a1->channels[0].facts.transaction_capacity, 80u);
   EXPECT_EQ(a1->channels[0].facts.capacity, 100u);
-  EXPECT_EQ(a1->channels[1].transaction_capacity, 1000u); // the default
+  EXPECT_EQ(a1->channels[1].facts.transaction_capacity, 1000u); // the default
   EXPECT_EQ(a1->channels[1].facts.byte_capacity, 0u);
   ASSERT_NE(a1->find_channel("c2"), nullptr);
   EXPECT_EQ(a1->find_channel("c2")->path, "agents.a1.channels.c2");
@@ -185,7 +184,7 @@ TEST(load_topology, reads_a_multi_agent_file) {
 
   ASSERT_EQ(a1->sinks.size(), 3u);
   EXPECT_EQ(a1->sinks[0].channel, "c1");
-  EXPECT_EQ(a1->sinks[0].batch_size, 80u);
+  EXPECT_EQ(a1->sinks[0].facts.batch_size, 80u);
   EXPECT_TRUE(a1->sinks[0].facts.batch_size_stated);
   EXPECT_EQ(a1->sinks[1].type, "logger");
   EXPECT_EQ(a1->sinks[2].channel, "c2"); // competing consumers are fine
