@@ -61,7 +61,10 @@ struct driver_state {
   /// is rolled back, not delivered.
   uint64_t epoch = 0;
   bool settling = false; // the head's settlement waits for a dead-letter put
-  bool paused = false;   // backing off after a failed batch
+  /// Commits sent and not answered yet: a stop waits for them, so the
+  /// channel no longer counts their events when the agent adds up losses.
+  std::size_t commits = 0;
+  bool paused = false; // backing off after a failed batch
   bool stopping = false;
   bool finished = false;
   std::vector<caf::response_promise> stop_waiters;
@@ -114,7 +117,7 @@ void roll_back(driver_actor* self, txn_id id) {
 void finish_if_idle(driver_actor* self) {
   auto& st = self->state;
   if (!st.stopping || st.finished || st.taking || st.settling ||
-      !st.slots.empty())
+      st.commits != 0 || !st.slots.empty())
     return;
   st.finished = true;
   try {
@@ -229,6 +232,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
   auto n_retry = retry.size();
   auto on_ok = [self, delivered, n_retry](ok_atom) {
     auto& st = self->state;
+    --st.commits;
     st.metrics->events_committed.fetch_add(delivered,
                                            std::memory_order_relaxed);
     st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
@@ -252,6 +256,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     ++st.epoch;
     abandon_rest(self);
   }
+  ++st.commits;
   if (retry.empty())
     self->request(st.channel, request_bound, commit_atom::value, s.id)
         .then(on_ok, on_err);
