@@ -363,7 +363,10 @@ agents:
       << "not restarted with a new producer: " << k1.summary();
   for (int id = 1; id <= brokers; ++id)
     rd_kafka_mock_broker_set_rtt(mock(), id, 0);
-  EXPECT_GT(c1.events_rolled_back.load(), rolled_back_before)
+  // The rollback reaches the channel as a message (or as the old sink's
+  // down message): wait for it rather than read the counter once.
+  EXPECT_TRUE(test::wait_until(
+      [&] { return c1.events_rolled_back.load() > rolled_back_before; }, 5s))
       << "the sink's open transactions were not rolled back: " << c1.summary();
   // The channel's count: a commit the channel acknowledged after the old
   // sink quit is not in the sink's own counter.
