@@ -139,6 +139,19 @@ void quit_with(driver_actor* self, errc code, const std::string& why) {
   die(self, make_error(code, why));
 }
 
+// The take's reply as the channel sent it, so a backend may keep referring
+// to the events after the call: null when this message holds its own copy
+// (then nobody else could keep it unchanged).
+batch_owner owner_of(driver_actor* self, const batch& events) {
+  auto* element = self->current_mailbox_element();
+  if (!element) return nullptr;
+  auto msg = element->copy_content_to_message();
+  if (msg.size() != 2 || !msg.match_element<batch>(1) ||
+      &msg.get_as<batch>(1) != &events)
+    return nullptr;
+  return std::make_shared<caf::message>(std::move(msg));
+}
+
 void deliver(driver_actor* self, txn_id id, const batch& events) {
   auto& st = self->state;
   auto seq = st.next_seq++;
@@ -148,7 +161,7 @@ void deliver(driver_actor* self, txn_id id, const batch& events) {
     caf::anon_send(hdl, delivered_atom::value, seq, std::move(r));
   };
   try {
-    st.backend->deliver(events, std::move(done));
+    st.backend->deliver(events, std::move(done), owner_of(self, events));
   } catch (const std::exception& ex) {
     caf::anon_send(hdl, delivered_atom::value, seq,
                    delivery_report::all_failed(events.size(), ex.what()));

@@ -62,6 +62,9 @@ typename Inspector::result_type inspect(Inspector& f, delivery_report& x) {
   return f(x.retry, x.rejected, x.reason, x.fatal);
 }
 
+/// Keeps a taken batch alive: the channel's reply, shared (never copied).
+using batch_owner = std::shared_ptr<const void>;
+
 /// Reports the outcome of one `deliver` call; callable once, from any
 /// thread.
 using delivery_done = std::function<void(delivery_report)>;
@@ -77,8 +80,12 @@ public:
   virtual std::size_t window() const { return 1; }
 
   /// Delivers `events`; calls `done` exactly once, now or later, from any
-  /// thread. `events` is only valid during the call.
-  virtual void deliver(const batch& events, delivery_done done) = 0;
+  /// thread. `events` stays valid (and unchanged) while a copy of `owner`
+  /// is held, so a backend may refer to the bytes instead of copying them
+  /// (the Kafka sink hands them to librdkafka as they are); a null `owner`
+  /// means `events` is only valid during the call.
+  virtual void deliver(const batch& events, delivery_done done,
+                       const batch_owner& owner) = 0;
 
   /// Called once when the sink stops after its window is settled: flush
   /// and release what it holds.

@@ -174,7 +174,9 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   std::map<std::string, std::string> out{
       {"bootstrap.servers", bootstrap},
       {"enable.idempotence", "true"},
-      {"linger.ms", "5"},
+      // A transaction is enqueued whole (it is the batch): waiting longer only
+      // adds latency, and 0 sends a request per record enqueued.
+      {"linger.ms", "1"},
       // Come back within a second of the brokers (librdkafka's default
       // backoff grows to 10 s while they are away).
       {"reconnect.backoff.max.ms", "1000"},
@@ -291,6 +293,9 @@ struct record_slot {
 // sink driver.
 struct batch_tracker {
   delivery_done done;
+  /// The events' owner: librdkafka refers to their bytes until the last
+  /// delivery report (no copy per record).
+  batch_owner owner;
   std::atomic<int64_t> pending{0};
   std::vector<record_slot> slots;
   std::mutex mtx;
@@ -404,7 +409,7 @@ public:
                    RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(producer_, 0);
     for (auto& [_, t] : topics_)
-      rd_kafka_topic_destroy(t);
+      rd_kafka_topic_destroy(t.rkt);
     rd_kafka_destroy(producer_);
   }
 
@@ -413,7 +418,8 @@ public:
   /// The sink's name, for librdkafka's log lines.
   const std::string& name() const { return metrics_->name; }
 
-  void deliver(const batch& events, delivery_done done) override;
+  void deliver(const batch& events, delivery_done done,
+               const batch_owner& owner) override;
 
   void stop() override {
     // The window is settled; this only flushes what librdkafka may still
@@ -448,8 +454,9 @@ private:
       if (metrics_->state.load() == connecting) {
         const rd_kafka_metadata_t* md = nullptr;
         auto t0 = std::chrono::steady_clock::now();
-        if (rd_kafka_metadata(producer_, 0, default_topic_, &md, 1000) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_metadata(producer_, 0,
+                              default_topic_ ? default_topic_->rkt : nullptr,
+                              &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
           rd_kafka_metadata_destroy(md);
           if (metrics_->state.load() == connecting)
             metrics_->set_state(component_state::running);
@@ -463,22 +470,75 @@ private:
     }
   }
 
-  rd_kafka_topic_t* topic(const std::string& name) {
+  /// A topic, and how its key-less records are spread: each transaction
+  /// sends them to one partition, the next one round-robin (librdkafka's
+  /// sticky partitioner, per transaction): one request per partition
+  /// instead of a record or two for each of them, and a partition's order
+  /// is the order taken.
+  struct topic_info {
+    rd_kafka_topic_t* rkt = nullptr;
+    int32_t partitions = 0; ///< 0: not known (yet): librdkafka's partitioner
+    uint32_t next = 0;
+    int32_t sticky = RD_KAFKA_PARTITION_UA;
+    uint64_t sticky_for = 0; ///< the delivery `sticky` was chosen in
+    std::chrono::steady_clock::time_point checked{};
+  };
+
+  topic_info* topic(const std::string& name) {
     auto i = topics_.find(name);
-    if (i != topics_.end()) return i->second;
+    if (i != topics_.end()) return &i->second;
     if (!valid_topic_name(name)) return nullptr;
     auto* t = rd_kafka_topic_new(producer_, name.c_str(), nullptr);
-    if (t) topics_.emplace(name, t);
-    return t;
+    if (!t) return nullptr;
+    topic_info info;
+    info.rkt = t;
+    // Spread the sinks of several agents over different partitions.
+    info.next = static_cast<uint32_t>(std::random_device{}());
+    return &topics_.emplace(name, info).first->second;
   }
+
+  /// The partition this delivery sends `t`'s key-less records to.
+  int32_t sticky_partition(topic_info& t) {
+    if (t.sticky_for == deliveries_) return t.sticky;
+    t.sticky_for = deliveries_;
+    auto now = std::chrono::steady_clock::now();
+    // The partition count is asked for once, then every minute (partitions
+    // may be added); unknown, once a second at most.
+    auto age =
+        t.partitions > 0 ? std::chrono::seconds{60} : std::chrono::seconds{1};
+    if (now - t.checked >= age) {
+      t.checked = now;
+      const rd_kafka_metadata_t* md = nullptr;
+      if (rd_kafka_metadata(producer_, 0, t.rkt, &md, 500) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+          t.partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+      }
+    }
+    t.sticky = t.partitions > 0
+                   ? static_cast<int32_t>(t.next++ %
+                                          static_cast<uint32_t>(t.partitions))
+                   : RD_KAFKA_PARTITION_UA;
+    return t.sticky;
+  }
+
+  /// Enqueues the records gathered in `plain_` (one topic, no headers) in
+  /// one call.
+  void flush_plain(batch_tracker* t, bool copy);
 
   kafka_config cfg_;
   std::shared_ptr<component_metrics> metrics_;
   sink_context& ctx_;
   rd_kafka_t* producer_ = nullptr;
-  rd_kafka_topic_t* default_topic_ = nullptr;
+  topic_info* default_topic_ = nullptr;
   bool templated_ = false;
-  std::map<std::string, rd_kafka_topic_t*, std::less<>> topics_;
+  std::map<std::string, topic_info, std::less<>> topics_;
+  uint64_t deliveries_ = 0;
+  /// Records waiting to be enqueued together (rd_kafka_produce_batch),
+  /// and their topic.
+  std::vector<rd_kafka_message_t> plain_;
+  topic_info* plain_topic_ = nullptr;
   std::thread poller_;
   std::atomic<bool> polling_{false};
   std::string json_;
@@ -490,11 +550,35 @@ void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
     spdlog::warn("{}: kafka: {}: {}", b ? b->name() : "kafka", fac, buf);
 }
 
-void kafka_backend::deliver(const batch& events, delivery_done done) {
+void kafka_backend::flush_plain(batch_tracker* t, bool copy) {
+  if (plain_.empty()) return;
+  auto n = static_cast<int>(plain_.size());
+  int flags = RD_KAFKA_MSG_F_PARTITION | (copy ? RD_KAFKA_MSG_F_COPY : 0);
+  auto ok = rd_kafka_produce_batch(plain_topic_->rkt, RD_KAFKA_PARTITION_UA,
+                                   flags, plain_.data(), n);
+  if (ok != n) {
+    for (auto& m : plain_) {
+      if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      auto* slot = static_cast<record_slot*>(m._private);
+      t->fail(*slot, m.err, {}, rd_kafka_topic_name(plain_topic_->rkt));
+      t->settle_one();
+    }
+  }
+  plain_.clear();
+}
+
+void kafka_backend::deliver(const batch& events, delivery_done done,
+                            const batch_owner& owner) {
+  ++deliveries_;
+  // Without an owner the events die with this call: librdkafka copies them.
+  bool copy = !owner;
   auto* t = new batch_tracker;
   t->done = std::move(done);
+  t->owner = owner;
   t->pending = static_cast<int64_t>(events.size()) + 1;
   t->slots.resize(events.size());
+  plain_.clear();
+  plain_topic_ = nullptr;
   for (uint32_t index = 0; index < events.size(); ++index) {
     auto& e = events[index];
     auto* slot = &t->slots[index];
@@ -550,6 +634,10 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
         }
       }
     }
+    // A keyed record goes where librdkafka's partitioner puts its key; a
+    // key-less one to this delivery's partition of its topic.
+    if (partition == RD_KAFKA_PARTITION_UA && !key)
+      partition = sticky_partition(*topic);
     int64_t timestamp = 0; // 0: librdkafka sets the current time
     if (!cfg_.timestamp_header.empty()) {
       if (auto i = e.headers.find(cfg_.timestamp_header);
@@ -558,6 +646,32 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
         std::from_chars(v.data(), v.data() + v.size(), timestamp);
       }
     }
+    bool with_headers = (cfg_.headers == "all" && !e.headers.empty()) ||
+                        cfg_.headers == "mapping";
+    bool json = cfg_.format == "json";
+    if (!with_headers && !json && timestamp == 0 &&
+        partition != RD_KAFKA_PARTITION_UA) {
+      // A plain record: gathered, and enqueued with the others of its
+      // topic in one call (no lock and clock reading per record).
+      if (plain_topic_ != topic) {
+        flush_plain(t, copy);
+        plain_topic_ = topic;
+      }
+      rd_kafka_message_t m{};
+      m.payload = const_cast<char*>(e.body.data());
+      m.len = e.body.size();
+      if (key) {
+        m.key = const_cast<char*>(key->data());
+        m.key_len = key->size();
+      }
+      m.partition = partition;
+      m._private = slot;
+      plain_.push_back(m);
+      continue;
+    }
+    // Records in one partition keep their order: what was gathered goes
+    // first.
+    flush_plain(t, copy);
     rd_kafka_headers_t* headers = nullptr;
     if (cfg_.headers == "all" && !e.headers.empty()) {
       headers = rd_kafka_headers_new(e.headers.size());
@@ -575,13 +689,15 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
       }
     }
     const std::string* value = &e.body;
-    if (cfg_.format == "json") {
+    bool copy_value = copy;
+    if (json) {
       json_ = json_envelope(e);
       value = &json_;
+      copy_value = true;
     }
     auto err = rd_kafka_producev(
-        producer_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        producer_, RD_KAFKA_V_RKT(topic->rkt), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(copy_value ? RD_KAFKA_MSG_F_COPY : 0),
         RD_KAFKA_V_VALUE(const_cast<char*>(value->data()), value->size()),
         RD_KAFKA_V_TIMESTAMP(timestamp),
         RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
@@ -589,10 +705,11 @@ void kafka_backend::deliver(const batch& events, delivery_done done) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // The headers stay ours on failure.
       if (headers) rd_kafka_headers_destroy(headers);
-      t->fail(*slot, err, {}, rd_kafka_topic_name(topic));
+      t->fail(*slot, err, {}, rd_kafka_topic_name(topic->rkt));
       t->settle_one();
     }
   }
+  flush_plain(t, copy);
   t->settle_one();
 }
 

@@ -16,7 +16,8 @@ public:
   sync_backend(deliver_fn deliver, std::function<void()> on_stop)
       : deliver_(std::move(deliver)), on_stop_(std::move(on_stop)) {}
 
-  void deliver(const batch& events, delivery_done done) override {
+  void deliver(const batch& events, delivery_done done,
+               const batch_owner&) override {
     if (auto failure = deliver_(events))
       done(delivery_report::all_failed(events.size(), *failure));
     else

@@ -3,6 +3,7 @@
 // selection and renaming, and the json format.
 
 #include <iostream>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -121,6 +122,101 @@ agents:
     EXPECT_EQ(r.value, R"({"headers":{"app":"we\"b","seq":")" + seq +
                            R"("},"body":")" + seq + R"("})");
   }
+}
+
+// Key-less records of one transaction go to one partition, the next
+// transaction to the next partition (round-robin): each partition gets
+// whole batches, in the order taken. Keyed records keep librdkafka's
+// partitioner (a key always lands in the same partition), and records with
+// headers (sent one by one) are spread the same way as plain ones (sent
+// together).
+TEST_F(pipeline, keyless_transactions_go_to_one_partition_each_round_robin) {
+  ASSERT_TRUE(cluster_->create_topic("plain", 8));
+  ASSERT_TRUE(cluster_->create_topic("headed", 8));
+  start(R"(
+agents:
+  a1:
+    sources:
+      r1: {type: seq, count: 20000, batch_size: 500, channels: [c1, c2]}
+      r2:
+        type: seq
+        count: 3000
+        start: 100000
+        batch_size: 500
+        channels: [c1]
+        interceptors:
+          - {type: static, key: key, value: alpha}
+    channels:
+      c1: {type: memory}
+      c2: {type: memory}
+    sinks:
+      k1:
+        type: kafka
+        channel: c1
+        bootstrap_servers: BOOTSTRAP
+        topic: plain
+        headers: none
+        batch_size: 500
+      k2:
+        type: kafka
+        channel: c2
+        bootstrap_servers: BOOTSTRAP
+        topic: headed
+        batch_size: 500
+)");
+  auto& k1 = metric("a1.sinks.k1");
+  auto& k2 = metric("a1.sinks.k2");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return k1.events_committed.load() >= 23000 &&
+               k2.events_committed.load() >= 20000;
+      },
+      30s))
+      << k1.summary() << '\n'
+      << k2.summary();
+  auto check = [&](const std::string& topic, std::size_t total,
+                   uint64_t batches) {
+    auto records = consume(cluster_->bootstrap_servers(), topic, total);
+    ASSERT_EQ(records.size(), total) << topic;
+    // The key-less stream, by sequence number: runs of one partition.
+    std::map<uint64_t, int32_t> partition_of;
+    std::set<int32_t> keyed_partitions;
+    std::map<int32_t, uint64_t> last_in;
+    for (auto& r : records) {
+      auto seq = std::stoull(r.value);
+      if (seq >= 100000) {
+        EXPECT_EQ(r.key, "alpha");
+        keyed_partitions.insert(r.partition);
+        continue;
+      }
+      partition_of[seq] = r.partition;
+      // Read in offset order: each partition holds its events in order.
+      auto [it, fresh] = last_in.try_emplace(r.partition, seq);
+      if (!fresh) {
+        EXPECT_GT(seq, it->second) << topic << " partition " << r.partition;
+        it->second = seq;
+      }
+    }
+    ASSERT_EQ(partition_of.size(), 20000u) << topic;
+    std::size_t runs = 0;
+    int32_t previous = -1;
+    for (auto& [seq, partition] : partition_of)
+      if (partition != previous) {
+        ++runs;
+        previous = partition;
+      }
+    EXPECT_EQ(last_in.size(), 8u) << topic << ": every partition used";
+    // A run is at least one whole transaction: no more runs than batches.
+    EXPECT_LE(runs, batches) << topic;
+    EXPECT_GE(runs, 8u) << topic;
+    if (topic == "plain") {
+      EXPECT_EQ(keyed_partitions.size(), 1u) << "one key, one partition";
+    }
+    std::cout << topic << ": " << runs << " partition runs in " << batches
+              << " transactions\n";
+  };
+  check("plain", 23000, k1.batches.load());
+  check("headed", 20000, k2.batches.load());
 }
 
 } // namespace

@@ -20,6 +20,9 @@ struct script {
   struct pending {
     batch events;
     delivery_done done;
+    /// The owner the driver passed, and where its events were.
+    batch_owner owner;
+    const batch* where = nullptr;
   };
   std::mutex mtx;
   std::deque<pending> open;
@@ -54,9 +57,10 @@ class scripted_backend : public sink_backend {
 public:
   explicit scripted_backend(std::shared_ptr<script> s) : s_(std::move(s)) {}
   std::size_t window() const override { return s_->window; }
-  void deliver(const batch& events, delivery_done done) override {
+  void deliver(const batch& events, delivery_done done,
+               const batch_owner& owner) override {
     std::lock_guard guard{s_->mtx};
-    s_->open.push_back({events, std::move(done)});
+    s_->open.push_back({events, std::move(done), owner, &events});
   }
   void stop() override { ++s_->stops; }
 
@@ -112,6 +116,27 @@ TEST_F(sink_driver_test, keeps_a_window_and_settles_in_take_order) {
   EXPECT_TRUE(reaches(cm.events_committed, 9u));
   EXPECT_EQ(registry_.find("a1.sinks.k1")->current_state(),
             component_state::running);
+}
+
+// The backend gets the channel's own reply as the events' owner (no copy):
+// the events stay where they are for as long as it holds the owner, also
+// after the channel committed them.
+TEST_F(sink_driver_test, the_backend_may_keep_the_events_it_was_given) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 9)));
+  auto d = driver(ch, 1, 10);
+  ASSERT_TRUE(s->wait_open(1));
+  batch_owner owner;
+  const batch* where = nullptr;
+  {
+    std::lock_guard guard{s->mtx};
+    owner = s->open.front().owner;
+    where = s->open.front().where;
+  }
+  ASSERT_TRUE(owner) << "the memory channel's reply is shared, not copied";
+  auto events = s->finish(0);
+  EXPECT_TRUE(reaches(channel_metrics().events_committed, 9u));
+  EXPECT_EQ(*where, events) << "still readable through the owner";
 }
 
 TEST_F(sink_driver_test, a_retry_puts_back_from_the_first_failure_in_order) {
