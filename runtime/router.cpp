@@ -33,6 +33,12 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
         try {
+          // Most interceptors add a header each: room for them at once
+          // instead of a reallocation every few (10 interceptors: 2.7 ->
+          // 3.x M events/s, bench/README.md).
+          if (st.chain.size() > 1)
+            for (auto& e : events)
+              e.headers.reserve(e.headers.size() + st.chain.size());
           for (auto& stage : st.chain)
             stage->apply(events);
         } catch (const std::exception& ex) {

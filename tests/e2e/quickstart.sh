@@ -9,8 +9,10 @@ KAFKA=$BOOTSTRAP "$FLUMEN" run "$ROOT/topologies/quickstart.yaml" --exit-on-eof 
 kcat -C -b "$BOOTSTRAP" -t log_topic -e -q -f '%h|%s\n' >"$WORK/records"
 [[ $(wc -l <"$WORK/records") -eq 3 ]] || fail "expected 3 records, got: $(cat "$WORK/records")"
 for n in 1 2 3; do
-  grep -q "^host=.*timestamp=[0-9]\{13\}|2021-09-01 14:0$((n - 1)):00: log$n\$" "$WORK/records" \
-    || fail "log$n missing or without headers: $(cat "$WORK/records")"
+  line=$(grep "|2021-09-01 14:0$((n - 1)):00: log$n\$" "$WORK/records") \
+    || fail "log$n missing: $(cat "$WORK/records")"
+  [[ $line =~ (^|,)timestamp=[0-9]{13}(,|\|) && $line =~ (^|,)host=[^,|]+(,|\|) ]] \
+    || fail "log$n without its timestamp and host headers: $line"
 done
 # bootstrap_servers: embedded (the default): the cluster lives in the agent.
 "$FLUMEN" run "$ROOT/topologies/quickstart.yaml" --exit-on-eof \

@@ -119,8 +119,10 @@ agents:
     auto seq = r.value.substr(r.value.rfind(":\"") + 2);
     seq.pop_back();
     seq.pop_back();
-    EXPECT_EQ(r.value, R"({"headers":{"app":"we\"b","seq":")" + seq +
-                           R"("},"body":")" + seq + R"("})");
+    // Headers in the order they were set: the source's, then the
+    // interceptor's.
+    EXPECT_EQ(r.value, R"({"headers":{"seq":")" + seq +
+                           R"(","app":"we\"b"},"body":")" + seq + R"("})");
   }
 }
 

@@ -1,4 +1,5 @@
 #include "runtime/config.hpp"
+#include "runtime/event.hpp"
 
 #include <cstdlib>
 
@@ -468,4 +469,42 @@ TEST(option_reader, paths) {
   EXPECT_EQ(sub.path_of("sources"), "agents.a1.sources");
   EXPECT_EQ(sub.path(), "agents.a1");
   EXPECT_EQ(sub.file(), "t.yaml");
+}
+
+// ---------------------------------------------------------------------------
+// header_map: an event's headers.
+
+TEST(header_map, keeps_the_order_headers_were_set_in) {
+  flumen::header_map h;
+  h.insert_or_assign("seq", "1");
+  h.emplace("app", "web");
+  h.insert_or_assign("k3", "v3");
+  h.insert_or_assign("k4", "v4");
+  h.insert_or_assign("app", "db"); // overwritten: keeps its place
+  h.emplace("seq", "2");           // emplace keeps an existing value
+  std::vector<std::string> order;
+  for (auto& [k, v] : h)
+    order.push_back(k + "=" + v);
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"seq=1", "app=db", "k3=v3", "k4=v4"}));
+  EXPECT_EQ(h.find("k4")->second, "v4");
+  EXPECT_EQ(h.find("k5"), h.end());
+  EXPECT_EQ(h.find("k"), h.end()) << "a prefix is not the key";
+  EXPECT_TRUE(h.contains("k3"));
+  EXPECT_EQ(h.erase("k3"), 1u);
+  EXPECT_EQ(h.erase("k3"), 0u);
+  EXPECT_EQ(h.size(), 3u);
+  h[""] = "empty key";
+  EXPECT_EQ(h.find("")->second, "empty key");
+}
+
+TEST(header_map, equal_whatever_the_order) {
+  flumen::header_map a{{"x", "1"}, {"y", "2"}};
+  flumen::header_map b{{"y", "2"}, {"x", "1"}};
+  flumen::header_map c{{"y", "2"}, {"x", "3"}};
+  flumen::header_map d{{"y", "2"}};
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_NE(a, d);
+  EXPECT_NE(d, a);
 }

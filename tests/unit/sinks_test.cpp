@@ -297,8 +297,9 @@ TEST_F(sink_test, parse_file_roll_reads_options_and_errors) {
 // ----------------------------------------------------------------------
 
 TEST(logger_describe, prints_headers_and_body) {
+  // Headers in the order they were set.
   EXPECT_EQ(describe(make_event("hello", {{"b", "2"}, {"a", "1"}}), 16),
-            "{a=1, b=2} hello");
+            "{b=2, a=1} hello");
   EXPECT_EQ(describe(make_event(""), 16), "{} ");
 }
 
