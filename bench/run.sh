@@ -1,101 +1,631 @@
 #!/usr/bin/env bash
 # flumen's benchmarks (figures go to bench/README.md). Not a test: it
-# measures, and reports each rate next to a baseline measured in the same
-# run on the same machine, because these machines are noisy.
+# measures. Each Kafka rate is reported as a ratio to `kcat -P` measured in
+# the same round on the same machine, because these machines are noisy.
 #
-#   bench/run.sh [LINES]      default 1000000 (SKIP_OUTAGE=1: no outage case)
+#   bench/run.sh                      every row, 5 paired rounds each, then
+#                                     bench/outage.sh
+#   ROUNDS=1 ROWS="kafka_100B inproc_N" SKIP_OUTAGE=1 bench/run.sh
+#   bench/run.sh kafka_1KB clients_8  rows as arguments (same as ROWS=...)
 #
-# 1. Kafka: LINES lines of 100 bytes sent with nc into netcat -> memory ->
-#    kafka, against `kcat -P` producing the same file into the same
-#    embedded cluster (64 partitions per topic). Reports both rates, their
-#    ratio and flumen's peak RSS.
-# 2. In-process: seq -> timestamp, host, static -> memory -> null.
-# 3. Brokers down 5 s every 30 s (bench/outage.sh, its own broker): the
-#    Kafka pipeline under a steady stream; throughput, RSS, lost and
-#    duplicated lines.
+#   ROUNDS       paired rounds per row (default 5)
+#   ROWS         space-separated rows to run (default: all, in this order)
+#   SKIP_OUTAGE  set: do not run bench/outage.sh (run last otherwise)
+#   FLUMEN       the binary (default build/flumen)
+#   CAP TXC BSZ INFL  knobs of bench/netcat_kafka.yaml (defaults: the
+#                components' defaults), reported with the settings
+#   INPROC_STATS --stats-interval of the in-process runs (default 0.02; see
+#                below why not 0)
+#
+# Rows:
+#   kafka_100B  1,000,000 lines of 100 B: one `nc -N` client -> netcat ->
+#               memory -> kafka (bench/netcat_kafka.yaml) against
+#               `kcat -P -l FILE`. Target >= 1.3x kcat, peak RSS < 100 MB.
+#   kafka_1KB   200,000 lines of 1 KB, same. Target >= 1.0x.
+#   kafka_10KB  20,000 lines of 10 KB, same. Target >= 0.9x.
+#   clients_8   the 100 B file split in 8, sent by 8 nc clients at once;
+#               ratio to the 1-client flumen rate of the same round (also
+#               shown against kcat). Target >= 1.5x, peak RSS < 100 MB.
+#   inproc_N    seq -> N interceptors -> memory -> null for N = 0, 3, 10
+#               (inproc_0, inproc_3, inproc_10 run one alone), 5,000,000
+#               events of 100 B, absolute rate. Target >= 3 M events/s,
+#               peak RSS < 64 MB.
+#   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
+#               network() -> kafka-c on the 100 B file, against kcat.
+#
+# A Kafka round runs kcat, then flumen, then kcat again into fresh topics;
+# the round's baseline is the mean of the two kcat rates (clients_8: kcat,
+# 1 client, kcat, 8 clients, kcat). kcat is timed until it exits (once every
+# message was acknowledged). flumen is timed from the first byte sent until
+# the sink's counters (logged every 20 ms) show every line committed: the
+# log line's own timestamp. Every topic is then checked to hold exactly the
+# lines sent (end offsets summed), and the agent's log to report no
+# truncated line and, at exit, every accepted event delivered. In-process
+# rows are timed between the agent's "starting" and "every source reached
+# its end" log lines. Each Kafka row runs its own embedded cluster
+# (`flumen broker`: 3 brokers, 64 partitions per topic, every topic of the
+# row created up front), stopped after the row: it keeps records in memory.
+#
+# Each row runs as its own process (this script with --row); a failed row
+# says why, the others still run, and the script exits non-zero. Every
+# process started is stopped by its PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
-LINES=${1:-1000000}
-ROUNDS=${ROUNDS:-3}
-WORK=$(mktemp -d)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+ROUNDS=${ROUNDS:-5}
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 inproc_N syslog_ng"
+PARTS=64
+STATS=0.02             # --stats-interval of the Kafka runs
+INPROC_EVENTS=5000000
+# --stats-interval of the in-process runs: `flumen run` checks whether the
+# sources reached their end only when it wakes, every 100 ms without counter
+# lines, which rounds those ~1 s runs up to a 100 ms step.
+INPROC_STATS=${INPROC_STATS:-0.02}
+DEADLINE=300           # seconds any single run may take
 
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
+# ---------------------------------------------------------------- helpers
+
+PIDS=()       # processes this shell started and has not stopped yet
+FAIL_LOG=     # a log whose last lines a failure shows
+ROW=
+
+fail() {
+  echo "FAILED${ROW:+ ($ROW)}: $*" >&2
+  if [[ -n $FAIL_LOG && -s $FAIL_LOG ]]; then
+    echo "  last lines of $(basename "$FAIL_LOG"):" >&2
+    tail -n 4 "$FAIL_LOG" | cut -c1-300 | sed 's/^/    /' >&2
+  fi
+  exit 1
+}
+
+forget() {
+  local keep=() q
+  for q in "${PIDS[@]}"; do [[ $q == "$1" ]] || keep+=("$q"); done
+  PIDS=("${keep[@]}")
+}
+
+# stop PID: SIGTERM, wait for it; its exit code in STOP_CODE.
+stop() {
+  STOP_CODE=0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || STOP_CODE=$?
+  forget "$1"
+}
+
+stop_all() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+
+# run CMD...: runs it in the background and waits for it, so that a signal
+# interrupts the wait and the EXIT trap stops it. Returns its exit code.
+run() {
+  local p c=0
+  "$@" &
+  p=$!
+  PIDS+=("$p")
+  wait "$p" || c=$?
+  forget "$p"
+  return "$c"
+}
+
+# wait_for SECONDS WHAT PID CMD...: polls CMD every 50 ms until it succeeds.
+# Fails when SECONDS pass, or when process PID (unless empty) exits first.
+wait_for() {
+  local secs=$1 what=$2 pid=$3 end
+  shift 3
+  end=$((${EPOCHREALTIME/./} + secs * 1000000))
+  until "$@"; do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      "$@" && return 0
+      fail "$what: the process ($pid) exited first"
+    fi
+    ((${EPOCHREALTIME/./} < end)) || fail "timed out after ${secs} s waiting for $what"
+    sleep 0.05
+  done
+}
+
+port_open() { nc -z 127.0.0.1 "$1" 2>/dev/null; }
+has_line() { [[ -s $1 ]] && (($(wc -l <"$1") > 0)); }
+
+# free_port: an unused TCP port below the ephemeral range, in PORT.
+free_port() {
+  local _
+  for _ in $(seq 50); do
+    PORT=$((20000 + RANDOM % 12000))
+    port_open "$PORT" || return 0
+  done
+  fail "no free TCP port found"
+}
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }'; }
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
+# "MEDIAN MIN MAX" of the numbers on stdin, one a line.
+stats() {
+  sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) { print "0 0 0"; exit }
+    m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    printf "%.4f %.4f %.4f\n", m, a[1], a[NR] }'
+}
+f2() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+mega() { awk -v x="$1" 'BEGIN { printf "%.2f M", x / 1e6 }'; }
+int() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
+
+# log_time LINE: the epoch time of a flumen log line ("2026-11-26 18:46:53.232 ...").
+log_time() {
+  local d t
+  read -r d t _ <<<"$1"
+  [[ $d =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ && $t =~ ^[0-9]{2}:[0-9]{2}:[0-9]{2} ]] ||
+    fail "not a timestamped log line: '$1'"
+  LOG_TIME=$(date -d "$d $t" +%s.%N)
+}
+
+# peak_rss LOG: flumen's "peak RSS N MiB" exit line, in RSS.
+peak_rss() {
+  RSS=$(grep -o 'peak RSS [0-9]* MiB' "$1" | grep -o '[0-9]*' | tail -n1 || true)
+  [[ -n $RSS ]] || fail "no 'peak RSS' line in $(basename "$1")"
+}
+
+# lines_file SIZE COUNT: COUNT lines of SIZE bytes (a number padded to
+# SIZE - 1 characters, then '\n'), in LINES_FILE; made once per row.
+lines_file() {
+  LINES_FILE=$WORK/lines_$1_$2
+  [[ -s $LINES_FILE ]] && return 0
+  awk -v n="$2" -v w=$(($1 - 1)) 'BEGIN { f = "%-" w "d\n"; for (i = 1; i <= n; i++) printf f, i }' \
+    >"$LINES_FILE"
+  [[ $(wc -c <"$LINES_FILE") -eq $(($1 * $2)) ]] || fail "could not write $2 lines of $1 B"
+}
 
 # End offsets of every partition of a topic, summed.
 topic_total() {
-  local args=()
-  for p in $(seq 0 63); do args+=(-t "$1:$p:-1"); done
+  local args=() p
+  for p in $(seq 0 $((PARTS - 1))); do args+=(-t "$1:$p:-1"); done
   kcat -Q -b "$BOOTSTRAP" "${args[@]}" 2>/dev/null | awk '{ s += $NF } END { print s + 0 }'
 }
+topic_holds() { [[ $(topic_total "$1") -ge $2 ]]; }
+check_topic() {
+  local got
+  got=$(topic_total "$1")
+  [[ $got -eq $2 ]] || fail "$3: topic $1 holds $got records, expected $2"
+}
 
-topics=()
-for r in $(seq "$ROUNDS"); do topics+=(--topic "bench_kcat_$r:64" --topic "bench_flumen_$r:64"); done
-"$FLUMEN" broker "${topics[@]}" >"$WORK/bootstrap" 2>/dev/null &
-BROKER=$!
-PIDS+=($BROKER)
-for _ in $(seq 200); do [[ -s $WORK/bootstrap ]] && break; sleep 0.05; done
-BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
+# start_broker TOPIC...: a fresh embedded cluster with these topics.
+start_broker() {
+  local args=() t
+  for t; do args+=(--topic "$t:$PARTS"); done
+  : >"$WORK/bootstrap"
+  "$FLUMEN" broker "${args[@]}" >"$WORK/bootstrap" 2>"$WORK/broker.log" &
+  BROKER=$!
+  PIDS+=("$BROKER")
+  FAIL_LOG=$WORK/broker.log
+  wait_for 60 "the embedded cluster's bootstrap address" "$BROKER" has_line "$WORK/bootstrap"
+  FAIL_LOG=
+  BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
+}
 
-# 100-byte lines: a number padded to 99 characters, then '\n'.
-awk -v n="$LINES" 'BEGIN { for (i = 1; i <= n; i++) printf "%-99d\n", i }' >"$WORK/lines"
+# ---------------------------------------------------------------- one run each
 
-RATIOS=()
-for r in $(seq "$ROUNDS"); do
-echo "-- round $r of $ROUNDS"
-echo "== kcat -P baseline: $LINES lines of 100 B"
-# kcat: from start until it exits (it exits once every message was
-# acknowledged). flumen: from the first byte sent until the sink's counters
-# (logged every 20 ms) show every line committed, i.e. acknowledged by the
-# cluster. No polling process runs during either measurement.
-t0=$(now)
-kcat -P -b "$BOOTSTRAP" -t bench_kcat_$r -l "$WORK/lines"
-t1=$(now)
-KCAT_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
-[[ $(topic_total bench_kcat_$r) -ge $LINES ]] || { echo "kcat did not produce everything"; exit 1; }
-KCAT_RATE=$(rate "$LINES" "$KCAT_S")
-echo "kcat: ${KCAT_S}s, $KCAT_RATE msg/s"
+# kcat_run TOPIC FILE N: kcat -P -l FILE, timed until it exits; RATE.
+kcat_run() {
+  local t0 t1
+  t0=$EPOCHREALTIME
+  run timeout "$DEADLINE" kcat -P -b "$BOOTSTRAP" -t "$1" -l "$2" ||
+    fail "kcat -P into $1 failed (exit $?)"
+  t1=$EPOCHREALTIME
+  check_topic "$1" "$3" "kcat"
+  RATE=$(rate "$3" "$(elapsed "$t0" "$t1")")
+}
 
-echo "== flumen: nc -> netcat -> memory -> kafka"
-PORT=$((20000 + RANDOM % 20000))
-NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=bench_flumen_$r "$FLUMEN" run bench/netcat_kafka.yaml \
-  --stats-interval 0.02 2>"$WORK/agent.log" &
-AGENT=$!
-PIDS+=($AGENT)
-for _ in $(seq 200); do nc -z 127.0.0.1 "$PORT" 2>/dev/null && break; sleep 0.05; done
-t0=$(now)
-nc -N 127.0.0.1 "$PORT" <"$WORK/lines"
-until grep -q "bench.sinks.kafka .* committed=$LINES " "$WORK/agent.log"; do sleep 0.1; done
-kill -TERM "$AGENT"; wait "$AGENT" || true
-[[ $(topic_total bench_flumen_$r) -ge $LINES ]] || { echo "flumen did not deliver everything"; exit 1; }
-stamp=$(grep -m1 "bench.sinks.kafka .* committed=$LINES " "$WORK/agent.log" | awk '{ print $1 " " $2 }')
-t1=$(date -d "$stamp" +%s.%N)
-FLUMEN_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
-FLUMEN_RATE=$(rate "$LINES" "$FLUMEN_S")
-RSS=$(grep -o 'peak RSS [0-9]* MiB' "$WORK/agent.log" | grep -o '[0-9]*')
-echo "flumen: ${FLUMEN_S}s, $FLUMEN_RATE msg/s, peak RSS ${RSS} MiB"
-RATIO=$(awk -v a="$FLUMEN_RATE" -v b="$KCAT_RATE" 'BEGIN { printf "%.2f", a / b }')
-echo "ratio flumen / kcat: $RATIO (target >= 0.80)"
-RATIOS+=("$RATIO")
+# flumen_run TOPIC N FILE...: netcat -> memory -> kafka, one nc client per
+# FILE, all at once; RATE (lines/s), SECS and RSS (MiB).
+flumen_run() {
+  local topic=$1 n=$2 log agent t0 p f ncs=() line
+  shift 2
+  log=$WORK/$topic.log
+  free_port
+  NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic "$FLUMEN" run bench/netcat_kafka.yaml \
+    --stats-interval "$STATS" 2>"$log" &
+  agent=$!
+  PIDS+=("$agent")
+  FAIL_LOG=$log
+  wait_for 30 "flumen's netcat source to listen on port $PORT" "$agent" port_open "$PORT"
+  t0=$EPOCHREALTIME
+  for f; do
+    timeout "$DEADLINE" nc -N 127.0.0.1 "$PORT" <"$f" &
+    ncs+=($!)
+    PIDS+=($!)
+  done
+  for p in "${ncs[@]}"; do
+    wait "$p" || fail "an nc client failed (exit $?)"
+    forget "$p"
+  done
+  wait_for "$DEADLINE" "the kafka sink to commit $n lines" "$agent" \
+    grep -Eq "bench\.sinks\.kafka .* committed=$n( |$)" "$log"
+  stop "$agent"
+  line=$(grep -Em1 "bench\.sinks\.kafka .* committed=$n( |$)" "$log")
+  log_time "$line"
+  SECS=$(elapsed "$t0" "$LOG_TIME")
+  RATE=$(rate "$n" "$SECS")
+  peak_rss "$log"
+  if grep -q 'truncated' "$log"; then
+    fail "flumen truncated lines: $(grep -m1 'truncated' "$log" | cut -c1-300)"
+  fi
+  grep -q 'agent bench: stopped, every accepted event delivered' "$log" ||
+    fail "flumen's exit line reports losses: $(grep -m1 'agent bench: stopped' "$log" | cut -c1-300)"
+  check_topic "$topic" "$n" "flumen"
+  ((STOP_CODE == 0)) || echo "  (note: the agent exited with code $STOP_CODE after SIGTERM)"
+  FAIL_LOG=
+}
 
+# ---------------------------------------------------------------- reports
+
+KAFKA_SETTINGS="netcat → memory (capacity ${CAP:-50000}, transaction_capacity ${TXC:-1000}) → kafka (batch_size ${BSZ:-1000}, max_inflight ${INFL:-16}), other settings default; --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults"
+
+# report NAME KIND TARGET RSS_TARGET_MB WHAT SETTINGS [NOTES]: prints the
+# row's summary from $WORK/NAME.v (ratios, or rates for KIND rate) and
+# $WORK/NAME.rss, and appends its line to the markdown table.
+report() {
+  local name=$1 kind=$2 target=$3 rss_target=$4 what=$5 settings=$6 notes=${7:-}
+  local med lo hi rmed rmax n result goal verdict rss_goal rss_verdict
+  read -r med lo hi < <(stats <"$WORK/$name.v")
+  read -r rmed _ rmax < <(stats <"$WORK/$name.rss")
+  n=$(wc -l <"$WORK/$name.v")
+  if [[ $kind == rate ]]; then
+    result="$(mega "$med") events/s ($(mega "$lo")–$(mega "$hi"))"
+    goal="≥ $(mega "$target") events/s"
+  else
+    result="$(f2 "$med") ($(f2 "$lo")–$(f2 "$hi"))"
+    goal="≥ ${target}x"
+  fi
+  verdict=missed
+  awk -v m="$med" -v t="$target" 'BEGIN { exit !(m >= t) }' && verdict=met
+  rss_goal="< $rss_target MB"
+  rss_verdict=missed
+  awk -v m="$rmax" -v t="$rss_target" 'BEGIN { exit !(m * 1.048576 < t) }' && rss_verdict=met
+  if [[ $target == - ]]; then goal="none (a peer)" verdict=n/a rss_goal=none rss_verdict=n/a; fi
+  echo "== $name: median $result over $n rounds; target $goal: $verdict"
+  echo "   peak RSS: median $(int "$rmed") MiB, max $(int "$rmax") MiB; target $rss_goal: $rss_verdict"
+  [[ -z $notes ]] || echo "   $notes"
+  echo "   what: $what"
+  echo "   settings: $settings"
+  echo "| $name | $what | **$result** | $goal ($verdict) | $(int "$rmed") / $(int "$rmax") MiB | $rss_goal ($rss_verdict) | $notes |" \
+    >>"$WORK/table.md"
+}
+
+# ---------------------------------------------------------------- rows
+
+# kafka_row SIZE COUNT TARGET WHAT
+kafka_row() {
+  local size=$1 n=$2 target=$3 what=$4 r k1 k2 f base ratio topics=()
+  lines_file "$size" "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_kcat2"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
+    k1=$RATE
+    flumen_run "${ROW}_r${r}_flumen" "$n" "$LINES_FILE"
+    f=$RATE
+    kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
+    k2=$RATE
+    base=$(mean "$k1" "$k2")
+    ratio=$(div "$f" "$base")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$f" >>"$WORK/$ROW.flumen"
+    echo "$base" >>"$WORK/$ROW.kcat"
+    echo "  round $r/$ROUNDS: kcat $k1 msg/s | flumen $f msg/s (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  report "$ROW" ratio "$target" 100 "$what" "$KAFKA_SETTINGS" \
+    "medians: flumen $(mega "$(stats <"$WORK/$ROW.flumen" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
+}
+
+clients_row() {
+  local n=1000000 r k1 k2 k3 f1 f8 parts what ratio vs_kcat one_vs_kcat topics=()
+  what="1M × 100 B split in 8, 8 nc -N clients at once → netcat → memory → kafka, vs 1 client"
+  lines_file 100 "$n"
+  split -n l/8 -d "$LINES_FILE" "$WORK/part_"
+  parts=("$WORK"/part_0?)
+  [[ ${#parts[@]} -eq 8 && $(cat "${parts[@]}" | wc -l) -eq $n ]] || fail "could not split the file in 8"
+  for r in $(seq "$ROUNDS"); do
+    topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen1" "${ROW}_r${r}_kcat2" "${ROW}_r${r}_flumen8" "${ROW}_r${r}_kcat3")
+  done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
+    k1=$RATE
+    flumen_run "${ROW}_r${r}_flumen1" "$n" "$LINES_FILE"
+    f1=$RATE
+    kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
+    k2=$RATE
+    flumen_run "${ROW}_r${r}_flumen8" "$n" "${parts[@]}"
+    f8=$RATE
+    kcat_run "${ROW}_r${r}_kcat3" "$LINES_FILE" "$n"
+    k3=$RATE
+    ratio=$(div "$f8" "$f1")
+    vs_kcat=$(div "$f8" "$(mean "$k2" "$k3")")
+    one_vs_kcat=$(div "$f1" "$(mean "$k1" "$k2")")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$vs_kcat" >>"$WORK/$ROW.vs_kcat"
+    echo "$f8" >>"$WORK/$ROW.f8"
+    echo "$f1" >>"$WORK/$ROW.f1"
+    echo "  round $r/$ROUNDS: kcat $k1 | 1 client $f1 | kcat $k2 | 8 clients $f8 (${SECS} s, peak RSS $RSS MiB) | kcat $k3 msg/s" \
+      "-> 8/1 clients $(f2 "$ratio"), 8 clients / kcat $(f2 "$vs_kcat"), 1 client / kcat $(f2 "$one_vs_kcat")"
+  done
+  stop "$BROKER"
+  local vk vk_med vk_lo vk_hi
+  read -r vk_med vk_lo vk_hi < <(stats <"$WORK/$ROW.vs_kcat")
+  vk="vs kcat: $(f2 "$vk_med") ($(f2 "$vk_lo")–$(f2 "$vk_hi")); medians: 8 clients $(mega "$(stats <"$WORK/$ROW.f8" | cut -d' ' -f1)") msg/s, 1 client $(mega "$(stats <"$WORK/$ROW.f1" | cut -d' ' -f1)") msg/s"
+  report "$ROW" ratio 1.5 100 "$what" "$KAFKA_SETTINGS; the RSS is the 8-client run's" "$vk"
+}
+
+# inproc_yaml N: seq -> N interceptors -> memory -> null, in INPROC_YAML.
+inproc_yaml() {
+  local n=$1 i
+  INPROC_YAML=$WORK/inproc_$n.yaml
+  INPROC_DESC=none
+  ((n < 1)) || INPROC_DESC=timestamp
+  ((n < 2)) || INPROC_DESC+=", host"
+  if ((n == 3)); then INPROC_DESC+=", static datacenter=dc1"; fi
+  if ((n > 3)); then INPROC_DESC+=", static k3=v3 .. k$n=v$n"; fi
+  {
+    echo "# bench/run.sh: seq -> $n interceptors -> memory -> null"
+    echo "agents:"
+    echo "  bench:"
+    echo "    sources:"
+    echo "      gen:"
+    echo "        type: seq"
+    echo "        count: \${SEQ_COUNT}"
+    echo "        body_size: 100"
+    echo "        channels: [mem]"
+    if ((n > 0)); then echo "        interceptors:"; fi
+    if ((n >= 1)); then echo "          - type: timestamp"; fi
+    if ((n >= 2)); then echo "          - type: host"; fi
+    for ((i = 3; i <= n; i++)); do
+      echo "          - type: static"
+      if ((n == 3)); then
+        echo "            key: datacenter"
+        echo "            value: dc1"
+      else
+        echo "            key: k$i"
+        echo "            value: v$i"
+      fi
+    done
+    echo "    channels:"
+    echo "      mem: {type: memory}"
+    echo "    sinks:"
+    echo "      drop: {type: \"null\", channel: mem}"
+  } >"$INPROC_YAML"
+}
+
+# inproc_row N...: every N once per round, in turn.
+inproc_row() {
+  local n r log start end what
+  declare -A desc
+  for n; do
+    inproc_yaml "$n"
+    desc[$n]=$INPROC_DESC
+    SEQ_COUNT=$INPROC_EVENTS "$FLUMEN" validate "$INPROC_YAML" >"$WORK/validate.log" 2>&1 || {
+      FAIL_LOG=$WORK/validate.log
+      fail "flumen validate rejects $INPROC_YAML"
+    }
+  done
+  echo "== inproc: seq → N interceptors → memory → null, N = $*; $INPROC_EVENTS events of 100 B ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    for n; do
+      log=$WORK/inproc_$n.log
+      FAIL_LOG=$log
+      run timeout "$DEADLINE" env SEQ_COUNT="$INPROC_EVENTS" "$FLUMEN" run "$WORK/inproc_$n.yaml" \
+        --exit-on-eof --stats-interval "$INPROC_STATS" 2>"$log" || fail "inproc_$n: flumen run failed (exit $?)"
+      start=$(grep -m1 'starting' "$log" || true)
+      end=$(grep -m1 'every source reached its end' "$log" || true)
+      [[ -n $start && -n $end ]] || fail "inproc_$n: no 'starting' or 'every source reached its end' line"
+      log_time "$start"
+      start=$LOG_TIME
+      log_time "$end"
+      end=$LOG_TIME
+      SECS=$(elapsed "$start" "$end")
+      RATE=$(rate "$INPROC_EVENTS" "$SECS")
+      peak_rss "$log"
+      grep -Eq "bench\.sinks\.drop .*committed=$INPROC_EVENTS( |$)" "$log" ||
+        fail "inproc_$n: the sink did not commit $INPROC_EVENTS events"
+      echo "$RATE" >>"$WORK/inproc_$n.v"
+      echo "$RSS" >>"$WORK/inproc_$n.rss"
+      echo "  round $r/$ROUNDS: inproc_$n: ${SECS} s, $RATE events/s, peak RSS $RSS MiB"
+      FAIL_LOG=
+    done
+  done
+  for n; do
+    what="seq → $n interceptors → memory → null, 5M × 100 B"
+    report "inproc_$n" rate 3000000 64 "$what" \
+      "seq (count $INPROC_EVENTS, body_size 100) → interceptors: ${desc[$n]} → memory → null, otherwise defaults; flumen run --exit-on-eof --stats-interval $INPROC_STATS, timed from 'starting' to 'every source reached its end'"
+  done
+}
+
+has_syslog_ng_kafka() {
+  command -v syslog-ng >/dev/null || return 1
+  compgen -G "/usr/lib/syslog-ng/*/libkafka.so" >/dev/null ||
+    compgen -G "/usr/lib/*/syslog-ng/*/libkafka.so" >/dev/null ||
+    compgen -G "/usr/lib*/syslog-ng/libkafka.so" >/dev/null
+}
+
+# syslog_ng_run TOPIC N FILE: network() -> kafka-c, timed until the topic's
+# end offsets (polled with kcat -Q every 50 ms) sum to N; RATE, SECS, RSS.
+syslog_ng_run() {
+  local topic=$1 n=$2 file=$3 conf=$WORK/syslog-ng.conf log=$WORK/syslog-ng_$1.log pid t0 t1 version
+  version=$(syslog-ng --version 2>/dev/null | awk -F': *' '/^Config version/ { print $2; exit }')
+  free_port
+  cat >"$conf" <<EOF
+@version: ${version:-3.38}
+source s_net {
+  network(ip("127.0.0.1") port($PORT) transport("tcp") flags(no-parse)
+          log-iw-size(20000) log-msg-size(65536));
+};
+destination d_kafka {
+  kafka-c(bootstrap-servers("$BOOTSTRAP") topic("$topic") message("\$MSG")
+          log-fifo-size(100000));
+};
+log { source(s_net); destination(d_kafka); flags(flow-control); };
+EOF
+  syslog-ng --syntax-only -f "$conf" >"$log" 2>&1 || {
+    FAIL_LOG=$log
+    fail "syslog-ng rejects $conf"
+  }
+  syslog-ng -F -e --no-caps -f "$conf" -R "$WORK/syslog-ng.persist" -p "$WORK/syslog-ng.pid" \
+    -c "$WORK/syslog-ng.ctl" >"$log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  FAIL_LOG=$log
+  wait_for 30 "syslog-ng to listen on port $PORT" "$pid" port_open "$PORT"
+  t0=$EPOCHREALTIME
+  run timeout "$DEADLINE" nc -N 127.0.0.1 "$PORT" <"$file" || fail "nc into syslog-ng failed (exit $?)"
+  wait_for "$DEADLINE" "syslog-ng to deliver $n lines into $topic" "$pid" topic_holds "$topic" "$n"
+  t1=$EPOCHREALTIME
+  RSS=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+  stop "$pid"
+  check_topic "$topic" "$n" "syslog-ng"
+  SECS=$(elapsed "$t0" "$t1")
+  RATE=$(rate "$n" "$SECS")
+  FAIL_LOG=
+}
+
+syslog_ng_row() {
+  local n=1000000 r k1 k2 s base ratio what topics=()
+  if ! has_syslog_ng_kafka; then
+    echo "syslog-ng: skipped (install syslog-ng-core syslog-ng-mod-rdkafka)"
+    return 0
+  fi
+  what="peer: syslog-ng $(syslog-ng --version 2>/dev/null | awk '/^Installer-Version/ { print $2 }') network() → kafka-c (flow-control), 1M × 100 B, one nc -N client"
+  lines_file 100 "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_syslogng" "${ROW}_r${r}_kcat2"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
+    k1=$RATE
+    syslog_ng_run "${ROW}_r${r}_syslogng" "$n" "$LINES_FILE"
+    s=$RATE
+    kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
+    k2=$RATE
+    base=$(mean "$k1" "$k2")
+    ratio=$(div "$s" "$base")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$s" >>"$WORK/$ROW.s"
+    echo "$base" >>"$WORK/$ROW.kcat"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "  round $r/$ROUNDS: kcat $k1 msg/s | syslog-ng $s msg/s (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  report "$ROW" ratio - - "$what" \
+    "log-iw-size 20000, log-fifo-size 100000, librdkafka defaults; timed until the topic's end offsets (kcat -Q every 50 ms) sum to $n; RSS: syslog-ng's VmHWM" \
+    "medians: syslog-ng $(mega "$(stats <"$WORK/$ROW.s" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
+}
+
+# ---------------------------------------------------------------- row process
+
+if [[ ${1:-} == --row ]]; then
+  ROW=$2
+  set -E
+  trap 'c=$?; echo "FAILED ($ROW): line $LINENO: $BASH_COMMAND (exit $c)" >&2' ERR
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  trap stop_all EXIT
+  case $ROW in
+    kafka_100B) kafka_row 100 1000000 1.3 "1M × 100 B, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
+    kafka_1KB) kafka_row 1024 200000 1.0 "200k × 1 KB, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
+    kafka_10KB) kafka_row 10240 20000 0.9 "20k × 10 KB, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
+    clients_8) clients_row ;;
+    inproc_N) inproc_row 0 3 10 ;;
+    inproc_[0-9]*) inproc_row "${ROW#inproc_}" ;;
+    syslog_ng) syslog_ng_row ;;
+    *) fail "unknown row" ;;
+  esac
+  exit 0
+fi
+
+# ---------------------------------------------------------------- main
+
+if (($# > 0)); then ROWS="$*"; fi
+ROWS=${ROWS:-$ALL_ROWS}
+for row in $ROWS; do
+  case $row in
+    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | inproc_N | syslog_ng) ;;
+    inproc_[0-9] | inproc_[0-9][0-9]) ;;
+    *)
+      echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10)" >&2
+      exit 2
+      ;;
+  esac
 done
-MEDIAN=$(printf "%s\n" "${RATIOS[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-echo "median ratio of $ROUNDS rounds: $MEDIAN (target >= 0.80)"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: ROUNDS must be a positive integer" >&2; exit 2; }
+[[ -x $FLUMEN ]] || { echo "bench/run.sh: no flumen binary at $FLUMEN (build it first)" >&2; exit 1; }
+for tool in kcat nc awk split timeout date; do
+  command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing" >&2; exit 1; }
+done
 
-echo "== flumen in process: seq -> timestamp, host, static -> memory -> null"
-COUNT=$((LINES * 5))
-SEQ_COUNT=$COUNT "$FLUMEN" run topologies/seq_null.yaml --exit-on-eof 2>"$WORK/seq.log"
-# From the start line to the line saying every source reached its end.
-SEQ_S=$(grep -E 'starting|reached its end' "$WORK/seq.log" | awk '{ split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]; if (NR == 1) a = s; else b = s } END { print b - a }')
-SEQ_RATE=$(rate "$COUNT" "$SEQ_S")
-SEQ_RSS=$(grep -o 'peak RSS [0-9]* MiB' "$WORK/seq.log" | grep -o '[0-9]*')
-echo "in-process: $COUNT events in ${SEQ_S}s: $SEQ_RATE events/s (target >= 2000000), peak RSS ${SEQ_RSS} MiB"
+WORK=$(mktemp -d)
+export WORK FLUMEN ROUNDS
+CHILD=
+cleanup() {
+  if [[ -n $CHILD ]]; then
+    kill -TERM "$CHILD" 2>/dev/null || true
+    wait "$CHILD" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
-# The first cluster is no longer needed (it holds several hundred MB);
-# outage.sh starts its own.
-kill "$BROKER" 2>/dev/null || true
-wait "$BROKER" 2>/dev/null || true
-[[ ${SKIP_OUTAGE:-} ]] || FLUMEN=$FLUMEN bench/outage.sh
+# child CMD...: runs CMD in the background and waits (a signal interrupts
+# the wait; cleanup then stops CMD). Returns its exit code.
+child() {
+  local c=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || c=$?
+  CHILD=
+  return "$c"
+}
+
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if git status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then COMMIT="$COMMIT (+ uncommitted changes)"; fi
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+BINARY_DATE=$(date -u -r "$FLUMEN" '+%Y-%m-%d %H:%M UTC')
+KCAT_VERSION="$(kcat -V 2>/dev/null | awk '/^Version/ { print $2; exit }') ($(kcat -V 2>/dev/null | grep -om1 'librdkafka [0-9.]*'))"
+echo "bench/run.sh: rows: $ROWS; ROUNDS=$ROUNDS; $FLUMEN built $BINARY_DATE; commit $COMMIT; $(nproc) cores"
+
+FAILED=()
+for row in $ROWS; do
+  if ! child bash bench/run.sh --row "$row"; then
+    FAILED+=("$row")
+    echo "| $row | FAILED (see the run's output) | | | | | |" >>"$WORK/table.md"
+  fi
+done
+
+if [[ -z ${SKIP_OUTAGE:-} ]]; then
+  child env FLUMEN="$FLUMEN" bench/outage.sh || { echo "FAILED: bench/outage.sh"; FAILED+=(outage); }
+fi
+
+echo
+echo "### bench/run.sh, $STARTED, commit $COMMIT"
+echo
+echo "ROUNDS=$ROUNDS paired rounds per row; $(nproc) cores; binary built $BINARY_DATE; kcat $KCAT_VERSION."
+echo "Kafka rows: ratio = flumen's rate / the mean of kcat's rates just before and after it"
+echo "(clients_8: / the 1-client rate of the same round). $KAFKA_SETTINGS."
+echo
+echo "| row | what | median (min–max) | target | peak RSS median / max | RSS target | notes |"
+echo "|---|---|---|---|---|---|---|"
+[[ ! -s $WORK/table.md ]] || cat "$WORK/table.md"
+if ((${#FAILED[@]} > 0)); then
+  echo
+  echo "bench/run.sh: failed: ${FAILED[*]}" >&2
+  exit 1
+fi
