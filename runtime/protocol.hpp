@@ -9,6 +9,10 @@
 //             (take_atom, uint32_t max)    -> (uint64_t txn, batch)
 //                                             held while empty, up to a poll
 //                                             interval; an empty batch then
+//             (take_atom, uint32_t max, uint64_t max_bytes)
+//                                          -> (uint64_t txn, batch)   also at
+//                                             most max_bytes (event_bytes),
+//                                             but at least one event
 //             (commit_atom, uint64_t txn)  -> (ok_atom)
 //             (commit_atom, uint64_t txn, vector<uint32_t> put_back)
 //                                          -> (ok_atom)   commits all but

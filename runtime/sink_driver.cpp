@@ -32,14 +32,20 @@ namespace {
 
 using fail_atom = caf::atom_constant<caf::atom("fail")>;
 
+using clock = window_estimate::clock;
+
 /// One batch in the window, in take order.
 struct slot {
   uint64_t seq = 0;
   txn_id id = 0;
   std::size_t count = 0;
+  std::size_t bytes = 0; ///< event_bytes of its events
+  clock::time_point sent{};
   bool done = false;
   delivery_report report;
 };
+
+
 
 struct driver_state {
   sink_driver_config cfg;
@@ -53,7 +59,11 @@ struct driver_state {
   /// Rolled back while their delivery still runs: they hold a place in the
   /// window (the client's queue is sized for it) until their report is in.
   std::size_t abandoned = 0;
-  std::vector<uint64_t> abandoned_seqs;
+  std::vector<std::pair<uint64_t, std::size_t>> abandoned_seqs; ///< and bytes
+  /// Bytes of the batches in flight, abandoned ones included (the backend
+  /// may still refer to them).
+  std::size_t inflight_bytes = 0;
+  window_estimate estimate;
   uint64_t next_seq = 1;
   bool taking = false;
   bool quitting = false; ///< quit() was called: request nothing new
@@ -155,7 +165,13 @@ batch_owner owner_of(driver_actor* self, const batch& events) {
 void deliver(driver_actor* self, txn_id id, const batch& events) {
   auto& st = self->state;
   auto seq = st.next_seq++;
-  st.slots.push_back(slot{seq, id, events.size(), false, {}});
+  std::size_t bytes = 0;
+  if (st.cfg.max_inflight_bytes != 0)
+    for (auto& e : events)
+      bytes += event_bytes(e);
+  st.inflight_bytes += bytes;
+  st.slots.push_back(
+      slot{seq, id, events.size(), bytes, clock::now(), false, {}});
   auto hdl = caf::actor_cast<caf::actor>(self);
   delivery_done done = [hdl, seq](delivery_report r) {
     caf::anon_send(hdl, delivered_atom::value, seq, std::move(r));
@@ -168,48 +184,63 @@ void deliver(driver_actor* self, txn_id id, const batch& events) {
   }
 }
 
+// The take's request: bounded in bytes too when the sink says so.
+auto request_take(driver_actor* self) {
+  auto& st = self->state;
+  auto max = static_cast<uint32_t>(st.cfg.batch_size);
+  if (st.cfg.batch_bytes == 0)
+    return self->request(st.channel, request_bound, take_atom::value, max);
+  return self->request(st.channel, request_bound, take_atom::value, max,
+                       static_cast<uint64_t>(st.cfg.batch_bytes));
+}
+
+bool window_full(const driver_state& st) {
+  if (st.slots.size() + st.abandoned >= st.window) return true;
+  if (st.cfg.max_inflight_bytes == 0 || st.inflight_bytes == 0) return false;
+  auto floor = 2 * std::max<std::size_t>(st.cfg.batch_bytes, 1);
+  return st.inflight_bytes >=
+         st.estimate.target(floor, st.cfg.max_inflight_bytes);
+}
+
 void pump(driver_actor* self) {
   auto& st = self->state;
-  if (st.quitting || st.taking || st.paused || st.stopping ||
-      st.slots.size() + st.abandoned >= st.window)
+  if (st.quitting || st.taking || st.paused || st.stopping || window_full(st))
     return;
   st.taking = true;
-  self->request(st.channel, request_bound, take_atom::value,
-                static_cast<uint32_t>(st.cfg.batch_size))
-      .then(
-          [self, epoch = st.epoch](txn_id id, const batch& events) {
-            auto& st = self->state;
-            st.taking = false;
-            if (st.quitting) return; // the channel rolls back what we hold
-            if (!events.empty() && (epoch != st.epoch || st.stopping)) {
-              // Taken before a batch failed (its events went back to the
-              // head, ahead of these) or while stopping: back they go
-              // too, undelivered, so the order holds.
-              st.metrics->events_rolled_back.fetch_add(
-                  events.size(), std::memory_order_relaxed);
-              roll_back(self, id);
-            } else if (events.empty()) {
-              st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
-            } else {
-              st.metrics->events_taken.fetch_add(events.size(),
-                                                 std::memory_order_relaxed);
-              deliver(self, id, events);
-            }
-            pump(self);
-            finish_if_idle(self);
-          },
-          [self](caf::error& err) {
-            auto& st = self->state;
-            st.taking = false;
-            if (err == caf::sec::request_timeout && !st.quitting) {
-              // A take held longer than the bound (a long keep_alive):
-              // ask again; a dead channel is seen by the down handler.
-              pump(self);
-              finish_if_idle(self);
-              return;
-            }
-            die(self, std::move(err));
-          });
+  request_take(self).then(
+      [self, epoch = st.epoch](txn_id id, const batch& events) {
+        auto& st = self->state;
+        st.taking = false;
+        if (st.quitting) return; // the channel rolls back what we hold
+        if (!events.empty() && (epoch != st.epoch || st.stopping)) {
+          // Taken before a batch failed (its events went back to the
+          // head, ahead of these) or while stopping: back they go
+          // too, undelivered, so the order holds.
+          st.metrics->events_rolled_back.fetch_add(events.size(),
+                                                   std::memory_order_relaxed);
+          roll_back(self, id);
+        } else if (events.empty()) {
+          st.metrics->batches_empty.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          st.metrics->events_taken.fetch_add(events.size(),
+                                             std::memory_order_relaxed);
+          deliver(self, id, events);
+        }
+        pump(self);
+        finish_if_idle(self);
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        st.taking = false;
+        if (err == caf::sec::request_timeout && !st.quitting) {
+          // A take held longer than the bound (a long keep_alive):
+          // ask again; a dead channel is seen by the down handler.
+          pump(self);
+          finish_if_idle(self);
+          return;
+        }
+        die(self, std::move(err));
+      });
 }
 
 std::chrono::milliseconds jittered(driver_state& st,
@@ -230,7 +261,9 @@ void abandon_rest(driver_actor* self) {
     st.slots.pop_back();
     if (!s.done) {
       ++st.abandoned;
-      st.abandoned_seqs.push_back(s.seq);
+      st.abandoned_seqs.emplace_back(s.seq, s.bytes);
+    } else {
+      st.inflight_bytes -= s.bytes;
     }
     st.metrics->events_rolled_back.fetch_add(s.count,
                                              std::memory_order_relaxed);
@@ -387,6 +420,8 @@ void settle_head(driver_actor* self) {
   while (!st.settling && !st.slots.empty() && st.slots.front().done) {
     auto s = std::move(st.slots.front());
     st.slots.pop_front();
+    st.inflight_bytes -= s.bytes;
+    st.estimate.on_settled(s.bytes, clock::now());
     widen_retry(s);
     if (s.report.fatal) {
       spdlog::error("{}: {}; restarting the sink", st.metrics->name,
@@ -451,9 +486,11 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
       [self](delivered_atom, uint64_t seq, delivery_report& r) {
         auto& st = self->state;
         if (st.quitting) return;
-        if (auto i = std::find(st.abandoned_seqs.begin(),
-                               st.abandoned_seqs.end(), seq);
+        if (auto i =
+                std::find_if(st.abandoned_seqs.begin(), st.abandoned_seqs.end(),
+                             [&](auto& a) { return a.first == seq; });
             i != st.abandoned_seqs.end()) {
+          st.inflight_bytes -= i->second;
           st.abandoned_seqs.erase(i);
           --st.abandoned;
           pump(self);
@@ -464,6 +501,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
           if (s.seq == seq) {
             s.done = true;
             s.report = std::move(r);
+            st.estimate.on_report(clock::now() - s.sent);
             break;
           }
         settle_head(self);

@@ -4,6 +4,8 @@
 // for every sink, with a window of batches in flight (1 for synchronous
 // sinks), settled in the order they were taken, and one backoff policy.
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -92,9 +94,57 @@ public:
   virtual void stop() {}
 };
 
+/// How many bytes to keep in flight: about twice what the destination
+/// settles in one round trip (its bandwidth-delay product), measured, within
+/// [floor, cap]. While the window limits the rate, the rate measured is the
+/// window per round trip, so the target doubles each time it is measured
+/// until the destination, not the window, is the limit.
+class window_estimate {
+public:
+  using clock = std::chrono::steady_clock;
+
+  void on_report(clock::duration rtt) {
+    auto s = std::chrono::duration<double>(rtt).count();
+    rtt_ = rtt_ == 0 ? s : 0.8 * rtt_ + 0.2 * s;
+  }
+
+  void on_settled(std::size_t bytes, clock::time_point now) {
+    if (since_ == clock::time_point{}) {
+      since_ = now; // the bytes settled after this one make the rate
+      return;
+    }
+    bytes_ += bytes;
+    auto elapsed = std::chrono::duration<double>(now - since_).count();
+    if (elapsed < 0.05) return;
+    auto sample = static_cast<double>(bytes_) / elapsed;
+    rate_ = rate_ == 0 ? sample : 0.7 * rate_ + 0.3 * sample;
+    bytes_ = 0;
+    since_ = now;
+  }
+
+  std::size_t target(std::size_t floor, std::size_t cap) const {
+    auto bdp = std::min(2.0 * rate_ * rtt_, static_cast<double>(cap));
+    return std::clamp(static_cast<std::size_t>(bdp), std::min(floor, cap), cap);
+  }
+
+private:
+  double rtt_ = 0;  ///< seconds, smoothed
+  double rate_ = 0; ///< bytes per second, smoothed
+  clock::time_point since_{};
+  std::size_t bytes_ = 0;
+};
+
 /// What the driver needs to know besides the backend.
 struct sink_driver_config {
   std::size_t batch_size = 1000;
+  /// Most bytes (event_bytes) per take, one event at least; 0: no bound.
+  std::size_t batch_bytes = 0;
+  /// Most bytes in flight (taken, not settled); 0: bounded by the window's
+  /// count of batches only. Within it the driver keeps about twice what the
+  /// destination acknowledges in one round trip in flight (its measured
+  /// rate x its measured round trip), so a fast, near destination holds
+  /// little and a far one gets the window it needs.
+  std::size_t max_inflight_bytes = 0;
   /// `drop` (counted, logged), `dead_letter` (put to the wiring's dead-letter
   /// channel with headers saying why) or `fail` (roll back and quit).
   std::string on_permanent_error = "drop";

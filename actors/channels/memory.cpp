@@ -55,6 +55,7 @@ struct pending_take {
   caf::response_promise rp;
   caf::actor_addr owner;
   std::size_t max = 0;
+  std::size_t max_bytes = 0; ///< 0: no byte bound
   uint64_t id = 0;
 };
 
@@ -116,7 +117,7 @@ void watch(memory_actor* self, const caf::actor_addr& who) {
 // Moves up to `max` events from the head of the queue into a new
 // transaction owned by `owner`; returns the reply for the taker.
 caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
-                      std::size_t max) {
+                      std::size_t max, std::size_t max_bytes) {
   auto& st = self->state;
   auto n = std::min({max, st.cfg.transaction_capacity, st.queue.size()});
   // A transaction goes back (if it does) as one run with one place in the
@@ -145,14 +146,25 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
   transaction t;
   t.owner = owner;
   t.order = st.returned.empty() ? id : st.returned.front().first;
-  t.count = n;
   batch events;
   events.reserve(n);
+  bool count_bytes = st.cfg.byte_capacity != 0 || max_bytes != 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (st.cfg.byte_capacity != 0) t.bytes += event_bytes(st.queue.front());
+    if (count_bytes) {
+      auto b = event_bytes(st.queue.front());
+      // The taker's byte bound, but one event at least.
+      if (max_bytes != 0 && i > 0 && t.bytes + b > max_bytes) {
+        n = i;
+        break;
+      }
+      t.bytes += b;
+    }
     events.emplace_back(std::move(st.queue.front()));
     st.queue.pop_front();
   }
+  t.count = n;
+  // Bytes held count only when the channel is bounded by them.
+  if (st.cfg.byte_capacity == 0) t.bytes = 0;
   st.queue_bytes -= t.bytes;
   for (auto left = n; left > 0 && !st.returned.empty();) {
     auto& run = st.returned.front();
@@ -177,7 +189,7 @@ void serve_takes(memory_actor* self) {
   while (!st.takes.empty() && !st.queue.empty()) {
     auto pt = std::move(st.takes.front());
     st.takes.pop_front();
-    pt.rp.deliver(open_txn(self, pt.owner, pt.max));
+    pt.rp.deliver(open_txn(self, pt.owner, pt.max, pt.max_bytes));
   }
 }
 
@@ -279,6 +291,24 @@ caf::result<ok_atom> commit(memory_actor* self, txn_id id,
   return ok_atom::value;
 }
 
+caf::result<txn_id, batch> take(memory_actor* self, uint32_t max,
+                                std::size_t max_bytes) {
+  auto& st = self->state;
+  auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto rp = self->make_response_promise();
+  if (!st.queue.empty()) {
+    rp.deliver(open_txn(self, owner, max == 0 ? 1 : max, max_bytes));
+    st.publish();
+    return caf::delegated<txn_id, batch>{};
+  }
+  auto id = st.next_take++;
+  st.takes.push_back(
+      pending_take{rp, owner, max == 0 ? 1 : max, max_bytes, id});
+  watch(self, owner);
+  self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
+  return caf::delegated<txn_id, batch>{};
+}
+
 caf::behavior memory_channel(memory_actor* self, memory_config cfg,
                              std::shared_ptr<component_metrics> metrics) {
   auto& st = self->state;
@@ -335,20 +365,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         settle(self);
         return caf::delegated<ok_atom>{};
       },
-      [self](take_atom, uint32_t max) -> caf::result<txn_id, batch> {
-        auto& st = self->state;
-        auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        auto rp = self->make_response_promise();
-        if (!st.queue.empty()) {
-          rp.deliver(open_txn(self, owner, max == 0 ? 1 : max));
-          st.publish();
-          return caf::delegated<txn_id, batch>{};
-        }
-        auto id = st.next_take++;
-        st.takes.push_back(pending_take{rp, owner, max == 0 ? 1 : max, id});
-        watch(self, owner);
-        self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
-        return caf::delegated<txn_id, batch>{};
+      [self](take_atom, uint32_t max) { return take(self, max, 0); },
+      [self](take_atom, uint32_t max, uint64_t max_bytes) {
+        return take(self, max, static_cast<std::size_t>(max_bytes));
       },
       [self](tick_atom, uint64_t take_id) {
         // A held take timed out: answer it empty so the sink can check for

@@ -125,6 +125,14 @@ kafka_config parse_kafka(option_reader& r) {
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);
+  cfg.batch_bytes = r.bytes("batch_bytes", cfg.batch_bytes);
+  cfg.max_inflight_bytes =
+      r.bytes("max_inflight_bytes", cfg.max_inflight_bytes);
+  if (cfg.batch_bytes == 0) r.error("batch_bytes", "must be at least 1");
+  if (cfg.max_inflight_bytes < cfg.batch_bytes)
+    r.error("max_inflight_bytes",
+            "must be at least batch_bytes (" + std::to_string(cfg.batch_bytes) +
+                "): not even one batch could be in flight");
   cfg.key_header = r.str("key_header", cfg.key_header);
   cfg.partition_header = r.str("partition_header", cfg.partition_header);
   cfg.topic_header = r.str("topic_header", cfg.topic_header);
@@ -719,6 +727,8 @@ caf::actor spawn_kafka(caf::actor_system& sys, const kafka_config& cfg,
                        const wiring& w) {
   sink_driver_config dc;
   dc.batch_size = cfg.batch_size;
+  dc.batch_bytes = cfg.batch_bytes;
+  dc.max_inflight_bytes = cfg.max_inflight_bytes;
   dc.on_permanent_error = cfg.on_permanent_error;
   auto metrics = w.metrics;
   auto make = [cfg,

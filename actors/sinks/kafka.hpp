@@ -25,9 +25,15 @@ struct kafka_config {
   /// empty: such an event is refused for good (on_permanent_error).
   std::string default_topic;
   std::size_t batch_size = 1000;
+  /// A transaction's most bytes (body + headers), one event at least: like
+  /// Kafka's own `batch.size`, a transaction is one request's worth.
+  std::size_t batch_bytes = 1 << 20;
   /// Batches produced and not yet confirmed, per sink. Keeping several in
   /// flight is what gets close to librdkafka's own rate.
   std::size_t max_inflight = 16;
+  /// Most bytes in flight; within it the window follows the cluster's
+  /// measured rate x round trip (runtime/sink_driver.hpp).
+  std::size_t max_inflight_bytes = 16 << 20;
   std::string key_header = "key";
   std::string partition_header; ///< empty: librdkafka's partitioner
   /// Partition when the header is absent or not a number; -1: partitioner.

@@ -105,8 +105,19 @@ void count_overlong(line_splitter& lines, component_metrics& m) {
 
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
                   bool all) {
-  while (pending.size() >= batch_size || (all && !pending.empty())) {
-    auto n = std::min(pending.size(), batch_size);
+  for (;;) {
+    // The events that fit one batch, by count and by bytes.
+    std::size_t n = 0;
+    std::size_t bytes = 0;
+    auto limit = std::min(pending.size(), batch_size);
+    while (n < limit) {
+      bytes += pending[n].body.size();
+      if (n > 0 && bytes > max_batch_bytes) break;
+      ++n;
+    }
+    // (`bytes` counts the event that did not fit, if one stopped it.)
+    bool full = n == batch_size || bytes >= max_batch_bytes;
+    if (n == 0 || (!full && !all)) break;
     batch out;
     if (n == pending.size()) {
       out.swap(pending);

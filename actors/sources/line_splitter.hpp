@@ -80,8 +80,13 @@ namespace flumen::sources {
 /// policy is never silent.
 void count_overlong(line_splitter& lines, component_metrics& m);
 
-/// Hands `pending` to the pump in batches of at most `batch_size`: every
-/// full batch, and with `all` the rest too. Returns false when the pump is
+/// A line source's batch is also cut at this many body bytes, so its window
+/// (`max_inflight` batches) is bounded in bytes whatever the line length.
+constexpr std::size_t max_batch_bytes = 1 << 20;
+
+/// Hands `pending` to the pump in batches of at most `batch_size` events
+/// and `max_batch_bytes` bytes (at least one event): every full batch, and
+/// with `all` the rest too. Returns false when the pump is
 /// torn down; then every event of `pending` was handed to `emit` (which
 /// counts what it could not deliver as undelivered) and `pending` is empty.
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,

@@ -147,7 +147,12 @@ public:
     cfg_.idle_timeout =
         std::min(cfg_.idle_timeout,
                  std::chrono::milliseconds{std::chrono::hours{24 * 365 * 100}});
-    spdlog::info("{}: listening on {}", m_.name, local_address(listener_.fd));
+    // Said at start, so nobody learns about a line limit from cut lines.
+    static constexpr const char* policies[] = {"truncated", "dropped", "split"};
+    spdlog::info("{}: listening on {} (lines up to {} bytes; longer ones "
+                 "are {}: max_line_length, overlong_policy)",
+                 m_.name, local_address(listener_.fd), cfg_.max_line_length,
+                 policies[static_cast<int>(cfg_.policy)]);
   }
 
   ~netcat_reader() {

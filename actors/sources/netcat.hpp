@@ -16,7 +16,7 @@ struct netcat_config {
   uint16_t port = 0; ///< required
   std::size_t batch_size = 1000;
   std::chrono::milliseconds batch_timeout{100};
-  std::size_t max_line_length = 8192;
+  std::size_t max_line_length = 65536;
   overlong_policy policy = overlong_policy::truncate;
   /// Clients served at once; further ones wait in the kernel's listen
   /// backlog until a slot frees up (they are never refused).

@@ -12,7 +12,7 @@ namespace flumen::sources {
 struct stdin_config {
   std::size_t batch_size = 1000;
   std::chrono::milliseconds batch_timeout{100};
-  std::size_t max_line_length = 8192;
+  std::size_t max_line_length = 65536;
   overlong_policy policy = overlong_policy::truncate;
   std::size_t max_inflight = 4;
 };

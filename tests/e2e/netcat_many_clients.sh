@@ -13,7 +13,7 @@ LINES=${LINES:-100}
 TOTAL=$((CLIENTS * LINES))
 SEQ=$(seq 1 "$LINES")
 BIG_LINE=100000000 # bytes
-MAX_LINE=8192      # the netcat source's default max_line_length
+MAX_LINE=65536     # the netcat source's default max_line_length
 MAX_RSS=64         # MiB
 
 # write_topology NAME [SINK_BATCH SYNC]: $WORK/NAME.yaml, files to

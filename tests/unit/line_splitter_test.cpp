@@ -282,6 +282,30 @@ TEST_F(pump_lines_test, emit_batches_torn_down_counts_every_event_it_held) {
   EXPECT_EQ(m->events_undelivered.load(), 20u) << "all but the one in flight";
 }
 
+// Batches are cut at max_batch_bytes of bodies too, so a source's window is
+// bounded in bytes whatever its lines' length; an event larger than that
+// goes alone, and without `all` a batch below both limits waits.
+TEST_F(pump_lines_test, emit_batches_cuts_at_max_batch_bytes) {
+  m = metrics_of("sources", "r1", "exec");
+  pump = std::make_unique<source_pump>(100);
+  pump->bind(caf::actor_cast<caf::actor>(self), m);
+  auto quarter = max_batch_bytes / 4;
+  batch pending;
+  for (int i = 0; i < 10; ++i)
+    pending.emplace_back().body.assign(quarter, 'x');
+  pending.emplace_back().body.assign(max_batch_bytes + 1, 'y');
+  pending.emplace_back().body = "z";
+  ASSERT_TRUE(emit_batches(pending, 1000, *pump, false));
+  std::vector<std::size_t> sizes;
+  while (auto b = next(300ms, false))
+    sizes.push_back(b->size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 4, 2, 1}))
+      << "4 quarters, 4 quarters, 2 (the big one does not fit), the big one";
+  ASSERT_EQ(pending.size(), 1u) << "'z' waits: below both limits";
+  ASSERT_TRUE(emit_batches(pending, 1000, *pump, true));
+  EXPECT_EQ(next(1s, false)->size(), 1u);
+}
+
 TEST(line_splitter, take_counts_answers_what_is_new_since_the_last_call) {
   line_splitter s{2, overlong_policy::truncate};
   batch out;

@@ -56,6 +56,33 @@ TEST_F(memory_channel, take_returns_at_most_max_and_transaction_capacity) {
   EXPECT_NE(t2->id, t3->id);
 }
 
+// A take may be bounded in bytes too (event_bytes: body and headers); it
+// gets one event at least, however large.
+TEST_F(memory_channel, take_with_max_bytes_is_cut_by_bytes_one_event_at_least) {
+  auto ch = channel(channel_config(100, 100));
+  batch events;
+  for (auto size : {40, 40, 40, 500, 10})
+    events.emplace_back().body.assign(static_cast<std::size_t>(size), 'x');
+  ASSERT_FALSE(put(self, ch, events));
+  auto take_bytes = [&](uint64_t max_bytes) {
+    std::vector<std::size_t> sizes;
+    self->request(ch, 5s, take_atom::value, uint32_t{100}, max_bytes)
+        .receive(
+            [&](txn_id, const batch& got) {
+              for (auto& e : got)
+                sizes.push_back(e.body.size());
+            },
+            [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
+    return sizes;
+  };
+  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{40, 40}));
+  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{40}))
+      << "the 500-byte event does not fit after it";
+  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{500}))
+      << "one event at least";
+  EXPECT_EQ(take_bytes(0), (std::vector<std::size_t>{10})) << "0: no bound";
+}
+
 TEST_F(memory_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
   auto ch = channel(channel_config(3, 3));
   ASSERT_FALSE(put(self, ch, numbered(0, 3)));
@@ -369,7 +396,7 @@ TEST_F(parse_memory_test, defaults) {
   auto cfg = parse("{}");
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.capacity, 50000u);
-  EXPECT_EQ(cfg.byte_capacity, 0u);
+  EXPECT_EQ(cfg.byte_capacity, 32u << 20);
   EXPECT_EQ(cfg.transaction_capacity, 1000u);
   EXPECT_EQ(cfg.keep_alive, 500ms);
 }

@@ -139,6 +139,66 @@ TEST_F(sink_driver_test, the_backend_may_keep_the_events_it_was_given) {
   EXPECT_EQ(*where, events) << "still readable through the owner";
 }
 
+// The bytes in flight follow the destination's rate x round trip (twice
+// it), within [floor, cap]; times are injected.
+TEST(window_estimate, follows_rate_times_round_trip_within_its_bounds) {
+  using clock = window_estimate::clock;
+  window_estimate w;
+  constexpr std::size_t mib = 1 << 20;
+  EXPECT_EQ(w.target(2 * mib, 16 * mib), 2 * mib) << "nothing measured yet";
+  auto t = clock::time_point{} + std::chrono::hours{1};
+  // 50 ms round trips, 1 MiB settled every 10 ms: 100 MiB/s.
+  for (int i = 0; i <= 10; ++i) {
+    w.on_report(std::chrono::milliseconds{50});
+    w.on_settled(mib, t + std::chrono::milliseconds{10 * i});
+  }
+  // 2 x 100 MiB/s x 50 ms = 10 MiB.
+  auto target = w.target(2 * mib, 16 * mib);
+  EXPECT_GT(target, 9 * mib);
+  EXPECT_LT(target, 11 * mib);
+  EXPECT_EQ(w.target(2 * mib, 4 * mib), 4 * mib) << "never above the cap";
+  // A near destination: 1 ms round trips at the same rate hold little.
+  for (int i = 0; i < 50; ++i)
+    w.on_report(std::chrono::milliseconds{1});
+  EXPECT_EQ(w.target(2 * mib, 16 * mib), 2 * mib) << "never below the floor";
+  EXPECT_EQ(w.target(32 * mib, 16 * mib), 16 * mib) << "a floor above the cap";
+}
+
+// With max_inflight_bytes, the window holds batches while their bytes are
+// below the target (at first: two batches' worth of batch_bytes), whatever
+// its count of batches allows; a take asks for batch_bytes at most.
+TEST_F(sink_driver_test, bytes_in_flight_bound_the_window) {
+  auto ch = channel(channel_config(1000, 100));
+  batch events;
+  for (int i = 0; i < 100; ++i)
+    events.emplace_back().body.assign(100, 'x');
+  ASSERT_FALSE(put(self, ch, events));
+  s->window = 16;
+  auto w = wire("sinks", "k1", "scripted");
+  w.channel = ch;
+  sink_driver_config cfg;
+  cfg.batch_size = 50;
+  cfg.batch_bytes = 1000;          // 10 events of 100 bytes
+  cfg.max_inflight_bytes = 100000; // the floor (2000) is the target at first
+  auto sc = s;
+  track(spawn_sink_driver(
+      sys,
+      [sc](sink_context&) -> std::unique_ptr<sink_backend> {
+        return std::make_unique<scripted_backend>(sc);
+      },
+      cfg, w));
+  ASSERT_TRUE(s->wait_open(2));
+  EXPECT_FALSE(wait_until([&] { return s->size() > 2; }, 100ms))
+      << "two batches of 1000 bytes fill the 2000-byte window";
+  {
+    std::lock_guard guard{s->mtx};
+    for (auto& p : s->open)
+      EXPECT_EQ(p.events.size(), 10u) << "a take is cut at batch_bytes";
+  }
+  s->finish(0);
+  EXPECT_TRUE(s->wait_open(2)) << "a settled batch makes room";
+}
+
 TEST_F(sink_driver_test, a_retry_puts_back_from_the_first_failure_in_order) {
   auto ch = channel(channel_config(100, 100));
   ASSERT_FALSE(put(self, ch, numbered(0, 6)));
