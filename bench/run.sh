@@ -251,8 +251,8 @@ flumen_run() {
   SECS=$(elapsed "$t0" "$LOG_TIME")
   RATE=$(rate "$n" "$SECS")
   peak_rss "$log"
-  if grep -q 'truncated' "$log"; then
-    fail "flumen truncated lines: $(grep -m1 'truncated' "$log" | cut -c1-300)"
+  if grep -qE 'truncated a line|delivered truncated' "$log"; then
+    fail "flumen truncated lines: $(grep -m1 -E 'truncated a line|delivered truncated' "$log" | cut -c1-300)"
   fi
   grep -q 'agent bench: stopped, every accepted event delivered' "$log" ||
     fail "flumen's exit line reports losses: $(grep -m1 'agent bench: stopped' "$log" | cut -c1-300)"

@@ -45,8 +45,6 @@ struct slot {
   delivery_report report;
 };
 
-
-
 struct driver_state {
   sink_driver_config cfg;
   caf::actor channel;

@@ -139,20 +139,20 @@ TEST_F(sink_driver_test, the_backend_may_keep_the_events_it_was_given) {
   EXPECT_EQ(*where, events) << "still readable through the owner";
 }
 
-// The bytes in flight follow the destination's rate x round trip (twice
-// it), within [floor, cap]; times are injected.
+// The bytes in flight follow the destination's rate x round trip (four
+// times it), within [floor, cap]; times are injected.
 TEST(window_estimate, follows_rate_times_round_trip_within_its_bounds) {
   using clock = window_estimate::clock;
   window_estimate w;
   constexpr std::size_t mib = 1 << 20;
   EXPECT_EQ(w.target(2 * mib, 16 * mib), 2 * mib) << "nothing measured yet";
   auto t = clock::time_point{} + std::chrono::hours{1};
-  // 50 ms round trips, 1 MiB settled every 10 ms: 100 MiB/s.
+  // 25 ms round trips, 1 MiB settled every 10 ms: 100 MiB/s.
   for (int i = 0; i <= 10; ++i) {
-    w.on_report(std::chrono::milliseconds{50});
+    w.on_report(std::chrono::milliseconds{25});
     w.on_settled(mib, t + std::chrono::milliseconds{10 * i});
   }
-  // 2 x 100 MiB/s x 50 ms = 10 MiB.
+  // 4 x 100 MiB/s x 25 ms = 10 MiB.
   auto target = w.target(2 * mib, 16 * mib);
   EXPECT_GT(target, 9 * mib);
   EXPECT_LT(target, 11 * mib);
