@@ -61,6 +61,19 @@ void check_topics(option_reader& r, const kafka_config& cfg) {
 // sink would create its producer.
 void check_producer(option_reader& r, const kafka_config& cfg) {
   auto window = cfg.max_inflight * cfg.batch_size;
+  if (auto i = cfg.producer.find("queue.buffering.max.kbytes");
+      i != cfg.producer.end()) {
+    auto n = std::strtoull(i->second.c_str(), nullptr, 10);
+    auto floor = queue_kbytes(cfg, cfg.producer) / 2;
+    if (n < floor) {
+      r.error("producer", "queue.buffering.max.kbytes " + i->second +
+                              " is below the sink's window in bytes (" +
+                              std::to_string(floor) +
+                              " KB: max_inflight_bytes and one batch or "
+                              "record more)");
+      return;
+    }
+  }
   if (auto i = cfg.producer.find("queue.buffering.max.messages");
       i != cfg.producer.end()) {
     auto n = std::strtoull(i->second.c_str(), nullptr, 10);
@@ -176,6 +189,19 @@ kafka_config parse_kafka(option_reader& r) {
   return cfg;
 }
 
+std::size_t queue_kbytes(const kafka_config& cfg,
+                         const std::map<std::string, std::string>& producer) {
+  // In flight: the window's bytes plus one more batch or record (a take
+  // stops after the event that reaches the target), and as much again in
+  // batches abandoned after a failure whose reports are not in yet.
+  std::size_t record_max = 1000000; // librdkafka's message.max.bytes
+  if (auto i = producer.find("message.max.bytes"); i != producer.end())
+    record_max = std::strtoull(i->second.c_str(), nullptr, 10);
+  auto bytes =
+      2 * (cfg.max_inflight_bytes + std::max(cfg.batch_bytes, record_max));
+  return std::min<std::size_t>(bytes / 1024 + 1, INT32_MAX);
+}
+
 std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   auto in_flight_messages = cfg.max_inflight * cfg.batch_size;
@@ -192,6 +218,8 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
       // the sink may have in flight fits (a produce call never fails for a
       // full queue), and nothing more, so the process has a known ceiling.
       {"queue.buffering.max.messages", std::to_string(2 * in_flight_messages)},
+      {"queue.buffering.max.kbytes",
+       std::to_string(queue_kbytes(cfg, cfg.producer))},
   };
   for (auto& [k, v] : cfg.producer)
     out[k] = v;

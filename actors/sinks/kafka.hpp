@@ -62,6 +62,12 @@ struct kafka_config {
 /// (a wrong name is a located config error, not a runtime surprise).
 kafka_config parse_kafka(option_reader& r);
 
+/// librdkafka's queue.buffering.max.kbytes for `cfg`: twice what the sink
+/// may have in flight, so a produce never fails for a full queue and the
+/// client holds no more than that.
+std::size_t queue_kbytes(const kafka_config& cfg,
+                         const std::map<std::string, std::string>& producer);
+
 /// The producer settings flumen uses for `cfg` (defaults, then `producer:`).
 std::map<std::string, std::string>
 producer_settings(const kafka_config& cfg, const std::string& bootstrap);

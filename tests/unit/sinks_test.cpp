@@ -478,6 +478,28 @@ TEST(kafka_parse, a_client_queue_below_the_sinks_window) {
       << testing::PrintToString(errors);
 }
 
+TEST(kafka_parse, byte_bounds) {
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: t\nbatch_bytes: 2MB\n"
+                                                  "max_inflight_bytes: 1MB\n"),
+                        "max_inflight_bytes", "must be at least batch_bytes"));
+  EXPECT_TRUE(has_error(kafka_errors(kafka_base + "topic: t\nbatch_bytes: 0\n"),
+                        "batch_bytes", "at least 1"));
+  EXPECT_TRUE(has_error(
+      kafka_errors(kafka_base +
+                   "topic: t\nmax_inflight_bytes: 64MB\n"
+                   "producer: {queue.buffering.max.kbytes: '1024'}\n"),
+      "producer", "below the sink's window in bytes"));
+  EXPECT_TRUE(kafka_errors(kafka_base + "topic: t\nbatch_bytes: 64KB\n"
+                                        "max_inflight_bytes: 4MB\n")
+                  .empty());
+  // The client queue is twice the window in bytes: max_inflight_bytes plus
+  // one batch or record (message.max.bytes) more.
+  flumen::sinks::kafka_config cfg;
+  auto settings = flumen::sinks::producer_settings(cfg, "x:1");
+  EXPECT_EQ(settings.at("queue.buffering.max.kbytes"),
+            std::to_string(2 * ((16u << 20) + (1u << 20)) / 1024 + 1));
+}
+
 // A topic longer than Kafka's 249 characters crashed the sink (SIGSEGV).
 TEST(kafka_parse, topic_names_kafka_refuses) {
   EXPECT_TRUE(has_error(
