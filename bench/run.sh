@@ -460,7 +460,9 @@ has_syslog_ng_kafka() {
 # end offsets (polled with kcat -Q every 50 ms) sum to N; RATE, SECS, RSS.
 syslog_ng_run() {
   local topic=$1 n=$2 file=$3 conf=$WORK/syslog-ng.conf log=$WORK/syslog-ng_$1.log pid t0 t1 version
-  version=$(syslog-ng --version 2>/dev/null | awk -F': *' '/^Config version/ { print $2; exit }')
+  # The installed version (3.38 here), not "Config version" (3.35): with
+  # @version 3.35, kafka-c delivered nothing.
+  version=$(syslog-ng --version 2>/dev/null | awk '/^Installer-Version/ { split($2, v, "."); print v[1] "." v[2]; exit }')
   free_port
   cat >"$conf" <<EOF
 @version: ${version:-3.38}
@@ -485,7 +487,10 @@ EOF
   FAIL_LOG=$log
   wait_for 30 "syslog-ng to listen on port $PORT" "$pid" port_open "$PORT"
   t0=$EPOCHREALTIME
-  run timeout "$DEADLINE" nc -N 127.0.0.1 "$PORT" <"$file" || fail "nc into syslog-ng failed (exit $?)"
+  # The redirection inside: a background command of `run` would read
+  # /dev/null (bash gives async commands no stdin without job control).
+  run timeout "$DEADLINE" sh -c 'exec nc -N 127.0.0.1 "$1" <"$2"' nc "$PORT" "$file" \
+    || fail "nc into syslog-ng failed (exit $?)"
   wait_for "$DEADLINE" "syslog-ng to deliver $n lines into $topic" "$pid" topic_holds "$topic" "$n"
   t1=$EPOCHREALTIME
   RSS=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo 0)
