@@ -148,11 +148,19 @@ struct event {
 /// Everything moves in batches: one actor message carries one batch.
 using batch = std::vector<event>;
 
-/// Bytes an event accounts for in a byte-bounded channel (body + headers).
+/// What an event and each of its headers cost beyond their bytes: the
+/// structures holding them (an event is 56 bytes, a header 64, before the
+/// allocator's own).
+constexpr std::size_t event_overhead = 64;
+
+/// What an event occupies in memory, as byte bounds count it: its body, its
+/// headers' keys and values, and `event_overhead` for the event and for each
+/// header. (Counting only the bytes let 50,000 events of ten 8-byte headers
+/// hold 45 MB against a bound of 32 MiB.)
 inline std::size_t event_bytes(const event& e) {
-  std::size_t n = e.body.size();
+  std::size_t n = event_overhead + e.body.size();
   for (const auto& [k, v] : e.headers)
-    n += k.size() + v.size();
+    n += event_overhead + k.size() + v.size();
   return n;
 }
 

@@ -25,7 +25,7 @@ struct kafka_config {
   /// empty: such an event is refused for good (on_permanent_error).
   std::string default_topic;
   std::size_t batch_size = 1000;
-  /// A transaction's most bytes (body + headers), one event at least: like
+  /// A transaction's most bytes (event_bytes), one event at least: like
   /// Kafka's own `batch.size`, a transaction is one request's worth.
   std::size_t batch_bytes = 1 << 20;
   /// Batches produced and not yet confirmed, per sink. Keeping several in

@@ -75,10 +75,12 @@ TEST_F(memory_channel, take_with_max_bytes_is_cut_by_bytes_one_event_at_least) {
             [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
     return sizes;
   };
-  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{40, 40}));
-  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{40}))
+  // Each event counts event_overhead more than its body.
+  constexpr auto max = 2 * event_overhead + 80;
+  EXPECT_EQ(take_bytes(max), (std::vector<std::size_t>{40, 40}));
+  EXPECT_EQ(take_bytes(max), (std::vector<std::size_t>{40}))
       << "the 500-byte event does not fit after it";
-  EXPECT_EQ(take_bytes(100), (std::vector<std::size_t>{500}))
+  EXPECT_EQ(take_bytes(max), (std::vector<std::size_t>{500}))
       << "one event at least";
   EXPECT_EQ(take_bytes(0), (std::vector<std::size_t>{10})) << "0: no bound";
 }
@@ -103,21 +105,28 @@ TEST_F(memory_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
 }
 
 TEST_F(memory_channel, byte_capacity_holds_a_put_until_bytes_are_freed) {
+  constexpr auto o = event_overhead; // per event and per header
   auto cfg = channel_config(100, 100);
-  cfg.byte_capacity = 10;
+  cfg.byte_capacity = 2 * o + 10;
   auto ch = channel(cfg);
   ASSERT_FALSE(put(self, ch, {make_event("123456")}));
-  self->send(ch, put_atom::value, batch{make_event("abcde")}); // 6 + 5 > 10
+  // (o + 6) + (o + 5) > 2 o + 10
+  self->send(ch, put_atom::value, batch{make_event("abcde")});
   EXPECT_FALSE(ok_within(self, 200ms));
-  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), 6u);
+  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), o + 6);
   auto t = take(self, ch, 10);
   ASSERT_TRUE(t);
   EXPECT_FALSE(ok_within(self, 200ms));
   ASSERT_FALSE(commit(self, ch, t->id));
   EXPECT_TRUE(ok_within(self, 5s));
-  // Headers count too: 1 + 1 + 3 = 5 bytes fit beside the 5 queued.
+  t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  // Headers count too: o + 3 for the event, o + 1 + 1 for its header.
   ASSERT_FALSE(put(self, ch, {make_event("abc", {{"k", "v"}})}));
-  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), 10u);
+  EXPECT_EQ(channel_metrics(registry_)->channel_bytes.load(), 2 * o + 5);
+  self->send(ch, put_atom::value, batch{make_event("12345")});
+  EXPECT_FALSE(ok_within(self, 200ms)) << "3 o + 10 would not fit";
 }
 
 TEST_F(memory_channel, held_puts_are_admitted_in_arrival_order) {
@@ -170,7 +179,7 @@ TEST_F(memory_channel, a_put_larger_than_the_channel_goes_in_piece_by_piece) {
 
 TEST_F(memory_channel, byte_capacity_splits_a_put_and_admits_a_lone_big_event) {
   auto cfg = channel_config(100, 100);
-  cfg.byte_capacity = 4;
+  cfg.byte_capacity = event_overhead + 4;
   auto ch = channel(cfg);
   // Larger than the whole byte capacity: let in alone, never refused.
   EXPECT_FALSE(put(self, ch, {make_event("12345")}));

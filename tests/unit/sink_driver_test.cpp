@@ -178,8 +178,10 @@ TEST_F(sink_driver_test, bytes_in_flight_bound_the_window) {
   w.channel = ch;
   sink_driver_config cfg;
   cfg.batch_size = 50;
-  cfg.batch_bytes = 1000;          // 10 events of 100 bytes
-  cfg.max_inflight_bytes = 100000; // the floor (2000) is the target at first
+  // 10 events of 100 bytes (and event_overhead each); at first the target
+  // is the floor, two batches' worth.
+  cfg.batch_bytes = 10 * (event_overhead + 100);
+  cfg.max_inflight_bytes = 100000;
   auto sc = s;
   track(spawn_sink_driver(
       sys,
@@ -189,7 +191,7 @@ TEST_F(sink_driver_test, bytes_in_flight_bound_the_window) {
       cfg, w));
   ASSERT_TRUE(s->wait_open(2));
   EXPECT_FALSE(wait_until([&] { return s->size() > 2; }, 100ms))
-      << "two batches of 1000 bytes fill the 2000-byte window";
+      << "two batches fill the window";
   {
     std::lock_guard guard{s->mtx};
     for (auto& p : s->open)
