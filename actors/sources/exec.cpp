@@ -306,6 +306,17 @@ void command_run::end_group() {
   }
   // Dies now: SIGKILL cannot be caught or ignored.
   if (!reaped_) reap(0);
+  // The rest of the group dies as the kernel gets to it (it was seen still
+  // running a moment after the leader was reaped): wait for that too, so
+  // the stop is answered once nothing of the command runs. Bounded: a
+  // process in uninterruptible sleep ends only when its I/O does.
+  auto gone_by = clock::now() + std::chrono::seconds{1};
+  for (;;) {
+    while (::waitpid(-pid_, nullptr, WNOHANG) > 0) {
+    }
+    if (!group_runs(pid_) || clock::now() >= gone_by) break;
+    ::poll(nullptr, 0, 2);
+  }
   if (out_ >= 0) drain(cap);
   close_output();
 }

@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <list>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -37,6 +39,7 @@ netcat_config parse_netcat(option_reader& r) {
   cfg.max_connections = r.count("max_connections", cfg.max_connections);
   cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
+  cfg.readers = r.count("readers", cfg.readers, 1, 64);
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
@@ -135,27 +138,48 @@ constexpr std::chrono::milliseconds stop_line_wait{100};
 constexpr std::chrono::milliseconds first_accept_backoff{100};
 constexpr std::chrono::milliseconds max_accept_backoff{1000};
 
-/// The reader thread of a netcat source: one poll(2) loop over the listener
-/// and every client.
+/// What the reader threads of one netcat source share: the listening
+/// socket, the clients served (`max_connections` is the source's, not a
+/// reader's), failed accepts (one warning per burst, whichever reader saw
+/// it), and what the stop read, for one log line.
+struct netcat_shared {
+  fd_guard listener;
+  std::atomic<std::size_t> clients{0};
+  std::atomic<uint64_t> accept_failures{0};
+  /// A reader failed (threw): the others stop too, so the source restarts.
+  std::atomic<bool> failed{false};
+  std::atomic<std::size_t> stop_bytes{0};
+  std::atomic<std::size_t> stop_clients{0};
+  std::atomic<uint64_t> unfinished{0};
+
+  explicit netcat_shared(const netcat_config& cfg)
+      : listener(listen_on(cfg.bind, cfg.port)) {}
+
+  /// Takes a place among max_connections; false when none is left.
+  bool reserve(std::size_t max) {
+    if (clients.fetch_add(1) < max) return true;
+    clients.fetch_sub(1);
+    return false;
+  }
+};
+
+/// A reader thread of a netcat source: one poll(2) loop over the listener
+/// and its own clients. Several readers share one listener; a client stays
+/// with the reader that accepted it, so its lines keep their order.
 class netcat_reader {
 public:
-  netcat_reader(const netcat_config& cfg, source_pump& pump)
-      : cfg_(cfg), pump_(pump), m_(pump.metrics()),
-        listener_(listen_on(cfg.bind, cfg.port)),
-        buf_(std::make_unique<char[]>(read_size)) {
+  netcat_reader(const netcat_config& cfg, source_pump& pump,
+                netcat_shared& shared, bool leader)
+      : cfg_(cfg), pump_(pump), m_(pump.metrics()), shared_(shared),
+        leader_(leader), buf_(std::make_unique<char[]>(read_size)) {
     // Far beyond any real setting, and no overflow in time arithmetic.
     cfg_.idle_timeout =
         std::min(cfg_.idle_timeout,
                  std::chrono::milliseconds{std::chrono::hours{24 * 365 * 100}});
-    // Said at start, so nobody learns about a line limit from cut lines.
-    static constexpr const char* policies[] = {"truncated", "dropped", "split"};
-    spdlog::info("{}: listening on {} (lines up to {} bytes; longer ones "
-                 "are {}: max_line_length, overlong_policy)",
-                 m_.name, local_address(listener_.fd), cfg_.max_line_length,
-                 policies[static_cast<int>(cfg_.policy)]);
   }
 
   ~netcat_reader() {
+    shared_.clients.fetch_sub(clients_.size());
     m_.connections_open.fetch_sub(clients_.size(), std::memory_order_relaxed);
     // Only when the reader failed (threw): read, never handed over.
     if (!pending_.empty()) {
@@ -165,15 +189,21 @@ public:
     }
   }
 
-  /// Serves clients until a stop or an abort.
+  /// Serves clients until a stop, an abort or another reader's failure;
+  /// at a stop, reads what its clients had sent and hands it over.
   void run() {
-    while (!pump_.stopping() && !pump_.aborted())
+    while (!pump_.stopping() && !pump_.aborted() && !shared_.failed)
       if (!serve_once()) break;
-    if (pump_.aborted())
+    if (pump_.aborted() || shared_.failed)
       discard();
     else
-      drain_at_stop();
+      drain_clients();
   }
+
+  /// At a stop, once every reader drained its clients (the leader's job):
+  /// the clients still waiting in the listen backlog, then the listener
+  /// closes.
+  void drain_backlog();
 
 private:
   struct client {
@@ -196,8 +226,9 @@ private:
   read_result read_from(client& c, std::size_t budget);
   bool drain(client& c, std::size_t& bytes);
   line_end finish_line(client& c, std::size_t& bytes);
-  void drain_at_stop();
+  void drain_clients();
   void discard();
+  /// `fd` holds a place reserved in `shared_.clients`.
   client_list::iterator add_client(int fd);
   client_list::iterator close_client(client_list::iterator it);
   clock::time_point next_wakeup(bool room) const;
@@ -223,7 +254,8 @@ private:
   netcat_config cfg_;
   source_pump& pump_;
   component_metrics& m_;
-  fd_guard listener_;
+  netcat_shared& shared_;
+  bool leader_; ///< logs the source-wide lines
   std::unique_ptr<char[]> buf_;
   client_list clients_;
   batch pending_;
@@ -232,17 +264,16 @@ private:
   std::vector<client_list::iterator> owners_;
   std::chrono::milliseconds accept_backoff_{0};
   clock::time_point accept_resume_{};
-  uint64_t accept_failures_ = 0;
   clock::time_point full_logged_{};
   bool full_ = false;
-  uint64_t unfinished_ = 0;
   clock::time_point stop_waits_until_{};
 };
 
 bool netcat_reader::serve_once() {
   auto now = clock::now();
-  bool room = clients_.size() < cfg_.max_connections;
-  if (!room && !full_ && now - full_logged_ >= std::chrono::minutes{1}) {
+  bool room = shared_.clients.load() < cfg_.max_connections;
+  if (leader_ && !room && !full_ &&
+      now - full_logged_ >= std::chrono::minutes{1}) {
     spdlog::info("{}: max_connections ({}) reached; new clients wait in the "
                  "listen backlog",
                  m_.name, cfg_.max_connections);
@@ -256,7 +287,7 @@ bool netcat_reader::serve_once() {
   // backing off from a failed accept, clients wait in the listen backlog
   // (accepting one only to close it would lose what it sends).
   bool listening = room && now >= accept_resume_;
-  fds_.push_back({listening ? listener_.fd : -1, POLLIN, 0});
+  fds_.push_back({listening ? shared_.listener.fd : -1, POLLIN, 0});
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     fds_.push_back({it->fd.fd, POLLIN, 0});
     owners_.push_back(it);
@@ -300,19 +331,19 @@ bool netcat_reader::serve_once() {
 }
 
 void netcat_reader::accept_clients() {
-  while (clients_.size() < cfg_.max_connections) {
-    int fd =
-        ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  while (shared_.reserve(cfg_.max_connections)) {
+    int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
-      if (accept_failures_ > 0)
+      if (auto failures = shared_.accept_failures.exchange(0); failures > 0)
         spdlog::info("{}: accepting clients again after {} failed attempts",
-                     m_.name, accept_failures_);
-      accept_failures_ = 0;
+                     m_.name, failures);
       accept_backoff_ = std::chrono::milliseconds{0};
       add_client(fd);
       continue;
     }
     auto err = errno;
+    shared_.clients.fetch_sub(1);
     if (err == EINTR || err == ECONNABORTED || err == EPROTO)
       continue; // that client gave up; the next one may be there
     if (err == EAGAIN || err == EWOULDBLOCK) return;
@@ -320,11 +351,11 @@ void netcat_reader::accept_clients() {
     // the backlog and the listener stays readable, so polling it again at
     // once would spin. Leave it out of the poll set for a while, doubling.
     m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
-    if (accept_failures_++ == 0)
+    if (shared_.accept_failures.fetch_add(1) == 0)
       spdlog::warn("{}: cannot accept a client: {} ({} connections open); "
                    "clients wait in the listen backlog, retrying every {} "
                    "to {} ms",
-                   m_.name, std::strerror(err), clients_.size(),
+                   m_.name, std::strerror(err), shared_.clients.load(),
                    first_accept_backoff.count(), max_accept_backoff.count());
     accept_backoff_ = accept_backoff_.count() == 0
                           ? first_accept_backoff
@@ -380,7 +411,7 @@ bool netcat_reader::drain(client& c, std::size_t& bytes) {
     batch piece;
     c.lines.finish(piece);
     count_overlong(c.lines, m_);
-    unfinished_ += piece.size();
+    shared_.unfinished += piece.size();
     m_.events_received.fetch_add(piece.size(), std::memory_order_relaxed);
     m_.events_undelivered.fetch_add(piece.size(), std::memory_order_relaxed);
   }
@@ -430,38 +461,54 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
   return end;
 }
 
-void netcat_reader::drain_at_stop() {
-  // Clients waiting in the backlog connected before the stop and may have
-  // written (and closed) already: they are taken too, but only those.
-  auto waiting = accept_queue_length(listener_.fd, cfg_.max_connections);
+void netcat_reader::drain_clients() {
   stop_waits_until_ = clock::now() + stop_line_wait;
-  std::size_t served = clients_.size();
   std::size_t bytes = 0;
+  shared_.stop_clients += clients_.size();
   for (auto it = clients_.begin(); it != clients_.end();) {
-    if (!drain(*it, bytes)) return discard();
+    if (!drain(*it, bytes)) {
+      shared_.stop_bytes += bytes;
+      return discard();
+    }
     it = close_client(it);
   }
+  shared_.stop_bytes += bytes;
+  flush(true);
+}
+
+void netcat_reader::drain_backlog() {
+  if (pump_.aborted() || shared_.failed) return discard();
+  // Clients waiting in the backlog connected before the stop and may have
+  // written (and closed) already: they are taken too, but only those.
+  auto waiting = accept_queue_length(shared_.listener.fd, cfg_.max_connections);
+  stop_waits_until_ = clock::now() + stop_line_wait;
+  std::size_t bytes = 0;
   for (std::size_t i = 0; i < waiting; ++i) {
-    int fd =
-        ::accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
       break; // none left, or out of descriptors
     }
+    shared_.clients.fetch_add(1);
     auto it = add_client(fd);
-    ++served;
-    if (!drain(*it, bytes)) return discard();
+    ++shared_.stop_clients;
+    if (!drain(*it, bytes)) {
+      shared_.stop_bytes += bytes;
+      return discard();
+    }
     close_client(it);
   }
+  shared_.stop_bytes += bytes;
   // Refuse whoever comes now rather than leave them waiting unread.
-  listener_.reset();
-  if (served > 0)
+  shared_.listener.reset();
+  if (auto served = shared_.stop_clients.load(); served > 0)
     spdlog::info("{}: stopping: read {} bytes that {} client(s) had sent",
-                 m_.name, bytes, served);
-  if (unfinished_ > 0)
+                 m_.name, shared_.stop_bytes.load(), served);
+  if (auto pieces = shared_.unfinished.load(); pieces > 0)
     spdlog::warn("{}: stopping: {} client(s) still connected were in the "
                  "middle of a line; those pieces are counted as undelivered",
-                 m_.name, unfinished_);
+                 m_.name, pieces);
   flush(true);
 }
 
@@ -485,6 +532,7 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
 
 netcat_reader::client_list::iterator
 netcat_reader::close_client(client_list::iterator it) {
+  shared_.clients.fetch_sub(1);
   m_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   // The descriptor freed may be what a failed accept was missing.
   if (accept_backoff_.count() > 0) accept_resume_ = clock::time_point{};
@@ -502,18 +550,56 @@ clock::time_point netcat_reader::next_wakeup(bool room) const {
   return t;
 }
 
+// The source's reader function: `readers` threads (this one leads) share
+// one listener; at a stop each hands over what its clients sent, then the
+// leader takes the clients waiting in the backlog.
+void serve(const netcat_config& cfg, source_pump& pump) {
+  netcat_shared shared{cfg};
+  auto& m = pump.metrics();
+  // Said at start, so nobody learns about a line limit from cut lines.
+  static constexpr const char* policies[] = {"truncated", "dropped", "split"};
+  spdlog::info("{}: listening on {} ({} reader thread{}; lines up to {} "
+               "bytes, longer ones are {}: max_line_length, overlong_policy)",
+               m.name, local_address(shared.listener.fd), cfg.readers,
+               cfg.readers == 1 ? "" : "s", cfg.max_line_length,
+               policies[static_cast<int>(cfg.policy)]);
+  std::vector<std::exception_ptr> errors(cfg.readers);
+  std::vector<std::thread> others;
+  for (std::size_t i = 1; i < cfg.readers; ++i)
+    others.emplace_back([&, i] {
+      try {
+        netcat_reader reader{cfg, pump, shared, false};
+        reader.run();
+      } catch (...) {
+        errors[i] = std::current_exception();
+        shared.failed = true;
+      }
+    });
+  try {
+    netcat_reader leader{cfg, pump, shared, true};
+    leader.run();
+    for (auto& t : others)
+      t.join();
+    others.clear();
+    leader.drain_backlog();
+  } catch (...) {
+    errors[0] = std::current_exception();
+    shared.failed = true;
+  }
+  for (auto& t : others)
+    t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 } // namespace
 
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
                         const wiring& w) {
   auto cfg = adapt_batch(config, w);
   return spawn_source(
-      sys,
-      [cfg](source_pump& pump) {
-        netcat_reader reader{cfg, pump};
-        reader.run();
-      },
-      w.downstream, w.metrics, cfg.max_inflight);
+      sys, [cfg](source_pump& pump) { serve(cfg, pump); }, w.downstream,
+      w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

@@ -22,6 +22,10 @@ struct netcat_config {
   /// backlog until a slot frees up (they are never refused).
   std::size_t max_connections = 1024;
   std::size_t max_inflight = 4;
+  /// Threads reading clients (each client stays with one). One by default:
+  /// on 2 cores a second one made 8 clients slower (bench/README.md); more
+  /// help where one thread is what limits a source.
+  std::size_t readers = 1;
   /// A client that sent nothing for this long is closed (and counted in
   /// `connection_failures`) so it does not hold a slot for ever; 0: never.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};

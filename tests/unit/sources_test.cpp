@@ -276,6 +276,54 @@ TEST_F(source_test, netcat_takes_every_line_of_concurrent_clients) {
   EXPECT_TRUE(reaches(m->events_accepted, 2u * lines_per_client));
 }
 
+// Several reader threads share the listener: every line of every client
+// arrives, each client's in its order, and a stop hands over what all of
+// them had sent.
+TEST_F(source_test, netcat_readers_share_the_clients) {
+  auto ch = channel(channel_config(100000, 1000));
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.readers = 3;
+  cfg.batch_size = 100;
+  cfg.batch_timeout = 20ms;
+  auto src = track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  constexpr int clients = 9;
+  constexpr int lines_per_client = 2000;
+  std::vector<std::future<bool>> runs;
+  for (int k = 0; k < clients; ++k)
+    runs.push_back(std::async(std::launch::async, [&, k] {
+      client c{cfg.port};
+      if (!c.connected()) return false;
+      std::string all;
+      for (int j = 0; j < lines_per_client; ++j)
+        all += "c" + std::to_string(k) + "-" + std::to_string(j) + "\n";
+      return c.write(all);
+    }));
+  for (auto& r : runs)
+    ASSERT_TRUE(r.get());
+  auto m = registry_.find("a1.sources.r1");
+  ASSERT_TRUE(wait_until(
+      [&] { return m->events_received.load() >= clients * lines_per_client; }));
+  // Stopped now: what is still pending is handed over before the answer.
+  caf::error stop_error;
+  self->request(src, 10s, stop_atom::value)
+      .receive([](ok_atom) {}, [&](caf::error& e) { stop_error = e; });
+  EXPECT_FALSE(stop_error) << to_string(stop_error);
+  auto events = drain(self, ch, clients * lines_per_client);
+  ASSERT_EQ(events.size(),
+            static_cast<std::size_t>(clients) * lines_per_client);
+  std::map<std::string, int> next;
+  for (auto& e : events) {
+    auto dash = e.body.find('-');
+    ASSERT_NE(dash, std::string::npos) << e.body;
+    auto name = e.body.substr(0, dash);
+    ASSERT_EQ(e.body.substr(dash + 1), std::to_string(next[name]++)) << name;
+  }
+  EXPECT_EQ(next.size(), static_cast<std::size_t>(clients));
+  EXPECT_EQ(m->events_undelivered.load(), 0u);
+}
+
 TEST_F(source_test, netcat_handles_overlong_lines_per_policy) {
   struct expectation {
     overlong_policy policy;
@@ -390,6 +438,7 @@ TEST_F(source_test, netcat_at_max_connections_lets_a_new_client_wait) {
   netcat_config cfg;
   cfg.port = free_port();
   cfg.max_connections = 1;
+  cfg.readers = 3; // the limit is the source's, not each reader's
   cfg.batch_timeout = 10ms;
   track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
@@ -553,8 +602,9 @@ TEST_F(source_test, netcat_stop_hands_over_what_clients_wrote_meanwhile) {
   std::vector<std::string> names{"a", "b", "c", "d", "e", "f", "g", "h"};
   for (auto& f : write_and_close(cfg.port, names, n))
     ASSERT_TRUE(f.get());
-  // 10 in the channel, 10 held back by it, the reader waits with 10 more.
-  ASSERT_TRUE(reaches(m->events_received, 30));
+  // 10 in the channel, 10 held back by it, each reader waits with 10 more.
+  ASSERT_TRUE(
+      wait_until([&] { return m->events_received.load() >= 30; }, 5s));
   self->send(src, stop_atom::value);
   auto events = drain(self, ch, names.size() * n);
   EXPECT_TRUE(ok_within(self, 5s)) << "stopped once everything was accepted";
