@@ -75,13 +75,19 @@ struct sink_driver_test : actor_test {
                     std::size_t batch_size,
                     std::string on_permanent_error = "drop",
                     caf::actor dead_letter = {}) {
+    sink_driver_config cfg;
+    cfg.batch_size = batch_size;
+    cfg.on_permanent_error = std::move(on_permanent_error);
+    return driver(ch, window, std::move(cfg), std::move(dead_letter));
+  }
+
+  /// A driver with `cfg` (its backoff made short for tests).
+  caf::actor driver(const caf::actor& ch, std::size_t window,
+                    sink_driver_config cfg, caf::actor dead_letter = {}) {
     s->window = window;
     auto w = wire("sinks", "k1", "scripted");
     w.channel = ch;
     w.dead_letter = dead_letter;
-    sink_driver_config cfg;
-    cfg.batch_size = batch_size;
-    cfg.on_permanent_error = std::move(on_permanent_error);
     cfg.backoff_first = 10ms;
     cfg.backoff_cap = 20ms;
     auto sc = s;
@@ -173,22 +179,13 @@ TEST_F(sink_driver_test, bytes_in_flight_bound_the_window) {
   for (int i = 0; i < 100; ++i)
     events.emplace_back().body.assign(100, 'x');
   ASSERT_FALSE(put(self, ch, events));
-  s->window = 16;
-  auto w = wire("sinks", "k1", "scripted");
-  w.channel = ch;
   sink_driver_config cfg;
   cfg.batch_size = 50;
   // 10 events of 100 bytes (and event_overhead each); at first the target
   // is the floor, two batches' worth.
   cfg.batch_bytes = 10 * (event_overhead + 100);
   cfg.max_inflight_bytes = 100000;
-  auto sc = s;
-  track(spawn_sink_driver(
-      sys,
-      [sc](sink_context&) -> std::unique_ptr<sink_backend> {
-        return std::make_unique<scripted_backend>(sc);
-      },
-      cfg, w));
+  driver(ch, 16, cfg);
   ASSERT_TRUE(s->wait_open(2));
   EXPECT_FALSE(wait_until([&] { return s->size() > 2; }, 100ms))
       << "two batches fill the window";
