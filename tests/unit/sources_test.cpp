@@ -603,8 +603,7 @@ TEST_F(source_test, netcat_stop_hands_over_what_clients_wrote_meanwhile) {
   for (auto& f : write_and_close(cfg.port, names, n))
     ASSERT_TRUE(f.get());
   // 10 in the channel, 10 held back by it, each reader waits with 10 more.
-  ASSERT_TRUE(
-      wait_until([&] { return m->events_received.load() >= 30; }, 5s));
+  ASSERT_TRUE(wait_until([&] { return m->events_received.load() >= 30; }, 5s));
   self->send(src, stop_atom::value);
   auto events = drain(self, ch, names.size() * n);
   EXPECT_TRUE(ok_within(self, 5s)) << "stopped once everything was accepted";
@@ -818,6 +817,27 @@ TEST_F(source_test, parse_netcat_reads_idle_timeout) {
   EXPECT_EQ(parse("port: 1\nidle_timeout: 0").idle_timeout, 0ms) << "off";
   EXPECT_EQ(parse("port: 1\nidle_timeout: 90s").idle_timeout, 90s);
   EXPECT_TRUE(errors.empty());
+}
+
+TEST_F(source_test, parse_netcat_reads_readers_and_line_defaults) {
+  error_list errors;
+  auto parse = [&](const std::string& yaml) {
+    auto node = YAML::Load(yaml);
+    option_reader r{node, "agents.a1.sources.r1", "t.yaml", errors};
+    auto cfg = parse_netcat(r);
+    r.finish();
+    return cfg;
+  };
+  auto defaults = parse("port: 1");
+  EXPECT_EQ(defaults.readers, 1u);
+  EXPECT_EQ(defaults.max_line_length, 65536u) << "10 KB lines are not cut";
+  EXPECT_EQ(parse("port: 1\nreaders: 4").readers, 4u);
+  EXPECT_TRUE(errors.empty());
+  parse("port: 1\nreaders: 0");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].to_string().find("agents.a1.sources.r1.readers"),
+            std::string::npos)
+      << errors[0].to_string();
 }
 
 TEST_F(source_test, parse_netcat_requires_a_port) {
