@@ -56,8 +56,7 @@ struct driver_state {
   std::deque<slot> slots;
   /// Rolled back while their delivery still runs: they hold a place in the
   /// window (the client's queue is sized for it) until their report is in.
-  std::size_t abandoned = 0;
-  std::vector<std::pair<uint64_t, std::size_t>> abandoned_seqs; ///< and bytes
+  std::vector<std::pair<uint64_t, std::size_t>> abandoned; ///< seq, bytes
   /// Bytes of the batches in flight, abandoned ones included (the backend
   /// may still refer to them).
   std::size_t inflight_bytes = 0;
@@ -193,7 +192,7 @@ auto request_take(driver_actor* self) {
 }
 
 bool window_full(const driver_state& st) {
-  if (st.slots.size() + st.abandoned >= st.window) return true;
+  if (st.slots.size() + st.abandoned.size() >= st.window) return true;
   if (st.cfg.max_inflight_bytes == 0 || st.inflight_bytes == 0) return false;
   auto floor = 2 * std::max<std::size_t>(st.cfg.batch_bytes, 1);
   return st.inflight_bytes >=
@@ -258,8 +257,7 @@ void abandon_rest(driver_actor* self) {
     auto s = std::move(st.slots.back());
     st.slots.pop_back();
     if (!s.done) {
-      ++st.abandoned;
-      st.abandoned_seqs.emplace_back(s.seq, s.bytes);
+      st.abandoned.emplace_back(s.seq, s.bytes);
     } else {
       st.inflight_bytes -= s.bytes;
     }
@@ -484,13 +482,11 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
       [self](delivered_atom, uint64_t seq, delivery_report& r) {
         auto& st = self->state;
         if (st.quitting) return;
-        if (auto i =
-                std::find_if(st.abandoned_seqs.begin(), st.abandoned_seqs.end(),
-                             [&](auto& a) { return a.first == seq; });
-            i != st.abandoned_seqs.end()) {
+        if (auto i = std::find_if(st.abandoned.begin(), st.abandoned.end(),
+                                  [&](auto& a) { return a.first == seq; });
+            i != st.abandoned.end()) {
           st.inflight_bytes -= i->second;
-          st.abandoned_seqs.erase(i);
-          --st.abandoned;
+          st.abandoned.erase(i);
           pump(self);
           finish_if_idle(self);
           return;

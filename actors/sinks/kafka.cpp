@@ -398,6 +398,10 @@ public:
     metrics_->set_state(component_state::connecting,
                         "no broker reached yet at " + bootstrap);
     templated_ = cfg_.topic.find("%{") != std::string::npos;
+    // Read once here, not compared as strings for every record.
+    all_headers_ = cfg_.headers == "all";
+    mapped_headers_ = cfg_.headers == "mapping";
+    json_format_ = cfg_.format == "json";
     char err[512];
     auto* conf = rd_kafka_conf_new();
     for (auto& [k, v] : producer_settings(cfg_, bootstrap)) {
@@ -569,6 +573,9 @@ private:
   rd_kafka_t* producer_ = nullptr;
   topic_info* default_topic_ = nullptr;
   bool templated_ = false;
+  bool all_headers_ = false;    ///< headers: all
+  bool mapped_headers_ = false; ///< headers: {from: to, ...}
+  bool json_format_ = false;    ///< format: json
   std::map<std::string, topic_info, std::less<>> topics_;
   uint64_t deliveries_ = 0;
   /// Records waiting to be enqueued together (rd_kafka_produce_batch),
@@ -613,6 +620,7 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
   t->owner = owner;
   t->pending = static_cast<int64_t>(events.size()) + 1;
   t->slots.resize(events.size());
+  // Empty unless the last delivery threw half-way: nothing of it is sent.
   plain_.clear();
   plain_topic_ = nullptr;
   for (uint32_t index = 0; index < events.size(); ++index) {
@@ -682,10 +690,8 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
         std::from_chars(v.data(), v.data() + v.size(), timestamp);
       }
     }
-    bool with_headers = (cfg_.headers == "all" && !e.headers.empty()) ||
-                        cfg_.headers == "mapping";
-    bool json = cfg_.format == "json";
-    if (!with_headers && !json && timestamp == 0 &&
+    bool with_headers = (all_headers_ && !e.headers.empty()) || mapped_headers_;
+    if (!with_headers && !json_format_ && timestamp == 0 &&
         partition != RD_KAFKA_PARTITION_UA) {
       // A plain record: gathered, and enqueued with the others of its
       // topic in one call (no lock and clock reading per record).
@@ -709,12 +715,12 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
     // first.
     flush_plain(t, copy);
     rd_kafka_headers_t* headers = nullptr;
-    if (cfg_.headers == "all" && !e.headers.empty()) {
+    if (all_headers_ && !e.headers.empty()) {
       headers = rd_kafka_headers_new(e.headers.size());
       for (auto& [k, v] : e.headers)
         rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()),
                             v.data(), static_cast<ssize_t>(v.size()));
-    } else if (cfg_.headers == "mapping") {
+    } else if (mapped_headers_) {
       for (auto& [from, to] : cfg_.header_names) {
         auto i = e.headers.find(from);
         if (i == e.headers.end()) continue;
@@ -726,7 +732,7 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
     }
     const std::string* value = &e.body;
     bool copy_value = copy;
-    if (json) {
+    if (json_format_) {
       json_ = json_envelope(e);
       value = &json_;
       copy_value = true;
