@@ -18,6 +18,13 @@ void configure_actor_system(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
+  // An idle worker spins briefly, then sleeps on its condition variable
+  // (woken by the next job) instead of CAF's default middle phase of 500
+  // naps of 50 us: each nap is a context switch, and with a message every
+  // few hundred microseconds the workers napped all the time. On two cores
+  // that halved the pipeline's CPU time at 10 KB records (bench/README.md,
+  // "Where the time goes").
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   // Our own logging goes to stderr; keep CAF's quiet.
   cfg.set("logger.verbosity", caf::atom("quiet"));
 }

@@ -23,6 +23,11 @@ public:
   /// Creates a topic (no-op error if it exists). Returns false on failure.
   bool create_topic(const std::string& name, int partitions);
 
+  /// How many of the brokers' listening sockets have Nagle's algorithm off
+  /// (TCP_NODELAY, inherited by the connections they accept): all of them
+  /// unless a socket call failed.
+  int listeners_without_nagle() const { return listeners_without_nagle_; }
+
   /// The cluster handle for fault injection (`rd_kafka_mock_cluster_t*`).
   void* handle() const;
 
@@ -34,6 +39,7 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
   std::string bootstrap_;
+  int listeners_without_nagle_ = 0;
 };
 
 } // namespace flumen::sinks

@@ -120,6 +120,18 @@ void check_producer(option_reader& r, const kafka_config& cfg) {
   rd_kafka_destroy(rk);
 }
 
+/// librdkafka's `batch.size`: as set under `producer`, else its default.
+std::size_t
+librdkafka_batch_size(const std::map<std::string, std::string>& producer) {
+  if (auto i = producer.find("batch.size"); i != producer.end()) {
+    std::size_t n = 0;
+    auto& v = i->second;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc{} && end == v.data() + v.size() && n > 0) return n;
+  }
+  return 1000000;
+}
+
 } // namespace
 
 kafka_config parse_kafka(option_reader& r) {
@@ -138,14 +150,6 @@ kafka_config parse_kafka(option_reader& r) {
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);
-  cfg.batch_bytes = r.bytes("batch_bytes", cfg.batch_bytes);
-  cfg.max_inflight_bytes =
-      r.bytes("max_inflight_bytes", cfg.max_inflight_bytes);
-  if (cfg.batch_bytes == 0) r.error("batch_bytes", "must be at least 1");
-  if (cfg.max_inflight_bytes < cfg.batch_bytes)
-    r.error("max_inflight_bytes",
-            "must be at least batch_bytes (" + std::to_string(cfg.batch_bytes) +
-                "): not even one batch could be in flight");
   cfg.key_header = r.str("key_header", cfg.key_header);
   cfg.partition_header = r.str("partition_header", cfg.partition_header);
   cfg.topic_header = r.str("topic_header", cfg.topic_header);
@@ -183,6 +187,18 @@ kafka_config parse_kafka(option_reader& r) {
               "librdkafka rejects '" + key + ": " + value + "': " + err);
   }
   rd_kafka_conf_destroy(probe);
+  // A transaction is one of librdkafka's batches: unless told otherwise it
+  // holds what fits in one (event_bytes is never less than a record's size
+  // on the wire). A transaction that spills over leaves librdkafka a
+  // remainder it waits linger.ms for, spinning (bench/README.md).
+  cfg.batch_bytes = r.bytes("batch_bytes", librdkafka_batch_size(cfg.producer));
+  cfg.max_inflight_bytes =
+      r.bytes("max_inflight_bytes", cfg.max_inflight_bytes);
+  if (cfg.batch_bytes == 0) r.error("batch_bytes", "must be at least 1");
+  if (cfg.max_inflight_bytes < cfg.batch_bytes)
+    r.error("max_inflight_bytes",
+            "must be at least batch_bytes (" + std::to_string(cfg.batch_bytes) +
+                "): not even one batch could be in flight");
   cfg.default_topic = r.str("default_topic");
   check_topics(r, cfg);
   if (r.errors().size() == errors_before) check_producer(r, cfg);
@@ -208,6 +224,9 @@ producer_settings(const kafka_config& cfg, const std::string& bootstrap) {
   std::map<std::string, std::string> out{
       {"bootstrap.servers", bootstrap},
       {"enable.idempotence", "true"},
+      // As Kafka's own Java client does: a request's last segment is not
+      // held back until the broker acknowledges the one before.
+      {"socket.nagle.disable", "true"},
       // A transaction is enqueued whole (it is the batch): waiting longer only
       // adds latency, and 0 sends a request per record enqueued.
       {"linger.ms", "1"},

@@ -25,9 +25,10 @@ struct kafka_config {
   /// empty: such an event is refused for good (on_permanent_error).
   std::string default_topic;
   std::size_t batch_size = 1000;
-  /// A transaction's most bytes (event_bytes), one event at least: like
-  /// Kafka's own `batch.size`, a transaction is one request's worth.
-  std::size_t batch_bytes = 1 << 20;
+  /// A transaction's most bytes (event_bytes), one event at least. Not
+  /// stated: librdkafka's `batch.size` (1000000 unless set under
+  /// `producer`), so a transaction is one of its batches.
+  std::size_t batch_bytes = 1000000;
   /// Batches produced and not yet confirmed, per sink. Keeping several in
   /// flight is what gets close to librdkafka's own rate.
   std::size_t max_inflight = 16;

@@ -1,7 +1,10 @@
 // Whole pipelines (sources -> interceptors -> memory -> kafka) against
 // librdkafka's in-process Kafka cluster, read back with a real consumer.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +32,42 @@ using test::pipeline;
 using test::replace_all;
 
 namespace {
+
+// The embedded cluster answers without Nagle's algorithm, as a Kafka broker
+// does: its listening sockets have TCP_NODELAY, which Linux hands on to the
+// connections they accept (shown here on a socket of our own, since the
+// cluster's accepted sockets are out of reach).
+TEST(embedded_kafka, brokers_accept_connections_without_nagle) {
+  sinks::embedded_kafka cluster{3};
+  EXPECT_EQ(cluster.listeners_without_nagle(), 3);
+
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  int one = 1;
+  ASSERT_EQ(setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+            0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
+  int accepted = accept(listener, nullptr, nullptr);
+  ASSERT_GE(accepted, 0);
+  int nodelay = 0;
+  socklen_t optlen = sizeof(nodelay);
+  ASSERT_EQ(getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen),
+            0);
+  EXPECT_NE(nodelay, 0);
+  close(accepted);
+  close(client);
+  close(listener);
+}
 
 TEST_F(pipeline, seq_through_interceptors_arrives_complete_with_headers) {
   constexpr uint64_t count = 20000;

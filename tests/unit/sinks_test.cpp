@@ -497,7 +497,33 @@ TEST(kafka_parse, byte_bounds) {
   flumen::sinks::kafka_config cfg;
   auto settings = flumen::sinks::producer_settings(cfg, "x:1");
   EXPECT_EQ(settings.at("queue.buffering.max.kbytes"),
-            std::to_string(2 * ((16u << 20) + (1u << 20)) / 1024 + 1));
+            std::to_string(2 * ((16u << 20) + 1000000u) / 1024 + 1));
+}
+
+// A transaction is one of librdkafka's batches: batch_bytes follows the
+// producer's batch.size unless stated; Nagle is off as in Kafka's Java
+// client.
+TEST(kafka_parse, batch_bytes_follows_librdkafkas_batch_size) {
+  auto parse = [](const std::string& yaml) {
+    error_list errors;
+    auto node = YAML::Load(yaml);
+    option_reader r{node, "agents.a1.sinks.k1", "t.yaml", errors};
+    auto cfg = parse_kafka(r);
+    r.finish();
+    EXPECT_TRUE(errors.empty()) << yaml;
+    return cfg;
+  };
+  EXPECT_EQ(parse(kafka_base + "topic: t\n").batch_bytes, 1000000u);
+  EXPECT_EQ(parse(kafka_base + "topic: t\nproducer: {batch.size: '500000'}\n")
+                .batch_bytes,
+            500000u);
+  EXPECT_EQ(parse(kafka_base + "topic: t\nbatch_bytes: 64KB\n"
+                               "producer: {batch.size: '500000'}\n")
+                .batch_bytes,
+            65536u);
+  auto settings =
+      flumen::sinks::producer_settings(parse(kafka_base + "topic: t\n"), "x:1");
+  EXPECT_EQ(settings.at("socket.nagle.disable"), "true");
 }
 
 // A topic longer than Kafka's 249 characters crashed the sink (SIGSEGV).
