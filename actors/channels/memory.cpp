@@ -1,5 +1,6 @@
 #include "actors/channels/memory.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <unordered_map>
@@ -15,8 +16,9 @@ memory_config parse_memory(option_reader& r) {
   memory_config cfg;
   cfg.capacity = r.count("capacity", cfg.capacity);
   cfg.byte_capacity = r.bytes("byte_capacity", cfg.byte_capacity);
-  cfg.transaction_capacity =
-      r.count("transaction_capacity", cfg.transaction_capacity);
+  // Not stated, it fits whatever capacity is.
+  cfg.transaction_capacity = r.count(
+      "transaction_capacity", std::min(cfg.transaction_capacity, cfg.capacity));
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
   if (cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",

@@ -15,7 +15,7 @@ struct memory_config {
   /// are not counted). 32 MiB by default: memory is bounded in bytes
   /// whatever the events' size (50,000 events of 10 KB would be 500 MB).
   std::size_t byte_capacity = 32 << 20;
-  std::size_t transaction_capacity = 1000; ///< most events in a put or take
+  std::size_t transaction_capacity = 10000; ///< most events in a put or take
   /// How long an empty take is held before it is answered empty.
   std::chrono::milliseconds keep_alive{500};
 };

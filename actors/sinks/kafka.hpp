@@ -24,7 +24,7 @@ struct kafka_config {
   /// Where an event goes whose `%{header}` topic names a header it lacks;
   /// empty: such an event is refused for good (on_permanent_error).
   std::string default_topic;
-  std::size_t batch_size = 1000;
+  std::size_t batch_size = 10000;
   /// A transaction's most bytes (event_bytes), one event at least. Not
   /// stated: librdkafka's `batch.size` (1000000 unless set under
   /// `producer`), so a transaction is one of its batches.

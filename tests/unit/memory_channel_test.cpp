@@ -406,8 +406,20 @@ TEST_F(parse_memory_test, defaults) {
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.capacity, 50000u);
   EXPECT_EQ(cfg.byte_capacity, 32u << 20);
-  EXPECT_EQ(cfg.transaction_capacity, 1000u);
+  EXPECT_EQ(cfg.transaction_capacity, 10000u);
   EXPECT_EQ(cfg.keep_alive, 500ms);
+}
+
+// A transaction_capacity left at its default fits a smaller capacity; a
+// stated one above it is an error.
+TEST_F(parse_memory_test, default_transaction_capacity_fits_the_capacity) {
+  auto cfg = parse("capacity: 5000\n");
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.transaction_capacity, 5000u);
+  parse("capacity: 5000\ntransaction_capacity: 6000\n");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors.front().to_string().find("must not exceed capacity"),
+            std::string::npos);
 }
 
 TEST_F(parse_memory_test, values) {
