@@ -263,7 +263,7 @@ flumen_run() {
 
 # ---------------------------------------------------------------- reports
 
-KAFKA_SETTINGS="netcat → memory (capacity ${CAP:-50000}, transaction_capacity ${TXC:-1000}) → kafka (batch_size ${BSZ:-1000}, max_inflight ${INFL:-16}), other settings default; --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults"
+KAFKA_SETTINGS="netcat → memory (capacity ${CAP:-50000}, transaction_capacity ${TXC:-10000}) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}), other settings default; --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults"
 
 # report NAME KIND TARGET RSS_TARGET_MB WHAT SETTINGS [NOTES]: prints the
 # row's summary from $WORK/NAME.v (ratios, or rates for KIND rate) and

@@ -140,8 +140,10 @@ bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
 int poll_timeout(std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
   if (deadline == clock::time_point::max()) return 1000;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - clock::now());
+  // Rounded up: rounded down, the last millisecond before a deadline is
+  // spent in polls that return at once.
+  auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1000));
 }
 

@@ -319,3 +319,16 @@ TEST(line_splitter, take_counts_answers_what_is_new_since_the_last_call) {
   EXPECT_EQ(s.take_counts().truncated, 1u);
   EXPECT_EQ(s.truncated(), 3u) << "the totals stay";
 }
+
+// A poll's timeout is rounded up to the deadline: rounded down, the last
+// millisecond before it was spent in polls that returned at once.
+TEST(poll_timeout, rounds_up_to_the_deadline) {
+  auto now = std::chrono::steady_clock::now();
+  EXPECT_EQ(
+      flumen::sources::poll_timeout(now + std::chrono::microseconds{1500}), 2);
+  EXPECT_EQ(flumen::sources::poll_timeout(now - std::chrono::seconds{1}), 0);
+  EXPECT_EQ(flumen::sources::poll_timeout(now + std::chrono::hours{1}), 1000);
+  EXPECT_EQ(flumen::sources::poll_timeout(
+                std::chrono::steady_clock::time_point::max()),
+            1000);
+}

@@ -276,6 +276,54 @@ TEST_F(source_test, netcat_takes_every_line_of_concurrent_clients) {
   EXPECT_TRUE(reaches(m->events_accepted, 2u * lines_per_client));
 }
 
+// What a client sent before it closed is handed over at its close, not
+// after batch_timeout (which only waits for more lines to batch with).
+TEST_F(source_test, netcat_hands_over_a_closing_clients_lines_at_once) {
+  auto ch = channel(channel_config(10000, 1000));
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.batch_size = 1000;
+  cfg.batch_timeout = std::chrono::hours{1};
+  track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  {
+    client c{cfg.port};
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.write("one\ntwo\nthree\n"));
+  }
+  auto events = drain(self, ch, 3, 10s);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].body, "three");
+}
+
+// A client that streams puts the reader in bulk mode (it wakes per 128 KB
+// queued, not per write); what it sends afterwards below that mark, with
+// the connection left open, still arrives (read after a short wait).
+TEST_F(source_test, netcat_after_a_bulk_transfer_a_short_line_still_arrives) {
+  auto ch = channel(channel_config(100000, 1000));
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.batch_size = 1000;
+  cfg.batch_timeout = 20ms;
+  track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  client c{cfg.port};
+  ASSERT_TRUE(c.connected());
+  constexpr std::size_t lines = 20000; // 2 MB of 100-byte lines
+  std::string chunk;
+  for (std::size_t i = 0; i < lines; ++i) {
+    auto n = std::to_string(i);
+    chunk += n + std::string(99 - n.size(), ' ') + "\n";
+  }
+  ASSERT_TRUE(c.write(chunk));
+  auto bulk = drain(self, ch, lines, 20s, 10000);
+  ASSERT_EQ(bulk.size(), lines);
+  ASSERT_TRUE(c.write("last\n"));
+  auto tail = drain(self, ch, 1, 10s);
+  ASSERT_EQ(tail.size(), 1u) << "a short line after a bulk transfer stuck";
+  EXPECT_EQ(tail[0].body, "last");
+}
+
 // Several reader threads share the listener: every line of every client
 // arrives, each client's in its order, and a stop hands over what all of
 // them had sent.
