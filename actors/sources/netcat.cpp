@@ -138,16 +138,6 @@ constexpr std::size_t bulk_read = 16 * 1024;
 constexpr int bulk_low_water = 128 * 1024;
 constexpr std::chrono::milliseconds bulk_tail{2};
 
-/// Acknowledges what was read at once rather than after Linux's delayed-ACK
-/// timer (40 ms and more): a client with Nagle's algorithm on (nc, most
-/// loggers) holds its last short segment until the one before is
-/// acknowledged, so a burst's last line arrived 40 to 60 ms late. Not a
-/// lasting mode in Linux: set again after every read.
-void ack_now(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-}
-
 /// What a client may still hold in its own send buffer when its last write
 /// returned (Linux's largest default, net.ipv4.tcp_wmem). A stop reads this
 /// much beyond what was queued here, so a client that wrote and closed
@@ -422,7 +412,6 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
     } else {
       r.bytes += static_cast<std::size_t>(n);
       c.last_read = clock::now();
-      ack_now(c.fd.fd);
       c.lines.feed(buf_.get(), static_cast<std::size_t>(n), pending_);
     }
     count_overlong(c.lines, m_);
