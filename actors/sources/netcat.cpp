@@ -428,6 +428,9 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
 // At a stop: what the client had sent, up to the end of a line. False when
 // the pump was torn down meanwhile.
 bool netcat_reader::drain(client& c, std::size_t& bytes) {
+  // Waiting for the rest of a line below needs a socket that reports every
+  // byte.
+  set_bulk(c, false);
   int queued = 0;
   if (::ioctl(c.fd.fd, FIONREAD, &queued) != 0 || queued < 0) queued = 0;
   auto r = read_from(c, static_cast<std::size_t>(queued) + stop_read_margin);

@@ -709,6 +709,38 @@ TEST_F(source_test, netcat_stop_takes_the_rest_of_a_line_that_comes_soon) {
   EXPECT_EQ(m->events_received.load() - m->events_undelivered.load(), 2u);
 }
 
+// The same for a client in bulk mode (its socket reports readable only at
+// 128 KB queued): at a stop the rest of its line is still waited for.
+TEST_F(source_test, netcat_stop_takes_the_rest_of_a_streaming_clients_line) {
+  auto ch = channel(channel_config(100000, 10000));
+  netcat_config cfg;
+  cfg.port = free_port();
+  cfg.batch_size = 10000;
+  cfg.batch_timeout = 20ms;
+  auto src = track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  client c{cfg.port};
+  ASSERT_TRUE(c.connected());
+  constexpr std::size_t lines = 20000; // 2 MB: the reader goes bulk
+  std::string chunk;
+  for (std::size_t i = 0; i < lines; ++i) {
+    auto n = std::to_string(i);
+    chunk += n + std::string(99 - n.size(), ' ') + "\n";
+  }
+  auto m = registry_.find("a1.sources.r1");
+  // The stop comes while the reader is still at the stream, with the end of
+  // a line to come.
+  ASSERT_TRUE(c.write(chunk.substr(0, chunk.size() / 2)));
+  ASSERT_TRUE(wait_until([&] { return m->events_received.load() > 0; }));
+  ASSERT_TRUE(c.write(chunk.substr(chunk.size() / 2) + "last is "));
+  self->send(src, stop_atom::value);
+  std::this_thread::sleep_for(20ms); // the client's pause between chunks
+  ASSERT_TRUE(c.write("complete\n"));
+  EXPECT_TRUE(ok_within(self, 5s));
+  auto events = drain(self, ch, lines + 1, 20s, 10000);
+  ASSERT_EQ(events.size(), lines + 1);
+  EXPECT_EQ(events.back().body, "last is complete");
+}
+
 TEST_F(source_test,
        netcat_torn_down_counts_what_it_read_and_never_handed_over) {
   auto ch = channel(channel_config(10, 10));
