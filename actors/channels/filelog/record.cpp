@@ -1,0 +1,193 @@
+#include "actors/channels/filelog/record.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "actors/channels/filelog/crc32c.hpp"
+
+namespace flumen::filelog {
+
+static_assert(std::endian::native == std::endian::little,
+              "the log is written in the host's byte order: little-endian");
+
+namespace {
+
+constexpr char segment_magic[8] = {'F', 'L', 'U', 'M', 'E', 'N', 'L', 'G'};
+
+template <class T>
+void put(std::string& out, T v) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));
+  out.append(buf, sizeof(T));
+}
+
+template <class T>
+T get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+void put_bytes(std::string& out, std::string_view s) {
+  put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+/// Reads a length-prefixed string at `pos`; false when it runs past `end`.
+bool get_bytes(std::string_view in, std::size_t& pos, std::string_view& s) {
+  if (in.size() - pos < 4) return false;
+  auto n = get<uint32_t>(in.data() + pos);
+  pos += 4;
+  if (in.size() - pos < n) return false;
+  s = in.substr(pos, n);
+  pos += n;
+  return true;
+}
+
+bool all_zero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+} // namespace
+
+std::string encode_segment_header(uint64_t first_seq) {
+  std::string out(segment_magic, sizeof(segment_magic));
+  put<uint32_t>(out, format_version);
+  put<uint32_t>(out, 0);
+  put<uint64_t>(out, first_seq);
+  put<uint32_t>(out, crc32c(out));
+  put<uint32_t>(out, 0);
+  return out;
+}
+
+std::optional<uint64_t> decode_segment_header(std::string_view bytes) {
+  if (bytes.size() < segment_header_size) return std::nullopt;
+  if (std::memcmp(bytes.data(), segment_magic, sizeof(segment_magic)) != 0)
+    return std::nullopt;
+  if (get<uint32_t>(bytes.data() + 24) != crc32c(bytes.substr(0, 24)))
+    return std::nullopt;
+  if (get<uint32_t>(bytes.data() + 8) != format_version) return std::nullopt;
+  return get<uint64_t>(bytes.data() + 16);
+}
+
+std::size_t payload_size(const batch& events) {
+  std::size_t n = 0;
+  for (auto& e : events) {
+    n += 8 + e.body.size();
+    for (auto& [k, v] : e.headers)
+      n += 8 + k.size() + v.size();
+  }
+  return n;
+}
+
+void append_record(std::string& out, uint64_t seq, const batch& events) {
+  auto start = out.size();
+  out.reserve(start + record_header_size + payload_size(events));
+  out.append(record_header_size, '\0');
+  for (auto& e : events) {
+    put_bytes(out, e.body);
+    put<uint32_t>(out, static_cast<uint32_t>(e.headers.size()));
+    for (auto& [k, v] : e.headers) {
+      put_bytes(out, k);
+      put_bytes(out, v);
+    }
+  }
+  auto payload = std::string_view{out}.substr(start + record_header_size);
+  std::string header;
+  put<uint32_t>(header, static_cast<uint32_t>(payload.size()));
+  put<uint32_t>(header, static_cast<uint32_t>(events.size()));
+  put<uint64_t>(header, seq);
+  put<uint32_t>(header, crc32c(payload));
+  put<uint32_t>(header, crc32c(header));
+  std::memcpy(out.data() + start, header.data(), record_header_size);
+}
+
+bool decode_events(std::string_view payload, uint32_t count, batch& out) {
+  auto before = out.size();
+  std::size_t pos = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view body;
+    if (!get_bytes(payload, pos, body) || payload.size() - pos < 4) {
+      out.resize(before);
+      return false;
+    }
+    auto headers = get<uint32_t>(payload.data() + pos);
+    pos += 4;
+    // Each header takes 8 bytes at least: a count beyond what is left is
+    // damage, not a reason to reserve gigabytes.
+    if (headers > (payload.size() - pos) / 8) {
+      out.resize(before);
+      return false;
+    }
+    auto& e = out.emplace_back();
+    e.body.assign(body);
+    e.headers.reserve(headers);
+    for (uint32_t h = 0; h < headers; ++h) {
+      std::string_view k, v;
+      if (!get_bytes(payload, pos, k) || !get_bytes(payload, pos, v)) {
+        out.resize(before);
+        return false;
+      }
+      e.headers.insert_or_assign(std::string{k}, std::string{v});
+    }
+  }
+  if (pos != payload.size()) {
+    out.resize(before);
+    return false;
+  }
+  return true;
+}
+
+scan_result
+scan_segment(std::string_view bytes,
+             const std::function<void(const scanned_record&)>& on_record) {
+  scan_result r;
+  auto first = decode_segment_header(bytes);
+  if (!first) return r;
+  r.header_ok = true;
+  r.first_seq = *first;
+  std::size_t pos = segment_header_size;
+  r.good_end = pos;
+  while (pos < bytes.size()) {
+    auto rest = bytes.substr(pos);
+    if (rest.size() < record_header_size) {
+      r.torn_bytes = rest.size(); // a header cut short
+      break;
+    }
+    auto header_ok =
+        get<uint32_t>(rest.data() + 20) == crc32c(rest.substr(0, 20));
+    auto len = get<uint32_t>(rest.data());
+    if (!header_ok || len > max_record_payload) {
+      if (all_zero(rest)) {
+        r.torn_bytes = rest.size(); // appended length, never the data
+      } else {
+        r.abandoned_at = pos;
+        r.abandoned_bytes = rest.size();
+      }
+      break;
+    }
+    if (rest.size() - record_header_size < len) {
+      r.torn_bytes = rest.size(); // the payload cut short
+      break;
+    }
+    scanned_record rec;
+    rec.offset = pos;
+    rec.count = get<uint32_t>(rest.data() + 4);
+    rec.seq = get<uint64_t>(rest.data() + 8);
+    rec.payload = rest.substr(record_header_size, len);
+    pos += record_header_size + len;
+    r.good_end = pos;
+    if (get<uint32_t>(rest.data() + 16) != crc32c(rec.payload)) {
+      ++r.corrupt_records;
+      r.corrupt_bytes += record_header_size + len;
+      r.corrupt_at.push_back(rec.offset);
+      continue;
+    }
+    ++r.records;
+    if (on_record) on_record(rec);
+  }
+  return r;
+}
+
+} // namespace flumen::filelog

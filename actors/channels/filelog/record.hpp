@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/event.hpp"
+
+namespace flumen::filelog {
+
+// The file channel's log (issue "part 5"; shared/DESIGN.md, "Durable file
+// channel"): segment files of framed records, one record per accepted put.
+// Everything is little-endian.
+//
+// Segment header, 32 bytes:
+//   "FLUMENLG" | u32 version (1) | u32 reserved (0) | u64 first sequence
+//   number | u32 crc32c of the 24 bytes before | u32 reserved (0)
+// Record, a 24-byte header and its payload:
+//   u32 payload length | u32 event count | u64 sequence number of its first
+//   event | u32 crc32c of the payload | u32 crc32c of the 20 bytes before
+// Payload, per event:
+//   u32 body length | body | u32 header count |
+//   per header: u32 key length | key | u32 value length | value
+//
+// Two checksums, so a damaged length is never trusted: a record whose
+// header checksum fails ends what can be read of its segment; one whose
+// payload checksum fails is skipped by its (checked) length.
+
+constexpr std::size_t segment_header_size = 32;
+constexpr std::size_t record_header_size = 24;
+constexpr uint32_t format_version = 1;
+
+/// The most payload bytes one record may claim; more is implausible.
+constexpr std::size_t max_record_payload = std::size_t{1} << 30;
+
+std::string encode_segment_header(uint64_t first_seq);
+
+/// The first sequence number, when `bytes` starts with a valid header.
+std::optional<uint64_t> decode_segment_header(std::string_view bytes);
+
+/// Appends one record holding `events`, numbered from `seq`.
+void append_record(std::string& out, uint64_t seq, const batch& events);
+
+/// The payload's size for `events` (what append_record adds, less the
+/// header).
+std::size_t payload_size(const batch& events);
+
+/// Appends the events of a payload to `out`; false (and `out` as it was)
+/// when the payload does not hold exactly `count` well-formed events.
+bool decode_events(std::string_view payload, uint32_t count, batch& out);
+
+struct scanned_record {
+  std::size_t offset = 0; ///< of its header, from the segment's start
+  uint64_t seq = 0;
+  uint32_t count = 0;
+  std::string_view payload;
+};
+
+/// What reading a segment found besides its records.
+struct scan_result {
+  bool header_ok = false; ///< false: nothing of it can be read
+  uint64_t first_seq = 0;
+  std::size_t records = 0;
+  /// Where the readable part ends: after the last record that could be
+  /// read or skipped; what follows is a torn tail or abandoned.
+  std::size_t good_end = 0;
+  /// An interrupted append: a record cut short by the end of the file, or
+  /// zeros to the end. The channel truncates it.
+  std::size_t torn_bytes = 0;
+  /// Complete records whose payload checksum failed (or whose payload did
+  /// not parse): skipped and counted, with their events.
+  std::size_t corrupt_records = 0;
+  std::size_t corrupt_bytes = 0;
+  /// A record header that fails its checksum (or claims an implausible
+  /// length) with more than zeros after it: the rest of the segment cannot
+  /// be framed and is abandoned.
+  std::size_t abandoned_bytes = 0;
+  std::size_t abandoned_at = 0;
+  /// Offsets of the corrupt records, for the log.
+  std::vector<std::size_t> corrupt_at;
+};
+
+/// Reads a whole segment, calling `on_record` for every record whose
+/// checksums hold, in order.
+scan_result
+scan_segment(std::string_view bytes,
+             const std::function<void(const scanned_record&)>& on_record = {});
+
+} // namespace flumen::filelog

@@ -1,0 +1,301 @@
+// The file channel's log format: checksums, framing, torn tails at every
+// byte, bit flips, implausible lengths, and the ack state's two slots.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "actors/channels/filelog/ack_state.hpp"
+#include "actors/channels/filelog/crc32c.hpp"
+#include "actors/channels/filelog/record.hpp"
+
+using namespace flumen;
+using namespace flumen::filelog;
+
+namespace {
+
+batch sample_events(std::size_t n, const std::string& tag) {
+  batch out;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& e = out.emplace_back();
+    e.body = tag + "-" + std::to_string(i);
+    if (i % 2 == 0) e.headers.insert_or_assign("host", "web-1");
+    if (i % 3 == 0) e.headers.insert_or_assign("seq", std::to_string(i));
+  }
+  return out;
+}
+
+std::vector<scanned_record> records_of(std::string_view segment,
+                                       scan_result* result = nullptr) {
+  std::vector<scanned_record> out;
+  auto r = scan_segment(segment,
+                        [&](const scanned_record& rec) { out.push_back(rec); });
+  if (result) *result = r;
+  return out;
+}
+
+} // namespace
+
+TEST(crc32c, check_value_in_hardware_and_by_table) {
+  EXPECT_EQ(crc32c(std::string_view{"123456789"}), 0xE3069283u);
+  EXPECT_EQ(crc32c_portable("123456789", 9), 0xE3069283u);
+  EXPECT_EQ(crc32c(std::string_view{}), 0u);
+}
+
+TEST(crc32c, hardware_and_table_agree_and_continue) {
+  std::mt19937 rng{42};
+  std::string data(4099, '\0');
+  for (auto& c : data)
+    c = static_cast<char>(rng());
+  for (std::size_t n = 0; n < data.size(); n += 1 + n / 7) {
+    EXPECT_EQ(crc32c(data.data(), n), crc32c_portable(data.data(), n)) << n;
+    // Continuing over two pieces gives the checksum of the whole.
+    auto half = n / 2;
+    EXPECT_EQ(crc32c(data.data() + half, n - half, crc32c(data.data(), half)),
+              crc32c(data.data(), n))
+        << n;
+  }
+}
+
+TEST(filelog_segment, header_round_trip_and_damage) {
+  auto h = encode_segment_header(1234567);
+  ASSERT_EQ(h.size(), segment_header_size);
+  EXPECT_EQ(decode_segment_header(h), 1234567u);
+  for (std::size_t i = 0; i < 28; ++i) {
+    auto bad = h;
+    bad[i] ^= 0x10;
+    EXPECT_FALSE(decode_segment_header(bad)) << "byte " << i;
+  }
+  EXPECT_FALSE(decode_segment_header(h.substr(0, 31)));
+}
+
+TEST(filelog_record, events_round_trip_with_headers_and_empty_bodies) {
+  auto events = sample_events(7, "a");
+  events[3].body.clear();
+  events.emplace_back().body = std::string(100000, 'x');
+  std::string seg = encode_segment_header(10);
+  append_record(seg, 10, events);
+  EXPECT_EQ(seg.size(),
+            segment_header_size + record_header_size + payload_size(events));
+  scan_result r;
+  auto recs = records_of(seg, &r);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].seq, 10u);
+  EXPECT_EQ(recs[0].count, events.size());
+  batch back;
+  ASSERT_TRUE(decode_events(recs[0].payload, recs[0].count, back));
+  EXPECT_EQ(back, events);
+  EXPECT_EQ(r.good_end, seg.size());
+  EXPECT_EQ(r.torn_bytes + r.corrupt_records + r.abandoned_bytes, 0u);
+}
+
+TEST(filelog_record, records_come_back_in_order) {
+  std::string seg = encode_segment_header(0);
+  uint64_t seq = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto events = sample_events(1 + i % 5, std::to_string(i));
+    append_record(seg, seq, events);
+    seq += events.size();
+  }
+  scan_result r;
+  auto recs = records_of(seg, &r);
+  ASSERT_EQ(recs.size(), 50u);
+  uint64_t expect = 0;
+  for (auto& rec : recs) {
+    EXPECT_EQ(rec.seq, expect);
+    expect += rec.count;
+  }
+  EXPECT_EQ(r.records, 50u);
+  EXPECT_EQ(r.good_end, seg.size());
+}
+
+// A crash mid-append leaves any prefix of the last record: every one of
+// them reads as the records before it plus a torn tail of that many bytes.
+TEST(filelog_record, a_torn_tail_at_every_byte_offset) {
+  std::string seg = encode_segment_header(0);
+  append_record(seg, 0, sample_events(3, "first"));
+  auto before = seg.size();
+  std::string last;
+  append_record(last, 3, sample_events(4, "last"));
+  for (std::size_t cut = 0; cut < last.size(); ++cut) {
+    auto torn = seg + last.substr(0, cut);
+    scan_result r;
+    auto recs = records_of(torn, &r);
+    ASSERT_EQ(recs.size(), 1u) << "cut " << cut;
+    EXPECT_EQ(r.good_end, before) << "cut " << cut;
+    EXPECT_EQ(r.torn_bytes, cut) << "cut " << cut;
+    EXPECT_EQ(r.corrupt_records, 0u) << "cut " << cut;
+    EXPECT_EQ(r.abandoned_bytes, 0u) << "cut " << cut;
+  }
+}
+
+// A file extended by a crash before its data was written reads zeros.
+TEST(filelog_record, zeros_after_the_last_record_are_a_torn_tail) {
+  std::string seg = encode_segment_header(0);
+  append_record(seg, 0, sample_events(3, "x"));
+  auto end = seg.size();
+  seg.append(4096, '\0');
+  scan_result r;
+  EXPECT_EQ(records_of(seg, &r).size(), 1u);
+  EXPECT_EQ(r.good_end, end);
+  EXPECT_EQ(r.torn_bytes, 4096u);
+  EXPECT_EQ(r.abandoned_bytes, 0u);
+}
+
+// One flipped bit anywhere in a record: in its payload, the record is
+// skipped and counted and the next one is read; in its header, the rest of
+// the segment is abandoned and counted. Never a wrong event.
+TEST(filelog_record, a_flipped_bit_anywhere_in_a_record) {
+  std::string seg = encode_segment_header(0);
+  append_record(seg, 0, sample_events(2, "one"));
+  auto second_at = seg.size();
+  append_record(seg, 2, sample_events(3, "two"));
+  auto third_at = seg.size();
+  append_record(seg, 5, sample_events(2, "three"));
+  for (std::size_t byte = second_at; byte < third_at; ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      auto bad = seg;
+      bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+      scan_result r;
+      auto recs = records_of(bad, &r);
+      if (byte < second_at + record_header_size) {
+        ASSERT_EQ(recs.size(), 1u) << byte << ":" << bit;
+        EXPECT_EQ(r.abandoned_at, second_at);
+        EXPECT_EQ(r.abandoned_bytes, bad.size() - second_at);
+        EXPECT_EQ(r.corrupt_records, 0u);
+      } else {
+        ASSERT_EQ(recs.size(), 2u) << byte << ":" << bit;
+        EXPECT_EQ(recs[1].seq, 5u);
+        EXPECT_EQ(r.corrupt_records, 1u);
+        ASSERT_EQ(r.corrupt_at.size(), 1u);
+        EXPECT_EQ(r.corrupt_at[0], second_at);
+        EXPECT_EQ(r.corrupt_bytes, third_at - second_at);
+        EXPECT_EQ(r.abandoned_bytes, 0u);
+      }
+      EXPECT_EQ(recs[0].seq, 0u);
+    }
+  }
+}
+
+TEST(filelog_record, an_implausible_length_abandons_the_rest) {
+  std::string seg = encode_segment_header(0);
+  append_record(seg, 0, sample_events(1, "ok"));
+  auto at = seg.size();
+  // A header whose checksum holds but claims 2 GiB.
+  std::string h(20, '\0');
+  uint32_t len = 2u << 30, count = 1;
+  uint64_t seq = 1;
+  std::memcpy(h.data(), &len, 4);
+  std::memcpy(h.data() + 4, &count, 4);
+  std::memcpy(h.data() + 8, &seq, 8);
+  uint32_t crc = crc32c(h);
+  h.append(reinterpret_cast<const char*>(&crc), 4);
+  seg += h + "some bytes";
+  scan_result r;
+  EXPECT_EQ(records_of(seg, &r).size(), 1u);
+  EXPECT_EQ(r.abandoned_at, at);
+  EXPECT_EQ(r.abandoned_bytes, seg.size() - at);
+}
+
+TEST(filelog_record, a_segment_without_a_valid_header_reads_nothing) {
+  std::string seg = encode_segment_header(0);
+  append_record(seg, 0, sample_events(1, "x"));
+  seg[0] = 'X';
+  scan_result r;
+  EXPECT_TRUE(records_of(seg, &r).empty());
+  EXPECT_FALSE(r.header_ok);
+}
+
+TEST(filelog_record, decode_events_refuses_malformed_payloads) {
+  std::string seg;
+  auto events = sample_events(3, "p");
+  append_record(seg, 0, events);
+  auto payload = std::string_view{seg}.substr(record_header_size);
+  batch out;
+  out.emplace_back().body = "kept";
+  EXPECT_FALSE(decode_events(payload, 4, out)) << "more events than held";
+  EXPECT_FALSE(decode_events(payload, 2, out)) << "bytes left over";
+  EXPECT_FALSE(decode_events(payload.substr(0, payload.size() - 1), 3, out));
+  // A header count no payload could hold.
+  std::string absurd;
+  uint32_t body = 0, headers = 0xFFFFFFFF;
+  absurd.append(reinterpret_cast<const char*>(&body), 4);
+  absurd.append(reinterpret_cast<const char*>(&headers), 4);
+  EXPECT_FALSE(decode_events(absurd, 1, out));
+  ASSERT_EQ(out.size(), 1u) << "a failed decode leaves out as it was";
+  EXPECT_EQ(out[0].body, "kept");
+  EXPECT_TRUE(decode_events(payload, 3, out));
+  EXPECT_EQ(out.size(), 4u);
+}
+
+// -- the ack state ------------------------------------------------------
+
+TEST(filelog_ack, slots_round_trip_and_the_newer_valid_one_wins) {
+  std::string file(ack_file_size, '\0');
+  auto put_slot = [&](int i, ack_slot s) {
+    auto b = encode_ack_slot(s);
+    file.replace(ack_slot_offset[i], ack_slot_size, b);
+  };
+  EXPECT_FALSE(read_ack_state(file)) << "a new file holds nothing";
+  put_slot(1, {1, 100});
+  ASSERT_TRUE(read_ack_state(file));
+  EXPECT_EQ(read_ack_state(file)->committed, 100u);
+  put_slot(0, {2, 250});
+  EXPECT_EQ(read_ack_state(file)->committed, 250u);
+  // The write of generation 2 torn (any byte of its slot): generation 1
+  // holds.
+  for (std::size_t i = 0; i < 28; ++i) {
+    auto torn = file;
+    torn[ack_slot_offset[0] + i] ^= 0x04;
+    auto s = read_ack_state(torn);
+    ASSERT_TRUE(s) << i;
+    EXPECT_EQ(s->generation, 1u) << i;
+    EXPECT_EQ(s->committed, 100u) << i;
+  }
+  // A file cut short keeps what its first slot holds.
+  EXPECT_EQ(read_ack_state(std::string_view{file}.substr(0, 100))->committed,
+            250u);
+}
+
+TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("flumen_ack_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "ack").string();
+  std::filesystem::remove(path);
+  {
+    ack_file a{path};
+    EXPECT_FALSE(a.loaded());
+    a.store(10);
+    a.store(20);
+    a.store(30);
+    EXPECT_EQ(a.committed(), 30u);
+  }
+  {
+    ack_file a{path};
+    ASSERT_TRUE(a.loaded());
+    EXPECT_EQ(a.loaded()->committed, 30u);
+    EXPECT_EQ(a.loaded()->generation, 3u);
+    a.store(40); // generation 4, the other slot than 3
+  }
+  // Tear the last write: the one before it is what a restart sees.
+  {
+    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(static_cast<std::streamoff>(ack_slot_offset[0] + 17));
+    f.put('\x7f');
+  }
+  ack_file a{path};
+  ASSERT_TRUE(a.loaded());
+  EXPECT_EQ(a.loaded()->committed, 30u);
+  a.store(35);
+  EXPECT_EQ(ack_file{path}.loaded()->committed, 35u);
+  std::filesystem::remove_all(dir);
+}
