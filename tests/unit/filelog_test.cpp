@@ -2,7 +2,10 @@
 // byte, bit flips, implausible lengths, and the ack state's two slots.
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstring>
 #include <filesystem>
@@ -15,6 +18,8 @@
 
 #include "actors/channels/filelog/ack_state.hpp"
 #include "actors/channels/filelog/crc32c.hpp"
+#include "actors/channels/filelog/log_dir.hpp"
+#include "actors/channels/filelog/log_writer.hpp"
 #include "actors/channels/filelog/record.hpp"
 
 using namespace flumen;
@@ -175,8 +180,9 @@ TEST(filelog_record, a_flipped_bit_anywhere_in_a_record) {
         ASSERT_EQ(recs.size(), 2u) << byte << ":" << bit;
         EXPECT_EQ(recs[1].seq, 5u);
         EXPECT_EQ(r.corrupt_records, 1u);
-        ASSERT_EQ(r.corrupt_at.size(), 1u);
-        EXPECT_EQ(r.corrupt_at[0], second_at);
+        ASSERT_EQ(r.corrupt.size(), 1u);
+        EXPECT_EQ(r.corrupt[0].offset, second_at);
+        EXPECT_EQ(r.corrupt[0].bytes, third_at - second_at);
         EXPECT_EQ(r.corrupt_bytes, third_at - second_at);
         EXPECT_EQ(r.abandoned_bytes, 0u);
       }
@@ -298,4 +304,214 @@ TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
   a.store(35);
   EXPECT_EQ(ack_file{path}.loaded()->committed, 35u);
   std::filesystem::remove_all(dir);
+}
+
+// -- a directory: writer and recovery -------------------------------------
+
+namespace {
+
+struct filelog_dir : ::testing::Test {
+  std::string dir;
+  void SetUp() override {
+    dir = (std::filesystem::temp_directory_path() /
+           ("flumen_filelog_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+              .string();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  /// Every pending event of a recovery, read back from `from` on.
+  batch replay(const recovery& r) {
+    batch out;
+    for (auto& ref : r.pending)
+      EXPECT_TRUE(read_record(r, ref, r.committed, out));
+    return out;
+  }
+
+  static std::vector<std::string> bodies(const batch& b) {
+    std::vector<std::string> out;
+    for (auto& e : b)
+      out.push_back(e.body);
+    return out;
+  }
+
+  static batch numbered(int from, int n) {
+    batch out;
+    for (int i = from; i < from + n; ++i) {
+      auto& e = out.emplace_back();
+      e.body = "line " + std::to_string(i);
+      e.headers.insert_or_assign("n", std::to_string(i));
+    }
+    return out;
+  }
+
+  static std::vector<std::string> names(int from, int n) {
+    return bodies(numbered(from, n));
+  }
+
+  void flip(const std::string& path, std::size_t offset) {
+    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekg(static_cast<std::streamoff>(offset));
+    char c = 0;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.put(static_cast<char>(c ^ 0x20));
+  }
+};
+
+} // namespace
+
+TEST_F(filelog_dir, what_was_written_is_read_back_in_order) {
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 3));
+    w.append(numbered(3, 2));
+    w.sync();
+    EXPECT_EQ(w.next_seq(), 5u);
+  }
+  auto r = recover(dir, false);
+  EXPECT_EQ(r.committed, 0u);
+  EXPECT_EQ(r.pending.size(), 2u);
+  EXPECT_EQ(r.pending_events, 5u);
+  EXPECT_EQ(r.next_seq, 5u);
+  EXPECT_TRUE(r.damages.empty());
+  EXPECT_EQ(bodies(replay(r)), names(0, 5));
+}
+
+TEST_F(filelog_dir, segments_roll_over_at_max_file_size) {
+  {
+    log_writer w{dir, 600, 0};
+    for (int i = 0; i < 20; ++i)
+      w.append(numbered(i * 4, 4));
+    w.sync();
+  }
+  auto segs = list_segments(dir);
+  EXPECT_GT(segs.size(), 3u);
+  for (auto& s : segs)
+    EXPECT_LE(std::filesystem::file_size(s.path), 600u) << s.path;
+  auto r = recover(dir, false);
+  EXPECT_EQ(r.pending.size(), 20u);
+  EXPECT_EQ(bodies(replay(r)), names(0, 80));
+}
+
+// The ack state says where the committed part ends, possibly inside a
+// record: only what follows is read back.
+TEST_F(filelog_dir, only_what_follows_the_committed_position_comes_back) {
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 4));
+    w.append(numbered(4, 4));
+    w.append(numbered(8, 4));
+    w.sync();
+    ack_file ack{dir + "/ack"};
+    ack.store(6);
+  }
+  auto r = recover(dir, false);
+  EXPECT_EQ(r.committed, 6u);
+  EXPECT_EQ(r.pending.size(), 2u) << "the record holding 4..7, and 8..11";
+  EXPECT_EQ(r.pending_events, 6u);
+  EXPECT_EQ(bodies(replay(r)), names(6, 6));
+}
+
+TEST_F(filelog_dir, a_torn_tail_is_reported_then_truncated_on_repair) {
+  std::string seg;
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    w.sync();
+    seg = w.segment();
+  }
+  auto good = std::filesystem::file_size(seg);
+  std::string half;
+  append_record(half, 2, numbered(2, 2));
+  {
+    std::ofstream f{seg, std::ios::app | std::ios::binary};
+    f.write(half.data(), static_cast<std::streamsize>(half.size() / 2));
+  }
+  auto r = recover(dir, false);
+  ASSERT_EQ(r.damages.size(), 1u);
+  EXPECT_EQ(r.damages[0].what, damage::kind::torn_tail);
+  EXPECT_EQ(r.damages[0].path, seg);
+  EXPECT_EQ(r.damages[0].offset, good);
+  EXPECT_EQ(r.damages[0].bytes, half.size() / 2);
+  EXPECT_EQ(std::filesystem::file_size(seg), good + half.size() / 2)
+      << "reading does not change the directory";
+  EXPECT_EQ(bodies(replay(r)), names(0, 2));
+  recover(dir, true);
+  EXPECT_EQ(std::filesystem::file_size(seg), good);
+  EXPECT_TRUE(recover(dir, false).damages.empty());
+}
+
+TEST_F(filelog_dir, a_corrupt_record_is_skipped_and_reported_the_rest_read) {
+  std::size_t second_at = 0;
+  std::string seg;
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    second_at = w.append(numbered(2, 2)).offset;
+    w.append(numbered(4, 2));
+    w.sync();
+    seg = w.segment();
+  }
+  flip(seg, second_at + record_header_size + 3); // in its payload
+  auto r = recover(dir, true);
+  ASSERT_EQ(r.damages.size(), 1u);
+  EXPECT_EQ(r.damages[0].what, damage::kind::corrupt_record);
+  EXPECT_EQ(r.damages[0].offset, second_at);
+  auto back = bodies(replay(r));
+  auto expect = names(0, 2);
+  for (auto& n : names(4, 2))
+    expect.push_back(n);
+  EXPECT_EQ(back, expect);
+}
+
+TEST_F(filelog_dir, a_new_writer_goes_on_after_what_recovery_found) {
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 3));
+    w.sync();
+  }
+  auto r1 = recover(dir, true);
+  {
+    log_writer w{dir, 1 << 20, r1.next_seq};
+    w.append(numbered(3, 3));
+    w.sync();
+  }
+  auto r2 = recover(dir, false);
+  EXPECT_EQ(r2.segments.size(), 2u);
+  EXPECT_EQ(bodies(replay(r2)), names(0, 6));
+  EXPECT_EQ(r2.next_seq, 6u);
+}
+
+// A write that fails (here: the file size limit, as a full disk would)
+// fails that append, seals the segment, and skips its numbers; the next
+// append starts a new segment, and nothing acknowledged is lost.
+TEST_F(filelog_dir, a_failed_write_seals_the_segment_and_skips_its_numbers) {
+  log_writer w{dir, 1 << 20, 0};
+  w.append(numbered(0, 2));
+  w.sync();
+  auto first = w.segment();
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit small = old_limit;
+  small.rlim_cur = std::filesystem::file_size(first) + 10;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  EXPECT_THROW(w.append(numbered(2, 2)), std::system_error);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(w.next_seq(), 4u) << "the failed record's numbers are skipped";
+  w.append(numbered(4, 2));
+  w.sync();
+  EXPECT_NE(w.segment(), first);
+  auto r = recover(dir, false);
+  // The failed record's first 10 bytes reached the file: a torn tail.
+  ASSERT_EQ(r.damages.size(), 1u);
+  EXPECT_EQ(r.damages[0].what, damage::kind::torn_tail);
+  auto expect = names(0, 2);
+  for (auto& n : names(4, 2))
+    expect.push_back(n);
+  EXPECT_EQ(bodies(replay(r)), expect);
 }

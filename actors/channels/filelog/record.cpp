@@ -181,7 +181,7 @@ scan_segment(std::string_view bytes,
     if (get<uint32_t>(rest.data() + 16) != crc32c(rec.payload)) {
       ++r.corrupt_records;
       r.corrupt_bytes += record_header_size + len;
-      r.corrupt_at.push_back(rec.offset);
+      r.corrupt.push_back({rec.offset, record_header_size + len});
       continue;
     }
     ++r.records;

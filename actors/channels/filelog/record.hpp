@@ -80,8 +80,12 @@ struct scan_result {
   /// be framed and is abandoned.
   std::size_t abandoned_bytes = 0;
   std::size_t abandoned_at = 0;
-  /// Offsets of the corrupt records, for the log.
-  std::vector<std::size_t> corrupt_at;
+  /// Where each corrupt record is and its size, for the log.
+  struct span {
+    std::size_t offset = 0;
+    std::size_t bytes = 0;
+  };
+  std::vector<span> corrupt;
 };
 
 /// Reads a whole segment, calling `on_record` for every record whose
