@@ -120,16 +120,17 @@ void check_producer(option_reader& r, const kafka_config& cfg) {
   rd_kafka_destroy(rk);
 }
 
-/// librdkafka's `batch.size`: as set under `producer`, else its default.
-std::size_t
-librdkafka_batch_size(const std::map<std::string, std::string>& producer) {
-  if (auto i = producer.find("batch.size"); i != producer.end()) {
+/// A numeric librdkafka property as set under `producer`, else `fallback`
+/// (librdkafka's default).
+std::size_t producer_number(const std::map<std::string, std::string>& producer,
+                            const char* key, std::size_t fallback) {
+  if (auto i = producer.find(key); i != producer.end()) {
     std::size_t n = 0;
     auto& v = i->second;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec == std::errc{} && end == v.data() + v.size() && n > 0) return n;
   }
-  return 1000000;
+  return fallback;
 }
 
 } // namespace
@@ -146,7 +147,14 @@ kafka_config parse_kafka(option_reader& r) {
   // At most a million: the client queue is sized 2 x max_inflight x
   // batch_size, which must stay within librdkafka's int range (999999999
   // overflowed it, and every produce then failed with a full queue).
-  cfg.batch_size = r.count("batch_size", cfg.batch_size, 1, 1000000);
+  cfg.producer = r.string_map("producer");
+  // A transaction is one of librdkafka's batches (see batch_bytes below):
+  // not stated, it holds no more records than one of them may.
+  cfg.batch_size = r.count(
+      "batch_size",
+      std::min(cfg.batch_size,
+               producer_number(cfg.producer, "batch.num.messages", 10000)),
+      1, 1000000);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 64);
@@ -176,7 +184,6 @@ kafka_config parse_kafka(option_reader& r) {
       !cfg.dead_letter_channel.empty())
     r.error("dead_letter_channel",
             "is used only with on_permanent_error: dead_letter");
-  cfg.producer = r.string_map("producer");
   // Let librdkafka judge each key and value now, at load time.
   auto* probe = rd_kafka_conf_new();
   for (auto& [key, value] : cfg.producer) {
@@ -188,12 +195,18 @@ kafka_config parse_kafka(option_reader& r) {
   }
   rd_kafka_conf_destroy(probe);
   // A transaction is one of librdkafka's batches: unless told otherwise it
-  // holds what fits in one (event_bytes is never less than a record's size
-  // on the wire). A transaction that spills over leaves librdkafka a
-  // remainder it waits linger.ms for, spinning (bench/README.md).
-  cfg.batch_bytes = r.bytes("batch_bytes", librdkafka_batch_size(cfg.producer));
+  // holds what fits in one, whose size is bounded by batch.size and
+  // message.max.bytes (event_bytes is never less than a record's size on
+  // the wire). A transaction that spills over leaves librdkafka a remainder
+  // it waits linger.ms for, spinning (bench/README.md). Nor more than the
+  // window in bytes.
   cfg.max_inflight_bytes =
       r.bytes("max_inflight_bytes", cfg.max_inflight_bytes);
+  cfg.batch_bytes = r.bytes(
+      "batch_bytes",
+      std::min({producer_number(cfg.producer, "batch.size", 1000000),
+                producer_number(cfg.producer, "message.max.bytes", 1000000),
+                cfg.max_inflight_bytes}));
   if (cfg.batch_bytes == 0) r.error("batch_bytes", "must be at least 1");
   if (cfg.max_inflight_bytes < cfg.batch_bytes)
     r.error("max_inflight_bytes",

@@ -521,6 +521,25 @@ TEST(kafka_parse, batch_bytes_follows_librdkafkas_batch_size) {
                                "producer: {batch.size: '500000'}\n")
                 .batch_bytes,
             65536u);
+  // librdkafka's batch is also bounded by message.max.bytes, and the
+  // default by the window in bytes (no error for what was not stated).
+  EXPECT_EQ(
+      parse(kafka_base + "topic: t\nproducer: {message.max.bytes: '200000'}\n")
+          .batch_bytes,
+      200000u);
+  EXPECT_EQ(
+      parse(kafka_base + "topic: t\nmax_inflight_bytes: 512KB\n").batch_bytes,
+      524288u);
+  // Records per transaction follow batch.num.messages the same way.
+  EXPECT_EQ(parse(kafka_base + "topic: t\n").batch_size, 10000u);
+  EXPECT_EQ(
+      parse(kafka_base + "topic: t\nproducer: {batch.num.messages: '500'}\n")
+          .batch_size,
+      500u);
+  EXPECT_EQ(parse(kafka_base + "topic: t\nbatch_size: 2000\n"
+                               "producer: {batch.num.messages: '500'}\n")
+                .batch_size,
+            2000u);
   auto settings =
       flumen::sinks::producer_settings(parse(kafka_base + "topic: t\n"), "x:1");
   EXPECT_EQ(settings.at("socket.nagle.disable"), "true");
