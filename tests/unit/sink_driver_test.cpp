@@ -306,3 +306,20 @@ TEST_F(sink_driver_test, a_stop_waits_for_the_window_then_stops_the_backend) {
   EXPECT_EQ(s->stops.load(), 1);
   EXPECT_EQ(channel_metrics().events_committed.load(), 3u);
 }
+
+// Takes and commits carry no timeout: a channel that dies while the driver
+// waits on it (here a take it holds for its keep_alive, a minute) ends the
+// driver through its monitor, not after a timeout.
+TEST_F(sink_driver_test, a_channel_that_dies_holding_a_take_ends_the_sink) {
+  auto ch = channel(channel_config(100, 100, std::chrono::minutes{1}));
+  auto d = driver(ch, 3, 3);
+  auto& sm = *registry_.find("a1.sinks.k1");
+  ASSERT_TRUE(wait_until(
+      [&] { return sm.current_state() == component_state::running; }));
+  self->monitor(d);
+  caf::anon_send_exit(ch, caf::exit_reason::kill);
+  bool down = false;
+  self->receive([&](const caf::down_msg& dm) { down = dm.source == d; },
+                caf::after(std::chrono::seconds{5}) >> [] {});
+  EXPECT_TRUE(down) << "the sink must end with its channel";
+}
