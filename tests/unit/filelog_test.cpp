@@ -5,7 +5,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <future>
+#include <mutex>
 
 #include <cstring>
 #include <filesystem>
@@ -18,12 +22,16 @@
 
 #include "actors/channels/filelog/ack_state.hpp"
 #include "actors/channels/filelog/crc32c.hpp"
+#include "actors/channels/filelog/journal.hpp"
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/log_writer.hpp"
 #include "actors/channels/filelog/record.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace flumen;
 using namespace flumen::filelog;
+using namespace std::chrono_literals;
+using flumen::test::wait_until;
 
 namespace {
 
@@ -514,4 +522,115 @@ TEST_F(filelog_dir, a_failed_write_seals_the_segment_and_skips_its_numbers) {
   for (auto& n : names(4, 2))
     expect.push_back(n);
   EXPECT_EQ(bodies(replay(r)), expect);
+}
+
+// -- the journal: group commit, policies, commits, failures ---------------
+
+// Puts that wait while a sync runs share the next one: here 50 puts queue
+// up while the first one's callback holds the journal's thread, and all
+// 50 are made durable by one fdatasync.
+TEST_F(filelog_dir, puts_waiting_for_a_sync_share_the_next_one) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> holding{false};
+  std::atomic<int> done{0};
+  std::vector<uint64_t> seqs;
+  {
+    journal j{{dir}, {}, 0};
+    j.append(numbered(0, 1), [&](journal::result r, batch&&) {
+      EXPECT_FALSE(r.error);
+      holding = true;
+      std::unique_lock guard{m};
+      cv.wait(guard, [&] { return release; });
+      ++done;
+    });
+    ASSERT_TRUE(wait_until([&] { return holding.load(); }));
+    for (int i = 1; i <= 50; ++i)
+      j.append(numbered(i, 1), [&](journal::result r, batch&& events) {
+        EXPECT_FALSE(r.error);
+        EXPECT_EQ(events.size(), 1u) << "the events come back";
+        std::lock_guard guard{m};
+        seqs.push_back(r.seq);
+        ++done;
+      });
+    {
+      std::lock_guard guard{m};
+      release = true;
+    }
+    cv.notify_all();
+    ASSERT_TRUE(wait_until([&] { return done.load() == 51; }));
+    auto s = j.stats();
+    EXPECT_EQ(s.appends, 51u);
+    EXPECT_EQ(s.syncs, 2u) << "one for the first put, one for the 50";
+  }
+  ASSERT_EQ(seqs.size(), 50u);
+  for (std::size_t i = 0; i < seqs.size(); ++i)
+    EXPECT_EQ(seqs[i], i + 1);
+  EXPECT_EQ(bodies(replay(recover(dir, false))), names(0, 51));
+}
+
+// Committed positions are stored, and a segment is deleted once every
+// event in it is committed (never the one being written).
+TEST_F(filelog_dir, committed_segments_are_deleted_and_the_rest_replayed) {
+  {
+    journal j{{dir, 400}, {}, 0};
+    std::atomic<int> done{0};
+    for (int i = 0; i < 30; ++i)
+      j.append(numbered(i * 2, 2), [&](journal::result r, batch&&) {
+        EXPECT_FALSE(r.error);
+        ++done;
+      });
+    ASSERT_TRUE(wait_until([&] { return done.load() == 30; }));
+    EXPECT_GT(list_segments(dir).size(), 4u);
+    j.commit_below(50);
+    ASSERT_TRUE(wait_until([&] { return j.stats().committed_stored >= 1; }));
+    EXPECT_GT(j.stats().segments_deleted, 0u);
+  }
+  auto r = recover(dir, false);
+  EXPECT_EQ(r.committed, 50u);
+  // Every segment left holds an event at or after 50: the one after the
+  // first starts beyond it.
+  ASSERT_FALSE(r.segments.empty());
+  EXPECT_LE(r.segments[0].first_seq, 50u);
+  if (r.segments.size() > 1) {
+    EXPECT_GT(r.segments[1].first_seq, 50u);
+  }
+  EXPECT_EQ(bodies(replay(r)), names(50, 10));
+}
+
+// A put that cannot be written fails (the sender retries it); the next one
+// goes to a new segment.
+TEST_F(filelog_dir, a_put_that_cannot_be_written_fails_and_the_next_goes_on) {
+  journal j{{dir}, {}, 0};
+  std::promise<journal::result> first, second, third;
+  j.append(numbered(0, 2),
+           [&](journal::result r, batch&&) { first.set_value(r); });
+  ASSERT_FALSE(first.get_future().get().error);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit small = old_limit;
+  small.rlim_cur = 100;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  j.append(numbered(2, 2),
+           [&](journal::result r, batch&&) { second.set_value(r); });
+  auto r2 = second.get_future().get();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(r2.error) << "the put fails";
+  j.append(numbered(4, 2),
+           [&](journal::result r, batch&&) { third.set_value(r); });
+  EXPECT_FALSE(third.get_future().get().error);
+  EXPECT_EQ(j.stats().failed, 1u);
+}
+
+// `interval`: answered once written, synced within the interval.
+TEST_F(filelog_dir, interval_answers_first_and_syncs_within_the_interval) {
+  journal j{{dir, 1 << 20, fsync_policy::interval, 50ms}, {}, 0};
+  std::promise<journal::result> p;
+  j.append(numbered(0, 1), [&](journal::result r, batch&&) { p.set_value(r); });
+  EXPECT_FALSE(p.get_future().get().error);
+  EXPECT_TRUE(wait_until([&] { return j.stats().syncs >= 1; }))
+      << "synced within the interval";
 }

@@ -1,0 +1,162 @@
+#include "actors/channels/filelog/journal.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+namespace flumen::filelog {
+
+journal::journal(journal_options opts, std::vector<segment_file> existing,
+                 uint64_t next_seq)
+    : opts_(std::move(opts)), segments_(std::move(existing)),
+      writer_(opts_.dir, opts_.max_file_size, next_seq),
+      ack_((std::filesystem::path{opts_.dir} / "ack").string()) {
+  // The writer's first segment may reuse the name of an empty one.
+  if (segments_.empty() || segments_.back().path != writer_.segment())
+    segments_.push_back({writer_.segment(), next_seq});
+  committed_ = stored_ = ack_.committed();
+  last_sync_ = std::chrono::steady_clock::now();
+  thread_ = std::thread{[this] { run(); }};
+}
+
+journal::~journal() {
+  {
+    std::lock_guard guard{mtx_};
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void journal::append(batch events, callback done) {
+  {
+    std::lock_guard guard{mtx_};
+    queue_.push_back({std::move(events), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+void journal::commit_below(uint64_t committed) {
+  {
+    std::lock_guard guard{mtx_};
+    if (committed <= committed_) return;
+    committed_ = committed;
+  }
+  cv_.notify_one();
+}
+
+journal::counters journal::stats() const {
+  std::lock_guard guard{mtx_};
+  return stats_;
+}
+
+void journal::store_committed(uint64_t committed) {
+  try {
+    ack_.store(committed);
+  } catch (const std::system_error& e) {
+    // Not stored: a restart delivers those events again (at least once).
+    spdlog::warn("file channel {}: cannot store the committed position: {}",
+                 opts_.dir, e.what());
+    return;
+  }
+  stored_ = committed;
+  std::size_t deleted = 0;
+  // A segment is wholly committed once the next one starts at or below
+  // the committed position; the current one is never deleted.
+  while (segments_.size() >= 2 && segments_[1].first_seq <= committed) {
+    if (::unlink(segments_.front().path.c_str()) != 0 && errno != ENOENT) {
+      spdlog::warn("file channel {}: cannot delete {}: {}", opts_.dir,
+                   segments_.front().path, std::strerror(errno));
+      break;
+    }
+    segments_.erase(segments_.begin());
+    ++deleted;
+  }
+  if (deleted > 0) {
+    try {
+      sync_directory(opts_.dir);
+    } catch (const std::system_error&) {
+      // The files are gone either way; a crash may bring one back, and
+      // recovery skips what is committed.
+    }
+  }
+  std::lock_guard guard{mtx_};
+  ++stats_.committed_stored;
+  stats_.segments_deleted += deleted;
+}
+
+void journal::run() {
+  using clock = std::chrono::steady_clock;
+  for (;;) {
+    std::deque<pending> group;
+    uint64_t committed = 0;
+    bool stopping = false;
+    {
+      std::unique_lock guard{mtx_};
+      auto ready = [&] {
+        return stopping_ || !queue_.empty() || committed_ != stored_;
+      };
+      if (opts_.fsync == fsync_policy::interval && unsynced_)
+        cv_.wait_until(guard, last_sync_ + opts_.fsync_interval, ready);
+      else
+        cv_.wait(guard, ready);
+      group.swap(queue_);
+      committed = committed_;
+      stopping = stopping_;
+    }
+    std::vector<result> results(group.size());
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      try {
+        auto a = writer_.append(group[i].events);
+        results[i].seq = a.seq;
+        if (segments_.back().path != a.segment)
+          segments_.push_back({a.segment, a.segment_first_seq});
+        unsynced_ = true;
+      } catch (const std::system_error& e) {
+        results[i].error = e.code();
+      }
+    }
+    auto now = clock::now();
+    bool sync_now = unsynced_ &&
+                    (opts_.fsync == fsync_policy::batch ||
+                     (opts_.fsync == fsync_policy::interval &&
+                      (now - last_sync_ >= opts_.fsync_interval || stopping)) ||
+                     stopping);
+    if (sync_now) {
+      try {
+        writer_.sync();
+        std::lock_guard guard{mtx_};
+        ++stats_.syncs;
+      } catch (const std::system_error& e) {
+        // The segment is sealed. Under `batch` the puts of this group are
+        // not durable: they fail (whatever reached the disk is delivered
+        // again after a restart: at least once).
+        if (opts_.fsync == fsync_policy::batch)
+          for (auto& r : results)
+            if (!r.error) r.error = e.code();
+        spdlog::warn("file channel {}: sync failed: {}", opts_.dir, e.what());
+      }
+      unsynced_ = false;
+      last_sync_ = now;
+    }
+    {
+      std::lock_guard guard{mtx_};
+      for (auto& r : results)
+        ++(r.error ? stats_.failed : stats_.appends);
+    }
+    for (std::size_t i = 0; i < group.size(); ++i)
+      if (group[i].done) group[i].done(results[i], std::move(group[i].events));
+    if (committed != stored_) store_committed(committed);
+    if (stopping) {
+      // One attempt at the committed position at a stop, not a loop.
+      std::lock_guard guard{mtx_};
+      if (queue_.empty()) return;
+    }
+  }
+}
+
+} // namespace flumen::filelog

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "actors/channels/filelog/ack_state.hpp"
+#include "actors/channels/filelog/log_dir.hpp"
+#include "actors/channels/filelog/log_writer.hpp"
+#include "runtime/event.hpp"
+
+namespace flumen::filelog {
+
+/// When an accepted put is on disk.
+enum class fsync_policy {
+  batch,    ///< synced before it is answered; puts waiting meanwhile share
+            ///< the next sync (group commit)
+  interval, ///< answered once written, synced every fsync_interval
+  never,    ///< answered once written; the kernel syncs when it likes
+};
+
+struct journal_options {
+  std::string dir;
+  std::size_t max_file_size = 64 << 20;
+  fsync_policy fsync = fsync_policy::batch;
+  std::chrono::milliseconds fsync_interval{1000};
+};
+
+/// The file channel's writer: one thread that appends a record per put,
+/// syncs per the policy, stores the committed position in the ack state,
+/// and deletes segments whose every event is committed. Blocking file work
+/// stays off CAF's scheduler (shared/DESIGN.md).
+class journal {
+public:
+  struct result {
+    std::error_code error; ///< set: the put is not in the log
+    uint64_t seq = 0;      ///< the number of its first event
+  };
+  /// Runs on the journal's thread; gets the events back.
+  using callback = std::function<void(result, batch&&)>;
+
+  /// Starts after `existing` (oldest first, as recover() lists them), with
+  /// the next record numbered `next_seq`. Throws std::system_error when
+  /// the first segment or the ack state cannot be opened.
+  journal(journal_options opts, std::vector<segment_file> existing,
+          uint64_t next_seq);
+  /// Writes and syncs what is queued, stores the last committed position,
+  /// and stops the thread.
+  ~journal();
+  journal(const journal&) = delete;
+  journal& operator=(const journal&) = delete;
+
+  /// Queues a put; `done` is called once it is in the log (per policy) or
+  /// failed. Thread-safe.
+  void append(batch events, callback done);
+
+  /// Everything below `committed` is committed; stored (synced) soon, and
+  /// segments wholly below it are deleted. Never goes back. Thread-safe.
+  void commit_below(uint64_t committed);
+
+  struct counters {
+    uint64_t appends = 0;
+    uint64_t syncs = 0;
+    uint64_t failed = 0;
+    uint64_t segments_deleted = 0;
+    uint64_t committed_stored = 0;
+  };
+  counters stats() const;
+
+private:
+  struct pending {
+    batch events;
+    callback done;
+  };
+  void run();
+  void store_committed(uint64_t committed);
+
+  journal_options opts_;
+  std::vector<segment_file> segments_; ///< oldest first, the current last
+  log_writer writer_;
+  ack_file ack_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<pending> queue_;
+  uint64_t committed_ = 0;
+  uint64_t stored_ = 0;
+  bool stopping_ = false;
+  counters stats_;
+  std::chrono::steady_clock::time_point last_sync_;
+  bool unsynced_ = false;
+  std::thread thread_;
+};
+
+} // namespace flumen::filelog
