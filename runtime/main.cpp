@@ -1,4 +1,4 @@
-// The `flumen` command line: run, validate, graph, broker, version.
+// The `flumen` command line: run, validate, graph, broker, channel, version.
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -16,6 +16,7 @@
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/channels/filelog/tools.hpp"
 #include "actors/sinks/embedded_kafka.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "runtime/agent.hpp"
@@ -383,6 +384,24 @@ int main(int argc, char** argv) {
   broker_cmd->add_option("--topic", topics,
                          "Create a topic: NAME:PARTITIONS (repeatable)");
 
+  std::string channel_dir;
+  bool channel_repair = false;
+  auto* channel_cmd = app.add_subcommand(
+      "channel", "Inspect or verify a file channel's directory");
+  channel_cmd->require_subcommand(1);
+  auto* inspect_cmd = channel_cmd->add_subcommand(
+      "inspect", "Segments, records, bytes, committed position, oldest "
+                 "uncommitted event, damage");
+  inspect_cmd->add_option("dir", channel_dir, "The channel's directory")
+      ->required();
+  auto* verify_cmd = channel_cmd->add_subcommand(
+      "verify", "Read every record; exit 0 when all is well, 1 on damage");
+  verify_cmd->add_option("dir", channel_dir, "The channel's directory")
+      ->required();
+  verify_cmd->add_flag("--repair", channel_repair,
+                       "Truncate torn tails as the channel does on start "
+                       "(refused while an agent holds the directory)");
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -407,5 +426,10 @@ int main(int argc, char** argv) {
   if (*validate_cmd) return cmd_validate(validate_file, validate_agent);
   if (*graph_cmd) return cmd_graph(graph_file, graph_format);
   if (*broker_cmd) return cmd_broker(brokers, topics);
+  if (*inspect_cmd)
+    return filelog::inspect_directory(channel_dir, std::cout, std::cerr);
+  if (*verify_cmd)
+    return filelog::verify_directory(channel_dir, channel_repair, std::cout,
+                                     std::cerr);
   return cmd_run(run);
 }

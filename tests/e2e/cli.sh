@@ -150,4 +150,17 @@ grep -q "agents.a1.sinks.k1.directory: '$WORK/afile' is not a directory" "$WORK/
   || fail "directory error: $(cat "$WORK/out")"
 roll "$WORK/new/deeper" >"$WORK/roll.yaml"
 "$FLUMEN" validate "$WORK/roll.yaml" >/dev/null || fail "a creatable directory must validate"
+# flumen channel: an empty directory inspects and verifies clean; a missing
+# one is exit 2 (the formats' cases are in tests/unit/filelog_test.cpp).
+mkdir -p "$WORK/chan"
+"$FLUMEN" channel inspect "$WORK/chan" >"$WORK/out" || fail "inspect an empty directory"
+grep -q "segments: 0" "$WORK/out" || fail "inspect: $(cat "$WORK/out")"
+"$FLUMEN" channel verify "$WORK/chan" >"$WORK/out" || fail "verify an empty directory"
+grep -qx "ok" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
+set +e
+"$FLUMEN" channel verify "$WORK/nochan" 2>"$WORK/out"
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "verify of a missing directory: exit $rc, want 2"
+grep -q "not a directory" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
 echo "1 passed, 0 failed"

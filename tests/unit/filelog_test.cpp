@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/log_writer.hpp"
 #include "actors/channels/filelog/record.hpp"
+#include "actors/channels/filelog/tools.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace flumen;
@@ -633,4 +635,106 @@ TEST_F(filelog_dir, interval_answers_first_and_syncs_within_the_interval) {
   EXPECT_FALSE(p.get_future().get().error);
   EXPECT_TRUE(wait_until([&] { return j.stats().syncs >= 1; }))
       << "synced within the interval";
+}
+
+// -- flumen channel inspect / verify ----------------------------------------
+
+TEST_F(filelog_dir, inspect_and_verify_a_healthy_directory) {
+  {
+    journal j{{dir}, {}, 0};
+    std::promise<void> p;
+    j.append(numbered(0, 3), {});
+    j.append(numbered(3, 3), [&](journal::result, batch&&) { p.set_value(); });
+    p.get_future().get();
+    j.commit_below(2);
+  }
+  std::ostringstream out, err;
+  EXPECT_EQ(inspect_directory(dir, out, err), 0) << err.str();
+  auto text = out.str();
+  EXPECT_NE(text.find("segments: 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("records: 2 readable"), std::string::npos) << text;
+  EXPECT_NE(text.find("committed: events below 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("uncommitted: 4 events in 2 records"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("oldest uncommitted event: 2 in "), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("damage: none"), std::string::npos) << text;
+  std::ostringstream vout;
+  EXPECT_EQ(verify_directory(dir, false, vout, err), 0) << vout.str();
+  EXPECT_NE(vout.str().find("ok"), std::string::npos);
+}
+
+TEST_F(filelog_dir, verify_finds_a_torn_tail_and_repair_truncates_it) {
+  std::string seg;
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    w.sync();
+    seg = w.segment();
+  }
+  auto good = std::filesystem::file_size(seg);
+  {
+    std::ofstream f{seg, std::ios::app | std::ios::binary};
+    f << "partial";
+  }
+  std::ostringstream out, err;
+  EXPECT_EQ(verify_directory(dir, false, out, err), 1) << out.str();
+  EXPECT_NE(out.str().find("torn tail: " + seg + " at offset " +
+                           std::to_string(good) + ", 7 bytes"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(std::filesystem::file_size(seg), good + 7) << "read-only";
+  std::ostringstream rout;
+  EXPECT_EQ(verify_directory(dir, true, rout, err), 0) << rout.str();
+  EXPECT_NE(rout.str().find("repaired: truncated"), std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(seg), good);
+  std::ostringstream again;
+  EXPECT_EQ(verify_directory(dir, false, again, err), 0) << again.str();
+}
+
+TEST_F(filelog_dir, verify_reports_a_corrupt_record_with_its_file_and_offset) {
+  std::size_t at = 0;
+  std::string seg;
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    at = w.append(numbered(2, 2)).offset;
+    w.sync();
+    seg = w.segment();
+  }
+  flip(seg, at + record_header_size + 1);
+  std::ostringstream out, err;
+  EXPECT_EQ(verify_directory(dir, true, out, err), 1)
+      << "repair leaves a corrupt record for the channel to skip";
+  EXPECT_NE(out.str().find("record with a bad checksum: " + seg +
+                           " at offset " + std::to_string(at)),
+            std::string::npos)
+      << out.str();
+  std::ostringstream iout;
+  EXPECT_EQ(inspect_directory(dir, iout, err), 0);
+  EXPECT_NE(iout.str().find("damage: 1"), std::string::npos) << iout.str();
+}
+
+TEST_F(filelog_dir, repair_is_refused_while_an_agent_holds_the_directory) {
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 1));
+  }
+  dir_lock agent{dir};
+  ASSERT_TRUE(agent.held());
+  std::ostringstream out, err;
+  EXPECT_EQ(verify_directory(dir, true, out, err), 2);
+  EXPECT_NE(err.str().find("held by a running agent (pid " +
+                           std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << err.str();
+  // Read-only verify and inspect still work.
+  EXPECT_EQ(verify_directory(dir, false, out, err), 0) << out.str();
+  EXPECT_EQ(inspect_directory(dir, out, err), 0);
+}
+
+TEST_F(filelog_dir, inspect_refuses_what_is_not_a_directory) {
+  std::ostringstream out, err;
+  EXPECT_EQ(inspect_directory(dir + "/missing", out, err), 2);
+  EXPECT_NE(err.str().find("not a directory"), std::string::npos);
 }

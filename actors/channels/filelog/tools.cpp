@@ -1,0 +1,151 @@
+#include "actors/channels/filelog/tools.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "actors/channels/filelog/ack_state.hpp"
+#include "actors/channels/filelog/log_dir.hpp"
+
+namespace flumen::filelog {
+
+namespace fs = std::filesystem;
+
+dir_lock::dir_lock(const std::string& dir) {
+  auto path = (fs::path{dir} / "lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0)
+    throw std::system_error(errno, std::generic_category(), "open " + path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+    held_ = true;
+    auto pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) [[maybe_unused]]
+      auto n = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    return;
+  }
+  char buf[64] = {};
+  auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
+  if (n > 0) holder_.assign(buf, static_cast<std::size_t>(n));
+  while (!holder_.empty() && (holder_.back() == '\n' || holder_.back() == ' '))
+    holder_.pop_back();
+}
+
+dir_lock::~dir_lock() {
+  if (fd_ >= 0) ::close(fd_); // releases the lock
+}
+
+namespace {
+
+bool readable_dir(const std::string& dir, std::ostream& err) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    err << "flumen channel: " << dir << ": not a directory"
+        << (ec ? " (" + ec.message() + ")" : std::string{}) << '\n';
+    return false;
+  }
+  return true;
+}
+
+void print_damage(const recovery& r, std::ostream& out) {
+  if (r.damages.empty()) {
+    out << "damage: none\n";
+    return;
+  }
+  out << "damage: " << r.damages.size() << '\n';
+  for (auto& d : r.damages)
+    out << "  " << to_string(d.what) << ": " << d.path << " at offset "
+        << d.offset << ", " << d.bytes << " bytes\n";
+}
+
+} // namespace
+
+int inspect_directory(const std::string& dir, std::ostream& out,
+                      std::ostream& err) {
+  if (!readable_dir(dir, err)) return 2;
+  recovery r;
+  try {
+    r = recover(dir, false);
+  } catch (const std::exception& e) {
+    err << "flumen channel inspect: " << e.what() << '\n';
+    return 2;
+  }
+  out << "directory: " << dir << '\n';
+  std::size_t bytes = 0;
+  for (auto& s : r.segments) {
+    std::error_code ec;
+    auto size = fs::file_size(s.path, ec);
+    bytes += ec ? 0 : size;
+  }
+  out << "segments: " << r.segments.size() << " (" << bytes << " bytes)\n";
+  for (auto& s : r.segments) {
+    std::error_code ec;
+    auto size = fs::file_size(s.path, ec);
+    out << "  " << fs::path{s.path}.filename().string() << ": first event "
+        << s.first_seq << ", " << (ec ? 0 : size) << " bytes\n";
+  }
+  out << "records: " << r.records_read << " readable\n";
+  out << "committed: events below " << r.committed << '\n';
+  out << "next event number: " << r.next_seq << '\n';
+  out << "uncommitted: " << r.pending_events << " events in "
+      << r.pending.size() << " records (" << r.pending_bytes << " bytes)\n";
+  if (!r.pending.empty()) {
+    auto& first = r.pending.front();
+    auto oldest = std::max(first.seq, r.committed);
+    out << "oldest uncommitted event: " << oldest << " in "
+        << r.segments[first.segment].path << " at offset " << first.offset
+        << '\n';
+  }
+  print_damage(r, out);
+  return 0;
+}
+
+int verify_directory(const std::string& dir, bool repair, std::ostream& out,
+                     std::ostream& err) {
+  if (!readable_dir(dir, err)) return 2;
+  try {
+    std::unique_ptr<dir_lock> lock;
+    if (repair) {
+      lock = std::make_unique<dir_lock>(dir);
+      if (!lock->held()) {
+        err << "flumen channel verify --repair: refused: " << dir
+            << " is held by a running agent"
+            << (lock->holder().empty() ? std::string{}
+                                       : " (pid " + lock->holder() + ")")
+            << "; stop it first, or verify without --repair (read-only)\n";
+        return 2;
+      }
+    }
+    auto r = recover(dir, repair);
+    // Every record whose checksums hold is decoded too.
+    std::size_t unreadable = 0;
+    for (auto& ref : r.pending) {
+      batch events;
+      if (!read_record(r, ref, 0, events)) ++unreadable;
+    }
+    out << "directory: " << dir << '\n';
+    out << "records: " << r.records_read << " readable, " << r.pending.size()
+        << " uncommitted\n";
+    print_damage(r, out);
+    std::size_t remaining = unreadable;
+    for (auto& d : r.damages) {
+      if (repair && d.what == damage::kind::torn_tail) {
+        out << "repaired: truncated " << d.path << " to " << d.offset
+            << " bytes\n";
+        continue;
+      }
+      ++remaining;
+    }
+    if (unreadable > 0) out << unreadable << " records did not decode\n";
+    out << (remaining == 0 ? "ok\n" : "damaged\n");
+    return remaining == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    err << "flumen channel verify: " << e.what() << '\n';
+    return 2;
+  }
+}
+
+} // namespace flumen::filelog

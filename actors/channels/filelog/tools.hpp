@@ -1,0 +1,44 @@
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace flumen::filelog {
+
+/// The lock a channel directory's owner holds (`DIR/lock`, flock): one
+/// agent per directory, and no repair while one runs.
+class dir_lock {
+public:
+  /// Tries to take the lock; held() says whether it did. Creates the lock
+  /// file (0600) if needed. Throws std::system_error when it cannot.
+  explicit dir_lock(const std::string& dir);
+  ~dir_lock();
+  dir_lock(const dir_lock&) = delete;
+  dir_lock& operator=(const dir_lock&) = delete;
+
+  bool held() const { return held_; }
+  /// Who holds it, as its holder wrote it (its process id), when not us.
+  const std::string& holder() const { return holder_; }
+
+private:
+  int fd_ = -1;
+  bool held_ = false;
+  std::string holder_;
+};
+
+/// `flumen channel inspect DIR`: segments, records, bytes, the committed
+/// position, the oldest uncommitted event and damage, read-only. Returns
+/// the exit code: 0, or 2 when DIR cannot be read.
+int inspect_directory(const std::string& dir, std::ostream& out,
+                      std::ostream& err);
+
+/// `flumen channel verify DIR [--repair]`: reads every record and says
+/// what is damaged. Exit code 0 when everything reads back, 1 when damage
+/// was found (after --repair: damage that remains; torn tails are
+/// truncated, as the channel does on start, and corrupt records are left
+/// for it to skip), 2 when DIR cannot be read or --repair is refused
+/// because an agent holds the directory.
+int verify_directory(const std::string& dir, bool repair, std::ostream& out,
+                     std::ostream& err);
+
+} // namespace flumen::filelog
