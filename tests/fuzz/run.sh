@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Builds the loader's fuzzer with clang (its own build dir, build-fuzz/) and
-# runs it: from the shipped topologies as the corpus, with a fixed seed.
-#   tests/fuzz/run.sh [RUNS]     default 30000 inputs (0: until stopped)
+# Builds a fuzzer with clang (its own build dir, build-fuzz/) and runs it
+# with a fixed seed:
+#   tests/fuzz/run.sh [RUNS] [TARGET]   default 30000 inputs (0: until
+#                                       stopped), TARGET topology (the
+#                                       loader, from the shipped topologies
+#                                       as the corpus) or filelog (the file
+#                                       channel's log format)
 # Exit 0 when nothing crashed; a crash leaves its input as crash-* in
 # build-fuzz/ and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30000}
-if [[ ! -f build-fuzz/CMakeCache.txt ]]; then
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
-fi
-cmake --build build-fuzz -j2 --target topology_fuzz >build-fuzz/last-build.log 2>&1 \
+TARGET=${2:-topology}
+case $TARGET in topology | filelog) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
+# Configured every time (a second or two), so targets added since show up.
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j2 --target "${TARGET}_fuzz" >build-fuzz/last-build.log 2>&1 \
   || { tail -30 build-fuzz/last-build.log >&2; exit 1; }
 # A fresh corpus each run (libFuzzer adds to it), so a run is repeatable.
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
+if [[ $TARGET == topology ]]; then
+  cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
+fi
 ((RUNS > 0)) || RUNS=-1
 cd build-fuzz
-cp tests/fuzz/topology_fuzz .
-./topology_fuzz -seed=1 -runs="$RUNS" -max_len=4096 -timeout=10 \
-  -rss_limit_mb=1024 "$corpus" 2>fuzz.log \
-  || { tail -40 fuzz.log >&2; exit 1; }
-tail -1 fuzz.log
+cp "tests/fuzz/${TARGET}_fuzz" .
+"./${TARGET}_fuzz" -seed=1 -runs="$RUNS" -max_len=4096 -timeout=10 \
+  -rss_limit_mb=1024 "$corpus" 2>"fuzz-$TARGET.log" \
+  || { tail -40 "fuzz-$TARGET.log" >&2; exit 1; }
+tail -1 "fuzz-$TARGET.log"
 echo "1 passed, 0 failed"
