@@ -26,6 +26,7 @@
 #include "actors/channels/filelog/journal.hpp"
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/log_writer.hpp"
+#include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/record.hpp"
 #include "actors/channels/filelog/tools.hpp"
 #include "tests/support/wait.hpp"
@@ -737,4 +738,106 @@ TEST_F(filelog_dir, inspect_refuses_what_is_not_a_directory) {
   std::ostringstream out, err;
   EXPECT_EQ(inspect_directory(dir + "/missing", out, err), 2);
   EXPECT_NE(err.str().find("not a directory"), std::string::npos);
+}
+
+// -- the channel's parts: the commit window and the disk backlog ----------
+
+TEST(commit_window, the_position_moves_over_the_done_prefix_only) {
+  commit_window w{10};
+  w.add(10, 5); // 10..14
+  EXPECT_TRUE(w.done(12));
+  EXPECT_TRUE(w.done(13));
+  EXPECT_EQ(w.committed(), 10u) << "10 and 11 are still open";
+  EXPECT_TRUE(w.done(10));
+  EXPECT_EQ(w.committed(), 11u);
+  EXPECT_TRUE(w.done(11));
+  EXPECT_EQ(w.committed(), 14u);
+  EXPECT_EQ(w.open(), 1u);
+  EXPECT_FALSE(w.done(12)) << "done twice";
+  EXPECT_FALSE(w.done(9)) << "below the position";
+  EXPECT_FALSE(w.done(15)) << "never added";
+  EXPECT_TRUE(w.done(14));
+  EXPECT_EQ(w.committed(), 15u);
+  EXPECT_EQ(w.open(), 0u);
+}
+
+TEST(commit_window, numbers_a_failed_append_skipped_are_done_at_once) {
+  commit_window w;
+  w.add(0, 2);
+  w.add(5, 2); // 2..4 were a failed put's
+  EXPECT_EQ(w.end(), 7u);
+  EXPECT_EQ(w.open(), 4u);
+  w.done(0);
+  w.done(1);
+  EXPECT_EQ(w.committed(), 5u);
+  w.add(3, 4); // what is below end() is ignored: only 7..
+  EXPECT_EQ(w.end(), 7u);
+}
+
+TEST_F(filelog_dir, the_backlog_reads_back_in_order_from_the_committed_event) {
+  {
+    journal j{{dir, 500}, {}, 0};
+    std::promise<void> p;
+    for (int i = 0; i < 9; ++i)
+      j.append(numbered(i * 3, 3), {});
+    j.append(numbered(27, 3), [&](journal::result, batch&&) { p.set_value(); });
+    p.get_future().get();
+    j.commit_below(4);
+  }
+  disk_backlog b{recover(dir, true)};
+  EXPECT_EQ(b.events(), 26u);
+  batch out;
+  std::vector<uint64_t> seqs, lost;
+  // Whole records within 7 events: 4..5 (the rest of 3..5), 6..8.
+  EXPECT_EQ(b.load(7, 1 << 20, out, seqs, lost), 5u);
+  EXPECT_EQ(bodies(out), names(4, 5));
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{4, 5, 6, 7, 8}));
+  // One record at least, whatever the bounds, when nothing is loaded.
+  out.clear();
+  seqs.clear();
+  EXPECT_EQ(b.load(1, 1, out, seqs, lost), 3u);
+  EXPECT_EQ(bodies(out), names(9, 3));
+  out.clear();
+  EXPECT_EQ(b.load(1000, 1 << 20, out, seqs, lost), 18u);
+  EXPECT_EQ(bodies(out), names(12, 18));
+  EXPECT_TRUE(b.empty());
+  EXPECT_TRUE(lost.empty());
+}
+
+TEST_F(filelog_dir, the_backlog_reports_a_record_damaged_since_and_goes_on) {
+  std::string seg;
+  std::size_t second_at = 0;
+  {
+    log_writer w{dir, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    second_at = w.append(numbered(2, 2)).offset;
+    w.append(numbered(4, 2));
+    w.sync();
+    seg = w.segment();
+  }
+  disk_backlog b{recover(dir, false)};
+  flip(seg, second_at + record_header_size + 2); // after recovery read it
+  batch out;
+  std::vector<uint64_t> seqs, lost;
+  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost), 4u);
+  auto expect = names(0, 2);
+  for (auto& n : names(4, 2))
+    expect.push_back(n);
+  EXPECT_EQ(bodies(out), expect);
+  EXPECT_EQ(lost, (std::vector<uint64_t>{2, 3}));
+}
+
+TEST_F(filelog_dir, records_pushed_behind_the_backlog_come_after_it) {
+  log_writer w{dir, 1 << 20, 0};
+  w.append(numbered(0, 2));
+  w.sync();
+  disk_backlog b{recover(dir, false)};
+  auto a = w.append(numbered(2, 3));
+  w.sync();
+  b.push(a.segment, a.offset, a.size, a.seq, 3);
+  EXPECT_EQ(b.events(), 5u);
+  batch out;
+  std::vector<uint64_t> seqs, lost;
+  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost), 5u);
+  EXPECT_EQ(bodies(out), names(0, 5));
 }
