@@ -362,6 +362,22 @@ struct filelog_dir : ::testing::Test {
     return bodies(numbered(from, n));
   }
 
+  /// Writes one record per batch (synced) into one segment; its path and
+  /// each record's offset.
+  struct written {
+    std::string segment;
+    std::vector<std::size_t> offsets;
+  };
+  written write(const std::vector<batch>& records) {
+    written out;
+    log_writer w{dir, 1 << 20, 0};
+    for (auto& r : records)
+      out.offsets.push_back(w.append(r).offset);
+    w.sync();
+    out.segment = w.segment();
+    return out;
+  }
+
   void flip(const std::string& path, std::size_t offset) {
     std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
     f.seekg(static_cast<std::streamoff>(offset));
@@ -410,15 +426,8 @@ TEST_F(filelog_dir, segments_roll_over_at_max_file_size) {
 // The ack state says where the committed part ends, possibly inside a
 // record: only what follows is read back.
 TEST_F(filelog_dir, only_what_follows_the_committed_position_comes_back) {
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 4));
-    w.append(numbered(4, 4));
-    w.append(numbered(8, 4));
-    w.sync();
-    ack_file ack{dir + "/ack"};
-    ack.store(6);
-  }
+  write({numbered(0, 4), numbered(4, 4), numbered(8, 4)});
+  ack_file{dir + "/ack"}.store(6);
   auto r = recover(dir, false);
   EXPECT_EQ(r.committed, 6u);
   EXPECT_EQ(r.pending.size(), 2u) << "the record holding 4..7, and 8..11";
@@ -427,13 +436,7 @@ TEST_F(filelog_dir, only_what_follows_the_committed_position_comes_back) {
 }
 
 TEST_F(filelog_dir, a_torn_tail_is_reported_then_truncated_on_repair) {
-  std::string seg;
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 2));
-    w.sync();
-    seg = w.segment();
-  }
+  auto seg = write({numbered(0, 2)}).segment;
   auto good = std::filesystem::file_size(seg);
   std::string half;
   append_record(half, 2, numbered(2, 2));
@@ -456,16 +459,9 @@ TEST_F(filelog_dir, a_torn_tail_is_reported_then_truncated_on_repair) {
 }
 
 TEST_F(filelog_dir, a_corrupt_record_is_skipped_and_reported_the_rest_read) {
-  std::size_t second_at = 0;
-  std::string seg;
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 2));
-    second_at = w.append(numbered(2, 2)).offset;
-    w.append(numbered(4, 2));
-    w.sync();
-    seg = w.segment();
-  }
+  auto w = write({numbered(0, 2), numbered(2, 2), numbered(4, 2)});
+  auto seg = w.segment;
+  auto second_at = w.offsets[1];
   flip(seg, second_at + record_header_size + 3); // in its payload
   auto r = recover(dir, true);
   ASSERT_EQ(r.damages.size(), 1u);
@@ -666,13 +662,7 @@ TEST_F(filelog_dir, inspect_and_verify_a_healthy_directory) {
 }
 
 TEST_F(filelog_dir, verify_finds_a_torn_tail_and_repair_truncates_it) {
-  std::string seg;
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 2));
-    w.sync();
-    seg = w.segment();
-  }
+  auto seg = write({numbered(0, 2)}).segment;
   auto good = std::filesystem::file_size(seg);
   {
     std::ofstream f{seg, std::ios::app | std::ios::binary};
@@ -694,15 +684,9 @@ TEST_F(filelog_dir, verify_finds_a_torn_tail_and_repair_truncates_it) {
 }
 
 TEST_F(filelog_dir, verify_reports_a_corrupt_record_with_its_file_and_offset) {
-  std::size_t at = 0;
-  std::string seg;
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 2));
-    at = w.append(numbered(2, 2)).offset;
-    w.sync();
-    seg = w.segment();
-  }
+  auto w = write({numbered(0, 2), numbered(2, 2)});
+  auto seg = w.segment;
+  auto at = w.offsets[1];
   flip(seg, at + record_header_size + 1);
   std::ostringstream out, err;
   EXPECT_EQ(verify_directory(dir, true, out, err), 1)
@@ -805,16 +789,9 @@ TEST_F(filelog_dir, the_backlog_reads_back_in_order_from_the_committed_event) {
 }
 
 TEST_F(filelog_dir, the_backlog_reports_a_record_damaged_since_and_goes_on) {
-  std::string seg;
-  std::size_t second_at = 0;
-  {
-    log_writer w{dir, 1 << 20, 0};
-    w.append(numbered(0, 2));
-    second_at = w.append(numbered(2, 2)).offset;
-    w.append(numbered(4, 2));
-    w.sync();
-    seg = w.segment();
-  }
+  auto w = write({numbered(0, 2), numbered(2, 2), numbered(4, 2)});
+  auto seg = w.segment;
+  auto second_at = w.offsets[1];
   disk_backlog b{recover(dir, false)};
   flip(seg, second_at + record_header_size + 2); // after recovery read it
   batch out;

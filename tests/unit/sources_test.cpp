@@ -276,6 +276,21 @@ TEST_F(source_test, netcat_takes_every_line_of_concurrent_clients) {
   EXPECT_TRUE(reaches(m->events_accepted, 2u * lines_per_client));
 }
 
+namespace {
+
+/// `n` numbered lines of 100 bytes each (the number, spaces, a newline).
+std::string padded_lines(std::size_t n) {
+  std::string out;
+  out.reserve(n * 100);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto num = std::to_string(i);
+    out += num + std::string(99 - num.size(), ' ') + "\n";
+  }
+  return out;
+}
+
+} // namespace
+
 // What a client sent before it closed is handed over at its close, not
 // after batch_timeout (which only waits for more lines to batch with).
 TEST_F(source_test, netcat_hands_over_a_closing_clients_lines_at_once) {
@@ -310,11 +325,7 @@ TEST_F(source_test, netcat_after_a_bulk_transfer_a_short_line_still_arrives) {
   client c{cfg.port};
   ASSERT_TRUE(c.connected());
   constexpr std::size_t lines = 20000; // 2 MB of 100-byte lines
-  std::string chunk;
-  for (std::size_t i = 0; i < lines; ++i) {
-    auto n = std::to_string(i);
-    chunk += n + std::string(99 - n.size(), ' ') + "\n";
-  }
+  auto chunk = padded_lines(lines);
   ASSERT_TRUE(c.write(chunk));
   auto bulk = drain(self, ch, lines, 20s, 10000);
   ASSERT_EQ(bulk.size(), lines);
@@ -721,11 +732,7 @@ TEST_F(source_test, netcat_stop_takes_the_rest_of_a_streaming_clients_line) {
   client c{cfg.port};
   ASSERT_TRUE(c.connected());
   constexpr std::size_t lines = 20000; // 2 MB: the reader goes bulk
-  std::string chunk;
-  for (std::size_t i = 0; i < lines; ++i) {
-    auto n = std::to_string(i);
-    chunk += n + std::string(99 - n.size(), ' ') + "\n";
-  }
+  auto chunk = padded_lines(lines);
   auto m = registry_.find("a1.sources.r1");
   // The stop comes while the reader is still at the stream, with the end of
   // a line to come.
