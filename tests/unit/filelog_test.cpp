@@ -818,3 +818,38 @@ TEST_F(filelog_dir, records_pushed_behind_the_backlog_come_after_it) {
   EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost), 5u);
   EXPECT_EQ(bodies(out), names(0, 5));
 }
+
+// An agent opens its channel directory: created 0700, locked, recovered
+// with torn tails truncated; a second agent on it is refused by name.
+TEST_F(filelog_dir, an_agent_opens_its_directory_and_a_second_is_refused) {
+  auto sub = dir + "/a/chan";
+  {
+    auto opened = open_directory(sub);
+    auto mode = std::filesystem::status(sub).permissions();
+    EXPECT_EQ(mode & std::filesystem::perms::all,
+              std::filesystem::perms::owner_all);
+    EXPECT_TRUE(opened.lock->held());
+    try {
+      open_directory(sub);
+      ADD_FAILURE() << "a second agent was let in";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(
+          std::string{e.what()}.find("held by another running agent (pid " +
+                                     std::to_string(::getpid()) + ")"),
+          std::string::npos)
+          << e.what();
+    }
+    log_writer w{sub, 1 << 20, 0};
+    w.append(numbered(0, 2));
+    w.sync();
+    std::ofstream f{w.segment(), std::ios::app | std::ios::binary};
+    f << "torn";
+  }
+  auto again = open_directory(sub); // the first agent is gone
+  ASSERT_EQ(again.recovered.damages.size(), 1u);
+  EXPECT_EQ(again.recovered.damages[0].what, damage::kind::torn_tail);
+  EXPECT_TRUE(recover(sub, false).damages.empty()) << "truncated on open";
+  EXPECT_EQ(bodies(replay(again.recovered)), names(0, 2));
+  std::ofstream{dir + "/afile"} << "x";
+  EXPECT_THROW(open_directory(dir + "/afile"), std::runtime_error);
+}

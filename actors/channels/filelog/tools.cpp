@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <stdexcept>
 #include <system_error>
 
 #include "actors/channels/filelog/ack_state.hpp"
@@ -36,6 +37,43 @@ dir_lock::dir_lock(const std::string& dir) {
 
 dir_lock::~dir_lock() {
   if (fd_ >= 0) ::close(fd_); // releases the lock
+}
+
+opened_directory open_directory(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec)
+      throw std::runtime_error("cannot create channel directory " + dir + ": " +
+                               ec.message());
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec)
+      throw std::runtime_error("cannot set mode 0700 on " + dir + ": " +
+                               ec.message());
+  } else if (!fs::is_directory(dir, ec)) {
+    throw std::runtime_error("channel directory " + dir +
+                             " exists and is not a directory");
+  }
+  opened_directory out;
+  try {
+    out.lock = std::make_unique<dir_lock>(dir);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error("cannot lock channel directory " + dir + ": " +
+                             e.what());
+  }
+  if (!out.lock->held())
+    throw std::runtime_error(
+        "channel directory " + dir + " is held by another running agent" +
+        (out.lock->holder().empty() ? std::string{}
+                                    : " (pid " + out.lock->holder() + ")") +
+        "; two agents must not share a file channel");
+  try {
+    out.recovered = recover(dir, true);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot read channel directory " + dir + ": " +
+                             e.what());
+  }
+  return out;
 }
 
 namespace {

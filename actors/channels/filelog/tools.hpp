@@ -1,7 +1,10 @@
 #pragma once
 
+#include <memory>
 #include <ostream>
 #include <string>
+
+#include "actors/channels/filelog/log_dir.hpp"
 
 namespace flumen::filelog {
 
@@ -25,6 +28,18 @@ private:
   bool held_ = false;
   std::string holder_;
 };
+
+/// A channel directory opened by its agent: created if needed (mode 0700,
+/// parents too), its lock held for as long as this lives, and what it
+/// holds recovered (torn tails truncated).
+struct opened_directory {
+  std::unique_ptr<dir_lock> lock;
+  recovery recovered;
+};
+
+/// Throws std::runtime_error with a message that names the directory (and
+/// the pid holding it, when another agent does).
+opened_directory open_directory(const std::string& dir);
 
 /// `flumen channel inspect DIR`: segments, records, bytes, the committed
 /// position, the oldest uncommitted event and damage, read-only. Returns
