@@ -853,3 +853,43 @@ TEST_F(filelog_dir, an_agent_opens_its_directory_and_a_second_is_refused) {
   std::ofstream{dir + "/afile"} << "x";
   EXPECT_THROW(open_directory(dir + "/afile"), std::runtime_error);
 }
+
+// Below min_free_space puts are held, not refused: their answers wait until
+// there is room again (commits go on meanwhile: they free segments).
+TEST_F(filelog_dir, puts_are_held_while_free_space_is_short) {
+  std::atomic<uint64_t> free{1000};
+  journal_options o{dir};
+  o.min_free_space = 1 << 20;
+  o.free_space = [&] { return free.load(); };
+  journal j{o, {}, 0};
+  std::promise<journal::result> p;
+  j.append(numbered(0, 2), [&](journal::result r, batch&&) { p.set_value(r); });
+  ASSERT_TRUE(wait_until([&] { return j.stats().waiting_for_space; }));
+  auto answer = p.get_future();
+  // Decided before any append: nothing was written or answered.
+  EXPECT_EQ(j.stats().appends + j.stats().failed, 0u);
+  EXPECT_EQ(answer.wait_for(0s), std::future_status::timeout);
+  j.commit_below(0); // no-op; commits would still be served
+  free = 10 << 20;
+  ASSERT_EQ(answer.wait_for(20s), std::future_status::ready);
+  EXPECT_FALSE(answer.get().error);
+  EXPECT_FALSE(j.stats().waiting_for_space);
+}
+
+// At a stop while space is still short, held puts fail (ENOSPC) rather
+// than vanish.
+TEST_F(filelog_dir, puts_held_for_space_fail_at_a_stop) {
+  std::promise<journal::result> p;
+  auto answer = p.get_future();
+  {
+    journal_options o{dir};
+    o.min_free_space = 1 << 20;
+    o.free_space = [] { return uint64_t{0}; };
+    journal j{o, {}, 0};
+    j.append(numbered(0, 1),
+             [&](journal::result r, batch&&) { p.set_value(r); });
+    ASSERT_TRUE(wait_until([&] { return j.stats().waiting_for_space; }));
+  }
+  ASSERT_EQ(answer.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(answer.get().error, std::errc::no_space_on_device);
+}

@@ -1,5 +1,6 @@
 #include "actors/channels/filelog/journal.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,49 @@ journal::journal(journal_options opts, std::vector<segment_file> existing,
   committed_ = stored_ = ack_.committed();
   last_sync_ = std::chrono::steady_clock::now();
   thread_ = std::thread{[this] { run(); }};
+}
+
+namespace {
+
+uint64_t statvfs_free(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return UINT64_MAX; // no reason to hold
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+} // namespace
+
+bool journal::wait_for_space() {
+  if (opts_.min_free_space == 0) return true;
+  auto free = [&] {
+    return opts_.free_space ? opts_.free_space() : statvfs_free(opts_.dir);
+  };
+  bool logged = false;
+  while (free() < opts_.min_free_space) {
+    uint64_t committed = 0;
+    {
+      std::unique_lock guard{mtx_};
+      if (stopping_) return false;
+      stats_.waiting_for_space = true;
+      if (!logged) {
+        spdlog::warn("file channel {}: less than {} bytes free; puts are "
+                     "held until there is room",
+                     opts_.dir, opts_.min_free_space);
+        logged = true;
+      }
+      // Woken by commits (which delete segments and free space), a stop, or
+      // every 250 ms to look again.
+      cv_.wait_for(guard, std::chrono::milliseconds{250},
+                   [&] { return stopping_ || committed_ != stored_; });
+      committed = committed_;
+    }
+    if (committed != stored_) store_committed(committed);
+  }
+  std::lock_guard guard{mtx_};
+  if (stats_.waiting_for_space)
+    spdlog::info("file channel {}: free space is back; puts go on", opts_.dir);
+  stats_.waiting_for_space = false;
+  return true;
 }
 
 journal::~journal() {
@@ -104,12 +148,25 @@ void journal::run() {
         cv_.wait_until(guard, last_sync_ + opts_.fsync_interval, ready);
       else
         cv_.wait(guard, ready);
-      group.swap(queue_);
       committed = committed_;
+      stopping = stopping_;
+    }
+    // Puts stay queued (held: their senders wait) while space is short; at
+    // a stop they fail instead, so their senders know.
+    std::error_code no_space;
+    if (!wait_for_space())
+      no_space = std::make_error_code(std::errc::no_space_on_device);
+    {
+      std::lock_guard guard{mtx_};
+      group.swap(queue_);
       stopping = stopping_;
     }
     std::vector<result> results(group.size());
     for (std::size_t i = 0; i < group.size(); ++i) {
+      if (no_space) {
+        results[i].error = no_space;
+        continue;
+      }
       try {
         auto a = writer_.append(group[i].events);
         results[i].seq = a.seq;

@@ -33,6 +33,11 @@ struct journal_options {
   std::size_t max_file_size = 64 << 20;
   fsync_policy fsync = fsync_policy::batch;
   std::chrono::milliseconds fsync_interval{1000};
+  /// Puts are held (not refused) while the file system has less free space
+  /// than this; 0: no check.
+  uint64_t min_free_space = 0;
+  /// How free space is measured (statvfs of `dir` unless set: tests).
+  std::function<uint64_t()> free_space{};
 };
 
 /// The file channel's writer: one thread that appends a record per put,
@@ -73,6 +78,8 @@ public:
     uint64_t failed = 0;
     uint64_t segments_deleted = 0;
     uint64_t committed_stored = 0;
+    /// Puts are held: free space is below min_free_space.
+    bool waiting_for_space = false;
   };
   counters stats() const;
 
@@ -82,6 +89,8 @@ private:
     callback done;
   };
   void run();
+  /// False at a stop while space is still short.
+  bool wait_for_space();
   void store_committed(uint64_t committed);
 
   journal_options opts_;
