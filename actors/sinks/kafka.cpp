@@ -223,9 +223,7 @@ std::size_t queue_kbytes(const kafka_config& cfg,
   // In flight: the window's bytes plus one more batch or record (a take
   // stops after the event that reaches the target), and as much again in
   // batches abandoned after a failure whose reports are not in yet.
-  std::size_t record_max = 1000000; // librdkafka's message.max.bytes
-  if (auto i = producer.find("message.max.bytes"); i != producer.end())
-    record_max = std::strtoull(i->second.c_str(), nullptr, 10);
+  auto record_max = producer_number(producer, "message.max.bytes", 1000000);
   auto bytes =
       2 * (cfg.max_inflight_bytes + std::max(cfg.batch_bytes, record_max));
   return std::min<std::size_t>(bytes / 1024 + 1, INT32_MAX);

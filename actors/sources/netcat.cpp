@@ -128,13 +128,13 @@ constexpr std::size_t read_size = 256 * 1024;
 /// A client that had this much queued when the reader came is streaming.
 constexpr std::size_t bulk_read = 16 * 1024;
 
-/// A streaming client's socket
-/// then reports readable only once this much is queued (SO_RCVLOWAT), so
-/// the reader wakes once per this many bytes instead of once per write of
-/// the client (16 KB for nc: a wakeup and two context switches each, about
-/// a fifth of the source's time at 10 KB lines). What stays below it is
-/// read after `bulk_tail` without news; a client that had less than
-/// `bulk_read` queued then goes back to waking the reader for every byte.
+/// A streaming client's socket then reports readable only once this much is
+/// queued (SO_RCVLOWAT), so the reader wakes once per this many bytes
+/// instead of once per write of the client (16 KB for nc: a wakeup and two
+/// context switches each, about a fifth of the source's time at 10 KB lines).
+/// What stays below it is read after `bulk_tail` without news; a client that
+/// had less than `bulk_read` queued then goes back to waking the reader for
+/// every byte.
 constexpr int bulk_low_water = 128 * 1024;
 constexpr std::chrono::milliseconds bulk_tail{2};
 
@@ -226,7 +226,7 @@ private:
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
   };
 
-  /// Streaming or not (see bulk_low_water); true when it changed.
+  /// Streaming or not (see bulk_low_water); unchanged if the socket refuses.
   static void set_bulk(client& c, bool bulk) {
     if (c.bulk == bulk) return;
     int lowat = bulk ? bulk_low_water : 1;

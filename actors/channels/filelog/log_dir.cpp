@@ -12,7 +12,6 @@
 #include <system_error>
 
 #include "actors/channels/filelog/ack_state.hpp"
-#include "actors/channels/filelog/crc32c.hpp"
 
 namespace flumen::filelog {
 
@@ -150,15 +149,13 @@ bool read_record(const recovery& r, const record_ref& ref, uint64_t from,
       ::pread(fd, bytes.data(), bytes.size(), static_cast<off_t>(ref.offset));
   ::close(fd);
   if (n != static_cast<ssize_t>(bytes.size())) return false;
-  // Framed as a segment of one record, so the scanner checks it.
-  std::string one = encode_segment_header(ref.seq) + bytes;
-  bool ok = false;
+  scanned_record rec;
   batch events;
-  auto scan = scan_segment(one, [&](const scanned_record& rec) {
-    ok = rec.seq == ref.seq && rec.count == ref.count &&
-         decode_events(rec.payload, rec.count, events);
-  });
-  if (!ok || scan.records != 1) return false;
+  if (check_record(bytes, rec) != record_check::ok ||
+      rec.payload.size() + record_header_size != bytes.size() ||
+      rec.seq != ref.seq || rec.count != ref.count ||
+      !decode_events(rec.payload, rec.count, events))
+    return false;
   auto skip =
       from > ref.seq ? std::min<uint64_t>(from - ref.seq, ref.count) : 0;
   for (auto i = skip; i < events.size(); ++i)

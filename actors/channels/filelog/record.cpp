@@ -139,6 +139,21 @@ bool decode_events(std::string_view payload, uint32_t count, batch& out) {
   return true;
 }
 
+record_check check_record(std::string_view rest, scanned_record& rec) {
+  if (rest.size() < record_header_size) return record_check::cut_short;
+  auto len = get<uint32_t>(rest.data());
+  if (get<uint32_t>(rest.data() + 20) != crc32c(rest.substr(0, 20)) ||
+      len > max_record_payload)
+    return record_check::bad_header;
+  if (rest.size() - record_header_size < len) return record_check::cut_short;
+  rec.count = get<uint32_t>(rest.data() + 4);
+  rec.seq = get<uint64_t>(rest.data() + 8);
+  rec.payload = rest.substr(record_header_size, len);
+  if (get<uint32_t>(rest.data() + 16) != crc32c(rec.payload))
+    return record_check::bad_payload;
+  return record_check::ok;
+}
+
 scan_result
 scan_segment(std::string_view bytes,
              const std::function<void(const scanned_record&)>& on_record) {
@@ -151,14 +166,14 @@ scan_segment(std::string_view bytes,
   r.good_end = pos;
   while (pos < bytes.size()) {
     auto rest = bytes.substr(pos);
-    if (rest.size() < record_header_size) {
-      r.torn_bytes = rest.size(); // a header cut short
+    scanned_record rec;
+    rec.offset = pos;
+    auto check = check_record(rest, rec);
+    if (check == record_check::cut_short) {
+      r.torn_bytes = rest.size(); // a header or payload cut short
       break;
     }
-    auto header_ok =
-        get<uint32_t>(rest.data() + 20) == crc32c(rest.substr(0, 20));
-    auto len = get<uint32_t>(rest.data());
-    if (!header_ok || len > max_record_payload) {
+    if (check == record_check::bad_header) {
       if (all_zero(rest)) {
         r.torn_bytes = rest.size(); // appended length, never the data
       } else {
@@ -167,21 +182,13 @@ scan_segment(std::string_view bytes,
       }
       break;
     }
-    if (rest.size() - record_header_size < len) {
-      r.torn_bytes = rest.size(); // the payload cut short
-      break;
-    }
-    scanned_record rec;
-    rec.offset = pos;
-    rec.count = get<uint32_t>(rest.data() + 4);
-    rec.seq = get<uint64_t>(rest.data() + 8);
-    rec.payload = rest.substr(record_header_size, len);
-    pos += record_header_size + len;
+    auto size = record_header_size + rec.payload.size();
+    pos += size;
     r.good_end = pos;
-    if (get<uint32_t>(rest.data() + 16) != crc32c(rec.payload)) {
+    if (check == record_check::bad_payload) {
       ++r.corrupt_records;
-      r.corrupt_bytes += record_header_size + len;
-      r.corrupt.push_back({rec.offset, record_header_size + len});
+      r.corrupt_bytes += size;
+      r.corrupt.push_back({rec.offset, size});
       continue;
     }
     ++r.records;

@@ -60,6 +60,18 @@ struct scanned_record {
   std::string_view payload;
 };
 
+/// What one record at the start of `rest` is.
+enum class record_check {
+  ok,          ///< both checksums hold
+  cut_short,   ///< `rest` ends inside its header or payload
+  bad_header,  ///< header checksum or an implausible length: untrusted
+  bad_payload, ///< header sound, payload checksum fails
+};
+
+/// Checks the record at the start of `rest`; fills `rec` (but its offset)
+/// when the header holds (ok, bad_payload).
+record_check check_record(std::string_view rest, scanned_record& rec);
+
 /// What reading a segment found besides its records.
 struct scan_result {
   bool header_ok = false; ///< false: nothing of it can be read

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include "actors/channels/filelog/ack_state.hpp"
 #include "actors/channels/filelog/log_dir.hpp"
@@ -112,19 +113,19 @@ int inspect_directory(const std::string& dir, std::ostream& out,
     return 2;
   }
   out << "directory: " << dir << '\n';
-  std::size_t bytes = 0;
+  std::vector<std::uintmax_t> sizes;
+  std::uintmax_t bytes = 0;
   for (auto& s : r.segments) {
     std::error_code ec;
     auto size = fs::file_size(s.path, ec);
-    bytes += ec ? 0 : size;
+    sizes.push_back(ec ? 0 : size);
+    bytes += sizes.back();
   }
   out << "segments: " << r.segments.size() << " (" << bytes << " bytes)\n";
-  for (auto& s : r.segments) {
-    std::error_code ec;
-    auto size = fs::file_size(s.path, ec);
-    out << "  " << fs::path{s.path}.filename().string() << ": first event "
-        << s.first_seq << ", " << (ec ? 0 : size) << " bytes\n";
-  }
+  for (std::size_t i = 0; i < r.segments.size(); ++i)
+    out << "  " << fs::path{r.segments[i].path}.filename().string()
+        << ": first event " << r.segments[i].first_seq << ", " << sizes[i]
+        << " bytes\n";
   out << "records: " << r.records_read << " readable\n";
   out << "committed: events below " << r.committed << '\n';
   out << "next event number: " << r.next_seq << '\n';
