@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 PACKAGES=(
   build-essential cmake pkg-config
   libcaf-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev nlohmann-json3-dev libmimalloc-dev clang libclang-rt-14-dev
+  libcli11-dev libgtest-dev libgmock-dev nlohmann-json3-dev libmimalloc-dev libre2-dev
+  clang libclang-rt-14-dev
   kcat netcat-openbsd procps
 )
 

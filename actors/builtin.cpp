@@ -1,6 +1,7 @@
 // The one list of component types. Adding a type: its file pair, one line
 // here, its test, and its row in the README's component table.
 
+#include "actors/channels/file.hpp"
 #include "actors/channels/memory.hpp"
 #include "actors/interceptors/host.hpp"
 #include "actors/interceptors/static.hpp"
@@ -27,6 +28,7 @@ void register_builtin(registry& r) {
   r.add_interceptor("static", interceptors::parse_static,
                     interceptors::make_static);
   r.add_channel("memory", channels::parse_memory, channels::spawn_memory);
+  r.add_channel("file", channels::parse_file, channels::spawn_file);
   r.add_sink("kafka", sinks::parse_kafka, sinks::spawn_kafka);
   r.add_sink("logger", sinks::parse_logger, sinks::spawn_logger);
   r.add_sink("null", sinks::parse_null, sinks::spawn_null);

@@ -241,8 +241,14 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
     auto m = metrics_.find(metric_name("channels", ch));
     return m ? m->channel_size.load() : 0;
   };
+  auto durable = [&](const std::string& ch) {
+    auto m = metrics_.find(metric_name("channels", ch));
+    return m && m->durable.load();
+  };
   for (auto& ch : stop_order()) {
-    while (size_of(ch) > 0 && clock::now() < deadline)
+    // A durable channel keeps what it holds for the next start: its sinks
+    // settle what they took and stop, without waiting for it to drain.
+    while (!durable(ch) && size_of(ch) > 0 && clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     std::vector<caf::actor> sinks;
     for (auto& k : spec_.sinks)
@@ -252,7 +258,7 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   }
   uint64_t n = 0;
   for (auto& c : spec_.channels)
-    n += size_of(c.name);
+    if (!durable(c.name)) n += size_of(c.name);
   return n;
 }
 
@@ -264,7 +270,8 @@ loss_report agent::losses() const {
     r.dead_lettered += m->events_dead_lettered.load();
     r.truncated += m->events_truncated.load();
     r.undelivered += m->events_undelivered.load();
-    if (m->kind == "channel") r.in_channels += m->channel_size.load();
+    if (m->kind == "channel")
+      (m->durable.load() ? r.kept : r.in_channels) += m->channel_size.load();
   }
   return r;
 }

@@ -19,7 +19,10 @@ struct loss_report {
   uint64_t dead_lettered = 0; ///< sent to a dead-letter channel
   uint64_t truncated = 0;     ///< delivered, but cut to max_line_length
   uint64_t undelivered = 0;   ///< read by a source, never accepted
-  uint64_t in_channels = 0;   ///< still in channels (not delivered)
+  uint64_t in_channels = 0;   ///< still in memory channels: lost at exit
+  /// Still in durable (file) channels: not lost, delivered after the next
+  /// start. Not a loss, so not part of clean().
+  uint64_t kept = 0;
 
   bool clean() const {
     return dropped + dead_lettered + truncated + undelivered + in_channels == 0;
@@ -52,9 +55,10 @@ public:
   const supervision_settings& supervision() const { return spec_.supervision; }
 
   /// Graceful stop within `timeout` (the whole of it): sources stop and
-  /// hand over what they read; then, upstream first, each channel drains
-  /// into its sinks and its sinks settle and stop. Returns the number of
-  /// events still in channels afterwards (undelivered).
+  /// hand over what they read; then, upstream first, each memory channel
+  /// drains into its sinks and its sinks settle and stop (a durable channel
+  /// is not drained: it keeps its events for the next start). Returns the
+  /// number of events still in memory channels afterwards (undelivered).
   uint64_t stop(std::chrono::milliseconds timeout);
 
   /// Counts of everything not delivered as read, for the final line.

@@ -184,7 +184,13 @@ int cmd_run(const run_options& opt) {
     spdlog::info("agent {}: starting ({} sources, {} channels, {} sinks)",
                  spec->name, spec->sources.size(), spec->channels.size(),
                  spec->sinks.size());
-    a.start();
+    try {
+      a.start();
+    } catch (const std::exception& e) {
+      // E.g. a file channel's directory held by another agent.
+      spdlog::error("agent {}: cannot start: {}", spec->name, e.what());
+      return 2;
+    }
     using clock = std::chrono::steady_clock;
     auto next_stats = clock::now();
     auto interval = opt.stats_interval;
@@ -258,7 +264,12 @@ int cmd_run(const run_options& opt) {
     spdlog::info("agent {}: peak RSS {} MiB", spec->name,
                  usage.ru_maxrss / 1024);
     auto loss = a.losses();
-    if (loss.clean()) {
+    if (loss.clean() && loss.kept > 0) {
+      spdlog::info("agent {}: stopped, every accepted event delivered or "
+                   "kept: {} kept in file channels, delivered after the next "
+                   "start",
+                   spec->name, loss.kept);
+    } else if (loss.clean()) {
       spdlog::info("agent {}: stopped, every accepted event delivered",
                    spec->name);
     } else {

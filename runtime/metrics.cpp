@@ -59,6 +59,9 @@ std::string component_metrics::summary() const {
   field("batches", batches);
   if (kind == "channel")
     out << " size=" << channel_size.load() << '/' << channel_capacity.load();
+  field("corrupt_records", corrupt_records);
+  field("damaged_bytes", damaged_bytes);
+  field("write_errors", write_errors);
   field("connection_failures", connection_failures);
   field("restarts", restarts);
   if (auto why = reason(); !why.empty()) out << " reason=\"" << why << '"';

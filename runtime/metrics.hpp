@@ -56,6 +56,16 @@ struct component_metrics {
   std::atomic<uint64_t> connections_open{0};
   std::atomic<uint64_t> connection_failures{0};
   std::atomic<uint64_t> restarts{0};
+  /// Durable channels (file): what they hold outlives the process, so it
+  /// is kept at a stop, not lost.
+  std::atomic<bool> durable{false};
+  /// File channel: damaged records skipped (bad checksum, or found damaged
+  /// when read back) and bytes of log given up (corrupt or abandoned), since
+  /// start, recovery included.
+  std::atomic<uint64_t> corrupt_records{0};
+  std::atomic<uint64_t> damaged_bytes{0};
+  /// File channel: appends and syncs that failed (the put was retried).
+  std::atomic<uint64_t> write_errors{0};
   std::atomic<int> state{static_cast<int>(component_state::starting)};
 
   component_state current_state() const {

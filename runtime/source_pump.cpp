@@ -32,6 +32,12 @@ void source_pump::bind(caf::actor self,
 
 bool source_pump::emit(batch&& events) {
   if (events.empty()) return !aborted();
+  return emit_numbered(std::move(events)) != 0;
+}
+
+uint64_t source_pump::emit_numbered(batch&& events) {
+  if (events.empty()) return 0;
+  uint64_t number = 0;
   metrics_->events_received.fetch_add(events.size(), std::memory_order_relaxed);
   {
     std::unique_lock guard{mtx_};
@@ -40,13 +46,39 @@ bool source_pump::emit(batch&& events) {
       // Read from outside and never accepted: counted, never silent.
       metrics_->events_undelivered.fetch_add(events.size(),
                                              std::memory_order_relaxed);
-      return false;
+      return 0;
     }
     ++inflight_;
+    number = ++batches_emitted_;
   }
   emitted_.fetch_add(events.size(), std::memory_order_relaxed);
+  // Sent from this one thread, batches reach the actor in number order.
   caf::anon_send(*self_, emit_atom::value, std::move(events));
-  return true;
+  return number;
+}
+
+void source_pump::accepted(uint64_t number) {
+  {
+    std::lock_guard guard{mtx_};
+    auto below = accepted_below_.load();
+    if (number != below) {
+      accepted_ahead_.insert(number);
+      return;
+    }
+    ++below;
+    while (!accepted_ahead_.empty() && *accepted_ahead_.begin() == below) {
+      accepted_ahead_.erase(accepted_ahead_.begin());
+      ++below;
+    }
+    accepted_below_ = below;
+  }
+  cv_.notify_all();
+}
+
+bool source_pump::wait_accepted(uint64_t number) {
+  std::unique_lock guard{mtx_};
+  cv_.wait(guard, [&] { return accepted_below_.load() > number || aborted(); });
+  return accepted_below_.load() > number;
 }
 
 void source_pump::release() {
@@ -54,7 +86,7 @@ void source_pump::release() {
     std::lock_guard guard{mtx_};
     --inflight_;
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 bool source_pump::sleep_for(std::chrono::milliseconds d) {
@@ -90,7 +122,8 @@ struct source_state {
   caf::actor downstream;
   std::shared_ptr<component_metrics> metrics;
   std::size_t inflight = 0;
-  uint64_t forwarded = 0; ///< events of emitted batches put downstream
+  uint64_t forwarded = 0;         ///< events of emitted batches put downstream
+  uint64_t batches_forwarded = 0; ///< numbers them as the pump does
   bool reader_done = false;
   std::vector<caf::response_promise> stop_waiters;
   static inline const char* name = "source";
@@ -119,14 +152,16 @@ void maybe_finished(source_actor* self) {
 
 void put_downstream(source_actor* self, batch events) {
   auto n = events.size();
+  auto number = ++self->state.batches_forwarded;
   self->request(self->state.downstream, caf::infinite, put_atom::value,
                 std::move(events))
       .then(
-          [self, n](ok_atom) {
+          [self, n, number](ok_atom) {
             auto& st = self->state;
             st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
             st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
             --st.inflight;
+            st.pump->accepted(number);
             st.pump->release();
             maybe_finished(self);
           },

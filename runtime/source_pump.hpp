@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include <caf/fwd.hpp>
 
@@ -54,10 +55,25 @@ public:
   /// Events handed to the source actor so far (emit returned true).
   uint64_t emitted() const { return emitted_.load(); }
 
+  /// Like `emit`; returns the batch's number (1, 2, ... in emit order), or
+  /// 0 when it was not handed over. For readers that record how far their
+  /// input was accepted (e.g. a file position).
+  uint64_t emit_numbered(batch&& events);
+
+  /// Every batch numbered below this was accepted downstream (batches may
+  /// be accepted out of order; this is the accepted prefix).
+  uint64_t accepted_below() const { return accepted_below_.load(); }
+
+  /// Blocks until every batch numbered up to `number` was accepted; false
+  /// when the source is torn down first (or a batch failed).
+  bool wait_accepted(uint64_t number);
+
   // -- used by the source actor --------------------------------------------
 
   void bind(caf::actor self, std::shared_ptr<component_metrics> metrics);
   void release();
+  /// Batch `number` was accepted downstream.
+  void accepted(uint64_t number);
   void request_stop();
   void abort();
 
@@ -67,6 +83,9 @@ private:
   std::size_t max_inflight_;
   std::size_t inflight_ = 0;
   std::atomic<uint64_t> emitted_{0};
+  uint64_t batches_emitted_ = 0;
+  std::atomic<uint64_t> accepted_below_{1};
+  std::set<uint64_t> accepted_ahead_; ///< accepted, above the prefix
   std::mutex mtx_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};

@@ -487,7 +487,26 @@ private:
       if (auto why = unwritable_directory(k.facts.directory))
         add(where_in(d.sinks[i], "directory"), k.path + ".directory", *why);
     }
+    // A file channel's directory likewise; and two channels of one file on
+    // one directory would refuse each other at run time (its lock).
+    for (std::size_t i = 0; i < d.spec.channels.size(); ++i) {
+      const auto& c = d.spec.channels[i];
+      if (c.facts.directory.empty()) continue;
+      if (auto why = unwritable_directory(c.facts.directory))
+        add(where_in(d.channels[i], "directory"), c.path + ".directory", *why);
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      auto key = fs::weakly_canonical(fs::absolute(c.facts.directory, ec), ec)
+                     .lexically_normal()
+                     .string();
+      if (auto [it, fresh] = channel_dirs_.emplace(key, c.path); !fresh)
+        add(where_in(d.channels[i], "directory"), c.path + ".directory",
+            "'" + c.facts.directory + "' is the directory of " + it->second +
+                " too: each file channel needs its own");
+    }
   }
+  /// File channel directories seen so far (all agents of the file).
+  std::map<std::string, std::string> channel_dirs_;
 
   /// A listening source's `bind` must be an address of this machine, and no
   /// two sources of one agent may listen on the same address and port (the

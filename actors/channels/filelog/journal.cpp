@@ -170,6 +170,9 @@ void journal::run() {
       try {
         auto a = writer_.append(group[i].events);
         results[i].seq = a.seq;
+        results[i].segment = a.segment;
+        results[i].offset = a.offset;
+        results[i].size = a.size;
         if (segments_.back().path != a.segment)
           segments_.push_back({a.segment, a.segment_first_seq});
         unsynced_ = true;

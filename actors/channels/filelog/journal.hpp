@@ -49,6 +49,9 @@ public:
   struct result {
     std::error_code error; ///< set: the put is not in the log
     uint64_t seq = 0;      ///< the number of its first event
+    std::string segment;   ///< where its record is
+    std::size_t offset = 0;
+    std::size_t size = 0; ///< the record's bytes, header included
   };
   /// Runs on the journal's thread; gets the events back.
   using callback = std::function<void(result, batch&&)>;

@@ -1,6 +1,8 @@
 #include "actors/channels/filelog/log_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +47,59 @@ std::string read_file(const std::string& path, bool& exists) {
   ::close(fd);
   return out;
 }
+
+/// A segment mapped read-only, so recovery's memory does not grow with
+/// max_file_size: pages behind the scan are let go as it goes.
+class mapped_file {
+public:
+  explicit mapped_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return;
+      throw std::system_error(errno, std::generic_category(), "open " + path);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      auto err = errno;
+      ::close(fd);
+      throw std::system_error(err, std::generic_category(), "stat " + path);
+    }
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ > 0) {
+      auto* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        auto err = errno;
+        ::close(fd);
+        throw std::system_error(err, std::generic_category(), "mmap " + path);
+      }
+      data_ = static_cast<const char*>(p);
+    }
+    ::close(fd);
+  }
+  ~mapped_file() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+
+  std::string_view bytes() const { return {data_ ? data_ : "", size_}; }
+
+  /// Lets go of the pages before `offset` (they are read again if used).
+  void release_before(std::size_t offset) {
+    constexpr std::size_t step = 8 << 20;
+    auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    auto upto = offset / page * page;
+    if (!data_ || upto < released_ + step) return;
+    ::madvise(const_cast<char*>(data_) + released_, upto - released_,
+              MADV_DONTNEED);
+    released_ = upto;
+  }
+
+private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t released_ = 0;
+};
 
 } // namespace
 
@@ -97,7 +152,8 @@ recovery recover(const std::string& dir, bool repair) {
   r.next_seq = r.committed;
   for (std::size_t i = 0; i < r.segments.size(); ++i) {
     auto& seg = r.segments[i];
-    auto bytes = read_file(seg.path, exists);
+    mapped_file file{seg.path};
+    auto bytes = file.bytes();
     r.bytes_read += bytes.size();
     // Numbers go on past every segment that holds anything, read or not,
     // so a new segment never takes the name of one with contents.
@@ -106,6 +162,7 @@ recovery recover(const std::string& dir, bool repair) {
                                           : seg.first_seq);
     auto scan = scan_segment(bytes, [&](const scanned_record& rec) {
       ++r.records_read;
+      file.release_before(rec.offset);
       auto end = rec.seq + rec.count;
       r.next_seq = std::max(r.next_seq, end);
       if (end <= r.committed) return;

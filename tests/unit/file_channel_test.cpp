@@ -1,0 +1,322 @@
+#include "actors/channels/file.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "actors/channels/filelog/log_dir.hpp"
+#include "tests/unit/actor_test_support.hpp"
+
+using namespace flumen;
+using namespace flumen::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class file_channel : public actor_test {
+protected:
+  file_channel() {
+    dir_ = fs::temp_directory_path() /
+           ("flumen-fc-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  ~file_channel() override { fs::remove_all(dir_); }
+
+  channels::file_config config(std::size_t capacity = 1000,
+                               std::size_t txc = 100) {
+    channels::file_config cfg;
+    cfg.directory = (dir_ / "ch").string();
+    cfg.capacity = capacity;
+    cfg.transaction_capacity = txc;
+    cfg.keep_alive = 100ms;
+    cfg.min_free_space = 0;
+    cfg.memory_events = 4 * txc;
+    return cfg;
+  }
+
+  /// A channel on the test's directory (a fresh metrics entry each start).
+  caf::actor open(const channels::file_config& cfg) {
+    auto w = wire("channels", "c" + std::to_string(++starts_), "file");
+    metrics_ = w.metrics;
+    return track(channels::spawn_file(sys, cfg, w));
+  }
+
+  /// Ends the channel as a stop does and waits until it is gone (its
+  /// journal flushed, its lock let go).
+  void close(const caf::actor& ch) {
+    self->monitor(ch);
+    caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; },
+                  caf::after(10s) >> [] {});
+    ASSERT_TRUE(down);
+  }
+
+  fs::path dir_;
+  int starts_ = 0;
+  std::shared_ptr<component_metrics> metrics_;
+};
+
+/// The one segment file of a channel directory.
+std::vector<fs::path> segments_of(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (auto& s : filelog::list_segments(dir.string()))
+    out.emplace_back(s.path);
+  return out;
+}
+
+} // namespace
+
+TEST_F(file_channel, put_take_commit_in_order_with_its_counters) {
+  auto ch = open(config());
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  ASSERT_FALSE(put(self, ch, numbered(3, 2)));
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 5));
+  EXPECT_EQ(metrics_->events_put.load(), 5u);
+  EXPECT_TRUE(reaches(metrics_->channel_size, 5u));
+  EXPECT_TRUE(metrics_->durable.load());
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_EQ(metrics_->events_committed.load(), 5u);
+  EXPECT_TRUE(reaches(metrics_->channel_size, 0u));
+  EXPECT_EQ(metrics_->current_state(), component_state::running);
+}
+
+TEST_F(file_channel, the_directory_is_created_with_mode_0700) {
+  auto ch = open(config());
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "ch").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+// The log is the queue: what was accepted and not committed is there after
+// a restart; what was committed is not.
+TEST_F(file_channel, a_restart_delivers_what_was_not_committed) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 10)));
+  ASSERT_FALSE(put(self, ch, numbered(10, 10)));
+  auto t = take(self, ch, 5);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  auto open_txn = take(self, ch, 5); // taken, never committed
+  ASSERT_TRUE(open_txn);
+  EXPECT_EQ(open_txn->events, numbered(5, 5));
+  close(ch);
+  ch = open(cfg);
+  EXPECT_TRUE(reaches(metrics_->channel_size, 15u))
+      << metrics_->channel_size.load();
+  EXPECT_EQ(bodies(drain(self, ch, 15)), bodies(numbered(5, 15)));
+}
+
+// Sinks commit out of order: the position only passes what is done, so
+// after a restart the open transaction's events come back and so do the
+// committed ones after it (at least once, never lost).
+TEST_F(file_channel, out_of_order_commits_hold_the_position_back) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 4)));
+  auto t1 = take(self, ch, 2);
+  auto t2 = take(self, ch, 2);
+  ASSERT_TRUE(t1 && t2);
+  ASSERT_FALSE(commit(self, ch, t2->id));
+  EXPECT_TRUE(reaches(metrics_->channel_size, 2u));
+  close(ch);
+  ch = open(cfg);
+  EXPECT_EQ(bodies(drain(self, ch, 4)), bodies(numbered(0, 4)));
+  // Now all is committed: nothing comes back after another restart.
+  close(ch);
+  ch = open(cfg);
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->events.empty());
+}
+
+TEST_F(file_channel, rollbacks_in_any_order_keep_the_logs_order) {
+  auto ch = open(config());
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  auto t1 = take(self, ch, 2);
+  auto t2 = take(self, ch, 2);
+  ASSERT_TRUE(t1 && t2);
+  ASSERT_FALSE(rollback(self, ch, t2->id));
+  ASSERT_FALSE(rollback(self, ch, t1->id));
+  EXPECT_EQ(bodies(drain(self, ch, 6)), bodies(numbered(0, 6)));
+  EXPECT_EQ(metrics_->events_rolled_back.load(), 4u);
+}
+
+TEST_F(file_channel, a_commit_puts_named_events_back_in_order) {
+  auto ch = open(config());
+  ASSERT_FALSE(put(self, ch, numbered(0, 5)));
+  auto t = take(self, ch, 5);
+  ASSERT_TRUE(t);
+  caf::error err;
+  self->request(ch, 5s, commit_atom::value, t->id, std::vector<uint32_t>{3, 1})
+      .receive([](ok_atom) {}, [&](caf::error& e) { err = e; });
+  ASSERT_FALSE(err);
+  EXPECT_EQ(bodies(drain(self, ch, 2)), (std::vector<std::string>{"e1", "e3"}));
+  EXPECT_TRUE(reaches(metrics_->channel_size, 0u));
+}
+
+// A taker that dies: its transaction goes back.
+TEST_F(file_channel, a_dead_takers_transaction_goes_back) {
+  auto ch = open(config());
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  auto taker = sys.spawn(holding_taker, ch, uint32_t{3},
+                         caf::actor_cast<caf::actor>(self));
+  self->receive([](txn_id, batch&) {}, caf::after(5s) >> [] {});
+  caf::anon_send_exit(taker, caf::exit_reason::kill);
+  EXPECT_EQ(bodies(drain(self, ch, 3)), bodies(numbered(0, 3)));
+}
+
+// Memory holds a bounded prefix of the log; the rest is read back in order.
+TEST_F(file_channel, more_than_memory_holds_is_read_back_in_order) {
+  auto cfg = config(100000, 100);
+  cfg.memory_events = 150;
+  auto ch = open(cfg);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_FALSE(put(self, ch, numbered(100 * i, 100)));
+  auto got = drain(self, ch, 5000, 20s, 100);
+  EXPECT_EQ(bodies(got), bodies(numbered(0, 5000)));
+}
+
+TEST_F(file_channel, a_restart_reads_back_more_than_memory_holds) {
+  auto cfg = config(100000, 100);
+  cfg.memory_events = 150;
+  cfg.max_file_size = 8192; // many segments
+  auto ch = open(cfg);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_FALSE(put(self, ch, numbered(100 * i, 100)));
+  auto first = drain(self, ch, 1000, 20s, 100);
+  ASSERT_EQ(first.size(), 1000u);
+  close(ch);
+  auto before = segments_of(dir_ / "ch").size();
+  ch = open(cfg);
+  EXPECT_TRUE(reaches(metrics_->channel_size, 2000u))
+      << metrics_->channel_size.load();
+  EXPECT_EQ(bodies(drain(self, ch, 2000, 20s, 100)),
+            bodies(numbered(1000, 2000)));
+  // Everything committed: whole segments are deleted.
+  EXPECT_TRUE(
+      wait_until([&] { return segments_of(dir_ / "ch").size() < before; }, 5s));
+}
+
+// Capacity counts the log's uncommitted events; a put waits for room.
+TEST_F(file_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
+  auto ch = open(config(10, 10));
+  ASSERT_FALSE(put(self, ch, numbered(0, 8)));
+  self->send(ch, put_atom::value, numbered(8, 5));
+  EXPECT_FALSE(ok_within(self, 200ms));
+  auto t = take(self, ch, 8);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  EXPECT_TRUE(ok_within(self, 5s));
+  EXPECT_EQ(bodies(drain(self, ch, 5)), bodies(numbered(8, 5)));
+}
+
+TEST_F(file_channel, a_put_larger_than_the_channel_goes_in_when_it_is_empty) {
+  auto ch = open(config(10, 10));
+  ASSERT_FALSE(put(self, ch, numbered(0, 25)));
+  EXPECT_EQ(bodies(drain(self, ch, 25, 20s, 10)), bodies(numbered(0, 25)));
+}
+
+// A second agent on the same directory is refused, naming the holder.
+TEST_F(file_channel, a_held_directory_is_refused_with_the_holders_pid) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  try {
+    open(cfg);
+    FAIL() << "a second channel opened the same directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string{e.what()}.find("held by another running agent"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string{e.what()}.find(std::to_string(::getpid())),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// A record damaged on disk is skipped and counted at start; the others are
+// delivered.
+TEST_F(file_channel, a_corrupt_record_is_skipped_and_counted_at_start) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 3, "aaaa")));
+  ASSERT_FALSE(put(self, ch, numbered(3, 3, "bbbb")));
+  ASSERT_FALSE(put(self, ch, numbered(6, 3, "cccc")));
+  close(ch);
+  auto segs = segments_of(dir_ / "ch");
+  ASSERT_EQ(segs.size(), 1u);
+  // Flip a byte of the second record's payload (its body "bbbb3").
+  std::string data;
+  {
+    std::ifstream in{segs[0], std::ios::binary};
+    data.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  auto at = data.find("bbbb4");
+  ASSERT_NE(at, std::string::npos);
+  data[at] ^= 0x20;
+  {
+    std::ofstream out{segs[0], std::ios::binary | std::ios::trunc};
+    out << data;
+  }
+  ch = open(cfg);
+  EXPECT_EQ(metrics_->corrupt_records.load(), 1u); // counted before spawning
+  EXPECT_GT(metrics_->damaged_bytes.load(), 0u);
+  auto got = bodies(drain(self, ch, 6));
+  auto want = bodies(numbered(0, 3, "aaaa"));
+  for (auto& b : bodies(numbered(6, 3, "cccc")))
+    want.push_back(b);
+  EXPECT_EQ(got, want);
+}
+
+// A torn tail (a crash in the middle of a write) is cut off; the agent
+// starts and delivers every whole record.
+TEST_F(file_channel, a_torn_tail_is_truncated_at_start) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  ASSERT_FALSE(put(self, ch, numbered(3, 3)));
+  close(ch);
+  auto seg = segments_of(dir_ / "ch").front();
+  auto size = fs::file_size(seg);
+  fs::resize_file(seg, size - 7);
+  ch = open(cfg);
+  EXPECT_EQ(bodies(drain(self, ch, 3)), bodies(numbered(0, 3)));
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->events.empty());
+}
+
+TEST(parse_file, options_defaults_and_errors) {
+  auto parse = [](const std::string& yaml, error_list& errors) {
+    auto node = YAML::Load(yaml);
+    option_reader r(node, "agents.a1.channels.c1", "t.yaml", errors);
+    auto cfg = channels::parse_file(r);
+    r.finish();
+    return cfg;
+  };
+  error_list errors;
+  auto cfg = parse("{directory: /tmp/x}", errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.capacity, 1000000u);
+  EXPECT_EQ(cfg.transaction_capacity, 10000u);
+  EXPECT_EQ(cfg.fsync, filelog::fsync_policy::batch);
+  EXPECT_EQ(cfg.memory_events, 40000u);
+  cfg = parse("{directory: /tmp/x, fsync: interval, fsync_interval: 200ms}",
+              errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(cfg.fsync_interval, 200ms);
+  for (auto bad : {"{capacity: 10}", "{directory: /x, fsync: sometimes}",
+                   "{directory: /x, fsync_interval: 1s}",
+                   "{directory: /x, max_file_size: 1KB}",
+                   "{directory: /x, byte_capacity: 1MB, max_file_size: 1MB}",
+                   "{directory: /x, capacity: 10, transaction_capacity: 20}"}) {
+    error_list e;
+    parse(bad, e);
+    EXPECT_FALSE(e.empty()) << bad;
+  }
+}
