@@ -13,7 +13,9 @@
 #include "actors/sources/exec.hpp"
 #include "actors/sources/netcat.hpp"
 #include "actors/sources/seq.hpp"
+#include "actors/sources/spooldir.hpp"
 #include "actors/sources/stdin.hpp"
+#include "actors/sources/taildir.hpp"
 
 namespace flumen {
 
@@ -22,6 +24,8 @@ void register_builtin(registry& r) {
   r.add_source("stdin", sources::parse_stdin, sources::spawn_stdin);
   r.add_source("exec", sources::parse_exec, sources::spawn_exec);
   r.add_source("seq", sources::parse_seq, sources::spawn_seq);
+  r.add_source("taildir", sources::parse_taildir, sources::spawn_taildir);
+  r.add_source("spooldir", sources::parse_spooldir, sources::spawn_spooldir);
   r.add_interceptor("timestamp", interceptors::parse_timestamp,
                     interceptors::make_timestamp);
   r.add_interceptor("host", interceptors::parse_host, interceptors::make_host);

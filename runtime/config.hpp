@@ -65,9 +65,13 @@ struct component_facts {
   std::size_t byte_capacity = 0;
   /// Sources: the largest event body they can make (0: unknown).
   std::size_t max_event_bytes = 0;
-  /// Sinks that write files: the directory they write to (created when
-  /// missing), which must be creatable and writable.
+  /// Sinks that write files, file channels, sources that keep a state
+  /// file: the directory they write to (created when missing), which must
+  /// be creatable and writable.
   std::string directory;
+  /// Sources that keep state in a file (taildir's positions): the file; two
+  /// components must not share one.
+  std::string state_file;
   /// Sources that listen on a socket: host and port (port 0: any free one).
   std::string listen_host;
   std::optional<uint16_t> listen_port;

@@ -165,12 +165,15 @@ void put_downstream(source_actor* self, batch events) {
             st.pump->release();
             maybe_finished(self);
           },
-          [self, n](caf::error& err) {
+          [self, n, number](caf::error& err) {
             auto& st = self->state;
             --st.inflight;
-            st.pump->release();
             if (err.category() == caf::atom("flumen") &&
                 err.code() == static_cast<uint8_t>(errc::interceptor_failed)) {
+              // Dropped by policy and counted: done with, as far as a
+              // reader's positions go (it is never read again).
+              st.pump->accepted(number);
+              st.pump->release();
               // An interceptor threw on this batch: it can't pass, and
               // retrying the same events would throw again. Counted, named.
               auto why = self->system().render(err);
@@ -182,6 +185,7 @@ void put_downstream(source_actor* self, batch events) {
               maybe_finished(self);
               return;
             }
+            st.pump->release();
             // The channel or router is gone: these events are lost with the
             // source's restart, and said so.
             st.metrics->events_undelivered.fetch_add(n,

@@ -64,8 +64,9 @@ public:
   /// be accepted out of order; this is the accepted prefix).
   uint64_t accepted_below() const { return accepted_below_.load(); }
 
-  /// Blocks until every batch numbered up to `number` was accepted; false
-  /// when the source is torn down first (or a batch failed).
+  /// Blocks until every batch numbered up to `number` was accepted (or
+  /// dropped by policy: an interceptor failed on it, counted); false when
+  /// the source is torn down first (a put that fails tears it down).
   bool wait_accepted(uint64_t number);
 
   // -- used by the source actor --------------------------------------------

@@ -487,6 +487,24 @@ private:
       if (auto why = unwritable_directory(k.facts.directory))
         add(where_in(d.sinks[i], "directory"), k.path + ".directory", *why);
     }
+    for (std::size_t i = 0; i < d.spec.sources.size(); ++i) {
+      const auto& src = d.spec.sources[i];
+      if (src.facts.state_file.empty()) continue;
+      if (auto why = unwritable_directory(src.facts.directory))
+        add(where_in(d.sources[i], "positions_file"),
+            src.path + ".positions_file", *why);
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      auto key =
+          fs::weakly_canonical(fs::absolute(src.facts.state_file, ec), ec)
+              .lexically_normal()
+              .string();
+      if (auto [it, fresh] = state_files_.emplace(key, src.path); !fresh)
+        add(where_in(d.sources[i], "positions_file"),
+            src.path + ".positions_file",
+            "'" + src.facts.state_file + "' is the positions file of " +
+                it->second + " too: each source needs its own");
+    }
     // A file channel's directory likewise; and two channels of one file on
     // one directory would refuse each other at run time (its lock).
     for (std::size_t i = 0; i < d.spec.channels.size(); ++i) {
@@ -505,8 +523,10 @@ private:
                 " too: each file channel needs its own");
     }
   }
-  /// File channel directories seen so far (all agents of the file).
+  /// File channel directories and state files seen so far (all agents of
+  /// the file): path -> the component that has it.
   std::map<std::string, std::string> channel_dirs_;
+  std::map<std::string, std::string> state_files_;
 
   /// A listening source's `bind` must be an address of this machine, and no
   /// two sources of one agent may listen on the same address and port (the
