@@ -2,7 +2,7 @@
 # Every file under topologies/ validates, and runs (here or in its own
 # test: quickstart.sh, netcat_to_kafka.sh).
 source "$(dirname "$0")/common.sh"
-tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml)
+tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml taildir_file_kafka.yaml)
 for f in "$ROOT"/topologies/*.yaml; do
   "$FLUMEN" validate "$f" >/dev/null || fail "$f does not validate"
   [[ " ${tested[*]} " == *" $(basename "$f") "* ]] || fail "$(basename "$f") has no run test"
@@ -19,4 +19,29 @@ cat "$WORK"/out/* | sort -n >"$WORK/got"
 seq 1 1000 | diff -q - "$WORK/got" >/dev/null || fail "file_roll output differs"
 [[ $(grep -c "a1.sinks.log: event {origin=exec}" "$WORK/exec.log") -eq 1000 ]] \
   || fail "logger did not print 1000 events"
+# taildir_file_kafka: a log file into Kafka through a file channel, across
+# a kill -9 and a restart.
+start_broker --topic logs:4
+mkdir -p "$WORK/logs"
+run_tail() {
+  LOG_DIR=$WORK/logs STATE_DIR=$WORK/state KAFKA=$BOOTSTRAP \
+    "$FLUMEN" run "$ROOT/topologies/taildir_file_kafka.yaml" >>"$WORK/tail.log" 2>&1 &
+  TAIL_PID=$!
+  PIDS+=($TAIL_PID)
+}
+distinct() { topic_bodies logs | sort -u | wc -l; }
+has() { [[ $(distinct) -eq $1 ]]; }
+run_tail
+seq -f 'tail-%g' 1 1000 >"$WORK/logs/app.log"
+wait_for 30 has 1000 || fail "taildir_file_kafka: $(distinct) of 1000 arrived"
+kill -9 "$TAIL_PID"
+wait "$TAIL_PID" 2>/dev/null || true
+seq -f 'tail-%g' 1001 2000 >>"$WORK/logs/app.log"
+run_tail
+wait_for 30 has 2000 || fail "taildir_file_kafka: $(distinct) of 2000 arrived after a restart"
+kill -TERM "$TAIL_PID"
+wait "$TAIL_PID" || fail "taildir_file_kafka: the agent did not stop cleanly"
+kcat -C -b "$BOOTSTRAP" -t logs -e -q -f '%h\n' -c 1 | grep -q "service=app" \
+  || fail "taildir_file_kafka: no service header"
+[[ $(stat -c %a "$WORK/state/channel") == 700 ]] || fail "the channel directory is not 0700"
 echo "1 passed, 0 failed"
