@@ -40,6 +40,11 @@ inline src_config parse_src(option_reader& r) {
     f.listen_host = cfg.bind;
     f.listen_port = static_cast<uint16_t>(cfg.port);
   }
+  // Like taildir: a state file, in a directory that must be writable.
+  if (auto pos = r.str("positions_file"); !pos.empty()) {
+    f.state_file = pos;
+    f.directory = pos.substr(0, pos.rfind('/'));
+  }
   return cfg;
 }
 
@@ -67,6 +72,7 @@ inline mem_config parse_mem(option_reader& r) {
   f.capacity = cfg.capacity;
   f.transaction_capacity = cfg.transaction_capacity;
   f.byte_capacity = cfg.byte_capacity;
+  f.directory = r.str("directory"); // like the file channel
   return cfg;
 }
 

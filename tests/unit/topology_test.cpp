@@ -462,6 +462,42 @@ TEST(load_topology_errors, two_sources_on_one_port) {
   EXPECT_EQ(errors_of(two), strs{});
 }
 
+TEST(load_topology_errors, two_file_channels_on_one_directory) {
+  std::string dir = "/tmp"; // columns below count its length
+  auto text =
+      edit(base, "        type: mem\n",
+           "        type: mem\n        directory: " + dir +
+               "/fc\n      c2: {type: mem, directory: " + dir + "/x/../fc}\n");
+  text = edit(text, "        topic: logs\n",
+              "        topic: logs\n      k2: {type: snk, channel: c2, "
+              "topic: t}\n");
+  text = edit(text, "        channels: [c1]", "        channels: [c1, c2]");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:12:34: agents.a1.channels.c2.directory: '" + dir +
+                 "/x/../fc' is the directory of agents.a1.channels.c1 too: "
+                 "each file channel needs its own"});
+  // One that can never be written is refused too.
+  auto unwritable = edit(base, "        type: mem\n",
+                         "        type: mem\n        directory: "
+                         "/proc/version/fc\n");
+  EXPECT_EQ(errors_of(unwritable),
+            strs{"t.yaml:11:20: agents.a1.channels.c1.directory: "
+                 "'/proc/version' is not a directory"});
+}
+
+TEST(load_topology_errors, two_sources_on_one_positions_file) {
+  std::string dir = "/tmp"; // columns below count its length
+  auto text = edit(base, "        channels: [c1]\n",
+                   "        channels: [c1]\n        positions_file: " + dir +
+                       "/pos.json\n      r2: {type: fake_src, "
+                       "positions_file: " +
+                       dir + "/pos.json, channels: [c1]}\n");
+  EXPECT_EQ(errors_of(text),
+            strs{"t.yaml:9:44: agents.a1.sources.r2.positions_file: '" + dir +
+                 "/pos.json' is the positions file of agents.a1.sources.r1 "
+                 "too: each source needs its own"});
+}
+
 TEST(load_topology_errors, ipv6_wildcard_overlaps_ipv4) {
   int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
   if (fd < 0) GTEST_SKIP() << "no IPv6 here";
