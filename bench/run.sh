@@ -32,6 +32,22 @@
 #               peak RSS < 64 MB.
 #   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
 #               network() -> kafka-c on the 100 B file, against kcat.
+#   file_null   seq -> file channel (fsync: batch) -> null against
+#               seq -> memory -> null, 2,000,000 events of 100 B, each timed
+#               from 'starting' until the sink committed every event.
+#               Target >= 0.5x.
+#   file_kafka_batch, file_kafka_interval
+#               kafka_100B through a file channel (bench/netcat_file_kafka.yaml)
+#               with fsync batch / interval, against kcat -P. Targets
+#               >= 0.5x / >= 0.8x.
+#   replay_1M   1,000,000 uncommitted events of 100 B in a file channel
+#               (filled with the sink unable to reach a broker), then an
+#               agent started on it with the page cache dropped (root):
+#               the channel's 'ready in' time, and the rate at which a null
+#               sink drains it. Target: ready in < 2 s.
+#   taildir_1GB a 1 GB log file (10M lines of 100 B) through taildir ->
+#               file channel (fsync: batch) -> null, against taildir ->
+#               memory -> null in the same round: rate and peak RSS.
 #
 # A Kafka round runs kcat, then flumen, then kcat again into fresh topics;
 # the round's baseline is the mean of the two kcat rates (clients_8: kcat,
@@ -53,7 +69,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 inproc_N syslog_ng"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -227,7 +243,9 @@ flumen_run() {
   shift 2
   log=$WORK/$topic.log
   free_port
-  NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic "$FLUMEN" run bench/netcat_kafka.yaml \
+  rm -rf "$WORK/channel_$topic"
+  NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic CHANNEL_DIR=$WORK/channel_$topic \
+    "$FLUMEN" run "${AGENT_YAML:-bench/netcat_kafka.yaml}" \
     --stats-interval "$STATS" 2>"$log" &
   agent=$!
   PIDS+=("$agent")
@@ -321,7 +339,7 @@ kafka_row() {
     echo "  round $r/$ROUNDS: kcat $k1 msg/s | flumen $f msg/s (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s -> ratio $(f2 "$ratio")"
   done
   stop "$BROKER"
-  report "$ROW" ratio "$target" 100 "$what" "$KAFKA_SETTINGS" \
+  report "$ROW" ratio "$target" 100 "$what" "${ROW_SETTINGS:-$KAFKA_SETTINGS}" \
     "medians: flumen $(mega "$(stats <"$WORK/$ROW.flumen" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
 }
 
@@ -533,6 +551,170 @@ syslog_ng_row() {
     "medians: syslog-ng $(mega "$(stats <"$WORK/$ROW.s" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
 }
 
+# ---------------------------------------------------------------- durable rows
+
+# seq_yaml FILE CHANNEL_YAML: seq (SEQ_COUNT, 100 B) -> CHANNEL -> null.
+seq_yaml() {
+  cat >"$1" <<EOF
+agents:
+  bench:
+    sources:
+      gen: {type: seq, count: "\${SEQ_COUNT}", body_size: 100, channels: [ch]}
+    channels:
+      ch: $2
+    sinks:
+      drop: {type: "null", channel: ch}
+EOF
+}
+
+# committed_run YAML N [ENV...]: runs the agent until its sink `drop`
+# committed N events, timed from its 'starting' line to that counter
+# line; SECS, RATE, RSS and LOG.
+committed_run() {
+  local yaml=$1 n=$2 agent line start
+  shift 2
+  LOG=$WORK/$(basename "$yaml" .yaml).log
+  FAIL_LOG=$LOG
+  env "$@" "$FLUMEN" run "$yaml" --stats-interval "$STATS" 2>"$LOG" &
+  agent=$!
+  PIDS+=("$agent")
+  wait_for "$DEADLINE" "the null sink to commit $n events" "$agent" \
+    grep -Eq "bench\.sinks\.drop .* committed=$n( |$)" "$LOG"
+  stop "$agent"
+  start=$(grep -m1 'starting' "$LOG")
+  line=$(grep -Em1 "bench\.sinks\.drop .* committed=$n( |$)" "$LOG")
+  log_time "$start"
+  start=$LOG_TIME
+  log_time "$line"
+  SECS=$(elapsed "$start" "$LOG_TIME")
+  RATE=$(rate "$n" "$SECS")
+  peak_rss "$LOG"
+  FAIL_LOG=
+}
+
+file_null_row() {
+  local n=2000000 r m f ratio
+  seq_yaml "$WORK/mem_null.yaml" "{type: memory}"
+  seq_yaml "$WORK/file_null.yaml" "{type: file, directory: $WORK/fc}"
+  echo "== $ROW: seq → file (fsync: batch) → null vs seq → memory → null, $n × 100 B ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    committed_run "$WORK/mem_null.yaml" "$n" SEQ_COUNT=$n
+    m=$RATE
+    rm -rf "$WORK/fc"
+    committed_run "$WORK/file_null.yaml" "$n" SEQ_COUNT=$n
+    f=$RATE
+    local secs=$SECS rss=$RSS bytes t0 disk
+    # The disk's own rate for as many bytes as the log writes (125 B per
+    # event of this row, as `flumen channel inspect` counts them), synced.
+    bytes=$((n * 125))
+    t0=$EPOCHREALTIME
+    run dd if=/dev/zero of="$WORK/dd.out" bs=1M count=$((bytes >> 20)) conv=fdatasync status=none
+    disk=$(rate "$n" "$(elapsed "$t0" "$EPOCHREALTIME")")
+    rm -f "$WORK/dd.out"
+    ratio=$(div "$f" "$m")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$rss" >>"$WORK/$ROW.rss"
+    echo "$f" >>"$WORK/$ROW.f"
+    echo "$m" >>"$WORK/$ROW.m"
+    div "$f" "$disk" >>"$WORK/$ROW.disk"
+    echo "  round $r/$ROUNDS: memory $m events/s | file $f events/s (${secs} s, peak RSS $rss MiB) | dd conv=fdatasync of the log's $((bytes >> 20)) MiB in 1 MiB blocks: $disk events/s -> ratio $(f2 "$ratio"), to the disk $(f2 "$(div "$f" "$disk")")"
+  done
+  report "$ROW" ratio 0.5 100 "seq → file channel (fsync: batch) → null vs seq → memory → null, 2M × 100 B" \
+    "seq (body_size 100, batch_size 1000) → channel (defaults) → null; --stats-interval $STATS; timed from 'starting' to the sink's committed=$n" \
+    "medians: file $(mega "$(stats <"$WORK/$ROW.f" | cut -d' ' -f1)") events/s, memory $(mega "$(stats <"$WORK/$ROW.m" | cut -d' ' -f1)") events/s; file / dd conv=fdatasync of as many bytes: $(f2 "$(stats <"$WORK/$ROW.disk" | cut -d' ' -f1)")"
+}
+
+replay_row() {
+  local n=1000000 r ready cold=no
+  if [[ -w /proc/sys/vm/drop_caches ]]; then cold=yes; fi
+  cat >"$WORK/fill.yaml" <<EOF
+agents:
+  bench:
+    sources:
+      gen: {type: seq, count: $n, body_size: 100, channels: [ch]}
+    channels:
+      ch: {type: file, directory: $WORK/replay}
+    sinks:
+      nowhere: {type: kafka, channel: ch, topic: t, bootstrap_servers: "127.0.0.1:9"}
+EOF
+  cat >"$WORK/replay.yaml" <<EOF
+agents:
+  bench:
+    sources:
+      none: {type: stdin, channels: [ch]}
+    channels:
+      ch: {type: file, directory: $WORK/replay}
+    sinks:
+      drop: {type: "null", channel: ch}
+EOF
+  echo "== $ROW: $n uncommitted events of 100 B, replayed (page cache dropped: $cold) ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    rm -rf "$WORK/replay"
+    FAIL_LOG=$WORK/fill.log
+    run timeout "$DEADLINE" "$FLUMEN" run "$WORK/fill.yaml" --exit-on-eof 2>"$WORK/fill.log" || true
+    grep -q "$n kept in file channels" "$WORK/fill.log" || fail "the fill run did not keep $n events"
+    sync
+    [[ $cold == no ]] || echo 3 >/proc/sys/vm/drop_caches
+    committed_run "$WORK/replay.yaml" "$n" </dev/null
+    ready=$(grep -o 'ready in [0-9]* ms' "$LOG" | grep -o '[0-9]*' | head -n1)
+    [[ -n $ready ]] || fail "no 'ready in' line"
+    echo "$ready" >>"$WORK/$ROW.ready"
+    echo "$RATE" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "  round $r/$ROUNDS: ready in $ready ms; drained at $RATE events/s (${SECS} s from start); peak RSS $RSS MiB"
+  done
+  local med lo hi verdict=missed
+  read -r med lo hi < <(stats <"$WORK/$ROW.ready")
+  awk -v m="$med" 'BEGIN { exit !(m < 2000) }' && verdict=met
+  echo "== $ROW: ready in median $(int "$med") ms ($(int "$lo")–$(int "$hi")); target < 2000 ms: $verdict"
+  report "$ROW" rate 0 100 "1M uncommitted × 100 B in a file channel: start, then drained by a null sink (cold cache: $cold)" \
+    "filled by seq with a kafka sink that reaches no broker; replayed by stdin (/dev/null) → file → null" \
+    "ready in median $(int "$med") ms ($(int "$lo")–$(int "$hi")), target < 2000 ms ($verdict); the rate is from 'starting' to every event committed"
+}
+
+taildir_row() {
+  local n=10000000 r m f ratio kind
+  lines_file 100 "$n"
+  for kind in memory file; do
+    cat >"$WORK/taildir_$kind.yaml" <<EOF
+agents:
+  bench:
+    sources:
+      tail:
+        type: taildir
+        filegroups: {big: $WORK/tail/*.log}
+        positions_file: $WORK/positions_$kind.json
+        batch_size: 1000
+        channels: [ch]
+    channels:
+      ch: $([[ $kind == memory ]] && echo "{type: memory}" || echo "{type: file, directory: $WORK/tail_fc}")
+    sinks:
+      drop: {type: "null", channel: ch}
+EOF
+  done
+  mkdir -p "$WORK/tail"
+  mv "$LINES_FILE" "$WORK/tail/big.log"
+  echo "== $ROW: a 1 GB file ($n × 100 B) through taildir → file → null, vs taildir → memory → null ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    rm -f "$WORK"/positions_*.json
+    committed_run "$WORK/taildir_memory.yaml" "$n"
+    m=$RATE
+    rm -rf "$WORK/tail_fc"
+    committed_run "$WORK/taildir_file.yaml" "$n"
+    f=$RATE
+    ratio=$(div "$f" "$m")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$f" >>"$WORK/$ROW.f"
+    echo "$m" >>"$WORK/$ROW.m"
+    echo "  round $r/$ROUNDS: taildir → memory $m lines/s | taildir → file $f lines/s (${SECS} s, peak RSS $RSS MiB) -> ratio $(f2 "$ratio")"
+  done
+  rm -rf "$WORK/tail" "$WORK/tail_fc"
+  report "$ROW" ratio 0 100 "1 GB log file (10M × 100 B) → taildir → file channel (fsync: batch) → null, vs → memory → null" \
+    "taildir batch_size 1000, channels at their defaults; timed from 'starting' to the sink's committed=$n" \
+    "medians: file $(mega "$(stats <"$WORK/$ROW.f" | cut -d' ' -f1)") lines/s, memory $(mega "$(stats <"$WORK/$ROW.m" | cut -d' ' -f1)") lines/s; RSS is the file run's"
+}
+
 # ---------------------------------------------------------------- row process
 
 if [[ ${1:-} == --row ]]; then
@@ -550,6 +732,17 @@ if [[ ${1:-} == --row ]]; then
     inproc_N) inproc_row 0 3 10 ;;
     inproc_[0-9]*) inproc_row "${ROW#inproc_}" ;;
     syslog_ng) syslog_ng_row ;;
+    file_null) file_null_row ;;
+    file_kafka_batch)
+      AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch \
+        ROW_SETTINGS="netcat → file channel (fsync: batch, other options default) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
+        kafka_row 100 1000000 0.5 "1M × 100 B, one nc -N client → netcat → file channel (fsync: batch) → kafka, vs kcat -P" ;;
+    file_kafka_interval)
+      AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=interval \
+        ROW_SETTINGS="netcat → file channel (fsync: interval, fsync_interval 1s) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
+        kafka_row 100 1000000 0.8 "1M × 100 B, one nc -N client → netcat → file channel (fsync: interval) → kafka, vs kcat -P" ;;
+    replay_1M) replay_row ;;
+    taildir_1GB) taildir_row ;;
     *) fail "unknown row" ;;
   esac
   exit 0
@@ -562,6 +755,7 @@ ROWS=${ROWS:-$ALL_ROWS}
 for row in $ROWS; do
   case $row in
     kafka_100B | kafka_1KB | kafka_10KB | clients_8 | inproc_N | syslog_ng) ;;
+    file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9]) ;;
     *)
       echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10)" >&2

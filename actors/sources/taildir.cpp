@@ -189,6 +189,10 @@ public:
   }
 
   void run() {
+    // Its directory may not exist yet (validation checked it can be made).
+    std::error_code ec;
+    auto dir = fs::path{cfg_.positions_file}.parent_path();
+    if (!dir.empty()) fs::create_directories(dir, ec);
     load_positions();
     watch_directories();
     auto next_scan = clock::now();

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -85,12 +86,17 @@ void journal::append(batch events, callback done) {
 }
 
 void journal::commit_below(uint64_t committed) {
+  // No wake-up: the thread stores the position within
+  // commit_store_interval (a synced write per commit cost more than the
+  // appends; a position stored late only means duplicates after a crash).
+  bool wake = false;
   {
     std::lock_guard guard{mtx_};
-    if (committed <= committed_) return;
-    committed_ = committed;
+    if (committed > committed_) committed_ = committed;
+    // Unless it sleeps with no deadline: then it needs one.
+    wake = idle_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 journal::counters journal::stats() const {
@@ -141,13 +147,27 @@ void journal::run() {
     bool stopping = false;
     {
       std::unique_lock guard{mtx_};
-      auto ready = [&] {
-        return stopping_ || !queue_.empty() || committed_ != stored_;
-      };
+      auto ready = [&] { return stopping_ || !queue_.empty(); };
+      // Woken by puts and a stop; by the clock for an interval sync and
+      // for storing the committed position.
+      std::optional<clock::time_point> until;
       if (opts_.fsync == fsync_policy::interval && unsynced_)
-        cv_.wait_until(guard, last_sync_ + opts_.fsync_interval, ready);
-      else
-        cv_.wait(guard, ready);
+        until = last_sync_ + opts_.fsync_interval;
+      if (committed_ != stored_) {
+        auto store_at = last_store_ + commit_store_interval;
+        until = until ? std::min(*until, store_at) : store_at;
+      }
+      if (until) {
+        cv_.wait_until(guard, *until, ready);
+      } else {
+        idle_ = true;
+        cv_.wait(guard, [&] { return ready() || committed_ != stored_; });
+        idle_ = false;
+        // A commit woke it: store within the interval, not at once, so a
+        // stream of commits makes one synced write per interval.
+        if (!ready() && committed_ != stored_)
+          cv_.wait_until(guard, last_store_ + commit_store_interval, ready);
+      }
       committed = committed_;
       stopping = stopping_;
     }
@@ -210,7 +230,11 @@ void journal::run() {
     }
     for (std::size_t i = 0; i < group.size(); ++i)
       if (group[i].done) group[i].done(results[i], std::move(group[i].events));
-    if (committed != stored_) store_committed(committed);
+    if (committed != stored_ &&
+        (stopping || clock::now() >= last_store_ + commit_store_interval)) {
+      store_committed(committed);
+      last_store_ = clock::now();
+    }
     if (stopping) {
       // One attempt at the committed position at a stop, not a loop.
       std::lock_guard guard{mtx_};

@@ -46,6 +46,10 @@ struct journal_options {
 /// stays off CAF's scheduler (shared/DESIGN.md).
 class journal {
 public:
+  /// How often at most the committed position is stored (each store is a
+  /// synced write).
+  static constexpr std::chrono::milliseconds commit_store_interval{100};
+
   struct result {
     std::error_code error; ///< set: the put is not in the log
     uint64_t seq = 0;      ///< the number of its first event
@@ -71,8 +75,9 @@ public:
   /// failed. Thread-safe.
   void append(batch events, callback done);
 
-  /// Everything below `committed` is committed; stored (synced) soon, and
-  /// segments wholly below it are deleted. Never goes back. Thread-safe.
+  /// Everything below `committed` is committed; stored (synced) within
+  /// commit_store_interval, and segments wholly below it are deleted then.
+  /// Never goes back. Thread-safe.
   void commit_below(uint64_t committed);
 
   struct counters {
@@ -108,6 +113,8 @@ private:
   bool stopping_ = false;
   counters stats_;
   std::chrono::steady_clock::time_point last_sync_;
+  std::chrono::steady_clock::time_point last_store_{};
+  bool idle_ = false; ///< the thread waits with no deadline
   bool unsynced_ = false;
   std::thread thread_;
 };
