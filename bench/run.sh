@@ -651,7 +651,8 @@ EOF
   for r in $(seq "$ROUNDS"); do
     rm -rf "$WORK/replay"
     FAIL_LOG=$WORK/fill.log
-    run timeout "$DEADLINE" "$FLUMEN" run "$WORK/fill.yaml" --exit-on-eof 2>"$WORK/fill.log" || true
+    run timeout "$DEADLINE" "$FLUMEN" run "$WORK/fill.yaml" --exit-on-eof --shutdown-timeout 200ms \
+      2>"$WORK/fill.log" || true
     grep -q "$n kept in file channels" "$WORK/fill.log" || fail "the fill run did not keep $n events"
     sync
     [[ $cold == no ]] || echo 3 >/proc/sys/vm/drop_caches

@@ -1,5 +1,7 @@
 #include "runtime/agent.hpp"
 
+#include <optional>
+
 #include <set>
 #include <thread>
 
@@ -192,7 +194,15 @@ std::vector<std::string> agent::stop_order() const {
   return order;
 }
 
-uint64_t agent::stop(std::chrono::milliseconds timeout) {
+namespace {
+
+/// How long a sink of a durable channel has at a stop to settle what it
+/// took before it is ended (its channel keeps the rest).
+constexpr std::chrono::milliseconds durable_sink_grace{2000};
+
+} // namespace
+
+uint64_t agent::stop(std::chrono::milliseconds timeout, bool drain_durable) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + timeout;
   auto left = [&] {
@@ -203,14 +213,17 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   caf::scoped_actor self{sys_};
   // Asks every actor in `xs` to stop at once and waits for all of them, up
   // to the deadline.
-  auto stop_all = [&](const std::vector<caf::actor>& xs, const char* what) {
-    std::vector<decltype(self->request(xs.front(), left(), stop_atom::value))>
+  auto stop_all = [&](const std::vector<caf::actor>& xs, const char* what,
+                      std::optional<std::chrono::milliseconds> within = {}) {
+    auto wait = within ? std::min(*within, left()) : left();
+    std::vector<decltype(self->request(xs.front(), wait, stop_atom::value))>
         handles;
     for (auto& a : xs)
-      handles.push_back(self->request(a, left(), stop_atom::value));
+      handles.push_back(self->request(a, wait, stop_atom::value));
     for (auto& h : handles)
       h.receive([](ok_atom) {},
                 [&](caf::error& err) {
+                  if (within) return; // ended below; its channel keeps it
                   spdlog::warn("{}: a {} did not stop in time: {}", spec_.name,
                                what, sys_.render(err));
                 });
@@ -248,13 +261,30 @@ uint64_t agent::stop(std::chrono::milliseconds timeout) {
   for (auto& ch : stop_order()) {
     // A durable channel keeps what it holds for the next start: its sinks
     // settle what they took and stop, without waiting for it to drain.
-    while (!durable(ch) && size_of(ch) > 0 && clock::now() < deadline)
+    while ((drain_durable || !durable(ch)) && size_of(ch) > 0 &&
+           clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     std::vector<caf::actor> sinks;
     for (auto& k : spec_.sinks)
       if (k.channel == ch)
         if (auto a = component("sinks." + k.name)) sinks.push_back(a);
-    if (!sinks.empty()) stop_all(sinks, "sink");
+    if (sinks.empty()) continue;
+    if (drain_durable || !durable(ch)) {
+      stop_all(sinks, "sink");
+      continue;
+    }
+    // A sink of a durable channel gets a short while to settle what it
+    // took (a Kafka sink with no broker would wait for ever); then it is
+    // ended, and what it had taken goes back to the channel, kept for the
+    // next start (delivered again if it did arrive: at least once).
+    stop_all(sinks, "sink", durable_sink_grace);
+    for (auto& a : sinks) {
+      self->monitor(a);
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    for (std::size_t i = 0; i < sinks.size(); ++i)
+      self->receive([](caf::down_msg&) {},
+                    caf::after(std::chrono::seconds{1}) >> [] {});
   }
   uint64_t n = 0;
   for (auto& c : spec_.channels)

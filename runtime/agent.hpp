@@ -57,9 +57,10 @@ public:
   /// Graceful stop within `timeout` (the whole of it): sources stop and
   /// hand over what they read; then, upstream first, each memory channel
   /// drains into its sinks and its sinks settle and stop (a durable channel
-  /// is not drained: it keeps its events for the next start). Returns the
+  /// is drained only with `drain_durable`; otherwise it keeps its events
+  /// for the next start). Returns the
   /// number of events still in memory channels afterwards (undelivered).
-  uint64_t stop(std::chrono::milliseconds timeout);
+  uint64_t stop(std::chrono::milliseconds timeout, bool drain_durable = false);
 
   /// Counts of everything not delivered as read, for the final line.
   loss_report losses() const;

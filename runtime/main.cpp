@@ -192,6 +192,10 @@ int cmd_run(const run_options& opt) {
       return 2;
     }
     using clock = std::chrono::steady_clock;
+    // The input is done (--exit-on-eof): file channels are drained too, as
+    // a one-shot run means "deliver this"; after a signal they keep what
+    // they hold for the next start.
+    bool drain_durable = false;
     auto next_stats = clock::now();
     auto interval = opt.stats_interval;
     for (;;) {
@@ -223,6 +227,7 @@ int cmd_run(const run_options& opt) {
         break;
       }
       if (opt.exit_on_eof && a.sources_done()) {
+        drain_durable = true;
         spdlog::info("agent {}: every source reached its end, stopping",
                      spec->name);
         break;
@@ -256,7 +261,7 @@ int cmd_run(const run_options& opt) {
         }
       }
     }}.detach();
-    a.stop(timeout);
+    a.stop(timeout, drain_durable);
     for (auto& line : a.summary())
       spdlog::info("{}", line);
     rusage usage{};

@@ -398,12 +398,10 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
   st.writing_events -= n;
   st.writing_bytes -= wp.bytes;
   auto rp = wp.rp;
-  st.writing.erase(it);
   st.metrics->events_put.fetch_add(n, std::memory_order_relaxed);
   // Kept in memory when it can be, in the log's order: only while nothing
   // is waiting on disk ahead of it.
-  if ((!st.backlog || st.backlog->empty()) && st.memory_room(n, 0) &&
-      st.memory_bytes() + bytes_of(events) <= st.cfg.memory_bytes) {
+  if ((!st.backlog || st.backlog->empty()) && st.memory_room(n, wp.bytes)) {
     for (std::size_t i = 0; i < events.size(); ++i) {
       st.queue_bytes += event_bytes(events[i]);
       st.queue.push_back(entry{seq + i, std::move(events[i])});
@@ -413,6 +411,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
                      static_cast<std::size_t>(size), seq,
                      static_cast<uint32_t>(n));
   }
+  st.writing.erase(it);
   rp.deliver(ok_atom::value);
   settle(self);
 }
