@@ -50,7 +50,7 @@ file_config parse_file(option_reader& r) {
             "must be 0 (no bound) or at least twice max_file_size (" +
                 std::to_string(cfg.max_file_size) +
                 " bytes): segments are freed whole");
-  cfg.memory_events = 4 * cfg.transaction_capacity;
+  cfg.memory_events = 8 * cfg.transaction_capacity;
   auto& f = r.facts();
   f.capacity = cfg.capacity;
   f.transaction_capacity = cfg.transaction_capacity;

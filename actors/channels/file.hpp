@@ -32,9 +32,9 @@ struct file_config {
   std::chrono::milliseconds keep_alive{500};
   /// The events kept in memory at most (queued and taken): a prefix of the
   /// log; the rest is read back from disk in order as room frees. Not an
-  /// option: 4 x transaction_capacity and memory_bytes.
-  std::size_t memory_events = 40000;
-  std::size_t memory_bytes = 16 << 20;
+  /// option: 8 x transaction_capacity and memory_bytes.
+  std::size_t memory_events = 80000;
+  std::size_t memory_bytes = 32 << 20;
 };
 
 /// Pure: reads the options, touches nothing.

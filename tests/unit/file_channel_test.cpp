@@ -305,7 +305,7 @@ TEST(parse_file, options_defaults_and_errors) {
   EXPECT_EQ(cfg.capacity, 1000000u);
   EXPECT_EQ(cfg.transaction_capacity, 10000u);
   EXPECT_EQ(cfg.fsync, filelog::fsync_policy::batch);
-  EXPECT_EQ(cfg.memory_events, 40000u);
+  EXPECT_EQ(cfg.memory_events, 80000u);
   cfg = parse("{directory: /tmp/x, fsync: interval, fsync_interval: 200ms}",
               errors);
   EXPECT_TRUE(errors.empty());
