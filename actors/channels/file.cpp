@@ -347,6 +347,32 @@ std::vector<std::size_t> all_of(const file_txn& t) {
   return v;
 }
 
+/// Ends open transaction `id`: a commit (`back` names events that go back,
+/// or none), or a rollback (`what` is "rollback": all of them go back).
+caf::result<ok_atom> end_txn(file_actor* self, txn_id id, const char* what,
+                             const std::vector<uint32_t>* back) {
+  auto& st = self->state;
+  auto i = st.open.find(id);
+  if (i == st.open.end())
+    return make_error(errc::unknown_transaction,
+                      std::string{what} + " of unknown transaction " +
+                          std::to_string(id));
+  auto t = std::move(i->second);
+  st.open.erase(i);
+  std::vector<std::size_t> which;
+  if (std::string_view{what} == "rollback") {
+    which = all_of(t);
+  } else if (back) {
+    for (auto x : *back)
+      if (x < t.seqs.size()) which.push_back(x);
+    std::sort(which.begin(), which.end());
+    which.erase(std::unique(which.begin(), which.end()), which.end());
+  }
+  finish_txn(self, std::move(t), which);
+  settle(self);
+  return ok_atom::value;
+}
+
 caf::result<txn_id, batch> take(file_actor* self, uint32_t max,
                                 std::size_t max_bytes) {
   auto& st = self->state;
@@ -496,37 +522,11 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
           st.takes.erase(i);
         }
       },
-      [self](commit_atom, txn_id id) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        auto i = st.open.find(id);
-        if (i == st.open.end())
-          return make_error(errc::unknown_transaction,
-                            "commit of unknown transaction " +
-                                std::to_string(id));
-        auto t = std::move(i->second);
-        st.open.erase(i);
-        finish_txn(self, std::move(t), {});
-        settle(self);
-        return ok_atom::value;
+      [self](commit_atom, txn_id id) {
+        return end_txn(self, id, "commit", nullptr);
       },
-      [self](commit_atom, txn_id id,
-             const std::vector<uint32_t>& back) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        auto i = st.open.find(id);
-        if (i == st.open.end())
-          return make_error(errc::unknown_transaction,
-                            "commit of unknown transaction " +
-                                std::to_string(id));
-        auto t = std::move(i->second);
-        st.open.erase(i);
-        std::vector<std::size_t> which;
-        for (auto x : back)
-          if (x < t.seqs.size()) which.push_back(x);
-        std::sort(which.begin(), which.end());
-        which.erase(std::unique(which.begin(), which.end()), which.end());
-        finish_txn(self, std::move(t), which);
-        settle(self);
-        return ok_atom::value;
+      [self](commit_atom, txn_id id, const std::vector<uint32_t>& back) {
+        return end_txn(self, id, "commit", &back);
       },
       [self](get_atom, txn_id id) -> caf::result<batch> {
         auto& st = self->state;
@@ -536,18 +536,8 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
                             "no open transaction " + std::to_string(id));
         return i->second.reply.get_as<batch>(1);
       },
-      [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        auto i = st.open.find(id);
-        if (i == st.open.end())
-          return make_error(errc::unknown_transaction,
-                            "rollback of unknown transaction " +
-                                std::to_string(id));
-        auto t = std::move(i->second);
-        st.open.erase(i);
-        finish_txn(self, std::move(t), all_of(t));
-        settle(self);
-        return ok_atom::value;
+      [self](rollback_atom, txn_id id) {
+        return end_txn(self, id, "rollback", nullptr);
       },
   };
 }

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tests/unit/actor_test_support.hpp"
+#include "tests/unit/recording_channel.hpp"
 
 using namespace flumen;
 using namespace flumen::sources;
@@ -26,58 +27,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using strs = std::vector<std::string>;
-
-using release_atom = caf::atom_constant<caf::atom("release")>;
-
-/// What the fake channel was put, in order.
-struct recorded {
-  std::mutex mtx;
-  batch events;
-  std::atomic<std::size_t> puts{0};
-
-  batch all() {
-    std::lock_guard guard{mtx};
-    return events;
-  }
-  strs bodies() { return test::bodies(all()); }
-  std::size_t size() {
-    std::lock_guard guard{mtx};
-    return events.size();
-  }
-};
-
-struct fake_channel_state {
-  bool hold = false;
-  std::vector<caf::response_promise> held;
-  static inline const char* name = "fake_channel";
-};
-
-/// Accepts every put and records it; with `hold`, answers none until it
-/// gets `release_atom` (then it answers the held ones and every later put
-/// at once).
-caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
-                           std::shared_ptr<recorded> out, bool hold) {
-  self->state.hold = hold;
-  return {
-      [self, out](put_atom, batch& events) -> caf::result<ok_atom> {
-        {
-          std::lock_guard guard{out->mtx};
-          for (auto& e : events)
-            out->events.push_back(std::move(e));
-        }
-        ++out->puts;
-        if (!self->state.hold) return ok_atom::value;
-        self->state.held.push_back(self->make_response_promise());
-        return caf::delegated<ok_atom>{};
-      },
-      [self](release_atom) {
-        self->state.hold = false;
-        for (auto& rp : self->state.held)
-          rp.deliver(ok_atom::value);
-        self->state.held.clear();
-      },
-  };
-}
 
 /// Keeps what spdlog logs while it lives.
 struct log_capture {

@@ -10,6 +10,7 @@
 
 #include "actors/sources/taildir.hpp"
 #include "tests/unit/actor_test_support.hpp"
+#include "tests/unit/recording_channel.hpp"
 
 using namespace flumen;
 using namespace flumen::sources;
@@ -19,51 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using strs = std::vector<std::string>;
-using release_atom = caf::atom_constant<caf::atom("release")>;
-
-struct recorded {
-  std::mutex mtx;
-  batch events;
-  batch all() {
-    std::lock_guard guard{mtx};
-    return events;
-  }
-  std::size_t size() {
-    std::lock_guard guard{mtx};
-    return events.size();
-  }
-};
-
-struct holding_state {
-  bool hold = false;
-  std::vector<caf::response_promise> held;
-  static inline const char* name = "recording_channel";
-};
-
-/// Records every put; with `hold`, answers none until `release_atom`.
-caf::behavior recording_channel(caf::stateful_actor<holding_state>* self,
-                                std::shared_ptr<recorded> out, bool hold) {
-  self->state.hold = hold;
-  return {
-      [self, out](put_atom, batch& events) -> caf::result<ok_atom> {
-        {
-          std::lock_guard guard{out->mtx};
-          for (auto& e : events)
-            out->events.push_back(std::move(e));
-        }
-        if (!self->state.hold) return ok_atom::value;
-        self->state.held.push_back(self->make_response_promise());
-        return caf::delegated<ok_atom>{};
-      },
-      [self](release_atom) {
-        self->state.hold = false;
-        for (auto& rp : self->state.held)
-          rp.deliver(ok_atom::value);
-        self->state.held.clear();
-      },
-  };
-}
-
 void append(const fs::path& p, const std::string& text) {
   std::ofstream out{p, std::ios::binary | std::ios::app};
   out << text;
@@ -96,8 +52,8 @@ protected:
 
   /// A source with `cfg` putting to a recording channel.
   caf::actor start(const taildir_config& cfg, bool hold = false) {
-    channel_ = track(sys.spawn(recording_channel,
-                               got_ = std::make_shared<recorded>(), hold));
+    channel_ = track(
+        sys.spawn(fake_channel, got_ = std::make_shared<recorded>(), hold));
     auto w = wire("sources", "t" + std::to_string(++starts_), "taildir");
     metrics_ = w.metrics;
     w.downstream = channel_;

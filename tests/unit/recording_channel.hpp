@@ -1,0 +1,70 @@
+#pragma once
+
+// A fake channel for source tests: it records every put and can hold its
+// answers (a channel that is full, or slow to sync).
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "runtime/protocol.hpp"
+#include "tests/unit/events.hpp"
+
+namespace flumen::test {
+
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+/// What the fake channel was put, in order.
+struct recorded {
+  std::mutex mtx;
+  batch events;
+  std::atomic<std::size_t> puts{0};
+
+  batch all() {
+    std::lock_guard guard{mtx};
+    return events;
+  }
+  std::vector<std::string> bodies() { return test::bodies(all()); }
+  std::size_t size() {
+    std::lock_guard guard{mtx};
+    return events.size();
+  }
+};
+
+struct fake_channel_state {
+  bool hold = false;
+  std::vector<caf::response_promise> held;
+  static inline const char* name = "fake_channel";
+};
+
+/// Accepts every put and records it; with `hold`, answers none until it
+/// gets `release_atom` (then it answers the held ones and every later put
+/// at once).
+inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
+                                  std::shared_ptr<recorded> out, bool hold) {
+  self->state.hold = hold;
+  return {
+      [self, out](put_atom, batch& events) -> caf::result<ok_atom> {
+        {
+          std::lock_guard guard{out->mtx};
+          for (auto& e : events)
+            out->events.push_back(std::move(e));
+        }
+        ++out->puts;
+        if (!self->state.hold) return ok_atom::value;
+        self->state.held.push_back(self->make_response_promise());
+        return caf::delegated<ok_atom>{};
+      },
+      [self](release_atom) {
+        self->state.hold = false;
+        for (auto& rp : self->state.held)
+          rp.deliver(ok_atom::value);
+        self->state.held.clear();
+      },
+  };
+}
+
+} // namespace flumen::test
