@@ -12,6 +12,7 @@
 
 #include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/tools.hpp"
+#include "actors/channels/takers.hpp"
 #include "runtime/protocol.hpp"
 
 namespace flumen::channels {
@@ -92,14 +93,6 @@ struct writing_put {
   unsigned failures = 0;
 };
 
-struct pending_take {
-  caf::response_promise rp;
-  caf::actor_addr owner;
-  std::size_t max = 0;
-  std::size_t max_bytes = 0;
-  uint64_t id = 0;
-};
-
 /// A record not yet wholly committed: its end and its size on disk.
 struct record_span {
   uint64_t end = 0;
@@ -137,12 +130,10 @@ struct file_state {
   std::unordered_map<uint64_t, writing_put> writing;
   std::size_t writing_events = 0;
   std::size_t writing_bytes = 0;
-  std::deque<pending_take> takes;
+  takers takes; ///< held takes, watched takers
   std::deque<record_span> records;
   std::size_t log_bytes = 0; ///< sizes of `records`
-  std::set<caf::actor_addr> watched;
   txn_id next_txn = 1;
-  uint64_t next_take = 1;
   uint64_t next_put = 1;
 
   static inline const char* name = "file_channel";
@@ -174,10 +165,6 @@ struct file_state {
 };
 
 using file_actor = caf::stateful_actor<file_state>;
-
-void watch(file_actor* self, const caf::actor_addr& who) {
-  if (who && self->state.watched.insert(who).second) self->monitor(who);
-}
 
 /// Drops records wholly below the committed position from the byte count
 /// and tells the journal (which stores it and frees whole segments).
@@ -250,17 +237,14 @@ caf::message open_txn(file_actor* self, const caf::actor_addr& owner,
   t.reply = caf::make_message(id, std::move(events));
   auto reply = t.reply;
   st.open.emplace(id, std::move(t));
-  watch(self, owner);
+  st.takes.watch(self, owner);
   return reply;
 }
 
 void serve_takes(file_actor* self) {
   auto& st = self->state;
-  while (!st.takes.empty() && !st.queue.empty()) {
-    auto pt = std::move(st.takes.front());
-    st.takes.pop_front();
-    pt.rp.deliver(open_txn(self, pt.owner, pt.max, pt.max_bytes));
-  }
+  st.takes.serve(
+      self, [&] { return !st.queue.empty(); }, open_txn);
 }
 
 void write(file_actor* self, uint64_t id, batch&& events) {
@@ -376,19 +360,10 @@ caf::result<ok_atom> end_txn(file_actor* self, txn_id id, const char* what,
 caf::result<txn_id, batch> take(file_actor* self, uint32_t max,
                                 std::size_t max_bytes) {
   auto& st = self->state;
-  auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  auto rp = self->make_response_promise();
-  if (!st.queue.empty()) {
-    rp.deliver(open_txn(self, owner, max == 0 ? 1 : max, max_bytes));
-    st.publish();
-    return caf::delegated<txn_id, batch>{};
-  }
-  auto id = st.next_take++;
-  st.takes.push_back(
-      pending_take{rp, owner, max == 0 ? 1 : max, max_bytes, id});
-  watch(self, owner);
-  self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
-  return caf::delegated<txn_id, batch>{};
+  auto r = st.takes.take(self, max, max_bytes, !st.queue.empty(),
+                         st.cfg.keep_alive, open_txn);
+  st.publish();
+  return r;
 }
 
 void written(file_actor* self, uint64_t id, int err, uint64_t seq,
@@ -474,7 +449,7 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
-    st.watched.erase(dm.source);
+    st.takes.down(dm.source);
     std::vector<txn_id> ids;
     for (auto& [id, t] : st.open)
       if (t.owner == dm.source) ids.push_back(id);
@@ -484,9 +459,6 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       st.open.erase(i);
       finish_txn(self, std::move(t), all_of(t));
     }
-    std::erase_if(st.takes, [&](const pending_take& pt) {
-      return pt.owner == dm.source;
-    });
     settle(self);
   });
   return {
@@ -514,13 +486,9 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
         return take(self, max, static_cast<std::size_t>(max_bytes));
       },
       [self](tick_atom, uint64_t take_id) {
-        auto& st = self->state;
-        auto i = std::find_if(st.takes.begin(), st.takes.end(),
-                              [&](auto& pt) { return pt.id == take_id; });
-        if (i != st.takes.end()) {
-          i->rp.deliver(txn_id{0}, batch{});
-          st.takes.erase(i);
-        }
+        // A held take timed out: answered empty, so the sink can check
+        // for a stop and come back.
+        self->state.takes.expire(take_id);
       },
       [self](commit_atom, txn_id id) {
         return end_txn(self, id, "commit", nullptr);

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/channels/takers.hpp"
 #include "runtime/protocol.hpp"
 
 namespace flumen::channels {
@@ -53,14 +54,6 @@ struct pending_put {
   std::size_t next = 0; ///< events[next..] are not admitted yet
 };
 
-struct pending_take {
-  caf::response_promise rp;
-  caf::actor_addr owner;
-  std::size_t max = 0;
-  std::size_t max_bytes = 0; ///< 0: no byte bound
-  uint64_t id = 0;
-};
-
 struct memory_state {
   memory_config cfg;
   std::shared_ptr<component_metrics> metrics;
@@ -73,10 +66,8 @@ struct memory_state {
   std::size_t taken_bytes = 0;
   std::unordered_map<txn_id, transaction> open;
   std::deque<pending_put> puts;
-  std::deque<pending_take> takes;
-  std::set<caf::actor_addr> watched;
+  takers takes; ///< held takes, watched takers
   txn_id next_txn = 1;
-  uint64_t next_take = 1;
 
   static inline const char* name = "memory_channel";
 
@@ -110,10 +101,6 @@ std::size_t bytes_of(const batch& events) {
   for (auto& e : events)
     n += event_bytes(e);
   return n;
-}
-
-void watch(memory_actor* self, const caf::actor_addr& who) {
-  if (who && self->state.watched.insert(who).second) self->monitor(who);
 }
 
 // Moves up to `max` events from the head of the queue into a new
@@ -181,18 +168,15 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
   t.reply = caf::make_message(id, std::move(events));
   auto reply = t.reply;
   st.open.emplace(id, std::move(t));
-  watch(self, owner);
+  st.takes.watch(self, owner);
   return reply;
 }
 
 // Answers waiting takers while events are queued.
 void serve_takes(memory_actor* self) {
   auto& st = self->state;
-  while (!st.takes.empty() && !st.queue.empty()) {
-    auto pt = std::move(st.takes.front());
-    st.takes.pop_front();
-    pt.rp.deliver(open_txn(self, pt.owner, pt.max, pt.max_bytes));
-  }
+  st.takes.serve(
+      self, [&] { return !st.queue.empty(); }, open_txn);
 }
 
 // Admits waiting puts, in order, as far as they fit: a put larger than the
@@ -296,19 +280,10 @@ caf::result<ok_atom> commit(memory_actor* self, txn_id id,
 caf::result<txn_id, batch> take(memory_actor* self, uint32_t max,
                                 std::size_t max_bytes) {
   auto& st = self->state;
-  auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  auto rp = self->make_response_promise();
-  if (!st.queue.empty()) {
-    rp.deliver(open_txn(self, owner, max == 0 ? 1 : max, max_bytes));
-    st.publish();
-    return caf::delegated<txn_id, batch>{};
-  }
-  auto id = st.next_take++;
-  st.takes.push_back(
-      pending_take{rp, owner, max == 0 ? 1 : max, max_bytes, id});
-  watch(self, owner);
-  self->delayed_send(self, st.cfg.keep_alive, tick_atom::value, id);
-  return caf::delegated<txn_id, batch>{};
+  auto r = st.takes.take(self, max, max_bytes, !st.queue.empty(),
+                         st.cfg.keep_alive, open_txn);
+  st.publish();
+  return r;
 }
 
 caf::behavior memory_channel(memory_actor* self, memory_config cfg,
@@ -328,7 +303,7 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   });
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
-    st.watched.erase(dm.source);
+    st.takes.down(dm.source);
     // A taker died: its transactions go back, in txn order (the order the
     // events were taken), so the head of the queue keeps the oldest events.
     std::vector<txn_id> ids;
@@ -340,9 +315,6 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
       roll_back(self, std::move(i->second));
       st.open.erase(i);
     }
-    std::erase_if(st.takes, [&](const pending_take& pt) {
-      return pt.owner == dm.source;
-    });
     settle(self);
   });
   return {
@@ -372,15 +344,9 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         return take(self, max, static_cast<std::size_t>(max_bytes));
       },
       [self](tick_atom, uint64_t take_id) {
-        // A held take timed out: answer it empty so the sink can check for
-        // shutdown and come back.
-        auto& st = self->state;
-        auto i = std::find_if(st.takes.begin(), st.takes.end(),
-                              [&](auto& pt) { return pt.id == take_id; });
-        if (i != st.takes.end()) {
-          i->rp.deliver(txn_id{0}, batch{});
-          st.takes.erase(i);
-        }
+        // A held take timed out: answered empty, so the sink can check
+        // for a stop and come back.
+        self->state.takes.expire(take_id);
       },
       [self](commit_atom, txn_id id) { return commit(self, id, {}); },
       [self](commit_atom, txn_id id, const std::vector<uint32_t>& put_back) {

@@ -1,0 +1,92 @@
+#pragma once
+
+// What the memory and file channels share on the taking side: takes that
+// wait (up to keep_alive) while the channel is empty, and the takers they
+// watch so that a dead taker's transactions go back.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <set>
+
+#include <caf/all.hpp>
+
+#include "runtime/protocol.hpp"
+
+namespace flumen::channels {
+
+struct pending_take {
+  caf::response_promise rp;
+  caf::actor_addr owner;
+  std::size_t max = 0;
+  std::size_t max_bytes = 0; ///< 0: no byte bound
+  uint64_t id = 0;
+};
+
+/// The takers of a channel. `Self` is the channel actor; `Open(self, owner,
+/// max, max_bytes)` moves events into a new transaction and returns the
+/// reply `(txn_id, batch)`.
+class takers {
+public:
+  /// Watches `who` (once): the channel gets a down message when it dies.
+  template <class Self>
+  void watch(Self* self, const caf::actor_addr& who) {
+    if (who && watched_.insert(who).second) self->monitor(who);
+  }
+
+  /// A take: answered at once when `has_events`, else held until events
+  /// come (serve) or `keep_alive` passes (expire: answered empty).
+  template <class Self, class Open>
+  caf::result<txn_id, batch>
+  take(Self* self, uint32_t max, std::size_t max_bytes, bool has_events,
+       std::chrono::milliseconds keep_alive, Open open) {
+    auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    auto rp = self->make_response_promise();
+    auto n = max == 0 ? 1 : static_cast<std::size_t>(max);
+    if (has_events) {
+      rp.deliver(open(self, owner, n, max_bytes));
+      return caf::delegated<txn_id, batch>{};
+    }
+    auto id = next_++;
+    held_.push_back(pending_take{rp, owner, n, max_bytes, id});
+    watch(self, owner);
+    self->delayed_send(self, keep_alive, tick_atom::value, id);
+    return caf::delegated<txn_id, batch>{};
+  }
+
+  /// Answers held takes, oldest first, while `has_events()`.
+  template <class Self, class HasEvents, class Open>
+  void serve(Self* self, HasEvents has_events, Open open) {
+    while (!held_.empty() && has_events()) {
+      auto pt = std::move(held_.front());
+      held_.pop_front();
+      pt.rp.deliver(open(self, pt.owner, pt.max, pt.max_bytes));
+    }
+  }
+
+  /// A held take's keep_alive passed: it is answered empty, so its sink
+  /// can look for a stop and come back.
+  void expire(uint64_t id) {
+    auto i = std::find_if(held_.begin(), held_.end(),
+                          [&](auto& pt) { return pt.id == id; });
+    if (i != held_.end()) {
+      i->rp.deliver(txn_id{0}, batch{});
+      held_.erase(i);
+    }
+  }
+
+  /// `who` died: forgets it and its held takes.
+  void down(const caf::actor_addr& who) {
+    watched_.erase(who);
+    std::erase_if(held_,
+                  [&](const pending_take& pt) { return pt.owner == who; });
+  }
+
+private:
+  std::deque<pending_take> held_;
+  std::set<caf::actor_addr> watched_;
+  uint64_t next_ = 1;
+};
+
+} // namespace flumen::channels
