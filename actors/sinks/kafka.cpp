@@ -331,12 +331,12 @@ error_class classify(int kafka_error, bool topic_from_event,
 namespace {
 
 std::mutex observer_mtx;
-std::function<void(const std::string&, rd_kafka_t*)> producer_observer;
+std::function<void(const std::string&, rd_kafka_t*, bool)> producer_observer;
 
 } // namespace
 
 void set_producer_observer(
-    std::function<void(const std::string&, rd_kafka_s*)> observer) {
+    std::function<void(const std::string&, rd_kafka_s*, bool)> observer) {
   std::lock_guard guard{observer_mtx};
   producer_observer = std::move(observer);
 }
@@ -460,7 +460,7 @@ public:
     }
     {
       std::lock_guard guard{observer_mtx};
-      if (producer_observer) producer_observer(metrics_->name, producer_);
+      if (producer_observer) producer_observer(metrics_->name, producer_, true);
     }
     // Delivery reports are served on a thread of our own, so the sink never
     // blocks in poll(); it also learns the cluster's metadata first, to tell
@@ -473,6 +473,11 @@ public:
     polling_ = false;
     if (poller_.joinable()) poller_.join();
     if (!producer_) return;
+    {
+      std::lock_guard guard{observer_mtx};
+      if (producer_observer)
+        producer_observer(metrics_->name, producer_, false);
+    }
     // Killed or restarted: what is still queued is rolled back by the
     // channel (it saw the sink go down); don't deliver it twice.
     rd_kafka_purge(producer_,

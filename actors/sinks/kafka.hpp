@@ -102,11 +102,14 @@ enum class error_class {
 /// partition. For the configured topic they are the cluster's: retried.
 error_class classify(int kafka_error, bool topic_from_event,
                      bool partition_from_event);
-/// Called with each producer a Kafka sink creates (its metrics name and
-/// librdkafka handle), on the sink's thread. A seam for tests that inject
-/// client faults (`rd_kafka_test_fatal_error`); empty by default.
+/// Called with each producer a Kafka sink creates (its metrics name, its
+/// librdkafka handle, `made` true) and again just before it destroys it
+/// (`made` false), on the sink's thread. A seam for tests that inject
+/// client faults (`rd_kafka_test_fatal_error`, which may make the sink
+/// destroy the handle while the call is still in it: the observer can hold
+/// the destruction back); empty by default.
 void set_producer_observer(
-    std::function<void(const std::string&, rd_kafka_s*)> observer);
+    std::function<void(const std::string&, rd_kafka_s*, bool made)> observer);
 
 /// Spawns the sink: takes batches from its channel, produces them, and
 /// commits a batch only after every delivery report of it succeeded. A

@@ -76,7 +76,12 @@ class producer_log {
 public:
   producer_log() {
     sinks::set_producer_observer(
-        [this](const std::string& name, rd_kafka_t* rk) {
+        [this](const std::string& name, rd_kafka_t* rk, bool made) {
+          if (!made) {
+            // Not destroyed while a test calls into it.
+            std::lock_guard calling{calling_};
+            return;
+          }
           std::lock_guard guard{mtx_};
           made_[name].push_back(rk);
         });
@@ -89,8 +94,18 @@ public:
     return i == made_.end() ? std::vector<rd_kafka_t*>{} : i->second;
   }
 
+  /// Runs `f` on a producer with its destruction held back meanwhile:
+  /// `rd_kafka_test_fatal_error` makes the sink destroy the handle, and
+  /// once did so while the call was still in it (a crash in the test).
+  template <class F>
+  auto calling(F f) {
+    std::lock_guard guard{calling_};
+    return f();
+  }
+
 private:
   mutable std::mutex mtx_;
+  std::mutex calling_;
   std::map<std::string, std::vector<rd_kafka_t*>> made_;
 };
 
@@ -343,16 +358,19 @@ agents:
       15s))
       << k1.summary();
   // Slow brokers keep batches in flight, so the fatal error finds open
-  // transactions to roll back.
+  // transactions to roll back (at 300 ms, a loaded machine sometimes saw
+  // them delivered before the error reached the sink: nothing to roll back).
   for (int id = 1; id <= brokers; ++id)
-    rd_kafka_mock_broker_set_rtt(mock(), id, 300);
+    rd_kafka_mock_broker_set_rtt(mock(), id, 1500);
   ASSERT_TRUE(
       test::wait_until([&] { return c1.open_transactions.load() > 0; }, 5s))
       << c1.summary();
   auto rolled_back_before = c1.events_rolled_back.load();
   auto first = producers.of("a1.sinks.k1").front();
-  ASSERT_EQ(rd_kafka_test_fatal_error(
-                first, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test"),
+  ASSERT_EQ(producers.calling([&] {
+    return rd_kafka_test_fatal_error(
+        first, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test");
+  }),
             RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_TRUE(test::wait_until(
       [&] {
@@ -363,11 +381,14 @@ agents:
       << "not restarted with a new producer: " << k1.summary();
   for (int id = 1; id <= brokers; ++id)
     rd_kafka_mock_broker_set_rtt(mock(), id, 0);
-  // The rollback reaches the channel as a message (or as the old sink's
-  // down message): wait for it rather than read the counter once.
-  EXPECT_TRUE(test::wait_until(
-      [&] { return c1.events_rolled_back.load() > rolled_back_before; }, 5s))
-      << "the sink's open transactions were not rolled back: " << c1.summary();
+  // The old sink's open transactions end either way: rolled back when it
+  // dies with them (its down message), or committed when their records
+  // were acknowledged before the error reached it (2 runs in 30 under
+  // load, even at 1.5 s round trips). Which one is a race; that none is
+  // lost nor left open is what counts, and is checked below.
+  std::cout << "fatal producer error: rolled back "
+            << c1.events_rolled_back.load() - rolled_back_before
+            << " events of the old sink\n";
   // The channel's count: a commit the channel acknowledged after the old
   // sink quit is not in the sink's own counter.
   ASSERT_TRUE(test::wait_until(
@@ -375,6 +396,9 @@ agents:
       20s))
       << k1.summary() << '\n'
       << c1.summary() << " open_transactions=" << c1.open_transactions.load();
+  EXPECT_TRUE(
+      test::wait_until([&] { return c1.open_transactions.load() == 0; }, 5s))
+      << c1.summary();
   EXPECT_EQ(k1.current_state(), component_state::running) << k1.summary();
   EXPECT_EQ(k1.events_dropped.load(), 0u);
   auto records =
