@@ -246,3 +246,76 @@ TEST(taildir_parse, errors_are_located_and_named) {
         "tail_speed: 3}"})
     EXPECT_GT(parse(bad), 0u) << bad;
 }
+
+TEST_F(taildir_basics, skip_to_end_starts_a_new_file_at_its_end) {
+  auto cfg = config();
+  cfg.skip_to_end = true;
+  append(log(), text_of(numbered_lines(1, 20)));
+  auto src = start(cfg);
+  ASSERT_TRUE(
+      wait_until([&] { return metrics_->connections_open.load() == 1; }));
+  append(log(), text_of(numbered_lines(21, 25)));
+  ASSERT_TRUE(arrived(5));
+  EXPECT_FALSE(wait_until([&] { return got_->size() > 5; }, 300ms));
+  EXPECT_EQ(bodies(got_->all()), numbered_lines(21, 25));
+}
+
+// An idle file is closed, and opened again when it grows.
+TEST_F(taildir_basics, an_idle_file_is_closed_and_reopened_when_it_grows) {
+  auto cfg = config();
+  cfg.idle_timeout = 200ms;
+  append(log(), text_of(numbered_lines(1, 5)));
+  auto src = start(cfg);
+  ASSERT_TRUE(arrived(5));
+  ASSERT_TRUE(
+      wait_until([&] { return metrics_->connections_open.load() == 0; }, 5s))
+      << "the idle file was not closed";
+  append(log(), text_of(numbered_lines(6, 10)));
+  ASSERT_TRUE(arrived(10));
+  EXPECT_EQ(bodies(got_->all()), numbered_lines(1, 10));
+}
+
+// Files that appeared while the source was down are read from their start.
+TEST_F(taildir_basics, a_file_created_while_down_is_read_after_a_restart) {
+  auto cfg = config();
+  append(log(), text_of(numbered_lines(1, 5)));
+  auto src = start(cfg);
+  ASSERT_TRUE(arrived(5));
+  stop(src);
+  caf::anon_send_exit(src, caf::exit_reason::user_shutdown);
+  append(log("new.log"), text_of(numbered_lines(6, 10)));
+  append(log("ignored.txt"), "not matched\n");
+  auto again = start(cfg);
+  ASSERT_TRUE(arrived(5));
+  EXPECT_FALSE(wait_until([&] { return got_->size() > 5; }, 300ms));
+  EXPECT_EQ(bodies(got_->all()), numbered_lines(6, 10));
+}
+
+TEST_F(taildir_basics, overlong_lines_by_policy) {
+  auto line = std::string(25, 'x');
+  for (auto policy : {overlong_policy::truncate, overlong_policy::drop,
+                      overlong_policy::split}) {
+    fs::remove_all(dir_ / "logs");
+    fs::remove_all(dir_ / "state");
+    fs::create_directories(dir_ / "logs");
+    auto cfg = config();
+    cfg.max_line_length = 10;
+    cfg.policy = policy;
+    append(log(), "short\n" + line + "\nend\n");
+    auto src = start(cfg);
+    auto want = policy == overlong_policy::truncate
+                    ? strs{"short", std::string(10, 'x'), "end"}
+                : policy == overlong_policy::drop
+                    ? strs{"short", "end"}
+                    : strs{"short", std::string(10, 'x'), std::string(10, 'x'),
+                           std::string(5, 'x'), "end"};
+    ASSERT_TRUE(arrived(want.size()));
+    EXPECT_EQ(bodies(got_->all()), want);
+    EXPECT_EQ(metrics_->events_truncated.load(),
+              policy == overlong_policy::truncate ? 1u : 0u);
+    EXPECT_EQ(metrics_->events_dropped.load(),
+              policy == overlong_policy::drop ? 1u : 0u);
+    stop(src);
+    caf::anon_send_exit(src, caf::exit_reason::user_shutdown);
+  }
+}
