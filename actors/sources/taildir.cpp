@@ -352,13 +352,26 @@ private:
   /// listed are marked (still read to their end by descriptor).
   void scan() {
     std::set<file_id> seen;
+    bool complete = true; // every listing read to its end
     for (auto& [group, glob] : cfg_.filegroups) {
       fs::path g{glob};
       auto dir = g.parent_path().string();
       auto pattern = g.filename().string();
       std::error_code ec;
-      for (fs::directory_iterator it{dir, ec}, end; !ec && it != end;
-           it.increment(ec)) {
+      fs::directory_iterator it{dir, ec};
+      if (ec && (ec.value() == EMFILE || ec.value() == ENFILE) &&
+          close_files_at_end() > 0) {
+        ec.clear();
+        it = fs::directory_iterator{dir, ec};
+      }
+      if (ec) {
+        complete = false;
+        if (warned_open_.insert(dir).second)
+          spdlog::warn("{}: cannot list {}: {}", m_.name, dir, ec.message());
+        continue;
+      }
+      warned_open_.erase(dir);
+      for (fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
         auto name = it->path().filename().string();
         if (::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
         auto path = it->path().string();
@@ -378,9 +391,13 @@ private:
             reopen(f->second);
         }
       }
+      if (ec) complete = false;
     }
-    for (auto& [id, f] : files_)
-      if (!seen.count(id)) f.matched = false;
+    // A listing cut short (out of descriptors, a directory gone) says
+    // nothing about what was rotated away.
+    if (complete)
+      for (auto& [id, f] : files_)
+        if (!seen.count(id)) f.matched = false;
     if (first_scan_) {
       first_scan_ = false;
       find_rotated_while_down(seen);
@@ -454,12 +471,15 @@ private:
   void track(file_id id, const std::string& path, const std::string& group,
              const struct stat& st, bool matched,
              std::optional<uint64_t> start_at = std::nullopt) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open_file(path);
     if (fd < 0) {
-      spdlog::warn("{}: cannot open {}: {}", m_.name, path,
-                   std::strerror(errno));
+      // Tried again at the next listing.
+      if (warned_open_.insert(path).second)
+        spdlog::warn("{}: cannot open {}: {}", m_.name, path,
+                     std::strerror(errno));
       return;
     }
+    warned_open_.erase(path);
     tailed f;
     f.id = id;
     f.path = path;
@@ -508,8 +528,35 @@ private:
     }
   }
 
+  /// Opens a file; out of descriptors, it first closes every file read to
+  /// its end (opened again when it grows), so a directory of more files
+  /// than descriptors is still read, a share at a time.
+  int open_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || (errno != EMFILE && errno != ENFILE)) return fd;
+    if (close_files_at_end() == 0) {
+      errno = EMFILE;
+      return -1;
+    }
+    return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+
+  /// Closes every open file read to its end; returns how many.
+  std::size_t close_files_at_end() {
+    std::size_t closed = 0;
+    for (auto& [_, g] : files_) {
+      struct stat st {};
+      if (g.fd >= 0 && g.matched && ::fstat(g.fd, &st) == 0 &&
+          st.st_nlink > 0 && static_cast<uint64_t>(st.st_size) == g.pos) {
+        close_fd(g);
+        ++closed;
+      }
+    }
+    return closed;
+  }
+
   void reopen(tailed& f) {
-    int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open_file(f.path);
     if (fd < 0) return;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || file_id{st.st_dev, st.st_ino} != f.id) {
@@ -789,7 +836,8 @@ private:
   bool dirty_ = false;
   bool warned_ = false;
   bool first_scan_ = true;
-  bool events_ = false; ///< inotify spoke since the last listing
+  bool events_ = false;               ///< inotify spoke since the last listing
+  std::set<std::string> warned_open_; ///< files that could not be opened
   int inotify_ = -1;
   uint64_t open_files_ = 0;
 };
