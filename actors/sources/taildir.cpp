@@ -408,7 +408,9 @@ private:
   /// rotated (renamed) while the agent was down: found by its inode in its
   /// directory, its rest is read before it is let go.
   void find_rotated_while_down(const std::set<file_id>& seen) {
-    for (auto& [id, p] : saved_) {
+    // A copy: track() erases the entry it takes up from saved_.
+    auto saved = saved_;
+    for (auto& [id, p] : saved) {
       if (seen.count(id) || files_.count(id)) continue;
       auto dir = fs::path{p.path}.parent_path();
       std::error_code ec;
@@ -488,7 +490,9 @@ private:
     f.matched = matched;
     f.last_change = clock::now();
     auto size = static_cast<uint64_t>(st.st_size);
-    uint64_t start = cfg_.skip_to_end ? size : 0;
+    // skip_to_end is for the files there at the start (Flume's skipToEnd):
+    // one that appears later (a rotation's new file) is read from its start.
+    uint64_t start = cfg_.skip_to_end && first_scan_ ? size : 0;
     if (auto s = saved_.find(id); s != saved_.end()) {
       auto saved = s->second;
       saved_.erase(s);
@@ -607,6 +611,10 @@ private:
             std::min<uint64_t>({sizeof(buf), size - f.pos, budget}));
         auto n = ::pread(f.fd, buf, want, static_cast<off_t>(f.pos));
         if (n <= 0) break;
+        // The last feed may have waited for the window: a file truncated
+        // (and written again) meanwhile gave these bytes from its new
+        // contents; the next pass finds the truncation.
+        if (!same_head(f)) break;
         // Before the lines are handed on, so their positions carry it.
         update_head(f, f.pos + static_cast<uint64_t>(n));
         feed(f, buf, static_cast<std::size_t>(n));
@@ -776,6 +784,14 @@ private:
     last_number_ = n;
     snapshots_.emplace_back(n, std::move(touched_));
     touched_.clear();
+    // A reader held back by the window gets back to its loop (which saves)
+    // only after a long read (up to 1 MiB a file): what was accepted while
+    // it waited is saved here, at most every 100 ms.
+    if (auto now = clock::now();
+        now - last_save_ >= std::chrono::milliseconds{100}) {
+      last_save_ = now;
+      save_positions();
+    }
   }
 
   /// Joined events whose last line is old are handed over; idle files are
@@ -836,6 +852,7 @@ private:
   bool dirty_ = false;
   bool warned_ = false;
   bool first_scan_ = true;
+  clock::time_point last_save_{};     ///< the last save from flush()
   bool events_ = false;               ///< inotify spoke since the last listing
   std::set<std::string> warned_open_; ///< files that could not be opened
   int inotify_ = -1;

@@ -39,7 +39,17 @@ protected:
     dir_ = ::mkdtemp(tmpl);
     fs::create_directories(dir_ / "logs");
   }
-  ~taildir_basics() override { fs::remove_all(dir_); }
+  ~taildir_basics() override {
+    // Sources stop first: one writes its positions file into dir_ while it
+    // runs, and a removal racing with that throws.
+    for (auto& src : sources_) {
+      self->monitor(src);
+      caf::anon_send_exit(src, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] {});
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
 
   taildir_config config() {
     taildir_config cfg;
@@ -57,7 +67,8 @@ protected:
     auto w = wire("sources", "t" + std::to_string(++starts_), "taildir");
     metrics_ = w.metrics;
     w.downstream = channel_;
-    return track(spawn_taildir(sys, cfg, w));
+    sources_.push_back(track(spawn_taildir(sys, cfg, w)));
+    return sources_.back();
   }
 
   void stop(const caf::actor& src) {
@@ -77,6 +88,7 @@ protected:
   }
 
   fs::path dir_;
+  std::vector<caf::actor> sources_;
   int starts_ = 0;
   caf::actor channel_;
   std::shared_ptr<recorded> got_;
