@@ -597,8 +597,8 @@ private:
           !same_head(f)) {
         // copytruncate (or the file rewritten in place): read it again
         // from its start.
-        spdlog::info("{}: {} was truncated (size {} < offset {}); reading "
-                     "it from the start",
+        spdlog::info("{}: {} was truncated or rewritten (size {}, read to "
+                     "offset {}); reading it from the start",
                      m_.name, f.path, size, f.pos);
         auto was = f.safe();
         auto head_len = f.head_len, head_crc = f.head_crc;
