@@ -4,6 +4,7 @@
 // answers (a channel that is full, or slow to sync).
 
 #include <atomic>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 namespace flumen::test {
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
 /// What the fake channel was put, in order.
 struct recorded {
@@ -36,13 +38,13 @@ struct recorded {
 
 struct fake_channel_state {
   bool hold = false;
-  std::vector<caf::response_promise> held;
+  std::deque<caf::response_promise> held;
   static inline const char* name = "fake_channel";
 };
 
-/// Accepts every put and records it; with `hold`, answers none until it
-/// gets `release_atom` (then it answers the held ones and every later put
-/// at once).
+/// Accepts every put and records it; with `hold`, answers none until told:
+/// `(answer_atom, n)` answers the `n` oldest held puts (and keeps holding),
+/// `release_atom` answers every held one and every later put at once.
 inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
                                   std::shared_ptr<recorded> out, bool hold) {
   self->state.hold = hold;
@@ -57,6 +59,13 @@ inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
         if (!self->state.hold) return ok_atom::value;
         self->state.held.push_back(self->make_response_promise());
         return caf::delegated<ok_atom>{};
+      },
+      [self](answer_atom, int n) {
+        auto& held = self->state.held;
+        for (; n > 0 && !held.empty(); --n) {
+          held.front().deliver(ok_atom::value);
+          held.pop_front();
+        }
       },
       [self](release_atom) {
         self->state.hold = false;
