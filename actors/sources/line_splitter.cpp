@@ -104,7 +104,7 @@ void count_overlong(line_splitter& lines, component_metrics& m) {
 }
 
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
-                  bool all) {
+                  bool all, uint64_t* last_number) {
   for (;;) {
     // The events that fit one batch, by count and by bytes.
     std::size_t n = 0;
@@ -126,13 +126,15 @@ bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
                  std::make_move_iterator(pending.begin() + n));
       pending.erase(pending.begin(), pending.begin() + n);
     }
-    if (!pump.emit(std::move(out))) {
+    auto number = pump.emit_numbered(std::move(out));
+    if (number == 0) {
       // Torn down: emit counts a batch it cannot deliver as received and
       // undelivered. The rest was read from outside too, so it goes the
       // same way instead of vanishing with `pending`.
       pump.emit(std::exchange(pending, batch{}));
       return false;
     }
+    if (last_number) *last_number = number;
   }
   return true;
 }

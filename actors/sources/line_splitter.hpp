@@ -89,8 +89,11 @@ constexpr std::size_t max_batch_bytes = 1 << 20;
 /// with `all` the rest too. Returns false when the pump is
 /// torn down; then every event of `pending` was handed to `emit` (which
 /// counts what it could not deliver as undelivered) and `pending` is empty.
+/// `last_number`, when given, gets the number of each batch handed over
+/// (source_pump::emit_numbered), so a reader can wait for it to be
+/// accepted.
 bool emit_batches(batch& pending, std::size_t batch_size, source_pump& pump,
-                  bool all);
+                  bool all, uint64_t* last_number = nullptr);
 
 /// Milliseconds until `deadline` for poll(2): 1000 when there is none.
 int poll_timeout(std::chrono::steady_clock::time_point deadline);

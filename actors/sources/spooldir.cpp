@@ -422,36 +422,10 @@ void spool_reader::add_headers(batch& pending, std::size_t from,
   }
 }
 
-// emit_batches with numbered batches: the last number tells when the whole
-// file was accepted.
+// Full batches (all: the rest too), numbered: the last number tells when the
+// whole file was accepted.
 bool spool_reader::emit_due(batch& pending, bool all) {
-  for (;;) {
-    std::size_t n = 0;
-    std::size_t bytes = 0;
-    auto limit = std::min(pending.size(), cfg_.batch_size);
-    while (n < limit) {
-      bytes += pending[n].body.size();
-      if (n > 0 && bytes > max_batch_bytes) break;
-      ++n;
-    }
-    bool full = n == cfg_.batch_size || bytes >= max_batch_bytes;
-    if (n == 0 || (!full && !all)) return true;
-    batch out;
-    if (n == pending.size()) {
-      out.swap(pending);
-    } else {
-      out.assign(std::make_move_iterator(pending.begin()),
-                 std::make_move_iterator(pending.begin() + n));
-      pending.erase(pending.begin(), pending.begin() + n);
-    }
-    auto number = pump_.emit_numbered(std::move(out));
-    if (number == 0) {
-      // Torn down: the rest was read too and is counted as undelivered.
-      pump_.emit(std::exchange(pending, batch{}));
-      return false;
-    }
-    last_batch_ = number;
-  }
+  return emit_batches(pending, cfg_.batch_size, pump_, all, &last_batch_);
 }
 
 bool spool_reader::mark_done(const std::string& file, bool quiet) {
