@@ -62,6 +62,17 @@ void tolerate_strays(caf::scheduled_actor* self, std::string name) {
   });
 }
 
+void fail_on_exceptions(caf::scheduled_actor* self,
+                        std::shared_ptr<component_metrics> metrics,
+                        component_state state, std::string prefix) {
+  self->set_exception_handler(
+      [metrics, state, prefix](std::exception_ptr& eptr) -> caf::error {
+        auto why = prefix + describe(eptr);
+        metrics->set_state(state, why);
+        return make_error(errc::component_failed, why);
+      });
+}
+
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("flumen::event");
   cfg.add_message_type<rejection>("flumen::rejection");

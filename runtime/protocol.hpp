@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include <caf/actor_system_config.hpp>
@@ -40,6 +41,7 @@
 #include <caf/fwd.hpp>
 
 #include "runtime/event.hpp"
+#include "runtime/metrics.hpp"
 
 namespace flumen {
 
@@ -88,5 +90,12 @@ std::string describe(const std::exception_ptr& eptr);
 /// answer `unexpected_message` to its channel, which then died with its
 /// events.)
 void tolerate_strays(caf::scheduled_actor* self, std::string name);
+
+/// Makes an exception thrown in `self` end it with `component_failed` (the
+/// exception's text after `prefix`), its metrics set to `state` with that
+/// text as the reason.
+void fail_on_exceptions(caf::scheduled_actor* self,
+                        std::shared_ptr<component_metrics> metrics,
+                        component_state state, std::string prefix = {});
 
 } // namespace flumen

@@ -24,11 +24,8 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
   for (auto& make : interceptors)
     st.chain.emplace_back(make());
   st.metrics = std::move(metrics);
-  self->set_exception_handler([self](std::exception_ptr& eptr) {
-    auto why = "router: " + describe(eptr);
-    self->state.metrics->set_state(component_state::backing_off, why);
-    return make_error(errc::component_failed, why);
-  });
+  fail_on_exceptions(self, st.metrics, component_state::backing_off,
+                     "router: ");
   return {
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;

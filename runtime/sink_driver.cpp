@@ -444,11 +444,7 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
   st.backoff = backoff_policy{st.cfg.backoff_first, st.cfg.backoff_cap,
                               std::chrono::hours{24}};
   tolerate_strays(self, st.metrics->name);
-  self->set_exception_handler([self](std::exception_ptr& eptr) -> caf::error {
-    auto why = describe(eptr);
-    self->state.metrics->set_state(component_state::backing_off, why);
-    return make_error(errc::component_failed, why);
-  });
+  fail_on_exceptions(self, st.metrics, component_state::backing_off);
   // A take the channel holds is never answered if the channel dies (CAF 0.17
   // drops pending promises): go down with it, so the supervisor decides.
   self->monitor(st.channel);

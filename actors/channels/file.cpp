@@ -442,11 +442,7 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   st.metrics->set_state(component_state::running);
   settle(self);
   tolerate_strays(self, st.metrics->name);
-  self->set_exception_handler([self](std::exception_ptr& eptr) {
-    auto why = describe(eptr);
-    self->state.metrics->set_state(component_state::failed, why);
-    return make_error(errc::component_failed, why);
-  });
+  fail_on_exceptions(self, st.metrics, component_state::failed);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     st.takes.down(dm.source);

@@ -296,11 +296,7 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   // A stray message or error is no reason for a channel to die with its
   // events.
   tolerate_strays(self, st.metrics->name);
-  self->set_exception_handler([self](std::exception_ptr& eptr) {
-    auto why = describe(eptr);
-    self->state.metrics->set_state(component_state::failed, why);
-    return make_error(errc::component_failed, why);
-  });
+  fail_on_exceptions(self, st.metrics, component_state::failed);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     st.takes.down(dm.source);
