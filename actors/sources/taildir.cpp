@@ -808,9 +808,10 @@ private:
                   (f.matched ? cfg_.idle_timeout
                              : std::min(cfg_.idle_timeout, rotated_grace));
       struct stat st {};
-      bool deleted = f.fd >= 0 && ::fstat(f.fd, &st) == 0 && st.st_nlink == 0;
-      bool at_end = f.fd < 0 || (::fstat(f.fd, &st) == 0 &&
-                                 static_cast<uint64_t>(st.st_size) == f.pos);
+      bool known = f.fd >= 0 && ::fstat(f.fd, &st) == 0;
+      bool deleted = known && st.st_nlink == 0;
+      bool at_end =
+          f.fd < 0 || (known && static_cast<uint64_t>(st.st_size) == f.pos);
       if ((deleted || !f.matched) && at_end && (idle || deleted)) {
         // Nobody writes it any more: its last line, even without a newline,
         // is an event; then it is forgotten.
