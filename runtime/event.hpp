@@ -164,6 +164,14 @@ inline std::size_t event_bytes(const event& e) {
   return n;
 }
 
+/// event_bytes of every event of `events`.
+inline std::size_t event_bytes(const batch& events) {
+  std::size_t n = 0;
+  for (const auto& e : events)
+    n += event_bytes(e);
+  return n;
+}
+
 /// CAF's inspection hook: makes `event` serializable across actor systems.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {

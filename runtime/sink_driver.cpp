@@ -167,10 +167,7 @@ batch_owner owner_of(driver_actor* self, const batch& events) {
 void deliver(driver_actor* self, txn_id id, const batch& events) {
   auto& st = self->state;
   auto seq = st.next_seq++;
-  std::size_t bytes = 0;
-  if (st.cfg.max_inflight_bytes != 0)
-    for (auto& e : events)
-      bytes += event_bytes(e);
+  std::size_t bytes = st.cfg.max_inflight_bytes != 0 ? event_bytes(events) : 0;
   st.inflight_bytes += bytes;
   st.slots.push_back(
       slot{seq, id, events.size(), bytes, clock::now(), false, {}});

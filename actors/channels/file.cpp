@@ -99,13 +99,6 @@ struct record_span {
   std::size_t size = 0;
 };
 
-std::size_t bytes_of(const batch& events) {
-  std::size_t n = 0;
-  for (auto& e : events)
-    n += event_bytes(e);
-  return n;
-}
-
 /// What the actor starts with: the directory opened by spawn_file.
 struct opened {
   filelog::opened_directory dir;
@@ -462,7 +455,7 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
         auto& st = self->state;
         if (events.empty()) return ok_atom::value;
         auto rp = self->make_response_promise();
-        auto bytes = bytes_of(events);
+        auto bytes = event_bytes(events);
         st.held.push_back(held_put{rp, std::move(events), bytes});
         admit_puts(self);
         st.publish();

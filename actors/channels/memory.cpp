@@ -96,13 +96,6 @@ struct memory_state {
 
 using memory_actor = caf::stateful_actor<memory_state>;
 
-std::size_t bytes_of(const batch& events) {
-  std::size_t n = 0;
-  for (auto& e : events)
-    n += event_bytes(e);
-  return n;
-}
-
 // Moves up to `max` events from the head of the queue into a new
 // transaction owned by `owner`; returns the reply for the taker.
 caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
@@ -264,7 +257,7 @@ caf::result<ok_atom> commit(memory_actor* self, txn_id id,
       if (index < events.size()) again.push_back(events[index]);
     back.order = t.order;
     back.count = again.size();
-    if (st.cfg.byte_capacity != 0) back.bytes = bytes_of(again);
+    if (st.cfg.byte_capacity != 0) back.bytes = event_bytes(again);
     back.reply = caf::make_message(id, std::move(again));
   }
   st.metrics->events_committed.fetch_add(t.count - back.count,
@@ -320,7 +313,7 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         // Bytes are counted only when bounded: walking every header of every
         // event twice is a fifth of the channel's cost.
         if (st.puts.empty() && events.size() <= st.cfg.capacity) {
-          auto bytes = st.cfg.byte_capacity != 0 ? bytes_of(events) : 0;
+          auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(events) : 0;
           if (st.fits(events.size(), bytes)) {
             st.enqueue(std::move(events), bytes);
             serve_takes(self);

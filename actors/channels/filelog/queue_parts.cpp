@@ -68,9 +68,7 @@ std::size_t disk_backlog::load(std::size_t max_events, std::size_t max_bytes,
       for (uint64_t s = it.from; s < it.ref.seq + it.ref.count; ++s)
         lost.push_back(s);
     } else {
-      std::size_t b = 0;
-      for (auto& e : events)
-        b += event_bytes(e);
+      auto b = event_bytes(events);
       if (bytes + b > max_bytes && !(out.empty() && loaded == 0)) break;
       bytes += b;
       for (std::size_t i = 0; i < events.size(); ++i) {
