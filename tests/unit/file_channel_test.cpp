@@ -22,7 +22,17 @@ protected:
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
   }
-  ~file_channel() override { fs::remove_all(dir_); }
+  ~file_channel() override {
+    // Channels end first: a running journal deletes committed segments,
+    // and a removal racing with that throws.
+    for (auto& ch : channels_) {
+      self->monitor(ch);
+      caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
 
   channels::file_config config(std::size_t capacity = 1000,
                                std::size_t txc = 100) {
@@ -40,7 +50,8 @@ protected:
   caf::actor open(const channels::file_config& cfg) {
     auto w = wire("channels", "c" + std::to_string(++starts_), "file");
     metrics_ = w.metrics;
-    return track(channels::spawn_file(sys, cfg, w));
+    channels_.push_back(track(channels::spawn_file(sys, cfg, w)));
+    return channels_.back();
   }
 
   /// Ends the channel as a stop does and waits until it is gone (its
@@ -55,6 +66,7 @@ protected:
   }
 
   fs::path dir_;
+  std::vector<caf::actor> channels_;
   int starts_ = 0;
   std::shared_ptr<component_metrics> metrics_;
 };
