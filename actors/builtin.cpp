@@ -7,10 +7,12 @@
 #include "actors/interceptors/static.hpp"
 #include "actors/interceptors/timestamp.hpp"
 #include "actors/sinks/file_roll.hpp"
+#include "actors/sinks/hop.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
 #include "actors/sources/exec.hpp"
+#include "actors/sources/hop.hpp"
 #include "actors/sources/netcat.hpp"
 #include "actors/sources/seq.hpp"
 #include "actors/sources/spooldir.hpp"
@@ -26,6 +28,7 @@ void register_builtin(registry& r) {
   r.add_source("seq", sources::parse_seq, sources::spawn_seq);
   r.add_source("taildir", sources::parse_taildir, sources::spawn_taildir);
   r.add_source("spooldir", sources::parse_spooldir, sources::spawn_spooldir);
+  r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source);
   r.add_interceptor("timestamp", interceptors::parse_timestamp,
                     interceptors::make_timestamp);
   r.add_interceptor("host", interceptors::parse_host, interceptors::make_host);
@@ -37,6 +40,7 @@ void register_builtin(registry& r) {
   r.add_sink("logger", sinks::parse_logger, sinks::spawn_logger);
   r.add_sink("null", sinks::parse_null, sinks::spawn_null);
   r.add_sink("file_roll", sinks::parse_file_roll, sinks::spawn_file_roll);
+  r.add_sink("hop", sinks::parse_hop_sink, sinks::spawn_hop_sink);
 }
 
 } // namespace flumen

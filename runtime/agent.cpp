@@ -7,17 +7,39 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/hop.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/router.hpp"
 #include "runtime/supervisor.hpp"
 
 namespace flumen {
 
-void configure_actor_system(caf::actor_system_config& cfg) {
+void configure_actor_system(caf::actor_system_config& cfg,
+                            const link_security& tls,
+                            const link_timing& timing) {
   add_message_types(cfg);
   cfg.load<caf::io::middleman>();
+  // Links between processes (hops, nodes). Peers that are not flumen are
+  // refused by CAF before any message.
+  cfg.set("middleman.app-identifiers",
+          std::vector<std::string>{hop::app_identifier});
+  // Heartbeats make a hung peer (SIGSTOP, a dead link) a lost one: without
+  // them CAF never gives up on a connection that merely went quiet.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{timing.heartbeat});
+  cfg.set("middleman.connection-timeout", caf::timespan{timing.timeout});
+  cfg.load<caf::openssl::manager>();
+  if (tls.tls()) {
+    // Any of these turns on peer verification on both sides (mutual TLS);
+    // with none CAF would use anonymous TLS, so TLS links are only made
+    // when a certificate is set (link_security::tls()).
+    cfg.set("openssl.certificate", tls.certificate);
+    cfg.set("openssl.key", tls.key);
+    cfg.set("openssl.cafile", tls.ca_file);
+    if (!tls.passphrase.empty()) cfg.set("openssl.passphrase", tls.passphrase);
+  }
   auto threads = std::max(2u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
   // An idle worker spins briefly, then sleeps on its condition variable

@@ -88,8 +88,20 @@ private:
   caf::actor supervisor_;
 };
 
+/// How fast a link between processes gives up on a silent peer.
+struct link_timing {
+  /// Every link sends a heartbeat this often...
+  std::chrono::milliseconds heartbeat{1000};
+  /// ...and one that heard nothing for this long is closed: its peer is
+  /// down for every monitor. Must exceed the time to send the largest batch.
+  std::chrono::milliseconds timeout{5000};
+};
+
 /// The actor system settings flumen uses (protocol types, middleman,
-/// scheduler threads).
-void configure_actor_system(caf::actor_system_config& cfg);
+/// heartbeats, TLS identity, scheduler threads). One process has one TLS
+/// identity: `tls` is every TLS endpoint's.
+void configure_actor_system(caf::actor_system_config& cfg,
+                            const link_security& tls = {},
+                            const link_timing& timing = {});
 
 } // namespace flumen

@@ -12,6 +12,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "runtime/link_security.hpp"
+
 namespace flumen {
 
 /// Where a problem in a configuration file is.
@@ -75,6 +77,9 @@ struct component_facts {
   /// Sources that listen on a socket: host and port (port 0: any free one).
   std::string listen_host;
   std::optional<uint16_t> listen_port;
+  /// Components with network links (hop sources and sinks): their TLS
+  /// settings. One process has one TLS identity, so an agent's must agree.
+  link_security security;
 };
 
 /// A typed, recording view of one YAML mapping of a topology. Every getter

@@ -176,7 +176,7 @@ int cmd_run(const run_options& opt) {
   // and the whole stop is bounded by --shutdown-timeout plus a short grace.
   int code = 0;
   caf::actor_system_config cfg;
-  configure_actor_system(cfg);
+  configure_actor_system(cfg, spec->tls());
   caf::actor_system sys{cfg};
   metrics_registry metrics;
   {

@@ -62,6 +62,10 @@ std::string component_metrics::summary() const {
   field("corrupt_records", corrupt_records);
   field("damaged_bytes", damaged_bytes);
   field("write_errors", write_errors);
+  field("duplicates", duplicates);
+  field("batches_refused", batches_refused);
+  field("batches_busy", batches_busy);
+  field("batches_resent", batches_resent);
   field("connection_failures", connection_failures);
   field("restarts", restarts);
   if (auto why = reason(); !why.empty()) out << " reason=\"" << why << '"';

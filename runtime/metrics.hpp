@@ -66,6 +66,15 @@ struct component_metrics {
   std::atomic<uint64_t> damaged_bytes{0};
   /// File channel: appends and syncs that failed (the put was retried).
   std::atomic<uint64_t> write_errors{0};
+  /// Hop source: resent batches it had accepted before (answered without
+  /// being put again), batches refused (malformed, too large) and answers
+  /// of "busy" (a full channel held a batch as long as its sender waits).
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> batches_refused{0};
+  std::atomic<uint64_t> batches_busy{0};
+  /// Hop sink: batches sent again (after a timeout, a lost connection or
+  /// "busy").
+  std::atomic<uint64_t> batches_resent{0};
   std::atomic<int> state{static_cast<int>(component_state::starting)};
 
   component_state current_state() const {

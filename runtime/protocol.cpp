@@ -29,6 +29,12 @@ std::string to_string(errc x) {
     return "component_failed";
   case errc::interceptor_failed:
     return "interceptor_failed";
+  case errc::version_mismatch:
+    return "version_mismatch";
+  case errc::malformed_batch:
+    return "malformed_batch";
+  case errc::busy:
+    return "busy";
   }
   return "unknown";
 }

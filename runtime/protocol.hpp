@@ -74,6 +74,9 @@ enum class errc : uint8_t {
   delivery_failed,
   component_failed,
   interceptor_failed, ///< an interceptor threw on a batch
+  version_mismatch,   ///< a hop peer speaks another wire version
+  malformed_batch,    ///< a hop batch that does not decode
+  busy, ///< a hop batch held by a full channel as long as its sender waits
 };
 
 std::string to_string(errc x);

@@ -473,6 +473,30 @@ private:
     check_listeners(d);
     check_directories(d);
     check_dead_letter_cycles(d);
+    check_tls_identity(d);
+  }
+
+  /// One process has one TLS identity (CAF's OpenSSL module is configured
+  /// per actor system): every TLS endpoint of an agent must name the same
+  /// certificate, key, CA and passphrase.
+  void check_tls_identity(const agent_draft& d) {
+    const component_spec* first = nullptr;
+    auto check = [&](const component_spec& c, const YAML::Node& node) {
+      if (!c.facts.security.tls()) return;
+      if (!first) {
+        first = &c;
+        return;
+      }
+      if (c.facts.security == first->facts.security) return;
+      add(where_in(node, "tls"), c.path + ".tls",
+          "differs from the tls of " + first->path +
+              ": an agent has one TLS identity, so all its tls settings "
+              "must be the same");
+    };
+    for (std::size_t i = 0; i < d.spec.sources.size(); ++i)
+      check(d.spec.sources[i], d.sources[i]);
+    for (std::size_t i = 0; i < d.spec.sinks.size(); ++i)
+      check(d.spec.sinks[i], d.sinks[i]);
   }
 
   /// A sink's output directory must exist as a writable directory, or be
@@ -760,6 +784,13 @@ agent_spec::find_channel(const std::string& channel_name) const {
   for (const auto& c : channels)
     if (c.name == channel_name) return &c;
   return nullptr;
+}
+
+link_security agent_spec::tls() const {
+  for (const auto* list : {&sources, &sinks})
+    for (const auto& c : *list)
+      if (c.facts.security.tls()) return c.facts.security;
+  return {};
 }
 
 const agent_spec* topology::find(const std::string& agent_name) const {

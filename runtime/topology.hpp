@@ -51,6 +51,9 @@ struct agent_spec {
   std::vector<component_spec> sinks;
 
   const component_spec* find_channel(const std::string& name) const;
+  /// The TLS identity of the agent's links (validation makes every
+  /// component's agree); none when no link uses TLS.
+  link_security tls() const;
 };
 
 /// A parsed, validated topology file.

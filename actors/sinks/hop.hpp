@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "runtime/config.hpp"
+#include "runtime/hop_wire.hpp"
+#include "runtime/link_security.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::sinks {
+
+/// Options of the `hop` sink: sends batches to a `hop` source of another
+/// agent (Flume's Avro sink tier).
+struct hop_sink_config {
+  std::string host;
+  uint16_t port = 0;
+  std::size_t batch_size = 1000;
+  /// Batches sent and not acknowledged at once.
+  std::size_t max_inflight = 4;
+  std::chrono::milliseconds connect_timeout{20000};
+  /// Longest wait for one batch's answer; the receiver answers "busy" after
+  /// half of it when its channel stays full.
+  std::chrono::milliseconds request_timeout{20000};
+  hop::codec compression = hop::codec::none;
+  link_security security;
+  /// Test hook (undocumented): the wire version told in the hello.
+  uint32_t wire_version = hop::wire_version;
+};
+
+hop_sink_config parse_hop_sink(option_reader& r);
+
+/// Takes batches from its channel, sends each under a sequence number and
+/// commits it once the receiver accepted it; a batch whose answer does not
+/// come (timeout, lost connection, "busy") is sent again with the same
+/// number, so the receiver can tell a resend from a new batch.
+caf::actor spawn_hop_sink(caf::actor_system& sys, const hop_sink_config& cfg,
+                          const wiring& w);
+
+} // namespace flumen::sinks

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "runtime/config.hpp"
+#include "runtime/link_security.hpp"
+#include "runtime/registry.hpp"
+
+namespace flumen::sources {
+
+/// Options of the `hop` source: receives batches from `hop` sinks of other
+/// agents (Flume's Avro source tier) over CAF's middleman.
+struct hop_source_config {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0;
+  /// Most senders connected at once; one more is refused (and logged).
+  std::size_t max_connections = 64;
+  /// Largest batch (its encoded payload) accepted; larger ones are refused
+  /// from the batch's header, before anything is decompressed. Senders learn
+  /// it when they connect and split their batches to fit.
+  std::size_t max_batch_bytes = 64u << 20;
+  /// Longest a full channel may hold a sender's answer: after the sender's
+  /// own bound (half its request_timeout) or this, whichever is shorter, the
+  /// answer is "busy" and the sender backs off.
+  std::chrono::milliseconds max_hold{10000};
+  link_security security;
+};
+
+hop_source_config parse_hop_source(option_reader& r);
+
+/// Publishes a receiver at bind:port. A batch is answered once every
+/// required channel accepted it; a batch resent after a lost answer is
+/// answered without being put again.
+caf::actor spawn_hop_source(caf::actor_system& sys,
+                            const hop_source_config& cfg, const wiring& w);
+
+} // namespace flumen::sources

@@ -1,0 +1,44 @@
+#pragma once
+
+// How a network endpoint of flumen (a hop source or sink, a node, an
+// agent's link to its nodes) protects its connections. Pure configuration:
+// no CAF here.
+
+#include <string>
+
+namespace flumen {
+
+class option_reader;
+
+/// `tls: {certificate, key, ca_file, passphrase}` or `insecure: true`.
+/// With TLS every peer must show a certificate signed by `ca_file` (mutual
+/// TLS through CAF's OpenSSL module); CAF's anonymous TLS is never used.
+struct link_security {
+  std::string certificate; ///< PEM file
+  std::string key;         ///< PEM file
+  std::string ca_file;     ///< PEM file: the CA peers must be signed by
+  std::string passphrase;  ///< of the key, when it has one
+  /// Plain TCP to or from another machine, said in the file.
+  bool insecure = false;
+
+  bool tls() const { return !certificate.empty(); }
+
+  friend bool operator==(const link_security&, const link_security&) = default;
+};
+
+/// Reads `tls:` and `insecure:` of a component (or node entry). `tls` needs
+/// all three files, each readable; `insecure` and `tls` together are an
+/// error.
+link_security parse_link_security(option_reader& r);
+
+/// True for addresses that never leave the machine: `localhost`, 127.0.0.0/8
+/// and `::1`.
+bool loopback_address(const std::string& host);
+
+/// Checks that an endpoint on `host` (the `key` of `r`, e.g. `bind`) is
+/// loopback or protected: a non-loopback address without `tls` or an
+/// explicit `insecure: true` is an error at `key`.
+void require_protection(option_reader& r, const std::string& key,
+                        const std::string& host, const link_security& sec);
+
+} // namespace flumen
