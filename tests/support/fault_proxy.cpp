@@ -39,7 +39,7 @@ volatile std::sig_atomic_t quit = 0;
 
 using clock_type = std::chrono::steady_clock;
 
-struct link {
+struct conn {
   int down = -1; ///< the client's side
   int up = -1;   ///< the target's side
   uint64_t sent_up = 0;
@@ -73,7 +73,7 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
-void close_link(link& l) {
+void close_link(conn& l) {
   if (l.down >= 0) ::close(l.down);
   if (l.up >= 0) ::close(l.up);
   l.down = l.up = -1;
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  std::vector<link> links;
+  std::vector<conn> links;
   uint64_t cuts = 0;
   uint64_t drops = 0;
   std::vector<char> buf(1 << 16);
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     auto now = clock_type::now();
     for (auto& l : links)
       if (l.swallowing && l.down >= 0 && now >= l.close_at) close_link(l);
-    std::erase_if(links, [](const link& l) { return l.down < 0; });
+    std::erase_if(links, [](const conn& l) { return l.down < 0; });
     std::vector<pollfd> fds;
     fds.push_back({lfd, POLLIN, 0});
     for (auto& l : links) {
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
           ::close(c);
         } else {
           ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          link l;
+          conn l;
           l.down = c;
           l.up = u;
           l.next_fault = fault_every;
