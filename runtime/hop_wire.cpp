@@ -212,6 +212,19 @@ std::optional<batch> decode(std::string_view buffer,
     if (!read_payload(body, count, out, err)) return std::nullopt;
     return out;
   }
+  // What the header claims must be what the compressed bytes can hold
+  // before anything is allocated: a 20-byte buffer claiming max_batch_bytes
+  // must not cost max_batch_bytes of memory.
+  if (static_cast<codec>(c) == codec::lz4 &&
+      raw_size / 255 > body.size()) { // lz4 expands at most ~255 times
+    err = {decode_error::malformed, "lz4 payload smaller than its claimed size"};
+    return std::nullopt;
+  }
+  if (static_cast<codec>(c) == codec::zstd &&
+      ZSTD_getFrameContentSize(body.data(), body.size()) != raw_size) {
+    err = {decode_error::malformed, "zstd frame size differs from its header"};
+    return std::nullopt;
+  }
   std::string payload(raw_size, '\0');
   if (static_cast<codec>(c) == codec::lz4) {
     if (body.size() > static_cast<std::size_t>(INT32_MAX)) {

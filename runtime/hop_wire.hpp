@@ -55,8 +55,10 @@ struct decode_error {
 
 /// The batch in `buffer`, or nullopt with `err` set. Refuses a buffer whose
 /// payload exceeds `max_payload_bytes` (checked on the header, before
-/// anything is decompressed or allocated) and any buffer that is not
-/// exactly what `encode` makes: never reads out of bounds, never throws.
+/// anything is decompressed or allocated; a compressed payload must be able
+/// to hold the size it claims) and any buffer that does not decode to whole
+/// events: never reads out of bounds, never throws. (Headers with one key
+/// twice keep the last value.)
 std::optional<batch> decode(std::string_view buffer,
                             std::size_t max_payload_bytes, decode_error& err);
 

@@ -78,6 +78,13 @@ using hop::hop_atom;
 using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+
+/// How often a connected link says hello again. CAF's own heartbeats do
+/// not keep a TLS link alive on this CAF (an idle one was closed after each
+/// connection timeout), and a peer that stops answering them is found here
+/// too, within request_timeout.
+constexpr auto keepalive_interval = std::chrono::seconds{1};
 
 /// Until a receiver told its max_batch_bytes, batches are cut to this.
 constexpr std::size_t default_chunk_bytes = 4u << 20;
@@ -188,6 +195,8 @@ void connect(link_actor* self) {
                       st.last_error.clear();
                       ++st.metrics->connections_open;
                       st.metrics->set_state(component_state::running);
+                      self->delayed_send(self, keepalive_interval,
+                                         ping_atom::value, round);
                       flush(self);
                     },
                     [self, fail](caf::error& e) {
@@ -347,6 +356,28 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
       },
       [self](reconnect_atom, uint64_t round) {
         if (round == self->state.connect_round) connect(self);
+      },
+      [self](ping_atom, uint64_t round) {
+        auto& st = self->state;
+        if (round != st.connect_round || !st.ready) return;
+        self->request(st.remote, st.cfg.request_timeout, hello_atom::value,
+                      st.cfg.wire_version, st.sender)
+            .then(
+                [self, round](ok_atom, uint32_t, uint64_t max_batch_bytes) {
+                  auto& st = self->state;
+                  if (round != st.connect_round || !st.ready) return;
+                  st.remote_max->store(max_batch_bytes);
+                  self->delayed_send(self, keepalive_interval,
+                                     ping_atom::value, round);
+                },
+                [self, round](caf::error& e) {
+                  auto& st = self->state;
+                  if (round != st.connect_round || !st.ready) return;
+                  for (auto& [_, o] : st.out)
+                    ++o.attempt;
+                  connection_failed(self, "no answer to a keepalive (" +
+                                              self->system().render(e) + ")");
+                });
       },
   };
 }

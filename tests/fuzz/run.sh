@@ -4,15 +4,18 @@
 #   tests/fuzz/run.sh [RUNS] [TARGET]   default 30000 inputs (0: until
 #                                       stopped), TARGET topology (the
 #                                       loader, from the shipped topologies
-#                                       as the corpus) or filelog (the file
-#                                       channel's log format)
+#                                       as the corpus), filelog (the file
+#                                       channel's log format) or hopwire
+#                                       (the hop wire codec, from the
+#                                       encoded batches in
+#                                       tests/fuzz/seeds/hopwire/)
 # Exit 0 when nothing crashed; a crash leaves its input as crash-* in
 # build-fuzz/ and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30000}
 TARGET=${2:-topology}
-case $TARGET in topology | filelog) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
+case $TARGET in topology | filelog | hopwire) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
 # Configured every time (a second or two), so targets added since show up.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
@@ -23,6 +26,8 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 if [[ $TARGET == topology ]]; then
   cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
+elif [[ $TARGET == hopwire ]]; then
+  cp tests/fuzz/seeds/hopwire/* "$corpus/"
 fi
 ((RUNS > 0)) || RUNS=-1
 cd build-fuzz

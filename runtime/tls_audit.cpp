@@ -1,0 +1,99 @@
+// Logs every TLS peer that a listening endpoint (hop source, node) refuses.
+// CAF's OpenSSL module refuses them (no certificate, another CA's, plain
+// text) but says nothing when built quiet, as Debian's is: this wraps
+// OpenSSL's SSL_accept, which the module calls for every handshake step, and
+// logs a handshake that failed for good with the peer's address and
+// OpenSSL's reason. Linked into the flumen executable, which exports the
+// symbol (CMakeLists.txt), so the module's calls resolve here first.
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+namespace {
+
+using accept_fn = int (*)(SSL*);
+
+accept_fn real_accept() {
+  static accept_fn fn = [] {
+    auto p = dlvsym(RTLD_NEXT, "SSL_accept", "OPENSSL_3.0.0");
+    if (!p) p = dlsym(RTLD_NEXT, "SSL_accept");
+    return reinterpret_cast<accept_fn>(p);
+  }();
+  return fn;
+}
+
+std::string peer_of(SSL* ssl) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (::getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return "an unknown peer";
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (a.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    auto* in = reinterpret_cast<sockaddr_in6*>(&a);
+    ::inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof host);
+    port = ntohs(in->sin6_port);
+  }
+  return std::string{host} + ":" + std::to_string(port);
+}
+
+/// At most this many refusals logged per second; the rest are counted and
+/// said with the next one logged.
+constexpr int max_logged_per_second = 10;
+std::atomic<int64_t> window_second{0};
+std::atomic<int> logged_in_window{0};
+std::atomic<uint64_t> suppressed{0};
+
+} // namespace
+
+extern "C" int SSL_accept(SSL* ssl) {
+  auto accept = real_accept();
+  if (!accept) return -1;
+  int r = accept(ssl);
+  if (r == 1) return r;
+  int e = SSL_get_error(ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return r;
+  // CAF may call it once more on a session that failed: log it once.
+  static std::atomic<SSL*> last_logged{nullptr};
+  if (last_logged.exchange(ssl) == ssl) return r;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  if (window_second.exchange(now) != now) logged_in_window = 0;
+  if (++logged_in_window > max_logged_per_second) {
+    ++suppressed;
+    return r;
+  }
+  char reason[256] = "the connection closed during the handshake";
+  if (auto code = ERR_peek_error(); code != 0)
+    ERR_error_string_n(code, reason, sizeof reason);
+  std::string why = reason;
+  if (why.find("wrong version number") != std::string::npos ||
+      why.find("http request") != std::string::npos)
+    why += " (the peer does not speak TLS: a plaintext client?)";
+  else if (why.find("did not return a certificate") != std::string::npos)
+    why += " (the peer has no certificate)";
+  else if (why.find("certificate verify failed") != std::string::npos)
+    why += " (the peer's certificate is not signed by ca_file)";
+  else if (why.find("unknown ca") != std::string::npos)
+    why += " (the peer does not trust this agent's certificate)";
+  auto more = suppressed.exchange(0);
+  spdlog::warn("TLS: refused {}: {}{}", peer_of(ssl), why,
+               more == 0 ? std::string{}
+                         : " (and " + std::to_string(more) +
+                               " more refusals not logged)");
+  return r;
+}
