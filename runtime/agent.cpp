@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/hop.hpp"
+#include "runtime/placement.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/router.hpp"
 #include "runtime/supervisor.hpp"
@@ -68,7 +69,8 @@ agent::~agent() {
     for (auto& s : spec_.sources)
       kill(component("sources." + s.name));
     for (auto& s : spec_.sinks)
-      kill(component("sinks." + s.name));
+      for (auto& name : s.instance_names())
+        kill(component("sinks." + name));
   }
   kill(supervisor_);
   for (auto& r : routers_)
@@ -137,18 +139,39 @@ void agent::start() {
     };
     children.push_back(child_spec{m->name, std::move(start), m});
   }
+  auto health = std::make_shared<node_health>();
   for (auto& k : spec_.sinks) {
-    auto m = metrics_.get(metric_name("sinks", k.name), "sink", k.type);
-    wiring w;
-    w.agent = spec_.name;
-    w.name = k.name;
-    w.metrics = m;
-    w.channel = channels_.at(k.channel);
-    if (!k.dead_letter_channel.empty())
-      w.dead_letter = channels_.at(k.dead_letter_channel);
-    children.push_back(child_spec{
-        m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },
-        m});
+    auto names = k.instance_names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      auto m = metrics_.get(metric_name("sinks", names[i]), "sink", k.type);
+      wiring w;
+      w.agent = spec_.name;
+      w.name = names[i];
+      w.metrics = m;
+      w.channel = channels_.at(k.channel);
+      if (!k.dead_letter_channel.empty())
+        w.dead_letter = channels_.at(k.dead_letter_channel);
+      if (k.placement.empty()) {
+        children.push_back(child_spec{
+            m->name,
+            [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); }, m});
+        continue;
+      }
+      placement_spec p;
+      p.agent = spec_.name;
+      p.instance = names[i];
+      p.index = i;
+      p.yaml = k.yaml;
+      for (auto& name : k.placement)
+        for (auto& n : spec_.nodes)
+          if (n.name == name) p.nodes.push_back(n);
+      children.push_back(child_spec{
+          m->name,
+          [sys = &sys_, p, spawn = k.spawn, w, health] {
+            return spawn_placement(*sys, p, spawn, w, health);
+          },
+          m});
+    }
   }
   supervisor_ =
       spawn_supervisor(sys_, std::move(children), backoff_policy{},
@@ -289,7 +312,8 @@ uint64_t agent::stop(std::chrono::milliseconds timeout, bool drain_durable) {
     std::vector<caf::actor> sinks;
     for (auto& k : spec_.sinks)
       if (k.channel == ch)
-        if (auto a = component("sinks." + k.name)) sinks.push_back(a);
+        for (auto& name : k.instance_names())
+          if (auto a = component("sinks." + name)) sinks.push_back(a);
     if (sinks.empty()) continue;
     if (drain_durable || !durable(ch)) {
       stop_all(sinks, "sink");
@@ -332,8 +356,11 @@ std::vector<std::string> agent::summary() const {
   std::vector<std::string> out;
   auto add = [&](const char* kind, const std::vector<component_spec>& specs) {
     for (auto& s : specs)
-      if (auto m = metrics_.find(metric_name(kind, s.name)))
-        out.push_back(m->summary());
+      for (auto& name : std::string{kind} == "sinks"
+                            ? s.instance_names()
+                            : std::vector<std::string>{s.name})
+        if (auto m = metrics_.find(metric_name(kind, name)))
+          out.push_back(m->summary());
   };
   add("sources", spec_.sources);
   add("channels", spec_.channels);

@@ -77,6 +77,9 @@ struct component_facts {
   /// Sources that listen on a socket: host and port (port 0: any free one).
   std::string listen_host;
   std::optional<uint16_t> listen_port;
+  /// Sinks whose destination exists only inside the agent's process (the
+  /// embedded Kafka cluster): they cannot be placed on nodes.
+  bool process_local = false;
   /// Components with network links (hop sources and sinks): their TLS
   /// settings. One process has one TLS identity, so an agent's must agree.
   link_security security;

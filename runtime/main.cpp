@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/filelog/tools.hpp"
@@ -22,6 +24,8 @@
 #include "runtime/agent.hpp"
 #include "runtime/child_groups.hpp"
 #include "runtime/log.hpp"
+#include "runtime/placement.hpp"
+#include "runtime/protocol.hpp"
 #include "runtime/topology.hpp"
 
 using namespace flumen;
@@ -331,6 +335,125 @@ int cmd_broker(int brokers, const std::vector<std::string>& topics) {
   return 0;
 }
 
+struct node_options {
+  std::string listen = "127.0.0.1:4700";
+  std::string name;
+  link_security tls;
+  std::chrono::milliseconds stats_interval{0};
+};
+
+int cmd_node(const node_options& opt) {
+  // HOST:PORT, [V6]:PORT
+  auto colon = opt.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    std::cerr << "bad --listen '" << opt.listen << "': expected HOST:PORT\n";
+    return 2;
+  }
+  auto host = opt.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  auto ptext = opt.listen.substr(colon + 1);
+  auto [end, ec] =
+      std::from_chars(ptext.data(), ptext.data() + ptext.size(), port);
+  if (ec != std::errc{} || end != ptext.data() + ptext.size() || port < 0 ||
+      port > 65535) {
+    std::cerr << "bad --listen '" << opt.listen << "': PORT must be 0 to "
+              << "65535\n";
+    return 2;
+  }
+  // Any connected peer may spawn actors on a node: only loopback, or peers
+  // with a certificate from our CA, or an explicit --insecure.
+  if (!loopback_address(host) && !opt.tls.tls() && !opt.tls.insecure) {
+    std::cerr << "--listen " << opt.listen
+              << ": not a loopback address; a node on the network needs "
+                 "--tls-certificate, --tls-key and --tls-ca-file (mutual "
+                 "TLS), or --insecure to accept anyone in clear text\n";
+    return 2;
+  }
+  if (opt.tls.tls() || !opt.tls.certificate.empty() || !opt.tls.key.empty() ||
+      !opt.tls.ca_file.empty()) {
+    for (auto* f : {&opt.tls.certificate, &opt.tls.key, &opt.tls.ca_file}) {
+      if (f->empty()) {
+        std::cerr << "--tls-certificate, --tls-key and --tls-ca-file go "
+                     "together\n";
+        return 2;
+      }
+      if (::access(f->c_str(), R_OK) != 0) {
+        std::cerr << "cannot read '" << *f << "'\n";
+        return 2;
+      }
+    }
+  }
+  auto signals = block_stop_signals();
+  auto types = builtin_registry();
+  metrics_registry metrics;
+  node_context ctx;
+  ctx.name = opt.name.empty() ? opt.listen : opt.name;
+  ctx.types = &types;
+  ctx.metrics = &metrics;
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg, opt.tls);
+  add_replica_host(cfg, ctx);
+  caf::actor_system sys{cfg};
+  auto door = spawn_node_door(sys, ctx);
+  auto bound = opt.tls.tls()
+                   ? caf::openssl::publish(door, static_cast<uint16_t>(port),
+                                           host.c_str(), true)
+                   : sys.middleman().publish(door, static_cast<uint16_t>(port),
+                                             host.c_str(), true);
+  if (!bound) {
+    std::cerr << "cannot listen on " << opt.listen << ": "
+              << sys.render(bound.error()) << '\n';
+    caf::anon_send_exit(door, caf::exit_reason::kill);
+    return 1;
+  }
+  spdlog::info("node {}: listening on {}:{}{}", ctx.name, host, *bound,
+               opt.tls.tls() ? " (mutual TLS)" : "");
+  using clock = std::chrono::steady_clock;
+  auto next_stats = clock::now() + opt.stats_interval;
+  for (;;) {
+    int sig = wait_signal(signals, std::chrono::milliseconds{200});
+    if (sig == SIGHUP) continue;
+    if (sig) {
+      spdlog::info("node {}: {} received, stopping its replicas", ctx.name,
+                   signal_name(sig));
+      break;
+    }
+    if (opt.stats_interval.count() > 0 && clock::now() >= next_stats) {
+      next_stats = clock::now() + opt.stats_interval;
+      for (auto& m : metrics.all())
+        spdlog::info("{}", m->summary());
+    }
+  }
+  // A second signal ends the process at once.
+  std::thread{[signals] {
+    for (;;)
+      if (int sig = wait_signal(signals, std::chrono::milliseconds{50});
+          sig && sig != SIGHUP) {
+        std::fprintf(stderr, "flumen node: %s: stopping at once\n",
+                     signal_name(sig));
+        std::_Exit(130);
+      }
+  }}.detach();
+  std::vector<caf::actor> replicas;
+  {
+    std::lock_guard guard{ctx.mtx};
+    replicas = ctx.replicas;
+  }
+  {
+    caf::scoped_actor self{sys};
+    for (auto& r : replicas)
+      self->request(r, std::chrono::seconds{10}, stop_atom::value)
+          .receive([](ok_atom) {}, [](caf::error&) {});
+  }
+  for (auto& m : metrics.all())
+    spdlog::info("{}", m->summary());
+  caf::anon_send_exit(door, caf::exit_reason::user_shutdown);
+  spdlog::info("node {}: stopped", ctx.name);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -418,6 +541,29 @@ int main(int argc, char** argv) {
                        "Truncate torn tails as the channel does on start "
                        "(refused while an agent holds the directory)");
 
+  node_options node;
+  auto* node_cmd = app.add_subcommand(
+      "node", "Host sink replicas that agents place on this machine");
+  node_cmd->add_option("--listen", node.listen, "HOST:PORT to listen on")
+      ->capture_default_str();
+  node_cmd->add_option("--name", node.name,
+                       "Name in logs (default: the --listen address)");
+  node_cmd->add_option("--tls-certificate", node.tls.certificate,
+                       "PEM certificate (mutual TLS; with --tls-key and "
+                       "--tls-ca-file)");
+  node_cmd->add_option("--tls-key", node.tls.key, "PEM private key");
+  node_cmd->add_option("--tls-ca-file", node.tls.ca_file,
+                       "PEM CA that peers' certificates must be signed by");
+  node_cmd->add_option("--tls-passphrase", node.tls.passphrase,
+                       "Passphrase of the key");
+  node_cmd->add_flag("--insecure", node.tls.insecure,
+                     "Listen on a non-loopback address without TLS");
+  node_cmd
+      ->add_option_function<std::string>(
+          "--stats-interval", duration_flag(node.stats_interval),
+          "Time between counter log lines (0: only at exit) [0]")
+      ->type_name("DURATION");
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -442,6 +588,7 @@ int main(int argc, char** argv) {
   if (*validate_cmd) return cmd_validate(validate_file, validate_agent);
   if (*graph_cmd) return cmd_graph(graph_file, graph_format);
   if (*broker_cmd) return cmd_broker(brokers, topics);
+  if (*node_cmd) return cmd_node(node);
   if (*inspect_cmd)
     return filelog::inspect_directory(channel_dir, std::cout, std::cerr);
   if (*verify_cmd)

@@ -39,9 +39,20 @@ std::string component_metrics::reason() const {
   return reason_;
 }
 
+void component_metrics::set_placement(std::string where) {
+  std::lock_guard guard{reason_mtx_};
+  placement_ = std::move(where);
+}
+
+std::string component_metrics::placement() const {
+  std::lock_guard guard{reason_mtx_};
+  return placement_;
+}
+
 std::string component_metrics::summary() const {
   std::ostringstream out;
   out << name << " state=" << to_string(current_state());
+  if (auto where = placement(); !where.empty()) out << " on=\"" << where << '"';
   auto field = [&](const char* key, const std::atomic<uint64_t>& v) {
     if (auto x = v.load(std::memory_order_relaxed); x != 0)
       out << ' ' << key << '=' << x;

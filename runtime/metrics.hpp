@@ -86,12 +86,18 @@ struct component_metrics {
   /// Why the component is in its state (empty when running normally).
   std::string reason() const;
 
+  /// Sink replicas: where the instance runs (`node n1 (10.0.0.5:4700)`,
+  /// `local`); empty for everything else.
+  void set_placement(std::string where);
+  std::string placement() const;
+
   /// `name state=running received=.. put=..` with the non-zero counters.
   std::string summary() const;
 
 private:
   mutable std::mutex reason_mtx_;
   std::string reason_;
+  std::string placement_;
 };
 
 /// All components' metrics of one process, by name.

@@ -144,6 +144,34 @@ std::string endpoint(const std::string& address, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
+/// A copy of `node` with environment variables expanded in every scalar (a
+/// node parses what it is sent with the agent's environment, not its own).
+YAML::Node expanded_copy(const YAML::Node& node) {
+  if (node.IsScalar()) {
+    auto v = expand_env(node.Scalar());
+    return YAML::Node{v.value_or(node.Scalar())};
+  }
+  if (node.IsSequence()) {
+    YAML::Node out{YAML::NodeType::Sequence};
+    for (const auto& item : node)
+      out.push_back(expanded_copy(item));
+    return out;
+  }
+  if (node.IsMap()) {
+    YAML::Node out{YAML::NodeType::Map};
+    for (auto it = node.begin(); it != node.end(); ++it)
+      out[it->first.Scalar()] = expanded_copy(it->second);
+    return out;
+  }
+  return YAML::Node{node.Type()};
+}
+
+std::string expanded_yaml(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << expanded_copy(node);
+  return out.c_str();
+}
+
 /// One agent and the YAML of each component, kept until validation is done
 /// so its errors can point at the offending values.
 struct agent_draft {
@@ -172,6 +200,8 @@ public:
       return;
     }
     option_reader r(root, "", file_, errors_, text_);
+    load_nodes(r, topo);
+    nodes_ = &topo.nodes;
     auto agents = r.node("agents");
     if (!agents.IsDefined()) {
       r.error("missing required key 'agents'");
@@ -190,6 +220,34 @@ public:
   }
 
 private:
+  void load_nodes(option_reader& r, topology& topo) {
+    auto nodes = r.node("nodes");
+    if (!nodes.IsDefined() || nodes.IsNull()) return;
+    if (!nodes.IsMap()) {
+      r.error("nodes", "expected a mapping of nodes");
+      return;
+    }
+    for_each_named(nodes, "nodes", [&](auto& name, auto& key, auto& val) {
+      node_spec n;
+      n.name = name;
+      n.where = location_of(key, file_);
+      auto path = "nodes." + name;
+      if (!val.IsMap()) {
+        add(value_location(key, val), path,
+            "expected a mapping with host and port");
+        return;
+      }
+      option_reader nr(val, path, file_, errors_, text_);
+      n.host = nr.required_str("host");
+      n.port = static_cast<uint16_t>(nr.integer("port", 0, 1, 65535));
+      if (!nr.has("port")) nr.error("missing required key 'port'");
+      n.security = parse_link_security(nr);
+      if (!n.host.empty()) require_protection(nr, "host", n.host, n.security);
+      nr.finish();
+      topo.nodes.push_back(std::move(n));
+    });
+  }
+
   void add(location where, std::string path, std::string message) {
     errors_.push_back({std::move(where), std::move(path), std::move(message)});
   }
@@ -256,6 +314,14 @@ private:
         });
       }
     }
+    // The nodes its sinks are placed on, each once.
+    for (const auto& k : d.spec.sinks)
+      for (const auto& name : k.placement)
+        for (const auto& n : *nodes_)
+          if (n.name == name &&
+              std::none_of(d.spec.nodes.begin(), d.spec.nodes.end(),
+                           [&](auto& x) { return x.name == name; }))
+            d.spec.nodes.push_back(n);
     auto sup = r.node("supervision");
     if (sup.IsDefined() && !sup.IsNull()) {
       if (!sup.IsMap()) {
@@ -304,6 +370,7 @@ private:
       load_interceptors(r, spec);
     } else if (kind == "sinks") {
       spec.channel = r.required_str("channel");
+      load_placement(r, val, spec);
     }
     if (spec.type.empty()) return spec; // already reported by required_str
     auto spawn = reg_.parse(kind, spec.type, r);
@@ -316,6 +383,11 @@ private:
     spec.spawn = std::move(*spawn);
     spec.facts = r.facts();
     r.finish();
+    if (!spec.placement.empty() && spec.facts.process_local)
+      r.error("placement",
+              "this sink's destination lives in the agent's own process (an "
+              "embedded Kafka cluster): replicas on nodes could not reach it; "
+              "run `flumen broker` and give its address, or drop placement");
     // A sink type that dead-letters reads this key itself; the loader
     // checks the reference and wires the channel.
     if (kind == "sinks") {
@@ -324,6 +396,35 @@ private:
         spec.dead_letter_channel = expand_env(dl.Scalar()).value_or("");
     }
     return spec;
+  }
+
+  /// A sink's `replicas` and `placement` (the nodes it runs on).
+  void load_placement(option_reader& r, const YAML::Node& val,
+                      component_spec& spec) {
+    spec.replicas = r.count("replicas", 1, 1, 256);
+    if (!r.has("placement")) return;
+    auto list = value_of(val, "placement");
+    spec.placement = r.string_list("placement");
+    if (spec.placement.empty()) {
+      r.error("placement", "must name at least one node of 'nodes'");
+      return;
+    }
+    std::vector<std::string> known;
+    for (const auto& n : *nodes_)
+      known.push_back(n.name);
+    std::set<std::string> seen;
+    for (std::size_t j = 0; j < spec.placement.size(); ++j) {
+      const auto& name = spec.placement[j];
+      auto where = list.IsSequence() && list.size() == spec.placement.size()
+                       ? location_of(list[j], file_)
+                       : location_of(list, file_);
+      auto path = r.path_of("placement") + "[" + std::to_string(j) + "]";
+      if (!seen.insert(name).second)
+        add(where, path, "node '" + name + "' is listed twice");
+      else if (std::find(known.begin(), known.end(), name) == known.end())
+        add(where, path, unknown("node", name, known));
+    }
+    spec.yaml = expanded_yaml(val);
   }
 
   void load_interceptors(option_reader& r, component_spec& spec) {
@@ -477,26 +578,37 @@ private:
   }
 
   /// One process has one TLS identity (CAF's OpenSSL module is configured
-  /// per actor system): every TLS endpoint of an agent must name the same
-  /// certificate, key, CA and passphrase.
+  /// per actor system): every TLS endpoint of an agent, and every node its
+  /// sinks are placed on, must name the same certificate, key, CA and
+  /// passphrase.
   void check_tls_identity(const agent_draft& d) {
-    const component_spec* first = nullptr;
-    auto check = [&](const component_spec& c, const YAML::Node& node) {
-      if (!c.facts.security.tls()) return;
-      if (!first) {
-        first = &c;
-        return;
-      }
-      if (c.facts.security == first->facts.security) return;
-      add(where_in(node, "tls"), c.path + ".tls",
-          "differs from the tls of " + first->path +
-              ": an agent has one TLS identity, so all its tls settings "
-              "must be the same");
+    struct endpoint_tls {
+      std::string path;
+      location where;
+      const link_security* security;
     };
+    std::vector<endpoint_tls> all;
     for (std::size_t i = 0; i < d.spec.sources.size(); ++i)
-      check(d.spec.sources[i], d.sources[i]);
+      all.push_back({d.spec.sources[i].path + ".tls", where_in(d.sources[i], "tls"),
+                     &d.spec.sources[i].facts.security});
     for (std::size_t i = 0; i < d.spec.sinks.size(); ++i)
-      check(d.spec.sinks[i], d.sinks[i]);
+      all.push_back({d.spec.sinks[i].path + ".tls", where_in(d.sinks[i], "tls"),
+                     &d.spec.sinks[i].facts.security});
+    for (const auto& n : d.spec.nodes)
+      all.push_back({"nodes." + n.name + ".tls", n.where, &n.security});
+    const endpoint_tls* first = nullptr;
+    for (const auto& e : all) {
+      if (!e.security->tls()) continue;
+      if (!first) {
+        first = &e;
+        continue;
+      }
+      if (*e.security == *first->security) continue;
+      add(e.where, e.path,
+          "differs from " + first->path + " (agent '" + d.spec.name +
+              "'): an agent has one TLS identity, so all its tls settings "
+              "must be the same");
+    }
   }
 
   /// A sink's output directory must exist as a writable directory, or be
@@ -547,6 +659,8 @@ private:
                 " too: each file channel needs its own");
     }
   }
+  /// The file's nodes (parsed before the agents that place sinks on them).
+  const std::vector<node_spec>* nodes_ = nullptr;
   /// File channel directories and state files seen so far (all agents of
   /// the file): path -> the component that has it.
   std::map<std::string, std::string> channel_dirs_;
@@ -790,7 +904,37 @@ link_security agent_spec::tls() const {
   for (const auto* list : {&sources, &sinks})
     for (const auto& c : *list)
       if (c.facts.security.tls()) return c.facts.security;
+  for (const auto& n : nodes)
+    if (n.security.tls()) return n.security;
   return {};
+}
+
+placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
+                             const registry& reg) {
+  placed_sink out;
+  YAML::Node node;
+  try {
+    node = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    out.errors.push_back({{}, path, std::string{"malformed YAML: "} + e.what()});
+    return out;
+  }
+  if (!node.IsMap()) {
+    out.errors.push_back({{}, path, "expected a mapping with 'type'"});
+    return out;
+  }
+  option_reader r(node, path, "(sent by the agent)", out.errors);
+  auto type = r.required_str("type");
+  r.known({"channel", "dead_letter_channel", "replicas", "placement"});
+  if (type.empty()) return out;
+  auto spawn = reg.parse("sinks", type, r);
+  if (!spawn) {
+    r.error("type", "unknown sink type '" + type + "' on this node");
+    return out;
+  }
+  r.finish();
+  if (out.errors.empty()) out.spawn = std::move(*spawn);
+  return out;
 }
 
 const agent_spec* topology::find(const std::string& agent_name) const {

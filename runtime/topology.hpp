@@ -27,6 +27,32 @@ struct component_spec {
   std::string dead_letter_channel;
   /// What the component's parser stated (limits, batch size, listen port).
   component_facts facts;
+  /// Sinks: how many instances take from the channel (`replicas`), and the
+  /// nodes they run on (`placement`; empty: in the agent's process).
+  std::size_t replicas = 1;
+  std::vector<std::string> placement;
+  /// Sinks placed on nodes: the component's mapping as YAML, environment
+  /// variables expanded, for the node to parse (load_placed_sink).
+  std::string yaml;
+
+  /// Sinks: the names of its instances: `k1`, or `k1#1` ... `k1#N` with
+  /// replicas (each has its own metrics, `a1.sinks.k1#2`).
+  std::vector<std::string> instance_names() const {
+    if (replicas <= 1) return {name};
+    std::vector<std::string> out;
+    for (std::size_t i = 1; i <= replicas; ++i)
+      out.push_back(name + "#" + std::to_string(i));
+    return out;
+  }
+};
+
+/// A `nodes:` entry: a `flumen node` process sinks may be placed on.
+struct node_spec {
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  link_security security;
+  location where;
 };
 
 /// An agent's `supervision:` settings (restart intensity and what a
@@ -49,6 +75,8 @@ struct agent_spec {
   std::vector<component_spec> sources;
   std::vector<component_spec> channels;
   std::vector<component_spec> sinks;
+  /// The nodes its sinks are placed on.
+  std::vector<node_spec> nodes;
 
   const component_spec* find_channel(const std::string& name) const;
   /// The TLS identity of the agent's links (validation makes every
@@ -60,6 +88,7 @@ struct agent_spec {
 struct topology {
   std::string file;
   std::vector<agent_spec> agents;
+  std::vector<node_spec> nodes;
 
   const agent_spec* find(const std::string& name) const;
 };
@@ -88,6 +117,16 @@ load_result load_topology(const std::string& file, const registry& reg,
 load_result load_topology_text(const std::string& text, const std::string& file,
                                const registry& reg,
                                const probe_scope& probe = {});
+
+/// Parses a sink placed on a node from the YAML an agent sent
+/// (component_spec::yaml); `path` names it in errors. The spawn function, or
+/// the errors.
+struct placed_sink {
+  spawn_fn spawn;
+  error_list errors;
+};
+placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
+                             const registry& reg);
 
 /// The topology drawn in Graphviz DOT.
 std::string to_dot(const topology& topo);

@@ -330,10 +330,12 @@ caf::result<ok_atom> end_txn(file_actor* self, txn_id id, const char* what,
                              const std::vector<uint32_t>* back) {
   auto& st = self->state;
   auto i = st.open.find(id);
-  if (i == st.open.end())
+  if (i == st.open.end()) {
+    log_refused_commit(self, st.metrics->name, id);
     return make_error(errc::unknown_transaction,
                       std::string{what} + " of unknown transaction " +
                           std::to_string(id));
+  }
   auto t = std::move(i->second);
   st.open.erase(i);
   std::vector<std::size_t> which;
@@ -442,12 +444,15 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
     std::vector<txn_id> ids;
     for (auto& [id, t] : st.open)
       if (t.owner == dm.source) ids.push_back(id);
+    std::size_t events = 0;
     for (auto id : ids) {
       auto i = st.open.find(id);
       auto t = std::move(i->second);
       st.open.erase(i);
+      events += all_of(t).size();
       finish_txn(self, std::move(t), all_of(t));
     }
+    log_lost_leases(self, st.metrics->name, dm, ids.size(), events);
     settle(self);
   });
   return {

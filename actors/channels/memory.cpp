@@ -244,9 +244,11 @@ caf::result<ok_atom> commit(memory_actor* self, txn_id id,
                             const std::vector<uint32_t>& put_back) {
   auto& st = self->state;
   auto i = st.open.find(id);
-  if (i == st.open.end())
+  if (i == st.open.end()) {
+    log_refused_commit(self, st.metrics->name, id);
     return make_error(errc::unknown_transaction,
                       "commit of unknown transaction " + std::to_string(id));
+  }
   auto& t = i->second;
   transaction back;
   if (!put_back.empty()) {
@@ -299,11 +301,14 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     for (auto& [id, t] : st.open)
       if (t.owner == dm.source) ids.push_back(id);
     std::sort(ids.rbegin(), ids.rend());
+    std::size_t events = 0;
     for (auto id : ids) {
       auto i = st.open.find(id);
+      events += i->second.count;
       roll_back(self, std::move(i->second));
       st.open.erase(i);
     }
+    log_lost_leases(self, st.metrics->name, dm, ids.size(), events);
     settle(self);
   });
   return {

@@ -11,10 +11,36 @@
 #include <set>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "runtime/protocol.hpp"
 
 namespace flumen::channels {
+
+/// Logs what a channel did when a taker on another node went down with
+/// open transactions (its leases): they went back to the head, and they
+/// can no longer be committed (a transaction id is never used again).
+inline void log_lost_leases(caf::scheduled_actor* self, const std::string& name,
+                            const caf::down_msg& dm, std::size_t txns,
+                            std::size_t events) {
+  if (txns == 0 || dm.source.node() == self->node()) return;
+  spdlog::warn("{}: a taker on another process went down ({}): its {} "
+               "transactions ({} events) were rolled back; a late commit of "
+               "them is refused",
+               name, self->system().render(dm.reason), txns, events);
+}
+
+/// Logs a refused commit from another process (a lease rolled back after
+/// its node was lost, committed late).
+inline void log_refused_commit(caf::scheduled_actor* self,
+                               const std::string& name, uint64_t id) {
+  auto sender = self->current_sender();
+  if (!sender || sender->node() == self->node()) return;
+  spdlog::warn("{}: refused the commit of transaction {} from another "
+               "process: it is no longer open (rolled back when its taker "
+               "was lost)",
+               name, id);
+}
 
 struct pending_take {
   caf::response_promise rp;

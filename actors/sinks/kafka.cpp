@@ -139,6 +139,7 @@ kafka_config parse_kafka(option_reader& r) {
   auto errors_before = r.errors().size();
   kafka_config cfg;
   cfg.bootstrap_servers = r.required_str("bootstrap_servers");
+  r.facts().process_local = cfg.bootstrap_servers == "embedded";
   cfg.embedded_brokers = static_cast<int>(
       r.integer("embedded_brokers", cfg.embedded_brokers, 1, 16));
   cfg.embedded_partitions = static_cast<int>(

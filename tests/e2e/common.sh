@@ -9,6 +9,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do
     kill "$p" 2>/dev/null || true
+    kill -CONT "$p" 2>/dev/null || true # a frozen one can't stop otherwise
     wait "$p" 2>/dev/null || true
   done
   rm -rf "$WORK"
@@ -29,6 +30,7 @@ wait_for() {
 # start_broker [--topic NAME:PARTS]...: sets BOOTSTRAP.
 start_broker() {
   "$FLUMEN" broker "$@" >"$WORK/bootstrap" 2>"$WORK/broker.log" &
+  BROKER_PID=$!
   PIDS+=($!)
   wait_for 20 test -s "$WORK/bootstrap" || fail "broker did not start: $(cat "$WORK/broker.log")"
   BOOTSTRAP=$(head -n1 "$WORK/bootstrap")

@@ -1,0 +1,351 @@
+#include "runtime/placement.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/hop.hpp"
+#include "runtime/hop_wire.hpp"
+#include "runtime/protocol.hpp"
+
+namespace flumen {
+
+namespace {
+
+using hop::hello_atom;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
+
+constexpr const char* replica_type = "flumen.sink";
+constexpr auto keepalive_interval = std::chrono::seconds{1};
+/// A replica's sink gets this long to settle what it took at a stop.
+constexpr auto replica_stop_bound = std::chrono::seconds{60};
+
+node_context* the_node = nullptr;
+
+// -- on a node ----------------------------------------------------------------
+
+struct host_state {
+  caf::actor sink;
+  std::string label; ///< `a1.sinks.k1#2`
+  static inline const char* name = "replica_host";
+};
+
+caf::behavior replica_host(caf::stateful_actor<host_state>* self,
+                           std::string agent, std::string instance,
+                           std::string yaml, caf::actor channel,
+                           caf::actor dead_letter) {
+  auto& st = self->state;
+  auto& ctx = *the_node;
+  st.label = agent + ".sinks." + instance;
+  auto placed = load_placed_sink(yaml, st.label, *ctx.types);
+  if (!placed.errors.empty()) {
+    std::string why;
+    for (auto& e : placed.errors)
+      why += (why.empty() ? "" : "; ") + e.path + ": " + e.message;
+    spdlog::error("node {}: cannot run {}: {}", ctx.name, st.label, why);
+    self->quit(make_error(errc::component_failed, why));
+    return {};
+  }
+  auto type = YAML::Load(yaml)["type"].as<std::string>("");
+  wiring w;
+  w.agent = agent;
+  w.name = instance;
+  w.metrics = ctx.metrics->get(st.label, "sink", type);
+  w.channel = std::move(channel);
+  w.dead_letter = std::move(dead_letter);
+  try {
+    st.sink = placed.spawn(self->system(), w);
+  } catch (const std::exception& e) {
+    spdlog::error("node {}: {} failed to start: {}", ctx.name, st.label,
+                  e.what());
+    self->quit(make_error(errc::component_failed, e.what()));
+    return {};
+  }
+  spdlog::info("node {}: running {} for agent {}", ctx.name, st.label, agent);
+  {
+    std::lock_guard guard{ctx.mtx};
+    ctx.replicas.push_back(caf::actor_cast<caf::actor>(self));
+  }
+  // The sink and this host end together: an agent that ends the host ends
+  // the sink (what it took rolls back in the agent's channel), and a sink
+  // that ends (its channel's agent gone, a fatal error) ends the host with
+  // its reason, which the agent sees.
+  self->attach_functor([sink = st.sink](const caf::error&) {
+    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  });
+  self->monitor(st.sink);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source != self->state.sink.address()) return;
+    spdlog::info("node {}: {} ended: {}", the_node->name, self->state.label,
+                 self->system().render(dm.reason));
+    self->quit(dm.reason ? dm.reason
+                         : make_error(errc::component_failed,
+                                      "the replica stopped"));
+  });
+  return {
+      [](ping_atom) { return ok_atom::value; },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto rp = self->make_response_promise<ok_atom>();
+        self->request(self->state.sink, replica_stop_bound, stop_atom::value)
+            .then(
+                [self, rp](ok_atom) mutable {
+                  rp.deliver(ok_atom::value);
+                  self->quit();
+                },
+                [self, rp](caf::error& e) mutable {
+                  rp.deliver(e);
+                  self->quit(e);
+                });
+        return rp;
+      },
+  };
+}
+
+} // namespace
+
+void add_replica_host(caf::actor_system_config& cfg, node_context& ctx) {
+  the_node = &ctx;
+  cfg.add_actor_type(replica_type, replica_host);
+}
+
+caf::actor spawn_node_door(caf::actor_system& sys, node_context& ctx) {
+  return sys.spawn([&ctx](caf::event_based_actor* self) -> caf::behavior {
+    tolerate_strays(self, "node " + ctx.name);
+    return {
+        [&ctx](hello_atom, uint32_t version, const std::string& agent)
+            -> caf::result<ok_atom, uint32_t, std::string> {
+          if (version != hop::wire_version) {
+            auto why = "refused agent " + agent + ": it speaks wire version " +
+                       std::to_string(version) + ", this node speaks " +
+                       std::to_string(hop::wire_version);
+            spdlog::error("node {}: {}", ctx.name, why);
+            return make_error(errc::version_mismatch, why);
+          }
+          return {ok_atom::value, hop::wire_version, ctx.name};
+        },
+        [](ping_atom) { return ok_atom::value; },
+    };
+  });
+}
+
+// -- in an agent ----------------------------------------------------------------
+
+namespace {
+
+struct placement_state {
+  placement_spec spec;
+  spawn_fn local;
+  wiring w;
+  std::shared_ptr<node_health> health;
+  const node_spec* target = nullptr;
+  std::string where;
+  caf::actor node;
+  caf::actor replica;
+  bool stopping = false;
+  static inline const char* name = "placement";
+};
+
+using placement_actor = caf::stateful_actor<placement_state>;
+
+std::string describe(const node_spec& n) {
+  return "node " + n.name + " (" + n.host + ":" + std::to_string(n.port) + ")";
+}
+
+/// The replica cannot go on where it is: mark the node, end this stand-in
+/// (and the replica), so the supervisor starts it again elsewhere.
+void lost(placement_actor* self, const std::string& why) {
+  auto& st = self->state;
+  if (st.stopping) {
+    self->quit();
+    return;
+  }
+  if (st.target) {
+    st.health->failed(st.target->name);
+    spdlog::warn("{}: {} lost: {}; the replica moves (its transactions roll "
+                 "back in the channel)",
+                 st.w.metrics->name, st.where, why);
+  } else {
+    spdlog::warn("{}: {}", st.w.metrics->name, why);
+  }
+  if (st.replica) caf::anon_send_exit(st.replica, caf::exit_reason::kill);
+  self->quit(make_error(errc::component_failed, st.where + ": " + why));
+}
+
+void keepalive(placement_actor* self) {
+  auto& st = self->state;
+  if (!st.replica || st.stopping) return;
+  self->request(st.replica, st.spec.keepalive_timeout, ping_atom::value)
+      .then(
+          [self](ok_atom) {
+            self->delayed_send(self, keepalive_interval, keepalive_atom::value);
+          },
+          [self](caf::error& e) {
+            lost(self, "no answer to a keepalive (" + self->system().render(e) +
+                           ")");
+          });
+}
+
+void run_locally(placement_actor* self) {
+  auto& st = self->state;
+  st.target = nullptr;
+  st.where = "local";
+  st.replica = st.local(self->system(), st.w); // a throw ends this actor
+  if (!st.replica) {
+    self->quit(make_error(errc::component_failed, "the sink did not start"));
+    return;
+  }
+  self->monitor(st.replica);
+  st.w.metrics->set_placement("local: no node reachable");
+  spdlog::warn("{}: no node of its placement is reachable; running in the "
+               "agent's process",
+               st.w.metrics->name);
+}
+
+caf::io::middleman_actor middleman_for(placement_actor* self,
+                                       const node_spec& n) {
+  auto& sys = self->system();
+  return n.security.tls() ? sys.openssl_manager().actor_handle()
+                          : sys.middleman().actor_handle();
+}
+
+void place(placement_actor* self) {
+  auto& st = self->state;
+  auto& nodes = st.spec.nodes;
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    auto& n = nodes[(st.spec.index + k) % nodes.size()];
+    if (st.health->usable(n.name)) {
+      st.target = &n;
+      break;
+    }
+  }
+  if (!st.target) {
+    run_locally(self);
+    return;
+  }
+  auto& n = *st.target;
+  st.where = describe(n);
+  st.w.metrics->set_placement("starting on " + st.where);
+  auto mm = middleman_for(self, n);
+  self->request(mm, st.spec.connect_timeout, caf::connect_atom::value, n.host,
+                n.port)
+      .then(
+          [self, mm](const caf::node_id& nid, caf::strong_actor_ptr& door,
+                     const std::set<std::string>&) {
+            auto& st = self->state;
+            if (!door) {
+              lost(self, "no flumen node listens there");
+              return;
+            }
+            st.node = caf::actor_cast<caf::actor>(door);
+            self->monitor(st.node);
+            self->request(st.node, st.spec.connect_timeout, hello_atom::value,
+                          hop::wire_version, st.spec.agent)
+                .then(
+                    [self, mm, nid](ok_atom, uint32_t, const std::string&) {
+                      auto& st = self->state;
+                      auto args = caf::make_message(
+                          st.spec.agent, st.spec.instance, st.spec.yaml,
+                          st.w.channel, st.w.dead_letter);
+                      self->request(mm, st.spec.spawn_timeout,
+                                    caf::spawn_atom::value, nid,
+                                    std::string{replica_type}, args,
+                                    std::set<std::string>{})
+                          .then(
+                              [self](caf::strong_actor_ptr& ptr) {
+                                auto& st = self->state;
+                                if (!ptr) {
+                                  lost(self, "the node did not start it");
+                                  return;
+                                }
+                                st.replica = caf::actor_cast<caf::actor>(ptr);
+                                self->monitor(st.replica);
+                                st.health->ok(st.target->name);
+                                st.w.metrics->set_placement(st.where);
+                                st.w.metrics->set_state(
+                                    component_state::running);
+                                spdlog::info("{}: running on {}",
+                                             st.w.metrics->name, st.where);
+                                keepalive(self);
+                              },
+                              [self](caf::error& e) {
+                                lost(self, "remote spawn failed: " +
+                                               self->system().render(e));
+                              });
+                    },
+                    [self](caf::error& e) {
+                      lost(self, "hello failed: " + self->system().render(e));
+                    });
+          },
+          [self](caf::error& e) {
+            lost(self, "cannot connect: " + self->system().render(e));
+          });
+}
+
+caf::behavior placement(placement_actor* self, placement_spec spec,
+                        spawn_fn local, wiring w,
+                        std::shared_ptr<node_health> health) {
+  auto& st = self->state;
+  st.spec = std::move(spec);
+  st.local = std::move(local);
+  st.w = std::move(w);
+  st.health = std::move(health);
+  tolerate_strays(self, st.w.metrics->name);
+  st.w.metrics->set_state(component_state::starting);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.replica.address()) {
+      st.replica = nullptr;
+      if (st.stopping) {
+        self->quit();
+        return;
+      }
+      if (!st.target) { // a local replica: its reason is the supervisor's
+        self->quit(dm.reason ? dm.reason
+                             : make_error(errc::component_failed,
+                                          "the sink stopped"));
+        return;
+      }
+      lost(self, "the replica ended (" + self->system().render(dm.reason) +
+                     ")");
+    } else if (dm.source == st.node.address()) {
+      lost(self, "connection lost (" + self->system().render(dm.reason) + ")");
+    }
+  });
+  place(self);
+  return {
+      [self](keepalive_atom) { keepalive(self); },
+      [self](stop_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.stopping = true;
+        if (!st.replica) {
+          self->quit();
+          return ok_atom::value;
+        }
+        auto rp = self->make_response_promise<ok_atom>();
+        self->request(st.replica, replica_stop_bound, stop_atom::value)
+            .then(
+                [self, rp](ok_atom) mutable {
+                  rp.deliver(ok_atom::value);
+                  self->quit();
+                },
+                [self, rp](caf::error& e) mutable {
+                  rp.deliver(e);
+                  self->quit();
+                });
+        return rp;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_placement(caf::actor_system& sys, placement_spec spec,
+                           spawn_fn local, wiring w,
+                           std::shared_ptr<node_health> health) {
+  return sys.spawn(placement, std::move(spec), std::move(local), std::move(w),
+                   std::move(health));
+}
+
+} // namespace flumen
