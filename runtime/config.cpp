@@ -190,9 +190,23 @@ YAML::Node option_reader::lookup(std::string_view key) {
   return find_entry(node_, key).second;
 }
 
+namespace {
+thread_local bool env_expansion_off = false;
+} // namespace
+
+scoped_no_env_expansion::scoped_no_env_expansion()
+    : before_(env_expansion_off) {
+  env_expansion_off = true;
+}
+
+scoped_no_env_expansion::~scoped_no_env_expansion() {
+  env_expansion_off = before_;
+}
+
 std::optional<std::string> option_reader::scalar(std::string_view key) {
   auto n = lookup(key);
   if (!n.IsDefined() || !n.IsScalar()) return std::nullopt;
+  if (env_expansion_off) return n.Scalar();
   std::string missing;
   auto value = expand_env(n.Scalar(), &missing);
   if (!value) error(key, "environment variable '" + missing + "' is not set");

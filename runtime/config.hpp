@@ -51,6 +51,21 @@ closest_match(std::string_view word,
 std::optional<std::string> expand_env(std::string_view text,
                                       std::string* missing = nullptr);
 
+/// While one exists, option_readers on this thread take scalars as they are
+/// (no `${...}` expansion): a node parses a sink its agent sent with the
+/// agent's environment already applied, and a value that contains `${`
+/// after expansion must stay as it is.
+class scoped_no_env_expansion {
+public:
+  scoped_no_env_expansion();
+  ~scoped_no_env_expansion();
+  scoped_no_env_expansion(const scoped_no_env_expansion&) = delete;
+  scoped_no_env_expansion& operator=(const scoped_no_env_expansion&) = delete;
+
+private:
+  bool before_;
+};
+
 /// What a component's parser states about it for checks across components
 /// (validation) and for wiring (the runtime). Filled by parse functions
 /// through `option_reader::facts()`; the loader copies it into the spec.

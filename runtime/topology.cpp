@@ -235,6 +235,7 @@ private:
       if (!val.IsMap()) {
         add(value_location(key, val), path,
             "expected a mapping with host and port");
+        broken_nodes_.insert(name); // reported once, here
         return;
       }
       option_reader nr(val, path, file_, errors_, text_);
@@ -404,24 +405,31 @@ private:
     spec.replicas = r.count("replicas", 1, 1, 256);
     if (!r.has("placement")) return;
     auto list = value_of(val, "placement");
+    auto errors_before = errors_.size();
     spec.placement = r.string_list("placement");
     if (spec.placement.empty()) {
-      r.error("placement", "must name at least one node of 'nodes'");
+      if (errors_.size() == errors_before) // else: not a list of names
+        r.error("placement", "must name at least one node of 'nodes'");
       return;
     }
+    // string_list skips bad items: index j is the YAML's only when none was.
+    bool aligned = list.IsSequence() && list.size() == spec.placement.size();
     std::vector<std::string> known;
     for (const auto& n : *nodes_)
       known.push_back(n.name);
     std::set<std::string> seen;
     for (std::size_t j = 0; j < spec.placement.size(); ++j) {
       const auto& name = spec.placement[j];
-      auto where = list.IsSequence() && list.size() == spec.placement.size()
-                       ? location_of(list[j], file_)
-                       : location_of(list, file_);
-      auto path = r.path_of("placement") + "[" + std::to_string(j) + "]";
+      auto where = location_of(list, file_);
+      auto path = r.path_of("placement");
+      if (aligned) {
+        where = location_of(list[j], file_);
+        path += "[" + std::to_string(j) + "]";
+      }
       if (!seen.insert(name).second)
         add(where, path, "node '" + name + "' is listed twice");
-      else if (std::find(known.begin(), known.end(), name) == known.end())
+      else if (std::find(known.begin(), known.end(), name) == known.end() &&
+               !broken_nodes_.contains(name))
         add(where, path, unknown("node", name, known));
     }
     spec.yaml = expanded_yaml(val);
@@ -659,8 +667,10 @@ private:
                 " too: each file channel needs its own");
     }
   }
-  /// The file's nodes (parsed before the agents that place sinks on them).
+  /// The file's nodes (parsed before the agents that place sinks on them),
+  /// and the names of entries too broken to parse (already reported).
   const std::vector<node_spec>* nodes_ = nullptr;
+  std::set<std::string> broken_nodes_;
   /// File channel directories and state files seen so far (all agents of
   /// the file): path -> the component that has it.
   std::map<std::string, std::string> channel_dirs_;
@@ -923,6 +933,7 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
     out.errors.push_back({{}, path, "expected a mapping with 'type'"});
     return out;
   }
+  scoped_no_env_expansion as_sent; // the agent expanded it already
   option_reader r(node, path, "(sent by the agent)", out.errors);
   auto type = r.required_str("type");
   r.known({"channel", "dead_letter_channel", "replicas", "placement"});
