@@ -1,10 +1,19 @@
-// Logs every TLS peer that a listening endpoint (hop source, node) refuses.
-// CAF's OpenSSL module refuses them (no certificate, another CA's, plain
-// text) but says nothing when built quiet, as Debian's is: this wraps
-// OpenSSL's SSL_accept, which the module calls for every handshake step, and
-// logs a handshake that failed for good with the peer's address and
-// OpenSSL's reason. Linked into the flumen executable, which exports the
-// symbol (CMakeLists.txt), so the module's calls resolve here first.
+// Two repairs to CAF 0.17's OpenSSL module, by wrapping the OpenSSL calls
+// it makes (linked into the flumen executable, which exports these symbols,
+// CMakeLists.txt, so the module's calls resolve here first):
+//
+// 1. OpenSSL's error queue is per thread and must be empty before each
+//    SSL_accept/connect/read/write, or SSL_get_error misreports the result
+//    (OpenSSL's SSL_get_error(3)). The module never clears it, and all its
+//    sessions share the middleman's thread: one peer refused (another CA,
+//    plain text) left its error behind, and the next healthy session's
+//    "want read" was taken for a failure and dropped. Measured: an agent
+//    placing replicas on a TLS node lost its connection each time a refused
+//    agent connected at the same moment. Each wrapper clears the queue first.
+// 2. Every TLS peer a listening endpoint (hop source, node) refuses is
+//    logged with its address and OpenSSL's reason: the module refuses them
+//    (no certificate, another CA's, plain text) but says nothing, Debian's
+//    CAF being built quiet.
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -20,16 +29,16 @@
 
 namespace {
 
-using accept_fn = int (*)(SSL*);
-
-accept_fn real_accept() {
-  static accept_fn fn = [] {
-    auto p = dlvsym(RTLD_NEXT, "SSL_accept", "OPENSSL_3.0.0");
-    if (!p) p = dlsym(RTLD_NEXT, "SSL_accept");
-    return reinterpret_cast<accept_fn>(p);
-  }();
-  return fn;
+template <class Fn>
+Fn real(const char* name) {
+  auto p = dlvsym(RTLD_NEXT, name, "OPENSSL_3.0.0");
+  if (!p) p = dlsym(RTLD_NEXT, name);
+  return reinterpret_cast<Fn>(p);
 }
+
+using accept_fn = int (*)(SSL*);
+using io_fn = int (*)(SSL*, void*, int);
+using write_fn = int (*)(SSL*, const void*, int);
 
 std::string peer_of(SSL* ssl) {
   sockaddr_storage a{};
@@ -59,9 +68,28 @@ std::atomic<uint64_t> suppressed{0};
 
 } // namespace
 
+extern "C" int SSL_connect(SSL* ssl) {
+  static auto fn = real<accept_fn>("SSL_connect");
+  ERR_clear_error();
+  return fn(ssl);
+}
+
+extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto fn = real<io_fn>("SSL_read");
+  ERR_clear_error();
+  return fn(ssl, buf, num);
+}
+
+extern "C" int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto fn = real<write_fn>("SSL_write");
+  ERR_clear_error();
+  return fn(ssl, buf, num);
+}
+
 extern "C" int SSL_accept(SSL* ssl) {
-  auto accept = real_accept();
+  static auto accept = real<accept_fn>("SSL_accept");
   if (!accept) return -1;
+  ERR_clear_error();
   int r = accept(ssl);
   if (r == 1) return r;
   int e = SSL_get_error(ssl, r);

@@ -77,4 +77,56 @@ wait_for 60 has_all || fail "only $(distinct) of $N lines over TLS"
 kill -0 "$COLLECTOR_PID" || fail "the collector died"
 for a in edge evil plain collector; do v="${a^^}_PID"; kill -TERM "${!v}"; wait "${!v}" || true; done
 echo "tls: $N lines over mutual TLS; other CA, plain text and no certificate refused and logged"
+
+# A node with mutual TLS: an agent with the node's CA places replicas on
+# it; agents with another CA's certificate or none are refused (logged by
+# the node), run their replicas locally, and the node keeps running.
+"$FLUMEN" node --listen 0.0.0.0:4799 >"$WORK/open_node.log" 2>&1 && fail "a node on 0.0.0.0 without TLS started"
+grep -q "not a loopback address" "$WORK/open_node.log" || fail "open node: $(cat "$WORK/open_node.log")"
+NODE_PORT=$(free_port); NC_P=$(free_port); NC_PE=$(free_port); NC_PP=$(free_port)
+"$FLUMEN" node --listen "127.0.0.1:$NODE_PORT" --name tn --tls-certificate "$WORK/good.pem" \
+  --tls-key "$WORK/good.key" --tls-ca-file "$WORK/good-ca.pem" >"$WORK/node.log" 2>&1 &
+NODE=$!; PIDS+=($NODE)
+wait_for 20 grep -q "listening on 127.0.0.1:$NODE_PORT (mutual TLS)" "$WORK/node.log" || fail "node: $(cat "$WORK/node.log")"
+placed_agent() { # NAME NETCAT_PORT NODE_ENTRY_TLS
+  cat <<YAML
+  $1:
+    sources:
+      r1: {type: netcat, port: $2, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: kafka, channel: c1, replicas: 2, placement: [n_$1], bootstrap_servers: '$BOOTSTRAP', topic: tls}
+YAML
+}
+{
+  echo "nodes:"
+  echo "  n_good: {host: 127.0.0.1, port: $NODE_PORT, tls: $good}"
+  echo "  n_evil: {host: 127.0.0.1, port: $NODE_PORT, tls: $evil}"
+  echo "  n_plain: {host: 127.0.0.1, port: $NODE_PORT}"
+  echo "agents:"
+  placed_agent good "$NC_P"
+  placed_agent evil "$NC_PE"
+  placed_agent plain "$NC_PP"
+} >"$WORK/placed.yaml"
+"$FLUMEN" validate "$WORK/placed.yaml" >/dev/null || fail "placed.yaml invalid"
+for a in good evil plain; do
+  "$FLUMEN" run "$WORK/placed.yaml" --agent "$a" >"$WORK/p_$a.log" 2>&1 &
+  PIDS+=($!); eval "P_${a^^}=$!"
+done
+wait_for 20 grep -q "good.sinks.k1#2: running on node n_good" "$WORK/p_good.log" || fail "good: $(tail -3 "$WORK/p_good.log")"
+wait_for 30 grep -q "evil.sinks.k1#1: no node of its placement is reachable" "$WORK/p_evil.log" || fail "evil: $(tail -3 "$WORK/p_evil.log")"
+wait_for 30 grep -q "plain.sinks.k1#1: no node of its placement is reachable" "$WORK/p_plain.log" || fail "plain: $(tail -3 "$WORK/p_plain.log")"
+grep -q "TLS: refused .*plaintext client" "$WORK/node.log" || fail "the node did not log the plaintext agent"
+grep -q "TLS: refused .*certificate verify failed\|TLS: refused .*unknown ca" "$WORK/node.log" || fail "the node did not log the other-CA agent"
+grep -q "running good.sinks.k1" "$WORK/node.log" || fail "the node runs no replica of the good agent"
+grep -q "running evil\|running plain" "$WORK/node.log" && fail "the node ran a refused agent's replica"
+wait_for 20 nc -z 127.0.0.1 "$NC_P" || fail "good agent not listening"
+seq -f 'placed-%.0f' 1 10000 | nc -N 127.0.0.1 "$NC_P"
+placed_all() { [[ $(topic_bodies tls | grep -c '^placed-') -ge 10000 ]]; }
+wait_for 60 placed_all || fail "placed replicas over TLS delivered $(topic_bodies tls | grep -c '^placed-') of 10000"
+kill -0 "$NODE" || fail "the node died"
+for v in P_GOOD P_EVIL P_PLAIN; do kill -TERM "${!v}"; wait "${!v}" || fail "$v did not stop cleanly"; done
+kill -TERM "$NODE"; wait "$NODE" || fail "the node did not stop cleanly"
+echo "node tls: replicas on a TLS node deliver; other CA and plain text refused and logged by the node"
 echo "1 passed, 0 failed"
