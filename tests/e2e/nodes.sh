@@ -118,4 +118,45 @@ grep -q "a1: stopped, every accepted event delivered" "$WORK/a1.log" || fail "$(
 kill -TERM "$N1_PID" "$N2_PID"
 wait "$N1_PID" || fail "n1 did not stop cleanly"
 wait "$N2_PID" || fail "n2 did not stop cleanly"
+
+# 3. The shipped topologies/nodes.yaml, as its header says.
+Q1=$(free_port); Q2=$(free_port); QNC=$(free_port)
+"$FLUMEN" node --listen "127.0.0.1:$Q1" --name n1 >"$WORK/s1.log" 2>&1 & PIDS+=($!); S1=$!
+"$FLUMEN" node --listen "127.0.0.1:$Q2" --name n2 >"$WORK/s2.log" 2>&1 & PIDS+=($!); S2=$!
+wait_for 20 grep -q "listening on" "$WORK/s1.log" || fail "shipped n1"
+wait_for 20 grep -q "listening on" "$WORK/s2.log" || fail "shipped n2"
+"$FLUMEN" broker --topic logs:16 >"$WORK/boot2" 2>/dev/null & PIDS+=($!)
+wait_for 20 test -s "$WORK/boot2" || fail "second broker"
+K2=$(head -n1 "$WORK/boot2")
+NODE1_PORT=$Q1 NODE2_PORT=$Q2 NETCAT_PORT=$QNC KAFKA=$K2 "$FLUMEN" run "$ROOT/topologies/nodes.yaml" \
+  >"$WORK/shipped.log" 2>&1 & PIDS+=($!); SA=$!
+wait_for 20 nc -z 127.0.0.1 "$QNC" || fail "shipped agent: $(cat "$WORK/shipped.log")"
+seq 1 1000 | nc -N 127.0.0.1 "$QNC"
+shipped_all() { [[ $(kcat -C -b "$K2" -t logs -e -q 2>/dev/null | sort -u | wc -l) -ge 1000 ]]; }
+wait_for 60 shipped_all || fail "nodes.yaml: lines missing"
+[[ $(grep -c "running on node n[12]" "$WORK/shipped.log") -eq 4 ]] || fail "nodes.yaml: $(grep running "$WORK/shipped.log")"
+kill -TERM "$SA"; wait "$SA" || fail "shipped agent did not stop cleanly"
+kill -TERM "$S1" "$S2"; wait "$S1"; wait "$S2"
+
+# 4. replicas without placement: several sinks on one channel, in the agent.
+cat >"$WORK/local.yaml" <<YAML
+agents:
+  a1:
+    sources:
+      s: {type: seq, count: 200000, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: "null", channel: c1, replicas: 3, batch_size: 100}
+YAML
+"$FLUMEN" run "$WORK/local.yaml" --exit-on-eof >"$WORK/local.log" 2>&1 || fail "local replicas: $(tail -3 "$WORK/local.log")"
+total=0
+for i in 1 2 3; do
+  line=$(grep "a1.sinks.k1#$i state" "$WORK/local.log" | tail -1)
+  n=${line##* committed=}; n=${n%% *}
+  [[ $line == *committed=* && $n -gt 0 ]] || fail "local replica k1#$i took nothing: $line"
+  total=$((total + n))
+done
+[[ $total -eq 200000 ]] || fail "local replicas committed $total of 200000"
+echo "local replicas: 3 sinks on one channel shared 200000 events"
 echo "1 passed, 0 failed"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every file under topologies/ validates, and runs (here or in its own
-# test: quickstart.sh, netcat_to_kafka.sh, hop_chain.sh).
+# test: quickstart.sh, netcat_to_kafka.sh, hop_chain.sh, nodes.sh).
 source "$(dirname "$0")/common.sh"
-tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml taildir_file_kafka.yaml chain.yaml)
+tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml taildir_file_kafka.yaml chain.yaml nodes.yaml)
 for f in "$ROOT"/topologies/*.yaml; do
   "$FLUMEN" validate "$f" >/dev/null || fail "$f does not validate"
   [[ " ${tested[*]} " == *" $(basename "$f") "* ]] || fail "$(basename "$f") has no run test"
