@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Part 6 benchmarks (figures in bench/README.md, "Part 6"): hops and nodes.
+# Not a test: it measures, as ratios against a baseline run in the same
+# round (these machines are noisy).
+#
+#   bench/hop.sh                 every row, ROUNDS (default 3) paired rounds
+#   bench/hop.sh hop_null tls    some rows
+#
+# Rows (N lines of 100 B from one `nc -N`, default N=1,000,000):
+#   hop_null   nc -> edge (netcat -> memory -> hop) -> collector (hop ->
+#              memory -> null), against nc -> netcat -> memory -> null in
+#              one agent. Target >= 0.8x.
+#   tls        the hop with mutual TLS against the plaintext hop. Target
+#              >= 0.6x.
+#   lz4, zstd  the hop with compression against no compression.
+#   nodes      nc -> netcat -> memory -> kafka with 4 replicas on 2
+#              `flumen node`s, against one local kafka sink, both into the
+#              same `flumen broker` (64 partitions); kcat -P in the same
+#              round for scale.
+# Each run is timed from the first byte sent until the last sink's counters
+# (logged every 20 ms) show every line committed: the log line's timestamp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FLUMEN=${FLUMEN:-$PWD/build/flumen}
+ROUNDS=${ROUNDS:-3}
+N=${N:-1000000}
+ROWS=${*:-hop_null tls lz4 zstd nodes}
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { local d=$((SECONDS + $1)); shift; until "$@"; do ((SECONDS < d)) || return 1; sleep 0.02; done; }
+log_epoch() { local d t; read -r d t _ <<<"$1"; date -d "$d $t" +%s.%N; }
+pad=$(printf '%0093d' 0)
+seq -f "%07.0f$pad" 1 "$N" >"$WORK/lines" # 100 B lines
+bash tests/e2e/mkcerts.sh "$WORK" b >/dev/null
+TLS="{certificate: $WORK/b.pem, key: $WORK/b.key, ca_file: $WORK/b-ca.pem}"
+
+# run_agents FILE SINK_METRIC AGENT...: starts the agents (last one gets the
+# lines), sends the lines, prints the seconds until SINK_METRIC committed N.
+run_agents() {
+  local file=$1 metric=$2; shift 2
+  local pids=() a port
+  for a in "$@"; do
+    "$FLUMEN" run "$file" --agent "$a" --stats-interval 0.02 >"$WORK/$a.log" 2>&1 &
+    pids+=($!); PIDS+=($!)
+  done
+  port=$(grep -o "netcat, port: [0-9]*" "$file" | grep -o "[0-9]*$")
+  wait_for 30 nc -z 127.0.0.1 "$port" || fail "no listener: $(tail -3 "$WORK/$a.log")"
+  if [[ " $* " == *" edge "* ]]; then # its hop sink connected
+    wait_for 30 grep -q "connected to" "$WORK/edge.log" || fail "edge not connected"
+  fi
+  local t0; t0=$(date +%s.%N)
+  nc -N 127.0.0.1 "$port" <"$WORK/lines"
+  local log="$WORK/${metric%%.*}.log"
+  wait_for 300 grep -Eq "$metric .*committed=$N( |$)" "$log" || fail "$metric did not commit $N: $(tail -3 "$log")"
+  local t1; t1=$(log_epoch "$(grep -Em1 "$metric .*committed=$N( |$)" "$log")")
+  for p in "${pids[@]}"; do kill -TERM "$p"; wait "$p" || true; done
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+chain_yaml() { # FILE HOP_SINK_EXTRA HOP_SOURCE_EXTRA
+  local np hp; np=$(free_port); hp=$(free_port)
+  cat >"$1" <<YAML
+agents:
+  collector:
+    sources:
+      in: {type: hop, port: $hp, channels: [c1]$3}
+    channels:
+      c1: {type: memory}
+    sinks:
+      drop: {type: "null", channel: c1}
+  edge:
+    sources:
+      r1: {type: netcat, port: $np, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      h1: {type: hop, channel: c1, host: 127.0.0.1, port: $hp$2}
+YAML
+}
+single_yaml() {
+  cat >"$1" <<YAML
+agents:
+  single:
+    sources:
+      r1: {type: netcat, port: $(free_port), channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      drop: {type: "null", channel: c1}
+YAML
+}
+rate() { awk -v n="$N" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; } # time a / time b as a rate ratio
+
+row_hop_null() {
+  single_yaml "$WORK/single.yaml"; chain_yaml "$WORK/chain.yaml" "" ""
+  local base hop
+  base=$(run_agents "$WORK/single.yaml" single.sinks.drop single)
+  hop=$(run_agents "$WORK/chain.yaml" collector.sinks.drop collector edge)
+  echo "hop_null: one agent $(rate "$base") lines/s, edge->hop->collector $(rate "$hop") lines/s: $(ratio "$hop" "$base")x"
+}
+row_tls() {
+  chain_yaml "$WORK/plain.yaml" "" ""
+  chain_yaml "$WORK/tls.yaml" ", tls: $TLS" ", tls: $TLS"
+  local plain tls
+  plain=$(run_agents "$WORK/plain.yaml" collector.sinks.drop collector edge)
+  tls=$(run_agents "$WORK/tls.yaml" collector.sinks.drop collector edge)
+  echo "tls: plaintext hop $(rate "$plain") lines/s, mutual TLS $(rate "$tls") lines/s: $(ratio "$tls" "$plain")x"
+}
+row_codec() { # lz4|zstd
+  chain_yaml "$WORK/none.yaml" "" ""
+  chain_yaml "$WORK/c.yaml" ", compression: $1" ""
+  local none c
+  none=$(run_agents "$WORK/none.yaml" collector.sinks.drop collector edge)
+  c=$(run_agents "$WORK/c.yaml" collector.sinks.drop collector edge)
+  echo "$1: no compression $(rate "$none") lines/s, $1 $(rate "$c") lines/s: $(ratio "$c" "$none")x"
+}
+row_lz4() { row_codec lz4; }
+row_zstd() { row_codec zstd; }
+row_nodes() {
+  "$FLUMEN" broker --brokers 3 >"$WORK/boot" 2>/dev/null & PIDS+=($!)
+  wait_for 20 test -s "$WORK/boot" || fail "broker"
+  local b; b=$(head -n1 "$WORK/boot")
+  local p1 p2; p1=$(free_port); p2=$(free_port)
+  "$FLUMEN" node --listen "127.0.0.1:$p1" --name n1 >"$WORK/n1.log" 2>&1 & PIDS+=($!); local n1=$!
+  "$FLUMEN" node --listen "127.0.0.1:$p2" --name n2 >"$WORK/n2.log" 2>&1 & PIDS+=($!); local n2=$!
+  wait_for 20 grep -q listening "$WORK/n1.log"; wait_for 20 grep -q listening "$WORK/n2.log"
+  local t
+  for t in local placed kcat; do
+    kcat -b "$b" -L -t "$t-$R" >/dev/null 2>&1 || true
+  done
+  cat >"$WORK/local.yaml" <<YAML
+agents:
+  local:
+    sources:
+      r1: {type: netcat, port: $(free_port), channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: kafka, channel: c1, bootstrap_servers: '$b', topic: local-$R}
+YAML
+  cat >"$WORK/placed.yaml" <<YAML
+nodes:
+  n1: {host: 127.0.0.1, port: $p1}
+  n2: {host: 127.0.0.1, port: $p2}
+agents:
+  placed:
+    sources:
+      r1: {type: netcat, port: $(free_port), channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: kafka, channel: c1, replicas: 4, placement: [n1, n2], bootstrap_servers: '$b', topic: placed-$R}
+YAML
+  local t0 t1 kc loc pl
+  t0=$(date +%s.%N); kcat -P -b "$b" -t "kcat-$R" -l "$WORK/lines"; t1=$(date +%s.%N)
+  kc=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  loc=$(run_agents "$WORK/local.yaml" local.sinks.k1 local)
+  # The placed sink's replicas commit separately: sum them from the last
+  # counter lines of the channel instead.
+  pl=$(run_agents_channel "$WORK/placed.yaml" placed)
+  echo "nodes: kcat -P $(rate "$kc") msg/s; 1 local sink $(rate "$loc") ($(ratio "$loc" "$kc")x kcat); 4 replicas on 2 nodes $(rate "$pl") ($(ratio "$pl" "$kc")x kcat, $(ratio "$pl" "$loc")x the local sink)"
+  kill -TERM "$n1" "$n2"; wait "$n1" || true; wait "$n2" || true
+}
+# Like run_agents, timed until the channel (not one sink) committed N.
+run_agents_channel() {
+  local file=$1 a=$2
+  "$FLUMEN" run "$file" --agent "$a" --stats-interval 0.02 >"$WORK/$a.log" 2>&1 &
+  local pid=$!; PIDS+=($pid)
+  local port; port=$(grep -o "netcat, port: [0-9]*" "$file" | grep -o "[0-9]*$")
+  wait_for 30 nc -z 127.0.0.1 "$port" || fail "no listener"
+  placed4() { [[ $(grep -c "running on node" "$WORK/$a.log") -ge 4 ]]; }
+  wait_for 30 placed4 || fail "replicas not placed"
+  local t0; t0=$(date +%s.%N)
+  nc -N 127.0.0.1 "$port" <"$WORK/lines"
+  wait_for 300 grep -Eq "$a.channels.c1 .*committed=$N( |$)" "$WORK/$a.log" || fail "placed: not committed"
+  local t1; t1=$(log_epoch "$(grep -Em1 "$a.channels.c1 .*committed=$N( |$)" "$WORK/$a.log")")
+  kill -TERM "$pid"; wait "$pid" || true
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+echo "# bench/hop.sh: N=$N lines of 100 B, $ROUNDS rounds, $(nproc) cores, $(date -u +%F)"
+for R in $(seq 1 "$ROUNDS"); do
+  for row in $ROWS; do
+    echo "round $R: $("row_$row")"
+  done
+done
