@@ -197,14 +197,13 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
           ++st.metrics->duplicates;
           return ok_atom::value;
         }
-        auto rp = self->make_response_promise();
         auto waiter = st.next_waiter++;
         auto hold = std::min<std::chrono::milliseconds>(
             std::chrono::milliseconds{hold_ms}, st.cfg.max_hold);
         auto p = s.pending.find(seq);
         if (p != s.pending.end()) {
           // A resend while the first is still held by a full channel.
-          p->second.waiters.emplace(waiter, rp);
+          p->second.waiters.emplace(waiter, self->make_response_promise());
           self->delayed_send(self, hold, hold_atom::value, sender, seq, waiter);
           return caf::delegated<ok_atom>{};
         }
@@ -219,6 +218,9 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                                 : errc::malformed_batch,
                             err.what);
         }
+        // Only now: making the promise takes the request's sender, and the
+        // refusals above must still reach it as this handler's result.
+        auto rp = self->make_response_promise();
         forget_old_senders(st);
         auto n = events->size();
         st.metrics->events_received += n;
