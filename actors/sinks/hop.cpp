@@ -91,7 +91,9 @@ constexpr std::size_t default_chunk_bytes = 4u << 20;
 
 /// A wire batch sent and not yet acknowledged.
 struct outgoing {
-  std::string buffer;
+  /// The request, made once with the buffer moved in: a resend shares it
+  /// (CAF messages are reference counted) instead of copying the batch.
+  caf::message request;
   std::vector<uint32_t> indices;
   std::shared_ptr<hop_delivery> delivery;
   uint64_t attempt = 0; ///< answers to older attempts are ignored
@@ -256,9 +258,7 @@ void send(link_actor* self, uint64_t seq) {
   if (o.sent) ++st.metrics->batches_resent;
   o.sent = true;
   auto attempt = ++o.attempt;
-  auto hold = static_cast<uint32_t>(st.cfg.request_timeout.count() / 2);
-  self->request(st.remote, st.cfg.request_timeout, hop_atom::value, st.sender,
-                seq, hold, o.buffer)
+  self->request(st.remote, st.cfg.request_timeout, o.request)
       .then(
           [self, seq, attempt](ok_atom) {
             auto& st = self->state;
@@ -341,9 +341,12 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
           return;
         }
         d->left = d->chunks.size();
+        auto hold = static_cast<uint32_t>(st.cfg.request_timeout.count() / 2);
         for (auto& c : d->chunks) {
           auto seq = st.next_seq++;
-          st.out.emplace(seq, outgoing{std::move(c.buffer),
+          auto request = caf::make_message(hop_atom::value, st.sender, seq,
+                                           hold, std::move(c.buffer));
+          st.out.emplace(seq, outgoing{std::move(request),
                                        std::move(c.indices), d, 0, false});
           send(self, seq);
         }

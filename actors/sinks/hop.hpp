@@ -16,7 +16,10 @@ namespace flumen::sinks {
 struct hop_sink_config {
   std::string host;
   uint16_t port = 0;
-  std::size_t batch_size = 1000;
+  /// Events per transaction: large, since each batch costs a round trip and
+  /// several thread hand-offs on both sides (1000 -> 5000 halved the CPU
+  /// per event of a hop: bench/README.md, "Part 6").
+  std::size_t batch_size = 5000;
   /// Batches sent and not acknowledged at once.
   std::size_t max_inflight = 4;
   std::chrono::milliseconds connect_timeout{20000};

@@ -41,10 +41,19 @@ using hold_atom = caf::atom_constant<caf::atom("hold")>;
 
 using clock = std::chrono::steady_clock;
 
+/// How often held answers are checked for their "busy" time: one timer per
+/// receiver, not one per batch (a timer per batch woke CAF's clock thread
+/// for every batch).
+constexpr auto hold_resolution = std::chrono::milliseconds{50};
+
 /// A batch being put: everyone waiting for its answer (the first send and
 /// resends of the same seq), by waiter id.
 struct pending_put {
-  std::map<uint64_t, caf::response_promise> waiters;
+  struct waiter {
+    caf::response_promise rp;
+    clock::time_point busy_at; ///< answered "busy" then, if still held
+  };
+  std::map<uint64_t, waiter> waiters;
 };
 
 /// What a receiver remembers of one sender.
@@ -81,6 +90,7 @@ struct hop_state {
   std::map<caf::actor_addr, std::string> connected;
   uint64_t next_waiter = 1;
   std::size_t puts = 0; ///< puts not answered yet
+  bool hold_timer = false; ///< a hold_atom is on its way
   bool stopping = false;
   std::vector<caf::response_promise> stop_waiters;
   static inline const char* name = "hop_source";
@@ -101,6 +111,13 @@ void forget_old_senders(hop_state& st) {
   }
 }
 
+void arm_hold_timer(hop_actor* self) {
+  auto& st = self->state;
+  if (st.hold_timer) return;
+  st.hold_timer = true;
+  self->delayed_send(self, hold_resolution, hold_atom::value);
+}
+
 void maybe_stopped(hop_actor* self) {
   auto& st = self->state;
   if (!st.stopping || st.puts != 0) return;
@@ -118,11 +135,11 @@ void settle(hop_actor* self, const std::string& sender, uint64_t seq,
   if (s != st.senders.end()) {
     auto p = s->second.pending.find(seq);
     if (p != s->second.pending.end()) {
-      for (auto& [_, rp] : p->second.waiters)
+      for (auto& [_, w] : p->second.waiters)
         if (err)
-          rp.deliver(err);
+          w.rp.deliver(err);
         else
-          rp.deliver(ok_atom::value);
+          w.rp.deliver(ok_atom::value);
       s->second.pending.erase(p);
     }
     if (!err) s->second.accept(seq);
@@ -203,8 +220,10 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         auto p = s.pending.find(seq);
         if (p != s.pending.end()) {
           // A resend while the first is still held by a full channel.
-          p->second.waiters.emplace(waiter, self->make_response_promise());
-          self->delayed_send(self, hold, hold_atom::value, sender, seq, waiter);
+          p->second.waiters.emplace(
+              waiter, pending_put::waiter{self->make_response_promise(),
+                                          clock::now() + hold});
+          arm_hold_timer(self);
           return caf::delegated<ok_atom>{};
         }
         hop::decode_error err;
@@ -225,8 +244,9 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         auto n = events->size();
         st.metrics->events_received += n;
         ++st.metrics->batches;
-        s.pending[seq].waiters.emplace(waiter, rp);
-        self->delayed_send(self, hold, hold_atom::value, sender, seq, waiter);
+        s.pending[seq].waiters.emplace(
+            waiter, pending_put::waiter{rp, clock::now() + hold});
+        arm_hold_timer(self);
         ++st.puts;
         self->request(st.downstream, caf::infinite, put_atom::value,
                       std::move(*events))
@@ -251,19 +271,25 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                 });
         return caf::delegated<ok_atom>{};
       },
-      [self](hold_atom, const std::string& sender, uint64_t seq,
-             uint64_t waiter) {
-        // Held as long as the sender may wait: tell it to come back.
+      [self](hold_atom) {
+        // Held as long as their senders may wait: tell them to come back.
         auto& st = self->state;
-        auto s = st.senders.find(sender);
-        if (s == st.senders.end()) return;
-        auto p = s->second.pending.find(seq);
-        if (p == s->second.pending.end()) return;
-        auto w = p->second.waiters.find(waiter);
-        if (w == p->second.waiters.end()) return;
-        w->second.deliver(make_error(errc::busy, "channel full"));
-        p->second.waiters.erase(w);
-        ++st.metrics->batches_busy;
+        st.hold_timer = false;
+        auto now = clock::now();
+        bool more = false;
+        for (auto& [_, snd] : st.senders)
+          for (auto& [_, p] : snd.pending)
+            for (auto w = p.waiters.begin(); w != p.waiters.end();) {
+              if (w->second.busy_at > now) {
+                more = true;
+                ++w;
+                continue;
+              }
+              w->second.rp.deliver(make_error(errc::busy, "channel full"));
+              w = p.waiters.erase(w);
+              ++st.metrics->batches_busy;
+            }
+        if (more) arm_hold_timer(self);
       },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
