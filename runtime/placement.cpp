@@ -72,20 +72,25 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
   // the sink (what it took rolls back in the agent's channel), and a sink
   // that ends (its channel's agent gone, a fatal error) ends the host with
   // its reason, which the agent sees.
-  self->attach_functor([sink = st.sink](const caf::error&) {
+  self->attach_functor([sink = st.sink, label = st.label,
+                        sys = &self->system()](const caf::error& reason) {
+    // Whatever ends the host (its agent, its sink, its agent's link)
+    // ends the sink, and says so.
+    spdlog::info("node {}: {} ended: {}", the_node->name, label,
+                 sys->render(reason));
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   });
   self->monitor(st.sink);
   self->set_down_handler([self](const caf::down_msg& dm) {
     if (dm.source != self->state.sink.address()) return;
-    spdlog::info("node {}: {} ended: {}", the_node->name, self->state.label,
-                 self->system().render(dm.reason));
     self->quit(dm.reason ? dm.reason
                          : make_error(errc::component_failed,
                                       "the replica stopped"));
   });
   return {
       [](ping_atom) { return ok_atom::value; },
+      // The sink itself: the taker the agent's channel sees.
+      [self](get_atom) { return self->state.sink; },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto rp = self->make_response_promise<ok_atom>();
         self->request(self->state.sink, replica_stop_bound, stop_atom::value)
@@ -143,6 +148,8 @@ struct placement_state {
   std::string where;
   caf::actor node;
   caf::actor replica;
+  /// The replica's sink on the node: the channel's taker.
+  caf::actor_addr taker;
   bool stopping = false;
   static inline const char* name = "placement";
 };
@@ -182,6 +189,11 @@ void keepalive(placement_actor* self) {
             self->delayed_send(self, keepalive_interval, keepalive_atom::value);
           },
           [self](caf::error& e) {
+            // Hung, not gone: the connection may outlive this, so its
+            // leases are revoked now rather than when CAF gives up on it.
+            auto& st = self->state;
+            if (st.taker)
+              caf::anon_send(st.w.channel, rollback_atom::value, st.taker);
             lost(self, "no answer to a keepalive (" + self->system().render(e) +
                            ")");
           });
@@ -267,6 +279,14 @@ void place(placement_actor* self) {
                                     component_state::running);
                                 spdlog::info("{}: running on {}",
                                              st.w.metrics->name, st.where);
+                                self->request(st.replica,
+                                              st.spec.keepalive_timeout,
+                                              caf::get_atom::value)
+                                    .then(
+                                        [self](caf::actor& sink) {
+                                          self->state.taker = sink.address();
+                                        },
+                                        [](caf::error&) {});
                                 keepalive(self);
                               },
                               [self](caf::error& e) {

@@ -16,9 +16,10 @@
 // ends the placement actor with the reason, so the supervisor starts it
 // again after its backoff, on a node that is still there, or in the agent's
 // own process when none is left. The channel rolls back what the lost
-// replica held (it watches every taker) and refuses its commits from then
-// on: a transaction id is never used twice in a channel's life, so it acts
-// as the lease's epoch.
+// replica held (it watches every taker; a hung one is revoked explicitly,
+// `(rollback_atom, actor_addr)`) and refuses its commits from then on: a
+// transaction id is never used twice in a channel's life, so it acts as the
+// lease's epoch, and a revoked taker may take nothing more.
 
 #include <chrono>
 #include <map>
@@ -94,8 +95,11 @@ struct placement_spec {
   std::vector<node_spec> nodes; ///< in placement order
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds spawn_timeout{10000};
-  /// A node that does not answer a keepalive within this is lost.
-  std::chrono::milliseconds keepalive_timeout{5000};
+  /// A node that does not answer a keepalive within this is lost: its
+  /// replica's leases are revoked in the channel (rolled back; its late
+  /// commits refused) and it moves. Shorter than CAF's connection timeout
+  /// (5 s), so a pause that the connection survives still ends its leases.
+  std::chrono::milliseconds keepalive_timeout{3000};
 };
 
 /// Spawns the stand-in of one placed replica (see above). `local` starts

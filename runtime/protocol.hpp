@@ -19,6 +19,10 @@
 //                                             the events named, which go
 //                                             back to the head in order
 //             (rollback_atom, uint64_t txn)-> (ok_atom)   back to the head
+//             (rollback_atom, actor_addr taker)           revoke: every
+//                                             transaction of the taker goes
+//                                             back; it may take and commit
+//                                             nothing more (a hung node)
 //             (get_atom, uint64_t txn)     -> (batch)     the events of an
 //                                             open transaction (rare path:
 //                                             a sink sorting out failures)

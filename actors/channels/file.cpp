@@ -412,6 +412,18 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
   settle(self);
 }
 
+/// Rolls back every transaction `taker` holds.
+std::pair<std::size_t, std::size_t>
+roll_back_taker(file_actor* self, const caf::actor_addr& taker) {
+  return roll_back_owner(
+      self, self->state.open, taker,
+      [](file_actor* s, file_txn t) {
+        auto all = all_of(t);
+        finish_txn(s, std::move(t), std::move(all));
+      },
+      [](const file_txn& t) { return all_of(t).size(); });
+}
+
 caf::behavior file_channel(file_actor* self, file_config cfg,
                            std::shared_ptr<component_metrics> metrics,
                            std::shared_ptr<opened> start) {
@@ -441,18 +453,8 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     st.takes.down(dm.source);
-    std::vector<txn_id> ids;
-    for (auto& [id, t] : st.open)
-      if (t.owner == dm.source) ids.push_back(id);
-    std::size_t events = 0;
-    for (auto id : ids) {
-      auto i = st.open.find(id);
-      auto t = std::move(i->second);
-      st.open.erase(i);
-      events += all_of(t).size();
-      finish_txn(self, std::move(t), all_of(t));
-    }
-    log_lost_leases(self, st.metrics->name, dm, ids.size(), events);
+    auto [txns, events] = roll_back_taker(self, dm.source);
+    log_lost_leases(self, st.metrics->name, dm, txns, events);
     settle(self);
   });
   return {
@@ -500,6 +502,17 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       },
       [self](rollback_atom, txn_id id) {
         return end_txn(self, id, "rollback", nullptr);
+      },
+      [self](rollback_atom, const caf::actor_addr& taker) {
+        // Revoke (see the memory channel).
+        auto& st = self->state;
+        st.takes.revoke(taker);
+        auto [txns, events] = roll_back_taker(self, taker);
+        spdlog::warn("{}: revoked the leases of a lost taker: {} "
+                     "transactions ({} events) rolled back; its late commits "
+                     "are refused",
+                     st.metrics->name, txns, events);
+        settle(self);
       },
   };
 }

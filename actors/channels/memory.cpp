@@ -281,6 +281,15 @@ caf::result<txn_id, batch> take(memory_actor* self, uint32_t max,
   return r;
 }
 
+/// Rolls back every transaction `taker` holds, newest first.
+std::pair<std::size_t, std::size_t>
+roll_back_taker(memory_actor* self, const caf::actor_addr& taker) {
+  return roll_back_owner(
+      self, self->state.open, taker,
+      [](memory_actor* s, transaction t) { roll_back(s, std::move(t)); },
+      [](const transaction& t) { return t.count; });
+}
+
 caf::behavior memory_channel(memory_actor* self, memory_config cfg,
                              std::shared_ptr<component_metrics> metrics) {
   auto& st = self->state;
@@ -297,18 +306,8 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     st.takes.down(dm.source);
     // A taker died: its transactions go back, in txn order (the order the
     // events were taken), so the head of the queue keeps the oldest events.
-    std::vector<txn_id> ids;
-    for (auto& [id, t] : st.open)
-      if (t.owner == dm.source) ids.push_back(id);
-    std::sort(ids.rbegin(), ids.rend());
-    std::size_t events = 0;
-    for (auto id : ids) {
-      auto i = st.open.find(id);
-      events += i->second.count;
-      roll_back(self, std::move(i->second));
-      st.open.erase(i);
-    }
-    log_lost_leases(self, st.metrics->name, dm, ids.size(), events);
+    auto [txns, events] = roll_back_taker(self, dm.source);
+    log_lost_leases(self, st.metrics->name, dm, txns, events);
     settle(self);
   });
   return {
@@ -353,6 +352,18 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
           return make_error(errc::unknown_transaction,
                             "no open transaction " + std::to_string(id));
         return i->second.reply.get_as<batch>(1);
+      },
+      [self](rollback_atom, const caf::actor_addr& taker) {
+        // Revoke: the taker was cut off (its node hangs): what it holds
+        // goes back now, and it may take or commit nothing more.
+        auto& st = self->state;
+        st.takes.revoke(taker);
+        auto [txns, events] = roll_back_taker(self, taker);
+        spdlog::warn("{}: revoked the leases of a lost taker: {} "
+                     "transactions ({} events) rolled back; its late commits "
+                     "are refused",
+                     st.metrics->name, txns, events);
+        settle(self);
       },
       [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {
         auto& st = self->state;

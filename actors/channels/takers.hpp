@@ -30,6 +30,28 @@ inline void log_lost_leases(caf::scheduled_actor* self, const std::string& name,
                name, self->system().render(dm.reason), txns, events);
 }
 
+/// Rolls back every open transaction of `owner` (in `open`, a map of txn
+/// id to transaction with an `owner` member), newest first, through
+/// `back(self, txn)`; returns how many and how many events (`count(txn)`).
+template <class Self, class Open, class Back, class Count>
+std::pair<std::size_t, std::size_t>
+roll_back_owner(Self* self, Open& open, const caf::actor_addr& owner,
+                Back back, Count count) {
+  std::vector<txn_id> ids;
+  for (auto& [id, t] : open)
+    if (t.owner == owner) ids.push_back(id);
+  std::sort(ids.rbegin(), ids.rend());
+  std::size_t events = 0;
+  for (auto id : ids) {
+    auto i = open.find(id);
+    auto t = std::move(i->second);
+    open.erase(i);
+    events += count(t);
+    back(self, std::move(t));
+  }
+  return {ids.size(), events};
+}
+
 /// Logs a refused commit from another process (a lease rolled back after
 /// its node was lost, committed late).
 inline void log_refused_commit(caf::scheduled_actor* self,
@@ -68,6 +90,10 @@ public:
   take(Self* self, uint32_t max, std::size_t max_bytes, bool has_events,
        std::chrono::milliseconds keep_alive, Open open) {
     auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    if (revoked_.count(owner))
+      return make_error(errc::unknown_transaction,
+                        "this taker's leases were revoked (its node was "
+                        "lost)");
     auto rp = self->make_response_promise();
     auto n = max == 0 ? 1 : static_cast<std::size_t>(max);
     if (has_events) {
@@ -109,7 +135,16 @@ public:
                   [&](const pending_take& pt) { return pt.owner == who; });
   }
 
+  /// `who` is cut off (its node hung): its held takes are dropped and it
+  /// may take nothing more. Its transactions are the channel's to roll
+  /// back; their ids are never used again, so its late commits are refused.
+  void revoke(const caf::actor_addr& who) {
+    down(who);
+    revoked_.insert(who);
+  }
+
 private:
+  std::set<caf::actor_addr> revoked_;
   std::deque<pending_take> held_;
   std::set<caf::actor_addr> watched_;
   uint64_t next_ = 1;

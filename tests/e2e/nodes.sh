@@ -94,12 +94,12 @@ gen stop "$M" | nc -N 127.0.0.1 "$NC" &
 SENDER=$!
 wait_for 60 committed_at_least $((base + 1000)) || fail "nothing flows before the stop"
 kill -STOP "$BROKER_PID" # leases held on n2 when it freezes (as above)
-before=$(grep -c "a taker on another process went down" "$WORK/a1.log")
+before=$(grep -c "a taker on another process went down\|revoked the leases of a lost taker" "$WORK/a1.log")
 wait_for 20 held || { kill -CONT "$BROKER_PID"; fail "stop: no open transactions"; }
 kill -STOP "$N2_PID"
 lost_n2() { grep -q "node n2 (127.0.0.1:$P2) lost" "$WORK/a1.log"; }
 wait_for 15 lost_n2 || fail "the frozen node was not detected within 15 s"
-rolled_again() { [[ $(grep -c "a taker on another process went down" "$WORK/a1.log") -gt $before ]]; }
+rolled_again() { [[ $(grep -c "a taker on another process went down\|revoked the leases of a lost taker" "$WORK/a1.log") -gt $before ]]; }
 wait_for 15 rolled_again || { kill -CONT "$BROKER_PID"; fail "the frozen node's leases were not rolled back"; }
 kill -CONT "$BROKER_PID"
 wait "$SENDER" || fail "nc failed"
@@ -112,6 +112,29 @@ ended() { [[ $(grep -c "ended: " "$WORK/n2.log") -ge 1 ]]; }
 wait_for 20 ended || fail "n2's replicas did not end after it resumed: $(tail -5 "$WORK/n2.log")"
 dups=$(($(topic_bodies nodes | grep -c '^stop-') - M))
 echo "stop: $M lines, none lost, $dups duplicates; n2's leases rolled back"
+
+# 2b. A pause shorter than the link's timeout (5 s) but longer than the
+# keepalive's (3 s): the leases are revoked while the connection lives on;
+# once the node runs again, whatever its replicas commit late is refused.
+base=$(c1_counter committed)
+gen pause "$M" | nc -N 127.0.0.1 "$NC" &
+SENDER=$!
+wait_for 60 committed_at_least $((base + 1000)) || fail "nothing flows before the pause"
+# Freeze whichever node runs replicas now (both may).
+kill -STOP "$BROKER_PID"
+wait_for 20 held || { kill -CONT "$BROKER_PID"; fail "pause: no open transactions"; }
+revoked_before=$(grep -c "revoked the leases of a lost taker" "$WORK/a1.log")
+kill -STOP "$N1_PID" "$N2_PID"
+revoked() { [[ $(grep -c "revoked the leases of a lost taker" "$WORK/a1.log") -gt $revoked_before ]]; }
+wait_for 6 revoked || { kill -CONT "$N1_PID" "$N2_PID" "$BROKER_PID"; fail "no lease revoked within 6 s of the pause"; }
+sleep 0.5 # the pause's length (the fault), not a wait for a result
+kill -CONT "$N1_PID" "$N2_PID"
+kill -CONT "$BROKER_PID"
+wait "$SENDER" || fail "nc failed"
+wait_for 120 has pause "$M" || fail "pause: $(distinct pause) of $M lines arrived"
+refused=$(grep -c "refused the commit of transaction" "$WORK/a1.log" || true)
+dups=$(($(topic_bodies nodes | grep -c '^pause-') - M))
+echo "pause: $M lines, none lost, $dups duplicates; leases revoked during a 4-5 s pause; late commits refused: $refused"
 kill -TERM "$AGENT"
 wait "$AGENT" || fail "agent exited with $?: $(tail -5 "$WORK/a1.log")"
 grep -q "a1: stopped, every accepted event delivered" "$WORK/a1.log" || fail "$(tail -3 "$WORK/a1.log")"

@@ -492,3 +492,31 @@ TEST_F(memory_channel, a_take_never_mixes_returned_and_fresh_events) {
   ASSERT_FALSE(rollback(self, ch, t4->id));
   EXPECT_EQ(drain(self, ch, 7), numbered(1, 7)) << "in the order taken";
 }
+
+// -- revoke (a taker on a hung node) -----------------------------------------
+
+// `(rollback_atom, actor_addr)`: everything the taker holds goes back at
+// once, its late commit is refused, and it may take nothing more; others
+// go on.
+TEST_F(memory_channel, a_revoked_taker_loses_its_leases_and_its_late_commit) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 4)));
+  caf::scoped_actor lost{sys};
+  auto t = take(lost, ch, 3);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->events, numbered(0, 3));
+  caf::anon_send(ch, rollback_atom::value,
+                 caf::actor_cast<caf::actor_addr>(lost.ptr()));
+  // Back at the head, in order, for another taker.
+  auto again = take(self, ch, 10);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->events, numbered(0, 4));
+  auto late = commit(lost, ch, t->id);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late.code(), static_cast<uint8_t>(errc::unknown_transaction));
+  EXPECT_FALSE(take(lost, ch, 1)); // refused: it is cut off
+  ASSERT_FALSE(commit(self, ch, again->id));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->events_committed.load(), 4u);
+  EXPECT_EQ(m->channel_size.load(), 0u);
+}
