@@ -504,14 +504,11 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
         return end_txn(self, id, "rollback", nullptr);
       },
       [self](rollback_atom, const caf::actor_addr& taker) {
-        // Revoke (see the memory channel).
+        // Revoke: the taker was cut off (its node hangs): what it holds
+        // goes back now, and it may take or commit nothing more.
         auto& st = self->state;
-        st.takes.revoke(taker);
-        auto [txns, events] = roll_back_taker(self, taker);
-        spdlog::warn("{}: revoked the leases of a lost taker: {} "
-                     "transactions ({} events) rolled back; its late commits "
-                     "are refused",
-                     st.metrics->name, txns, events);
+        revoke_taker(st.takes, st.metrics->name, taker,
+                     [&] { return roll_back_taker(self, taker); });
         settle(self);
       },
   };

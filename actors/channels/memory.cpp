@@ -357,12 +357,8 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         // Revoke: the taker was cut off (its node hangs): what it holds
         // goes back now, and it may take or commit nothing more.
         auto& st = self->state;
-        st.takes.revoke(taker);
-        auto [txns, events] = roll_back_taker(self, taker);
-        spdlog::warn("{}: revoked the leases of a lost taker: {} "
-                     "transactions ({} events) rolled back; its late commits "
-                     "are refused",
-                     st.metrics->name, txns, events);
+        revoke_taker(st.takes, st.metrics->name, taker,
+                     [&] { return roll_back_taker(self, taker); });
         settle(self);
       },
       [self](rollback_atom, txn_id id) -> caf::result<ok_atom> {

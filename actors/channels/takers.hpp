@@ -52,6 +52,18 @@ roll_back_owner(Self* self, Open& open, const caf::actor_addr& owner,
   return {ids.size(), events};
 }
 
+/// Revokes `taker` (see takers::revoke): `roll_back()` rolls back what it
+/// holds and returns (transactions, events), which are logged.
+template <class Takers, class RollBack>
+void revoke_taker(Takers& takes, const std::string& name,
+                  const caf::actor_addr& taker, RollBack roll_back) {
+  takes.revoke(taker);
+  auto [txns, events] = roll_back();
+  spdlog::warn("{}: revoked the leases of a lost taker: {} transactions ({} "
+               "events) rolled back; its late commits are refused",
+               name, txns, events);
+}
+
 /// Logs a refused commit from another process (a lease rolled back after
 /// its node was lost, committed late).
 inline void log_refused_commit(caf::scheduled_actor* self,
