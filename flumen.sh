@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libcaf-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev nlohmann-json3-dev libmimalloc-dev libre2-dev
-  liblz4-dev libzstd-dev libssl-dev openssl
+  liblz4-dev libzstd-dev libssl-dev openssl libcpp-httplib-dev curl
   clang libclang-rt-14-dev
   kcat netcat-openbsd procps
 )

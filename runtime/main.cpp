@@ -23,6 +23,7 @@
 #include "actors/sinks/kafka.hpp"
 #include "runtime/agent.hpp"
 #include "runtime/child_groups.hpp"
+#include "runtime/http_endpoint.hpp"
 #include "runtime/log.hpp"
 #include "runtime/placement.hpp"
 #include "runtime/protocol.hpp"
@@ -147,15 +148,46 @@ int cmd_graph(const std::string& file, const std::string& format) {
   return 0;
 }
 
+// HOST:PORT or [V6]:PORT; nullopt (and a message) when malformed.
+std::optional<std::pair<std::string, uint16_t>>
+split_host_port(const std::string& text, const char* flag) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    std::cerr << "bad " << flag << " '" << text << "': expected HOST:PORT\n";
+    return std::nullopt;
+  }
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  auto ptext = text.substr(colon + 1);
+  auto [end, ec] =
+      std::from_chars(ptext.data(), ptext.data() + ptext.size(), port);
+  if (ec != std::errc{} || end != ptext.data() + ptext.size() || port < 0 ||
+      port > 65535) {
+    std::cerr << "bad " << flag << " '" << text
+              << "': PORT must be 0 to 65535\n";
+    return std::nullopt;
+  }
+  return std::pair{host, static_cast<uint16_t>(port)};
+}
+
 struct run_options {
   std::string file;
   std::string agent;
+  std::string http; ///< --http HOST:PORT
   bool exit_on_eof = false;
   std::chrono::milliseconds shutdown_timeout{30000};
   std::chrono::milliseconds stats_interval{0};
 };
 
 int cmd_run(const run_options& opt) {
+  std::optional<http_spec> http_flag;
+  if (!opt.http.empty()) {
+    auto hp = split_host_port(opt.http, "--http");
+    if (!hp) return 2;
+    http_flag = http_spec{hp->first, hp->second};
+  }
   // Only the agent that runs here has its addresses tried; a file of one
   // agent runs that one.
   auto topo = load_or_report(opt.file, opt.agent.empty()
@@ -194,6 +226,20 @@ int cmd_run(const run_options& opt) {
       // E.g. a file channel's directory held by another agent.
       spdlog::error("agent {}: cannot start: {}", spec->name, e.what());
       return 2;
+    }
+    // Metrics and health over HTTP: --http, else the file's `http:`.
+    std::unique_ptr<http_endpoint> http;
+    if (auto h = http_flag ? http_flag : spec->http) {
+      http = std::make_unique<http_endpoint>(spec->name, metrics);
+      try {
+        auto port = http->start(h->bind, h->port);
+        spdlog::info("agent {}: HTTP on {}:{} (/metrics, /metrics.json, "
+                     "/health, /ready)",
+                     spec->name, h->bind, port);
+      } catch (const std::exception& e) {
+        spdlog::error("agent {}: {}", spec->name, e.what());
+        return 2;
+      }
     }
     using clock = std::chrono::steady_clock;
     // The input is done (--exit-on-eof): file channels are drained too, as
@@ -343,25 +389,10 @@ struct node_options {
 };
 
 int cmd_node(const node_options& opt) {
-  // HOST:PORT, [V6]:PORT
-  auto colon = opt.listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    std::cerr << "bad --listen '" << opt.listen << "': expected HOST:PORT\n";
-    return 2;
-  }
-  auto host = opt.listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  int port = 0;
-  auto ptext = opt.listen.substr(colon + 1);
-  auto [end, ec] =
-      std::from_chars(ptext.data(), ptext.data() + ptext.size(), port);
-  if (ec != std::errc{} || end != ptext.data() + ptext.size() || port < 0 ||
-      port > 65535) {
-    std::cerr << "bad --listen '" << opt.listen << "': PORT must be 0 to "
-              << "65535\n";
-    return 2;
-  }
+  auto hp = split_host_port(opt.listen, "--listen");
+  if (!hp) return 2;
+  auto host = hp->first;
+  auto port = hp->second;
   // Any connected peer may spawn actors on a node: only loopback, or peers
   // with a certificate from our CA, or an explicit --insecure.
   if (!loopback_address(host) && !opt.tls.tls() && !opt.tls.insecure) {
@@ -473,6 +504,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("file", run.file, "Topology file (YAML)")->required();
   run_cmd->add_option("--agent", run.agent,
                       "Agent to run (needed when the file has several)");
+  run_cmd->add_option("--http", run.http,
+                      "Serve /metrics, /metrics.json, /health, /ready on "
+                      "HOST:PORT (overrides the file's http:)");
   run_cmd->add_flag("--exit-on-eof", run.exit_on_eof,
                     "Stop once every source reached the end of its input");
   auto duration_flag = [](std::chrono::milliseconds& out) {

@@ -323,6 +323,20 @@ private:
               std::none_of(d.spec.nodes.begin(), d.spec.nodes.end(),
                            [&](auto& x) { return x.name == name; }))
             d.spec.nodes.push_back(n);
+    auto http = r.node("http");
+    if (http.IsDefined() && !http.IsNull()) {
+      if (!http.IsMap()) {
+        r.error("http", "expected a mapping with bind and port");
+      } else {
+        option_reader hr(http, path + ".http", file_, errors_, text_);
+        http_spec h;
+        h.bind = hr.str("bind", h.bind);
+        h.port = static_cast<uint16_t>(hr.integer("port", 0, 0, 65535));
+        if (!hr.has("port")) hr.error("missing required key 'port'");
+        hr.finish();
+        d.spec.http = h;
+      }
+    }
     auto sup = r.node("supervision");
     if (sup.IsDefined() && !sup.IsNull()) {
       if (!sup.IsMap()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,12 @@ struct supervision_settings {
   std::string on_component_failure = "keep_running";
 };
 
+/// An agent's `http:` endpoint (metrics, health).
+struct http_spec {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0; ///< 0: any free port (logged)
+};
+
 /// One agent: its components by kind, in file order.
 struct agent_spec {
   std::string name;
@@ -77,6 +84,9 @@ struct agent_spec {
   std::vector<component_spec> sinks;
   /// The nodes its sinks are placed on.
   std::vector<node_spec> nodes;
+  /// `http:`: serve /metrics, /metrics.json, /health, /ready (off when
+  /// absent).
+  std::optional<http_spec> http;
 
   const component_spec* find_channel(const std::string& name) const;
   /// The TLS identity of the agent's links (validation makes every

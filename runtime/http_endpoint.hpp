@@ -1,0 +1,71 @@
+#pragma once
+
+// The agent's HTTP endpoint (README "Operations"): Prometheus text at
+// /metrics, Flume's JSON at /metrics.json, /health and /ready. Served by
+// cpp-httplib on two threads of its own, never on CAF's scheduler; it only
+// reads the metrics registry (relaxed atomics).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/metrics.hpp"
+
+namespace flumen {
+
+/// What the process looks like, for /metrics.
+struct process_stats {
+  uint64_t rss_bytes = 0;
+  uint64_t open_fds = 0;
+  double uptime_seconds = 0;
+};
+
+/// Reads /proc/self (RSS, open descriptors); `started` is the steady-clock
+/// time the process started.
+process_stats current_process_stats(double uptime_seconds);
+
+/// Every component of `agent` in Prometheus text format 0.0.4: HELP and
+/// TYPE lines, counters ending in `_total`, labels agent, component, kind,
+/// type; plus the process's RSS, open descriptors and uptime.
+std::string prometheus_text(const std::string& agent,
+                            const metrics_registry& metrics,
+                            const process_stats& proc);
+
+/// Flume's JSON monitoring shape: {"CHANNEL.c1": {"ChannelSize": "0", ...},
+/// "SINK.k1": {...}, "SOURCE.r1": {...}} with Flume's counter names (values
+/// as strings, as Flume writes them).
+std::string flume_json(const std::string& agent,
+                       const metrics_registry& metrics);
+
+/// /health: 200 when no component is failed or degraded, else 503; the body
+/// lists each component's state (and reason).
+struct health_report {
+  int status = 200;
+  std::string body;
+};
+health_report health(const std::string& agent, const metrics_registry& metrics);
+
+/// /ready: 200 once every component left `starting`, else 503.
+health_report readiness(const std::string& agent,
+                        const metrics_registry& metrics);
+
+/// The endpoint. `start` binds (throws with the reason when it can't) and
+/// serves on its own threads until `stop` or destruction.
+class http_endpoint {
+public:
+  http_endpoint(std::string agent, const metrics_registry& metrics);
+  ~http_endpoint();
+  http_endpoint(const http_endpoint&) = delete;
+  http_endpoint& operator=(const http_endpoint&) = delete;
+
+  /// Returns the bound port (`port` 0: any free one).
+  uint16_t start(const std::string& host, uint16_t port);
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace flumen
