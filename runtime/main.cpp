@@ -498,6 +498,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error or off")
       ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text, or json (one object per line, for log shippers)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   run_options run;
   auto* run_cmd = app.add_subcommand("run", "Run one agent of a topology");
@@ -606,7 +611,7 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; any usage error exits 2, as is usual.
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (!init_logging(log_level)) {
+  if (!init_logging(log_level, log_format)) {
     std::cerr << "unknown --log-level '" << log_level << "'\n";
     return 2;
   }

@@ -2,6 +2,9 @@
 // the format (0.0.4), Flume's JSON shape, health and readiness.
 
 #include "runtime/http_endpoint.hpp"
+#include "runtime/log.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <regex>
@@ -182,4 +185,26 @@ TEST_F(http_bodies, ready_once_nothing_is_starting) {
   EXPECT_EQ(readiness("a1", reg).status, 200);
   reg.get("a1.sinks.k9", "sink", "kafka"); // starting
   EXPECT_EQ(readiness("a1", reg).status, 503);
+}
+
+// --log-format json: one JSON object per line, whatever the message holds.
+TEST(log_format, json_lines_parse_whatever_the_message_holds) {
+  ASSERT_TRUE(init_logging("info", "json"));
+  testing::internal::CaptureStderr();
+  spdlog::info("a1.sinks.k1 state=degraded reason=\"quote \\ back\tslash\"");
+  spdlog::warn("control \x01 and UTF-8 café");
+  spdlog::default_logger()->flush();
+  auto out = testing::internal::GetCapturedStderr();
+  std::istringstream in{out};
+  std::string line;
+  std::vector<nlohmann::json> lines;
+  while (std::getline(in, line))
+    ASSERT_NO_THROW(lines.push_back(nlohmann::json::parse(line))) << line;
+  ASSERT_EQ(lines.size(), 2u) << out;
+  EXPECT_EQ(lines[0]["level"], "info");
+  EXPECT_EQ(lines[0]["message"],
+            "a1.sinks.k1 state=degraded reason=\"quote \\ back\tslash\"");
+  EXPECT_EQ(lines[1]["level"], "warning");
+  EXPECT_EQ(lines[1]["message"], "control \x01 and UTF-8 café");
+  EXPECT_FALSE(init_logging("info", "xml"));
 }
