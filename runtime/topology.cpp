@@ -333,6 +333,8 @@ private:
         h.bind = hr.str("bind", h.bind);
         h.port = static_cast<uint16_t>(hr.integer("port", 0, 0, 65535));
         if (!hr.has("port")) hr.error("missing required key 'port'");
+        h.bind_at = hr.where("bind");
+        h.port_at = hr.where("port");
         hr.finish();
         d.spec.http = h;
       }
@@ -733,6 +735,25 @@ private:
       }
       listeners.push_back({&src, probe.address, port});
     }
+    // The HTTP endpoint listens too: on an address of this machine, and not
+    // on a port a source of the agent has.
+    if (!d.spec.http || (!probe_.all && probe_.agent != d.spec.name)) return;
+    const auto& h = *d.spec.http;
+    auto path = "agents." + d.spec.name + ".http";
+    auto probe = probe_listen(h.bind);
+    if (!probe.error.empty()) {
+      add(h.bind_at, path + ".bind",
+          "cannot listen on '" + h.bind + "': " + probe.error);
+      return;
+    }
+    if (h.port == 0) return;
+    for (const auto& l : listeners)
+      if (l.port == h.port &&
+          (l.address == probe.address || wildcard_address(l.address) ||
+           wildcard_address(probe.address)))
+        add(h.port_at, path + ".port",
+            "source '" + l.source->name + "' already listens on " +
+                endpoint(l.address, h.port));
   }
 
   /// A sink puts what it can never deliver to its dead-letter channel, which

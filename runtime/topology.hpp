@@ -72,6 +72,8 @@ struct supervision_settings {
 struct http_spec {
   std::string bind = "127.0.0.1";
   uint16_t port = 0; ///< 0: any free port (logged)
+  location bind_at; ///< where `bind` and `port` are written (for errors)
+  location port_at;
 };
 
 /// One agent: its components by kind, in file order.

@@ -17,6 +17,17 @@ agents:
     sinks:
       k1: {type: hop, channel: c1, host: 127.0.0.1, port: $DEAD, connect_timeout: 1s}
 YAML
+# Validation: the endpoint's port must not be a source's; its bind must be
+# an address of this machine; port is required. Each error is located.
+sed "s/http: {port: $HTTP}/http: {port: $NC}/" "$WORK/a.yaml" >"$WORK/clash.yaml"
+"$FLUMEN" validate "$WORK/clash.yaml" >"$WORK/v.out" 2>&1 && fail "a clashing http port validated"
+grep -q "clash.yaml:3:[0-9]*: agents.a1.http.port: source 'r1' already listens on 127.0.0.1:$NC" "$WORK/v.out" || fail "$(cat "$WORK/v.out")"
+sed "s/http: {port: $HTTP}/http: {bind: 192.0.2.1, port: $HTTP}/" "$WORK/a.yaml" >"$WORK/far.yaml"
+"$FLUMEN" validate "$WORK/far.yaml" >"$WORK/v.out" 2>&1 && fail "a foreign http bind validated"
+grep -q "agents.a1.http.bind: cannot listen on '192.0.2.1'" "$WORK/v.out" || fail "$(cat "$WORK/v.out")"
+sed "s/http: {port: $HTTP}/http: {}/" "$WORK/a.yaml" >"$WORK/noport.yaml"
+"$FLUMEN" validate "$WORK/noport.yaml" >"$WORK/v.out" 2>&1 && fail "http without port validated"
+grep -q "agents.a1.http: missing required key 'port'" "$WORK/v.out" || fail "$(cat "$WORK/v.out")"
 "$FLUMEN" run "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
 AGENT=$!; PIDS+=($AGENT)
 wait_for 20 grep -q "HTTP on 127.0.0.1:$HTTP" "$WORK/a.log" || fail "no HTTP: $(cat "$WORK/a.log")"
