@@ -125,9 +125,11 @@ row_codec() { # lz4|zstd
 row_lz4() { row_codec lz4; }
 row_zstd() { row_codec zstd; }
 row_nodes() {
-  "$FLUMEN" broker --brokers 3 >"$WORK/boot" 2>/dev/null & PIDS+=($!)
-  wait_for 20 test -s "$WORK/boot" || fail "broker"
-  local b; b=$(head -n1 "$WORK/boot")
+  "$FLUMEN" broker --brokers 3 >"$WORK/boot$R" 2>/dev/null & PIDS+=($!)
+  local broker=$!
+  wait_for 20 test -s "$WORK/boot$R" || fail "broker"
+  local b; b=$(head -n1 "$WORK/boot$R")
+  [[ -n $b ]] || fail "no broker address"
   local p1 p2; p1=$(free_port); p2=$(free_port)
   "$FLUMEN" node --listen "127.0.0.1:$p1" --name n1 >"$WORK/n1.log" 2>&1 & PIDS+=($!); local n1=$!
   "$FLUMEN" node --listen "127.0.0.1:$p2" --name n2 >"$WORK/n2.log" 2>&1 & PIDS+=($!); local n2=$!
@@ -167,7 +169,7 @@ YAML
   # counter lines of the channel instead.
   pl=$(run_agents_channel "$WORK/placed.yaml" placed)
   echo "nodes: kcat -P $(rate "$kc") msg/s; 1 local sink $(rate "$loc") ($(ratio "$loc" "$kc")x kcat); 4 replicas on 2 nodes $(rate "$pl") ($(ratio "$pl" "$kc")x kcat, $(ratio "$pl" "$loc")x the local sink)"
-  kill -TERM "$n1" "$n2"; wait "$n1" || true; wait "$n2" || true
+  kill -TERM "$n1" "$n2" "$broker"; wait "$n1" || true; wait "$n2" || true; wait "$broker" || true
 }
 # Like run_agents, timed until the channel (not one sink) committed N.
 run_agents_channel() {
