@@ -104,7 +104,7 @@ kill -STOP "$COLLECTOR_PID"
 sleep 10
 kill -CONT "$COLLECTOR_PID"
 check stop
-grep -q "relay.sinks.out: 127.0.0.1:$COLL_PORT: connection lost" "$WORK/relay.log" \
+grep -q "relay.sinks.out: 127.0.0.1:$COLL_PORT: \(connection lost\|no answer to a keepalive\)" "$WORK/relay.log" \
   || fail "stop: the relay did not notice the frozen collector"
 
 # relay: restarted twice mid-stream.
