@@ -457,27 +457,47 @@ int cmd_node(const node_options& opt) {
         spdlog::info("{}", m->summary());
     }
   }
-  // A second signal ends the process at once.
-  std::thread{[signals] {
-    for (;;)
+  // A second signal ends the process at once, and so does a stop that
+  // takes longer than its bound (a replica's sink that does not end must
+  // not leave a process only SIGKILL ends).
+  auto hard_deadline = clock::now() + std::chrono::seconds{20};
+  std::thread{[signals, hard_deadline] {
+    for (;;) {
       if (int sig = wait_signal(signals, std::chrono::milliseconds{50});
           sig && sig != SIGHUP) {
         std::fprintf(stderr, "flumen node: %s: stopping at once\n",
                      signal_name(sig));
         std::_Exit(130);
       }
+      if (clock::now() > hard_deadline) {
+        std::fprintf(stderr, "flumen node: the stop took longer than 20 s; "
+                             "exiting now\n");
+        std::_Exit(3);
+      }
+    }
   }}.detach();
   std::vector<caf::actor> replicas;
   {
     std::lock_guard guard{ctx.mtx};
     replicas = ctx.replicas;
   }
-  {
+  if (!replicas.empty()) {
+    // All at once, within one bound: each settles what it took.
     caf::scoped_actor self{sys};
+    std::vector<decltype(self->request(replicas.front(),
+                                       std::chrono::seconds{10},
+                                       stop_atom::value))>
+        handles;
     for (auto& r : replicas)
-      self->request(r, std::chrono::seconds{10}, stop_atom::value)
-          .receive([](ok_atom) {}, [](caf::error&) {});
+      handles.push_back(
+          self->request(r, std::chrono::seconds{10}, stop_atom::value));
+    for (auto& h : handles)
+      h.receive([](ok_atom) {}, [](caf::error&) {});
   }
+  // Whatever did not stop in time is ended: the actor system's destructor
+  // waits for every actor.
+  for (auto& r : replicas)
+    caf::anon_send_exit(r, caf::exit_reason::kill);
   for (auto& m : metrics.all())
     spdlog::info("{}", m->summary());
   caf::anon_send_exit(door, caf::exit_reason::user_shutdown);

@@ -36,9 +36,20 @@ start_broker() {
   BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
 }
 
+# free_port: a port nobody listens on now, below the kernel's ephemeral
+# range (32768-60999): a port from that range can be taken meanwhile as the
+# local end of some outgoing connection (the tests make thousands), and an
+# agent that restarts a listener there finds it busy.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-    || echo $((20000 + RANDOM % 20000))
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  echo $((20000 + RANDOM % 12000))
 }
 
 # topic_bodies TOPIC: every record body of TOPIC, one per line.

@@ -158,8 +158,15 @@ seq 1 1000 | nc -N 127.0.0.1 "$QNC"
 shipped_all() { [[ $(kcat -C -b "$K2" -t logs -e -q 2>/dev/null | sort -u | wc -l) -ge 1000 ]]; }
 wait_for 60 shipped_all || fail "nodes.yaml: lines missing"
 [[ $(grep -c "running on node n[12]" "$WORK/shipped.log") -eq 4 ]] || fail "nodes.yaml: $(grep running "$WORK/shipped.log")"
+# Nodes stopped while their agent runs: each ends within its 20 s bound
+# (never a process only SIGKILL ends); the agent carries on without them.
+t0=$SECONDS
+kill -TERM "$S1" "$S2"
+wait "$S1" || true
+wait "$S2" || true
+((SECONDS - t0 <= 25)) || fail "the nodes took $((SECONDS - t0)) s to stop"
+kill -0 "$SA" || fail "the agent died with its nodes"
 kill -TERM "$SA"; wait "$SA" || fail "shipped agent did not stop cleanly"
-kill -TERM "$S1" "$S2"; wait "$S1"; wait "$S2"
 
 # 4. replicas without placement: several sinks on one channel, in the agent.
 cat >"$WORK/local.yaml" <<YAML
