@@ -165,12 +165,12 @@ void agent::start() {
       for (auto& name : k.placement)
         for (auto& n : spec_.nodes)
           if (n.name == name) p.nodes.push_back(n);
-      children.push_back(child_spec{
-          m->name,
-          [sys = &sys_, p, spawn = k.spawn, w, health] {
-            return spawn_placement(*sys, p, spawn, w, health);
-          },
-          m});
+      children.push_back(
+          child_spec{m->name,
+                     [sys = &sys_, p, spawn = k.spawn, w, health] {
+                       return spawn_placement(*sys, p, spawn, w, health);
+                     },
+                     m});
     }
   }
   supervisor_ =

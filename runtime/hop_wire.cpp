@@ -161,8 +161,9 @@ std::string encode(const batch& events, codec c) {
   if (c == codec::lz4) {
     auto bound = LZ4_compressBound(static_cast<int>(payload.size()));
     out.resize(frame_header_bytes + static_cast<std::size_t>(bound));
-    auto n = LZ4_compress_default(payload.data(), out.data() + frame_header_bytes,
-                                  static_cast<int>(payload.size()), bound);
+    auto n =
+        LZ4_compress_default(payload.data(), out.data() + frame_header_bytes,
+                             static_cast<int>(payload.size()), bound);
     out.resize(frame_header_bytes + static_cast<std::size_t>(n));
   } else {
     auto bound = ZSTD_compressBound(payload.size());
@@ -196,10 +197,9 @@ std::optional<batch> decode(std::string_view buffer,
   auto count = get_u32(buffer.data() + 8);
   auto raw_size = get_u32(buffer.data() + 12);
   if (raw_size > max_payload_bytes) {
-    err = {decode_error::too_large,
-           "batch of " + std::to_string(raw_size) +
-               " bytes, more than max_batch_bytes " +
-               std::to_string(max_payload_bytes)};
+    err = {decode_error::too_large, "batch of " + std::to_string(raw_size) +
+                                        " bytes, more than max_batch_bytes " +
+                                        std::to_string(max_payload_bytes)};
     return std::nullopt;
   }
   auto body = buffer.substr(frame_header_bytes);
@@ -217,7 +217,8 @@ std::optional<batch> decode(std::string_view buffer,
   // must not cost max_batch_bytes of memory.
   if (static_cast<codec>(c) == codec::lz4 &&
       raw_size / 255 > body.size()) { // lz4 expands at most ~255 times
-    err = {decode_error::malformed, "lz4 payload smaller than its claimed size"};
+    err = {decode_error::malformed,
+           "lz4 payload smaller than its claimed size"};
     return std::nullopt;
   }
   if (static_cast<codec>(c) == codec::zstd &&
@@ -239,7 +240,8 @@ std::optional<batch> decode(std::string_view buffer,
       return std::nullopt;
     }
   } else {
-    auto n = ZSTD_decompress(payload.data(), raw_size, body.data(), body.size());
+    auto n =
+        ZSTD_decompress(payload.data(), raw_size, body.data(), body.size());
     if (ZSTD_isError(n) || n != raw_size) {
       err = {decode_error::malformed, "corrupt zstd payload"};
       return std::nullopt;

@@ -56,37 +56,76 @@ struct family {
 };
 
 const family families[] = {
-    {"flumen_events_received_total", "counter", "Events a source read from outside.", &component_metrics::events_received},
-    {"flumen_events_accepted_total", "counter", "Events a source's channels accepted.", &component_metrics::events_accepted},
-    {"flumen_events_put_total", "counter", "Events put into a channel.", &component_metrics::events_put},
-    {"flumen_events_taken_total", "counter", "Events taken from a channel, or by a sink.", &component_metrics::events_taken},
-    {"flumen_events_committed_total", "counter", "Events committed (delivered) out of a channel, or by a sink.", &component_metrics::events_committed},
-    {"flumen_events_rolled_back_total", "counter", "Events rolled back to their channel.", &component_metrics::events_rolled_back},
-    {"flumen_events_dropped_total", "counter", "Events dropped by policy (over-long lines, refused for good).", &component_metrics::events_dropped},
-    {"flumen_events_truncated_total", "counter", "Lines cut to max_line_length.", &component_metrics::events_truncated},
-    {"flumen_events_undelivered_total", "counter", "Events read and never accepted by a channel.", &component_metrics::events_undelivered},
-    {"flumen_events_dead_lettered_total", "counter", "Events put to a dead-letter channel.", &component_metrics::events_dead_lettered},
-    {"flumen_batches_total", "counter", "Batches handled.", &component_metrics::batches},
-    {"flumen_batches_empty_total", "counter", "Takes that found the channel empty.", &component_metrics::batches_empty},
-    {"flumen_connection_failures_total", "counter", "Connection errors (accepts, clients, brokers, peers).", &component_metrics::connection_failures},
-    {"flumen_restarts_total", "counter", "Restarts by the supervisor.", &component_metrics::restarts},
-    {"flumen_corrupt_records_total", "counter", "File channel records skipped for damage.", &component_metrics::corrupt_records},
-    {"flumen_damaged_bytes_total", "counter", "File channel bytes of log given up.", &component_metrics::damaged_bytes},
-    {"flumen_write_errors_total", "counter", "File channel appends or syncs that failed.", &component_metrics::write_errors},
-    {"flumen_hop_duplicates_total", "counter", "Hop batches resent after a lost answer, not put twice.", &component_metrics::duplicates},
-    {"flumen_hop_batches_refused_total", "counter", "Hop batches refused (malformed, too large).", &component_metrics::batches_refused},
-    {"flumen_hop_batches_busy_total", "counter", "Hop answers of busy (a full channel).", &component_metrics::batches_busy},
-    {"flumen_hop_batches_resent_total", "counter", "Hop batches sent again.", &component_metrics::batches_resent},
-    {"flumen_channel_size", "gauge", "Events a channel holds (queued and taken, uncommitted).", &component_metrics::channel_size},
-    {"flumen_channel_capacity", "gauge", "A channel's capacity in events.", &component_metrics::channel_capacity},
-    {"flumen_channel_bytes", "gauge", "Bytes a channel holds.", &component_metrics::channel_bytes},
-    {"flumen_open_transactions", "gauge", "Transactions open in a channel.", &component_metrics::open_transactions},
-    {"flumen_connections_open", "gauge", "Connections open (clients, senders).", &component_metrics::connections_open},
+    {"flumen_events_received_total", "counter",
+     "Events a source read from outside.", &component_metrics::events_received},
+    {"flumen_events_accepted_total", "counter",
+     "Events a source's channels accepted.",
+     &component_metrics::events_accepted},
+    {"flumen_events_put_total", "counter", "Events put into a channel.",
+     &component_metrics::events_put},
+    {"flumen_events_taken_total", "counter",
+     "Events taken from a channel, or by a sink.",
+     &component_metrics::events_taken},
+    {"flumen_events_committed_total", "counter",
+     "Events committed (delivered) out of a channel, or by a sink.",
+     &component_metrics::events_committed},
+    {"flumen_events_rolled_back_total", "counter",
+     "Events rolled back to their channel.",
+     &component_metrics::events_rolled_back},
+    {"flumen_events_dropped_total", "counter",
+     "Events dropped by policy (over-long lines, refused for good).",
+     &component_metrics::events_dropped},
+    {"flumen_events_truncated_total", "counter",
+     "Lines cut to max_line_length.", &component_metrics::events_truncated},
+    {"flumen_events_undelivered_total", "counter",
+     "Events read and never accepted by a channel.",
+     &component_metrics::events_undelivered},
+    {"flumen_events_dead_lettered_total", "counter",
+     "Events put to a dead-letter channel.",
+     &component_metrics::events_dead_lettered},
+    {"flumen_batches_total", "counter", "Batches handled.",
+     &component_metrics::batches},
+    {"flumen_batches_empty_total", "counter",
+     "Takes that found the channel empty.", &component_metrics::batches_empty},
+    {"flumen_connection_failures_total", "counter",
+     "Connection errors (accepts, clients, brokers, peers).",
+     &component_metrics::connection_failures},
+    {"flumen_restarts_total", "counter", "Restarts by the supervisor.",
+     &component_metrics::restarts},
+    {"flumen_corrupt_records_total", "counter",
+     "File channel records skipped for damage.",
+     &component_metrics::corrupt_records},
+    {"flumen_damaged_bytes_total", "counter",
+     "File channel bytes of log given up.", &component_metrics::damaged_bytes},
+    {"flumen_write_errors_total", "counter",
+     "File channel appends or syncs that failed.",
+     &component_metrics::write_errors},
+    {"flumen_hop_duplicates_total", "counter",
+     "Hop batches resent after a lost answer, not put twice.",
+     &component_metrics::duplicates},
+    {"flumen_hop_batches_refused_total", "counter",
+     "Hop batches refused (malformed, too large).",
+     &component_metrics::batches_refused},
+    {"flumen_hop_batches_busy_total", "counter",
+     "Hop answers of busy (a full channel).", &component_metrics::batches_busy},
+    {"flumen_hop_batches_resent_total", "counter", "Hop batches sent again.",
+     &component_metrics::batches_resent},
+    {"flumen_channel_size", "gauge",
+     "Events a channel holds (queued and taken, uncommitted).",
+     &component_metrics::channel_size},
+    {"flumen_channel_capacity", "gauge", "A channel's capacity in events.",
+     &component_metrics::channel_capacity},
+    {"flumen_channel_bytes", "gauge", "Bytes a channel holds.",
+     &component_metrics::channel_bytes},
+    {"flumen_open_transactions", "gauge", "Transactions open in a channel.",
+     &component_metrics::open_transactions},
+    {"flumen_connections_open", "gauge", "Connections open (clients, senders).",
+     &component_metrics::connections_open},
 };
 
 const component_state all_states[] = {
-    component_state::starting, component_state::running,
-    component_state::connecting, component_state::degraded,
+    component_state::starting,    component_state::running,
+    component_state::connecting,  component_state::degraded,
     component_state::backing_off, component_state::failed,
     component_state::stopped};
 
@@ -170,8 +209,9 @@ std::string flume_json(const std::string& agent,
       c["ChannelCapacity"] = str(cap);
       c["ChannelSize"] = str(size);
       c["ChannelFillPercentage"] =
-          fmt_double(cap == 0 ? 0.0 : 100.0 * static_cast<double>(size) /
-                                          static_cast<double>(cap));
+          fmt_double(cap == 0 ? 0.0
+                              : 100.0 * static_cast<double>(size) /
+                                    static_cast<double>(cap));
       c["EventPutAttemptCount"] = str(load(m->events_put));
       c["EventPutSuccessCount"] = str(load(m->events_put));
       c["EventTakeAttemptCount"] = str(load(m->events_taken));
@@ -225,20 +265,22 @@ health_report states(const std::string& agent, const metrics_registry& metrics,
 
 } // namespace
 
-health_report health(const std::string& agent, const metrics_registry& metrics) {
-  return states(agent, metrics,
-                [](component_state s) {
-                  return s == component_state::failed ||
-                         s == component_state::degraded;
-                },
-                "unhealthy");
+health_report health(const std::string& agent,
+                     const metrics_registry& metrics) {
+  return states(
+      agent, metrics,
+      [](component_state s) {
+        return s == component_state::failed || s == component_state::degraded;
+      },
+      "unhealthy");
 }
 
 health_report readiness(const std::string& agent,
                         const metrics_registry& metrics) {
-  return states(agent, metrics,
-                [](component_state s) { return s == component_state::starting; },
-                "starting");
+  return states(
+      agent, metrics,
+      [](component_state s) { return s == component_state::starting; },
+      "starting");
 }
 
 struct http_endpoint::impl {
@@ -256,7 +298,9 @@ struct http_endpoint::impl {
 http_endpoint::http_endpoint(std::string agent, const metrics_registry& metrics)
     : impl_(std::make_unique<impl>(std::move(agent), metrics)) {}
 
-http_endpoint::~http_endpoint() { stop(); }
+http_endpoint::~http_endpoint() {
+  stop();
+}
 
 uint16_t http_endpoint::start(const std::string& host, uint16_t port) {
   auto& s = impl_->server;
@@ -272,11 +316,12 @@ uint16_t http_endpoint::start(const std::string& host, uint16_t port) {
     auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                             self->started)
                   .count();
-    res.set_content(prometheus_text(self->agent, self->metrics,
-                                    current_process_stats(up)),
-                    "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(
+        prometheus_text(self->agent, self->metrics, current_process_stats(up)),
+        "text/plain; version=0.0.4; charset=utf-8");
   });
-  s.Get("/metrics.json", [self](const httplib::Request&, httplib::Response& res) {
+  s.Get("/metrics.json", [self](const httplib::Request&,
+                                httplib::Response& res) {
     res.set_content(flume_json(self->agent, self->metrics), "application/json");
   });
   s.Get("/health", [self](const httplib::Request&, httplib::Response& res) {
@@ -295,7 +340,8 @@ uint16_t http_endpoint::start(const std::string& host, uint16_t port) {
                           " (try /metrics, /metrics.json, /health, /ready)\n",
                       "text/plain");
   });
-  int bound = port == 0 ? s.bind_to_any_port(host) : (s.bind_to_port(host, port) ? port : -1);
+  int bound = port == 0 ? s.bind_to_any_port(host)
+                        : (s.bind_to_port(host, port) ? port : -1);
   if (bound <= 0)
     throw std::runtime_error("cannot listen on " + host + ":" +
                              std::to_string(port) + " for HTTP");

@@ -484,9 +484,8 @@ int cmd_node(const node_options& opt) {
   if (!replicas.empty()) {
     // All at once, within one bound: each settles what it took.
     caf::scoped_actor self{sys};
-    std::vector<decltype(self->request(replicas.front(),
-                                       std::chrono::seconds{10},
-                                       stop_atom::value))>
+    std::vector<decltype(self->request(
+        replicas.front(), std::chrono::seconds{10}, stop_atom::value))>
         handles;
     for (auto& r : replicas)
       handles.push_back(

@@ -83,9 +83,9 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
   self->monitor(st.sink);
   self->set_down_handler([self](const caf::down_msg& dm) {
     if (dm.source != self->state.sink.address()) return;
-    self->quit(dm.reason ? dm.reason
-                         : make_error(errc::component_failed,
-                                      "the replica stopped"));
+    self->quit(dm.reason
+                   ? dm.reason
+                   : make_error(errc::component_failed, "the replica stopped"));
   });
   return {
       [](ping_atom) { return ok_atom::value; },
@@ -135,7 +135,8 @@ caf::actor spawn_node_door(caf::actor_system& sys, node_context& ctx) {
   });
 }
 
-// -- in an agent ----------------------------------------------------------------
+// -- in an agent
+// ----------------------------------------------------------------
 
 namespace {
 
@@ -194,8 +195,8 @@ void keepalive(placement_actor* self) {
             auto& st = self->state;
             if (st.taker)
               caf::anon_send(st.w.channel, rollback_atom::value, st.taker);
-            lost(self, "no answer to a keepalive (" + self->system().render(e) +
-                           ")");
+            lost(self,
+                 "no answer to a keepalive (" + self->system().render(e) + ")");
           });
 }
 
@@ -322,13 +323,13 @@ caf::behavior placement(placement_actor* self, placement_spec spec,
         return;
       }
       if (!st.target) { // a local replica: its reason is the supervisor's
-        self->quit(dm.reason ? dm.reason
-                             : make_error(errc::component_failed,
-                                          "the sink stopped"));
+        self->quit(
+            dm.reason ? dm.reason
+                      : make_error(errc::component_failed, "the sink stopped"));
         return;
       }
-      lost(self, "the replica ended (" + self->system().render(dm.reason) +
-                     ")");
+      lost(self,
+           "the replica ended (" + self->system().render(dm.reason) + ")");
     } else if (dm.source == st.node.address()) {
       lost(self, "connection lost (" + self->system().render(dm.reason) + ")");
     }

@@ -62,8 +62,8 @@ class node_health {
 public:
   using clock = std::chrono::steady_clock;
   /// A node that failed is skipped this long.
-  explicit node_health(std::chrono::milliseconds avoid_for =
-                           std::chrono::seconds{5})
+  explicit node_health(
+      std::chrono::milliseconds avoid_for = std::chrono::seconds{5})
       : avoid_for_(avoid_for) {}
 
   void failed(const std::string& node) {
@@ -89,9 +89,9 @@ private:
 /// One replica of a sink placed on nodes.
 struct placement_spec {
   std::string agent;
-  std::string instance; ///< `k1#2`
-  std::size_t index = 0; ///< 0-based: starts on placement[index % size]
-  std::string yaml;      ///< the sink's mapping (component_spec::yaml)
+  std::string instance;         ///< `k1#2`
+  std::size_t index = 0;        ///< 0-based: starts on placement[index % size]
+  std::string yaml;             ///< the sink's mapping (component_spec::yaml)
   std::vector<node_spec> nodes; ///< in placement order
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds spawn_timeout{10000};

@@ -35,8 +35,8 @@ inline void log_lost_leases(caf::scheduled_actor* self, const std::string& name,
 /// `back(self, txn)`; returns how many and how many events (`count(txn)`).
 template <class Self, class Open, class Back, class Count>
 std::pair<std::size_t, std::size_t>
-roll_back_owner(Self* self, Open& open, const caf::actor_addr& owner,
-                Back back, Count count) {
+roll_back_owner(Self* self, Open& open, const caf::actor_addr& owner, Back back,
+                Count count) {
   std::vector<txn_id> ids;
   for (auto& [id, t] : open)
     if (t.owner == owner) ids.push_back(id);

@@ -37,8 +37,7 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   cfg.wire_version = static_cast<uint32_t>(
       r.integer("test_wire_version", hop::wire_version, 0, UINT32_MAX));
   cfg.security = parse_link_security(r);
-  if (!cfg.host.empty())
-    require_protection(r, "host", cfg.host, cfg.security);
+  if (!cfg.host.empty()) require_protection(r, "host", cfg.host, cfg.security);
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
@@ -204,8 +203,8 @@ void connect(link_actor* self) {
                     [self, fail](caf::error& e) {
                       auto why = self->system().render(e);
                       if (e.category() == caf::atom("flumen") &&
-                          e.code() == static_cast<uint8_t>(
-                                          errc::version_mismatch))
+                          e.code() ==
+                              static_cast<uint8_t>(errc::version_mismatch))
                         spdlog::error("{}: {} refused this agent: {}",
                                       self->state.metrics->name,
                                       self->state.peer, why);
@@ -285,7 +284,8 @@ void send(link_actor* self, uint64_t seq) {
               // decides (drop, dead letter, fail).
               std::vector<rejection> rejected;
               for (auto idx : i->second.indices)
-                rejected.push_back(rejection{idx, "refused by " + st.peer + ": " + why, {}});
+                rejected.push_back(
+                    rejection{idx, "refused by " + st.peer + ": " + why, {}});
               settle(self, seq, std::move(rejected), false, {});
               return;
             }
@@ -318,7 +318,8 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
   st.metrics = std::move(metrics);
   st.remote_max = std::move(remote_max);
   tolerate_strays(self, st.metrics->name);
-  st.metrics->set_state(component_state::connecting, "connecting to " + st.peer);
+  st.metrics->set_state(component_state::connecting,
+                        "connecting to " + st.peer);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.remote || dm.source != st.remote.address()) return;
@@ -346,8 +347,8 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
           auto seq = st.next_seq++;
           auto request = caf::make_message(hop_atom::value, st.sender, seq,
                                            hold, std::move(c.buffer));
-          st.out.emplace(seq, outgoing{std::move(request),
-                                       std::move(c.indices), d, 0, false});
+          st.out.emplace(seq, outgoing{std::move(request), std::move(c.indices),
+                                       d, 0, false});
           send(self, seq);
         }
         d->chunks.clear();
@@ -370,8 +371,8 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
                   auto& st = self->state;
                   if (round != st.connect_round || !st.ready) return;
                   st.remote_max->store(max_batch_bytes);
-                  self->delayed_send(self, keepalive_interval,
-                                     ping_atom::value, round);
+                  self->delayed_send(self, keepalive_interval, ping_atom::value,
+                                     round);
                 },
                 [self, round](caf::error& e) {
                   auto& st = self->state;
@@ -389,8 +390,7 @@ class hop_backend : public sink_backend {
 public:
   hop_backend(caf::actor_system& sys, const hop_sink_config& cfg,
               std::string sender, std::shared_ptr<component_metrics> metrics)
-      : cfg_(cfg),
-        remote_max_(std::make_shared<std::atomic<uint64_t>>(0)),
+      : cfg_(cfg), remote_max_(std::make_shared<std::atomic<uint64_t>>(0)),
         link_(sys.spawn(hop_link, cfg, std::move(sender), std::move(metrics),
                         remote_max_)) {}
 

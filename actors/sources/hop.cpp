@@ -89,7 +89,7 @@ struct hop_state {
   /// Connected senders' actors (monitored), by address.
   std::map<caf::actor_addr, std::string> connected;
   uint64_t next_waiter = 1;
-  std::size_t puts = 0; ///< puts not answered yet
+  std::size_t puts = 0;    ///< puts not answered yet
   bool hold_timer = false; ///< a hold_atom is on its way
   bool stopping = false;
   std::vector<caf::response_promise> stop_waiters;
@@ -161,20 +161,21 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
     auto& st = self->state;
     auto i = st.connected.find(dm.source);
     if (i == st.connected.end()) return;
-    spdlog::info("{}: sender {} disconnected ({})", st.metrics->name,
-                 i->second, self->system().render(dm.reason));
+    spdlog::info("{}: sender {} disconnected ({})", st.metrics->name, i->second,
+                 self->system().render(dm.reason));
     st.connected.erase(i);
     st.metrics->connections_open = st.connected.size();
   });
   return {
-      [self](hello_atom, uint32_t version,
-             const std::string& sender) -> caf::result<ok_atom, uint32_t,
-                                                       uint64_t> {
+      [self](hello_atom, uint32_t version, const std::string& sender)
+          -> caf::result<ok_atom, uint32_t, uint64_t> {
         auto& st = self->state;
         if (version != hop::wire_version) {
-          auto why = "refused sender " + sender + ": it speaks hop wire "
-                     "version " + std::to_string(version) +
-                     ", this agent speaks " + std::to_string(hop::wire_version);
+          auto why = "refused sender " + sender +
+                     ": it speaks hop wire "
+                     "version " +
+                     std::to_string(version) + ", this agent speaks " +
+                     std::to_string(hop::wire_version);
           spdlog::error("{}: {}", st.metrics->name, why);
           ++st.metrics->connection_failures;
           return make_error(errc::version_mismatch, why);
@@ -202,8 +203,8 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                 static_cast<uint64_t>(st.cfg.max_batch_bytes)};
       },
       [self](hop_atom, const std::string& sender, uint64_t seq,
-             uint32_t hold_ms, const std::string& buffer) -> caf::result<
-                                                                 ok_atom> {
+             uint32_t hold_ms,
+             const std::string& buffer) -> caf::result<ok_atom> {
         auto& st = self->state;
         if (st.stopping)
           return make_error(errc::channel_closed, "the agent is stopping");
@@ -259,7 +260,8 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                   // An interceptor that failed on it dropped it by policy
                   // (counted by the router): accepted, like any source's.
                   if (e.category() == caf::atom("flumen") &&
-                      e.code() == static_cast<uint8_t>(errc::interceptor_failed)) {
+                      e.code() ==
+                          static_cast<uint8_t>(errc::interceptor_failed)) {
                     settle(self, sender, seq, caf::error{});
                     return;
                   }
