@@ -26,6 +26,9 @@
 #   clients_8   the 100 B file split in 8, sent by 8 nc clients at once;
 #               ratio to the 1-client flumen rate of the same round (also
 #               shown against kcat). Target >= 1.5x, peak RSS < 100 MB.
+#   scrape      kafka_100B with the HTTP endpoint's /metrics scraped 10
+#               times a second, against the same run unscraped in the same
+#               round (alternating which goes first). Target >= 0.98x.
 #   inproc_N    seq -> N interceptors -> memory -> null for N = 0, 3, 10
 #               (inproc_0, inproc_3, inproc_10 run one alone), 5,000,000
 #               events of 100 B, absolute rate. Target >= 3 M events/s,
@@ -69,7 +72,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -244,13 +247,36 @@ flumen_run() {
   log=$WORK/$topic.log
   free_port
   rm -rf "$WORK/channel_$topic"
+  local http=() hport= scraper=
+  if [[ -n ${SCRAPE:-} ]]; then
+    local nport=$PORT
+    free_port
+    hport=$PORT
+    PORT=$nport
+    http=(--http "127.0.0.1:$hport")
+  fi
   NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic CHANNEL_DIR=$WORK/channel_$topic \
     "$FLUMEN" run "${AGENT_YAML:-bench/netcat_kafka.yaml}" \
-    --stats-interval "$STATS" 2>"$log" &
+    --stats-interval "$STATS" "${http[@]}" 2>"$log" &
   agent=$!
   PIDS+=("$agent")
   FAIL_LOG=$log
   wait_for 30 "flumen's netcat source to listen on port $PORT" "$agent" port_open "$PORT"
+  if [[ -n $hport ]]; then
+    # SCRAPE: /metrics 10 times a second, as a tight Prometheus would,
+    # counted; a failed scrape fails the row.
+    wait_for 30 "flumen's HTTP endpoint on port $hport" "$agent" port_open "$hport"
+    : >"$WORK/scrapes"
+    (
+      while :; do
+        curl -sf -o /dev/null "http://127.0.0.1:$hport/metrics" || echo failed >>"$WORK/scrapes"
+        echo ok >>"$WORK/scrapes"
+        sleep 0.1
+      done
+    ) &
+    scraper=$!
+    PIDS+=("$scraper")
+  fi
   t0=$EPOCHREALTIME
   for f; do
     timeout "$DEADLINE" nc -N 127.0.0.1 "$PORT" <"$f" &
@@ -263,6 +289,11 @@ flumen_run() {
   done
   wait_for "$DEADLINE" "the kafka sink to commit $n lines" "$agent" \
     grep -Eq "bench\.sinks\.kafka .* committed=$n( |$)" "$log"
+  if [[ -n $scraper ]]; then
+    stop "$scraper"
+    SCRAPES=$(grep -c ok "$WORK/scrapes" || true)
+    ! grep -q failed "$WORK/scrapes" || fail "a scrape of /metrics failed"
+  fi
   stop "$agent"
   line=$(grep -Em1 "bench\.sinks\.kafka .* committed=$n( |$)" "$log")
   log_time "$line"
@@ -315,6 +346,43 @@ report() {
 }
 
 # ---------------------------------------------------------------- rows
+
+# scrape_row: kafka_100B twice per round, once with /metrics scraped 10
+# times a second (SCRAPE) and once without, in alternating order; the ratio
+# is the scraped rate over the plain one. Target >= 0.98 (under 2 % cost).
+scrape_row() {
+  local n=1000000 r k1 k2 plain scraped ratio topics=() what
+  what="1M × 100 B as kafka_100B, /metrics scraped 10×/s, vs the same run unscraped"
+  lines_file 100 "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_plain" "${ROW}_r${r}_scraped" "${ROW}_r${r}_kcat2"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
+    k1=$RATE
+    if ((r % 2)); then
+      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
+      plain=$RATE
+      SCRAPE=1 flumen_run "${ROW}_r${r}_scraped" "$n" "$LINES_FILE"
+      scraped=$RATE
+    else
+      SCRAPE=1 flumen_run "${ROW}_r${r}_scraped" "$n" "$LINES_FILE"
+      scraped=$RATE
+      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
+      plain=$RATE
+    fi
+    kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
+    k2=$RATE
+    ratio=$(div "$scraped" "$plain")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$(div "$plain" "$(mean "$k1" "$k2")")" >>"$WORK/$ROW.kcat"
+    echo "  round $r/$ROUNDS: kcat $k1 | flumen $plain msg/s | scraped $scraped msg/s ($SCRAPES scrapes) | kcat $k2 -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  report "$ROW" ratio 0.98 100 "$what" "$KAFKA_SETTINGS; flumen run --http; curl -sf /metrics every 100 ms" \
+    "unscraped flumen / kcat median $(f2 "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)")"
+}
 
 # kafka_row SIZE COUNT TARGET WHAT
 kafka_row() {
@@ -730,6 +798,7 @@ if [[ ${1:-} == --row ]]; then
     kafka_1KB) kafka_row 1024 200000 1.0 "200k × 1 KB, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
     kafka_10KB) kafka_row 10240 20000 0.9 "20k × 10 KB, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
     clients_8) clients_row ;;
+    scrape) scrape_row ;;
     inproc_N) inproc_row 0 3 10 ;;
     inproc_[0-9]*) inproc_row "${ROW#inproc_}" ;;
     syslog_ng) syslog_ng_row ;;

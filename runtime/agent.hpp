@@ -3,12 +3,15 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "runtime/metrics.hpp"
+#include "runtime/supervisor.hpp"
 #include "runtime/topology.hpp"
 
 namespace flumen {
@@ -28,6 +31,22 @@ struct loss_report {
     return dropped + dead_lettered + truncated + undelivered + in_channels == 0;
   }
 };
+
+/// What a reload did (or why it did nothing).
+struct reload_report {
+  bool applied = false;
+  /// Why nothing changed (when not applied).
+  std::string error;
+  /// `kept 5 components; restarted sinks.k1; added channels.c2; removed
+  /// ...` in words.
+  std::vector<std::string> changes;
+  /// Events removed channels still held at the timeout (a memory
+  /// channel's are lost; a file channel's stay in its directory).
+  uint64_t left_in_removed = 0;
+};
+
+class route_table;
+class node_health;
 
 /// One running agent: its channels, one router per source, and a
 /// supervisor that starts (and restarts) its sources and sinks.
@@ -62,6 +81,18 @@ public:
   /// number of events still in memory channels afterwards (undelivered).
   uint64_t stop(std::chrono::milliseconds timeout, bool drain_durable = false);
 
+  /// Changes the running agent to `next` (same name, validated), restarting
+  /// only what changed (README "Reload"): unchanged components keep
+  /// running and unchanged channels keep their events; a source whose only
+  /// change is its channels or interceptors keeps running with a new
+  /// route; a removed or changed memory channel is drained into its old
+  /// sinks first; a changed sink is stopped (what it took and could not
+  /// settle within 5 s rolls back into its channel) and started anew.
+  /// Bounded by `timeout`. Refused, changing nothing, for what cannot
+  /// change while running (the TLS identity; a file channel's options).
+  reload_report reload(const agent_spec& next,
+                       std::chrono::milliseconds timeout);
+
   /// Counts of everything not delivered as read, for the final line.
   loss_report losses() const;
 
@@ -75,17 +106,58 @@ public:
   const std::string& name() const { return spec_.name; }
 
 private:
-  /// Channels, upstream first (a dead-letter channel after its writers).
-  std::vector<std::string> stop_order() const;
+  struct live_channel {
+    caf::actor actor;
+    std::shared_ptr<component_metrics> metrics;
+  };
+
+  /// Channels of `spec`, upstream first (a dead-letter channel after its
+  /// writers).
+  static std::vector<std::string> stop_order(const agent_spec& spec);
   std::string metric_name(const std::string& kind,
                           const std::string& name) const;
+  /// The metrics of a component a reload starts: its old set when it has
+  /// the same type, else a fresh one.
+  std::shared_ptr<component_metrics> metrics_for(const std::string& kind,
+                                                 const std::string& name,
+                                                 const std::string& type,
+                                                 bool fresh);
+  /// Spawns channel `c` (throws when it can't start).
+  live_channel spawn_channel(const component_spec& c,
+                             std::shared_ptr<component_metrics> m);
+  /// The route of source `s` of `spec` over the current channels.
+  std::shared_ptr<route_table> make_route(const component_spec& s) const;
+  /// How the supervisor starts source `s` (of `spec`) and sink `k`.
+  child_spec source_child(const agent_spec& spec, const component_spec& s,
+                          std::shared_ptr<route_table> route,
+                          std::shared_ptr<component_metrics> m);
+  std::vector<child_spec> sink_children(const agent_spec& spec,
+                                        const component_spec& k,
+                                        bool fresh_metrics);
+  /// Takes a child out of supervision and stops it: `stop` within `grace`,
+  /// then ended, and waited for (a second at most). Null when not running.
+  void retire_and_stop(const std::vector<std::string>& names,
+                       std::chrono::milliseconds grace);
+  /// A changed memory channel whose old sinks could not drain it in time:
+  /// moves what it still holds into its successor of the same name (whose
+  /// sinks start first, named in `started_early`), within 10 s.
+  void move_leftovers(caf::scoped_actor& self, const live_channel& from,
+                      const std::string& name, const agent_spec& next,
+                      std::set<std::string>& started_early);
+  /// Adds what `m` did not deliver to the agent's totals and drops it from
+  /// the registry (a component a reload removed).
+  void fold_metrics(const std::shared_ptr<component_metrics>& m);
 
   caf::actor_system& sys_;
   agent_spec spec_;
   metrics_registry& metrics_;
-  std::map<std::string, caf::actor> channels_;
-  std::vector<caf::actor> routers_;
+  std::map<std::string, live_channel> channels_;
+  /// Per source: where its router puts.
+  std::map<std::string, std::shared_ptr<route_table>> routes_;
+  std::shared_ptr<node_health> health_;
   caf::actor supervisor_;
+  /// Losses of components a reload removed.
+  loss_report retired_;
 };
 
 /// How fast a link between processes gives up on a silent peer.

@@ -3,14 +3,14 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -128,6 +128,24 @@ const component_state all_states[] = {
     component_state::connecting,  component_state::degraded,
     component_state::backing_off, component_state::failed,
     component_state::stopped};
+
+// The process's start, near enough: static initialisation runs first
+// thing. A reload replaces the endpoint, not the process's uptime.
+const auto process_started = std::chrono::steady_clock::now();
+
+double process_uptime() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       process_started)
+      .count();
+}
+
+/// A family's name in /stats.json: `flumen_events_received_total` ->
+/// `events_received`.
+std::string short_name(std::string_view family) {
+  family.remove_prefix(std::string_view{"flumen_"}.size());
+  if (family.ends_with("_total")) family.remove_suffix(6);
+  return std::string{family};
+}
 
 std::string fmt_double(double x) {
   char buf[64];
@@ -283,20 +301,177 @@ health_report readiness(const std::string& agent,
       "starting");
 }
 
+std::string stats_json(const std::string& agent,
+                       const metrics_registry& metrics,
+                       const process_stats& proc) {
+  nlohmann::json comps = nlohmann::json::array();
+  for (auto& [component, m] : components_of(agent, metrics)) {
+    nlohmann::json counters = nlohmann::json::object();
+    for (auto& f : families)
+      counters[short_name(f.name)] =
+          (m.get()->*f.field).load(std::memory_order_relaxed);
+    comps.push_back({{"name", component},
+                     {"kind", m->kind},
+                     {"type", m->type},
+                     {"state", to_string(m->current_state())},
+                     {"reason", m->reason()},
+                     {"placement", m->placement()},
+                     {"tappers", m->tap.tappers()},
+                     {"counters", std::move(counters)}});
+  }
+  nlohmann::json body = {{"agent", agent},
+                         {"uptime_seconds", proc.uptime_seconds},
+                         {"rss_bytes", proc.rss_bytes},
+                         {"open_fds", proc.open_fds},
+                         {"components", std::move(comps)}};
+  // Reasons are free text (an exception's, a broker's): never let a
+  // stray byte make the body unreadable.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+tap_targets resolve_tap(const std::string& agent,
+                        const metrics_registry& metrics,
+                        const std::string& name) {
+  tap_targets out;
+  std::set<std::string> known; // "sources.r1", in registry order's kinds
+  std::set<std::string> kinds_matched;
+  auto prefix = agent + ".";
+  for (auto& m : metrics.all()) {
+    if (!m->name.starts_with(prefix)) continue;
+    auto rest = m->name.substr(prefix.size()); // "sinks.k1#0"
+    auto dot = rest.find('.');
+    if (dot == std::string::npos) continue;
+    auto kinds = rest.substr(0, dot);
+    auto instance = rest.substr(dot + 1); // "k1#0"
+    auto base = instance.substr(0, instance.find('#'));
+    known.insert(kinds + "." + base);
+    if (name == instance || name == base || name == rest ||
+        name == kinds + "." + base) {
+      out.points.emplace_back(instance, m);
+      kinds_matched.insert(kinds + "." + base);
+    }
+  }
+  auto listing = [&](const std::set<std::string>& names) {
+    std::string s;
+    for (auto& n : names)
+      s += (s.empty() ? "" : ", ") + n;
+    return s;
+  };
+  if (out.points.empty()) {
+    out.status = 404;
+    out.error = "no component '" + name + "' in agent " + agent +
+                "; there are: " + (known.empty() ? "none" : listing(known));
+  } else if (kinds_matched.size() > 1) {
+    out.points.clear();
+    out.status = 400;
+    out.error = "'" + name + "' is ambiguous in agent " + agent + ": " +
+                listing(kinds_matched) + "; name one of them";
+  }
+  return out;
+}
+
+namespace {
+
+// One `flumen tap`: its queue, subscribed to every tap point it taps until
+// it ends (the limit reached, the client gone, the endpoint stopped).
+class tap_session {
+public:
+  tap_session(tap_targets t, uint64_t limit, std::atomic<int>& active)
+      : queue_(std::make_shared<tap_queue>()), targets_(std::move(t)),
+        limit_(limit), active_(active) {
+    for (auto& [label, m] : targets_.points)
+      m->tap.subscribe(queue_, label);
+  }
+
+  ~tap_session() {
+    for (auto& [label, m] : targets_.points)
+      m->tap.unsubscribe(queue_);
+    active_.fetch_sub(1);
+  }
+
+  tap_session(const tap_session&) = delete;
+  tap_session& operator=(const tap_session&) = delete;
+
+  /// The stream's body: one line per event, `# ...` lines for events the
+  /// queue had no room for, and an empty line after 2 s of silence so the
+  /// client can tell a quiet component from a dead agent.
+  bool next(std::string& out) {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> lines;
+    queue_->pop(lines, static_cast<std::size_t>(limit_ - sent_));
+    if (auto missed = queue_->take_missed(); missed > 0)
+      out += "# missed " + std::to_string(missed) +
+             " events: the tap's queue was full\n";
+    for (auto& l : lines) {
+      out += l;
+      out += '\n';
+    }
+    sent_ += lines.size();
+    if (sent_ >= limit_) return false;
+    if (out.empty() && now - last_ > std::chrono::seconds{2}) out += '\n';
+    if (!out.empty()) last_ = now;
+    return true;
+  }
+
+private:
+  std::shared_ptr<tap_queue> queue_;
+  tap_targets targets_;
+  uint64_t limit_;
+  uint64_t sent_ = 0;
+  std::atomic<int>& active_;
+  std::chrono::steady_clock::time_point last_ =
+      std::chrono::steady_clock::now();
+};
+
+http_response text(int status, std::string body) {
+  return http_response{
+      status, "text/plain; charset=utf-8", std::move(body) + "\n", {}};
+}
+
+http_response json(int status, std::string body) {
+  return http_response{status, "application/json", std::move(body), {}};
+}
+
+} // namespace
+
 struct http_endpoint::impl {
   std::string agent;
   const metrics_registry& metrics;
-  httplib::Server server;
-  std::thread thread;
-  std::chrono::steady_clock::time_point started =
-      std::chrono::steady_clock::now();
+  std::atomic<int> taps{0}; // outlives the server, whose streams count it
+  http_server server;
 
-  impl(std::string a, const metrics_registry& m)
-      : agent(std::move(a)), metrics(m) {}
+  impl(std::string a, const metrics_registry& m, http_limits limits)
+      : agent(std::move(a)), metrics(m), server(limits) {}
+
+  http_response tap(const http_request& req) {
+    auto name = req.path.substr(std::string_view{"/tap/"}.size());
+    uint64_t limit = 10;
+    if (auto it = req.params.find("limit"); it != req.params.end()) {
+      char* end = nullptr;
+      limit = std::strtoull(it->second.c_str(), &end, 10);
+      if (it->second.empty() || *end != '\0' || limit < 1 || limit > 100000)
+        return text(400, "limit must be a number from 1 to 100000");
+    }
+    if (name.empty())
+      return text(400, "name a component: /tap/COMPONENT?limit=N");
+    auto targets = resolve_tap(agent, metrics, name);
+    if (targets.status != 200) return text(targets.status, targets.error);
+    if (taps.fetch_add(1) >= max_taps) {
+      taps.fetch_sub(1);
+      return text(429, "at most " + std::to_string(max_taps) +
+                           " taps at once; try again when one ends");
+    }
+    auto session =
+        std::make_shared<tap_session>(std::move(targets), limit, taps);
+    http_response res{200, "text/plain; charset=utf-8", {}, {}};
+    res.stream = [session](std::string& out) { return session->next(out); };
+    return res;
+  }
 };
 
-http_endpoint::http_endpoint(std::string agent, const metrics_registry& metrics)
-    : impl_(std::make_unique<impl>(std::move(agent), metrics)) {}
+http_endpoint::http_endpoint(std::string agent, const metrics_registry& metrics,
+                             http_limits limits)
+    : impl_(std::make_unique<impl>(std::move(agent), metrics, limits)) {}
 
 http_endpoint::~http_endpoint() {
   stop();
@@ -305,54 +480,41 @@ http_endpoint::~http_endpoint() {
 uint16_t http_endpoint::start(const std::string& host, uint16_t port) {
   auto& s = impl_->server;
   auto* self = impl_.get();
-  // Two threads of its own: a scrape is cheap, and a flood of clients
-  // queues instead of costing threads (or memory beyond the queue).
-  s.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
-  s.set_keep_alive_max_count(100);
-  s.set_payload_max_length(1024);
-  s.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            self->started)
-                  .count();
-    res.set_content(
-        prometheus_text(self->agent, self->metrics, current_process_stats(up)),
-        "text/plain; version=0.0.4; charset=utf-8");
+  s.route("/metrics", [self](const http_request&) {
+    return http_response{
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        prometheus_text(self->agent, self->metrics,
+                        current_process_stats(process_uptime())),
+        {}};
   });
-  s.Get("/metrics.json", [self](const httplib::Request&,
-                                httplib::Response& res) {
-    res.set_content(flume_json(self->agent, self->metrics), "application/json");
+  s.route("/metrics.json", [self](const http_request&) {
+    return json(200, flume_json(self->agent, self->metrics));
   });
-  s.Get("/health", [self](const httplib::Request&, httplib::Response& res) {
+  s.route("/stats.json", [self](const http_request&) {
+    return json(200, stats_json(self->agent, self->metrics,
+                                current_process_stats(process_uptime())));
+  });
+  s.route("/health", [self](const http_request&) {
     auto h = health(self->agent, self->metrics);
-    res.status = h.status;
-    res.set_content(h.body, "application/json");
+    return json(h.status, h.body);
   });
-  s.Get("/ready", [self](const httplib::Request&, httplib::Response& res) {
+  s.route("/ready", [self](const http_request&) {
     auto h = readiness(self->agent, self->metrics);
-    res.status = h.status;
-    res.set_content(h.body, "application/json");
+    return json(h.status, h.body);
   });
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404)
-      res.set_content("no such path: " + req.path +
-                          " (try /metrics, /metrics.json, /health, /ready)\n",
-                      "text/plain");
+  s.route_prefix("/tap/",
+                 [self](const http_request& req) { return self->tap(req); });
+  s.not_found([](const http_request& req) {
+    return text(404, "no such path: " + req.path +
+                         " (try /metrics, /metrics.json, /health, /ready, "
+                         "/stats.json, /tap/COMPONENT)");
   });
-  int bound = port == 0 ? s.bind_to_any_port(host)
-                        : (s.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0)
-    throw std::runtime_error("cannot listen on " + host + ":" +
-                             std::to_string(port) + " for HTTP");
-  impl_->thread = std::thread{[&s] { s.listen_after_bind(); }};
-  return static_cast<uint16_t>(bound);
+  return s.start(host, port);
 }
 
 void http_endpoint::stop() {
-  if (!impl_) return;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_) impl_->server.stop();
 }
 
 } // namespace flumen

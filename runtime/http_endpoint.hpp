@@ -1,15 +1,18 @@
 #pragma once
 
 // The agent's HTTP endpoint (README "Operations"): Prometheus text at
-// /metrics, Flume's JSON at /metrics.json, /health and /ready. Served by
-// cpp-httplib on two threads of its own, never on CAF's scheduler; it only
-// reads the metrics registry (relaxed atomics).
+// /metrics, Flume's JSON at /metrics.json, /health and /ready, /stats.json
+// for `flumen top` and /tap/COMPONENT for `flumen tap`. Served by
+// `http_server` on one thread of its own, never on CAF's scheduler; it
+// reads the metrics registry (relaxed atomics) and subscribes to tap points.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "runtime/http_server.hpp"
 #include "runtime/metrics.hpp"
 
 namespace flumen {
@@ -50,11 +53,40 @@ health_report health(const std::string& agent, const metrics_registry& metrics);
 health_report readiness(const std::string& agent,
                         const metrics_registry& metrics);
 
+/// /stats.json, for `flumen top`: {"agent", "uptime_seconds", "rss_bytes",
+/// "open_fds", "components": [{"name", "kind", "type", "state", "reason",
+/// "placement", "tappers" (`flumen tap`s now), "counters": {every counter
+/// and gauge of /metrics by its short name: "events_received",
+/// "channel_size", ...}}]} in registry order.
+std::string stats_json(const std::string& agent,
+                       const metrics_registry& metrics,
+                       const process_stats& proc);
+
+/// What `/tap/NAME` taps: the components NAME means, with the label their
+/// lines get; or, when it means none or several kinds, the status (404,
+/// 400) and a message naming the components there are.
+struct tap_targets {
+  std::vector<std::pair<std::string, std::shared_ptr<component_metrics>>>
+      points;
+  int status = 200;
+  std::string error;
+};
+
+/// NAME is `r1` or `sources.r1`; a sink with replicas (`k1`) means all of
+/// its instances (`k1#0`, `k1#1`, ...), `k1#1` one of them.
+tap_targets resolve_tap(const std::string& agent,
+                        const metrics_registry& metrics,
+                        const std::string& name);
+
+/// At most this many taps at once (429 beyond).
+constexpr int max_taps = 4;
+
 /// The endpoint. `start` binds (throws with the reason when it can't) and
-/// serves on its own threads until `stop` or destruction.
+/// serves on its own thread until `stop` or destruction.
 class http_endpoint {
 public:
-  http_endpoint(std::string agent, const metrics_registry& metrics);
+  http_endpoint(std::string agent, const metrics_registry& metrics,
+                http_limits limits = {});
   ~http_endpoint();
   http_endpoint(const http_endpoint&) = delete;
   http_endpoint& operator=(const http_endpoint&) = delete;

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +27,7 @@
 #include "runtime/child_groups.hpp"
 #include "runtime/http_endpoint.hpp"
 #include "runtime/log.hpp"
+#include "runtime/ops_client.hpp"
 #include "runtime/placement.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/topology.hpp"
@@ -172,7 +175,17 @@ split_host_port(const std::string& text, const char* flag) {
   return std::pair{host, static_cast<uint16_t>(port)};
 }
 
+// The whole file, or nullopt when it can't be read.
+std::optional<std::string> read_text(const std::string& file) {
+  std::ifstream in{file, std::ios::binary};
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 struct run_options {
+  bool watch = false; ///< --watch: reload when the file changes
   std::string file;
   std::string agent;
   std::string http; ///< --http HOST:PORT
@@ -186,10 +199,13 @@ int cmd_run(const run_options& opt) {
   if (!opt.http.empty()) {
     auto hp = split_host_port(opt.http, "--http");
     if (!hp) return 2;
-    http_flag = http_spec{hp->first, hp->second};
+    http_flag.emplace();
+    http_flag->bind = hp->first;
+    http_flag->port = hp->second;
   }
   // Only the agent that runs here has its addresses tried; a file of one
   // agent runs that one.
+  auto loaded_text = read_text(opt.file).value_or("");
   auto topo = load_or_report(opt.file, opt.agent.empty()
                                            ? probe_scope{}
                                            : probe_scope{false, opt.agent});
@@ -242,6 +258,61 @@ int cmd_run(const run_options& opt) {
       }
     }
     using clock = std::chrono::steady_clock;
+    auto next_watch = clock::now();
+    // Reload (SIGHUP, --watch): the file is loaded and validated first; with
+    // errors the running topology stays and the errors are logged. Only what
+    // changed restarts (agent::reload).
+    auto reload = [&](agent& a, std::unique_ptr<http_endpoint>& http) {
+      auto text = read_text(opt.file);
+      loaded_text = text.value_or("");
+      auto result = load_topology(opt.file, builtin_registry(),
+                                  probe_scope{false, spec->name});
+      for (auto& err : result.errors)
+        spdlog::error("{}", err.to_string());
+      if (!result.errors.empty()) {
+        spdlog::error("agent {}: reload refused: {} error{} in {}; the "
+                      "running topology stays",
+                      spec->name, result.errors.size(),
+                      result.errors.size() == 1 ? "" : "s", opt.file);
+        return;
+      }
+      auto* next = result.topo.find(spec->name);
+      if (!next) {
+        spdlog::error("agent {}: reload refused: {} has no agent named '{}' "
+                      "any more; the running topology stays",
+                      spec->name, opt.file, spec->name);
+        return;
+      }
+      auto report = a.reload(*next, opt.shutdown_timeout);
+      if (!report.applied) {
+        spdlog::error("agent {}: reload refused: {}; the running topology "
+                      "stays",
+                      spec->name, report.error);
+        return;
+      }
+      // The endpoint follows the file, unless --http set it.
+      if (!http_flag && !(next->http == spec->http)) {
+        http.reset();
+        if (next->http) {
+          http = std::make_unique<http_endpoint>(spec->name, metrics);
+          try {
+            auto port = http->start(next->http->bind, next->http->port);
+            report.changes.push_back("HTTP on " + next->http->bind + ":" +
+                                     std::to_string(port));
+          } catch (const std::exception& e) {
+            spdlog::error("agent {}: {}", spec->name, e.what());
+            http.reset();
+          }
+        }
+      }
+      auto name = spec->name; // spec points into the topology replaced here
+      topo = std::move(result.topo);
+      spec = topo->find(name);
+      std::string what;
+      for (auto& c : report.changes)
+        what += (what.empty() ? "" : "; ") + c;
+      spdlog::info("agent {}: reloaded {}: {}", spec->name, opt.file, what);
+    };
     // The input is done (--exit-on-eof): file channels are drained too, as
     // a one-shot run means "deliver this"; after a signal they keep what
     // they hold for the next start.
@@ -257,16 +328,23 @@ int cmd_run(const run_options& opt) {
                           std::chrono::milliseconds{1}, wait);
       if (int sig = wait_signal(signals, wait)) {
         if (sig == SIGHUP) {
-          // A closed terminal or `systemctl reload`: never a silent death
-          // that loses the memory channel. (Reload is not built yet.)
-          spdlog::warn("agent {}: SIGHUP received; reload is not supported "
-                       "yet, ignoring it",
-                       spec->name);
+          // `systemctl reload`, `kill -HUP`: never a silent death that loses
+          // the memory channel.
+          spdlog::info("agent {}: SIGHUP received, reloading {}", spec->name,
+                       opt.file);
+          reload(a, http);
           continue;
         }
         spdlog::info("agent {}: {} received, stopping", spec->name,
                      signal_name(sig));
         break;
+      }
+      if (opt.watch && clock::now() >= next_watch) {
+        next_watch = clock::now() + std::chrono::seconds{1};
+        if (auto text = read_text(opt.file); text && *text != loaded_text) {
+          spdlog::info("agent {}: {} changed, reloading", spec->name, opt.file);
+          reload(a, http);
+        }
       }
       if (auto failed = a.failed_components();
           !failed.empty() && a.supervision().on_component_failure == "exit") {
@@ -531,6 +609,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--http", run.http,
                       "Serve /metrics, /metrics.json, /health, /ready on "
                       "HOST:PORT (overrides the file's http:)");
+  run_cmd->add_flag("--watch", run.watch,
+                    "Reload when the file changes (as on SIGHUP)");
   run_cmd->add_flag("--exit-on-eof", run.exit_on_eof,
                     "Stop once every source reached the end of its input");
   auto duration_flag = [](std::chrono::milliseconds& out) {
@@ -622,6 +702,37 @@ int main(int argc, char** argv) {
           "Time between counter log lines (0: only at exit) [0]")
       ->type_name("DURATION");
 
+  std::string top_addr = "127.0.0.1:8686";
+  top_options top;
+  auto* top_cmd = app.add_subcommand(
+      "top", "A live table of a running agent's components (its --http)");
+  top_cmd->add_option("address", top_addr, "The agent's HTTP HOST:PORT")
+      ->capture_default_str();
+  top_cmd
+      ->add_option_function<std::string>("--interval",
+                                         duration_flag(top.interval),
+                                         "Time between refreshes [1s]")
+      ->type_name("DURATION");
+  top_cmd
+      ->add_option("--frames", top.frames,
+                   "Draw this many frames, then exit (0: until q or "
+                   "Ctrl-C)")
+      ->capture_default_str();
+
+  std::string tap_addr;
+  tap_options tap;
+  auto* tap_cmd = app.add_subcommand(
+      "tap", "Print events as they pass a component of a running agent");
+  tap_cmd->add_option("address", tap_addr, "The agent's HTTP HOST:PORT")
+      ->required();
+  tap_cmd
+      ->add_option("component", tap.component,
+                   "A source, channel or sink name (r1, c1, k1)")
+      ->required();
+  tap_cmd->add_option("--limit", tap.limit, "Events to print, then exit")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}))
+      ->capture_default_str();
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -647,6 +758,20 @@ int main(int argc, char** argv) {
   if (*graph_cmd) return cmd_graph(graph_file, graph_format);
   if (*broker_cmd) return cmd_broker(brokers, topics);
   if (*node_cmd) return cmd_node(node);
+  if (*top_cmd) {
+    auto hp = split_host_port(top_addr, "address");
+    if (!hp) return 2;
+    top.host = hp->first;
+    top.port = hp->second;
+    return cmd_top(top);
+  }
+  if (*tap_cmd) {
+    auto hp = split_host_port(tap_addr, "address");
+    if (!hp) return 2;
+    tap.host = hp->first;
+    tap.port = hp->second;
+    return cmd_tap(tap);
+  }
   if (*inspect_cmd)
     return filelog::inspect_directory(channel_dir, std::cout, std::cerr);
   if (*verify_cmd)

@@ -98,6 +98,31 @@ metrics_registry::get(const std::string& name, const std::string& kind,
 }
 
 std::shared_ptr<component_metrics>
+metrics_registry::replace(const std::string& name, const std::string& kind,
+                          const std::string& type) {
+  auto ptr = std::make_shared<component_metrics>();
+  ptr->name = name;
+  ptr->kind = kind;
+  ptr->type = type;
+  std::lock_guard guard{mtx_};
+  items_[name] = ptr;
+  return ptr;
+}
+
+void metrics_registry::put(std::shared_ptr<component_metrics> m) {
+  std::lock_guard guard{mtx_};
+  auto name = m->name;
+  items_[name] = std::move(m);
+}
+
+void metrics_registry::remove(const std::string& name,
+                              const std::shared_ptr<component_metrics>& m) {
+  std::lock_guard guard{mtx_};
+  if (auto i = items_.find(name); i != items_.end() && i->second == m)
+    items_.erase(i);
+}
+
+std::shared_ptr<component_metrics>
 metrics_registry::find(const std::string& name) const {
   std::lock_guard guard{mtx_};
   auto i = items_.find(name);

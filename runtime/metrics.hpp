@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/tap.hpp"
+
 namespace flumen {
 
 /// Lifecycle of a supervised component.
@@ -76,6 +78,9 @@ struct component_metrics {
   /// "busy").
   std::atomic<uint64_t> batches_resent{0};
   std::atomic<int> state{static_cast<int>(component_state::starting)};
+  /// Where `flumen tap` sees the events passing this component (a source's
+  /// after its interceptors, a channel's accepted puts, a sink's takes).
+  tap_point tap;
 
   component_state current_state() const {
     return static_cast<component_state>(state.load());
@@ -107,6 +112,16 @@ public:
   std::shared_ptr<component_metrics> get(const std::string& name,
                                          const std::string& kind,
                                          const std::string& type);
+  /// A fresh set under `name`: a component a reload replaced counts from
+  /// zero, while the old instance keeps the old set until it ends.
+  std::shared_ptr<component_metrics> replace(const std::string& name,
+                                             const std::string& kind,
+                                             const std::string& type);
+  /// Registers `m` under its name, in place of what was there.
+  void put(std::shared_ptr<component_metrics> m);
+  /// Drops `name` if it is still `m` (a component a reload removed).
+  void remove(const std::string& name,
+              const std::shared_ptr<component_metrics>& m);
   /// Looks a component up; nullptr when unknown.
   std::shared_ptr<component_metrics> find(const std::string& name) const;
   std::vector<std::shared_ptr<component_metrics>> all() const;

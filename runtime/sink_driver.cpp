@@ -223,6 +223,7 @@ void pump(driver_actor* self) {
         } else {
           st.metrics->events_taken.fetch_add(events.size(),
                                              std::memory_order_relaxed);
+          st.metrics->tap.offer(events);
           deliver(self, id, events);
         }
         pump(self);

@@ -21,6 +21,8 @@ struct supervised {
   /// Failures since the child last ran `limit.window` without one.
   std::size_t failures = 0;
   backoff_policy::clock::time_point started{};
+  /// Taken out of supervision by a reload: never restarted again.
+  bool retired = false;
 };
 
 struct supervisor_state {
@@ -29,6 +31,7 @@ struct supervisor_state {
   /// Watched, not restarted (channels): their metrics, by address.
   std::map<caf::actor_addr, std::shared_ptr<component_metrics>> watched;
   restart_limit limit;
+  backoff_policy policy;
   bool stopping = false;
   static inline const char* name = "supervisor";
 };
@@ -89,6 +92,7 @@ caf::behavior supervisor(supervisor_actor* self,
                          std::vector<watched_spec> watched,
                          backoff_policy policy, restart_limit limit) {
   self->state.limit = limit;
+  self->state.policy = policy;
   for (auto& w : watched) {
     if (!w.actor) continue;
     self->monitor(w.actor);
@@ -99,6 +103,7 @@ caf::behavior supervisor(supervisor_actor* self,
   for (std::size_t i = 0; i < self->state.children.size(); ++i)
     start_child(self, i);
   self->set_down_handler([self](const caf::down_msg& dm) {
+    // A retired child going down is the reload stopping it.
     auto& st = self->state;
     if (auto w = st.watched.find(dm.source); w != st.watched.end()) {
       // A channel is not restarted: its events died with it, and the
@@ -118,7 +123,7 @@ caf::behavior supervisor(supervisor_actor* self,
     st.by_addr.erase(it);
     auto& c = st.children[i];
     c.current = nullptr;
-    if (st.stopping || dm.reason == caf::exit_reason::normal) {
+    if (st.stopping || c.retired || dm.reason == caf::exit_reason::normal) {
       c.spec.metrics->set_state(component_state::stopped);
       return;
     }
@@ -126,12 +131,38 @@ caf::behavior supervisor(supervisor_actor* self,
   });
   return {
       [self](restart_atom, std::size_t i) {
-        if (!self->state.stopping) start_child(self, i);
+        auto& st = self->state;
+        if (!st.stopping && !st.children[i].retired) start_child(self, i);
       },
       [self](caf::get_atom, const std::string& name) -> caf::actor {
         for (auto& c : self->state.children)
-          if (c.spec.name == name) return c.current;
+          if (c.spec.name == name && !c.retired) return c.current;
         return nullptr;
+      },
+      [self](adopt_atom, const std::shared_ptr<adoption>& more) {
+        auto& st = self->state;
+        for (auto& w : more->watched) {
+          if (!w.actor) continue;
+          self->monitor(w.actor);
+          st.watched[w.actor.address()] = w.metrics;
+        }
+        for (auto& spec : more->children) {
+          st.children.push_back(supervised{std::move(spec), {}, st.policy});
+          if (!st.stopping) start_child(self, st.children.size() - 1);
+        }
+        return ok_atom::value;
+      },
+      [self](retire_atom, const std::string& name) -> caf::actor {
+        for (auto& c : self->state.children)
+          if (c.spec.name == name && !c.retired) {
+            c.retired = true;
+            return c.current;
+          }
+        return nullptr;
+      },
+      [self](retire_atom, const caf::actor& channel) {
+        if (channel) self->state.watched.erase(channel.address());
+        return ok_atom::value;
       },
       [self](stop_atom) {
         self->state.stopping = true;

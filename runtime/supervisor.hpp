@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "runtime/backoff.hpp"
@@ -40,6 +42,15 @@ struct watched_spec {
   std::shared_ptr<component_metrics> metrics;
 };
 
+/// Reload: more children and watched actors for a running supervisor.
+struct adoption {
+  std::vector<child_spec> children;
+  std::vector<watched_spec> watched;
+};
+
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+
 /// Spawns a supervisor that starts every child, watches it, and restarts
 /// one that goes down for any reason but a normal exit, after the backoff,
 /// until the restart limit is exceeded: then the child's state is `failed`
@@ -47,6 +58,12 @@ struct watched_spec {
 /// channel when it goes down, so a restart loses nothing.
 ///   (caf::get_atom, std::string name) -> (caf::actor)   current instance
 ///   (stop_atom)                       -> (ok_atom)      no more restarts
+///   (adopt_atom, shared_ptr<adoption>)-> (ok_atom)      starts and watches
+///                                                       them too
+///   (retire_atom, std::string name)   -> (caf::actor)   never restarts the
+///                                       child again (a reload stops it);
+///                                       its current instance, maybe null
+///   (retire_atom, caf::actor channel) -> (ok_atom)      stops watching it
 caf::actor spawn_supervisor(caf::actor_system& sys,
                             std::vector<child_spec> children,
                             backoff_policy policy = backoff_policy{},
@@ -54,3 +71,5 @@ caf::actor spawn_supervisor(caf::actor_system& sys,
                             std::vector<watched_spec> watched = {});
 
 } // namespace flumen
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flumen::adoption>)

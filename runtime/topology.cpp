@@ -375,6 +375,20 @@ private:
     }
     option_reader r(val, path, file_, errors_, text_);
     spec.type = r.required_str("type");
+    // What a reload compares. A source's channels and interceptors are its
+    // router's, changed without restarting the source.
+    auto copy = expanded_copy(val);
+    if (kind == "sources") {
+      if (auto ic = value_of(val, "interceptors"); ic.IsDefined())
+        spec.interceptors_config = expanded_yaml(ic);
+      copy.remove("channels");
+      copy.remove("interceptors");
+    }
+    {
+      YAML::Emitter out;
+      out << copy;
+      spec.config = out.c_str();
+    }
     // Common keys first, so a source of unknown type still has channels.
     if (kind == "sources") {
       auto before = errors_.size();
@@ -613,7 +627,8 @@ private:
     };
     std::vector<endpoint_tls> all;
     for (std::size_t i = 0; i < d.spec.sources.size(); ++i)
-      all.push_back({d.spec.sources[i].path + ".tls", where_in(d.sources[i], "tls"),
+      all.push_back({d.spec.sources[i].path + ".tls",
+                     where_in(d.sources[i], "tls"),
                      &d.spec.sources[i].facts.security});
     for (std::size_t i = 0; i < d.spec.sinks.size(); ++i)
       all.push_back({d.spec.sinks[i].path + ".tls", where_in(d.sinks[i], "tls"),
@@ -961,7 +976,8 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
   try {
     node = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    out.errors.push_back({{}, path, std::string{"malformed YAML: "} + e.what()});
+    out.errors.push_back(
+        {{}, path, std::string{"malformed YAML: "} + e.what()});
     return out;
   }
   if (!node.IsMap()) {

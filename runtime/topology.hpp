@@ -32,6 +32,13 @@ struct component_spec {
   /// nodes they run on (`placement`; empty: in the agent's process).
   std::size_t replicas = 1;
   std::vector<std::string> placement;
+  /// The component's mapping as YAML, environment variables expanded
+  /// (a source's without `channels` and `interceptors`): a reload restarts
+  /// the component when this differs.
+  std::string config;
+  /// Sources: the `interceptors` list as YAML (a reload changes them in
+  /// the source's router when this differs).
+  std::string interceptors_config;
   /// Sinks placed on nodes: the component's mapping as YAML, environment
   /// variables expanded, for the node to parse (load_placed_sink).
   std::string yaml;
@@ -72,8 +79,12 @@ struct supervision_settings {
 struct http_spec {
   std::string bind = "127.0.0.1";
   uint16_t port = 0; ///< 0: any free port (logged)
-  location bind_at; ///< where `bind` and `port` are written (for errors)
+  location bind_at;  ///< where `bind` and `port` are written (for errors)
   location port_at;
+
+  friend bool operator==(const http_spec& a, const http_spec& b) {
+    return a.bind == b.bind && a.port == b.port;
+  }
 };
 
 /// One agent: its components by kind, in file order.

@@ -395,6 +395,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
   st.writing_bytes -= wp.bytes;
   auto rp = wp.rp;
   st.metrics->events_put.fetch_add(n, std::memory_order_relaxed);
+  st.metrics->tap.offer(events);
   // Kept in memory when it can be, in the log's order: only while nothing
   // is waiting on disk ahead of it.
   if ((!st.backlog || st.backlog->empty()) && st.memory_room(n, wp.bytes)) {
@@ -536,6 +537,7 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
   }
   filelog::journal_options jo;
   jo.dir = cfg.directory;
+  jo.name = w.metrics ? w.metrics->name : std::string{};
   jo.max_file_size = cfg.max_file_size;
   jo.fsync = cfg.fsync;
   jo.fsync_interval = cfg.fsync_interval;

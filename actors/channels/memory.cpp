@@ -88,6 +88,7 @@ struct memory_state {
 
   void enqueue(batch&& events, std::size_t bytes) {
     metrics->events_put.fetch_add(events.size(), std::memory_order_relaxed);
+    metrics->tap.offer(events);
     for (auto& e : events)
       queue.emplace_back(std::move(e));
     queue_bytes += bytes;

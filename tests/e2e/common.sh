@@ -12,7 +12,7 @@ cleanup() {
     kill -CONT "$p" 2>/dev/null || true # a frozen one can't stop otherwise
     wait "$p" 2>/dev/null || true
   done
-  rm -rf "$WORK"
+  [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -97,6 +97,18 @@ TEST_F(file_channel, put_take_commit_in_order_with_its_counters) {
   EXPECT_EQ(metrics_->current_state(), component_state::running);
 }
 
+// `flumen tap`'s hook: what the channel accepted, once it is in the log.
+TEST_F(file_channel, a_tap_sees_accepted_puts) {
+  auto ch = open(config());
+  auto q = std::make_shared<tap_queue>();
+  metrics_->tap.subscribe(q, "c1");
+  ASSERT_FALSE(put(self, ch, numbered(0, 2)));
+  std::vector<std::string> got;
+  q->pop(got, 10);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1], format_tap_line("c1", numbered(0, 2)[1]));
+}
+
 TEST_F(file_channel, the_directory_is_created_with_mode_0700) {
   auto ch = open(config());
   struct stat st {};

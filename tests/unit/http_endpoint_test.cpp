@@ -6,12 +6,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 using namespace flumen;
@@ -54,13 +59,14 @@ void parse_prometheus(const std::string& text,
     if (std::regex_match(line, m, type_re)) {
       EXPECT_TRUE(types.emplace(m[1], m[2]).second) << "second TYPE " << n;
       EXPECT_TRUE(helps.count(m[1])) << "TYPE before HELP, line " << n;
-      if (m[2] == "counter")
+      if (m[2] == "counter") {
         EXPECT_TRUE(std::string{m[1]}.ends_with("_total"))
             << "counter not ending in _total: " << line;
+      }
       continue;
     }
-    ASSERT_FALSE(line.starts_with("#")) << "bad comment line " << n << ": "
-                                        << line;
+    ASSERT_FALSE(line.starts_with("#"))
+        << "bad comment line " << n << ": " << line;
     ASSERT_TRUE(std::regex_match(line, m, sample_re))
         << "not a sample, line " << n << ": " << line;
     std::string name = m[1];
@@ -171,8 +177,8 @@ TEST_F(http_bodies, health_is_503_naming_a_degraded_or_failed_component) {
   auto ok = health("a1", reg);
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(nlohmann::json::parse(ok.body)["status"], "ok");
-  reg.find("a1.sinks.k1#2")->set_state(component_state::degraded,
-                                       "brokers down");
+  reg.find("a1.sinks.k1#2")
+      ->set_state(component_state::degraded, "brokers down");
   auto bad = health("a1", reg);
   EXPECT_EQ(bad.status, 503);
   auto j = nlohmann::json::parse(bad.body);
@@ -185,6 +191,203 @@ TEST_F(http_bodies, ready_once_nothing_is_starting) {
   EXPECT_EQ(readiness("a1", reg).status, 200);
   reg.get("a1.sinks.k9", "sink", "kafka"); // starting
   EXPECT_EQ(readiness("a1", reg).status, 503);
+}
+
+TEST_F(http_bodies, stats_json_lists_every_counter_in_registry_order) {
+  reg.find("a1.sinks.k1#2")->set_state(component_state::failed, "gone");
+  reg.find("a1.sinks.k1#2")->set_placement("node n1 (10.0.0.5:4700)");
+  auto j = nlohmann::json::parse(stats_json("a1", reg, {1 << 20, 5, 2.5}));
+  EXPECT_EQ(j["agent"], "a1");
+  EXPECT_EQ(j["uptime_seconds"], 2.5);
+  EXPECT_EQ(j["rss_bytes"], 1 << 20);
+  auto& c = j["components"];
+  ASSERT_EQ(c.size(), 3u); // a2's is not a1's
+  EXPECT_EQ(c[0]["name"], "c1");
+  EXPECT_EQ(c[1]["name"], "k1#2");
+  EXPECT_EQ(c[2]["name"], "r1");
+  EXPECT_EQ(c[2]["kind"], "source");
+  EXPECT_EQ(c[2]["type"], "netcat");
+  EXPECT_EQ(c[2]["state"], "running");
+  EXPECT_EQ(c[2]["reason"], "");
+  EXPECT_EQ(c[2]["counters"]["events_received"], 10);
+  EXPECT_EQ(c[2]["counters"]["events_accepted"], 9);
+  EXPECT_EQ(c[0]["counters"]["channel_size"], 5);
+  EXPECT_EQ(c[0]["counters"]["channel_capacity"], 20);
+  EXPECT_EQ(c[1]["state"], "failed");
+  EXPECT_EQ(c[1]["reason"], "gone");
+  EXPECT_EQ(c[1]["placement"], "node n1 (10.0.0.5:4700)");
+  EXPECT_EQ(c[2]["tappers"], 0);
+  // Every family of /metrics, by its short name.
+  auto text = prometheus_text("a1", reg, {});
+  std::size_t families = 0;
+  for (auto& [name, value] : c[0]["counters"].items()) {
+    ++families;
+    auto counter = "flumen_" + name + "_total{";
+    auto gauge = "flumen_" + name + "{";
+    EXPECT_TRUE(text.find(counter) != std::string::npos ||
+                text.find(gauge) != std::string::npos)
+        << name;
+  }
+  EXPECT_EQ(families, 26u);
+}
+
+TEST_F(http_bodies, a_tap_names_a_component_or_says_which_there_are) {
+  reg.get("a1.sinks.k1#0", "sink", "kafka");
+  auto t = resolve_tap("a1", reg, "r1");
+  ASSERT_EQ(t.points.size(), 1u);
+  EXPECT_EQ(t.points[0].first, "r1");
+  EXPECT_EQ(resolve_tap("a1", reg, "sources.r1").points.size(), 1u);
+  // A sink's replicas: all of them, or one.
+  t = resolve_tap("a1", reg, "k1");
+  ASSERT_EQ(t.points.size(), 2u);
+  EXPECT_EQ(t.points[0].first, "k1#0");
+  EXPECT_EQ(t.points[1].first, "k1#2");
+  EXPECT_EQ(resolve_tap("a1", reg, "sinks.k1").points.size(), 2u);
+  EXPECT_EQ(resolve_tap("a1", reg, "k1#2").points.size(), 1u);
+  t = resolve_tap("a1", reg, "x");
+  EXPECT_EQ(t.status, 404);
+  EXPECT_EQ(t.error, "no component 'x' in agent a1; there are: channels.c1, "
+                     "sinks.k1, sources.r1");
+  reg.get("a1.channels.r1", "channel", "memory");
+  t = resolve_tap("a1", reg, "r1");
+  EXPECT_EQ(t.status, 400);
+  EXPECT_TRUE(t.points.empty());
+  EXPECT_NE(t.error.find("channels.r1, sources.r1"), std::string::npos)
+      << t.error;
+}
+
+namespace {
+
+// A `flumen tap` of the test's own: the response's status and lines.
+struct tap_client {
+  std::atomic<int> status{0};
+  std::string body;
+  std::thread thread;
+  std::atomic<bool> done{false};
+
+  tap_client(uint16_t port, std::string path) {
+    thread = std::thread{[this, port, path] {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_read_timeout(10, 0);
+      cli.Get(
+          path,
+          [this](const httplib::Response& r) {
+            status = r.status;
+            return true;
+          },
+          [this](const char* d, std::size_t n) {
+            body.append(d, n);
+            return true;
+          });
+      done = true;
+    }};
+  }
+  ~tap_client() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+bool eventually(std::chrono::milliseconds within,
+                const std::function<bool()>& cond) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_F(http_bodies, a_tap_streams_the_events_then_lets_go) {
+  http_endpoint ep{"a1", reg};
+  auto port = ep.start("127.0.0.1", 0);
+  auto r1 = reg.find("a1.sources.r1");
+  auto k1 = reg.get("a1.sinks.k1#0", "sink", "kafka");
+  auto k2 = reg.find("a1.sinks.k1#2");
+  {
+    tap_client src{port, "/tap/r1?limit=3"};
+    tap_client sink{port, "/tap/k1?limit=2"};
+    ASSERT_TRUE(eventually(std::chrono::seconds{5}, [&] {
+      return r1->tap.tapped() && k1->tap.tapped() && k2->tap.tapped();
+    }));
+    r1->tap.offer({event{{{"h", "v"}}, "one"}, event{{}, "two"}});
+    r1->tap.offer({event{{}, "three"}, event{{}, "four"}});
+    k2->tap.offer({event{{}, "from #2"}});
+    k1->tap.offer({event{{}, "from #0"}});
+    ASSERT_TRUE(eventually(std::chrono::seconds{5},
+                           [&] { return src.done && sink.done; }));
+    EXPECT_EQ(src.status, 200);
+    EXPECT_EQ(src.body, "r1 {h=v} \"one\"\nr1 {} \"two\"\nr1 {} \"three\"\n");
+    EXPECT_EQ(sink.body, "k1#2 {} \"from #2\"\nk1#0 {} \"from #0\"\n");
+  }
+  // Ended: the tap points cost nothing again.
+  EXPECT_TRUE(eventually(std::chrono::seconds{5}, [&] {
+    return !r1->tap.tapped() && !k1->tap.tapped() && !k2->tap.tapped();
+  }));
+}
+
+TEST_F(http_bodies, a_tap_that_falls_behind_says_how_many_it_missed) {
+  http_endpoint ep{"a1", reg};
+  auto port = ep.start("127.0.0.1", 0);
+  auto r1 = reg.find("a1.sources.r1");
+  tap_client tap{port, "/tap/r1?limit=2"};
+  ASSERT_TRUE(
+      eventually(std::chrono::seconds{5}, [&] { return r1->tap.tapped(); }));
+  // One batch of 1500: the queue takes 1000, the rest is missed at once.
+  batch many;
+  for (int i = 0; i < 1500; ++i)
+    many.push_back(event{{}, std::to_string(i)});
+  r1->tap.offer(many);
+  ASSERT_TRUE(
+      eventually(std::chrono::seconds{5}, [&] { return tap.done.load(); }));
+  EXPECT_EQ(tap.body, "# missed 500 events: the tap's queue was full\n"
+                      "r1 {} \"0\"\nr1 {} \"1\"\n");
+}
+
+TEST_F(http_bodies, taps_are_few_and_named) {
+  http_endpoint ep{"a1", reg};
+  auto port = ep.start("127.0.0.1", 0);
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get("/tap/nope");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(res->body, "no component 'nope' in agent a1; there are: "
+                       "channels.c1, sinks.k1, sources.r1\n");
+  res = cli.Get("/tap/r1?limit=0");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  auto c1 = reg.find("a1.channels.c1");
+  std::vector<std::unique_ptr<tap_client>> taps;
+  for (int i = 0; i < max_taps; ++i)
+    taps.push_back(std::make_unique<tap_client>(port, "/tap/c1?limit=1"));
+  // Each tap subscribes one queue: the fifth is refused while they run.
+  ASSERT_TRUE(eventually(std::chrono::seconds{5}, [&] {
+    return std::all_of(taps.begin(), taps.end(),
+                       [](auto& t) { return t->status == 200; });
+  }));
+  res = cli.Get("/tap/r1");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->body, "at most 4 taps at once; try again when one ends\n");
+  c1->tap.offer({event{{}, "x"}});
+  for (auto& t : taps)
+    ASSERT_TRUE(
+        eventually(std::chrono::seconds{5}, [&] { return t->done.load(); }));
+  for (auto& t : taps)
+    EXPECT_EQ(t->body, "c1 {} \"x\"\n");
+  // Their slots are free again.
+  auto r1 = reg.find("a1.sources.r1");
+  ASSERT_TRUE(
+      eventually(std::chrono::seconds{5}, [&] { return !c1->tap.tapped(); }));
+  tap_client again{port, "/tap/r1?limit=1"};
+  ASSERT_TRUE(
+      eventually(std::chrono::seconds{5}, [&] { return r1->tap.tapped(); }));
+  r1->tap.offer({event{{}, "y"}});
+  ASSERT_TRUE(
+      eventually(std::chrono::seconds{5}, [&] { return again.done.load(); }));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, "r1 {} \"y\"\n");
 }
 
 // --log-format json: one JSON object per line, whatever the message holds.

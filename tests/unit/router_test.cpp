@@ -149,3 +149,61 @@ TEST_F(router_test, a_batch_the_interceptors_empty_is_accepted_unput) {
   auto m = registry_.find("a1.channels.c1");
   EXPECT_EQ(m->events_put.load(), 1u);
 }
+
+TEST_F(router_test, a_changed_route_takes_effect_at_the_tick) {
+  auto c1 = channel(channel_config(10, 10));
+  auto c2 = channel(channel_config(10, 10), "c2");
+  auto routes = std::make_shared<route_table>(std::vector<caf::actor>{c1},
+                                              std::vector<interceptor_fn>{});
+  auto r = track(spawn_router(sys, routes, metrics_of("sources", "r1", "seq")));
+  ASSERT_FALSE(put(self, r, {make_event("before")}));
+  // A reload: another channel and an interceptor; the tick says it's taken.
+  routes->set({c2}, {tag("x")});
+  EXPECT_EQ(caf::actor_cast<caf::actor>(routes->router()), r);
+  bool ticked = false;
+  self->request(r, 5s, tick_atom::value)
+      .receive([&](ok_atom) { ticked = true; }, [](caf::error&) {});
+  ASSERT_TRUE(ticked);
+  ASSERT_FALSE(put(self, r, {make_event("after")}));
+  auto t1 = take(self, c1, 10);
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(bodies(t1->events), strs{"before"});
+  auto t2 = take(self, c2, 10);
+  ASSERT_TRUE(t2);
+  ASSERT_EQ(bodies(t2->events), strs{"after"});
+  EXPECT_EQ(header(t2->events[0], "trace"), "x");
+}
+
+TEST_F(router_test, a_changed_route_applies_to_the_next_batch_without_a_tick) {
+  auto c1 = channel(channel_config(10, 10));
+  auto c2 = channel(channel_config(10, 10), "c2");
+  auto routes = std::make_shared<route_table>(std::vector<caf::actor>{c1},
+                                              std::vector<interceptor_fn>{});
+  auto r = track(spawn_router(sys, routes, metrics_of("sources", "r1", "seq")));
+  routes->set({c1, c2}, {});
+  ASSERT_FALSE(put(self, r, {make_event("both")}));
+  for (auto& ch : {c1, c2}) {
+    auto t = take(self, ch, 10);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(bodies(t->events), strs{"both"});
+  }
+}
+
+// `flumen tap`'s hooks: a source's tap sees its events as its channels get
+// them (after the interceptors, without what they dropped), a channel's tap
+// what it accepted.
+TEST_F(router_test, taps_see_what_passes_after_the_interceptors) {
+  auto ch = channel(channel_config(10, 10));
+  auto r = router({ch}, {tag("x"), [] { return std::make_unique<dropper>(); }});
+  auto at_source = std::make_shared<tap_queue>();
+  auto at_channel = std::make_shared<tap_queue>();
+  registry_.find("a1.sources.r1")->tap.subscribe(at_source, "r1");
+  registry_.find("a1.channels.c1")->tap.subscribe(at_channel, "c1");
+  ASSERT_FALSE(put(self, r, batch{event{{}, "keep"}, event{{}, "drop"}}));
+  strs got;
+  at_source->pop(got, 10);
+  EXPECT_EQ(got, strs{"r1 {trace=x} \"keep\""});
+  got.clear();
+  at_channel->pop(got, 10);
+  EXPECT_EQ(got, strs{"c1 {trace=x} \"keep\""});
+}

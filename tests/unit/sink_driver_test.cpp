@@ -323,3 +323,18 @@ TEST_F(sink_driver_test, a_channel_that_dies_holding_a_take_ends_the_sink) {
                 caf::after(std::chrono::seconds{5}) >> [] {});
   EXPECT_TRUE(down) << "the sink must end with its channel";
 }
+
+// `flumen tap`'s hook in a sink: the batches it takes, as it takes them.
+TEST_F(sink_driver_test, a_tap_sees_what_the_sink_takes) {
+  auto ch = channel(channel_config(100, 100));
+  auto q = std::make_shared<tap_queue>();
+  registry_.get("a1.sinks.k1", "sinks", "scripted")->tap.subscribe(q, "k1");
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  auto d = driver(ch, 1, 10);
+  ASSERT_TRUE(s->wait_open(1));
+  std::vector<std::string> got;
+  q->pop(got, 10);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], format_tap_line("k1", numbered(0, 3)[0]));
+  s->finish(0);
+}

@@ -48,9 +48,9 @@ bool journal::wait_for_space() {
       if (stopping_) return false;
       stats_.waiting_for_space = true;
       if (!logged) {
-        spdlog::warn("file channel {}: less than {} bytes free; puts are "
+        spdlog::warn("{} ({}): less than {} bytes free; puts are "
                      "held until there is room",
-                     opts_.dir, opts_.min_free_space);
+                     who(), opts_.dir, opts_.min_free_space);
         logged = true;
       }
       // Woken by commits (which delete segments and free space), a stop, or
@@ -63,7 +63,7 @@ bool journal::wait_for_space() {
   }
   std::lock_guard guard{mtx_};
   if (stats_.waiting_for_space)
-    spdlog::info("file channel {}: free space is back; puts go on", opts_.dir);
+    spdlog::info("{} ({}): free space is back; puts go on", who(), opts_.dir);
   stats_.waiting_for_space = false;
   return true;
 }
@@ -109,7 +109,7 @@ void journal::store_committed(uint64_t committed) {
     ack_.store(committed);
   } catch (const std::system_error& e) {
     // Not stored: a restart delivers those events again (at least once).
-    spdlog::warn("file channel {}: cannot store the committed position: {}",
+    spdlog::warn("{} ({}): cannot store the committed position: {}", who(),
                  opts_.dir, e.what());
     return;
   }
@@ -119,7 +119,7 @@ void journal::store_committed(uint64_t committed) {
   // the committed position; the current one is never deleted.
   while (segments_.size() >= 2 && segments_[1].first_seq <= committed) {
     if (::unlink(segments_.front().path.c_str()) != 0 && errno != ENOENT) {
-      spdlog::warn("file channel {}: cannot delete {}: {}", opts_.dir,
+      spdlog::warn("{} ({}): cannot delete {}: {}", who(), opts_.dir,
                    segments_.front().path, std::strerror(errno));
       break;
     }
@@ -218,7 +218,7 @@ void journal::run() {
         if (opts_.fsync == fsync_policy::batch)
           for (auto& r : results)
             if (!r.error) r.error = e.code();
-        spdlog::warn("file channel {}: sync failed: {}", opts_.dir, e.what());
+        spdlog::warn("{} ({}): sync failed: {}", who(), opts_.dir, e.what());
       }
       unsynced_ = false;
       last_sync_ = now;

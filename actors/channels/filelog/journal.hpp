@@ -38,6 +38,9 @@ struct journal_options {
   uint64_t min_free_space = 0;
   /// How free space is measured (statvfs of `dir` unless set: tests).
   std::function<uint64_t()> free_space{};
+  /// Who writes it, in log lines (`a1.channels.c1`); the directory when
+  /// empty.
+  std::string name{};
 };
 
 /// The file channel's writer: one thread that appends a record per put,
@@ -92,6 +95,10 @@ public:
   counters stats() const;
 
 private:
+  /// The component's name for log lines, or "file channel".
+  std::string who() const {
+    return opts_.name.empty() ? std::string{"file channel"} : opts_.name;
+  }
   struct pending {
     batch events;
     callback done;
