@@ -26,6 +26,8 @@
 #include <memory>
 #include <string>
 
+#include "runtime/http_head.hpp"
+
 namespace flumen {
 
 /// The server's limits (README "Operations").
@@ -37,13 +39,6 @@ struct http_limits {
   std::chrono::milliseconds write_timeout{5000};
   std::size_t max_requests = 100;
   std::size_t max_pending_output = 64 << 20;
-};
-
-/// A request as handlers see it.
-struct http_request {
-  std::string method;                        ///< GET or HEAD
-  std::string path;                          ///< percent-decoded
-  std::map<std::string, std::string> params; ///< query, percent-decoded
 };
 
 /// What a handler answers.

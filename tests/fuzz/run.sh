@@ -8,14 +8,17 @@
 #                                       channel's log format) or hopwire
 #                                       (the hop wire codec, from the
 #                                       encoded batches in
-#                                       tests/fuzz/seeds/hopwire/)
+#                                       tests/fuzz/seeds/hopwire/) or
+#                                       httphead (the HTTP endpoint's
+#                                       request heads, tests/fuzz/seeds/
+#                                       httphead/)
 # Exit 0 when nothing crashed; a crash leaves its input as crash-* in
 # build-fuzz/ and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30000}
 TARGET=${2:-topology}
-case $TARGET in topology | filelog | hopwire) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
+case $TARGET in topology | filelog | hopwire | httphead) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
 # Configured every time (a second or two), so targets added since show up.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
@@ -26,8 +29,8 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 if [[ $TARGET == topology ]]; then
   cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
-elif [[ $TARGET == hopwire ]]; then
-  cp tests/fuzz/seeds/hopwire/* "$corpus/"
+elif [[ $TARGET == hopwire || $TARGET == httphead ]]; then
+  cp "tests/fuzz/seeds/$TARGET"/* "$corpus/"
 fi
 ((RUNS > 0)) || RUNS=-1
 cd build-fuzz

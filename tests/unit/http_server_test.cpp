@@ -418,3 +418,47 @@ TEST_F(http_server_test, keep_alive_is_bounded_in_time_and_requests) {
   EXPECT_EQ(r, "");
   EXPECT_GE(steady::now() - t0, 250ms);
 }
+
+// -- the request head parser (pure; fuzzed: tests/fuzz/httphead_fuzz.cpp)
+
+TEST(http_head, a_get_with_a_query_is_parsed_and_decoded) {
+  std::string in = "GET /tap/r%31?limit=5&x=a+b%21 HTTP/1.1\r\nHost: h\r\n\r\n"
+                   "GET /next HTTP/1.1\r\n\r\n";
+  auto end = flumen::http_head_end(in);
+  ASSERT_EQ(in.substr(end), "GET /next HTTP/1.1\r\n\r\n");
+  auto h = flumen::parse_http_head(std::string_view{in}.substr(0, end));
+  ASSERT_EQ(h.status, 0) << h.error;
+  EXPECT_EQ(h.request.method, "GET");
+  EXPECT_EQ(h.request.path, "/tap/r1");
+  EXPECT_EQ(h.request.params.at("limit"), "5");
+  EXPECT_EQ(h.request.params.at("x"), "a b!");
+  EXPECT_TRUE(h.keep_alive);
+}
+
+TEST(http_head, keep_alive_follows_version_and_connection) {
+  EXPECT_FALSE(flumen::parse_http_head("GET / HTTP/1.0\n\n").keep_alive);
+  EXPECT_TRUE(
+      flumen::parse_http_head("GET / HTTP/1.0\nConnection: Keep-Alive\n\n")
+          .keep_alive);
+  EXPECT_FALSE(flumen::parse_http_head("GET / HTTP/1.1\nConnection: close\n\n")
+                   .keep_alive);
+}
+
+TEST(http_head, bad_heads_get_their_status) {
+  auto status = [](std::string_view in) {
+    return flumen::parse_http_head(in).status;
+  };
+  EXPECT_EQ(status("GET /\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/2.0\r\n\r\n"), 505);
+  EXPECT_EQ(status("GET / SPDY\r\n\r\n"), 400);
+  EXPECT_EQ(status("POST / HTTP/1.1\r\n\r\n"), 405);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nno colon here\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET http://x/ HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status(""), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0);
+  EXPECT_EQ(flumen::http_head_end("GET / HTTP/1.1\r\nHost: x\r\n"),
+            std::string_view::npos);
+}
