@@ -15,7 +15,7 @@ CONF=$WORK/agent.yaml
 # write_conf LINGER INTERCEPTORS SIDE: the topology; SIDE=1 keeps the second
 # channel (and its sink into topic `side`).
 write_conf() {
-  local linger=$1 interceptors=$2 side=$3 channels="[c1]"
+  local linger=$1 interceptors=$2 side=$3 channels="[c1]" line_max=${4:-65536}
   ((side)) && channels="[c1, c2]"
   {
     cat <<EOF
@@ -26,6 +26,7 @@ agents:
         type: netcat
         bind: 127.0.0.1
         port: $PORT
+        max_line_length: $line_max
         channels: $channels
         interceptors: $interceptors
     channels:
@@ -183,10 +184,17 @@ grep -q "stopped, every accepted event delivered" "$WORK/agent.log" \
 AGENT=$!
 PIDS+=($AGENT)
 wait_for 20 nc -z 127.0.0.1 "$PORT" || fail "agent not listening: $(cat "$WORK/watch.log")"
-write_conf 30 "[{type: static, key: stage, value: b}]" 0
+# The sink and the source change: both restart, the source on its port.
+write_conf 30 "[{type: static, key: stage, value: b}]" 0 4096
 watched() { grep -q "agent.yaml changed, reloading" "$WORK/watch.log" && grep -q "reloaded $CONF" "$WORK/watch.log"; }
 wait_for 20 watched || fail "--watch did not reload: $(tail -5 "$WORK/watch.log")"
-seq 1 100 | nc -N 127.0.0.1 "$PORT"
+grep "reloaded $CONF" "$WORK/watch.log" | grep -q "restarted sources.r1.*restarted sinks.k1" \
+  || fail "--watch: r1 and k1 not restarted: $(grep reloaded "$WORK/watch.log")"
+grep -q "lines up to 4096 bytes" "$WORK/watch.log" || fail "r1 did not restart with the new option"
+wait_for 20 nc -z 127.0.0.1 "$PORT" || fail "the restarted source does not listen"
+seq -f 'w%.0f' 1 100 | nc -N 127.0.0.1 "$PORT"
+watch_lines() { [[ $(topic_bodies logs | grep -c '^w') -ge 100 ]]; }
+wait_for 30 watch_lines || fail "the restarted source's lines did not arrive: $(topic_bodies logs | grep -c '^w') of 100"
 kill -TERM "$AGENT"
 wait "$AGENT" || fail "watching agent exited with $?: $(tail -5 "$WORK/watch.log")"
 grep -q "stopped, every accepted event delivered" "$WORK/watch.log" \
