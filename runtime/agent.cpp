@@ -84,14 +84,12 @@ std::string agent::metric_name(const std::string& kind,
 
 std::shared_ptr<component_metrics> agent::metrics_for(const std::string& kind,
                                                       const std::string& name,
-                                                      const std::string& type,
-                                                      bool fresh) {
+                                                      const std::string& type) {
   auto full = metric_name(kind, name);
   auto singular = kind == "sources"    ? "source"
                   : kind == "channels" ? "channel"
                                        : "sink";
-  if (!fresh)
-    if (auto m = metrics_.find(full); m && m->type == type) return m;
+  if (auto m = metrics_.find(full); m && m->type == type) return m;
   return metrics_.replace(full, singular, type);
 }
 
@@ -106,11 +104,11 @@ agent::live_channel agent::spawn_channel(const component_spec& c,
   return {actor, w.metrics};
 }
 
-std::shared_ptr<route_table> agent::make_route(const component_spec& s) const {
+std::vector<caf::actor> agent::channels_of(const component_spec& s) const {
   std::vector<caf::actor> targets;
   for (auto& name : s.channels)
     targets.push_back(channels_.at(name).actor);
-  return std::make_shared<route_table>(std::move(targets), s.interceptors);
+  return targets;
 }
 
 child_spec agent::source_child(const agent_spec& spec, const component_spec& s,
@@ -156,12 +154,11 @@ child_spec agent::source_child(const agent_spec& spec, const component_spec& s,
 }
 
 std::vector<child_spec> agent::sink_children(const agent_spec& spec,
-                                             const component_spec& k,
-                                             bool fresh_metrics) {
+                                             const component_spec& k) {
   std::vector<child_spec> children;
   auto names = k.instance_names();
   for (std::size_t i = 0; i < names.size(); ++i) {
-    auto m = metrics_for("sinks", names[i], k.type, fresh_metrics);
+    auto m = metrics_for("sinks", names[i], k.type);
     wiring w;
     w.agent = spec.name;
     w.name = names[i];
@@ -196,20 +193,20 @@ std::vector<child_spec> agent::sink_children(const agent_spec& spec,
 void agent::start() {
   std::vector<watched_spec> watched;
   for (auto& c : spec_.channels) {
-    auto m = metrics_for("channels", c.name, c.type, false);
+    auto m = metrics_for("channels", c.name, c.type);
     channels_[c.name] = spawn_channel(c, m);
     watched.push_back(watched_spec{channels_[c.name].actor, m});
   }
   std::vector<child_spec> children;
   for (auto& s : spec_.sources) {
-    auto route = make_route(s);
+    auto route = std::make_shared<route_table>(channels_of(s), s.interceptors);
     routes_[s.name] = route;
-    children.push_back(source_child(
-        spec_, s, route, metrics_for("sources", s.name, s.type, false)));
+    children.push_back(
+        source_child(spec_, s, route, metrics_for("sources", s.name, s.type)));
   }
   health_ = std::make_shared<node_health>();
   for (auto& k : spec_.sinks)
-    for (auto& child : sink_children(spec_, k, false))
+    for (auto& child : sink_children(spec_, k))
       children.push_back(std::move(child));
   supervisor_ =
       spawn_supervisor(sys_, std::move(children), backoff_policy{},
@@ -446,7 +443,7 @@ void agent::move_leftovers(caf::scoped_actor& self, const live_channel& from,
   auto more = std::make_shared<adoption>();
   for (auto& k : next.sinks)
     if (k.channel == name && started_early.insert(k.name).second)
-      for (auto& child : sink_children(next, k, false))
+      for (auto& child : sink_children(next, k))
         more->children.push_back(std::move(child));
   if (!more->children.empty())
     self->request(supervisor_, std::chrono::seconds{5}, adopt_atom::value, more)
@@ -613,10 +610,8 @@ reload_report agent::reload(const agent_spec& next,
     for (auto& name : s.channels)
       rerouted = rerouted || ch_new.contains(name);
     if (!rerouted) continue;
-    auto fresh = make_route(s);
-    auto now = fresh->get();
     auto& route = routes_.at(s.name);
-    route->set(std::move(now.channels), std::move(now.interceptors));
+    route->set(channels_of(s), s.interceptors);
     if (auto router = caf::actor_cast<caf::actor>(route->router()))
       self->request(router, std::chrono::seconds{5}, tick_atom::value)
           .receive([](ok_atom) {}, [](caf::error&) {});
@@ -627,10 +622,11 @@ reload_report agent::reload(const agent_spec& next,
     auto more = std::make_shared<adoption>();
     for (auto& s : next.sources) {
       if (source_kept(s)) continue;
-      auto route = make_route(s);
+      auto route =
+          std::make_shared<route_table>(channels_of(s), s.interceptors);
       routes_[s.name] = route;
-      more->children.push_back(source_child(
-          next, s, route, metrics_for("sources", s.name, s.type, false)));
+      more->children.push_back(
+          source_child(next, s, route, metrics_for("sources", s.name, s.type)));
       out.changes.push_back(
           std::string{find_spec(old.sources, s.name) ? "restarted" : "added"} +
           " sources." + s.name);
@@ -671,7 +667,6 @@ reload_report agent::reload(const agent_spec& next,
     self->receive([](caf::down_msg&) {},
                   caf::after(std::chrono::seconds{5}) >> [] {});
     if (held > 0) {
-      out.left_in_removed += held;
       (durable ? retired_.kept : retired_.in_channels) += held;
       spdlog::error("{}.channels.{}: {} events were still in it at the "
                     "reload's timeout{}",
@@ -716,7 +711,7 @@ reload_report agent::reload(const agent_spec& next,
     for (auto& k : next.sinks) {
       if (sink_kept(k)) continue;
       if (!started_early.contains(k.name))
-        for (auto& child : sink_children(next, k, false))
+        for (auto& child : sink_children(next, k))
           more->children.push_back(std::move(child));
       out.changes.push_back(
           std::string{find_spec(old.sinks, k.name) ? "restarted" : "added"} +

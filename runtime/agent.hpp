@@ -40,9 +40,6 @@ struct reload_report {
   /// `kept 5 components; restarted sinks.k1; added channels.c2; removed
   /// ...` in words.
   std::vector<std::string> changes;
-  /// Events removed channels still held at the timeout (a memory
-  /// channel's are lost; a file channel's stay in its directory).
-  uint64_t left_in_removed = 0;
 };
 
 class route_table;
@@ -116,24 +113,22 @@ private:
   static std::vector<std::string> stop_order(const agent_spec& spec);
   std::string metric_name(const std::string& kind,
                           const std::string& name) const;
-  /// The metrics of a component a reload starts: its old set when it has
-  /// the same type, else a fresh one.
+  /// The metrics of a component that starts: its old set when it has the
+  /// same type (a restart by a reload counts on), else a fresh one.
   std::shared_ptr<component_metrics> metrics_for(const std::string& kind,
                                                  const std::string& name,
-                                                 const std::string& type,
-                                                 bool fresh);
+                                                 const std::string& type);
   /// Spawns channel `c` (throws when it can't start).
   live_channel spawn_channel(const component_spec& c,
                              std::shared_ptr<component_metrics> m);
-  /// The route of source `s` of `spec` over the current channels.
-  std::shared_ptr<route_table> make_route(const component_spec& s) const;
+  /// The current channel actors source `s` puts to.
+  std::vector<caf::actor> channels_of(const component_spec& s) const;
   /// How the supervisor starts source `s` (of `spec`) and sink `k`.
   child_spec source_child(const agent_spec& spec, const component_spec& s,
                           std::shared_ptr<route_table> route,
                           std::shared_ptr<component_metrics> m);
   std::vector<child_spec> sink_children(const agent_spec& spec,
-                                        const component_spec& k,
-                                        bool fresh_metrics);
+                                        const component_spec& k);
   /// Takes a child out of supervision and stops it: `stop` within `grace`,
   /// then ended, and waited for (a second at most). Null when not running.
   void retire_and_stop(const std::vector<std::string>& names,

@@ -8,10 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -175,15 +173,6 @@ split_host_port(const std::string& text, const char* flag) {
   return std::pair{host, static_cast<uint16_t>(port)};
 }
 
-// The whole file, or nullopt when it can't be read.
-std::optional<std::string> read_text(const std::string& file) {
-  std::ifstream in{file, std::ios::binary};
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 struct run_options {
   bool watch = false; ///< --watch: reload when the file changes
   std::string file;
@@ -205,7 +194,9 @@ int cmd_run(const run_options& opt) {
   }
   // Only the agent that runs here has its addresses tried; a file of one
   // agent runs that one.
-  auto loaded_text = read_text(opt.file).value_or("");
+  // What --watch compares the file with (read as the loader reads it: a
+  // FIFO or a huge file is refused, never waited on).
+  auto loaded_text = read_topology_file(opt.file).text;
   auto topo = load_or_report(opt.file, opt.agent.empty()
                                            ? probe_scope{}
                                            : probe_scope{false, opt.agent});
@@ -259,12 +250,12 @@ int cmd_run(const run_options& opt) {
     }
     using clock = std::chrono::steady_clock;
     auto next_watch = clock::now();
+    std::string watch_error; // why --watch could not read the file last
     // Reload (SIGHUP, --watch): the file is loaded and validated first; with
     // errors the running topology stays and the errors are logged. Only what
     // changed restarts (agent::reload).
     auto reload = [&](agent& a, std::unique_ptr<http_endpoint>& http) {
-      auto text = read_text(opt.file);
-      loaded_text = text.value_or("");
+      loaded_text = read_topology_file(opt.file).text;
       auto result = load_topology(opt.file, builtin_registry(),
                                   probe_scope{false, spec->name});
       for (auto& err : result.errors)
@@ -341,10 +332,15 @@ int cmd_run(const run_options& opt) {
       }
       if (opt.watch && clock::now() >= next_watch) {
         next_watch = clock::now() + std::chrono::seconds{1};
-        if (auto text = read_text(opt.file); text && *text != loaded_text) {
+        // A file that can't be read (gone, a FIFO, too large) is reported
+        // once per reason, by the reload that refuses it.
+        auto now = read_topology_file(opt.file);
+        if (now.error.empty() ? now.text != loaded_text
+                              : now.error != watch_error) {
           spdlog::info("agent {}: {} changed, reloading", spec->name, opt.file);
           reload(a, http);
         }
+        watch_error = now.error;
       }
       if (auto failed = a.failed_components();
           !failed.empty() && a.supervision().on_component_failure == "exit") {

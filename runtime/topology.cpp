@@ -1025,25 +1025,25 @@ std::string not_a_topology_file(const struct stat& st) {
 
 } // namespace
 
-load_result load_topology(const std::string& file, const registry& reg,
-                          const probe_scope& probe) {
-  auto fail = [&](std::string why) {
-    load_result res;
-    res.topo.file = file;
-    res.errors.push_back({{file, 0, 0}, "", "cannot read file: " + why});
-    return res;
-  };
+topology_text read_topology_file(const std::string& file) {
+  topology_text out;
   // Look before opening: opening a device may do things (a tape rewinds),
   // and reading /dev/zero or a FIFO would never end.
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return fail(std::strerror(errno));
-  if (auto why = not_a_topology_file(st); !why.empty()) return fail(why);
+  if (::stat(file.c_str(), &st) != 0) {
+    out.error = std::strerror(errno);
+    return out;
+  }
+  if (out.error = not_a_topology_file(st); !out.error.empty()) return out;
   // O_NONBLOCK: should the path have become a FIFO since, open won't wait
   // for a writer; fstat then tells.
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(std::strerror(errno));
-  std::string text;
-  std::string why;
+  if (fd < 0) {
+    out.error = std::strerror(errno);
+    return out;
+  }
+  auto& text = out.text;
+  auto& why = out.error;
   if (::fstat(fd, &st) != 0)
     why = std::strerror(errno);
   else
@@ -1061,8 +1061,20 @@ load_result load_topology(const std::string& file, const registry& reg,
   ::close(fd);
   if (why.empty() && text.size() > max_topology_bytes)
     why = too_large(text.size());
-  if (!why.empty()) return fail(why);
-  return load_topology_text(text, file, reg, probe);
+  if (!why.empty()) text.clear();
+  return out;
+}
+
+load_result load_topology(const std::string& file, const registry& reg,
+                          const probe_scope& probe) {
+  auto read = read_topology_file(file);
+  if (!read.error.empty()) {
+    load_result res;
+    res.topo.file = file;
+    res.errors.push_back({{file, 0, 0}, "", "cannot read file: " + read.error});
+    return res;
+  }
+  return load_topology_text(read.text, file, reg, probe);
 }
 
 load_result load_topology_text(const std::string& text, const std::string& file,

@@ -131,6 +131,17 @@ struct probe_scope {
   std::string agent; ///< only this one, when `all` is false; empty: none
 };
 
+/// A topology file's text, or why it can't be read (then `text` is empty).
+struct topology_text {
+  std::string text;
+  std::string error;
+};
+
+/// Reads a topology file as load_topology does: only a regular file of at
+/// most 4 MiB, looked at before it is opened, so a FIFO or /dev/zero is
+/// refused and never waited on.
+topology_text read_topology_file(const std::string& file);
+
 /// Reads, parses and validates a topology file. Never throws: an unreadable
 /// file or malformed YAML is a located error too.
 load_result load_topology(const std::string& file, const registry& reg,

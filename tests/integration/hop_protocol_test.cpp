@@ -541,8 +541,7 @@ TEST_F(hop_protocol, a_malformed_buffer_is_answered_malformed_batch) {
   EXPECT_TRUE(is(r.err, errc::malformed_batch)) << render(r.err);
 }
 
-TEST_F(hop_protocol,
-       a_batch_over_max_batch_bytes_is_answered_too_large) {
+TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_answered_too_large) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
   ASSERT_TRUE(hello(self, 1, "test.sinks.h1#8").ok);

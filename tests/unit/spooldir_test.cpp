@@ -265,9 +265,9 @@ TEST_F(spooldir_test, a_file_that_grows_while_read_is_reported_not_marked) {
   EXPECT_NE(m->reason().find(path), std::string::npos) << m->reason();
   // What it read is delivered (its last batch may still be on its way when
   // the error is logged).
-  EXPECT_TRUE(wait_until(
-      [&] { return out->bodies() == strs{"a", "b", "c", "d"}; }))
-      << testing::PrintToString(out->bodies());
+  EXPECT_TRUE(wait_until([&] {
+    return out->bodies() == strs{"a", "b", "c", "d"};
+  })) << testing::PrintToString(out->bodies());
   EXPECT_EQ(m->events_dropped.load(), 0u);
   // Skipped while it stays as it is: a file dropped later is read, this
   // one is not read again.
