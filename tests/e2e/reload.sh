@@ -184,6 +184,22 @@ grep -q "stopped, every accepted event delivered" "$WORK/agent.log" \
 AGENT=$!
 PIDS+=($AGENT)
 wait_for 20 nc -z 127.0.0.1 "$PORT" || fail "agent not listening: $(cat "$WORK/watch.log")"
+# A file that can't be read (a FIFO, which must not hang the agent; then
+# over 4 MiB) is refused, reported once per reason, and changes nothing.
+cp "$CONF" "$WORK/kept.yaml"
+rm "$CONF"
+mkfifo "$CONF"
+fifo_refused() { grep -q "cannot read file: not a regular file (a FIFO)" "$WORK/watch.log"; }
+wait_for 20 fifo_refused || fail "--watch: a FIFO not refused: $(tail -3 "$WORK/watch.log")"
+rm "$CONF"
+head -c 5000000 /dev/zero | tr '\0' '#' >"$CONF.new"
+mv "$CONF.new" "$CONF"
+big_refused() { grep -q "cannot read file: too large" "$WORK/watch.log"; }
+wait_for 20 big_refused || fail "--watch: a 5 MB file not refused: $(tail -3 "$WORK/watch.log")"
+sleep 2.5 # two more looks at the same file: not reported again (a negative)
+(($(grep -c "cannot read file: too large" "$WORK/watch.log") == 1)) \
+  || fail "--watch reported the same unreadable file more than once"
+grep -q "reloaded $CONF" "$WORK/watch.log" && fail "--watch reloaded an unreadable file"
 # The sink and the source change: both restart, the source on its port.
 write_conf 30 "[{type: static, key: stage, value: b}]" 0 4096
 watched() { grep -q "agent.yaml changed, reloading" "$WORK/watch.log" && grep -q "reloaded $CONF" "$WORK/watch.log"; }
