@@ -73,8 +73,16 @@ agent::~agent() {
         kill(component("sinks." + name));
   }
   kill(supervisor_);
-  for (auto& [_, c] : channels_)
+  // Channels are waited for (a file channel stores its committed position
+  // and syncs as it ends), within 10 s.
+  caf::scoped_actor self{sys_};
+  for (auto& [_, c] : channels_) {
+    self->monitor(c.actor);
     kill(c.actor);
+  }
+  for (std::size_t i = 0; i < channels_.size(); ++i)
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{10}) >> [] {});
 }
 
 std::string agent::metric_name(const std::string& kind,
@@ -314,7 +322,42 @@ uint64_t agent::stop(std::chrono::milliseconds timeout, bool drain_durable) {
   std::vector<caf::actor> sources;
   for (auto& s : spec_.sources)
     if (auto a = component("sources." + s.name)) sources.push_back(a);
-  if (!sources.empty()) stop_all(sources, "source");
+  // A source stops once its puts are answered. Puts a full channel holds
+  // are answered as its sinks make room, until the deadline; but file
+  // channels are not drained at a signal's stop, so there the wait is
+  // short.
+  bool all_durable = !spec_.channels.empty();
+  for (auto& c : spec_.channels)
+    if (auto m = metrics_.find(metric_name("channels", c.name));
+        !m || !m->durable.load())
+      all_durable = false;
+  std::optional<std::chrono::milliseconds> source_wait;
+  if (all_durable && !drain_durable) source_wait = durable_sink_grace;
+  auto unstopped = [&](std::vector<caf::actor> xs,
+                       std::chrono::milliseconds wait) {
+    std::vector<caf::actor> out;
+    std::vector<decltype(self->request(xs.front(), wait, stop_atom::value))>
+        handles;
+    for (auto& a : xs)
+      handles.push_back(self->request(a, wait, stop_atom::value));
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      handles[i].receive([](ok_atom) {},
+                         [&](caf::error&) { out.push_back(xs[i]); });
+    return out;
+  };
+  if (!sources.empty()) {
+    auto late = unstopped(sources, source_wait ? std::min(*source_wait, left())
+                                               : left());
+    if (!late.empty()) {
+      // Their puts wait for room that does not come: every channel is
+      // closed, so each held put is answered (refused, its events counted
+      // as read and never accepted), and the sources stop.
+      close_channels(self, std::chrono::seconds{5});
+      late = unstopped(late, std::chrono::seconds{2});
+      for (std::size_t i = 0; i < late.size(); ++i)
+        spdlog::warn("{}: a source did not stop in time", spec_.name);
+    }
+  }
   // A source that did not stop in time is ended now, and waited for (at
   // most a second), so what it read and could not hand over is counted
   // before the final line, not after it.
@@ -371,6 +414,31 @@ uint64_t agent::stop(std::chrono::milliseconds timeout, bool drain_durable) {
   for (auto& c : spec_.channels)
     if (!durable(c.name)) n += size_of(c.name);
   return n;
+}
+
+void agent::close_channels(caf::scoped_actor& self,
+                           std::chrono::milliseconds wait) {
+  std::vector<caf::actor> xs;
+  for (auto& [name, ch] : channels_)
+    xs.push_back(ch.actor);
+  close_all(self, xs, wait);
+}
+
+void agent::close_all(caf::scoped_actor& self,
+                      const std::vector<caf::actor>& channels,
+                      std::chrono::milliseconds wait) {
+  if (channels.empty()) return;
+  std::vector<decltype(self->request(channels.front(), wait,
+                                     close_atom::value))>
+      handles;
+  for (auto& ch : channels)
+    handles.push_back(self->request(ch, wait, close_atom::value));
+  for (auto& h : handles)
+    h.receive([](ok_atom) {},
+              [&](caf::error& err) {
+                spdlog::warn("{}: a channel did not close in time: {}",
+                             spec_.name, sys_.render(err));
+              });
 }
 
 void agent::retire_and_stop(const std::vector<std::string>& names,
@@ -611,10 +679,26 @@ reload_report agent::reload(const agent_spec& next,
       rerouted = rerouted || ch_new.contains(name);
     if (!rerouted) continue;
     auto& route = routes_.at(s.name);
+    auto before = route->get().channels;
     route->set(channels_of(s), s.interceptors);
-    if (auto router = caf::actor_cast<caf::actor>(route->router()))
+    auto router = caf::actor_cast<caf::actor>(route->router());
+    if (router)
       self->request(router, std::chrono::seconds{5}, tick_atom::value)
           .receive([](ok_atom) {}, [](caf::error&) {});
+    // A channel the source left may hold its put for room (full, its sink
+    // stuck): that put goes back to the source (its router, when it has
+    // several channels), which puts it where the route leads now.
+    auto now = channels_of(s);
+    std::vector<caf::actor_addr> senders;
+    if (router) senders.push_back(router.address());
+    if (auto src = component("sources." + s.name))
+      senders.push_back(src.address());
+    for (auto& ch : before) {
+      if (std::find(now.begin(), now.end(), ch) != now.end()) continue;
+      for (auto& who : senders)
+        self->request(ch, std::chrono::seconds{5}, close_atom::value, who)
+            .receive([](ok_atom) {}, [](caf::error&) {});
+    }
     out.changes.push_back("rerouted sources." + s.name + " (kept running)");
   }
   // 4. Sources that are new or changed start, on the new channels.
@@ -644,10 +728,11 @@ reload_report agent::reload(const agent_spec& next,
   std::set<std::string> started_early;
   for (auto& name : ch_gone) {
     auto& ch = draining.at(name);
-    // Puts a router passed on before its tick may still be queued in the
-    // channel's mailbox: this request comes after them.
-    self->request(ch.actor, std::chrono::seconds{5}, get_atom::value, txn_id{0})
-        .receive([](batch&) {}, [](caf::error&) {});
+    // No source's route leads here any more: the channel takes no more
+    // puts. A put it holds for room goes back to its source, which puts it
+    // where its route leads now; one that a router passed on before its
+    // tick (still in the mailbox) too. Its own events drain below.
+    close_all(self, {ch.actor}, std::chrono::seconds{5});
     bool durable = ch.metrics->durable.load();
     while (ch.metrics->channel_size.load() > 0 && clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});

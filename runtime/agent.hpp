@@ -139,6 +139,14 @@ private:
   void move_leftovers(caf::scoped_actor& self, const live_channel& from,
                       const std::string& name, const agent_spec& next,
                       std::set<std::string>& started_early);
+  /// Closes `channels` (close_atom: puts they hold for room go back to
+  /// their senders; later ones are refused), each within `wait`.
+  void close_all(caf::scoped_actor& self,
+                 const std::vector<caf::actor>& channels,
+                 std::chrono::milliseconds wait);
+  /// Closes every channel of the agent (at a stop whose sources hang on
+  /// full channels).
+  void close_channels(caf::scoped_actor& self, std::chrono::milliseconds wait);
   /// Adds what `m` did not deliver to the agent's totals and drops it from
   /// the registry (a component a reload removed).
   void fold_metrics(const std::shared_ptr<component_metrics>& m);

@@ -363,10 +363,24 @@ int cmd_run(const run_options& opt) {
       }
     }
     auto timeout = opt.shutdown_timeout;
-    auto hard_deadline = clock::now() + timeout + std::chrono::seconds{3};
+    // The stop is bounded by --shutdown-timeout plus 3 s; once the final
+    // line is out, what is left (ending actors, flushing file channels) by
+    // a few seconds more, and the exit code is then the final line's.
+    struct bound {
+      std::atomic<int64_t> deadline;
+      std::atomic<int> code{3};
+      std::atomic<bool> summarized{false};
+    };
+    auto limit = std::make_shared<bound>();
+    auto ms_of = [](clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 t.time_since_epoch())
+          .count();
+    };
+    limit->deadline = ms_of(clock::now() + timeout + std::chrono::seconds{3});
     // Detached, and owning copies of what it uses: it must outlive this
     // function, since the actor system's own destructor can block too.
-    std::thread{[signals, hard_deadline, name = spec->name] {
+    std::thread{[signals, limit, ms_of, name = spec->name] {
       for (;;) {
         if (int sig = wait_signal(signals, std::chrono::milliseconds{50})) {
           if (sig == SIGHUP) continue;
@@ -375,13 +389,19 @@ int cmd_run(const run_options& opt) {
           kill_child_groups(); // exec children must not outlive us
           std::_Exit(130);
         }
-        if (clock::now() > hard_deadline) {
-          std::fprintf(stderr,
-                       "flumen: agent %s: the stop took longer than "
-                       "--shutdown-timeout plus 3 s; exiting now\n",
-                       name.c_str());
+        if (ms_of(clock::now()) > limit->deadline.load()) {
+          if (limit->summarized)
+            std::fprintf(stderr,
+                         "flumen: agent %s: an actor did not end within 15 s "
+                         "of the final line; exiting now\n",
+                         name.c_str());
+          else
+            std::fprintf(stderr,
+                         "flumen: agent %s: the stop took longer than "
+                         "--shutdown-timeout plus 3 s; exiting now\n",
+                         name.c_str());
           kill_child_groups();
-          std::_Exit(3);
+          std::_Exit(limit->code.load());
         }
       }
     }}.detach();
@@ -408,11 +428,18 @@ int cmd_run(const run_options& opt) {
                   "agent {}: stopped; not delivered: {} left in channels at "
                   "the shutdown timeout, {} read but never accepted; by "
                   "policy: {} dropped, {} dead-lettered; {} delivered "
-                  "truncated",
+                  "truncated{}",
                   spec->name, loss.in_channels, loss.undelivered, loss.dropped,
-                  loss.dead_lettered, loss.truncated);
+                  loss.dead_lettered, loss.truncated,
+                  loss.kept > 0 ? "; " + std::to_string(loss.kept) +
+                                      " kept in file channels, delivered "
+                                      "after the next start"
+                                : std::string{});
       if (undelivered > 0 && code == 0) code = 3;
     }
+    limit->code = code;
+    limit->summarized = true;
+    limit->deadline = ms_of(clock::now() + std::chrono::seconds{15});
   }
   return code;
 }

@@ -44,6 +44,23 @@ caf::error make_error(errc x, std::string msg) {
                     caf::make_message(std::move(msg))};
 }
 
+bool is_error(const caf::error& err, errc x) {
+  return err.category() == error_category &&
+         err.code() == static_cast<uint8_t>(x);
+}
+
+caf::error closed_error(std::string why, batch events) {
+  return caf::error{static_cast<uint8_t>(errc::channel_closed), error_category,
+                    caf::make_message(std::move(why), std::move(events))};
+}
+
+batch closed_events(caf::error& err) {
+  if (!is_error(err, errc::channel_closed)) return {};
+  auto& ctx = err.context();
+  if (ctx.size() != 2 || !ctx.match_element<batch>(1)) return {};
+  return std::move(ctx.get_mutable_as<batch>(1));
+}
+
 std::string describe(const std::exception_ptr& eptr) {
   try {
     if (eptr) std::rethrow_exception(eptr);
@@ -87,7 +104,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto out = "flumen::" + to_string(static_cast<errc>(code));
-    if (!ctx.empty()) out += ": " + caf::to_string(ctx);
+    // The reason only: a closed_error's events are no text for a log.
+    if (!ctx.empty() && ctx.match_element<std::string>(0))
+      out += ": " + ctx.get_as<std::string>(0);
+    else if (!ctx.empty())
+      out += ": " + caf::to_string(ctx);
     return out;
   });
 }

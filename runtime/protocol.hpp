@@ -26,6 +26,15 @@
 //             (get_atom, uint64_t txn)     -> (batch)     the events of an
 //                                             open transaction (rare path:
 //                                             a sink sorting out failures)
+//             (close_atom)                 -> (ok_atom)   no more puts: each
+//                                             put not begun is refused with
+//                                             channel_closed carrying its
+//                                             events (closed_error), one
+//                                             begun goes in whole, and later
+//                                             puts are refused the same way;
+//                                             answered once every put it
+//                                             held is answered. Takes and
+//                                             commits go on (it drains).
 //   router:   (put_atom, batch)            -> (ok_atom)   once every
 //                                             required channel accepted
 //   source,
@@ -62,6 +71,8 @@ using emit_atom = caf::atom_constant<caf::atom("emit")>;
 using delivered_atom = caf::atom_constant<caf::atom("delivered")>;
 /// Internal: a timer fired.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// A channel takes no more puts (a reload removes it, or the agent stops).
+using close_atom = caf::atom_constant<caf::atom("close")>;
 
 /// Transaction ids are unique per channel instance.
 using txn_id = uint64_t;
@@ -86,6 +97,18 @@ enum class errc : uint8_t {
 std::string to_string(errc x);
 
 caf::error make_error(errc x, std::string msg = {});
+
+/// True when `err` is flumen's error `x`.
+bool is_error(const caf::error& err, errc x);
+
+/// A put refused by a closed channel: `channel_closed`, carrying the
+/// events back to their sender, who puts them again where its route now
+/// leads (a reload), or counts them undelivered (a stop). Nothing of them
+/// is in the channel.
+caf::error closed_error(std::string why, batch events);
+
+/// The events a closed_error carries (moved out); empty otherwise.
+batch closed_events(caf::error& err);
 
 /// The text of an exception caught by an actor's exception handler.
 std::string describe(const std::exception_ptr& eptr);

@@ -1,12 +1,36 @@
 #include "runtime/router.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include <caf/all.hpp>
 
 #include "runtime/protocol.hpp"
 
+namespace flumen::detail {
+
+/// A batch on its way to several channels: answered once every one
+/// accepted it.
+struct fanout {
+  caf::response_promise rp;
+  batch events;
+  std::set<caf::actor_addr> accepted;
+  std::size_t remaining = 0;
+  caf::error failed; ///< the first error other than a closed channel
+  caf::error closed; ///< a closed channel's (the batch may go elsewhere)
+  std::set<caf::actor_addr> closed_at;
+  unsigned rounds = 0;
+};
+
+} // namespace flumen::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flumen::detail::fanout>)
+
 namespace flumen {
 
 namespace {
+
+using detail::fanout;
 
 struct router_state {
   std::shared_ptr<route_table> routes;
@@ -25,6 +49,63 @@ void adopt(router_state& st) {
   st.chain.clear();
   for (auto& make : now.interceptors)
     st.chain.emplace_back(make());
+}
+
+using retry_put_atom = caf::atom_constant<caf::atom("retryput")>;
+
+using router_actor = caf::stateful_actor<router_state>;
+
+void round_done(router_actor* self, std::shared_ptr<fanout> f);
+
+/// Puts the batch to `targets`; when all answered: ok, an error, or (a
+/// channel closed by a reload) another round to where the route leads now.
+void put_round(router_actor* self, std::shared_ptr<fanout> f,
+               const std::vector<caf::actor>& targets) {
+  f->remaining = targets.size();
+  ++f->rounds;
+  for (auto& ch : targets)
+    self->request(ch, caf::infinite, put_atom::value, f->events)
+        .then(
+            [self, f, addr = ch.address()](ok_atom) {
+              f->accepted.insert(addr);
+              if (--f->remaining == 0) round_done(self, f);
+            },
+            [self, f, addr = ch.address()](caf::error& err) {
+              if (is_error(err, errc::channel_closed)) {
+                f->closed_at.insert(addr);
+                // Its events back, so that the sender can have them.
+                f->closed = closed_error(self->system().render(err), f->events);
+              } else if (!f->failed) {
+                f->failed = std::move(err);
+              }
+              if (--f->remaining == 0) round_done(self, f);
+            });
+}
+
+void round_done(router_actor* self, std::shared_ptr<fanout> f) {
+  auto& st = self->state;
+  if (f->failed) {
+    f->rp.deliver(std::move(f->failed));
+    return;
+  }
+  if (f->closed_at.empty()) {
+    f->rp.deliver(ok_atom::value);
+    return;
+  }
+  // A reload routed the source elsewhere and closed a channel it left: the
+  // batch goes to the route's channels that do not have it yet. A closed
+  // channel still on the route (a stop) ends it: the sender hears it.
+  if (st.routes->version() != st.version) adopt(st);
+  bool moved = std::none_of(st.channels.begin(), st.channels.end(),
+                            [&](const caf::actor& ch) {
+                              return f->closed_at.contains(ch.address());
+                            });
+  if (!moved || f->rounds > 100) {
+    f->rp.deliver(std::move(f->closed));
+    return;
+  }
+  f->closed_at.clear();
+  self->send(self, retry_put_atom::value, f);
 }
 
 caf::behavior router(caf::stateful_actor<router_state>* self,
@@ -68,19 +149,24 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
                          std::move(events));
           return caf::delegated<ok_atom>{};
         }
-        auto rp = self->make_response_promise();
-        auto remaining = std::make_shared<std::size_t>(st.channels.size());
-        for (auto& ch : st.channels)
-          self->request(ch, caf::infinite, put_atom::value, events)
-              .then(
-                  [rp, remaining](ok_atom) mutable {
-                    if (--*remaining == 0 && rp.pending())
-                      rp.deliver(ok_atom::value);
-                  },
-                  [rp](caf::error& err) mutable {
-                    if (rp.pending()) rp.deliver(std::move(err));
-                  });
+        auto f = std::make_shared<fanout>();
+        f->rp = self->make_response_promise();
+        f->events = std::move(events);
+        put_round(self, f, st.channels);
         return caf::delegated<ok_atom>{};
+      },
+      [self](retry_put_atom, std::shared_ptr<fanout>& f) {
+        // A channel closed in a reload: the route's channels that have not
+        // accepted the batch yet get it now.
+        auto& st = self->state;
+        if (st.routes->version() != st.version) adopt(st);
+        std::vector<caf::actor> missing;
+        for (auto& ch : st.channels)
+          if (!f->accepted.contains(ch.address())) missing.push_back(ch);
+        if (missing.empty())
+          f->rp.deliver(ok_atom::value);
+        else
+          put_round(self, f, missing);
       },
   };
 }

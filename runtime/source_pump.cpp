@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -125,6 +126,8 @@ struct source_state {
   uint64_t forwarded = 0;         ///< events of emitted batches put downstream
   uint64_t batches_forwarded = 0; ///< numbers them as the pump does
   bool reader_done = false;
+  bool stopping = false; ///< asked to stop: a closed channel is not retried
+  uint64_t refused_at_stop = 0; ///< events closed channels refused at a stop
   std::vector<caf::response_promise> stop_waiters;
   static inline const char* name = "source";
 
@@ -132,7 +135,9 @@ struct source_state {
     if (pump) pump->abort();
     if (reader.joinable()) reader.join();
     // Batches the reader handed over that this actor never forwarded died
-    // in its mailbox: read, never accepted, and counted as such.
+    // in its mailbox: read, never accepted, and counted as such. (Its puts
+    // not answered yet are its channels' to count: one a channel holds for
+    // room goes in later, or is counted by the channel if it closes first.)
     if (pump && metrics && pump->emitted() > forwarded)
       metrics->events_undelivered.fetch_add(pump->emitted() - forwarded,
                                             std::memory_order_relaxed);
@@ -144,15 +149,22 @@ using source_actor = caf::stateful_actor<source_state>;
 void maybe_finished(source_actor* self) {
   auto& st = self->state;
   if (!st.reader_done || st.inflight != 0) return;
+  if (st.refused_at_stop > 0)
+    spdlog::warn("{}: {} events read were not accepted before the stop (the "
+                 "channels were full and closed)",
+                 st.metrics->name, std::exchange(st.refused_at_stop, 0));
   st.metrics->set_state(component_state::stopped);
   for (auto& rp : st.stop_waiters)
     rp.deliver(ok_atom::value);
   st.stop_waiters.clear();
 }
 
-void put_downstream(source_actor* self, batch events) {
+using retry_put_atom = caf::atom_constant<caf::atom("retryput")>;
+
+/// Puts batch `number` (again, after a closed channel: `attempt` > 0).
+void send_put(source_actor* self, batch events, uint64_t number,
+              unsigned attempt) {
   auto n = events.size();
-  auto number = ++self->state.batches_forwarded;
   self->request(self->state.downstream, caf::infinite, put_atom::value,
                 std::move(events))
       .then(
@@ -165,8 +177,24 @@ void put_downstream(source_actor* self, batch events) {
             st.pump->release();
             maybe_finished(self);
           },
-          [self, n, number](caf::error& err) {
+          [self, n, number, attempt](caf::error& err) {
             auto& st = self->state;
+            if (is_error(err, errc::channel_closed) && !st.stopping) {
+              if (auto back = closed_events(err); back.size() == n) {
+                // A reload closed the channel: its route leads elsewhere
+                // now (the router takes the new one), so the same events
+                // go there, after a short pause.
+                if (attempt == 0)
+                  spdlog::info("{}: {}; putting {} events where the route "
+                               "leads now",
+                               st.metrics->name, self->system().render(err), n);
+                auto delay = std::chrono::milliseconds{std::min<int64_t>(
+                    1000, int64_t{20} << std::min(attempt, 6u))};
+                self->delayed_send(self, delay, retry_put_atom::value,
+                                   std::move(back), number, attempt + 1);
+                return;
+              }
+            }
             --st.inflight;
             if (err.category() == caf::atom("flumen") &&
                 err.code() == static_cast<uint8_t>(errc::interceptor_failed)) {
@@ -190,10 +218,24 @@ void put_downstream(source_actor* self, batch events) {
             // source's restart, and said so.
             st.metrics->events_undelivered.fetch_add(n,
                                                      std::memory_order_relaxed);
+            if (st.stopping && is_error(err, errc::channel_closed)) {
+              // The agent stops and closed the channel: counted (and said
+              // once, at the end), done. (Not `accepted`: a file source's
+              // position stays before them, so the next start reads them
+              // again.)
+              st.refused_at_stop += n;
+              maybe_finished(self);
+              return;
+            }
             spdlog::error("{}: put of {} events failed ({}); restarting",
                           st.metrics->name, n, self->system().render(err));
             self->quit(std::move(err));
           });
+}
+
+void put_downstream(source_actor* self, batch events) {
+  auto number = ++self->state.batches_forwarded;
+  send_put(self, std::move(events), number, 0);
 }
 
 caf::behavior source(source_actor* self, reader_fn reader,
@@ -242,8 +284,12 @@ caf::behavior source(source_actor* self, reader_fn reader,
         self->state.reader_done = true;
         maybe_finished(self);
       },
+      [self](retry_put_atom, batch& events, uint64_t number, unsigned attempt) {
+        send_put(self, std::move(events), number, attempt);
+      },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
+        st.stopping = true;
         st.pump->request_stop();
         if (st.reader_done && st.inflight == 0) return ok_atom::value;
         st.stop_waiters.push_back(self->make_response_promise());

@@ -86,9 +86,21 @@ struct file_txn {
 struct put_answer {
   caf::response_promise rp;
   std::size_t parts = 1;
+  std::size_t started = 0; ///< parts handed to the journal
+  bool answered = false;
+  caf::actor_addr owner; ///< its sender, watched
+  bool orphan = false;   ///< its sender died
   /// Answers when the last part is in.
   void part_done() {
-    if (--parts == 0) rp.deliver(ok_atom::value);
+    if (--parts == 0 && !answered) {
+      answered = true;
+      rp.deliver(ok_atom::value);
+    }
+  }
+  void refuse(caf::error err) {
+    if (answered) return;
+    answered = true;
+    rp.deliver(std::move(err));
   }
 };
 
@@ -175,6 +187,10 @@ struct file_state {
   std::deque<record_span> records; ///< by number
   std::size_t log_bytes = 0;       ///< sizes of `records` with open events
   trouble why;
+  /// Closed (close_atom): puts are refused; close_waiters hear once every
+  /// put the channel held is answered.
+  bool closed = false;
+  std::vector<caf::response_promise> close_waiters;
   unsigned read_failures = 0;
   bool refill_pending = false; ///< a refill_atom is on its way
   txn_id next_txn = 1;
@@ -387,10 +403,14 @@ void write(file_actor* self, uint64_t id, batch&& events) {
 /// Starts writing held puts, in order, while the channel has room.
 void admit_puts(file_actor* self) {
   auto& st = self->state;
+  // Closed: what is still held was begun (the rest went back), and goes
+  // in whole.
   while (!st.held.empty() &&
-         st.fits(st.held.front().events.size(), st.held.front().bytes)) {
+         (st.closed ||
+          st.fits(st.held.front().events.size(), st.held.front().bytes))) {
     auto hp = std::move(st.held.front());
     st.held.pop_front();
+    ++hp.answer->started;
     auto id = st.next_put++;
     st.writing.emplace(id,
                        writing_put{hp.answer, hp.events.size(), hp.bytes, 0});
@@ -401,10 +421,53 @@ void admit_puts(file_actor* self) {
 }
 
 void settle(file_actor* self) {
+  auto& st = self->state;
   refill(self);
   admit_puts(self);
   serve_takes(self);
-  self->state.publish();
+  st.publish();
+  if (!st.close_waiters.empty() && st.held.empty() && st.writing.empty()) {
+    for (auto& rp : st.close_waiters)
+      rp.deliver(ok_atom::value);
+    st.close_waiters.clear();
+  }
+}
+
+/// Takes no more puts (from `only`, when set: the channel stays open for
+/// others): one not begun (no part of it written) goes back to its sender
+/// with its events; one begun goes in whole.
+void close_channel(file_actor* self, const caf::actor_addr& only = {}) {
+  auto& st = self->state;
+  if (!only) st.closed = true;
+  std::deque<held_put> begun;
+  // The refused puts' parts, gathered in order (a put's parts are held
+  // one after another).
+  for (auto i = st.held.begin(); i != st.held.end();) {
+    if (i->answer->started > 0 || (only && i->answer->owner != only)) {
+      begun.push_back(std::move(*i));
+      ++i;
+      continue;
+    }
+    auto answer = i->answer;
+    batch events;
+    for (; i != st.held.end() && i->answer == answer; ++i)
+      std::move(i->events.begin(), i->events.end(), std::back_inserter(events));
+    if (answer->orphan) {
+      // Nobody to hand them back to: read, never accepted, counted here.
+      spdlog::warn("{}: closed with a put of {} events whose sender is gone; "
+                   "counted as never accepted",
+                   st.metrics->name, events.size());
+      st.metrics->events_undelivered.fetch_add(events.size(),
+                                               std::memory_order_relaxed);
+      answer->answered = true;
+      continue;
+    }
+    answer->refuse(closed_error(
+        st.metrics->name +
+            (only ? " is no longer on this source's route" : " is closed"),
+        std::move(events)));
+  }
+  st.held.swap(begun);
 }
 
 /// Puts `events` (numbered `seqs`, ascending) back into the memory queue,
@@ -525,7 +588,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
       spdlog::error("{}: refused a put of {} events: an event is larger than "
                     "a record may be ({} bytes)",
                     st.metrics->name, wp.count, filelog::max_record_payload);
-      wp.answer->rp.deliver(make_error(
+      wp.answer->refuse(make_error(
           errc::batch_too_large,
           st.metrics->name + ": an event is larger than a record may be (" +
               std::to_string(filelog::max_record_payload) + " bytes)"));
@@ -625,14 +688,26 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
     st.takes.down(dm.source);
     auto [txns, events] = roll_back_taker(self, dm.source);
     log_lost_leases(self, st.metrics->name, dm, txns, events);
+    // A sender that died while its put waited for room: the put still goes
+    // in as room frees (its events are counted nowhere else), unless the
+    // channel closes first.
+    for (auto& hp : st.held)
+      if (hp.answer->owner == dm.source) hp.answer->orphan = true;
     settle(self);
   });
   return {
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
         if (events.empty()) return ok_atom::value;
-        auto answer = std::make_shared<put_answer>(
-            put_answer{self->make_response_promise(), 0});
+        if (st.closed)
+          return closed_error(st.metrics->name + " is closed",
+                              std::move(events));
+        auto answer = std::make_shared<put_answer>();
+        answer->rp = self->make_response_promise();
+        answer->parts = 0;
+        answer->owner =
+            caf::actor_cast<caf::actor_addr>(self->current_sender());
+        st.takes.watch(self, answer->owner);
         // One record per put, but no record over record_bytes: a larger
         // put goes in as several, answered once all are in.
         std::size_t i = 0;
@@ -663,6 +738,22 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
              const std::string& segment, uint64_t offset, uint64_t size,
              batch& events) {
         written(self, id, err, seq, taken, segment, offset, size, events);
+      },
+      [self](close_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        close_channel(self);
+        if (st.held.empty() && st.writing.empty()) {
+          settle(self);
+          return ok_atom::value;
+        }
+        st.close_waiters.push_back(self->make_response_promise());
+        settle(self);
+        return caf::delegated<ok_atom>{};
+      },
+      [self](close_atom, const caf::actor_addr& sender) {
+        close_channel(self, sender);
+        settle(self);
+        return ok_atom::value;
       },
       [self](refill_atom) {
         self->state.refill_pending = false;

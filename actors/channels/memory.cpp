@@ -51,7 +51,9 @@ struct transaction {
 struct pending_put {
   caf::response_promise rp;
   batch events;
-  std::size_t next = 0; ///< events[next..] are not admitted yet
+  std::size_t next = 0;  ///< events[next..] are not admitted yet
+  caf::actor_addr owner; ///< its sender, watched
+  bool orphan = false;   ///< its sender died
 };
 
 struct memory_state {
@@ -66,6 +68,8 @@ struct memory_state {
   std::size_t taken_bytes = 0;
   std::unordered_map<txn_id, transaction> open;
   std::deque<pending_put> puts;
+  /// Closed (close_atom): puts are refused, the channel drains.
+  bool closed = false;
   takers takes; ///< held takes, watched takers
   txn_id next_txn = 1;
 
@@ -212,6 +216,53 @@ void admit_puts(memory_actor* self) {
   }
 }
 
+/// Takes no more puts (from `only`, when set: the channel stays open for
+/// others): a put not begun goes back to its sender with its events
+/// (closed_error); one partly in goes in whole, past the capacity if need
+/// be, so no put is ever half in a closed channel.
+void close_channel(memory_actor* self, const caf::actor_addr& only = {}) {
+  auto& st = self->state;
+  if (only) {
+    // A reload routed this sender elsewhere: its puts waiting for room go
+    // back to it, to be put where its route leads now.
+    std::deque<pending_put> keep;
+    for (auto& pp : st.puts) {
+      if (pp.owner == only && pp.next == 0)
+        pp.rp.deliver(closed_error(st.metrics->name + " is no longer on "
+                                                      "this source's route",
+                                   std::move(pp.events)));
+      else
+        keep.push_back(std::move(pp));
+    }
+    st.puts.swap(keep);
+    return;
+  }
+  st.closed = true;
+  for (auto& pp : st.puts) {
+    if (pp.next == 0 && pp.orphan) {
+      // Nobody to hand them back to: read, never accepted, counted here.
+      spdlog::warn("{}: closed with a put of {} events whose sender is gone; "
+                   "counted as never accepted",
+                   st.metrics->name, pp.events.size());
+      st.metrics->events_undelivered.fetch_add(pp.events.size(),
+                                               std::memory_order_relaxed);
+      continue;
+    }
+    if (pp.next == 0) {
+      pp.rp.deliver(
+          closed_error(st.metrics->name + " is closed", std::move(pp.events)));
+      continue;
+    }
+    batch rest;
+    std::move(pp.events.begin() + static_cast<std::ptrdiff_t>(pp.next),
+              pp.events.end(), std::back_inserter(rest));
+    auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(rest) : 0;
+    st.enqueue(std::move(rest), bytes);
+    pp.rp.deliver(ok_atom::value);
+  }
+  st.puts.clear();
+}
+
 void settle(memory_actor* self) {
   admit_puts(self);
   serve_takes(self);
@@ -309,12 +360,20 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     // events were taken), so the head of the queue keeps the oldest events.
     auto [txns, events] = roll_back_taker(self, dm.source);
     log_lost_leases(self, st.metrics->name, dm, txns, events);
+    // A sender that died while its put waited for room: the put still goes
+    // in as room frees (its events are counted nowhere else), unless the
+    // channel closes first.
+    for (auto& pp : st.puts)
+      if (pp.owner == dm.source) pp.orphan = true;
     settle(self);
   });
   return {
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
         if (events.empty()) return ok_atom::value;
+        if (st.closed)
+          return closed_error(st.metrics->name + " is closed",
+                              std::move(events));
         // Bytes are counted only when bounded: walking every header of every
         // event twice is a fifth of the channel's cost.
         if (st.puts.empty() && events.size() <= st.cfg.capacity) {
@@ -328,10 +387,22 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         }
         // No room (or larger than the channel): hold the answer back while
         // it goes in piece by piece; this is what paces the sender.
+        auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
         auto rp = self->make_response_promise();
-        st.puts.push_back(pending_put{rp, std::move(events), 0});
+        st.puts.push_back(pending_put{rp, std::move(events), 0, owner});
+        st.takes.watch(self, owner);
         settle(self);
         return caf::delegated<ok_atom>{};
+      },
+      [self](close_atom) {
+        close_channel(self);
+        settle(self);
+        return ok_atom::value;
+      },
+      [self](close_atom, const caf::actor_addr& sender) {
+        close_channel(self, sender);
+        settle(self);
+        return ok_atom::value;
       },
       [self](take_atom, uint32_t max) { return take(self, max, 0); },
       [self](take_atom, uint32_t max, uint64_t max_bytes) {

@@ -520,3 +520,87 @@ TEST_F(memory_channel, a_revoked_taker_loses_its_leases_and_its_late_commit) {
   EXPECT_EQ(m->events_committed.load(), 4u);
   EXPECT_EQ(m->channel_size.load(), 0u);
 }
+
+// -- close (a reload removes the channel, or the agent stops)
+// ------------------
+
+namespace {
+
+/// Blocking close; a default (empty) error means closed.
+caf::error close_channel(caf::scoped_actor& self, const caf::actor& ch) {
+  caf::error result;
+  self->request(ch, 5s, close_atom::value)
+      .receive([](ok_atom) {},
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace
+
+// A put held for room goes back to its sender with its events (so it can
+// put them where its route leads now); one partly in goes in whole; later
+// puts are refused the same way; takes and commits go on.
+TEST_F(memory_channel, close_answers_every_held_put_and_refuses_new_ones) {
+  auto ch = channel(channel_config(3, 3));
+  ASSERT_FALSE(put(self, ch, numbered(0, 2)));
+  // 2..5: one event fits now, three wait (a put partly in).
+  self->send(ch, put_atom::value, numbered(2, 4));
+  // 6..7: not begun.
+  self->send(ch, put_atom::value, numbered(6, 2));
+  auto m = channel_metrics(registry_);
+  ASSERT_TRUE(reaches(m->channel_size, 3u));
+  ASSERT_FALSE(close_channel(self, ch));
+  // Both answers arrive: the partly admitted put ok, the other refused
+  // with its events.
+  bool ok = false;
+  caf::error refused;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](ok_atom) { ok = true; },
+                  [&](caf::error& err) { refused = std::move(err); },
+                  caf::after(5s) >> [] {});
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(is(refused, errc::channel_closed));
+  EXPECT_EQ(bodies(closed_events(refused)), bodies(numbered(6, 2)));
+  EXPECT_EQ(m->channel_size.load(), 6u) << "the begun put went in whole";
+  auto late = put(self, ch, numbered(8, 1));
+  EXPECT_TRUE(is(late, errc::channel_closed));
+  EXPECT_EQ(bodies(drain(self, ch, 6)), bodies(numbered(0, 6)));
+}
+
+// A sender that dies while its put waits for room: the put still goes in
+// as room frees (its events are counted nowhere else); if the channel
+// closes first, the channel counts them as never accepted.
+TEST_F(memory_channel, a_dead_senders_held_put_goes_in_or_is_counted_at_close) {
+  auto m = channel_metrics(registry_);
+  for (bool close_first : {false, true}) {
+    auto ch = channel(channel_config(2, 2));
+    m = registry_.find("a1.channels.c1");
+    ASSERT_FALSE(put(self, ch, numbered(0, 2)));
+    caf::actor me = self;
+    auto sender =
+        sys.spawn([ch, me](caf::event_based_actor* s) -> caf::behavior {
+          s->request(ch, caf::infinite, put_atom::value, numbered(2, 2))
+              .then([](ok_atom) {});
+          // Messages from one sender arrive in order: once this is
+          // answered, the channel holds the put.
+          s->request(ch, caf::infinite, get_atom::value, txn_id{0})
+              .then([](batch&) {},
+                    [s, me](caf::error&) { s->send(me, tick_atom::value); });
+          return {[](tick_atom) {}};
+        });
+    // Its put is held (the channel is full); then it dies.
+    self->receive([](tick_atom) {}, caf::after(5s) >> [] { FAIL(); });
+    self->monitor(sender);
+    caf::anon_send_exit(sender, caf::exit_reason::kill);
+    self->receive([](caf::down_msg&) {});
+    if (close_first) {
+      ASSERT_FALSE(close_channel(self, ch));
+      EXPECT_TRUE(reaches(m->events_undelivered, 2u)) << "counted at close";
+      EXPECT_EQ(bodies(drain(self, ch, 2)), bodies(numbered(0, 2)));
+    } else {
+      EXPECT_EQ(bodies(drain(self, ch, 4)), bodies(numbered(0, 4)))
+          << "the held put goes in as room frees";
+    }
+    caf::anon_send_exit(ch, caf::exit_reason::kill);
+  }
+}

@@ -207,3 +207,32 @@ TEST_F(router_test, taps_see_what_passes_after_the_interceptors) {
   at_channel->pop(got, 10);
   EXPECT_EQ(got, strs{"c1 {trace=x} \"keep\""});
 }
+
+// A reload moves a source from c1 to c2 and closes c1 while c1 holds the
+// source's put for room: the router puts the batch to c2 (and only to the
+// channels that do not have it: c0 accepted it already, no duplicate).
+TEST_F(router_test, a_put_a_closed_channel_held_goes_where_the_route_leads) {
+  auto c0 = channel(channel_config(10, 10), "c0");
+  auto c1 = channel(channel_config(1, 1), "c1");
+  auto c2 = channel(channel_config(10, 10), "c2");
+  ASSERT_FALSE(put(self, c1, {make_event("fills c1")}));
+  auto routes = std::make_shared<route_table>(std::vector<caf::actor>{c0, c1},
+                                              std::vector<interceptor_fn>{});
+  auto r = track(spawn_router(sys, routes, metrics_of("sources", "r1", "seq")));
+  self->send(r, put_atom::value, batch{make_event("moved")});
+  // c0 took it; c1 holds it.
+  auto t0 = take(self, c0, 10);
+  ASSERT_TRUE(t0);
+  EXPECT_EQ(bodies(t0->events), strs{"moved"});
+  routes->set({c0, c2}, {});
+  self->request(c1, 5s, close_atom::value)
+      .receive([](ok_atom) {}, [](caf::error&) {});
+  self->receive([](ok_atom) {}, caf::after(5s) >> [] { FAIL(); });
+  auto t2 = take(self, c2, 10);
+  ASSERT_TRUE(t2);
+  EXPECT_EQ(bodies(t2->events), strs{"moved"});
+  ASSERT_FALSE(commit(self, c0, t0->id));
+  auto again = take(self, c0, 10, 200ms);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->events.empty()) << "c0 got it twice";
+}
