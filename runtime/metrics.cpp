@@ -72,6 +72,7 @@ std::string component_metrics::summary() const {
     out << " size=" << channel_size.load() << '/' << channel_capacity.load();
   field("corrupt_records", corrupt_records);
   field("damaged_bytes", damaged_bytes);
+  field("damaged_events", damaged_events);
   field("write_errors", write_errors);
   field("duplicates", duplicates);
   field("batches_refused", batches_refused);

@@ -66,6 +66,10 @@ struct component_metrics {
   /// start, recovery included.
   std::atomic<uint64_t> corrupt_records{0};
   std::atomic<uint64_t> damaged_bytes{0};
+  /// File channel: uncommitted events given up with damaged log (corrupt
+  /// records, records cut off a segment): lost, and said so in the final
+  /// line.
+  std::atomic<uint64_t> damaged_events{0};
   /// File channel: appends and syncs that failed (the put was retried).
   std::atomic<uint64_t> write_errors{0};
   /// Hop source: resent batches it had accepted before (answered without

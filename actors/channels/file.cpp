@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -64,6 +65,8 @@ namespace {
 
 using written_atom = caf::atom_constant<caf::atom("written")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using refill_atom = caf::atom_constant<caf::atom("refill")>;
+using space_atom = caf::atom_constant<caf::atom("space")>;
 
 /// An event and its number in the log.
 struct entry {
@@ -78,25 +81,70 @@ struct file_txn {
   std::size_t bytes = 0;
 };
 
-/// A put waiting for room in the channel.
-struct held_put {
+/// The answer of a put, once each of its parts is in the log (a put larger
+/// than a record is written in parts).
+struct put_answer {
   caf::response_promise rp;
+  std::size_t parts = 1;
+  /// Answers when the last part is in.
+  void part_done() {
+    if (--parts == 0) rp.deliver(ok_atom::value);
+  }
+};
+
+/// A put (or part of one) waiting for room in the channel.
+struct held_put {
+  std::shared_ptr<put_answer> answer;
   batch events;
   std::size_t bytes = 0;
 };
 
 /// A put the journal is writing (or will write again after a failure).
 struct writing_put {
-  caf::response_promise rp;
+  std::shared_ptr<put_answer> answer;
   std::size_t count = 0;
   std::size_t bytes = 0;
   unsigned failures = 0;
 };
 
-/// A record not yet wholly committed: its end and its size on disk.
+/// A record not yet wholly committed: its numbers, how many of them are
+/// still open, and its size on disk.
 struct record_span {
+  uint64_t first = 0;
   uint64_t end = 0;
+  uint64_t open = 0;
   std::size_t size = 0;
+};
+
+/// Why the channel is degraded, by cause (any set: degraded, the first
+/// reason shown).
+struct trouble {
+  std::string writing; ///< appends fail (retried)
+  std::string reading; ///< the backlog cannot be read back now (retried)
+  std::string space;   ///< puts are held for want of disk space
+};
+
+/// Carries the journal's word on disk space (from its thread) to the
+/// channel, which may not exist yet when the journal first speaks.
+class space_relay {
+public:
+  void set(caf::actor_addr addr) {
+    std::lock_guard guard{mtx_};
+    addr_ = std::move(addr);
+    if (auto hdl = caf::actor_cast<caf::actor>(addr_))
+      caf::anon_send(hdl, space_atom::value, last_);
+  }
+  void tell(const std::string& why) {
+    std::lock_guard guard{mtx_};
+    last_ = why;
+    if (auto hdl = caf::actor_cast<caf::actor>(addr_))
+      caf::anon_send(hdl, space_atom::value, why);
+  }
+
+private:
+  std::mutex mtx_;
+  caf::actor_addr addr_;
+  std::string last_;
 };
 
 /// What the actor starts with: the directory opened by spawn_file.
@@ -123,9 +171,12 @@ struct file_state {
   std::unordered_map<uint64_t, writing_put> writing;
   std::size_t writing_events = 0;
   std::size_t writing_bytes = 0;
-  takers takes; ///< held takes, watched takers
-  std::deque<record_span> records;
-  std::size_t log_bytes = 0; ///< sizes of `records`
+  takers takes;                    ///< held takes, watched takers
+  std::deque<record_span> records; ///< by number
+  std::size_t log_bytes = 0;       ///< sizes of `records` with open events
+  trouble why;
+  unsigned read_failures = 0;
+  bool refill_pending = false; ///< a refill_atom is on its way
   txn_id next_txn = 1;
   uint64_t next_put = 1;
 
@@ -159,46 +210,126 @@ struct file_state {
 
 using file_actor = caf::stateful_actor<file_state>;
 
-/// Drops records wholly below the committed position from the byte count
-/// and tells the journal (which stores it and frees whole segments).
-void advance_committed(file_actor* self) {
+/// Shows the first trouble as `degraded`, or `running` when none is left.
+void update_state(file_actor* self) {
   auto& st = self->state;
-  auto committed = st.window.committed();
-  while (!st.records.empty() && st.records.front().end <= committed) {
-    st.log_bytes -= st.records.front().size;
-    st.records.pop_front();
-  }
-  st.journal->commit_below(committed);
+  auto& w = st.why;
+  auto& reason = !w.writing.empty()   ? w.writing
+                 : !w.reading.empty() ? w.reading
+                                      : w.space;
+  auto now = st.metrics->current_state();
+  if (!reason.empty())
+    st.metrics->set_state(component_state::degraded, reason);
+  else if (now == component_state::degraded)
+    st.metrics->set_state(component_state::running);
 }
 
-/// Reads the log's next events back from disk while memory has room.
+/// Drops records with no open event from the byte count and tells the
+/// journal what is committed (it stores it and frees whole segments).
+void advance_committed(file_actor* self) {
+  auto& st = self->state;
+  while (!st.records.empty() && st.records.front().open == 0)
+    st.records.pop_front();
+  st.journal->commit(st.window.snapshot());
+}
+
+/// Marks [first, first + n) done in the window and in the records that
+/// hold them; returns how many were open.
+std::size_t mark_done(file_actor* self, uint64_t first, std::size_t n) {
+  auto& st = self->state;
+  auto& rs = st.records;
+  // The first record that ends after `first`.
+  auto it =
+      std::partition_point(rs.begin(), rs.end(), [&](const record_span& r) {
+        return r.end <= first;
+      });
+  std::size_t total = 0;
+  auto end = first + n;
+  auto pos = first;
+  for (; it != rs.end() && it->first < end && pos < end; ++it) {
+    if (it->first > pos) {
+      // Numbers in no record (skipped by a failed append).
+      total += st.window.done_run(pos, it->first - pos);
+      pos = it->first;
+    }
+    auto upto = std::min(it->end, end);
+    auto k = st.window.done_run(pos, upto - pos);
+    total += k;
+    if (k > 0 && (it->open -= k) == 0) st.log_bytes -= it->size;
+    pos = upto;
+  }
+  if (pos < end) total += st.window.done_run(pos, end - pos);
+  return total;
+}
+
+/// Marks the numbers in `seqs` done, run by run.
+void mark_done(file_actor* self, const std::vector<uint64_t>& seqs) {
+  for (std::size_t i = 0; i < seqs.size();) {
+    auto j = i + 1;
+    while (j < seqs.size() && seqs[j] == seqs[j - 1] + 1)
+      ++j;
+    mark_done(self, seqs[i], j - i);
+    i = j;
+  }
+}
+
+/// Reads the log's next events back from disk while memory has room. A
+/// record that cannot be read for now (EMFILE, ENOMEM, EIO) is tried again
+/// after a pause (50 ms doubling to 5 s) while the channel is `degraded`;
+/// only a record proven damaged is skipped, its events counted lost.
 void refill(file_actor* self) {
   auto& st = self->state;
-  if (!st.backlog || st.backlog->empty()) return;
+  if (!st.backlog || st.backlog->empty() || st.refill_pending) return;
   bool changed = false;
   while (!st.backlog->empty() && st.memory_room(1, 1)) {
     batch events;
     std::vector<uint64_t> seqs, lost;
-    st.backlog->load(st.cfg.memory_events - st.in_memory(),
-                     st.cfg.memory_bytes - st.memory_bytes(), events, seqs,
-                     lost);
+    auto got = st.backlog->load(st.cfg.memory_events - st.in_memory(),
+                                st.cfg.memory_bytes - st.memory_bytes(), events,
+                                seqs, lost);
     for (std::size_t i = 0; i < events.size(); ++i) {
       st.queue_bytes += event_bytes(events[i]);
       st.queue.push_back(entry{seqs[i], std::move(events[i])});
     }
     if (!lost.empty()) {
-      // Damaged since recovery read it: skipped, as recovery would.
+      // Damaged since recovery read it: skipped, as recovery would, and
+      // counted lost.
       uint64_t records = 0, prev = 0;
       for (auto s : lost) {
         if (records == 0 || s != prev + 1) ++records;
         prev = s;
-        st.window.done(s);
       }
+      mark_done(self, lost);
       st.metrics->corrupt_records.fetch_add(records, std::memory_order_relaxed);
+      st.metrics->damaged_events.fetch_add(lost.size(),
+                                           std::memory_order_relaxed);
       spdlog::error("{}: {} events of {} records in {} no longer read back "
-                    "(damaged since the start); skipped",
+                    "(damaged since the start); skipped and counted lost",
                     st.metrics->name, lost.size(), records, st.cfg.directory);
       changed = true;
+    }
+    if (got.error != 0) {
+      ++st.read_failures;
+      st.why.reading = "cannot read the log back from " + st.cfg.directory +
+                       ": " + std::strerror(got.error) + "; retrying";
+      if (st.read_failures == 1 || st.read_failures % 50 == 0)
+        spdlog::error("{}: {} (attempt {}); {} events wait on disk",
+                      st.metrics->name, st.why.reading, st.read_failures,
+                      st.backlog->events());
+      update_state(self);
+      st.refill_pending = true;
+      auto delay = std::chrono::milliseconds{std::min<int64_t>(
+          5000, int64_t{50} << std::min(st.read_failures - 1, 7u))};
+      self->delayed_send(self, delay, refill_atom::value);
+      break;
+    }
+    if (st.read_failures > 0) {
+      spdlog::info("{}: reading the log back from {} works again after {} "
+                   "failed attempts",
+                   st.metrics->name, st.cfg.directory, st.read_failures);
+      st.read_failures = 0;
+      st.why.reading.clear();
+      update_state(self);
     }
     if (events.empty() && lost.empty()) break;
   }
@@ -247,7 +378,8 @@ void write(file_actor* self, uint64_t id, batch&& events) {
         // On the journal's thread: back to the actor as a message.
         if (auto hdl = caf::actor_cast<caf::actor>(addr))
           caf::anon_send(hdl, written_atom::value, id, r.error.value(), r.seq,
-                         std::move(r.segment), static_cast<uint64_t>(r.offset),
+                         r.taken, std::move(r.segment),
+                         static_cast<uint64_t>(r.offset),
                          static_cast<uint64_t>(r.size), std::move(ev));
       });
 }
@@ -260,7 +392,8 @@ void admit_puts(file_actor* self) {
     auto hp = std::move(st.held.front());
     st.held.pop_front();
     auto id = st.next_put++;
-    st.writing.emplace(id, writing_put{hp.rp, hp.events.size(), hp.bytes, 0});
+    st.writing.emplace(id,
+                       writing_put{hp.answer, hp.events.size(), hp.bytes, 0});
     st.writing_events += hp.events.size();
     st.writing_bytes += hp.bytes;
     write(self, id, std::move(hp.events));
@@ -303,13 +436,20 @@ void finish_txn(file_actor* self, file_txn&& t,
   auto& events = t.reply.get_as<batch>(1);
   st.taken_events -= events.size();
   st.taken_bytes -= t.bytes;
-  std::size_t b = 0;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (b < back.size() && back[b] == i) {
-      ++b;
-      continue;
+  if (back.empty()) {
+    mark_done(self, t.seqs);
+  } else {
+    std::vector<uint64_t> done;
+    done.reserve(events.size() - back.size());
+    std::size_t b = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (b < back.size() && back[b] == i) {
+        ++b;
+        continue;
+      }
+      done.push_back(t.seqs[i]);
     }
-    st.window.done(t.seqs[i]);
+    mark_done(self, done);
   }
   put_back(self, events, t.seqs, back);
   st.metrics->events_committed.fetch_add(events.size() - back.size(),
@@ -362,8 +502,8 @@ caf::result<txn_id, batch> take(file_actor* self, uint32_t max,
 }
 
 void written(file_actor* self, uint64_t id, int err, uint64_t seq,
-             const std::string& segment, uint64_t offset, uint64_t size,
-             batch& events) {
+             uint64_t taken, const std::string& segment, uint64_t offset,
+             uint64_t size, batch& events) {
   auto& st = self->state;
   auto it = st.writing.find(id);
   if (it == st.writing.end()) return;
@@ -371,29 +511,53 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
   if (err != 0) {
     // Not in the log (the journal sealed that segment and moves to a new
     // one): written again after a pause; the put's sender waits meanwhile,
-    // so nothing is lost and its source is held back.
+    // so nothing is lost and its source is held back. The numbers the
+    // failed append took are never used: done.
+    if (taken > 0) {
+      st.window.skip(seq, static_cast<std::size_t>(taken));
+      advance_committed(self);
+    }
+    if (err == EFBIG) {
+      // Can never be written (one event larger than a record may be):
+      // the sender is told, nothing waits for ever.
+      st.writing_events -= wp.count;
+      st.writing_bytes -= wp.bytes;
+      spdlog::error("{}: refused a put of {} events: an event is larger than "
+                    "a record may be ({} bytes)",
+                    st.metrics->name, wp.count, filelog::max_record_payload);
+      wp.answer->rp.deliver(make_error(
+          errc::batch_too_large,
+          st.metrics->name + ": an event is larger than a record may be (" +
+              std::to_string(filelog::max_record_payload) + " bytes)"));
+      st.writing.erase(it);
+      settle(self);
+      return;
+    }
     ++wp.failures;
     st.metrics->write_errors.fetch_add(1, std::memory_order_relaxed);
-    auto why = "cannot write to " + st.cfg.directory + ": " +
-               std::strerror(err) + "; retrying";
+    st.why.writing = "cannot write to " + st.cfg.directory + ": " +
+                     std::strerror(err) + "; retrying";
     if (wp.failures == 1 || wp.failures % 50 == 0)
       spdlog::error("{}: {} (put of {} events, attempt {})", st.metrics->name,
-                    why, wp.count, wp.failures);
-    st.metrics->set_state(component_state::degraded, why);
+                    st.why.writing, wp.count, wp.failures);
+    update_state(self);
     auto delay = std::chrono::milliseconds{
         std::min<int64_t>(5000, int64_t{50} << std::min(wp.failures, 7u))};
     self->delayed_send(self, delay, retry_atom::value, id, std::move(events));
     return;
   }
-  if (st.metrics->current_state() == component_state::degraded)
-    st.metrics->set_state(component_state::running);
+  if (!st.why.writing.empty()) {
+    st.why.writing.clear();
+    update_state(self);
+  }
   auto n = wp.count;
   st.window.add(seq, n);
-  st.records.push_back(record_span{seq + n, static_cast<std::size_t>(size)});
+  st.records.push_back(
+      record_span{seq, seq + n, n, static_cast<std::size_t>(size)});
   st.log_bytes += size;
   st.writing_events -= n;
   st.writing_bytes -= wp.bytes;
-  auto rp = wp.rp;
+  auto answer = wp.answer;
   st.metrics->events_put.fetch_add(n, std::memory_order_relaxed);
   st.metrics->tap.offer(events);
   // Kept in memory when it can be, in the log's order: only while nothing
@@ -409,7 +573,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
                      static_cast<uint32_t>(n));
   }
   st.writing.erase(it);
-  rp.deliver(ok_atom::value);
+  answer->part_done();
   settle(self);
 }
 
@@ -434,14 +598,19 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   st.lock = std::move(start->dir.lock);
   st.journal = std::move(start->journal);
   auto& rec = start->dir.recovered;
-  st.window = filelog::commit_window{rec.committed};
+  st.window = filelog::commit_window{rec.committed.below};
   for (auto& ref : rec.pending) {
     st.window.add(ref.seq, ref.count);
-    st.records.push_back(record_span{ref.seq + ref.count, ref.size});
+    auto open = rec.committed.open_in(ref.seq, ref.seq + ref.count);
+    st.records.push_back(
+        record_span{ref.seq, ref.seq + ref.count, open, ref.size});
     st.log_bytes += ref.size;
   }
-  // Numbers past the last record (a failed append's) are done too.
+  // Numbers past the last record (a failed append's) are done too, and
+  // so is what the ack state names committed above its position.
   st.window.add(rec.next_seq, 0);
+  for (auto& r : rec.committed.ranges)
+    st.window.done_run(r.from, r.to - r.from);
   st.backlog.emplace(std::move(rec));
   start.reset();
   advance_committed(self);
@@ -462,17 +631,47 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         auto& st = self->state;
         if (events.empty()) return ok_atom::value;
-        auto rp = self->make_response_promise();
-        auto bytes = event_bytes(events);
-        st.held.push_back(held_put{rp, std::move(events), bytes});
+        auto answer = std::make_shared<put_answer>(
+            put_answer{self->make_response_promise(), 0});
+        // One record per put, but no record over record_bytes: a larger
+        // put goes in as several, answered once all are in.
+        std::size_t i = 0;
+        while (i < events.size()) {
+          std::size_t j = i, bytes = 0;
+          while (
+              j < events.size() &&
+              (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
+            bytes += event_bytes(events[j++]);
+          batch part;
+          if (i == 0 && j == events.size()) {
+            part = std::move(events);
+          } else {
+            part.reserve(j - i);
+            std::move(events.begin() + static_cast<long>(i),
+                      events.begin() + static_cast<long>(j),
+                      std::back_inserter(part));
+          }
+          ++answer->parts;
+          st.held.push_back(held_put{answer, std::move(part), bytes});
+          i = j;
+        }
         admit_puts(self);
         st.publish();
         return caf::delegated<ok_atom>{};
       },
-      [self](written_atom, uint64_t id, int err, uint64_t seq,
+      [self](written_atom, uint64_t id, int err, uint64_t seq, uint64_t taken,
              const std::string& segment, uint64_t offset, uint64_t size,
              batch& events) {
-        written(self, id, err, seq, segment, offset, size, events);
+        written(self, id, err, seq, taken, segment, offset, size, events);
+      },
+      [self](refill_atom) {
+        self->state.refill_pending = false;
+        settle(self);
+      },
+      [self](space_atom, const std::string& why) {
+        auto& st = self->state;
+        st.why.space = why;
+        update_state(self);
       },
       [self](retry_atom, uint64_t id, batch& events) {
         if (self->state.writing.count(id) != 0)
@@ -526,14 +725,23 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
   auto& rec = start->dir.recovered;
   for (auto& d : rec.damages) {
     // Logged with file and offset, counted; never a reason not to start.
-    spdlog::warn("{}: {} in {} at offset {} ({} bytes){}", w.metrics->name,
-                 filelog::to_string(d.what), d.path, d.offset, d.bytes,
-                 d.what == filelog::damage::kind::torn_tail ? ", truncated"
-                                                            : ", skipped");
+    auto lost = d.events > 0 ? "; " + std::to_string(d.events) +
+                                   " uncommitted events lost with it"
+                             : std::string{};
+    auto level = d.events > 0 ? spdlog::level::err : spdlog::level::warn;
+    spdlog::log(level, "{}: {} in {} at offset {} ({} bytes){}{}",
+                w.metrics->name, filelog::to_string(d.what), d.path, d.offset,
+                d.bytes,
+                d.what == filelog::damage::kind::torn_tail ? ", truncated"
+                                                           : ", skipped",
+                lost);
     if (d.what == filelog::damage::kind::corrupt_record)
       w.metrics->corrupt_records.fetch_add(1, std::memory_order_relaxed);
-    if (d.what != filelog::damage::kind::torn_tail)
+    // A torn tail cuts off an append that was never answered, unless a
+    // later segment says it was written: then its bytes count too.
+    if (d.what != filelog::damage::kind::torn_tail || d.events > 0)
       w.metrics->damaged_bytes.fetch_add(d.bytes, std::memory_order_relaxed);
+    w.metrics->damaged_events.fetch_add(d.events, std::memory_order_relaxed);
   }
   filelog::journal_options jo;
   jo.dir = cfg.directory;
@@ -542,6 +750,10 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
   jo.fsync = cfg.fsync;
   jo.fsync_interval = cfg.fsync_interval;
   jo.min_free_space = cfg.min_free_space;
+  // Puts held for want of space make the channel `degraded` with the
+  // reason: the journal tells the actor (known once it is spawned, below).
+  auto relay = std::make_shared<space_relay>();
+  jo.on_space = [relay](const std::string& why) { relay->tell(why); };
   try {
     start->journal =
         std::make_unique<filelog::journal>(jo, rec.segments, rec.next_seq);
@@ -555,11 +767,13 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
   spdlog::info("{}: {} ready in {} ms: {} uncommitted events in {} records "
                "({} bytes) after position {}; read {} records, {} bytes",
                w.metrics->name, cfg.directory, ms, rec.pending_events,
-               rec.pending.size(), rec.pending_bytes, rec.committed,
+               rec.pending.size(), rec.pending_bytes, rec.committed.below,
                rec.records_read, rec.bytes_read);
   // Detached: it reads the log back from disk (blocking) as room frees.
-  return sys.spawn<caf::detached>(file_channel, cfg, w.metrics,
-                                  std::move(start));
+  auto hdl =
+      sys.spawn<caf::detached>(file_channel, cfg, w.metrics, std::move(start));
+  relay->set(hdl.address());
+  return hdl;
 }
 
 } // namespace flumen::channels

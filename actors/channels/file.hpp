@@ -35,6 +35,10 @@ struct file_config {
   /// option: 8 x transaction_capacity and memory_bytes.
   std::size_t memory_events = 80000;
   std::size_t memory_bytes = 32 << 20;
+  /// The most bytes (as event_bytes counts them) one record holds: a
+  /// larger put is written as several records and answered once all are
+  /// in (one event is never split). Not an option.
+  std::size_t record_bytes = 64 << 20;
 };
 
 /// Pure: reads the options, touches nothing.

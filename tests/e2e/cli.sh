@@ -157,6 +157,19 @@ mkdir -p "$WORK/chan"
 grep -q "segments: 0" "$WORK/out" || fail "inspect: $(cat "$WORK/out")"
 "$FLUMEN" channel verify "$WORK/chan" >"$WORK/out" || fail "verify an empty directory"
 grep -qx "ok" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
+"$FLUMEN" channel verify --repair "$WORK/chan" >"$WORK/out" || fail "repair an empty directory"
+[[ ! -e $WORK/chan/lock ]] || fail "repair of an empty directory left a lock"
+# A directory that holds other things is no channel: refused, untouched.
+mkdir -p "$WORK/notchan" && echo hello >"$WORK/notchan/readme"
+for cmd in inspect "verify --repair"; do
+  set +e
+  "$FLUMEN" channel $cmd "$WORK/notchan" >"$WORK/out" 2>&1
+  rc=$?
+  set -e
+  [[ $rc == 2 ]] || fail "channel $cmd of a non-channel directory: exit $rc, want 2"
+  grep -q "not a file channel's directory" "$WORK/out" || fail "channel $cmd: $(cat "$WORK/out")"
+done
+[[ ! -e $WORK/notchan/lock ]] || fail "a non-channel directory got a lock"
 set +e
 "$FLUMEN" channel verify "$WORK/nochan" 2>"$WORK/out"
 rc=$?

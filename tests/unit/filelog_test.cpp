@@ -262,11 +262,11 @@ TEST(filelog_ack, slots_round_trip_and_the_newer_valid_one_wins) {
     file.replace(ack_slot_offset[i], ack_slot_size, b);
   };
   EXPECT_FALSE(read_ack_state(file)) << "a new file holds nothing";
-  put_slot(1, {1, 100});
+  put_slot(1, {1, {100, {}}});
   ASSERT_TRUE(read_ack_state(file));
-  EXPECT_EQ(read_ack_state(file)->committed, 100u);
-  put_slot(0, {2, 250});
-  EXPECT_EQ(read_ack_state(file)->committed, 250u);
+  EXPECT_EQ(read_ack_state(file)->committed.below, 100u);
+  put_slot(0, {2, {250, {}}});
+  EXPECT_EQ(read_ack_state(file)->committed.below, 250u);
   // The write of generation 2 torn (any byte of its slot): generation 1
   // holds.
   for (std::size_t i = 0; i < 28; ++i) {
@@ -275,11 +275,12 @@ TEST(filelog_ack, slots_round_trip_and_the_newer_valid_one_wins) {
     auto s = read_ack_state(torn);
     ASSERT_TRUE(s) << i;
     EXPECT_EQ(s->generation, 1u) << i;
-    EXPECT_EQ(s->committed, 100u) << i;
+    EXPECT_EQ(s->committed.below, 100u) << i;
   }
   // A file cut short keeps what its first slot holds.
-  EXPECT_EQ(read_ack_state(std::string_view{file}.substr(0, 100))->committed,
-            250u);
+  EXPECT_EQ(
+      read_ack_state(std::string_view{file}.substr(0, 100))->committed.below,
+      250u);
 }
 
 TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
@@ -291,17 +292,17 @@ TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
   {
     ack_file a{path};
     EXPECT_FALSE(a.loaded());
-    a.store(10);
-    a.store(20);
-    a.store(30);
-    EXPECT_EQ(a.committed(), 30u);
+    a.store({10, {}});
+    a.store({20, {}});
+    a.store({30, {}});
+    EXPECT_EQ(a.committed().below, 30u);
   }
   {
     ack_file a{path};
     ASSERT_TRUE(a.loaded());
-    EXPECT_EQ(a.loaded()->committed, 30u);
+    EXPECT_EQ(a.loaded()->committed.below, 30u);
     EXPECT_EQ(a.loaded()->generation, 3u);
-    a.store(40); // generation 4, the other slot than 3
+    a.store({40, {}}); // generation 4, the other slot than 3
   }
   // Tear the last write: the one before it is what a restart sees.
   {
@@ -311,9 +312,9 @@ TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
   }
   ack_file a{path};
   ASSERT_TRUE(a.loaded());
-  EXPECT_EQ(a.loaded()->committed, 30u);
-  a.store(35);
-  EXPECT_EQ(ack_file{path}.loaded()->committed, 35u);
+  EXPECT_EQ(a.loaded()->committed.below, 30u);
+  a.store({35, {}});
+  EXPECT_EQ(ack_file{path}.loaded()->committed.below, 35u);
   std::filesystem::remove_all(dir);
 }
 
@@ -337,7 +338,7 @@ struct filelog_dir : ::testing::Test {
   batch replay(const recovery& r) {
     batch out;
     for (auto& ref : r.pending)
-      EXPECT_TRUE(read_record(r, ref, r.committed, out));
+      EXPECT_EQ(read_record(r, ref, r.committed.below, out), read_status::ok);
     return out;
   }
 
@@ -399,7 +400,7 @@ TEST_F(filelog_dir, what_was_written_is_read_back_in_order) {
     EXPECT_EQ(w.next_seq(), 5u);
   }
   auto r = recover(dir, false);
-  EXPECT_EQ(r.committed, 0u);
+  EXPECT_EQ(r.committed.below, 0u);
   EXPECT_EQ(r.pending.size(), 2u);
   EXPECT_EQ(r.pending_events, 5u);
   EXPECT_EQ(r.next_seq, 5u);
@@ -427,9 +428,9 @@ TEST_F(filelog_dir, segments_roll_over_at_max_file_size) {
 // record: only what follows is read back.
 TEST_F(filelog_dir, only_what_follows_the_committed_position_comes_back) {
   write({numbered(0, 4), numbered(4, 4), numbered(8, 4)});
-  ack_file{dir + "/ack"}.store(6);
+  ack_file{dir + "/ack"}.store({6, {}});
   auto r = recover(dir, false);
-  EXPECT_EQ(r.committed, 6u);
+  EXPECT_EQ(r.committed.below, 6u);
   EXPECT_EQ(r.pending.size(), 2u) << "the record holding 4..7, and 8..11";
   EXPECT_EQ(r.pending_events, 6u);
   EXPECT_EQ(bodies(replay(r)), names(6, 6));
@@ -587,7 +588,7 @@ TEST_F(filelog_dir, committed_segments_are_deleted_and_the_rest_replayed) {
     EXPECT_GT(j.stats().segments_deleted, 0u);
   }
   auto r = recover(dir, false);
-  EXPECT_EQ(r.committed, 50u);
+  EXPECT_EQ(r.committed.below, 50u);
   // Every segment left holds an event at or after 50: the one after the
   // first starts beyond it.
   ASSERT_FALSE(r.segments.empty());
@@ -773,16 +774,16 @@ TEST_F(filelog_dir, the_backlog_reads_back_in_order_from_the_committed_event) {
   batch out;
   std::vector<uint64_t> seqs, lost;
   // Whole records within 7 events: 4..5 (the rest of 3..5), 6..8.
-  EXPECT_EQ(b.load(7, 1 << 20, out, seqs, lost), 5u);
+  EXPECT_EQ(b.load(7, 1 << 20, out, seqs, lost).events, 5u);
   EXPECT_EQ(bodies(out), names(4, 5));
   EXPECT_EQ(seqs, (std::vector<uint64_t>{4, 5, 6, 7, 8}));
   // One record at least, whatever the bounds, when nothing is loaded.
   out.clear();
   seqs.clear();
-  EXPECT_EQ(b.load(1, 1, out, seqs, lost), 3u);
+  EXPECT_EQ(b.load(1, 1, out, seqs, lost).events, 3u);
   EXPECT_EQ(bodies(out), names(9, 3));
   out.clear();
-  EXPECT_EQ(b.load(1000, 1 << 20, out, seqs, lost), 18u);
+  EXPECT_EQ(b.load(1000, 1 << 20, out, seqs, lost).events, 18u);
   EXPECT_EQ(bodies(out), names(12, 18));
   EXPECT_TRUE(b.empty());
   EXPECT_TRUE(lost.empty());
@@ -796,7 +797,7 @@ TEST_F(filelog_dir, the_backlog_reports_a_record_damaged_since_and_goes_on) {
   flip(seg, second_at + record_header_size + 2); // after recovery read it
   batch out;
   std::vector<uint64_t> seqs, lost;
-  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost), 4u);
+  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost).events, 4u);
   auto expect = names(0, 2);
   for (auto& n : names(4, 2))
     expect.push_back(n);
@@ -815,7 +816,7 @@ TEST_F(filelog_dir, records_pushed_behind_the_backlog_come_after_it) {
   EXPECT_EQ(b.events(), 5u);
   batch out;
   std::vector<uint64_t> seqs, lost;
-  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost), 5u);
+  EXPECT_EQ(b.load(100, 1 << 20, out, seqs, lost).events, 5u);
   EXPECT_EQ(bodies(out), names(0, 5));
 }
 

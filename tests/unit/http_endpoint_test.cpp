@@ -228,7 +228,7 @@ TEST_F(http_bodies, stats_json_lists_every_counter_in_registry_order) {
                 text.find(gauge) != std::string::npos)
         << name;
   }
-  EXPECT_EQ(families, 26u);
+  EXPECT_EQ(families, 27u);
 }
 
 TEST_F(http_bodies, a_tap_names_a_component_or_says_which_there_are) {

@@ -35,36 +35,60 @@ uint64_t statvfs_free(const std::string& dir) {
 
 } // namespace
 
+void journal::set_space_short(bool short_now, const std::string& why) {
+  if (short_now == space_short_) return;
+  space_short_ = short_now;
+  if (opts_.on_space) opts_.on_space(short_now ? why : std::string{});
+}
+
 bool journal::wait_for_space() {
   if (opts_.min_free_space == 0) return true;
   auto free = [&] {
     return opts_.free_space ? opts_.free_space() : statvfs_free(opts_.dir);
   };
   bool logged = false;
-  while (free() < opts_.min_free_space) {
-    uint64_t committed = 0;
+  for (;;) {
+    auto now_free = free();
+    if (now_free >= opts_.min_free_space) break;
+    auto why = "less than " + std::to_string(opts_.min_free_space) +
+               " bytes free in " + opts_.dir + " (" + std::to_string(now_free) +
+               "); puts are held until there is room";
     {
-      std::unique_lock guard{mtx_};
+      std::lock_guard guard{mtx_};
       if (stopping_) return false;
       stats_.waiting_for_space = true;
-      if (!logged) {
-        spdlog::warn("{} ({}): less than {} bytes free; puts are "
-                     "held until there is room",
-                     who(), opts_.dir, opts_.min_free_space);
-        logged = true;
-      }
-      // Woken by commits (which delete segments and free space), a stop, or
-      // every 250 ms to look again.
-      cv_.wait_for(guard, std::chrono::milliseconds{250},
-                   [&] { return stopping_ || committed_ != stored_; });
+    }
+    if (!logged) {
+      spdlog::warn("{}: {}", who(), why);
+      logged = true;
+    }
+    set_space_short(true, why);
+    // What is committed frees its segments now, the current one too.
+    committed_set committed;
+    {
+      std::unique_lock guard{mtx_};
       committed = committed_;
     }
-    if (committed != stored_) store_committed(committed);
+    if (committed != stored_)
+      store_committed(committed);
+    else
+      free_committed(committed);
+    if (free() >= opts_.min_free_space) break;
+    std::unique_lock guard{mtx_};
+    // Woken by commits (which free space), a stop, or every 250 ms to look
+    // again.
+    cv_.wait_for(guard, std::chrono::milliseconds{250},
+                 [&] { return stopping_ || committed_ != stored_; });
   }
-  std::lock_guard guard{mtx_};
-  if (stats_.waiting_for_space)
+  bool was = false;
+  {
+    std::lock_guard guard{mtx_};
+    was = stats_.waiting_for_space;
+    stats_.waiting_for_space = false;
+  }
+  if (was)
     spdlog::info("{} ({}): free space is back; puts go on", who(), opts_.dir);
-  stats_.waiting_for_space = false;
+  set_space_short(false, {});
   return true;
 }
 
@@ -85,14 +109,14 @@ void journal::append(batch events, callback done) {
   cv_.notify_one();
 }
 
-void journal::commit_below(uint64_t committed) {
+void journal::commit(committed_set committed) {
   // No wake-up: the thread stores the position within
   // commit_store_interval (a synced write per commit cost more than the
   // appends; a position stored late only means duplicates after a crash).
   bool wake = false;
   {
     std::lock_guard guard{mtx_};
-    if (committed > committed_) committed_ = committed;
+    if (committed.below >= committed_.below) committed_ = std::move(committed);
     // Unless it sleeps with no deadline: then it needs one.
     wake = idle_;
   }
@@ -104,7 +128,7 @@ journal::counters journal::stats() const {
   return stats_;
 }
 
-void journal::store_committed(uint64_t committed) {
+void journal::store_committed(const committed_set& committed) {
   try {
     ack_.store(committed);
   } catch (const std::system_error& e) {
@@ -114,17 +138,45 @@ void journal::store_committed(uint64_t committed) {
     return;
   }
   stored_ = committed;
+  free_committed(committed);
+  std::lock_guard guard{mtx_};
+  ++stats_.committed_stored;
+}
+
+void journal::free_committed(const committed_set& committed) {
   std::size_t deleted = 0;
-  // A segment is wholly committed once the next one starts at or below
-  // the committed position; the current one is never deleted.
-  while (segments_.size() >= 2 && segments_[1].first_seq <= committed) {
-    if (::unlink(segments_.front().path.c_str()) != 0 && errno != ENOENT) {
-      spdlog::warn("{} ({}): cannot delete {}: {}", who(), opts_.dir,
-                   segments_.front().path, std::strerror(errno));
-      break;
+  auto remove = [&](const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      spdlog::warn("{} ({}): cannot delete {}: {}", who(), opts_.dir, path,
+                   std::strerror(errno));
+      return false;
     }
-    segments_.erase(segments_.begin());
     ++deleted;
+    return true;
+  };
+  // The current segment, when all of it is committed and it is worth its
+  // disk: closed (nothing in it is needed) and deleted; the next put
+  // starts a new one. Without this, a small disk whose one segment was all
+  // delivered stayed full.
+  bool current_open = writer_.segment_bytes() > 0;
+  if (current_open &&
+      (space_short_ ||
+       writer_.segment_bytes() >= opts_.free_committed_segment_at) &&
+      committed.covers(writer_.segment_first_seq(), writer_.next_seq())) {
+    if (auto path = writer_.close_committed()) current_open = false;
+  }
+  // Any other segment whose numbers, up to the next one's first (or the
+  // writer's next number for the last), are all committed.
+  for (std::size_t i = 0; i < segments_.size();) {
+    bool last = i + 1 == segments_.size();
+    if (last && current_open && segments_[i].path == writer_.segment()) break;
+    auto to = last ? writer_.next_seq() : segments_[i + 1].first_seq;
+    if (committed.covers(segments_[i].first_seq, to) &&
+        remove(segments_[i].path)) {
+      segments_.erase(segments_.begin() + static_cast<long>(i));
+      continue;
+    }
+    ++i;
   }
   if (deleted > 0) {
     try {
@@ -133,17 +185,18 @@ void journal::store_committed(uint64_t committed) {
       // The files are gone either way; a crash may bring one back, and
       // recovery skips what is committed.
     }
+    std::lock_guard guard{mtx_};
+    stats_.segments_deleted += deleted;
   }
-  std::lock_guard guard{mtx_};
-  ++stats_.committed_stored;
-  stats_.segments_deleted += deleted;
 }
 
 void journal::run() {
   using clock = std::chrono::steady_clock;
+  // What a previous run committed and did not get to delete.
+  free_committed(stored_);
   for (;;) {
     std::deque<pending> group;
-    uint64_t committed = 0;
+    committed_set committed;
     bool stopping = false;
     {
       std::unique_lock guard{mtx_};
@@ -180,41 +233,54 @@ void journal::run() {
       std::lock_guard guard{mtx_};
       group.swap(queue_);
       stopping = stopping_;
+      committed = committed_;
     }
     std::vector<result> results(group.size());
+    bool full = false;
     for (std::size_t i = 0; i < group.size(); ++i) {
+      auto& r = results[i];
       if (no_space) {
-        results[i].error = no_space;
+        r.error = no_space;
         continue;
       }
+      auto before = writer_.next_seq();
       try {
         auto a = writer_.append(group[i].events);
-        results[i].seq = a.seq;
-        results[i].segment = a.segment;
-        results[i].offset = a.offset;
-        results[i].size = a.size;
-        if (segments_.back().path != a.segment)
+        r.seq = a.seq;
+        r.taken = group[i].events.size();
+        r.segment = a.segment;
+        r.offset = a.offset;
+        r.size = a.size;
+        if (segments_.empty() || segments_.back().path != a.segment)
           segments_.push_back({a.segment, a.segment_first_seq});
         unsynced_ = true;
       } catch (const std::system_error& e) {
-        results[i].error = e.code();
+        r.error = e.code();
+        r.seq = before;
+        r.taken = writer_.next_seq() - before;
+        full = full || e.code() == std::errc::no_space_on_device;
       }
     }
     auto now = clock::now();
-    bool sync_now = unsynced_ &&
-                    (opts_.fsync == fsync_policy::batch ||
-                     (opts_.fsync == fsync_policy::interval &&
-                      (now - last_sync_ >= opts_.fsync_interval || stopping)) ||
-                     stopping);
+    // A roll leaves segments to sync: under `interval` a few at most wait
+    // for the clock; under `never` none is synced.
+    bool sync_now =
+        unsynced_ && (opts_.fsync == fsync_policy::batch ||
+                      (opts_.fsync == fsync_policy::interval &&
+                       (now - last_sync_ >= opts_.fsync_interval || stopping ||
+                        writer_.unsynced_segments() >= 16)) ||
+                      stopping);
+    if (opts_.fsync == fsync_policy::never && !stopping)
+      writer_.drop_unsynced();
     if (sync_now) {
       try {
         writer_.sync();
         std::lock_guard guard{mtx_};
         ++stats_.syncs;
       } catch (const std::system_error& e) {
-        // The segment is sealed. Under `batch` the puts of this group are
-        // not durable: they fail (whatever reached the disk is delivered
-        // again after a restart: at least once).
+        // Under `batch` the puts of this group are not durable: they fail
+        // (whatever reached the disk is delivered again after a restart:
+        // at least once).
         if (opts_.fsync == fsync_policy::batch)
           for (auto& r : results)
             if (!r.error) r.error = e.code();
@@ -230,11 +296,19 @@ void journal::run() {
     }
     for (std::size_t i = 0; i < group.size(); ++i)
       if (group[i].done) group[i].done(results[i], std::move(group[i].events));
+    // A full disk (even with min_free_space 0): what is committed gives
+    // its space back, the current segment's too, before the next attempt.
+    if (full) set_space_short(true, "the disk is full (" + opts_.dir + ")");
     if (committed != stored_ &&
-        (stopping || clock::now() >= last_store_ + commit_store_interval)) {
+        (stopping || full ||
+         clock::now() >= last_store_ + commit_store_interval)) {
       store_committed(committed);
       last_store_ = clock::now();
+    } else if (full) {
+      free_committed(committed);
     }
+    if (!full && !results.empty() && opts_.min_free_space == 0)
+      set_space_short(false, {});
     if (stopping) {
       // One attempt at the committed position at a stop, not a loop.
       std::lock_guard guard{mtx_};

@@ -41,6 +41,13 @@ struct journal_options {
   /// Who writes it, in log lines (`a1.channels.c1`); the directory when
   /// empty.
   std::string name{};
+  /// Called (on the journal's thread) when puts start being held for want
+  /// of space, with the reason, and with "" when they go on again.
+  std::function<void(const std::string&)> on_space{};
+  /// A wholly committed current segment at least this large is closed and
+  /// deleted (whatever its size when space is short), so delivered events
+  /// do not keep their disk until max_file_size is reached.
+  std::size_t free_committed_segment_at = 1 << 20;
 };
 
 /// The file channel's writer: one thread that appends a record per put,
@@ -56,7 +63,11 @@ public:
   struct result {
     std::error_code error; ///< set: the put is not in the log
     uint64_t seq = 0;      ///< the number of its first event
-    std::string segment;   ///< where its record is
+    /// Numbers the put used from `seq` on: its events' when it was
+    /// appended; when it failed, those the failed append took (never used
+    /// again: the channel counts them done).
+    uint64_t taken = 0;
+    std::string segment; ///< where its record is
     std::size_t offset = 0;
     std::size_t size = 0; ///< the record's bytes, header included
   };
@@ -78,10 +89,15 @@ public:
   /// failed. Thread-safe.
   void append(batch events, callback done);
 
-  /// Everything below `committed` is committed; stored (synced) within
-  /// commit_store_interval, and segments wholly below it are deleted then.
-  /// Never goes back. Thread-safe.
-  void commit_below(uint64_t committed);
+  /// What is committed (a position and ranges above it); stored (synced)
+  /// within commit_store_interval, and segments wholly committed are
+  /// deleted then. The position never goes back. Thread-safe.
+  void commit(committed_set committed);
+
+  /// Everything below `committed` is committed.
+  void commit_below(uint64_t committed) {
+    commit(committed_set{committed, {}});
+  }
 
   struct counters {
     uint64_t appends = 0;
@@ -106,7 +122,11 @@ private:
   void run();
   /// False at a stop while space is still short.
   bool wait_for_space();
-  void store_committed(uint64_t committed);
+  void store_committed(const committed_set& committed);
+  /// Deletes segments wholly in `committed` (the current one too, closed
+  /// first, when it is large enough or space is short).
+  void free_committed(const committed_set& committed);
+  void set_space_short(bool short_now, const std::string& why);
 
   journal_options opts_;
   std::vector<segment_file> segments_; ///< oldest first, the current last
@@ -115,8 +135,9 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<pending> queue_;
-  uint64_t committed_ = 0;
-  uint64_t stored_ = 0;
+  committed_set committed_;
+  committed_set stored_;
+  bool space_short_ = false;
   bool stopping_ = false;
   counters stats_;
   std::chrono::steady_clock::time_point last_sync_;

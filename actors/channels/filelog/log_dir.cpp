@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
+#include <utility>
 
 #include "actors/channels/filelog/ack_state.hpp"
 
@@ -113,6 +115,10 @@ std::string segment_name(uint64_t first_seq) {
 std::vector<segment_file> list_segments(const std::string& dir) {
   std::vector<segment_file> out;
   for (auto& entry : fs::directory_iterator{dir}) {
+    // Only files: a directory (or anything else) named like a segment is
+    // not one, and must not stop the channel from starting.
+    std::error_code type_error;
+    if (!entry.is_regular_file(type_error)) continue;
     auto name = entry.path().filename().string();
     if (name.size() != 28 || name.rfind("log-", 0) != 0 ||
         name.substr(24) != ".seg")
@@ -139,6 +145,8 @@ const char* to_string(damage::kind k) {
     return "unreadable rest of segment";
   case damage::kind::bad_header:
     return "segment without a valid header";
+  case damage::kind::missing:
+    return "records missing from the end of a segment";
   }
   return "?";
 }
@@ -149,7 +157,11 @@ recovery recover(const std::string& dir, bool repair) {
   auto ack = read_file((fs::path{dir} / "ack").string(), exists);
   if (auto s = read_ack_state(ack)) r.committed = s->committed;
   r.segments = list_segments(dir);
-  r.next_seq = r.committed;
+  // Numbers the ack state names are never used again, even when every
+  // segment that held them is gone.
+  r.next_seq = r.committed.end();
+  std::vector<scan_result> scans;
+  scans.reserve(r.segments.size());
   for (std::size_t i = 0; i < r.segments.size(); ++i) {
     auto& seg = r.segments[i];
     mapped_file file{seg.path};
@@ -160,64 +172,113 @@ recovery recover(const std::string& dir, bool repair) {
     r.next_seq = std::max(r.next_seq, bytes.size() > segment_header_size
                                           ? seg.first_seq + 1
                                           : seg.first_seq);
-    auto scan = scan_segment(bytes, [&](const scanned_record& rec) {
+    scans.push_back(scan_segment(bytes, [&](const scanned_record& rec) {
       ++r.records_read;
       file.release_before(rec.offset);
       auto end = rec.seq + rec.count;
       r.next_seq = std::max(r.next_seq, end);
-      if (end <= r.committed) return;
+      auto open = r.committed.open_in(rec.seq, end);
+      if (open == 0) return;
       r.pending.push_back({i, rec.offset,
                            record_header_size + rec.payload.size(), rec.seq,
                            rec.count});
-      r.pending_events += end - std::max(rec.seq, r.committed);
+      r.pending_events += open;
       r.pending_bytes += record_header_size + rec.payload.size();
-    });
+    }));
+    auto& scan = scans.back();
+    if (scan.torn_bytes > 0 && repair &&
+        ::truncate(seg.path.c_str(), static_cast<off_t>(scan.good_end)) != 0)
+      throw std::system_error(errno, std::generic_category(),
+                              "truncate " + seg.path);
+  }
+  for (std::size_t i = 0; i < r.segments.size(); ++i) {
+    auto& seg = r.segments[i];
+    auto& scan = scans[i];
+    // Where the segment's acknowledged records ended, when the next
+    // segment's header says (a failed append's numbers are not counted):
+    // what is short of it was cut off.
+    std::optional<uint64_t> end;
+    if (i + 1 < r.segments.size() && scans[i + 1].header_ok &&
+        scans[i + 1].skipped != skipped_unknown &&
+        r.segments[i + 1].first_seq >= scans[i + 1].skipped)
+      end = r.segments[i + 1].first_seq - scans[i + 1].skipped;
+    auto short_by = [&](uint64_t from) {
+      return end && *end > from ? r.committed.open_in(from, *end) : 0;
+    };
+    auto add = [&](damage::kind k, std::size_t offset, std::size_t bytes,
+                   uint64_t events) {
+      r.damages.push_back({k, seg.path, offset, bytes, events});
+      r.lost_events += events;
+    };
     if (!scan.header_ok) {
-      r.damages.push_back(
-          {damage::kind::bad_header, seg.path, 0, bytes.size()});
+      std::error_code ec;
+      auto size = fs::file_size(seg.path, ec);
+      add(damage::kind::bad_header, 0, ec ? 0 : size, short_by(seg.first_seq));
       continue;
     }
     for (auto& c : scan.corrupt)
-      r.damages.push_back(
-          {damage::kind::corrupt_record, seg.path, c.offset, c.bytes});
+      add(damage::kind::corrupt_record, c.offset, c.bytes,
+          r.committed.open_in(c.seq, c.seq + c.count));
+    auto cut = short_by(scan.end_seq);
     if (scan.abandoned_bytes > 0)
-      r.damages.push_back({damage::kind::abandoned, seg.path, scan.abandoned_at,
-                           scan.abandoned_bytes});
-    if (scan.torn_bytes > 0) {
-      r.damages.push_back(
-          {damage::kind::torn_tail, seg.path, scan.good_end, scan.torn_bytes});
-      if (repair &&
-          ::truncate(seg.path.c_str(), static_cast<off_t>(scan.good_end)) != 0)
-        throw std::system_error(errno, std::generic_category(),
-                                "truncate " + seg.path);
-    }
+      add(damage::kind::abandoned, scan.abandoned_at, scan.abandoned_bytes,
+          std::exchange(cut, 0));
+    if (scan.torn_bytes > 0)
+      add(damage::kind::torn_tail, scan.good_end, scan.torn_bytes,
+          std::exchange(cut, 0));
+    if (cut > 0) add(damage::kind::missing, scan.good_end, 0, cut);
   }
   return r;
 }
 
-bool read_record(const recovery& r, const record_ref& ref, uint64_t from,
-                 batch& out) {
+read_status read_record(const recovery& r, const record_ref& ref, uint64_t from,
+                        batch& out, int* err) {
+  auto unavailable = [&](int e) {
+    if (err) *err = e;
+    return read_status::unavailable;
+  };
   if (ref.segment >= r.segments.size() || ref.size < record_header_size)
-    return false;
+    return read_status::damaged;
   int fd = ::open(r.segments[ref.segment].path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::string bytes(ref.size, '\0');
-  auto n =
-      ::pread(fd, bytes.data(), bytes.size(), static_cast<off_t>(ref.offset));
+  if (fd < 0) {
+    // Gone is damage (someone deleted it); anything else may pass.
+    if (errno == ENOENT) return read_status::damaged;
+    return unavailable(errno);
+  }
+  std::string bytes;
+  try {
+    bytes.resize(ref.size);
+  } catch (const std::bad_alloc&) {
+    ::close(fd);
+    return unavailable(ENOMEM);
+  }
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    auto n = ::pread(fd, bytes.data() + got, bytes.size() - got,
+                     static_cast<off_t>(ref.offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto e = errno;
+      ::close(fd);
+      return unavailable(e);
+    }
+    if (n == 0) break; // the file is shorter than when it was read: cut
+    got += static_cast<std::size_t>(n);
+  }
   ::close(fd);
-  if (n != static_cast<ssize_t>(bytes.size())) return false;
+  if (got != bytes.size()) return read_status::damaged;
   scanned_record rec;
   batch events;
   if (check_record(bytes, rec) != record_check::ok ||
       rec.payload.size() + record_header_size != bytes.size() ||
       rec.seq != ref.seq || rec.count != ref.count ||
       !decode_events(rec.payload, rec.count, events))
-    return false;
+    return read_status::damaged;
   auto skip =
       from > ref.seq ? std::min<uint64_t>(from - ref.seq, ref.count) : 0;
   for (auto i = skip; i < events.size(); ++i)
     out.push_back(std::move(events[i]));
-  return true;
+  return read_status::ok;
 }
 
 } // namespace flumen::filelog

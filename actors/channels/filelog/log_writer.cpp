@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -49,6 +50,7 @@ log_writer::log_writer(std::string dir, std::size_t max_file_size,
 }
 
 log_writer::~log_writer() {
+  drop_unsynced();
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -59,29 +61,43 @@ void log_writer::open_segment() {
   int fd =
       ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail(errno, "create " + path_);
-  auto header = encode_segment_header(next_seq_);
-  if (auto err = write_all(fd, header.data(), header.size()); err != 0) {
-    ::close(fd);
-    fail(err, "write " + path_);
+  auto header = encode_segment_header(next_seq_, skipped_);
+  int err = write_all(fd, header.data(), header.size());
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  if (err == 0) {
+    try {
+      sync_directory(dir_);
+    } catch (const std::system_error& e) {
+      err = e.code().value();
+    }
   }
-  if (::fdatasync(fd) != 0) {
-    auto err = errno;
+  if (err != 0) {
+    // Not a segment: no file is left behind (a full disk retried for an
+    // hour must not leave thousands).
     ::close(fd);
-    fail(err, "sync " + path_);
+    ::unlink(path_.c_str());
+    fail(err, "create " + path_);
   }
-  sync_directory(dir_);
   fd_ = fd;
   first_seq_ = next_seq_;
   size_ = header.size();
   dirty_ = false;
 }
 
-void log_writer::seal() {
-  if (fd_ >= 0) ::close(fd_);
+void log_writer::retire() {
+  if (fd_ < 0) return;
+  if (dirty_)
+    retired_.push_back({fd_, path_});
+  else
+    ::close(fd_);
   fd_ = -1;
 }
 
 log_writer::appended log_writer::append(const batch& events) {
+  if (payload_size(events) > max_record_payload)
+    fail(EFBIG, "a record of " + std::to_string(events.size()) +
+                    " events over " + std::to_string(max_record_payload) +
+                    " bytes");
   buf_.clear();
   append_record(buf_, next_seq_, events);
   auto seq = next_seq_;
@@ -89,31 +105,74 @@ log_writer::appended log_writer::append(const batch& events) {
   next_seq_ += events.size();
   if (fd_ >= 0 && size_ > segment_header_size &&
       size_ + buf_.size() > max_file_size_)
-    seal();
+    retire();
   if (fd_ < 0) {
     // A new segment starts at this record's number.
     next_seq_ = seq;
-    open_segment();
+    try {
+      open_segment();
+    } catch (const std::system_error&) {
+      next_seq_ = seq + events.size();
+      skipped_ += events.size();
+      throw;
+    }
     next_seq_ = seq + events.size();
   }
   if (auto err = write_all(fd_, buf_.data(), buf_.size()); err != 0) {
-    seal();
+    // Sealed; what it held before this record is synced by the next sync.
+    retire();
+    skipped_ += events.size();
     fail(err, "write " + path_);
   }
   appended a{path_, first_seq_, size_, buf_.size(), seq};
   size_ += buf_.size();
   dirty_ = true;
+  skipped_ = 0;
   return a;
 }
 
 void log_writer::sync() {
-  if (fd_ < 0 || !dirty_) return;
-  if (::fdatasync(fd_) != 0) {
-    auto err = errno;
-    seal();
-    fail(err, "sync " + path_);
+  int first_err = 0;
+  std::string what;
+  for (auto& f : retired_) {
+    if (::fdatasync(f.fd) != 0 && first_err == 0) {
+      first_err = errno;
+      what = "sync " + f.path;
+    }
+    ::close(f.fd);
   }
+  retired_.clear();
+  if (fd_ >= 0 && dirty_) {
+    if (::fdatasync(fd_) != 0) {
+      if (first_err == 0) {
+        first_err = errno;
+        what = "sync " + path_;
+      }
+      ::close(fd_);
+      fd_ = -1;
+      // Its records since the last sync are not acknowledged (their puts
+      // fail and are written again): the next segment says so.
+      skipped_ += next_seq_ - std::max(synced_below_, first_seq_);
+    } else {
+      dirty_ = false;
+    }
+  }
+  if (first_err == 0) synced_below_ = next_seq_;
+  if (first_err != 0) fail(first_err, what);
+}
+
+void log_writer::drop_unsynced() {
+  for (auto& f : retired_)
+    ::close(f.fd);
+  retired_.clear();
+}
+
+std::optional<std::string> log_writer::close_committed() {
+  if (fd_ < 0 || size_ <= segment_header_size) return std::nullopt;
+  ::close(fd_);
+  fd_ = -1;
   dirty_ = false;
+  return path_;
 }
 
 } // namespace flumen::filelog

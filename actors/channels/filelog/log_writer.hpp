@@ -2,7 +2,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/event.hpp"
 
@@ -12,12 +14,18 @@ namespace flumen::filelog {
 /// start and whenever the current one would pass `max_file_size`, records
 /// numbered on from `next_seq`. Not thread-safe: one writer.
 ///
-/// Errors (shared/STACK-NOTES.md): after a failed write or sync the
-/// segment is sealed and never written or synced again (the kernel may
-/// have dropped its dirty pages); the next append opens a new segment, and
-/// the numbers of the failed record are not used again, so a record that
-/// reached the disk anyway is read back under its own numbers (delivered,
-/// at least once) and never confused with a later one.
+/// Durability: a segment closed by a roll is kept open until the next
+/// sync(), which syncs it (and every other one written since the last
+/// sync) before the current one, so a sync makes every append before it
+/// durable, however many segments they went to.
+///
+/// Errors (shared/STACK-NOTES.md): after a failed write the segment is
+/// sealed (never written again; what was written before is still synced
+/// by the next sync); after a failed sync it is closed and never synced
+/// again (the kernel may have dropped its dirty pages). The next append
+/// opens a new segment, and the numbers of the failed record are not used
+/// again: the new segment's header says how many were skipped, so that
+/// recovery can tell them from records lost to damage.
 class log_writer {
 public:
   /// Throws std::system_error when the first segment cannot be created.
@@ -35,24 +43,48 @@ public:
   };
 
   /// Writes one record holding `events` (not synced). Throws
-  /// std::system_error; the record's numbers are then skipped.
+  /// std::system_error; the record's numbers are then skipped (but
+  /// EFBIG: a record larger than a segment may hold; no number is taken).
   appended append(const batch& events);
 
-  /// Makes every append so far durable (fdatasync). Throws
-  /// std::system_error; the segment is sealed.
+  /// Makes every append so far durable (fdatasync of each segment written
+  /// since the last sync). Throws std::system_error (after trying every
+  /// segment); a segment whose sync failed is closed.
   void sync();
+
+  /// Closes the segments that rolls left open for sync() without syncing
+  /// them (`fsync: never`: the kernel writes them when it likes).
+  void drop_unsynced();
+
+  /// Segments closed by a roll or a failure and not synced yet.
+  std::size_t unsynced_segments() const { return retired_.size(); }
+
+  /// Closes the current segment (all of it committed, so nothing of it is
+  /// needed) so it can be deleted; the next append starts a new one.
+  /// Returns its path, or nothing when there is no current segment or it
+  /// holds no record.
+  std::optional<std::string> close_committed();
 
   /// One past the last number used.
   uint64_t next_seq() const { return next_seq_; }
 
-  /// Bytes written to the current segment, its header included.
-  std::size_t segment_bytes() const { return size_; }
+  /// Bytes written to the current segment, its header included (0: none
+  /// open).
+  std::size_t segment_bytes() const { return fd_ >= 0 ? size_ : 0; }
+
+  /// The current segment's first number (meaningful while one is open).
+  uint64_t segment_first_seq() const { return first_seq_; }
 
   const std::string& segment() const { return path_; }
 
 private:
+  struct open_file {
+    int fd = -1;
+    std::string path;
+  };
   void open_segment();
-  void seal();
+  /// Moves the current segment to those synced by the next sync().
+  void retire();
 
   std::string dir_;
   std::size_t max_file_size_;
@@ -62,6 +94,11 @@ private:
   uint64_t first_seq_ = 0;
   std::size_t size_ = 0;
   bool dirty_ = false;
+  /// Numbers taken by failed appends since the last record written.
+  uint64_t skipped_ = 0;
+  /// Every number below it was synced (as far as the current segment goes).
+  uint64_t synced_below_ = 0;
+  std::vector<open_file> retired_;
   std::string buf_;
 };
 

@@ -3,43 +3,64 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "actors/channels/filelog/log_dir.hpp"
+#include "actors/channels/filelog/seq_ranges.hpp"
 #include "runtime/event.hpp"
 
 namespace flumen::filelog {
 
 /// Which numbered events are done (committed), from the committed position
 /// on: the position moves over the done prefix. Sinks may commit out of
-/// order; only the oldest event still open holds the position back. A
-/// byte per event between the position and the newest number.
+/// order; only the oldest event still open holds the position back, and
+/// what is done above it is kept as ranges (their number grows with the
+/// holes, not with the events: one transaction that never settles costs
+/// one range).
 class commit_window {
 public:
-  explicit commit_window(uint64_t committed = 0) : base_(committed) {}
+  explicit commit_window(uint64_t committed = 0)
+      : base_(committed), end_(committed) {}
 
   /// Numbers [first, first + n) are live. Numbers between end() and
   /// `first` were never used (a failed append): done at once. Numbers
   /// below end() are ignored.
   void add(uint64_t first, std::size_t n);
 
+  /// Numbers [first, first + n) were given to an append that failed: done
+  /// (never live). Those below end() are ignored.
+  void skip(uint64_t first, std::size_t n) { add(first + n, 0); }
+
   /// Marks `seq` done; false when it is not live (never added, or done).
-  bool done(uint64_t seq);
+  bool done(uint64_t seq) { return done_run(seq, 1) == 1; }
+
+  /// Marks [first, first + n) done; returns how many of them were live.
+  std::size_t done_run(uint64_t first, std::size_t n);
 
   /// Everything below is done.
   uint64_t committed() const { return base_; }
   /// One past the newest number added.
-  uint64_t end() const { return base_ + marks_.size(); }
+  uint64_t end() const { return end_; }
   /// Live numbers not done yet.
-  std::size_t open() const { return open_; }
+  std::size_t open() const {
+    return static_cast<std::size_t>(end_ - base_ - done_total_);
+  }
+  /// What is done: the position and (at most `max_ranges` of, the lowest)
+  /// the ranges above it.
+  committed_set snapshot(std::size_t max_ranges = 4096) const;
 
 private:
+  /// Makes [lo, hi) done (merged with its neighbours); returns how many of
+  /// them were done before.
+  uint64_t mark(uint64_t lo, uint64_t hi);
   void advance();
 
   uint64_t base_;
-  std::deque<uint8_t> marks_; ///< 1: done, for base_ + i
-  std::size_t open_ = 0;
+  uint64_t end_;
+  std::map<uint64_t, uint64_t> done_; ///< from -> to, above base_
+  uint64_t done_total_ = 0;
 };
 
 /// Events of the log that are not in memory: references to records (or
@@ -59,13 +80,23 @@ public:
   bool empty() const { return refs_.empty(); }
   std::size_t events() const { return events_; }
 
+  /// What load() did.
+  struct loaded {
+    std::size_t events = 0; ///< appended to `out`
+    /// Set: the next record could not be read now (EMFILE, ENOMEM, EIO):
+    /// it stays first, to be read again later; nothing was skipped.
+    int error = 0;
+  };
+
   /// Reads whole records, oldest first, while the events read stay within
   /// `max_events` and `max_bytes` (event_bytes), one record at least when
-  /// `out` is empty. Appends each event to `out` and its number to `seqs`.
-  /// A record that no longer reads back (damaged since) is skipped and its
-  /// numbers go to `lost`. Returns the events read.
-  std::size_t load(std::size_t max_events, std::size_t max_bytes, batch& out,
-                   std::vector<uint64_t>& seqs, std::vector<uint64_t>& lost);
+  /// `out` is empty. Appends each event to `out` and its number to `seqs`
+  /// (events the ack state already names committed are left out). A record
+  /// proven damaged since (bad checksum, cut short, its file gone) is
+  /// skipped and its uncommitted numbers go to `lost`; one that cannot be
+  /// read for now ends the load with its error.
+  loaded load(std::size_t max_events, std::size_t max_bytes, batch& out,
+              std::vector<uint64_t>& seqs, std::vector<uint64_t>& lost);
 
 private:
   struct item {

@@ -51,24 +51,29 @@ bool all_zero(std::string_view s) {
 
 } // namespace
 
-std::string encode_segment_header(uint64_t first_seq) {
+std::string encode_segment_header(uint64_t first_seq, uint64_t skipped) {
   std::string out(segment_magic, sizeof(segment_magic));
   put<uint32_t>(out, format_version);
-  put<uint32_t>(out, 0);
+  put<uint32_t>(
+      out, static_cast<uint32_t>(std::min<uint64_t>(skipped, skipped_unknown)));
   put<uint64_t>(out, first_seq);
   put<uint32_t>(out, crc32c(out));
   put<uint32_t>(out, 0);
   return out;
 }
 
-std::optional<uint64_t> decode_segment_header(std::string_view bytes) {
+std::optional<segment_header> read_segment_header(std::string_view bytes) {
   if (bytes.size() < segment_header_size) return std::nullopt;
   if (std::memcmp(bytes.data(), segment_magic, sizeof(segment_magic)) != 0)
     return std::nullopt;
   if (get<uint32_t>(bytes.data() + 24) != crc32c(bytes.substr(0, 24)))
     return std::nullopt;
-  if (get<uint32_t>(bytes.data() + 8) != format_version) return std::nullopt;
-  return get<uint64_t>(bytes.data() + 16);
+  auto version = get<uint32_t>(bytes.data() + 8);
+  if (version != 1 && version != format_version) return std::nullopt;
+  segment_header h;
+  h.first_seq = get<uint64_t>(bytes.data() + 16);
+  h.skipped = version == 1 ? skipped_unknown : get<uint32_t>(bytes.data() + 12);
+  return h;
 }
 
 std::size_t payload_size(const batch& events) {
@@ -158,10 +163,11 @@ scan_result
 scan_segment(std::string_view bytes,
              const std::function<void(const scanned_record&)>& on_record) {
   scan_result r;
-  auto first = decode_segment_header(bytes);
-  if (!first) return r;
+  auto header = read_segment_header(bytes);
+  if (!header) return r;
   r.header_ok = true;
-  r.first_seq = *first;
+  r.first_seq = r.end_seq = header->first_seq;
+  r.skipped = header->skipped;
   std::size_t pos = segment_header_size;
   r.good_end = pos;
   while (pos < bytes.size()) {
@@ -188,10 +194,12 @@ scan_segment(std::string_view bytes,
     if (check == record_check::bad_payload) {
       ++r.corrupt_records;
       r.corrupt_bytes += size;
-      r.corrupt.push_back({rec.offset, size});
+      r.corrupt.push_back({rec.offset, size, rec.seq, rec.count});
+      r.end_seq = std::max(r.end_seq, rec.seq + rec.count);
       continue;
     }
     ++r.records;
+    r.end_seq = std::max(r.end_seq, rec.seq + rec.count);
     if (on_record) on_record(rec);
   }
   return r;

@@ -17,8 +17,13 @@ namespace flumen::filelog {
 // Everything is little-endian.
 //
 // Segment header, 32 bytes:
-//   "FLUMENLG" | u32 version (1) | u32 reserved (0) | u64 first sequence
+//   "FLUMENLG" | u32 version (2) | u32 skipped | u64 first sequence
 //   number | u32 crc32c of the 24 bytes before | u32 reserved (0)
+// `skipped`: how many numbers just below the first one were taken by
+// appends that failed (never acknowledged); the segment before this one
+// holds records up to first - skipped, so a shortfall there is damage, not
+// a failure (0xffffffff: not known). Version 1 segments have no such field
+// (it reads as not known).
 // Record, a 24-byte header and its payload:
 //   u32 payload length | u32 event count | u64 sequence number of its first
 //   event | u32 crc32c of the payload | u32 crc32c of the 20 bytes before
@@ -32,15 +37,30 @@ namespace flumen::filelog {
 
 constexpr std::size_t segment_header_size = 32;
 constexpr std::size_t record_header_size = 24;
-constexpr uint32_t format_version = 1;
+constexpr uint32_t format_version = 2;
+/// `skipped` not known (version 1, or too many to say).
+constexpr uint32_t skipped_unknown = 0xffffffff;
 
 /// The most payload bytes one record may claim; more is implausible.
 constexpr std::size_t max_record_payload = std::size_t{1} << 30;
 
-std::string encode_segment_header(uint64_t first_seq);
+/// A segment's header: its first number and how many numbers below it
+/// failed appends took.
+struct segment_header {
+  uint64_t first_seq = 0;
+  uint32_t skipped = skipped_unknown;
+};
+
+std::string encode_segment_header(uint64_t first_seq, uint64_t skipped = 0);
+
+/// The header, when `bytes` starts with a valid one.
+std::optional<segment_header> read_segment_header(std::string_view bytes);
 
 /// The first sequence number, when `bytes` starts with a valid header.
-std::optional<uint64_t> decode_segment_header(std::string_view bytes);
+inline std::optional<uint64_t> decode_segment_header(std::string_view bytes) {
+  auto h = read_segment_header(bytes);
+  return h ? std::optional<uint64_t>{h->first_seq} : std::nullopt;
+}
 
 /// Appends one record holding `events`, numbered from `seq`.
 void append_record(std::string& out, uint64_t seq, const batch& events);
@@ -76,6 +96,10 @@ record_check check_record(std::string_view rest, scanned_record& rec);
 struct scan_result {
   bool header_ok = false; ///< false: nothing of it can be read
   uint64_t first_seq = 0;
+  uint32_t skipped = skipped_unknown; ///< from its header
+  /// One past the last number of its last readable record (first_seq
+  /// when it has none).
+  uint64_t end_seq = 0;
   std::size_t records = 0;
   /// Where the readable part ends: after the last record that could be
   /// read or skipped; what follows is a torn tail or abandoned.
@@ -96,6 +120,8 @@ struct scan_result {
   struct span {
     std::size_t offset = 0;
     std::size_t bytes = 0;
+    uint64_t seq = 0; ///< its events' numbers, from its (sound) header
+    uint32_t count = 0;
   };
   std::vector<span> corrupt;
 };

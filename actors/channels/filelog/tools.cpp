@@ -79,14 +79,27 @@ opened_directory open_directory(const std::string& dir) {
 
 namespace {
 
-bool readable_dir(const std::string& dir, std::ostream& err) {
+/// A file channel's directory: an ack file or a segment in it, or nothing
+/// at all (a channel that never ran). Anything else is refused before it
+/// is touched (no lock is left in it).
+bool channel_dir(const std::string& dir, std::ostream& err) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     err << "flumen channel: " << dir << ": not a directory"
         << (ec ? " (" + ec.message() + ")" : std::string{}) << '\n';
     return false;
   }
-  return true;
+  try {
+    if (fs::is_empty(dir) || fs::exists(fs::path{dir} / "ack", ec) ||
+        !list_segments(dir).empty())
+      return true;
+  } catch (const std::exception& e) {
+    err << "flumen channel: " << dir << ": " << e.what() << '\n';
+    return false;
+  }
+  err << "flumen channel: " << dir
+      << ": not a file channel's directory (no ack file, no segments)\n";
+  return false;
 }
 
 void print_damage(const recovery& r, std::ostream& out) {
@@ -95,16 +108,21 @@ void print_damage(const recovery& r, std::ostream& out) {
     return;
   }
   out << "damage: " << r.damages.size() << '\n';
-  for (auto& d : r.damages)
+  for (auto& d : r.damages) {
     out << "  " << to_string(d.what) << ": " << d.path << " at offset "
-        << d.offset << ", " << d.bytes << " bytes\n";
+        << d.offset << ", " << d.bytes << " bytes";
+    if (d.events > 0) out << ", " << d.events << " uncommitted events lost";
+    out << '\n';
+  }
+  if (r.lost_events > 0)
+    out << "lost: " << r.lost_events << " uncommitted events\n";
 }
 
 } // namespace
 
 int inspect_directory(const std::string& dir, std::ostream& out,
                       std::ostream& err) {
-  if (!readable_dir(dir, err)) return 2;
+  if (!channel_dir(dir, err)) return 2;
   recovery r;
   try {
     r = recover(dir, false);
@@ -127,13 +145,21 @@ int inspect_directory(const std::string& dir, std::ostream& out,
         << ": first event " << r.segments[i].first_seq << ", " << sizes[i]
         << " bytes\n";
   out << "records: " << r.records_read << " readable\n";
-  out << "committed: events below " << r.committed << '\n';
+  out << "committed: events below " << r.committed.below;
+  if (!r.committed.ranges.empty()) {
+    uint64_t above = 0;
+    for (auto& range : r.committed.ranges)
+      above += range.size();
+    out << ", and " << above << " in " << r.committed.ranges.size()
+        << " ranges above";
+  }
+  out << '\n';
   out << "next event number: " << r.next_seq << '\n';
   out << "uncommitted: " << r.pending_events << " events in "
       << r.pending.size() << " records (" << r.pending_bytes << " bytes)\n";
   if (!r.pending.empty()) {
     auto& first = r.pending.front();
-    auto oldest = std::max(first.seq, r.committed);
+    auto oldest = std::max(first.seq, r.committed.below);
     out << "oldest uncommitted event: " << oldest << " in "
         << r.segments[first.segment].path << " at offset " << first.offset
         << '\n';
@@ -144,10 +170,11 @@ int inspect_directory(const std::string& dir, std::ostream& out,
 
 int verify_directory(const std::string& dir, bool repair, std::ostream& out,
                      std::ostream& err) {
-  if (!readable_dir(dir, err)) return 2;
+  if (!channel_dir(dir, err)) return 2;
   try {
     std::unique_ptr<dir_lock> lock;
-    if (repair) {
+    // An empty directory has nothing to repair: it is left as it is.
+    if (repair && !fs::is_empty(dir)) {
       lock = std::make_unique<dir_lock>(dir);
       if (!lock->held()) {
         err << "flumen channel verify --repair: refused: " << dir
@@ -163,7 +190,7 @@ int verify_directory(const std::string& dir, bool repair, std::ostream& out,
     std::size_t unreadable = 0;
     for (auto& ref : r.pending) {
       batch events;
-      if (!read_record(r, ref, 0, events)) ++unreadable;
+      if (read_record(r, ref, 0, events) != read_status::ok) ++unreadable;
     }
     out << "directory: " << dir << '\n';
     out << "records: " << r.records_read << " readable, " << r.pending.size()
@@ -171,7 +198,8 @@ int verify_directory(const std::string& dir, bool repair, std::ostream& out,
     print_damage(r, out);
     std::size_t remaining = unreadable;
     for (auto& d : r.damages) {
-      if (repair && d.what == damage::kind::torn_tail) {
+      // A repair truncates a torn tail; events lost with it stay lost.
+      if (repair && d.what == damage::kind::torn_tail && d.events == 0) {
         out << "repaired: truncated " << d.path << " to " << d.offset
             << " bytes\n";
         continue;
