@@ -308,11 +308,15 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
           arm_hold_timer(self);
           return caf::delegated<ok_atom>{};
         }
-        if (s.pending_overlaps(first, end))
-          return refuse(self, sender, errc::malformed_batch,
-                        "events " + std::to_string(first) + ".." +
-                            std::to_string(end - 1) +
-                            " overlap a batch on its way");
+        if (s.pending_overlaps(first, end)) {
+          // A sender only cuts its batches smaller, so this does not happen;
+          // if it did, "busy" makes it come back once the other is settled
+          // (a duplicate at worst, where a refusal would drop events).
+          ++st.metrics->batches_busy;
+          spdlog::warn("{}: events {}..{} from {} overlap a batch on its way",
+                       st.metrics->name, first, end - 1, sender);
+          return make_error(errc::busy, "events overlap a batch on its way");
+        }
         // What this sender has waiting for the channels bounds what more of
         // it is decoded: checked on the header, before anything is
         // allocated. A sender keeps to it (runtime/hop.hpp); "busy" tells

@@ -845,3 +845,40 @@ TEST_F(hop_protocol, a_senders_batches_waiting_for_a_full_channel_are_bounded) {
   EXPECT_EQ(counter(src, "received"), 100 * (1 + held)) << src;
   EXPECT_EQ(counter(src, "batches_busy"), 29u) << src;
 }
+
+// A batch whose numbers overlap, in part only, one still on its way (which
+// a sender never sends: it only cuts batches smaller) is neither put nor
+// refused for good: "busy", so nothing is dropped. A piece wholly inside
+// the one on its way waits for that one's answer.
+TEST_F(hop_protocol, a_batch_overlapping_one_on_its_way_is_busy) {
+  expect_exit_code_ = false; // the channel's events never reach Kafka
+  ASSERT_NO_FATAL_FAILURE(
+      start_child(kafka_topology, {"--shutdown-timeout", "1s"}));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#13";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  // 1..100 fills the channel; 101..200 is held.
+  ASSERT_TRUE(
+      send_hop(self, sender, 1, 100, hop::encode(numbered(1, 100, "o-"))).ok);
+  auto held =
+      send_hop(self, sender, 101, 100, hop::encode(numbered(101, 100, "o-")));
+  ASSERT_TRUE(is(held.err, errc::busy)) << render(held.err);
+  auto overlap =
+      send_hop(self, sender, 151, 100, hop::encode(numbered(151, 100, "o-")));
+  ASSERT_FALSE(overlap.ok);
+  EXPECT_TRUE(is(overlap.err, errc::busy)) << render(overlap.err);
+  EXPECT_NE(render(overlap.err).find("overlap"), std::string::npos)
+      << render(overlap.err);
+  // A piece of the held one (101..150) waits for it: busy after its hold.
+  auto piece =
+      send_hop(self, sender, 101, 100, hop::encode(numbered(101, 50, "o-")));
+  EXPECT_TRUE(is(piece.err, errc::busy)) << render(piece.err);
+  auto from = log().size();
+  ASSERT_TRUE(wait_until(
+      [&] { return !last_counters("sources.in", from).empty(); }, 10s));
+  auto src = last_counters("sources.in", from);
+  EXPECT_EQ(counter(src, "batches"), 2u) << "only two were decoded: " << src;
+  EXPECT_EQ(counter(src, "batches_refused"), 0u) << src;
+  EXPECT_TRUE(log_has("events 151..250 from " + sender +
+                      " overlap a batch on its way"));
+}
