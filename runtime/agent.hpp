@@ -168,7 +168,9 @@ struct link_timing {
   /// Every link sends a heartbeat this often...
   std::chrono::milliseconds heartbeat{1000};
   /// ...and one that heard nothing for this long is closed: its peer is
-  /// down for every monitor. Must exceed the time to send the largest batch.
+  /// down for every monitor. A message counts only once all of it arrived,
+  /// so a hop sink cuts its messages to cross within a quarter of this at
+  /// the rate it measures (hop_flow.hpp).
   std::chrono::milliseconds timeout{5000};
 };
 

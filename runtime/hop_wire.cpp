@@ -28,7 +28,7 @@ void put_bytes(std::string& out, std::string_view s) {
   out.append(s);
 }
 
-void write_payload(std::string& out, const batch& events) {
+void write_payload(std::string& out, std::span<const event> events) {
   for (const auto& e : events) {
     put_u32(out, static_cast<uint32_t>(e.headers.size()));
     for (const auto& [k, v] : e.headers) {
@@ -67,13 +67,19 @@ private:
   std::size_t pos_ = 0;
 };
 
-bool read_payload(std::string_view payload, uint32_t count, batch& out,
-                  decode_error& err) {
-  // Every event takes 8 bytes at least: a count can't promise more.
+/// Reads the payload into `out`; false (with `err`) when it is not exactly
+/// `count` events or its decoded size would pass `max_event_bytes`: the
+/// header's share (payload plus decoded_overhead per event) was checked by
+/// the caller, each event's headers add theirs before they are allocated.
+bool read_payload(std::string_view payload, uint32_t count,
+                  std::size_t max_event_bytes, batch& out, decode_error& err) {
+  // Every event takes 8 bytes at least: a count can't promise more (checked
+  // on the header too; kept here for the payload actually decompressed).
   if (count > payload.size() / 8) {
     err = {decode_error::malformed, "event count larger than the payload"};
     return false;
   }
+  auto decoded = payload.size() + decoded_overhead * std::size_t{count};
   out.reserve(count);
   reader r{payload};
   for (uint32_t i = 0; i < count; ++i) {
@@ -81,6 +87,15 @@ bool read_payload(std::string_view payload, uint32_t count, batch& out,
     uint32_t headers = 0;
     if (!r.u32(headers) || headers > r.left() / 8) {
       err = {decode_error::malformed, "truncated event"};
+      return false;
+    }
+    decoded += decoded_overhead * std::size_t{headers};
+    if (decoded > max_event_bytes) {
+      err = {decode_error::too_large,
+             "batch of more than " + std::to_string(max_event_bytes) +
+                 " bytes decoded (max_batch_bytes): event " +
+                 std::to_string(i) + " has " + std::to_string(headers) +
+                 " headers"};
       return false;
     }
     e.headers.reserve(headers);
@@ -140,9 +155,11 @@ std::size_t encoded_size(const batch& events) {
   return n;
 }
 
-std::string encode(const batch& events, codec c) {
+std::string encode(std::span<const event> events, codec c) {
   std::string raw;
-  auto raw_size = encoded_size(events);
+  std::size_t raw_size = 0;
+  for (const auto& e : events)
+    raw_size += encoded_size(e);
   raw.reserve(frame_header_bytes + raw_size);
   raw.append(magic, 3);
   raw.push_back(static_cast<char>(wire_version));
@@ -175,8 +192,7 @@ std::string encode(const batch& events, codec c) {
   return out;
 }
 
-std::optional<batch> decode(std::string_view buffer,
-                            std::size_t max_payload_bytes, decode_error& err) {
+std::optional<frame_info> peek(std::string_view buffer, decode_error& err) {
   if (buffer.size() < frame_header_bytes ||
       std::memcmp(buffer.data(), magic, 3) != 0) {
     err = {decode_error::malformed, "not a flumen hop batch"};
@@ -194,40 +210,64 @@ std::optional<batch> decode(std::string_view buffer,
     err = {decode_error::malformed, "unknown codec or flags"};
     return std::nullopt;
   }
-  auto count = get_u32(buffer.data() + 8);
-  auto raw_size = get_u32(buffer.data() + 12);
-  if (raw_size > max_payload_bytes) {
-    err = {decode_error::too_large, "batch of " + std::to_string(raw_size) +
-                                        " bytes, more than max_batch_bytes " +
-                                        std::to_string(max_payload_bytes)};
+  frame_info f;
+  f.compression = static_cast<codec>(c);
+  f.count = get_u32(buffer.data() + 8);
+  f.payload_bytes = get_u32(buffer.data() + 12);
+  // Every event takes 8 bytes at least: a count the payload can't hold is
+  // a lie, whatever the bound.
+  if (f.count > f.payload_bytes / 8) {
+    err = {decode_error::malformed, "event count larger than the payload"};
+    return std::nullopt;
+  }
+  return f;
+}
+
+std::optional<batch> decode(std::string_view buffer,
+                            std::size_t max_event_bytes, decode_error& err) {
+  auto f = peek(buffer, err);
+  if (!f) return std::nullopt;
+  auto count = f->count;
+  auto raw_size = f->payload_bytes;
+  // The decoded size the header promises at least, before anything is
+  // decompressed or allocated: 2 KB of zstd once declared 64 MiB of empty
+  // events, 8.4 million of them, 451 MiB decoded.
+  if (f->least_event_bytes() > max_event_bytes) {
+    err = {decode_error::too_large,
+           "batch of " + std::to_string(count) + " events, " +
+               std::to_string(raw_size) + " bytes (" +
+               std::to_string(f->least_event_bytes()) +
+               " decoded), more than max_batch_bytes " +
+               std::to_string(max_event_bytes)};
     return std::nullopt;
   }
   auto body = buffer.substr(frame_header_bytes);
   batch out;
-  if (static_cast<codec>(c) == codec::none) {
+  if (f->compression == codec::none) {
     if (body.size() != raw_size) {
       err = {decode_error::malformed, "payload size differs from its header"};
       return std::nullopt;
     }
-    if (!read_payload(body, count, out, err)) return std::nullopt;
+    if (!read_payload(body, count, max_event_bytes, out, err))
+      return std::nullopt;
     return out;
   }
   // What the header claims must be what the compressed bytes can hold
   // before anything is allocated: a 20-byte buffer claiming max_batch_bytes
   // must not cost max_batch_bytes of memory.
-  if (static_cast<codec>(c) == codec::lz4 &&
+  if (f->compression == codec::lz4 &&
       raw_size / 255 > body.size()) { // lz4 expands at most ~255 times
     err = {decode_error::malformed,
            "lz4 payload smaller than its claimed size"};
     return std::nullopt;
   }
-  if (static_cast<codec>(c) == codec::zstd &&
+  if (f->compression == codec::zstd &&
       ZSTD_getFrameContentSize(body.data(), body.size()) != raw_size) {
     err = {decode_error::malformed, "zstd frame size differs from its header"};
     return std::nullopt;
   }
   std::string payload(raw_size, '\0');
-  if (static_cast<codec>(c) == codec::lz4) {
+  if (f->compression == codec::lz4) {
     if (body.size() > static_cast<std::size_t>(INT32_MAX)) {
       err = {decode_error::malformed, "lz4 block too large"};
       return std::nullopt;
@@ -247,7 +287,40 @@ std::optional<batch> decode(std::string_view buffer,
       return std::nullopt;
     }
   }
-  if (!read_payload(payload, count, out, err)) return std::nullopt;
+  if (!read_payload(payload, count, max_event_bytes, out, err))
+    return std::nullopt;
+  return out;
+}
+
+std::vector<piece> cut(std::span<const event> events, cut_limits limits,
+                       std::vector<std::size_t>& oversized) {
+  std::vector<piece> out;
+  std::size_t begin = 0;
+  std::size_t decoded = 0;
+  std::size_t encoded = 0;
+  auto close = [&](std::size_t end) {
+    if (end > begin) out.push_back({begin, end, decoded, encoded});
+    decoded = 0;
+    encoded = 0;
+  };
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto d = event_bytes(events[i]);
+    auto n = encoded_size(events[i]);
+    if (d > limits.max_event_bytes) {
+      close(i);
+      begin = i + 1;
+      oversized.push_back(i);
+      continue;
+    }
+    if (i > begin && (decoded + d > limits.max_event_bytes ||
+                      encoded + n > limits.max_encoded_bytes)) {
+      close(i);
+      begin = i;
+    }
+    decoded += d;
+    encoded += n;
+  }
+  close(events.size());
   return out;
 }
 

@@ -28,15 +28,17 @@ node_context* the_node = nullptr;
 
 struct host_state {
   caf::actor sink;
-  std::string label; ///< `a1.sinks.k1#2`
+  caf::actor placement; ///< its stand-in in the agent
+  std::string label;    ///< `a1.sinks.k1#2`
   static inline const char* name = "replica_host";
 };
 
 caf::behavior replica_host(caf::stateful_actor<host_state>* self,
                            std::string agent, std::string instance,
                            std::string yaml, caf::actor channel,
-                           caf::actor dead_letter) {
+                           caf::actor dead_letter, caf::actor placement) {
   auto& st = self->state;
+  st.placement = std::move(placement);
   auto& ctx = *the_node;
   st.label = agent + ".sinks." + instance;
   auto placed = load_placed_sink(yaml, st.label, *ctx.types);
@@ -68,6 +70,12 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
     std::lock_guard guard{ctx.mtx};
     ctx.replicas.push_back(caf::actor_cast<caf::actor>(self));
   }
+  // Off the list when it ends: a node outlives any number of replicas.
+  self->attach_functor([addr = self->address()](const caf::error&) {
+    std::lock_guard guard{the_node->mtx};
+    std::erase_if(the_node->replicas,
+                  [&](const caf::actor& r) { return r.address() == addr; });
+  });
   // The sink and this host end together: an agent that ends the host ends
   // the sink (what it took rolls back in the agent's channel), and a sink
   // that ends (its channel's agent gone, a fatal error) ends the host with
@@ -81,8 +89,23 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   });
   self->monitor(st.sink);
+  // The placement that asked for it stands in for it under the agent's
+  // supervisor: once that is gone (it gave up waiting for this spawn, was
+  // restarted, or its agent went), nobody supervises this replica, and a
+  // new one may already run with a newer config. Monitoring an actor that
+  // already ended gives its down message at once.
+  if (st.placement) self->monitor(st.placement);
   self->set_down_handler([self](const caf::down_msg& dm) {
-    if (dm.source != self->state.sink.address()) return;
+    auto& st = self->state;
+    if (st.placement && dm.source == st.placement.address()) {
+      spdlog::warn("node {}: {}: its placement in the agent ended ({}); "
+                   "stopping it",
+                   the_node->name, st.label, self->system().render(dm.reason));
+      self->quit(make_error(errc::component_failed,
+                            "its placement in the agent ended"));
+      return;
+    }
+    if (dm.source != st.sink.address()) return;
     self->quit(dm.reason
                    ? dm.reason
                    : make_error(errc::component_failed, "the replica stopped"));
@@ -258,9 +281,12 @@ void place(placement_actor* self) {
                 .then(
                     [self, mm, nid](ok_atom, uint32_t, const std::string&) {
                       auto& st = self->state;
+                      // With this actor: the replica ends when it does,
+                      // even when the spawn completes after it gave up.
                       auto args = caf::make_message(
                           st.spec.agent, st.spec.instance, st.spec.yaml,
-                          st.w.channel, st.w.dead_letter);
+                          st.w.channel, st.w.dead_letter,
+                          caf::actor_cast<caf::actor>(self));
                       self->request(mm, st.spec.spawn_timeout,
                                     caf::spawn_atom::value, nid,
                                     std::string{replica_type}, args,

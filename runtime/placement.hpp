@@ -6,7 +6,10 @@
 // with CAF's remote spawn. Each one parses the sink it is sent, starts it
 // with the agent's channel (a remote actor) as its channel, and lives and
 // dies with it: a replica whose agent is gone stops (its sink watches its
-// channel), and a replica the agent ends ends its sink.
+// channel), a replica the agent ends ends its sink, and a replica whose
+// placement actor (below) ended stops too: it is spawned with that actor's
+// handle and watches it, so a spawn that completes after the placement gave
+// up waiting for it runs nothing unsupervised.
 //
 // In an agent: one "placement" actor per replica placed on nodes stands in
 // for it under the agent's supervisor. It picks a node (replica i starts on
@@ -42,7 +45,8 @@ struct node_context {
   std::string name; ///< how the node calls itself in logs (`host:port`)
   const registry* types = nullptr;
   metrics_registry* metrics = nullptr;
-  /// Replica hosts running here (for a graceful stop of the node).
+  /// Replica hosts running here (for a graceful stop of the node); each
+  /// takes itself off when it ends.
   std::mutex mtx;
   std::vector<caf::actor> replicas;
 };

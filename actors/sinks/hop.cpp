@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -14,6 +15,8 @@
 
 #include "runtime/backoff.hpp"
 #include "runtime/hop.hpp"
+#include "runtime/hop_flow.hpp"
+#include "runtime/hop_wire.hpp"
 #include "runtime/protocol.hpp"
 #include "runtime/sink_driver.hpp"
 
@@ -49,17 +52,22 @@ hop_sink_config parse_hop_sink(option_reader& r) {
 
 namespace flumen::sinks::detail {
 
-/// One `deliver` call on its way: its wire batches (chunks), and what to
-/// report when the last of them is settled.
+/// One `deliver` call on its way: the batch (kept alive by `owner`, read
+/// again when a piece must be cut smaller), its wire pieces not yet handed
+/// to the link, and what to report when the last piece is settled.
 struct hop_delivery {
   struct chunk {
     std::string buffer;
-    std::vector<uint32_t> indices; ///< in the batch as taken
+    uint32_t begin = 0; ///< events [begin, end) of the batch as taken
+    uint32_t end = 0;
+    std::size_t event_bytes = 0; ///< decoded, as the receiver bounds it
   };
+  const batch* events = nullptr;
+  batch_owner owner;
   std::vector<chunk> chunks;
   delivery_report report;
   delivery_done done;
-  std::size_t left = 0; ///< chunks not settled
+  std::size_t left = 0; ///< pieces not settled
 };
 
 } // namespace flumen::sinks::detail
@@ -79,24 +87,34 @@ using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
+using clock_type = std::chrono::steady_clock;
+
 /// How often a connected link says hello again. CAF's own heartbeats do
 /// not keep a TLS link alive on this CAF (an idle one was closed after each
 /// connection timeout), and a peer that stops answering them is found here
-/// too, within request_timeout.
+/// too, within request_timeout. Each hello states the lowest unsettled
+/// event number, so the receiver forgets what it no longer needs.
 constexpr auto keepalive_interval = std::chrono::seconds{1};
 
 /// Until a receiver told its max_batch_bytes, batches are cut to this.
 constexpr std::size_t default_chunk_bytes = 4u << 20;
 
-/// A wire batch sent and not yet acknowledged.
+/// A wire batch (a piece of a delivery) not yet settled.
 struct outgoing {
   /// The request, made once with the buffer moved in: a resend shares it
   /// (CAF messages are reference counted) instead of copying the batch.
   caf::message request;
-  std::vector<uint32_t> indices;
+  uint32_t begin = 0; ///< events [begin, end) of the delivery's batch
+  uint32_t end = 0;
+  std::size_t wire = 0;        ///< the buffer's bytes
+  std::size_t event_bytes = 0; ///< decoded, as the receiver bounds it
   std::shared_ptr<hop_delivery> delivery;
   uint64_t attempt = 0; ///< answers to older attempts are ignored
-  bool sent = false;
+  /// queued: to be sent (again); in_flight: a request awaits its answer;
+  /// waiting: sent, to be sent again after a backoff ("busy", a timeout).
+  enum { queued, in_flight, waiting } state = queued;
+  bool sent = false;  ///< sent once at least: the receiver may hold it
+  bool again = false; ///< a piece of one that was sent: a resend too
 };
 
 struct link_state {
@@ -104,19 +122,44 @@ struct link_state {
   std::string sender;
   std::string peer; ///< host:port
   std::shared_ptr<component_metrics> metrics;
+  /// The receiver's max_batch_bytes and the largest message the link
+  /// carries now, for `deliver` to cut batches by.
   std::shared_ptr<std::atomic<uint64_t>> remote_max;
+  std::shared_ptr<std::atomic<uint64_t>> message_max;
   caf::actor remote;
   bool ready = false;
   bool connecting = false;
   uint64_t connect_round = 0;
   std::string last_error; ///< logged once per change
+  /// Wire batches by the number of their first event: events are numbered
+  /// 1, 2, ... in the order they are handed to the link, and a batch names
+  /// the range it carries, so a piece of a batch cut smaller for a resend
+  /// is still recognised by a receiver that took the whole.
   std::map<uint64_t, outgoing> out;
-  uint64_t next_seq = 1;
+  uint64_t next_number = 1;
+  /// Decoded bytes of batches sent and not settled: a receiver holds at
+  /// most sender_window_batches x its max_batch_bytes of ours.
+  std::size_t outstanding = 0;
+  hop::link_estimate estimate{std::chrono::seconds{5},
+                              std::chrono::seconds{20}};
   backoff_policy reconnect{std::chrono::milliseconds{100},
                            std::chrono::seconds{5}};
   backoff_policy resend{std::chrono::milliseconds{100},
                         std::chrono::seconds{5}};
   static inline const char* name = "hop_link";
+
+  std::size_t receiver_max() const {
+    auto m = remote_max->load();
+    return m == 0 ? default_chunk_bytes : static_cast<std::size_t>(m);
+  }
+
+  /// Every event number below this is settled (no batch of it is sent
+  /// again): what the hellos state.
+  uint64_t lowest_unsettled() const {
+    return out.empty() ? next_number : out.begin()->first;
+  }
+
+  void publish() { message_max->store(estimate.message_bytes()); }
 };
 
 using link_actor = caf::stateful_actor<link_state>;
@@ -128,6 +171,7 @@ caf::io::middleman_actor middleman_of(link_actor* self) {
 }
 
 void connect(link_actor* self);
+void pump(link_actor* self);
 
 /// A connection attempt or the connection failed: try again later.
 void connection_failed(link_actor* self, const std::string& why) {
@@ -139,7 +183,7 @@ void connection_failed(link_actor* self, const std::string& why) {
     st.remote = nullptr;
   }
   ++st.metrics->connection_failures;
-  auto delay = st.reconnect.on_failure(std::chrono::steady_clock::now());
+  auto delay = st.reconnect.on_failure(clock_type::now());
   if (why != st.last_error)
     spdlog::warn("{}: {}: {}; trying again in {} ms (and on)", st.metrics->name,
                  st.peer, why, delay.count());
@@ -148,12 +192,35 @@ void connection_failed(link_actor* self, const std::string& why) {
   self->delayed_send(self, delay, reconnect_atom::value, ++st.connect_round);
 }
 
-void send(link_actor* self, uint64_t seq);
-
-void flush(link_actor* self) {
-  for (auto& [seq, o] : self->state.out)
-    send(self, seq);
+/// `o`'s request left the link's flight (answered, or its answer will not
+/// be waited for).
+void leave_flight(link_actor* self, outgoing& o, bool acked) {
+  if (o.state != outgoing::in_flight) return;
+  self->state.estimate.on_answer(clock_type::now(), o.wire, acked);
+  o.state = outgoing::queued;
 }
+
+/// The connection is gone: what was in flight is sent again, with its
+/// numbers, on the next one, and the link's estimate is halved when
+/// something was crossing (a message too large for the link is one way to
+/// lose it: CAF closes a link that delivered no whole message in time).
+void lost(link_actor* self, const std::string& why) {
+  auto& st = self->state;
+  bool crossing = false;
+  for (auto& [_, o] : st.out)
+    if (o.state == outgoing::in_flight) {
+      leave_flight(self, o, false);
+      ++o.attempt;
+      crossing = true;
+    }
+  if (crossing) {
+    st.estimate.on_loss(clock_type::now());
+    st.publish();
+  }
+  connection_failed(self, why);
+}
+
+void hello_again(link_actor* self, uint64_t round);
 
 void connect(link_actor* self) {
   auto& st = self->state;
@@ -178,27 +245,44 @@ void connect(link_actor* self) {
             }
             st.remote = caf::actor_cast<caf::actor>(ptr);
             self->monitor(st.remote);
+            // The version check, in the message every version has: a
+            // receiver of another version says so in words on both sides.
             self->request(st.remote, st.cfg.request_timeout, hello_atom::value,
                           st.cfg.wire_version, st.sender)
                 .then(
-                    [self, round](ok_atom, uint32_t version,
-                                  uint64_t max_batch_bytes) {
+                    [self, round, fail](ok_atom, uint32_t version,
+                                        uint64_t max_batch_bytes) {
                       auto& st = self->state;
                       if (st.connect_round != round) return;
-                      st.connecting = false;
-                      st.ready = true;
-                      st.reconnect.reset();
                       st.remote_max->store(max_batch_bytes);
-                      spdlog::info("{}: connected to {} (hop wire version {}, "
-                                   "max_batch_bytes {})",
-                                   st.metrics->name, st.peer, version,
-                                   max_batch_bytes);
-                      st.last_error.clear();
-                      ++st.metrics->connections_open;
-                      st.metrics->set_state(component_state::running);
-                      self->delayed_send(self, keepalive_interval,
-                                         ping_atom::value, round);
-                      flush(self);
+                      // Then the lowest unsettled number, before any batch.
+                      self->request(st.remote, st.cfg.request_timeout,
+                                    hello_atom::value, st.cfg.wire_version,
+                                    st.sender, st.lowest_unsettled())
+                          .then(
+                              [self, round, version](ok_atom, uint32_t,
+                                                     uint64_t max) {
+                                auto& st = self->state;
+                                if (st.connect_round != round) return;
+                                st.connecting = false;
+                                st.ready = true;
+                                st.reconnect.reset();
+                                st.remote_max->store(max);
+                                spdlog::info(
+                                    "{}: connected to {} (hop wire version "
+                                    "{}, max_batch_bytes {})",
+                                    st.metrics->name, st.peer, version, max);
+                                st.last_error.clear();
+                                ++st.metrics->connections_open;
+                                st.metrics->set_state(component_state::running);
+                                self->delayed_send(self, keepalive_interval,
+                                                   ping_atom::value, round);
+                                pump(self);
+                              },
+                              [self, fail](caf::error& e) {
+                                fail("hello failed: " +
+                                     self->system().render(e));
+                              });
                     },
                     [self, fail](caf::error& e) {
                       auto why = self->system().render(e);
@@ -219,104 +303,244 @@ void connect(link_actor* self) {
           });
 }
 
-/// Settles the wire batch `seq`: its delivery is reported when it was the
-/// last one of it.
-void settle(link_actor* self, uint64_t seq, std::vector<rejection> rejected,
+/// Settles the wire batch `first`: its delivery is reported when it was the
+/// last piece of it.
+void settle(link_actor* self, uint64_t first, std::vector<rejection> rejected,
             bool retry, const std::string& why) {
   auto& st = self->state;
-  auto i = st.out.find(seq);
+  auto i = st.out.find(first);
   if (i == st.out.end()) return;
-  auto d = i->second.delivery;
+  auto& o = i->second;
+  auto d = o.delivery;
+  if (o.sent) st.outstanding -= std::min(st.outstanding, o.event_bytes);
   for (auto& r : rejected)
     d->report.rejected.push_back(std::move(r));
   if (retry) {
-    for (auto idx : i->second.indices)
+    for (auto idx = o.begin; idx < o.end; ++idx)
       d->report.retry.push_back(idx);
     d->report.reason = why;
   }
   st.out.erase(i);
   if (--d->left == 0) {
     std::sort(d->report.retry.begin(), d->report.retry.end());
+    std::sort(d->report.rejected.begin(), d->report.rejected.end(),
+              [](const rejection& a, const rejection& b) {
+                return a.index < b.index;
+              });
     d->done(std::move(d->report));
   }
 }
 
-void retry_later(link_actor* self, uint64_t seq, uint64_t attempt,
-                 const std::string& why) {
+void retry_later(link_actor* self, uint64_t first, const std::string& why) {
   auto& st = self->state;
-  auto delay = st.resend.on_failure(std::chrono::steady_clock::now());
+  auto i = st.out.find(first);
+  if (i == st.out.end()) return;
+  i->second.state = outgoing::waiting;
+  auto delay = st.resend.on_failure(clock_type::now());
   st.metrics->set_state(component_state::degraded, st.peer + ": " + why);
-  self->delayed_send(self, delay, resend_atom::value, seq, attempt);
+  self->delayed_send(self, delay, resend_atom::value, first, i->second.attempt);
 }
 
-void send(link_actor* self, uint64_t seq) {
+/// Cuts the queued batch at `i` into pieces the link carries now (it was
+/// cut when the link seemed faster, or was lost on the way): numbered by
+/// their events as before, so the receiver recognises any it already took.
+/// Returns the first piece.
+std::map<uint64_t, outgoing>::iterator
+split(link_actor* self, std::map<uint64_t, outgoing>::iterator i) {
   auto& st = self->state;
-  auto i = st.out.find(seq);
+  auto first = i->first;
+  auto o = std::move(i->second);
+  auto next = st.out.erase(i);
+  if (o.sent) st.outstanding -= std::min(st.outstanding, o.event_bytes);
+  auto& d = *o.delivery;
+  std::span<const event> events{d.events->data() + o.begin, o.end - o.begin};
+  std::vector<std::size_t> oversized;
+  auto pieces = hop::cut(
+      events, {st.receiver_max(), st.estimate.message_bytes()}, oversized);
+  for (auto k : oversized)
+    d.report.rejected.push_back(rejection{
+        static_cast<uint32_t>(o.begin + k),
+        fmt::format("event of {} bytes decoded, more than the receiver's "
+                    "max_batch_bytes {}",
+                    event_bytes(events[k]), st.receiver_max()),
+        {}});
+  auto hold = static_cast<uint32_t>(st.cfg.request_timeout.count() / 2);
+  auto result = next;
+  bool at_first = true;
+  for (auto& p : pieces) {
+    auto number = first + p.begin;
+    auto buffer = hop::encode(events.subspan(p.begin, p.end - p.begin),
+                              st.cfg.compression);
+    outgoing piece;
+    piece.wire = buffer.size();
+    piece.request = caf::make_message(hop_atom::value, st.sender, number, hold,
+                                      std::move(buffer));
+    piece.begin = static_cast<uint32_t>(o.begin + p.begin);
+    piece.end = static_cast<uint32_t>(o.begin + p.end);
+    piece.event_bytes = p.event_bytes;
+    piece.delivery = o.delivery;
+    piece.again = o.sent || o.again;
+    auto it = st.out.emplace(number, std::move(piece)).first;
+    if (at_first) result = it;
+    at_first = false;
+  }
+  // One piece became pieces.size() (none when every event was over the
+  // receiver's bound).
+  d.left += pieces.size();
+  if (--d.left == 0) {
+    std::sort(d.report.rejected.begin(), d.report.rejected.end(),
+              [](const rejection& a, const rejection& b) {
+                return a.index < b.index;
+              });
+    d.done(std::move(d.report));
+  }
+  return result;
+}
+
+void send(link_actor* self, uint64_t first);
+
+/// Sends queued batches in number order while the link's window has room:
+/// in flight at most what crosses within a quarter of request_timeout (so
+/// no answer waits behind more), and no more decoded bytes unsettled than
+/// the receiver holds for one sender. A queued batch larger than twice what
+/// the link now carries in one message is cut first.
+void pump(link_actor* self) {
+  auto& st = self->state;
+  if (!st.ready) return;
+  auto cap = hop::sender_window_batches * st.receiver_max();
+  for (auto i = st.out.begin(); i != st.out.end();) {
+    auto& o = i->second;
+    if (o.state != outgoing::queued) {
+      ++i;
+      continue;
+    }
+    if (o.end - o.begin > 1 && o.wire > 2 * st.estimate.message_bytes()) {
+      i = split(self, i);
+      continue;
+    }
+    auto flying = st.estimate.in_flight();
+    if (flying > 0 && flying + o.wire > st.estimate.window_bytes()) return;
+    if (!o.sent && st.outstanding > 0 && st.outstanding + o.event_bytes > cap)
+      return;
+    auto first = i->first;
+    ++i;
+    send(self, first);
+  }
+}
+
+void send(link_actor* self, uint64_t first) {
+  auto& st = self->state;
+  auto i = st.out.find(first);
   if (i == st.out.end() || !st.ready) return;
   auto& o = i->second;
-  if (o.sent) ++st.metrics->batches_resent;
+  if (o.sent || o.again) ++st.metrics->batches_resent;
+  if (!o.sent) st.outstanding += o.event_bytes;
   o.sent = true;
+  o.state = outgoing::in_flight;
   auto attempt = ++o.attempt;
+  st.estimate.on_send(clock_type::now(), o.wire);
   self->request(st.remote, st.cfg.request_timeout, o.request)
       .then(
-          [self, seq, attempt](ok_atom) {
+          [self, first, attempt](ok_atom) {
             auto& st = self->state;
-            auto i = st.out.find(seq);
+            auto i = st.out.find(first);
             if (i == st.out.end() || i->second.attempt != attempt) return;
+            leave_flight(self, i->second, true);
+            st.publish();
             st.resend.reset();
             if (st.metrics->current_state() == component_state::degraded)
               st.metrics->set_state(component_state::running);
-            settle(self, seq, {}, false, {});
+            settle(self, first, {}, false, {});
+            pump(self);
           },
-          [self, seq, attempt](caf::error& e) {
+          [self, first, attempt](caf::error& e) {
             auto& st = self->state;
-            auto i = st.out.find(seq);
+            auto i = st.out.find(first);
             if (i == st.out.end() || i->second.attempt != attempt) return;
+            auto& o = i->second;
+            leave_flight(self, o, false);
             auto why = self->system().render(e);
             auto flumen_error = [&](errc x) {
               return e.category() == caf::atom("flumen") &&
                      e.code() == static_cast<uint8_t>(x);
             };
             if (flumen_error(errc::malformed_batch) ||
-                (flumen_error(errc::batch_too_large) &&
-                 i->second.indices.size() == 1)) {
+                (flumen_error(errc::batch_too_large) && o.end - o.begin == 1)) {
               // The receiver can never take these: the sink's policy
               // decides (drop, dead letter, fail).
               std::vector<rejection> rejected;
-              for (auto idx : i->second.indices)
+              for (auto idx = o.begin; idx < o.end; ++idx)
                 rejected.push_back(
                     rejection{idx, "refused by " + st.peer + ": " + why, {}});
-              settle(self, seq, std::move(rejected), false, {});
-              return;
-            }
-            if (flumen_error(errc::busy)) {
-              retry_later(self, seq, attempt, "downstream channel full");
-              return;
-            }
-            if (flumen_error(errc::batch_too_large)) {
+              settle(self, first, std::move(rejected), false, {});
+            } else if (flumen_error(errc::busy)) {
+              retry_later(self, first, "downstream channel full");
+            } else if (flumen_error(errc::batch_too_large)) {
               // The receiver's bound shrank since this batch was cut: it
               // goes back to the channel and is cut again.
-              settle(self, seq, {}, true, why);
-              return;
+              settle(self, first, {}, true, why);
+            } else {
+              if (e == caf::sec::request_timeout) {
+                // Unanswered: perhaps too large to cross in time. Smaller
+                // messages from now on; this one is cut when sent again.
+                st.estimate.on_loss(clock_type::now());
+                st.publish();
+              }
+              if (why != st.last_error)
+                spdlog::warn("{}: batch of events {}..{} to {}: {}; sending "
+                             "it again",
+                             st.metrics->name, first,
+                             first + (o.end - o.begin) - 1, st.peer, why);
+              st.last_error = why;
+              retry_later(self, first, why);
             }
-            if (why != st.last_error)
-              spdlog::warn("{}: batch {} to {}: {}; sending it again",
-                           st.metrics->name, seq, st.peer, why);
-            st.last_error = why;
-            retry_later(self, seq, attempt, why);
+            pump(self);
+          });
+}
+
+void hello_again(link_actor* self, uint64_t round) {
+  auto& st = self->state;
+  if (round != st.connect_round || !st.ready) return;
+  self->request(st.remote, st.cfg.request_timeout, hello_atom::value,
+                st.cfg.wire_version, st.sender, st.lowest_unsettled())
+      .then(
+          [self, round](ok_atom, uint32_t, uint64_t max_batch_bytes) {
+            auto& st = self->state;
+            if (round != st.connect_round || !st.ready) return;
+            st.remote_max->store(max_batch_bytes);
+            self->delayed_send(self, keepalive_interval, ping_atom::value,
+                               round);
+            pump(self);
+          },
+          [self, round](caf::error& e) {
+            auto& st = self->state;
+            if (round != st.connect_round || !st.ready) return;
+            lost(self,
+                 "no answer to a keepalive (" + self->system().render(e) + ")");
           });
 }
 
 caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
                        std::string sender,
                        std::shared_ptr<component_metrics> metrics,
-                       std::shared_ptr<std::atomic<uint64_t>> remote_max) {
+                       std::shared_ptr<std::atomic<uint64_t>> remote_max,
+                       std::shared_ptr<std::atomic<uint64_t>> message_max) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.sender = std::move(sender);
   st.peer = st.cfg.host + ":" + std::to_string(st.cfg.port);
   st.metrics = std::move(metrics);
   st.remote_max = std::move(remote_max);
+  st.message_max = std::move(message_max);
+  // CAF closes a link that delivered no whole message for this long (the
+  // receiver's setting; flumen's are all the same): a message must cross
+  // well within it.
+  auto link_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      caf::get_or(self->system().config(), "middleman.connection-timeout",
+                  caf::timespan{std::chrono::seconds{5}}));
+  if (link_timeout.count() <= 0) link_timeout = st.cfg.request_timeout;
+  st.estimate = hop::link_estimate{link_timeout, st.cfg.request_timeout};
+  st.publish();
   tolerate_strays(self, st.metrics->name);
   st.metrics->set_state(component_state::connecting,
                         "connecting to " + st.peer);
@@ -327,11 +551,8 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
     if (st.ready && st.metrics->connections_open > 0)
       --st.metrics->connections_open;
     // Answers of the lost connection will not come: every batch in flight
-    // is sent again, with its number, on the next connection.
-    for (auto& [_, o] : st.out)
-      ++o.attempt;
-    connection_failed(self, "connection lost (" +
-                                self->system().render(dm.reason) + ")");
+    // is sent again, with its numbers, on the next connection.
+    lost(self, "connection lost (" + self->system().render(dm.reason) + ")");
   });
   connect(self);
   return {
@@ -344,45 +565,33 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
         d->left = d->chunks.size();
         auto hold = static_cast<uint32_t>(st.cfg.request_timeout.count() / 2);
         for (auto& c : d->chunks) {
-          auto seq = st.next_seq++;
-          auto request = caf::make_message(hop_atom::value, st.sender, seq,
-                                           hold, std::move(c.buffer));
-          st.out.emplace(seq, outgoing{std::move(request), std::move(c.indices),
-                                       d, 0, false});
-          send(self, seq);
+          auto first = st.next_number;
+          st.next_number += c.end - c.begin;
+          outgoing o;
+          o.wire = c.buffer.size();
+          o.request = caf::make_message(hop_atom::value, st.sender, first, hold,
+                                        std::move(c.buffer));
+          o.begin = c.begin;
+          o.end = c.end;
+          o.event_bytes = c.event_bytes;
+          o.delivery = d;
+          st.out.emplace(first, std::move(o));
         }
         d->chunks.clear();
+        pump(self);
       },
-      [self](resend_atom, uint64_t seq, uint64_t attempt) {
-        auto i = self->state.out.find(seq);
-        if (i == self->state.out.end() || i->second.attempt != attempt) return;
-        send(self, seq);
+      [self](resend_atom, uint64_t first, uint64_t attempt) {
+        auto i = self->state.out.find(first);
+        if (i == self->state.out.end() || i->second.attempt != attempt ||
+            i->second.state != outgoing::waiting)
+          return;
+        i->second.state = outgoing::queued;
+        pump(self);
       },
       [self](reconnect_atom, uint64_t round) {
         if (round == self->state.connect_round) connect(self);
       },
-      [self](ping_atom, uint64_t round) {
-        auto& st = self->state;
-        if (round != st.connect_round || !st.ready) return;
-        self->request(st.remote, st.cfg.request_timeout, hello_atom::value,
-                      st.cfg.wire_version, st.sender)
-            .then(
-                [self, round](ok_atom, uint32_t, uint64_t max_batch_bytes) {
-                  auto& st = self->state;
-                  if (round != st.connect_round || !st.ready) return;
-                  st.remote_max->store(max_batch_bytes);
-                  self->delayed_send(self, keepalive_interval, ping_atom::value,
-                                     round);
-                },
-                [self, round](caf::error& e) {
-                  auto& st = self->state;
-                  if (round != st.connect_round || !st.ready) return;
-                  for (auto& [_, o] : st.out)
-                    ++o.attempt;
-                  connection_failed(self, "no answer to a keepalive (" +
-                                              self->system().render(e) + ")");
-                });
-      },
+      [self](ping_atom, uint64_t round) { hello_again(self, round); },
   };
 }
 
@@ -391,8 +600,10 @@ public:
   hop_backend(caf::actor_system& sys, const hop_sink_config& cfg,
               std::string sender, std::shared_ptr<component_metrics> metrics)
       : cfg_(cfg), remote_max_(std::make_shared<std::atomic<uint64_t>>(0)),
+        message_max_(std::make_shared<std::atomic<uint64_t>>(
+            hop::link_estimate::first_message)),
         link_(sys.spawn(hop_link, cfg, std::move(sender), std::move(metrics),
-                        remote_max_)) {}
+                        remote_max_, message_max_)) {}
 
   ~hop_backend() override {
     caf::anon_send_exit(link_, caf::exit_reason::user_shutdown);
@@ -401,54 +612,41 @@ public:
   std::size_t window() const override { return cfg_.max_inflight; }
 
   void deliver(const batch& events, delivery_done done,
-               const batch_owner&) override {
+               const batch_owner& owner) override {
     auto d = std::make_shared<hop_delivery>();
     d->done = std::move(done);
+    if (owner) {
+      d->events = &events;
+      d->owner = owner;
+    } else {
+      // Valid only during this call: the link may need them later.
+      auto copy = std::make_shared<const batch>(events);
+      d->events = copy.get();
+      d->owner = copy;
+    }
     auto limit = remote_max_->load();
     if (limit == 0) limit = default_chunk_bytes;
-    // Cut the batch so every piece fits the receiver's max_batch_bytes.
-    std::size_t begin = 0;
-    std::size_t bytes = 0;
-    auto cut = [&](std::size_t end) {
-      if (end == begin) return;
+    // Cut the batch so every piece fits the receiver's max_batch_bytes and
+    // crosses the link within its timeout.
+    std::vector<std::size_t> oversized;
+    auto pieces =
+        hop::cut(*d->events, {limit, message_max_->load()}, oversized);
+    for (auto i : oversized)
+      d->report.rejected.push_back(rejection{
+          static_cast<uint32_t>(i),
+          fmt::format("event of {} bytes decoded, more than the receiver's "
+                      "max_batch_bytes {}",
+                      event_bytes((*d->events)[i]), limit),
+          {}});
+    std::span<const event> all{*d->events};
+    for (auto& p : pieces) {
       hop_delivery::chunk c;
-      batch piece(events.begin() + static_cast<std::ptrdiff_t>(begin),
-                  events.begin() + static_cast<std::ptrdiff_t>(end));
-      c.buffer = hop::encode(piece, cfg_.compression);
-      for (auto i = begin; i < end; ++i)
-        c.indices.push_back(static_cast<uint32_t>(i));
+      c.buffer =
+          hop::encode(all.subspan(p.begin, p.end - p.begin), cfg_.compression);
+      c.begin = static_cast<uint32_t>(p.begin);
+      c.end = static_cast<uint32_t>(p.end);
+      c.event_bytes = p.event_bytes;
       d->chunks.push_back(std::move(c));
-    };
-    if (limit >= hop::encoded_size(events)) {
-      hop_delivery::chunk c;
-      c.buffer = hop::encode(events, cfg_.compression);
-      c.indices.resize(events.size());
-      for (std::size_t i = 0; i < events.size(); ++i)
-        c.indices[i] = static_cast<uint32_t>(i);
-      d->chunks.push_back(std::move(c));
-    } else {
-      for (std::size_t i = 0; i < events.size(); ++i) {
-        auto n = hop::encoded_size(events[i]);
-        if (n > limit) {
-          cut(i);
-          begin = i + 1;
-          bytes = 0;
-          d->report.rejected.push_back(rejection{
-              static_cast<uint32_t>(i),
-              fmt::format("event of {} bytes, more than the receiver's "
-                          "max_batch_bytes {}",
-                          n, limit),
-              {}});
-          continue;
-        }
-        if (bytes + n > limit) {
-          cut(i);
-          begin = i;
-          bytes = 0;
-        }
-        bytes += n;
-      }
-      cut(events.size());
     }
     caf::anon_send(link_, submit_atom::value, std::move(d));
   }
@@ -456,6 +654,7 @@ public:
 private:
   hop_sink_config cfg_;
   std::shared_ptr<std::atomic<uint64_t>> remote_max_;
+  std::shared_ptr<std::atomic<uint64_t>> message_max_;
   caf::actor link_;
 };
 

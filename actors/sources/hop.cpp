@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/hop.hpp"
+#include "runtime/hop_flow.hpp"
 #include "runtime/hop_wire.hpp"
 #include "runtime/protocol.hpp"
 
@@ -46,34 +47,45 @@ using clock = std::chrono::steady_clock;
 /// for every batch).
 constexpr auto hold_resolution = std::chrono::milliseconds{50};
 
-/// A batch being put: everyone waiting for its answer (the first send and
-/// resends of the same seq), by waiter id.
+/// A batch being put: the event numbers it carries, what it takes decoded,
+/// and everyone waiting for its answer (the first send and resends of it or
+/// of pieces of it), by waiter id.
 struct pending_put {
   struct waiter {
     caf::response_promise rp;
     clock::time_point busy_at; ///< answered "busy" then, if still held
   };
+  uint64_t end = 0; ///< numbers [first, end)
+  std::size_t event_bytes = 0;
   std::map<uint64_t, waiter> waiters;
 };
 
 /// What a receiver remembers of one sender.
 struct sender_state {
-  uint64_t accepted_below = 1; ///< every seq below was accepted
-  std::set<uint64_t> accepted_ahead;
+  hop::accepted_numbers accepted;
+  /// Puts on their way, by the number of their first event.
   std::map<uint64_t, pending_put> pending;
+  /// Decoded bytes of the pending puts: at most sender_window_batches x
+  /// max_batch_bytes.
+  std::size_t pending_bytes = 0;
+  uint64_t forgotten_logged = 0;
   clock::time_point last_seen{};
 
-  bool accepted(uint64_t seq) const {
-    return seq < accepted_below || accepted_ahead.count(seq) != 0;
+  /// The pending put whose numbers hold all of [first, end), if any.
+  pending_put* pending_holding(uint64_t first, uint64_t end) {
+    auto i = pending.upper_bound(first);
+    if (i == pending.begin()) return nullptr;
+    --i;
+    return end <= i->second.end ? &i->second : nullptr;
   }
 
-  void accept(uint64_t seq) {
-    accepted_ahead.insert(seq);
-    while (!accepted_ahead.empty() &&
-           *accepted_ahead.begin() == accepted_below) {
-      accepted_ahead.erase(accepted_ahead.begin());
-      ++accepted_below;
-    }
+  /// True when a pending put has some of [first, end) (but not all: see
+  /// pending_holding). A sender only ever cuts its batches smaller.
+  bool pending_overlaps(uint64_t first, uint64_t end) const {
+    auto i = pending.lower_bound(end);
+    if (i == pending.begin()) return false;
+    --i;
+    return i->second.end > first;
   }
 };
 
@@ -86,7 +98,8 @@ struct hop_state {
   caf::actor downstream;
   std::shared_ptr<component_metrics> metrics;
   std::map<std::string, sender_state> senders;
-  /// Connected senders' actors (monitored), by address.
+  /// Connected senders' actors (monitored), by address: a batch is taken
+  /// only from an actor that said hello, under the id it said it with.
   std::map<caf::actor_addr, std::string> connected;
   uint64_t next_waiter = 1;
   std::size_t puts = 0;    ///< puts not answered yet
@@ -126,25 +139,90 @@ void maybe_stopped(hop_actor* self) {
   st.stop_waiters.clear();
 }
 
-/// The put of `seq` from `sender` is settled: answer everyone waiting.
-void settle(hop_actor* self, const std::string& sender, uint64_t seq,
+/// The put of numbers [first, ...) from `sender` is settled: answer everyone
+/// waiting.
+void settle(hop_actor* self, const std::string& sender, uint64_t first,
             const caf::error& err) {
   auto& st = self->state;
   --st.puts;
   auto s = st.senders.find(sender);
   if (s != st.senders.end()) {
-    auto p = s->second.pending.find(seq);
-    if (p != s->second.pending.end()) {
+    auto& snd = s->second;
+    auto p = snd.pending.find(first);
+    if (p != snd.pending.end()) {
       for (auto& [_, w] : p->second.waiters)
         if (err)
           w.rp.deliver(err);
         else
           w.rp.deliver(ok_atom::value);
-      s->second.pending.erase(p);
+      if (!err) snd.accepted.add(first, p->second.end - first);
+      snd.pending_bytes -= std::min(snd.pending_bytes, p->second.event_bytes);
+      snd.pending.erase(p);
     }
-    if (!err) s->second.accept(seq);
+    if (snd.accepted.forgotten() > snd.forgotten_logged) {
+      // Only a sender that never states its lowest unsettled number gets
+      // here: a resend of what was forgotten would be put twice.
+      if (snd.forgotten_logged == 0)
+        spdlog::warn("{}: sender {} left more than 256 gaps in its event "
+                     "numbers; forgetting the oldest (a batch of them sent "
+                     "again would be put again)",
+                     st.metrics->name, sender);
+      snd.forgotten_logged = snd.accepted.forgotten();
+    }
   }
   maybe_stopped(self);
+}
+
+/// Both hellos: the version check and the connection count. `sender` is
+/// then the id this actor's batches are taken under.
+caf::error admit(hop_actor* self, uint32_t version, const std::string& sender) {
+  auto& st = self->state;
+  if (version != hop::wire_version) {
+    auto why = "refused sender " + sender +
+               ": it speaks hop wire "
+               "version " +
+               std::to_string(version) + ", this agent speaks " +
+               std::to_string(hop::wire_version);
+    spdlog::error("{}: {}", st.metrics->name, why);
+    ++st.metrics->connection_failures;
+    return make_error(errc::version_mismatch, why);
+  }
+  if (st.stopping)
+    return make_error(errc::channel_closed, "the agent is stopping");
+  auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto c = st.connected.find(who);
+  if (c == st.connected.end()) {
+    if (st.connected.size() >= st.cfg.max_connections) {
+      auto why = "refused sender " + sender + ": max_connections (" +
+                 std::to_string(st.cfg.max_connections) + ") reached";
+      spdlog::warn("{}: {}", st.metrics->name, why);
+      ++st.metrics->connection_failures;
+      return make_error(errc::channel_closed, why);
+    }
+    st.connected.emplace(who, sender);
+    self->monitor(who);
+    st.metrics->connections_open = st.connected.size();
+    spdlog::info("{}: sender {} connected", st.metrics->name, sender);
+  } else if (c->second != sender) {
+    // One actor, one id: the bounds per sender are bounds per connection.
+    spdlog::info("{}: sender {} is now {}", st.metrics->name, c->second,
+                 sender);
+    c->second = sender;
+  }
+  auto& s = st.senders[sender];
+  s.last_seen = clock::now();
+  forget_old_senders(st);
+  return caf::error{};
+}
+
+/// Refuses a batch, logged with the sender's id and counted.
+caf::error refuse(hop_actor* self, const std::string& sender, errc code,
+                  const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("{}: refused a batch from {}: {}", st.metrics->name, sender,
+               why);
+  ++st.metrics->batches_refused;
+  return make_error(code, why);
 }
 
 caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
@@ -169,48 +247,51 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
   return {
       [self](hello_atom, uint32_t version, const std::string& sender)
           -> caf::result<ok_atom, uint32_t, uint64_t> {
-        auto& st = self->state;
-        if (version != hop::wire_version) {
-          auto why = "refused sender " + sender +
-                     ": it speaks hop wire "
-                     "version " +
-                     std::to_string(version) + ", this agent speaks " +
-                     std::to_string(hop::wire_version);
-          spdlog::error("{}: {}", st.metrics->name, why);
-          ++st.metrics->connection_failures;
-          return make_error(errc::version_mismatch, why);
-        }
-        if (st.stopping)
-          return make_error(errc::channel_closed, "the agent is stopping");
-        auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        if (!st.connected.count(who)) {
-          if (st.connected.size() >= st.cfg.max_connections) {
-            auto why = "refused sender " + sender + ": max_connections (" +
-                       std::to_string(st.cfg.max_connections) + ") reached";
-            spdlog::warn("{}: {}", st.metrics->name, why);
-            ++st.metrics->connection_failures;
-            return make_error(errc::channel_closed, why);
-          }
-          st.connected.emplace(who, sender);
-          self->monitor(who);
-          st.metrics->connections_open = st.connected.size();
-          spdlog::info("{}: sender {} connected", st.metrics->name, sender);
-        }
-        auto& s = st.senders[sender];
-        s.last_seen = clock::now();
-        forget_old_senders(st);
+        if (auto err = admit(self, version, sender)) return err;
         return {ok_atom::value, hop::wire_version,
-                static_cast<uint64_t>(st.cfg.max_batch_bytes)};
+                static_cast<uint64_t>(self->state.cfg.max_batch_bytes)};
       },
-      [self](hop_atom, const std::string& sender, uint64_t seq,
+      // The hello that states the sender's lowest unsettled event number:
+      // everything below it is settled on the sender's side and never sent
+      // again, so its record here starts there (after a restart of this
+      // receiver, or past a batch refused).
+      [self](hello_atom, uint32_t version, const std::string& sender,
+             uint64_t lowest_unsettled)
+          -> caf::result<ok_atom, uint32_t, uint64_t> {
+        if (auto err = admit(self, version, sender)) return err;
+        self->state.senders[sender].accepted.settled_below(lowest_unsettled);
+        return {ok_atom::value, hop::wire_version,
+                static_cast<uint64_t>(self->state.cfg.max_batch_bytes)};
+      },
+      [self](hop_atom, const std::string& sender, uint64_t first,
              uint32_t hold_ms,
              const std::string& buffer) -> caf::result<ok_atom> {
         auto& st = self->state;
         if (st.stopping)
           return make_error(errc::channel_closed, "the agent is stopping");
+        auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        auto c = st.connected.find(who);
+        if (c == st.connected.end() || c->second != sender)
+          return refuse(self, sender, errc::channel_closed,
+                        "sender " + sender +
+                            " did not say hello on this connection");
+        hop::decode_error err;
+        auto frame = hop::peek(buffer, err);
+        if (!frame)
+          return refuse(self, sender,
+                        err.kind == hop::decode_error::too_large
+                            ? errc::batch_too_large
+                            : errc::malformed_batch,
+                        err.what);
+        if (frame->count == 0)
+          return refuse(self, sender, errc::malformed_batch, "empty batch");
+        if (first == 0 || frame->count > UINT64_MAX - first)
+          return refuse(self, sender, errc::malformed_batch,
+                        "event numbers out of range");
+        auto end = first + frame->count;
         auto& s = st.senders[sender];
         s.last_seen = clock::now();
-        if (s.accepted(seq)) {
+        if (s.accepted.has(first, frame->count)) {
           // Its answer was lost: the sender must not put it twice.
           ++st.metrics->duplicates;
           return ok_atom::value;
@@ -218,58 +299,79 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         auto waiter = st.next_waiter++;
         auto hold = std::min<std::chrono::milliseconds>(
             std::chrono::milliseconds{hold_ms}, st.cfg.max_hold);
-        auto p = s.pending.find(seq);
-        if (p != s.pending.end()) {
-          // A resend while the first is still held by a full channel.
-          p->second.waiters.emplace(
-              waiter, pending_put::waiter{self->make_response_promise(),
-                                          clock::now() + hold});
+        if (auto p = s.pending_holding(first, end)) {
+          // A resend (whole, or a piece of it) while the first is still
+          // held by a full channel.
+          p->waiters.emplace(waiter,
+                             pending_put::waiter{self->make_response_promise(),
+                                                 clock::now() + hold});
           arm_hold_timer(self);
           return caf::delegated<ok_atom>{};
         }
-        hop::decode_error err;
-        auto events = hop::decode(buffer, st.cfg.max_batch_bytes, err);
-        if (!events) {
-          spdlog::warn("{}: refused a batch from {}: {}", st.metrics->name,
-                       sender, err.what);
-          ++st.metrics->batches_refused;
-          return make_error(err.kind == hop::decode_error::too_large
-                                ? errc::batch_too_large
-                                : errc::malformed_batch,
-                            err.what);
+        if (s.pending_overlaps(first, end)) {
+          // A sender only cuts its batches smaller, so this does not happen;
+          // if it did, "busy" makes it come back once the other is settled
+          // (a duplicate at worst, where a refusal would drop events).
+          ++st.metrics->batches_busy;
+          spdlog::warn("{}: events {}..{} from {} overlap a batch on its way",
+                       st.metrics->name, first, end - 1, sender);
+          return make_error(errc::busy, "events overlap a batch on its way");
         }
+        // What this sender has waiting for the channels bounds what more of
+        // it is decoded: checked on the header, before anything is
+        // allocated. A sender keeps to it (runtime/hop.hpp); "busy" tells
+        // one that did not to come back later.
+        auto window = hop::sender_window_batches * st.cfg.max_batch_bytes;
+        if (s.pending_bytes > 0 &&
+            s.pending_bytes + frame->least_event_bytes() > window) {
+          ++st.metrics->batches_busy;
+          return make_error(errc::busy, "sender " + sender + " has " +
+                                            std::to_string(s.pending_bytes) +
+                                            " bytes waiting for the channels");
+        }
+        auto events = hop::decode(buffer, st.cfg.max_batch_bytes, err);
+        if (!events)
+          return refuse(self, sender,
+                        err.kind == hop::decode_error::too_large
+                            ? errc::batch_too_large
+                            : errc::malformed_batch,
+                        err.what);
         // Only now: making the promise takes the request's sender, and the
         // refusals above must still reach it as this handler's result.
         auto rp = self->make_response_promise();
-        forget_old_senders(st);
         auto n = events->size();
+        auto bytes = event_bytes(*events);
         st.metrics->events_received += n;
         ++st.metrics->batches;
-        s.pending[seq].waiters.emplace(
-            waiter, pending_put::waiter{rp, clock::now() + hold});
+        auto& put = s.pending[first];
+        put.end = end;
+        put.event_bytes = bytes;
+        put.waiters.emplace(waiter,
+                            pending_put::waiter{rp, clock::now() + hold});
+        s.pending_bytes += bytes;
         arm_hold_timer(self);
         ++st.puts;
         self->request(st.downstream, caf::infinite, put_atom::value,
                       std::move(*events))
             .then(
-                [self, sender, seq, n](ok_atom) {
+                [self, sender, first, n](ok_atom) {
                   self->state.metrics->events_accepted += n;
-                  settle(self, sender, seq, caf::error{});
+                  settle(self, sender, first, caf::error{});
                 },
-                [self, sender, seq, n](caf::error& e) {
+                [self, sender, first, n](caf::error& e) {
                   // An interceptor that failed on it dropped it by policy
                   // (counted by the router): accepted, like any source's.
                   if (e.category() == caf::atom("flumen") &&
                       e.code() ==
                           static_cast<uint8_t>(errc::interceptor_failed)) {
-                    settle(self, sender, seq, caf::error{});
+                    settle(self, sender, first, caf::error{});
                     return;
                   }
                   spdlog::warn("{}: a batch of {} events was not accepted: "
                                "{}",
                                self->state.metrics->name, n,
                                self->system().render(e));
-                  settle(self, sender, seq, e);
+                  settle(self, sender, first, e);
                 });
         return caf::delegated<ok_atom>{};
       },

@@ -17,10 +17,13 @@ struct hop_source_config {
   uint16_t port = 0;
   /// Most senders connected at once; one more is refused (and logged).
   std::size_t max_connections = 64;
-  /// Largest batch (its encoded payload) accepted; larger ones are refused
-  /// from the batch's header, before anything is decompressed. Senders learn
-  /// it when they connect and split their batches to fit.
-  std::size_t max_batch_bytes = 64u << 20;
+  /// Largest batch accepted, by its decoded size (event_bytes: bodies,
+  /// keys, values and 64 bytes per event and per header); a larger one is
+  /// refused from the batch's header (and each event's header count) before
+  /// anything is decompressed or allocated. Senders learn it when they
+  /// connect and cut their batches to fit. A sender's batches waiting for
+  /// the channels are bounded by hop::sender_window_batches times this.
+  std::size_t max_batch_bytes = 8u << 20;
   /// Longest a full channel may hold a sender's answer: after the sender's
   /// own bound (half its request_timeout) or this, whichever is shorter, the
   /// answer is "busy" and the sender backs off.

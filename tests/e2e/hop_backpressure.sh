@@ -55,7 +55,7 @@ wait_for 20 grep -q "sender edge.sinks.h1#.* connected" "$WORK/collector.log" ||
 
 # Another wire version: refused, in words, on both sides.
 run old
-wait_for 20 grep -q "refused sender old.sinks.h1#.*wire version 99, this agent speaks 1" "$WORK/collector.log" \
+wait_for 20 grep -q "refused sender old.sinks.h1#.*wire version 99, this agent speaks 2" "$WORK/collector.log" \
   || fail "collector did not log the version refusal"
 wait_for 20 grep -q "old.sinks.h1: 127.0.0.1:$HOP refused this agent" "$WORK/old.log" \
   || fail "old agent did not log the refusal: $(tail -3 "$WORK/old.log")"

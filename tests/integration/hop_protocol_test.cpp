@@ -1,9 +1,11 @@
 // The hop protocol (runtime/hop.hpp) between two real processes: this test's
 // own actor system (configured like flumen's, so app identifiers and message
 // types match) and a `flumen run` child with a hop source. Every message of
-// the protocol and each of its answers: hello (accepted, another version),
-// hop (accepted, resent, malformed, too large, busy), max_connections, and
-// the child's exit after SIGTERM. The child's counter lines (--stats-interval)
+// the protocol and each of its answers: hello (accepted, another version,
+// the lowest unsettled number), hop (accepted, resent, malformed, too large,
+// busy, without a hello, a sender's window full), max_connections, and the
+// child's exit after SIGTERM. A hop names its batch by its first event's
+// number (runtime/hop.hpp). The child's counter lines (--stats-interval)
 // and log lines are checked from its stderr, captured to a file.
 
 #include <arpa/inet.h>
@@ -34,6 +36,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include "runtime/agent.hpp"
 #include "runtime/event.hpp"
@@ -155,16 +158,50 @@ constexpr const char* file_roll_topology = R"(agents:
       s1: {type: file_roll, channel: c1, directory: 'OUT', roll_interval: 0}
 )";
 
-/// A sink that cannot drain: its channel fills.
+/// The number of the first event of batch `seq` of 100 events.
+uint64_t first_of(uint64_t seq) {
+  return 1 + (seq - 1) * 100;
+}
+
+/// A sink that cannot drain: its channel fills. (A batch of 100 events of
+/// ~7-byte bodies is ~7 KB decoded.)
 constexpr const char* kafka_topology = R"(agents:
   c:
     sources:
-      in: {type: hop, port: PORT, channels: [c1], max_batch_bytes: 4KB, max_connections: 2}
+      in: {type: hop, port: PORT, channels: [c1], max_batch_bytes: 16KB, max_connections: 2}
     channels:
       c1: {type: memory, capacity: 100, transaction_capacity: 100}
     sinks:
       k1: {type: kafka, channel: c1, bootstrap_servers: '127.0.0.1:1', topic: t}
 )";
+
+/// max_batch_bytes as large as the old default (64 MiB of payload).
+constexpr const char* large_bound_topology = R"(agents:
+  c:
+    sources:
+      in: {type: hop, port: PORT, channels: [c1], max_batch_bytes: 64MB}
+    channels:
+      c1: {type: memory, capacity: 100}
+    sinks:
+      s1: {type: file_roll, channel: c1, directory: 'OUT', roll_interval: 0}
+)";
+
+/// A zstd batch of 2 KB declaring 8,388,600 empty events: 64 MiB of
+/// payload, 451 MiB once decoded (issue 17, item 6).
+std::string empty_events_bomb() {
+  constexpr uint32_t count = 8'388'600;
+  std::string payload(std::size_t{count} * 8, '\0');
+  std::string z(ZSTD_compressBound(payload.size()), '\0');
+  auto n =
+      ZSTD_compress(z.data(), z.size(), payload.data(), payload.size(), 19);
+  z.resize(ZSTD_isError(n) ? 0 : n);
+  std::string out = {'F', 'H', 'B', static_cast<char>(hop::wire_version),
+                     2,   0,   0,   0};
+  for (auto v : {count, static_cast<uint32_t>(payload.size())})
+    for (int i = 0; i < 4; ++i)
+      out.push_back(static_cast<char>(v >> (8 * i)));
+  return out + z;
+}
 
 std::string replace_all(std::string text, const std::string& from,
                         const std::string& to) {
@@ -338,6 +375,31 @@ protected:
     return r;
   }
 
+  /// The hello that states the sender's lowest unsettled event number.
+  hello_reply hello(caf::scoped_actor& self, uint32_t version,
+                    const std::string& sender, uint64_t lowest_unsettled) {
+    hello_reply r;
+    self->request(source_, 10s, hello_atom::value, version, sender,
+                  lowest_unsettled)
+        .receive(
+            [&](ok_atom, uint32_t v, uint64_t max) {
+              r.ok = true;
+              r.version = v;
+              r.max_batch_bytes = max;
+            },
+            [&](caf::error& e) { r.err = std::move(e); });
+    return r;
+  }
+
+  /// The child's peak resident set (VmHWM), in kB.
+  uint64_t child_peak_rss_kb() const {
+    std::ifstream in{"/proc/" + std::to_string(pid_) + "/status"};
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("VmHWM:", 0) == 0)
+        return std::strtoull(line.c_str() + 6, nullptr, 10);
+    return 0;
+  }
+
   hop_reply send_hop(caf::scoped_actor& self, const std::string& sender,
                      uint64_t seq, uint32_t hold_ms, const std::string& buffer,
                      std::chrono::milliseconds timeout = 10s) {
@@ -388,15 +450,15 @@ protected:
 TEST_F(hop_protocol, hello_with_the_wire_version_is_accepted) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
-  auto r = hello(self, 1, "test.sinks.h1#1");
+  auto r = hello(self, hop::wire_version, "test.sinks.h1#1");
   ASSERT_TRUE(r.ok) << render(r.err);
-  EXPECT_EQ(r.version, 1u);
+  EXPECT_EQ(r.version, hop::wire_version);
   EXPECT_EQ(r.max_batch_bytes, 4096u);
   EXPECT_TRUE(wait_until(
       [&] { return log_has("c.sources.in: sender test.sinks.h1#1 connected"); },
       10s));
   // A second hello of the same actor is answered the same.
-  auto again = hello(self, 1, "test.sinks.h1#1");
+  auto again = hello(self, hop::wire_version, "test.sinks.h1#1");
   ASSERT_TRUE(again.ok) << render(again.err);
   EXPECT_EQ(again.max_batch_bytes, 4096u);
 }
@@ -411,12 +473,13 @@ TEST_F(hop_protocol, hello_with_another_version_is_refused_and_logged) {
   EXPECT_TRUE(wait_until(
       [&] {
         return log_has("refused sender old.sinks.h1#1: it speaks hop wire "
-                       "version 99, this agent speaks 1");
+                       "version 99, this agent speaks " +
+                       std::to_string(hop::wire_version));
       },
       10s));
   EXPECT_TRUE(counter_reaches("sources.in", "connection_failures", 1));
   // Refused, it holds no connection: the right version still gets in.
-  auto ok = hello(self, 1, "new.sinks.h1#1");
+  auto ok = hello(self, hop::wire_version, "new.sinks.h1#1");
   EXPECT_TRUE(ok.ok) << render(ok.err);
 }
 
@@ -424,7 +487,7 @@ TEST_F(hop_protocol, a_resent_seq_is_acknowledged_and_put_once) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
   const std::string sender = "test.sinks.h1#2";
-  ASSERT_TRUE(hello(self, 1, sender).ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
   auto buffer = hop::encode(numbered(1, 3, "dup-"));
   auto first = send_hop(self, sender, 1, 1000, buffer);
   ASSERT_TRUE(first.ok) << render(first.err);
@@ -441,9 +504,10 @@ TEST_F(hop_protocol, a_resent_seq_is_acknowledged_and_put_once) {
   EXPECT_EQ(counter(src, "batches"), 1u) << src;
   EXPECT_EQ(counter(last_counters("channels.c1"), "put"), 3u)
       << last_counters("channels.c1");
-  // A new seq from the same sender is put again.
+  // The next events from the same sender are put. (Any piece of 1..3 would
+  // be a duplicate: 2 names event 2.)
   auto next =
-      send_hop(self, sender, 2, 1000, hop::encode(numbered(4, 1, "dup-")));
+      send_hop(self, sender, 4, 1000, hop::encode(numbered(4, 1, "dup-")));
   ASSERT_TRUE(next.ok) << render(next.err);
   expected.push_back("dup-4");
   // Stopped, everything is written: each event exactly once.
@@ -470,7 +534,7 @@ TEST_F(hop_protocol, a_malformed_buffer_is_refused) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
   const std::string sender = "test.sinks.h1#3";
-  ASSERT_TRUE(hello(self, 1, sender).ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
   auto r = send_hop(self, sender, 1, 1000, "garbage", refusal_timeout);
   expect_refused(r, errc::malformed_batch, "garbage");
   // A valid header with a truncated payload is malformed too.
@@ -484,7 +548,8 @@ TEST_F(hop_protocol, a_malformed_buffer_is_refused) {
                       ": not a flumen hop batch"));
   EXPECT_TRUE(log_has("c.sources.in: refused a batch from " + sender +
                       ": payload size differs from its header"));
-  // A refused seq is not remembered as accepted: sent right, it is put.
+  // Refused numbers are not remembered as accepted: sent right, they are
+  // put.
   auto ok = send_hop(self, sender, 1, 1000, good);
   ASSERT_TRUE(ok.ok) << render(ok.err);
   auto status = stop_child();
@@ -500,7 +565,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
   const std::string sender = "test.sinks.h1#4";
-  ASSERT_TRUE(hello(self, 1, sender).ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
   auto big = over_4096_bytes();
   ASSERT_GT(hop::encoded_size(big), 4096u);
   uint64_t seq = 1;
@@ -518,7 +583,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
   EXPECT_TRUE(log_has("c.sources.in: refused a batch from " + sender));
   // Just under the bound, compressed, it is accepted.
   batch fits(big.begin(), big.begin() + 7);
-  ASSERT_LE(hop::encoded_size(fits), 4096u);
+  ASSERT_LE(event_bytes(fits), 4096u); // decoded, as the bound counts
   auto ok =
       send_hop(self, sender, seq++, 1000, hop::encode(fits, hop::codec::zstd));
   ASSERT_TRUE(ok.ok) << render(ok.err);
@@ -535,7 +600,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
 TEST_F(hop_protocol, a_malformed_buffer_is_answered_malformed_batch) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
-  ASSERT_TRUE(hello(self, 1, "test.sinks.h1#7").ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, "test.sinks.h1#7").ok);
   auto r = send_hop(self, "test.sinks.h1#7", 1, 1000, "garbage", 5s);
   ASSERT_FALSE(r.ok);
   EXPECT_TRUE(is(r.err, errc::malformed_batch)) << render(r.err);
@@ -544,7 +609,7 @@ TEST_F(hop_protocol, a_malformed_buffer_is_answered_malformed_batch) {
 TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_answered_too_large) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
-  ASSERT_TRUE(hello(self, 1, "test.sinks.h1#8").ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, "test.sinks.h1#8").ok);
   uint64_t seq = 1;
   for (auto c : {hop::codec::none, hop::codec::lz4, hop::codec::zstd}) {
     auto r = send_hop(self, "test.sinks.h1#8", seq++, 1000,
@@ -563,7 +628,7 @@ TEST_F(hop_protocol, a_full_channel_answers_busy_and_a_resend_is_put_once) {
       start_child(kafka_topology, {"--shutdown-timeout", "1s"}));
   caf::scoped_actor self{*sys_};
   const std::string sender = "test.sinks.h1#5";
-  ASSERT_TRUE(hello(self, 1, sender).ok);
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
   uint64_t seq = 1;
   uint64_t accepted = 0;
   std::optional<hop_reply> busy;
@@ -571,7 +636,7 @@ TEST_F(hop_protocol, a_full_channel_answers_busy_and_a_resend_is_put_once) {
   for (; seq <= 10; ++seq) {
     auto buffer = hop::encode(numbered(seq * 1000, 100, "b-"));
     auto started = std::chrono::steady_clock::now();
-    auto r = send_hop(self, sender, seq, 300, buffer);
+    auto r = send_hop(self, sender, first_of(seq), 300, buffer);
     if (r.ok) {
       accepted += 100;
       continue;
@@ -588,7 +653,7 @@ TEST_F(hop_protocol, a_full_channel_answers_busy_and_a_resend_is_put_once) {
   EXPECT_EQ(accepted, 100u) << "a capacity of 100 holds one batch of 100";
   // Resent with the same seq while the first is still held: busy again, and
   // not put a second time.
-  auto again = send_hop(self, sender, seq, 300, busy_buffer);
+  auto again = send_hop(self, sender, first_of(seq), 300, busy_buffer);
   ASSERT_FALSE(again.ok);
   EXPECT_TRUE(is(again.err, errc::busy)) << render(again.err);
   ASSERT_TRUE(counter_reaches("sources.in", "batches_busy", 2))
@@ -619,14 +684,14 @@ TEST_F(hop_protocol, a_third_sender_beyond_max_connections_is_refused) {
   caf::scoped_actor a{*sys_};
   caf::scoped_actor b{*sys_};
   caf::scoped_actor c{*sys_};
-  auto ra = hello(a, 1, "x.sinks.h1#1");
+  auto ra = hello(a, hop::wire_version, "x.sinks.h1#1");
   ASSERT_TRUE(ra.ok) << render(ra.err);
-  auto rb = hello(b, 1, "x.sinks.h2#1");
+  auto rb = hello(b, hop::wire_version, "x.sinks.h2#1");
   ASSERT_TRUE(rb.ok) << render(rb.err);
   // The same actor again is no new connection.
-  auto ra2 = hello(a, 1, "x.sinks.h1#1");
+  auto ra2 = hello(a, hop::wire_version, "x.sinks.h1#1");
   ASSERT_TRUE(ra2.ok) << render(ra2.err);
-  auto rc = hello(c, 1, "x.sinks.h3#1");
+  auto rc = hello(c, hop::wire_version, "x.sinks.h3#1");
   ASSERT_FALSE(rc.ok);
   EXPECT_NE(render(rc.err).find("max_connections"), std::string::npos)
       << render(rc.err);
@@ -643,7 +708,7 @@ TEST_F(hop_protocol, sigterm_stops_the_agent_with_exit_code_0) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   {
     caf::scoped_actor self{*sys_};
-    ASSERT_TRUE(hello(self, 1, "test.sinks.h1#6").ok);
+    ASSERT_TRUE(hello(self, hop::wire_version, "test.sinks.h1#6").ok);
     auto r = send_hop(self, "test.sinks.h1#6", 1, 1000,
                       hop::encode(numbered(1, 5, "t-")));
     ASSERT_TRUE(r.ok) << render(r.err);
@@ -654,4 +719,166 @@ TEST_F(hop_protocol, sigterm_stops_the_agent_with_exit_code_0) {
   EXPECT_TRUE(log_has("agent c: SIGTERM received, stopping"));
   EXPECT_TRUE(log_has("agent c: stopped, every accepted event delivered"));
   EXPECT_EQ(output_lines().size(), 5u);
+}
+
+// Issue 17, item 7: the hello states the sender's lowest unsettled number;
+// below it nothing is put again (the sender settled it), and the receiver's
+// record starts there, however far the sender's numbers got before.
+TEST_F(hop_protocol, numbers_below_the_lowest_unsettled_are_never_put) {
+  ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#9";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  auto r = hello(self, hop::wire_version, sender, 1'000'000);
+  ASSERT_TRUE(r.ok) << render(r.err);
+  EXPECT_EQ(r.max_batch_bytes, 4096u);
+  auto ok = send_hop(self, sender, 1'000'000, 1000,
+                     hop::encode(numbered(1, 3, "r-")));
+  ASSERT_TRUE(ok.ok) << render(ok.err);
+  auto old =
+      send_hop(self, sender, 5, 1000, hop::encode(numbered(1, 2, "old-")));
+  ASSERT_TRUE(old.ok) << render(old.err);
+  EXPECT_TRUE(counter_reaches("sources.in", "duplicates", 1))
+      << last_counters("sources.in");
+  auto status = stop_child();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << describe_status(status);
+  EXPECT_EQ(output_lines(), (std::vector<std::string>{"r-1", "r-2", "r-3"}));
+}
+
+// A batch is taken only from an actor that said hello under the id the
+// batch names: the bounds per sender are bounds per connection.
+TEST_F(hop_protocol, a_batch_without_a_hello_is_refused) {
+  ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#10";
+  auto buffer = hop::encode(numbered(1, 2, "h-"));
+  auto r = send_hop(self, sender, 1, 1000, buffer, 5s);
+  ASSERT_FALSE(r.ok);
+  EXPECT_TRUE(is(r.err, errc::channel_closed)) << render(r.err);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return log_has("refused a batch from " + sender + ": sender " + sender +
+                       " did not say hello on this connection");
+      },
+      10s));
+  ASSERT_TRUE(hello(self, hop::wire_version, "other.sinks.h1#1").ok);
+  auto other = send_hop(self, sender, 1, 1000, buffer, 5s);
+  EXPECT_FALSE(other.ok) << "a batch under another id than the hello's";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  auto ok = send_hop(self, sender, 1, 1000, buffer);
+  ASSERT_TRUE(ok.ok) << render(ok.err);
+  auto status = stop_child();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << describe_status(status);
+  EXPECT_EQ(output_lines(), (std::vector<std::string>{"h-1", "h-2"}));
+}
+
+// Issue 17, item 6: 2 KB of zstd declaring 8.4 million empty events (64 MiB
+// of payload, within the old bound) took 451 MiB to decode. Refused by its
+// decoded size from its header, logged with the sender's id; the agent's
+// memory stays where it was.
+TEST_F(hop_protocol, a_compressed_bomb_is_refused_before_it_is_decoded) {
+  ASSERT_NO_FATAL_FAILURE(start_child(large_bound_topology));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#11";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  auto bomb = empty_events_bomb();
+  ASSERT_GT(bomb.size(), hop::frame_header_bytes);
+  EXPECT_LT(bomb.size(), 4096u);
+  auto before = child_peak_rss_kb();
+  ASSERT_GT(before, 0u);
+  auto r = send_hop(self, sender, 1, 1000, bomb, 10s);
+  ASSERT_FALSE(r.ok) << "a bomb accepted";
+  EXPECT_TRUE(is(r.err, errc::batch_too_large)) << render(r.err);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return log_has("refused a batch from " + sender +
+                       ": batch of 8388600 events");
+      },
+      10s));
+  auto after = child_peak_rss_kb();
+  EXPECT_LT(after, before + 50 * 1024)
+      << "peak RSS went from " << before << " kB to " << after << " kB";
+  // The sender's next batch is taken as usual.
+  auto ok = send_hop(self, sender, 1, 1000, hop::encode(numbered(1, 2, "z-")));
+  ASSERT_TRUE(ok.ok) << render(ok.err);
+}
+
+// Issue 17, item 6: batches of one sender waiting for a full channel are
+// decoded and held; at most sender_window_batches x max_batch_bytes of them.
+// Past that the answer is "busy" at once, from the batch's header, and
+// nothing more of that sender is decoded.
+TEST_F(hop_protocol, a_senders_batches_waiting_for_a_full_channel_are_bounded) {
+  expect_exit_code_ = false; // the channel's events never reach Kafka
+  ASSERT_NO_FATAL_FAILURE(
+      start_child(kafka_topology, {"--shutdown-timeout", "1s"}));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#12";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  auto per_batch = event_bytes(numbered(1000, 100, "b-"));
+  auto window = hop::sender_window_batches * 16 * 1024;
+  // The first fills the channel; then each is held (busy after 100 ms) and
+  // its put stays on its way, until the window is full.
+  std::size_t held = 0;
+  std::size_t refused_at_once = 0;
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    auto r = send_hop(self, sender, first_of(seq), 100,
+                      hop::encode(numbered(seq * 1000, 100, "b-")));
+    if (r.ok) continue;
+    ASSERT_TRUE(is(r.err, errc::busy)) << seq << ": " << render(r.err);
+    if (render(r.err).find("waiting for the channels") != std::string::npos)
+      ++refused_at_once;
+    else
+      ++held;
+  }
+  auto max_held = window / per_batch + 1;
+  EXPECT_LE(held, max_held) << per_batch << " bytes per batch";
+  EXPECT_GE(held, max_held - 2);
+  EXPECT_EQ(held + refused_at_once, 29u);
+  // Counter lines from now on: nothing past the window was decoded.
+  auto from = log().size();
+  ASSERT_TRUE(wait_until(
+      [&] { return !last_counters("sources.in", from).empty(); }, 10s));
+  auto src = last_counters("sources.in", from);
+  EXPECT_EQ(counter(src, "batches"), 1 + held) << src;
+  EXPECT_EQ(counter(src, "received"), 100 * (1 + held)) << src;
+  EXPECT_EQ(counter(src, "batches_busy"), 29u) << src;
+}
+
+// A batch whose numbers overlap, in part only, one still on its way (which
+// a sender never sends: it only cuts batches smaller) is neither put nor
+// refused for good: "busy", so nothing is dropped. A piece wholly inside
+// the one on its way waits for that one's answer.
+TEST_F(hop_protocol, a_batch_overlapping_one_on_its_way_is_busy) {
+  expect_exit_code_ = false; // the channel's events never reach Kafka
+  ASSERT_NO_FATAL_FAILURE(
+      start_child(kafka_topology, {"--shutdown-timeout", "1s"}));
+  caf::scoped_actor self{*sys_};
+  const std::string sender = "test.sinks.h1#13";
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  // 1..100 fills the channel; 101..200 is held.
+  ASSERT_TRUE(
+      send_hop(self, sender, 1, 100, hop::encode(numbered(1, 100, "o-"))).ok);
+  auto held =
+      send_hop(self, sender, 101, 100, hop::encode(numbered(101, 100, "o-")));
+  ASSERT_TRUE(is(held.err, errc::busy)) << render(held.err);
+  auto overlap =
+      send_hop(self, sender, 151, 100, hop::encode(numbered(151, 100, "o-")));
+  ASSERT_FALSE(overlap.ok);
+  EXPECT_TRUE(is(overlap.err, errc::busy)) << render(overlap.err);
+  EXPECT_NE(render(overlap.err).find("overlap"), std::string::npos)
+      << render(overlap.err);
+  // A piece of the held one (101..150) waits for it: busy after its hold.
+  auto piece =
+      send_hop(self, sender, 101, 100, hop::encode(numbered(101, 50, "o-")));
+  EXPECT_TRUE(is(piece.err, errc::busy)) << render(piece.err);
+  auto from = log().size();
+  ASSERT_TRUE(wait_until(
+      [&] { return !last_counters("sources.in", from).empty(); }, 10s));
+  auto src = last_counters("sources.in", from);
+  EXPECT_EQ(counter(src, "batches"), 2u) << "only two were decoded: " << src;
+  EXPECT_EQ(counter(src, "batches_refused"), 0u) << src;
+  EXPECT_TRUE(log_has("events 151..250 from " + sender +
+                      " overlap a batch on its way"));
 }

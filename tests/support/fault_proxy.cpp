@@ -3,6 +3,7 @@
 // purpose.
 //
 //   fault_proxy LISTEN TARGET [--cut-every BYTES] [--drop-acks-every BYTES]
+//               [--throttle BYTES_PER_S]
 //
 // --cut-every N        closes a connection (both sides, at once) after every
 //                      N bytes sent upstream: mid-batch, since N is not a
@@ -12,6 +13,11 @@
 //                      swallowed) while still forwarding upstream, and closes
 //                      the connection 300 ms later: the receiver accepted
 //                      batches whose senders never hear so.
+// --throttle R         forwards upstream (towards TARGET) at most R bytes
+//                      per second per connection (a slow link; answers go
+//                      back at full speed): reads from the client only as
+//                      the budget allows, so the sender's TCP buffers fill
+//                      as over a real slow link.
 // SIGUSR1              closes every connection now.
 // It prints "ready" when it listens, and counts what it did on exit
 // (SIGTERM): "cuts=N drops=M".
@@ -44,6 +50,7 @@ struct conn {
   int up = -1;   ///< the target's side
   uint64_t sent_up = 0;
   uint64_t next_fault = 0;
+  clock_type::time_point opened{}; ///< the throttle's budget counts from here
   bool swallowing = false;
   clock_type::time_point close_at{};
 };
@@ -83,20 +90,28 @@ void close_link(conn& l) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s LISTEN TARGET [--cut-every N] "
-                         "[--drop-acks-every N]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s LISTEN TARGET [--cut-every N] "
+                 "[--drop-acks-every N] [--throttle BYTES_PER_S]\n",
+                 argv[0]);
     return 2;
   }
   auto listen_port = static_cast<uint16_t>(std::atoi(argv[1]));
   auto target = static_cast<uint16_t>(std::atoi(argv[2]));
   uint64_t cut_every = 0;
   uint64_t drop_every = 0;
+  uint64_t throttle = 0;
   for (int i = 3; i + 1 < argc; i += 2) {
     std::string opt = argv[i];
     auto v = std::strtoull(argv[i + 1], nullptr, 10);
-    if (opt == "--cut-every") cut_every = v;
-    else if (opt == "--drop-acks-every") drop_every = v;
-    else return 2;
+    if (opt == "--cut-every")
+      cut_every = v;
+    else if (opt == "--drop-acks-every")
+      drop_every = v;
+    else if (opt == "--throttle")
+      throttle = v;
+    else
+      return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGUSR1, [](int) { cut_now = 1; });
@@ -133,13 +148,27 @@ int main(int argc, char** argv) {
     for (auto& l : links)
       if (l.swallowing && l.down >= 0 && now >= l.close_at) close_link(l);
     std::erase_if(links, [](const conn& l) { return l.down < 0; });
+    // Upstream bytes a connection may still send now under --throttle.
+    auto budget = [&](const conn& l) -> uint64_t {
+      if (throttle == 0) return buf.size();
+      auto secs = std::chrono::duration<double>(now - l.opened).count();
+      auto allowed =
+          static_cast<uint64_t>(secs * static_cast<double>(throttle));
+      return allowed > l.sent_up
+                 ? std::min<uint64_t>(allowed - l.sent_up, buf.size())
+                 : 0;
+    };
     std::vector<pollfd> fds;
     fds.push_back({lfd, POLLIN, 0});
     for (auto& l : links) {
-      fds.push_back({l.down, POLLIN, 0});
+      // Out of budget: the client's bytes wait in its socket (poll wakes
+      // every 20 ms to see the budget grow).
+      short down_events = budget(l) > 0 ? POLLIN : 0;
+      fds.push_back({l.down, down_events, 0});
       fds.push_back({l.up, POLLIN, 0});
     }
-    if (::poll(fds.data(), fds.size(), 20) < 0) continue;
+    if (::poll(fds.data(), fds.size(), throttle != 0 ? 5 : 20) < 0) continue;
+    now = clock_type::now();
     if (fds[0].revents & POLLIN) {
       int c = ::accept(lfd, nullptr, nullptr);
       if (c >= 0) {
@@ -152,6 +181,7 @@ int main(int argc, char** argv) {
           l.down = c;
           l.up = u;
           l.next_fault = fault_every;
+          l.opened = clock_type::now();
           links.push_back(l);
         }
       }
@@ -162,7 +192,9 @@ int main(int argc, char** argv) {
       auto& fd_up = fds[2 + 2 * i];
       if (l.down < 0) continue;
       if (fd_down.revents & (POLLIN | POLLHUP | POLLERR)) {
-        auto n = ::read(l.down, buf.data(), buf.size());
+        auto room = budget(l);
+        if (room == 0) room = 1; // a hang-up is read as 0 bytes
+        auto n = ::read(l.down, buf.data(), room);
         if (n <= 0) {
           close_link(l);
           continue;

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 using namespace flumen;
 using namespace flumen::hop;
@@ -113,7 +115,7 @@ TEST(hop_wire, parses_codec_names) {
 // -- round trips --------------------------------------------------------------
 
 TEST_P(hop_wire_round_trip, empty_batch) {
-  auto buf = encode({}, GetParam());
+  auto buf = encode(batch{}, GetParam());
   EXPECT_EQ(static_cast<uint8_t>(buf[4]), static_cast<uint8_t>(GetParam()));
   EXPECT_EQ(get_u32(buf, 8), 0u);
   EXPECT_EQ(get_u32(buf, 12), 0u);
@@ -172,10 +174,10 @@ TEST_P(hop_wire_round_trip, one_megabyte_body) {
   batch b = {make_event(body, {{"size", "1MB"}})};
   auto buf = encode(b, GetParam());
   EXPECT_EQ(decoded(buf, 2 * one_mb), b);
-  // The bound is on the payload, so exactly its size is enough ...
-  EXPECT_EQ(decoded(buf, encoded_size(b)), b);
+  // The bound is on the decoded size, so exactly that is enough ...
+  EXPECT_EQ(decoded(buf, event_bytes(b)), b);
   // ... and one byte less is not.
-  refusal(buf, decode_error::too_large, encoded_size(b) - 1);
+  refusal(buf, decode_error::too_large, event_bytes(b) - 1);
 }
 
 TEST_P(hop_wire_round_trip, header_states_the_payload_size) {
@@ -242,7 +244,7 @@ INSTANTIATE_TEST_SUITE_P(codecs, hop_wire_round_trip,
 TEST(hop_wire_refuses, short_buffer) {
   refusal("");
   refusal("FHB");
-  auto buf = encode({}, codec::none);
+  auto buf = encode(batch{}, codec::none);
   ASSERT_EQ(buf.size(), frame_header_bytes);
   refusal(buf.substr(0, frame_header_bytes - 1));
 }
@@ -258,7 +260,7 @@ TEST(hop_wire_refuses, wrong_magic) {
 }
 
 TEST(hop_wire_refuses, other_wire_version) {
-  for (uint8_t v : {0, 2, 255}) {
+  for (uint8_t v : {0, 1, 3, 255}) {
     auto buf = encode(sample_batch());
     buf[3] = static_cast<char>(v);
     auto err = refusal(buf, decode_error::version);
@@ -292,6 +294,150 @@ TEST(hop_wire_refuses, payload_over_the_maximum) {
   }
   // The header alone decides: no payload needed.
   refusal(frame(1, 4096, ""), decode_error::too_large, 1024);
+}
+
+/// max_batch_bytes bounds the decoded size (event_bytes: the payload plus
+/// 56 bytes per event and per header), which the sender cuts by too.
+TEST(hop_wire_refuses, decoded_size_over_the_maximum) {
+  auto b = sample_batch();
+  ASSERT_EQ(event_bytes(b),
+            encoded_size(b) + decoded_overhead * (b.size() + 2)); // 2 headers
+  for (auto c : all_codecs) {
+    auto buf = encode(b, c);
+    EXPECT_EQ(decoded(buf, event_bytes(b)), b) << to_string(c);
+    refusal(buf, decode_error::too_large, event_bytes(b) - 1);
+    // Within the payload bound, over the decoded one: refused from the
+    // header (3 events' share) ...
+    auto err = refusal(buf, decode_error::too_large,
+                       encoded_size(b) + decoded_overhead * 3 - 1);
+    EXPECT_NE(err.what.find("decoded"), std::string::npos) << err.what;
+    // ... or at the event whose headers pass it.
+    err = refusal(buf, decode_error::too_large,
+                  encoded_size(b) + decoded_overhead * 4);
+    EXPECT_NE(err.what.find("headers"), std::string::npos) << err.what;
+  }
+}
+
+/// Issue 17, item 6: 2 KB of zstd declared 8.4 million empty events (64 MiB
+/// of payload, the old default max_batch_bytes); decoding them took 451 MiB.
+/// Now refused from the header, before anything is decompressed.
+TEST(hop_wire_refuses, a_compressed_batch_of_empty_events_by_its_decoded_size) {
+  constexpr uint32_t count = 8'388'600;
+  std::string payload(std::size_t{count} * 8, '\0'); // count and length 0
+  std::string z(ZSTD_compressBound(payload.size()), '\0');
+  auto n =
+      ZSTD_compress(z.data(), z.size(), payload.data(), payload.size(), 19);
+  ASSERT_FALSE(ZSTD_isError(n));
+  z.resize(n);
+  EXPECT_LT(z.size(), 4096u);
+  auto buf = frame(count, static_cast<uint32_t>(payload.size()), z, 2);
+  payload.clear();
+  payload.shrink_to_fit();
+  decode_error err;
+  auto f = peek(buf, err);
+  ASSERT_TRUE(f) << err.what;
+  EXPECT_EQ(f->count, count);
+  EXPECT_EQ(f->least_event_bytes(), std::size_t{count} * event_overhead);
+  auto start = std::chrono::steady_clock::now();
+  err = refusal(buf, decode_error::too_large, 64 * one_mb);
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(50))
+      << "refused from the header, nothing decompressed";
+  EXPECT_NE(err.what.find("8388600 events"), std::string::npos) << err.what;
+  // With room for its decoded size it is a valid batch (just large).
+  auto out = decode(buf, std::size_t{count} * event_overhead, err);
+  ASSERT_TRUE(out) << err.what;
+  EXPECT_EQ(out->size(), count);
+}
+
+/// One event with 100,000 empty headers: 800 KB of payload, 7 MB decoded.
+/// The header can't tell (one event); its header count can, before any
+/// header is read.
+TEST(hop_wire_refuses, an_event_whose_headers_pass_the_decoded_bound) {
+  std::string p;
+  put_u32(p, 100'000);
+  for (int i = 0; i < 100'000; ++i) {
+    put_bytes(p, "");
+    put_bytes(p, "");
+  }
+  put_bytes(p, "body");
+  auto err = refusal(plain(1, p), decode_error::too_large, one_mb);
+  EXPECT_NE(err.what.find("100000 headers"), std::string::npos) << err.what;
+  // Within the bound it decodes (one key, set 100,000 times).
+  auto out = decoded(plain(1, p), 8 * one_mb);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].headers.size(), 1u);
+}
+
+// -- peek ---------------------------------------------------------------------
+
+TEST(hop_wire, peek_reads_the_header_only) {
+  auto b = sample_batch();
+  for (auto c : all_codecs) {
+    auto buf = encode(b, c);
+    decode_error err;
+    auto f = peek(std::string_view(buf).substr(0, frame_header_bytes), err);
+    ASSERT_TRUE(f) << err.what;
+    EXPECT_EQ(f->compression, c);
+    EXPECT_EQ(f->count, b.size());
+    EXPECT_EQ(f->payload_bytes, encoded_size(b));
+    EXPECT_EQ(f->least_event_bytes(), event_bytes(b) - 2 * decoded_overhead);
+  }
+  decode_error err;
+  EXPECT_FALSE(peek("FHB", err));
+  EXPECT_FALSE(peek(frame(3, 16, ""), err)); // 3 events can't fit 16 bytes
+  EXPECT_EQ(err.kind, decode_error::malformed);
+  EXPECT_TRUE(peek(frame(2, 16, ""), err));
+}
+
+// -- cut ----------------------------------------------------------------------
+
+TEST(hop_wire, cut_keeps_every_piece_within_both_limits) {
+  batch b;
+  for (int i = 0; i < 1000; ++i)
+    b.push_back(make_event(std::string(static_cast<std::size_t>(i % 97), 'x'),
+                           {{"k", std::to_string(i)}}));
+  for (cut_limits l :
+       {cut_limits{4096, 1u << 30}, cut_limits{1u << 30, 1000},
+        cut_limits{3000, 2000}, cut_limits{1u << 30, 1u << 30}}) {
+    std::vector<std::size_t> oversized;
+    auto pieces = cut(b, l, oversized);
+    EXPECT_TRUE(oversized.empty());
+    std::size_t next = 0;
+    for (auto& p : pieces) {
+      ASSERT_EQ(p.begin, next);
+      ASSERT_LT(p.begin, p.end);
+      std::span<const event> s{b.data() + p.begin, p.end - p.begin};
+      std::size_t d = 0;
+      std::size_t n = 0;
+      for (auto& e : s) {
+        d += event_bytes(e);
+        n += encoded_size(e);
+      }
+      EXPECT_TRUE(s.size() == 1 ||
+                  (d <= l.max_event_bytes && n <= l.max_encoded_bytes));
+      // A piece ends only where the next event would not have fitted.
+      if (p.end < b.size()) {
+        EXPECT_TRUE(d + event_bytes(b[p.end]) > l.max_event_bytes ||
+                    n + encoded_size(b[p.end]) > l.max_encoded_bytes);
+      }
+      next = p.end;
+    }
+    EXPECT_EQ(next, b.size());
+  }
+}
+
+TEST(hop_wire, cut_sets_aside_an_event_over_the_decoded_bound) {
+  batch b = {make_event("a"), make_event(std::string(5000, 'b')),
+             make_event("c"), make_event(std::string(5000, 'd'))};
+  std::vector<std::size_t> oversized;
+  // An event over the encoded (link) bound alone is a piece of its own.
+  auto pieces = cut(b, {1u << 20, 100}, oversized);
+  EXPECT_EQ(pieces, (std::vector<piece>{{0, 1}, {1, 2}, {2, 3}, {3, 4}}));
+  EXPECT_TRUE(oversized.empty());
+  pieces = cut(b, {4096, 1u << 20}, oversized);
+  EXPECT_EQ(pieces, (std::vector<piece>{{0, 1}, {2, 3}}));
+  EXPECT_EQ(oversized, (std::vector<std::size_t>{1, 3}));
 }
 
 /// A header claiming 4 GB is refused from the header: nothing is
