@@ -15,8 +15,13 @@ namespace flumen::sources {
 struct hop_source_config {
   std::string bind = "127.0.0.1";
   uint16_t port = 0;
-  /// Most senders connected at once; one more is refused (and logged).
+  /// Most senders connected at once; one more is refused (and logged). Also
+  /// the most sockets the port keeps open, counted when accepted (the
+  /// listener gate, runtime/listener_gate.hpp).
   std::size_t max_connections = 64;
+  /// A peer's socket that has not completed CAF's handshake (TLS's too)
+  /// this long after it was accepted is closed (and logged).
+  std::chrono::milliseconds handshake_timeout{10000};
   /// Largest batch (its encoded payload) accepted; larger ones are refused
   /// from the batch's header, before anything is decompressed. Senders learn
   /// it when they connect and split their batches to fit.
