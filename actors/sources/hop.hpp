@@ -19,9 +19,6 @@ struct hop_source_config {
   /// the most sockets the port keeps open, counted when accepted (the
   /// listener gate, runtime/listener_gate.hpp).
   std::size_t max_connections = 64;
-  /// A peer's socket that has not completed CAF's handshake (TLS's too)
-  /// this long after it was accepted is closed (and logged).
-  std::chrono::milliseconds handshake_timeout{10000};
   /// Largest batch (its encoded payload) accepted; larger ones are refused
   /// from the batch's header, before anything is decompressed. Senders learn
   /// it when they connect and split their batches to fit.
@@ -30,6 +27,9 @@ struct hop_source_config {
   /// own bound (half its request_timeout) or this, whichever is shorter, the
   /// answer is "busy" and the sender backs off.
   std::chrono::milliseconds max_hold{10000};
+  /// A peer's socket that has not completed CAF's handshake (TLS's too)
+  /// this long after it was accepted is closed (and logged).
+  std::chrono::milliseconds handshake_timeout{10000};
   link_security security;
 };
 
