@@ -23,8 +23,7 @@ std::size_t hop_message_bytes(std::size_t max_batch_bytes) {
   return max_batch_bytes + max_batch_bytes / 128 + (1u << 20);
 }
 
-// -- the BASP stream
-// -----------------------------------------------------------
+// -- the BASP stream ----------------------------------------------------------
 
 namespace {
 
@@ -160,8 +159,7 @@ std::string basp_stream::feed(const unsigned char* data, std::size_t n,
   return {};
 }
 
-// -- the gate
-// ------------------------------------------------------------------
+// -- the gate -----------------------------------------------------------------
 
 namespace hooks {
 
@@ -171,7 +169,6 @@ using clock = std::chrono::steady_clock;
 struct entry {
   limits lim;
   uint16_t port = 0;
-  bool active = true;
   std::size_t open = 0;    ///< accepted sockets not closed yet
   std::size_t refused = 0; ///< of those, refused (waiting for CAF to close)
   uint64_t order = 0;      ///< the later registered wins a port
@@ -242,7 +239,6 @@ public:
 
   void remove(const std::shared_ptr<entry>& e) {
     std::lock_guard guard{mtx_};
-    e->active = false;
     std::erase(entries_, e);
     recompute_bound();
   }
