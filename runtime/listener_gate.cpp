@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -217,7 +218,17 @@ public:
   static gate& get() {
     // Never destroyed: its thread and CAF's may use it until the process
     // ends.
-    static gate* g = new gate;
+    static gate* g = [] {
+      auto* p = new gate;
+      // Registered after spdlog's logger was made (the process logged
+      // before any listener), so this runs before it is destroyed: the
+      // watchdog logs nothing from then on (it logs under mtx_ only).
+      std::atexit([] {
+        std::lock_guard guard{get().mtx_};
+        get().exiting_ = true;
+      });
+      return p;
+    }();
     return *g;
   }
 
@@ -389,6 +400,7 @@ private:
                   const char* kind) {
     ++refusal_count;
     if (e.lim.metrics) ++e.lim.metrics->connection_failures;
+    if (exiting_) return;
     auto now = clock::now();
     if (now - window_start_ >= std::chrono::seconds{1}) {
       window_start_ = now;
@@ -419,7 +431,7 @@ private:
         else
           next = std::min(next, c->deadline);
       }
-      if (!suppressed_.empty()) {
+      if (!suppressed_.empty() && !exiting_) {
         if (now - window_start_ >= std::chrono::seconds{1}) {
           uint64_t total = 0;
           std::string by_kind;
@@ -479,6 +491,7 @@ private:
 
   std::mutex mtx_;
   std::condition_variable wake_;
+  bool exiting_ = false; ///< the process is ending: log nothing
   bool watchdog_started_ = false;
   std::vector<std::shared_ptr<entry>> entries_;
   std::map<uint16_t, std::shared_ptr<entry>> unknown_;
