@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -24,10 +25,12 @@
 #include "runtime/agent.hpp"
 #include "runtime/child_groups.hpp"
 #include "runtime/http_endpoint.hpp"
+#include "runtime/listener_gate.hpp"
 #include "runtime/log.hpp"
 #include "runtime/ops_client.hpp"
 #include "runtime/placement.hpp"
 #include "runtime/protocol.hpp"
+#include "runtime/sink_driver.hpp"
 #include "runtime/topology.hpp"
 
 using namespace flumen;
@@ -91,6 +94,36 @@ parse_duration(const std::string& text) {
   auto ms = value * scale;
   if (ms > 365.0 * 24 * 3600e3) return std::nullopt;
   return std::chrono::milliseconds{static_cast<int64_t>(ms)};
+}
+
+// `512`, `64KB`, `16MB`, `1GB` (powers of 1024, as in topology files);
+// nullopt for anything else.
+std::optional<std::size_t> parse_size(const std::string& text) {
+  std::size_t end = 0;
+  unsigned long long value = 0;
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+    return std::nullopt;
+  try {
+    value = std::stoull(text, &end);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string unit;
+  for (auto c : text.substr(end))
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  unsigned long long scale = 0;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    scale = 1ull << 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    scale = 1ull << 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    scale = 1ull << 30;
+  else
+    return std::nullopt;
+  if (value > (1ull << 40) / scale) return std::nullopt;
+  return static_cast<std::size_t>(value * scale);
 }
 
 // Waits up to `d` for a stop signal; returns it, or 0.
@@ -487,6 +520,10 @@ struct node_options {
   std::string name;
   link_security tls;
   std::chrono::milliseconds stats_interval{0};
+  /// The listener gate's limits (runtime/listener_gate.hpp).
+  std::size_t max_connections = 64;
+  std::size_t max_message_bytes = 64u << 20;
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 int cmd_node(const node_options& opt) {
@@ -517,6 +554,20 @@ int cmd_node(const node_options& opt) {
       }
     }
   }
+  if (opt.max_message_bytes < (2u << 20) ||
+      opt.max_message_bytes > (1u << 30)) {
+    std::cerr << "--max-message-bytes must be between 2MB and 1GB\n";
+    return 2;
+  }
+  if (opt.max_connections == 0) {
+    std::cerr << "--max-connections must be at least 1\n";
+    return 2;
+  }
+  if (opt.handshake_timeout < std::chrono::milliseconds{100} ||
+      opt.handshake_timeout > std::chrono::minutes{10}) {
+    std::cerr << "--handshake-timeout must be between 100ms and 10m\n";
+    return 2;
+  }
   auto signals = block_stop_signals();
   auto types = builtin_registry();
   metrics_registry metrics;
@@ -529,6 +580,21 @@ int cmd_node(const node_options& opt) {
   add_replica_host(cfg, ctx);
   caf::actor_system sys{cfg};
   auto door = spawn_node_door(sys, ctx);
+  // Before CAF listens: its first accepted socket is checked already. The
+  // largest message an agent sends a node is the answer to a replica's
+  // take: takes here are bounded to fit, with 1 MB for the message around
+  // the events (event_bytes already counts 64 bytes per event and header,
+  // more than their encoding takes).
+  listener_gate::limits gate;
+  gate.name = "node " + ctx.name;
+  gate.max_message_bytes = opt.max_message_bytes;
+  gate.max_connections = opt.max_connections;
+  gate.handshake_timeout = opt.handshake_timeout;
+  gate.metrics = metrics.get(ctx.name + ".listener", "listener", "node");
+  gate.metrics->set_state(component_state::running);
+  auto registration =
+      listener_gate::add(std::move(gate), static_cast<uint16_t>(port));
+  set_take_bytes_bound(opt.max_message_bytes - (1u << 20));
   auto bound = opt.tls.tls()
                    ? caf::openssl::publish(door, static_cast<uint16_t>(port),
                                            host.c_str(), true)
@@ -540,6 +606,7 @@ int cmd_node(const node_options& opt) {
     caf::anon_send_exit(door, caf::exit_reason::kill);
     return 1;
   }
+  registration->set_port(*bound);
   spdlog::info("node {}: listening on {}:{}{}", ctx.name, host, *bound,
                opt.tls.tls() ? " (mutual TLS)" : "");
   using clock = std::chrono::steady_clock;
@@ -723,6 +790,30 @@ int main(int argc, char** argv) {
       ->add_option_function<std::string>(
           "--stats-interval", duration_flag(node.stats_interval),
           "Time between counter log lines (0: only at exit) [0]")
+      ->type_name("DURATION");
+  node_cmd
+      ->add_option("--max-connections", node.max_connections,
+                   "Sockets the port keeps open at once; more are refused, "
+                   "or close the oldest still in its handshake")
+      ->capture_default_str();
+  node_cmd
+      ->add_option_function<std::string>(
+          "--max-message-bytes",
+          [&node](const std::string& text) {
+            auto v = parse_size(text);
+            if (!v)
+              throw CLI::ValidationError("'" + text +
+                                         "' is not a size (e.g. 64MB)");
+            node.max_message_bytes = *v;
+          },
+          "Largest message an agent may send (a take's answer is bounded "
+          "to fit) [64MB]")
+      ->type_name("SIZE");
+  node_cmd
+      ->add_option_function<std::string>(
+          "--handshake-timeout", duration_flag(node.handshake_timeout),
+          "A peer must complete its handshake (TLS's too) within this "
+          "[10s]")
       ->type_name("DURATION");
 
   std::string top_addr = "127.0.0.1:8686";

@@ -1,5 +1,6 @@
 #include "runtime/sink_driver.hpp"
 
+#include <atomic>
 #include <deque>
 #include <random>
 
@@ -183,14 +184,21 @@ void deliver(driver_actor* self, txn_id id, const batch& events) {
   }
 }
 
-// The take's request: bounded in bytes too when the sink says so.
+std::atomic<std::size_t> take_bytes_bound{0};
+
+// The take's request: bounded in bytes too when the sink or the process
+// says so.
 auto request_take(driver_actor* self) {
   auto& st = self->state;
   auto max = static_cast<uint32_t>(st.cfg.batch_size);
-  if (st.cfg.batch_bytes == 0)
+  auto bytes = st.cfg.batch_bytes;
+  if (auto cap = take_bytes_bound.load(std::memory_order_relaxed);
+      cap != 0 && (bytes == 0 || bytes > cap))
+    bytes = cap;
+  if (bytes == 0)
     return self->request(st.channel, hot_request_bound, take_atom::value, max);
   return self->request(st.channel, hot_request_bound, take_atom::value, max,
-                       static_cast<uint64_t>(st.cfg.batch_bytes));
+                       static_cast<uint64_t>(bytes));
 }
 
 bool window_full(const driver_state& st) {
@@ -517,6 +525,10 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
 }
 
 } // namespace
+
+void set_take_bytes_bound(std::size_t bytes) {
+  take_bytes_bound.store(bytes, std::memory_order_relaxed);
+}
 
 caf::actor spawn_sink_driver(caf::actor_system& sys, backend_factory make,
                              sink_driver_config cfg, const wiring& w) {

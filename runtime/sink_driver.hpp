@@ -175,6 +175,12 @@ public:
 using backend_factory =
     std::function<std::unique_ptr<sink_backend>(sink_context&)>;
 
+/// Bounds every take of this process's sinks to `bytes` (event_bytes; one
+/// event at least; 0: no bound beyond each sink's own `batch_bytes`). A
+/// `flumen node` sets it below its listener's message bound, so the answer
+/// to a replica's take always fits through the node's listener gate.
+void set_take_bytes_bound(std::size_t bytes);
+
 /// Spawns a sink: takes up to `batch_size` events from `w.channel` while
 /// fewer than `window()` batches are in flight, hands each to the backend,
 /// and settles them in the order taken, each in one message to the channel:

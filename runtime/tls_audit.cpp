@@ -14,6 +14,10 @@
 //    logged with its address and OpenSSL's reason: the module refuses them
 //    (no certificate, another CA's, plain text) but says nothing, Debian's
 //    CAF being built quiet.
+// 3. The listener gate (runtime/listener_gate.hpp) follows the decrypted
+//    BASP stream of every socket CAF's OpenSSL module accepted: a read that
+//    completes a header the gate refuses fails, before CAF sizes a buffer
+//    from it.
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -26,6 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+
+#include "runtime/listener_gate.hpp"
 
 namespace {
 
@@ -43,7 +49,8 @@ using write_fn = int (*)(SSL*, const void*, int);
 std::string peer_of(SSL* ssl) {
   sockaddr_storage a{};
   socklen_t len = sizeof a;
-  if (::getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+  if (::getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&a), &len) !=
+      0)
     return "an unknown peer";
   char host[INET6_ADDRSTRLEN] = "?";
   uint16_t port = 0;
@@ -75,9 +82,23 @@ extern "C" int SSL_connect(SSL* ssl) {
 }
 
 extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
+  namespace gate = flumen::listener_gate::hooks;
   static auto fn = real<io_fn>("SSL_read");
   ERR_clear_error();
-  return fn(ssl, buf, num);
+  auto* c = gate::find(SSL_get_fd(ssl));
+  if (c && !gate::claim(*c, gate::transport::tls)) c = nullptr;
+  // A refused read fails with an error queued: SSL_get_error then says
+  // SSL_ERROR_SSL whatever the session's state (a "want read" left from
+  // an earlier call would make CAF wait and call again), and CAF closes.
+  auto refuse = [] {
+    ERR_raise(ERR_LIB_SSL, SSL_R_PROTOCOL_IS_SHUTDOWN);
+    return -1;
+  };
+  if (c && gate::refused(*c)) return refuse();
+  int r = fn(ssl, buf, num);
+  if (c && r > 0 && !gate::inspect(*c, buf, static_cast<std::size_t>(r)))
+    return refuse();
+  return r;
 }
 
 extern "C" int SSL_write(SSL* ssl, const void* buf, int num) {
@@ -94,9 +115,17 @@ extern "C" int SSL_accept(SSL* ssl) {
   if (r == 1) return r;
   int e = SSL_get_error(ssl, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return r;
-  // CAF may call it once more on a session that failed: log it once.
-  static std::atomic<SSL*> last_logged{nullptr};
-  if (last_logged.exchange(ssl) == ssl) return r;
+  // The listener gate closed it (no handshake in time) and said so.
+  namespace gate = flumen::listener_gate::hooks;
+  auto* c = gate::find(SSL_get_fd(ssl));
+  if (c && gate::refused(*c)) return r;
+  // CAF may call it once more on a session that failed: log it once. The
+  // mark is on the session itself: a new session may get a freed one's
+  // address (comparing pointers silenced later refusals).
+  static const int logged_index =
+      SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  if (SSL_get_ex_data(ssl, logged_index) != nullptr) return r;
+  SSL_set_ex_data(ssl, logged_index, ssl);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::steady_clock::now().time_since_epoch())
                  .count();
@@ -119,7 +148,8 @@ extern "C" int SSL_accept(SSL* ssl) {
   else if (why.find("unknown ca") != std::string::npos)
     why += " (the peer does not trust this agent's certificate)";
   auto more = suppressed.exchange(0);
-  spdlog::warn("TLS: refused {}: {}{}", peer_of(ssl), why,
+  // The gate's address: the peer may have reset the socket already.
+  spdlog::warn("TLS: refused {}: {}{}", c ? gate::peer(*c) : peer_of(ssl), why,
                more == 0 ? std::string{}
                          : " (and " + std::to_string(more) +
                                " more refusals not logged)");

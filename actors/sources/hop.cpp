@@ -11,6 +11,7 @@
 #include "runtime/hop.hpp"
 #include "runtime/hop_flow.hpp"
 #include "runtime/hop_wire.hpp"
+#include "runtime/listener_gate.hpp"
 #include "runtime/protocol.hpp"
 
 namespace flumen::sources {
@@ -25,6 +26,11 @@ hop_source_config parse_hop_source(option_reader& r) {
   if (cfg.max_batch_bytes < 1024 || cfg.max_batch_bytes > (1u << 30))
     r.error("max_batch_bytes", "must be between 1KB and 1GB");
   cfg.max_hold = r.duration("max_hold", cfg.max_hold);
+  cfg.handshake_timeout =
+      r.duration("handshake_timeout", cfg.handshake_timeout);
+  if (cfg.handshake_timeout < std::chrono::milliseconds{100} ||
+      cfg.handshake_timeout > std::chrono::minutes{10})
+    r.error("handshake_timeout", "must be between 100ms and 10m");
   cfg.security = parse_link_security(r);
   require_protection(r, "bind", cfg.bind, cfg.security);
   auto& f = r.facts();
@@ -418,6 +424,15 @@ caf::actor spawn_hop_source(caf::actor_system& sys,
     throw std::runtime_error("cannot listen on " + cfg.bind + ":" +
                              std::to_string(cfg.port) + ": " + why);
   };
+  // Before CAF listens: its first accepted socket is checked already.
+  listener_gate::limits gate;
+  gate.name = w.metrics->name;
+  gate.max_message_bytes =
+      listener_gate::hop_message_bytes(cfg.max_batch_bytes);
+  gate.max_connections = cfg.max_connections;
+  gate.handshake_timeout = cfg.handshake_timeout;
+  gate.metrics = w.metrics;
+  auto registration = listener_gate::add(std::move(gate), cfg.port);
   caf::expected<uint16_t> port{cfg.port};
   if (cfg.security.tls())
     port = caf::openssl::publish(self, cfg.port, cfg.bind.c_str(), true);
@@ -429,9 +444,12 @@ caf::actor spawn_hop_source(caf::actor_system& sys,
   // Stop accepting when this instance ends, so the next one can listen.
   auto mm = cfg.security.tls() ? sys.openssl_manager().actor_handle()
                                : sys.middleman().actor_handle();
+  registration->set_port(*port);
   caf::actor_cast<caf::abstract_actor*>(self)->attach_functor(
-      [mm, addr = self.address(), p = *port](const caf::error&) {
+      [mm, addr = self.address(), p = *port,
+       registration](const caf::error&) mutable {
         caf::anon_send(mm, caf::unpublish_atom::value, addr, p);
+        registration.reset();
       });
   return self;
 }

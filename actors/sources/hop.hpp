@@ -15,7 +15,9 @@ namespace flumen::sources {
 struct hop_source_config {
   std::string bind = "127.0.0.1";
   uint16_t port = 0;
-  /// Most senders connected at once; one more is refused (and logged).
+  /// Most senders connected at once; one more is refused (and logged). Also
+  /// the most sockets the port keeps open, counted when accepted (the
+  /// listener gate, runtime/listener_gate.hpp).
   std::size_t max_connections = 64;
   /// Largest batch accepted, by its decoded size (event_bytes: bodies,
   /// keys, values and 64 bytes per event and per header); a larger one is
@@ -28,6 +30,9 @@ struct hop_source_config {
   /// own bound (half its request_timeout) or this, whichever is shorter, the
   /// answer is "busy" and the sender backs off.
   std::chrono::milliseconds max_hold{10000};
+  /// A peer's socket that has not completed CAF's handshake (TLS's too)
+  /// this long after it was accepted is closed (and logged).
+  std::chrono::milliseconds handshake_timeout{10000};
   link_security security;
 };
 

@@ -341,6 +341,19 @@ TEST_F(hop_config, max_batch_bytes_bounds) {
                    {"between 1KB and 1GB"});
 }
 
+TEST_F(hop_config, handshake_timeout_bounds) {
+  auto with = [&](const std::string& v) {
+    return source_with("        handshake_timeout: " + v + "\n");
+  };
+  EXPECT_EQ(errors_of(with("100ms")), strs{});
+  EXPECT_EQ(errors_of(with("10m")), strs{});
+  expect_one_error(with("50ms"),
+                   "agents.collector.sources.h1.handshake_timeout",
+                   {"between 100ms and 10m"});
+  expect_one_error(with("1h"), "agents.collector.sources.h1.handshake_timeout",
+                   {"between 100ms and 10m"});
+}
+
 // -- link_security ------------------------------------------------------------
 
 TEST(link_security, loopback_addresses) {
