@@ -231,6 +231,55 @@ caf::error refuse(hop_actor* self, const std::string& sender, errc code,
   return make_error(code, why);
 }
 
+using repush_atom = caf::atom_constant<caf::atom("repush")>;
+
+/// Puts a sender's batch into the channels (again, after a reload closed
+/// one: `attempt` > 0) and settles it with the answer.
+void put_batch(hop_actor* self, const std::string& sender, uint64_t first,
+               batch events, uint32_t attempt) {
+  auto n = events.size();
+  self->request(self->state.downstream, caf::infinite, put_atom::value,
+                std::move(events))
+      .then(
+          [self, sender, first, n](ok_atom) {
+            self->state.metrics->events_accepted += n;
+            settle(self, sender, first, caf::error{});
+          },
+          [self, sender, first, n, attempt](caf::error& e) {
+            // An interceptor that failed on it dropped it by policy
+            // (counted by the router): accepted, like any source's.
+            if (is_error(e, errc::interceptor_failed)) {
+              settle(self, sender, first, caf::error{});
+              return;
+            }
+            // A reload closed the channel and routed this source elsewhere:
+            // the batch goes there (its sender keeps waiting, as for a full
+            // channel); the events come back with the refusal.
+            if (is_error(e, errc::channel_closed) && !self->state.stopping) {
+              if (auto back = closed_events(e); back.size() == n) {
+                auto delay = std::chrono::milliseconds{std::min<int64_t>(
+                    1000, int64_t{20} << std::min(attempt, 6u))};
+                self->delayed_send(self, delay, repush_atom::value, sender,
+                                   first, std::move(back), attempt + 1);
+                return;
+              }
+            }
+            spdlog::warn("{}: a batch of {} events was not accepted: {}",
+                         self->state.metrics->name, n,
+                         self->system().render(e));
+            // Read and never accepted: counted (its sender sends it again,
+            // and it is counted received again).
+            self->state.metrics->events_undelivered += n;
+            // What goes back over the network is the reason, not the
+            // events.
+            auto code = e.category() == caf::atom("flumen")
+                            ? static_cast<errc>(e.code())
+                            : errc::delivery_failed;
+            settle(self, sender, first,
+                   make_error(code, self->system().render(e)));
+          });
+}
+
 caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                            caf::actor downstream,
                            std::shared_ptr<component_metrics> metrics) {
@@ -357,29 +406,12 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         s.pending_bytes += bytes;
         arm_hold_timer(self);
         ++st.puts;
-        self->request(st.downstream, caf::infinite, put_atom::value,
-                      std::move(*events))
-            .then(
-                [self, sender, first, n](ok_atom) {
-                  self->state.metrics->events_accepted += n;
-                  settle(self, sender, first, caf::error{});
-                },
-                [self, sender, first, n](caf::error& e) {
-                  // An interceptor that failed on it dropped it by policy
-                  // (counted by the router): accepted, like any source's.
-                  if (e.category() == caf::atom("flumen") &&
-                      e.code() ==
-                          static_cast<uint8_t>(errc::interceptor_failed)) {
-                    settle(self, sender, first, caf::error{});
-                    return;
-                  }
-                  spdlog::warn("{}: a batch of {} events was not accepted: "
-                               "{}",
-                               self->state.metrics->name, n,
-                               self->system().render(e));
-                  settle(self, sender, first, e);
-                });
+        put_batch(self, sender, first, std::move(*events), 0);
         return caf::delegated<ok_atom>{};
+      },
+      [self](repush_atom, const std::string& sender, uint64_t first,
+             batch& events, uint32_t attempt) {
+        put_batch(self, sender, first, std::move(events), attempt);
       },
       [self](hold_atom) {
         // Held as long as their senders may wait: tell them to come back.
