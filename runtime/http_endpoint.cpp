@@ -18,11 +18,16 @@ namespace flumen {
 
 namespace {
 
-/// The agent's components: (component name, metrics), in registry order.
+/// The scope's components: (component name, metrics), in registry order.
 std::vector<std::pair<std::string, std::shared_ptr<component_metrics>>>
-components_of(const std::string& agent, const metrics_registry& metrics) {
+components_of(const endpoint_scope& scope, const metrics_registry& metrics) {
   std::vector<std::pair<std::string, std::shared_ptr<component_metrics>>> out;
-  auto prefix = agent + ".";
+  if (scope.whole_registry) {
+    for (auto& m : metrics.all())
+      out.emplace_back(m->name, m);
+    return out;
+  }
+  auto prefix = scope.name + ".";
   for (auto& m : metrics.all()) {
     if (!m->name.starts_with(prefix)) continue;
     auto rest = m->name.substr(prefix.size()); // "sinks.k1#2"
@@ -175,15 +180,15 @@ process_stats current_process_stats(double uptime_seconds) {
   return p;
 }
 
-std::string prometheus_text(const std::string& agent,
+std::string prometheus_text(const endpoint_scope& scope,
                             const metrics_registry& metrics,
                             const process_stats& proc) {
-  auto comps = components_of(agent, metrics);
+  auto comps = components_of(scope, metrics);
   std::ostringstream out;
+  auto owner = scope.label + "=\"" + label_value(scope.name) + "\"";
   auto labels = [&](const std::string& component, const component_metrics& m) {
-    return "agent=\"" + label_value(agent) + "\",component=\"" +
-           label_value(component) + "\",kind=\"" + label_value(m.kind) +
-           "\",type=\"" + label_value(m.type) + "\"";
+    return owner + ",component=\"" + label_value(component) + "\",kind=\"" +
+           label_value(m.kind) + "\",type=\"" + label_value(m.type) + "\"";
   };
   for (auto& f : families) {
     out << "# HELP " << f.name << ' ' << f.help << '\n';
@@ -200,7 +205,7 @@ std::string prometheus_text(const std::string& agent,
       out << "flumen_component_state{" << labels(component, *m) << ",state=\""
           << to_string(s) << "\"} " << (s == now ? 1 : 0) << '\n';
   }
-  auto a = "{agent=\"" + label_value(agent) + "\"}";
+  auto a = "{" + owner + "}";
   out << "# HELP flumen_process_resident_memory_bytes Resident memory.\n"
          "# TYPE flumen_process_resident_memory_bytes gauge\n"
          "flumen_process_resident_memory_bytes"
@@ -209,18 +214,19 @@ std::string prometheus_text(const std::string& agent,
          "# TYPE flumen_process_open_fds gauge\n"
          "flumen_process_open_fds"
       << a << ' ' << proc.open_fds << '\n';
-  out << "# HELP flumen_process_uptime_seconds Seconds since the agent "
-         "started.\n# TYPE flumen_process_uptime_seconds gauge\n"
+  out << "# HELP flumen_process_uptime_seconds Seconds since the "
+      << scope.label
+      << " started.\n# TYPE flumen_process_uptime_seconds gauge\n"
          "flumen_process_uptime_seconds"
       << a << ' ' << fmt_double(proc.uptime_seconds) << '\n';
   return out.str();
 }
 
-std::string flume_json(const std::string& agent,
+std::string flume_json(const endpoint_scope& scope,
                        const metrics_registry& metrics) {
   nlohmann::json out = nlohmann::json::object();
   auto str = [](uint64_t v) { return std::to_string(v); };
-  for (auto& [component, m] : components_of(agent, metrics)) {
+  for (auto& [component, m] : components_of(scope, metrics)) {
     nlohmann::json c;
     auto load = [](const std::atomic<uint64_t>& v) { return v.load(); };
     if (m->kind == "channel") {
@@ -248,7 +254,7 @@ std::string flume_json(const std::string& agent,
       c["EventDrainSuccessCount"] = str(load(m->events_committed));
       c["RollbackCount"] = str(load(m->events_rolled_back));
       out["SINK." + component] = c;
-    } else {
+    } else if (m->kind == "source") {
       c["Type"] = "SOURCE";
       c["EventReceivedCount"] = str(load(m->events_received));
       c["EventAcceptedCount"] = str(load(m->events_accepted));
@@ -263,11 +269,12 @@ std::string flume_json(const std::string& agent,
 
 namespace {
 
-health_report states(const std::string& agent, const metrics_registry& metrics,
+health_report states(const endpoint_scope& scope,
+                     const metrics_registry& metrics,
                      bool (*bad)(component_state), const char* bad_word) {
   nlohmann::json comps = nlohmann::json::object();
   std::vector<std::string> bad_ones;
-  for (auto& [component, m] : components_of(agent, metrics)) {
+  for (auto& [component, m] : components_of(scope, metrics)) {
     nlohmann::json c;
     auto s = m->current_state();
     c["kind"] = m->kind;
@@ -277,7 +284,7 @@ health_report states(const std::string& agent, const metrics_registry& metrics,
     comps[component] = c;
   }
   nlohmann::json body;
-  body["agent"] = agent;
+  body[scope.label] = scope.name;
   body["status"] = bad_ones.empty() ? "ok" : bad_word;
   if (!bad_ones.empty()) body["not_ok"] = bad_ones;
   body["components"] = comps;
@@ -286,29 +293,29 @@ health_report states(const std::string& agent, const metrics_registry& metrics,
 
 } // namespace
 
-health_report health(const std::string& agent,
+health_report health(const endpoint_scope& scope,
                      const metrics_registry& metrics) {
   return states(
-      agent, metrics,
+      scope, metrics,
       [](component_state s) {
         return s == component_state::failed || s == component_state::degraded;
       },
       "unhealthy");
 }
 
-health_report readiness(const std::string& agent,
+health_report readiness(const endpoint_scope& scope,
                         const metrics_registry& metrics) {
   return states(
-      agent, metrics,
+      scope, metrics,
       [](component_state s) { return s == component_state::starting; },
       "starting");
 }
 
-std::string stats_json(const std::string& agent,
+std::string stats_json(const endpoint_scope& scope,
                        const metrics_registry& metrics,
                        const process_stats& proc) {
   nlohmann::json comps = nlohmann::json::array();
-  for (auto& [component, m] : components_of(agent, metrics)) {
+  for (auto& [component, m] : components_of(scope, metrics)) {
     nlohmann::json counters = nlohmann::json::object();
     for (auto& f : families)
       counters[short_name(f.name)] =
@@ -322,7 +329,7 @@ std::string stats_json(const std::string& agent,
                      {"tappers", m->tap.tappers()},
                      {"counters", std::move(counters)}});
   }
-  nlohmann::json body = {{"agent", agent},
+  nlohmann::json body = {{scope.label, scope.name},
                          {"uptime_seconds", proc.uptime_seconds},
                          {"rss_bytes", proc.rss_bytes},
                          {"open_fds", proc.open_fds},
@@ -438,13 +445,13 @@ http_response json(int status, std::string body) {
 } // namespace
 
 struct http_endpoint::impl {
-  std::string agent;
+  endpoint_scope scope;
   const metrics_registry& metrics;
   std::atomic<int> taps{0}; // outlives the server, whose streams count it
   http_server server;
 
-  impl(std::string a, const metrics_registry& m, http_limits limits)
-      : agent(std::move(a)), metrics(m), server(limits) {}
+  impl(endpoint_scope s, const metrics_registry& m, http_limits limits)
+      : scope(std::move(s)), metrics(m), server(limits) {}
 
   http_response tap(const http_request& req) {
     auto name = req.path.substr(std::string_view{"/tap/"}.size());
@@ -457,7 +464,7 @@ struct http_endpoint::impl {
     }
     if (name.empty())
       return text(400, "name a component: /tap/COMPONENT?limit=N");
-    auto targets = resolve_tap(agent, metrics, name);
+    auto targets = resolve_tap(scope.name, metrics, name);
     if (targets.status != 200) return text(targets.status, targets.error);
     if (taps.fetch_add(1) >= max_taps) {
       taps.fetch_sub(1);
@@ -472,9 +479,10 @@ struct http_endpoint::impl {
   }
 };
 
-http_endpoint::http_endpoint(std::string agent, const metrics_registry& metrics,
+http_endpoint::http_endpoint(endpoint_scope scope,
+                             const metrics_registry& metrics,
                              http_limits limits)
-    : impl_(std::make_unique<impl>(std::move(agent), metrics, limits)) {}
+    : impl_(std::make_unique<impl>(std::move(scope), metrics, limits)) {}
 
 http_endpoint::~http_endpoint() {
   stop();
@@ -487,24 +495,33 @@ uint16_t http_endpoint::start(const std::string& host, uint16_t port) {
     return http_response{
         200,
         "text/plain; version=0.0.4; charset=utf-8",
-        prometheus_text(self->agent, self->metrics,
+        prometheus_text(self->scope, self->metrics,
                         current_process_stats(process_uptime())),
         {}};
   });
   s.route("/metrics.json", [self](const http_request&) {
-    return json(200, flume_json(self->agent, self->metrics));
-  });
-  s.route("/stats.json", [self](const http_request&) {
-    return json(200, stats_json(self->agent, self->metrics,
-                                current_process_stats(process_uptime())));
+    return json(200, flume_json(self->scope, self->metrics));
   });
   s.route("/health", [self](const http_request&) {
-    auto h = health(self->agent, self->metrics);
+    auto h = health(self->scope, self->metrics);
     return json(h.status, h.body);
   });
   s.route("/ready", [self](const http_request&) {
-    auto h = readiness(self->agent, self->metrics);
+    auto h = readiness(self->scope, self->metrics);
     return json(h.status, h.body);
+  });
+  if (self->scope.whole_registry) {
+    // A node: its replicas' counters and states; taps and `flumen top`
+    // are the agent's.
+    s.not_found([](const http_request& req) {
+      return text(404, "no such path: " + req.path +
+                           " (try /metrics, /metrics.json, /health, /ready)");
+    });
+    return s.start(host, port);
+  }
+  s.route("/stats.json", [self](const http_request&) {
+    return json(200, stats_json(self->scope, self->metrics,
+                                current_process_stats(process_uptime())));
   });
   s.route_prefix("/tap/",
                  [self](const http_request& req) { return self->tap(req); });

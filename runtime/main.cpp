@@ -524,6 +524,7 @@ struct node_options {
   std::size_t max_connections = 64;
   std::size_t max_message_bytes = 64u << 20;
   std::chrono::milliseconds handshake_timeout{10000};
+  std::string http; ///< --http HOST:PORT or PORT (on 127.0.0.1)
 };
 
 int cmd_node(const node_options& opt) {
@@ -568,6 +569,14 @@ int cmd_node(const node_options& opt) {
     std::cerr << "--handshake-timeout must be between 100ms and 10m\n";
     return 2;
   }
+  std::optional<std::pair<std::string, uint16_t>> http_at;
+  if (!opt.http.empty()) {
+    // A bare port binds loopback, as an agent's `http:` does by default.
+    http_at = opt.http.find(':') == std::string::npos
+                  ? split_host_port("127.0.0.1:" + opt.http, "--http")
+                  : split_host_port(opt.http, "--http");
+    if (!http_at) return 2;
+  }
   auto signals = block_stop_signals();
   auto types = builtin_registry();
   metrics_registry metrics;
@@ -609,6 +618,22 @@ int cmd_node(const node_options& opt) {
   registration->set_port(*bound);
   spdlog::info("node {}: listening on {}:{}{}", ctx.name, host, *bound,
                opt.tls.tls() ? " (mutual TLS)" : "");
+  // Its replicas' counters and states, and its listener's, over HTTP.
+  std::unique_ptr<http_endpoint> http;
+  if (http_at) {
+    http = std::make_unique<http_endpoint>(endpoint_scope::node(ctx.name),
+                                           metrics);
+    try {
+      auto p = http->start(http_at->first, http_at->second);
+      spdlog::info("node {}: HTTP on {}:{} (/metrics, /metrics.json, "
+                   "/health, /ready)",
+                   ctx.name, http_at->first, p);
+    } catch (const std::exception& e) {
+      spdlog::error("node {}: {}", ctx.name, e.what());
+      caf::anon_send_exit(door, caf::exit_reason::kill);
+      return 2;
+    }
+  }
   using clock = std::chrono::steady_clock;
   auto next_stats = clock::now() + opt.stats_interval;
   for (;;) {
@@ -809,6 +834,9 @@ int main(int argc, char** argv) {
           "Largest message an agent may send (a take's answer is bounded "
           "to fit) [64MB]")
       ->type_name("SIZE");
+  node_cmd->add_option("--http", node.http,
+                       "Serve the replicas' /metrics, /metrics.json, /health, "
+                       "/ready on HOST:PORT (a bare PORT: on 127.0.0.1)");
   node_cmd
       ->add_option_function<std::string>(
           "--handshake-timeout", duration_flag(node.handshake_timeout),

@@ -1,5 +1,6 @@
 #include "runtime/metrics.hpp"
 
+#include <cstdint>
 #include <sstream>
 
 namespace flumen {
@@ -82,6 +83,85 @@ std::string component_metrics::summary() const {
   field("restarts", restarts);
   if (auto why = reason(); !why.empty()) out << " reason=\"" << why << '"';
   return out.str();
+}
+
+namespace {
+
+struct counter_field {
+  const char* name;
+  std::atomic<uint64_t> component_metrics::*field;
+  bool gauge;
+};
+
+// The names are /stats.json's short names (http_endpoint.cpp). `restarts`
+// is not here: a stand-in's supervisor counts its restarts.
+const counter_field counter_fields[] = {
+    {"events_received", &component_metrics::events_received, false},
+    {"events_accepted", &component_metrics::events_accepted, false},
+    {"events_put", &component_metrics::events_put, false},
+    {"events_taken", &component_metrics::events_taken, false},
+    {"events_committed", &component_metrics::events_committed, false},
+    {"events_rolled_back", &component_metrics::events_rolled_back, false},
+    {"events_dropped", &component_metrics::events_dropped, false},
+    {"events_truncated", &component_metrics::events_truncated, false},
+    {"events_undelivered", &component_metrics::events_undelivered, false},
+    {"events_dead_lettered", &component_metrics::events_dead_lettered, false},
+    {"batches", &component_metrics::batches, false},
+    {"batches_empty", &component_metrics::batches_empty, false},
+    {"connection_failures", &component_metrics::connection_failures, false},
+    {"corrupt_records", &component_metrics::corrupt_records, false},
+    {"damaged_bytes", &component_metrics::damaged_bytes, false},
+    {"damaged_events", &component_metrics::damaged_events, false},
+    {"write_errors", &component_metrics::write_errors, false},
+    {"hop_duplicates", &component_metrics::duplicates, false},
+    {"hop_batches_refused", &component_metrics::batches_refused, false},
+    {"hop_batches_busy", &component_metrics::batches_busy, false},
+    {"hop_batches_resent", &component_metrics::batches_resent, false},
+    {"channel_size", &component_metrics::channel_size, true},
+    {"channel_capacity", &component_metrics::channel_capacity, true},
+    {"channel_bytes", &component_metrics::channel_bytes, true},
+    {"open_transactions", &component_metrics::open_transactions, true},
+    {"connections_open", &component_metrics::connections_open, true},
+};
+
+constexpr std::size_t max_reason_bytes = 1024;
+
+} // namespace
+
+counter_snapshot snapshot(const component_metrics& m) {
+  counter_snapshot out;
+  out.state = static_cast<int32_t>(m.current_state());
+  out.reason = m.reason();
+  for (auto& f : counter_fields)
+    out.counters.emplace(f.name, (m.*f.field).load(std::memory_order_relaxed));
+  return out;
+}
+
+void fold_replica(component_metrics& m, const counter_snapshot& base,
+                  const counter_snapshot& replica) {
+  for (auto& f : counter_fields) {
+    auto i = replica.counters.find(f.name);
+    if (i == replica.counters.end()) continue;
+    auto& target = m.*f.field;
+    if (f.gauge) {
+      target.store(i->second, std::memory_order_relaxed);
+      continue;
+    }
+    auto b = base.counters.find(f.name);
+    auto from = b == base.counters.end() ? uint64_t{0} : b->second;
+    // Saturating: a hostile or broken peer must not wrap a counter.
+    auto want = i->second > UINT64_MAX - from ? UINT64_MAX : from + i->second;
+    auto now = target.load(std::memory_order_relaxed);
+    while (now < want &&
+           !target.compare_exchange_weak(now, want, std::memory_order_relaxed))
+      ;
+  }
+  auto s = replica.state;
+  if (s < static_cast<int32_t>(component_state::starting) ||
+      s > static_cast<int32_t>(component_state::stopped))
+    return;
+  auto why = replica.reason.substr(0, max_reason_bytes);
+  m.set_state(static_cast<component_state>(s), std::move(why));
 }
 
 std::shared_ptr<component_metrics>

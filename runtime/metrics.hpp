@@ -109,6 +109,35 @@ private:
   std::string placement_;
 };
 
+/// A component's counters at one moment, to carry them to another process:
+/// a sink replica on a node reports its own to its stand-in in the agent
+/// (runtime/placement.cpp), which folds them into the agent's metrics.
+/// Counters by name (`events_committed`), so either side may know names the
+/// other does not; unknown ones are ignored.
+struct counter_snapshot {
+  int32_t state = 0;  ///< a component_state
+  std::string reason; ///< component_metrics::reason()
+  std::map<std::string, uint64_t> counters;
+};
+
+/// CAF's inspection hook (registered in add_message_types).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, counter_snapshot& x) {
+  return f(x.state, x.reason, x.counters);
+}
+
+/// Every counter of `m` (gauges included) and its state and reason.
+counter_snapshot snapshot(const component_metrics& m);
+
+/// Adds a replica's totals to the counters of its stand-in: each counter
+/// becomes `base` (its value when the stand-in started, which holds what
+/// earlier replicas reported) plus the replica's, and never goes down;
+/// gauges take the replica's value; state and reason follow it (a reason
+/// is cut to 1 KiB). What the stand-in's supervisor owns (`restarts`) is
+/// left alone.
+void fold_replica(component_metrics& m, const counter_snapshot& base,
+                  const counter_snapshot& replica);
+
 /// All components' metrics of one process, by name.
 class metrics_registry {
 public:

@@ -1,5 +1,8 @@
 #include "runtime/placement.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
@@ -16,6 +19,15 @@ namespace {
 using hop::hello_atom;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
+/// Placement -> replica host, `(counters_atom, uint32_t interval_ms) ->
+/// ok_atom`: report your sink's counters to me from now on. Replica host ->
+/// placement, `(counters_atom, counter_snapshot)`: the sink's counters since
+/// the replica started, every interval (100 ms to an hour), once more after the
+/// sink stopped at a stop (before the stop's answer: one connection carries
+/// both in order) and once when the sink ended otherwise (before the host
+/// ends). Asked for rather than sent unasked, so agents and nodes of
+/// earlier builds (which know neither message) are never sent one.
+using counters_atom = caf::atom_constant<caf::atom("counters")>;
 
 constexpr const char* replica_type = "flumen.sink";
 constexpr auto keepalive_interval = std::chrono::seconds{1};
@@ -30,6 +42,12 @@ struct host_state {
   caf::actor sink;
   caf::actor placement; ///< its stand-in in the agent
   std::string label;    ///< `a1.sinks.k1#2`
+  /// This replica's own counters (the node's registry shows the newest
+  /// replica of a name): what it reports counts from its start.
+  std::shared_ptr<component_metrics> metrics;
+  /// The placement asked for reports (counters_atom) this often; zero
+  /// until it does.
+  std::chrono::milliseconds report_interval{0};
   static inline const char* name = "replica_host";
 };
 
@@ -54,7 +72,11 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
   wiring w;
   w.agent = agent;
   w.name = instance;
-  w.metrics = ctx.metrics->get(st.label, "sink", type);
+  // A fresh set for each replica: a replica that ran here before, or one
+  // of the same name still ending, counts on its own (the agent adds what
+  // each replica reported to what the ones before it did).
+  st.metrics = ctx.metrics->replace(st.label, "sink", type);
+  w.metrics = st.metrics;
   w.channel = std::move(channel);
   w.dead_letter = std::move(dead_letter);
   try {
@@ -80,12 +102,15 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
   // the sink (what it took rolls back in the agent's channel), and a sink
   // that ends (its channel's agent gone, a fatal error) ends the host with
   // its reason, which the agent sees.
-  self->attach_functor([sink = st.sink, label = st.label,
+  self->attach_functor([sink = st.sink, label = st.label, m = st.metrics,
                         sys = &self->system()](const caf::error& reason) {
     // Whatever ends the host (its agent, its sink, its agent's link)
-    // ends the sink, and says so.
-    spdlog::info("node {}: {} ended: {}", the_node->name, label,
-                 sys->render(reason));
+    // ends the sink, and says so; the node's /health then shows it
+    // stopped, not as it last ran (degraded, say) for ever.
+    auto why = sys->render(reason);
+    spdlog::info("node {}: {} ended: {}", the_node->name, label, why);
+    m->set_state(component_state::stopped,
+                 reason ? "ended: " + why : std::string{});
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   });
   self->monitor(st.sink);
@@ -95,7 +120,13 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
   // new one may already run with a newer config. Monitoring an actor that
   // already ended gives its down message at once.
   if (st.placement) self->monitor(st.placement);
-  self->set_down_handler([self](const caf::down_msg& dm) {
+  // Reports the sink's counters to the placement, when it asked for them.
+  auto report = [self] {
+    auto& st = self->state;
+    if (st.report_interval.count() > 0 && st.placement)
+      self->send(st.placement, counters_atom::value, snapshot(*st.metrics));
+  };
+  self->set_down_handler([self, report](const caf::down_msg& dm) {
     auto& st = self->state;
     if (st.placement && dm.source == st.placement.address()) {
       spdlog::warn("node {}: {}: its placement in the agent ended ({}); "
@@ -106,6 +137,7 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
       return;
     }
     if (dm.source != st.sink.address()) return;
+    report(); // what it did before it ended, ahead of this host's end
     self->quit(dm.reason
                    ? dm.reason
                    : make_error(errc::component_failed, "the replica stopped"));
@@ -114,15 +146,33 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
       [](ping_atom) { return ok_atom::value; },
       // The sink itself: the taker the agent's channel sees.
       [self](get_atom) { return self->state.sink; },
-      [self](stop_atom) -> caf::result<ok_atom> {
+      [self](counters_atom, uint32_t interval_ms) {
+        auto& st = self->state;
+        bool first = st.report_interval.count() == 0;
+        // Bounded both ways: an agent must not make a node spin.
+        st.report_interval = std::chrono::milliseconds{
+            std::clamp<uint32_t>(interval_ms, 100, 3'600'000)};
+        if (first)
+          self->delayed_send(self, st.report_interval, tick_atom::value);
+        return ok_atom::value;
+      },
+      [self, report](tick_atom) {
+        report();
+        self->delayed_send(self, self->state.report_interval, tick_atom::value);
+      },
+      [self, report](stop_atom) -> caf::result<ok_atom> {
         auto rp = self->make_response_promise<ok_atom>();
         self->request(self->state.sink, replica_stop_bound, stop_atom::value)
             .then(
-                [self, rp](ok_atom) mutable {
+                [self, rp, report](ok_atom) mutable {
+                  // The final counts reach the agent before this answer
+                  // does, so its final line has them.
+                  report();
                   rp.deliver(ok_atom::value);
                   self->quit();
                 },
-                [self, rp](caf::error& e) mutable {
+                [self, rp, report](caf::error& e) mutable {
+                  report();
                   rp.deliver(e);
                   self->quit(e);
                 });
@@ -174,6 +224,10 @@ struct placement_state {
   caf::actor replica;
   /// The replica's sink on the node: the channel's taker.
   caf::actor_addr taker;
+  /// The agent's counters for this replica when this stand-in started:
+  /// they hold what earlier replicas reported, and the replica's own
+  /// reports are added to them (fold_replica).
+  counter_snapshot base;
   bool stopping = false;
   static inline const char* name = "placement";
 };
@@ -221,6 +275,39 @@ void keepalive(placement_actor* self) {
             lost(self,
                  "no answer to a keepalive (" + self->system().render(e) + ")");
           });
+}
+
+/// Asks the replica for reports of its counters (counters_atom).
+void subscribe(placement_actor* self) {
+  auto& st = self->state;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      st.spec.report_interval);
+  self->request(st.replica, st.spec.keepalive_timeout, counters_atom::value,
+                static_cast<uint32_t>(std::clamp<int64_t>(
+                    ms.count(), 0, std::numeric_limits<uint32_t>::max())))
+      .then([](ok_atom) {},
+            [self](caf::error& e) {
+              // A node of an earlier build: the replica runs all the same,
+              // its counters shown on the node only.
+              auto& st = self->state;
+              if (!st.stopping && st.replica)
+                spdlog::warn("{}: {} does not report the replica's counters "
+                             "({}); the agent shows none of them",
+                             st.w.metrics->name, st.where,
+                             self->system().render(e));
+            });
+}
+
+/// A report from the replica: the agent's counters for it follow.
+void on_report(placement_actor* self, const counter_snapshot& c) {
+  auto& st = self->state;
+  // Only from the replica this stand-in runs now (a report is sent to its
+  // own placement, so anything else is a stray).
+  if (!st.replica || !st.target ||
+      caf::actor_cast<caf::actor_addr>(self->current_sender()) !=
+          st.replica.address())
+    return;
+  fold_replica(*st.w.metrics, st.base, c);
 }
 
 void run_locally(placement_actor* self) {
@@ -314,6 +401,7 @@ void place(placement_actor* self) {
                                           self->state.taker = sink.address();
                                         },
                                         [](caf::error&) {});
+                                subscribe(self);
                                 keepalive(self);
                               },
                               [self](caf::error& e) {
@@ -339,6 +427,7 @@ caf::behavior placement(placement_actor* self, placement_spec spec,
   st.w = std::move(w);
   st.health = std::move(health);
   tolerate_strays(self, st.w.metrics->name);
+  st.base = snapshot(*st.w.metrics);
   st.w.metrics->set_state(component_state::starting);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -363,6 +452,7 @@ caf::behavior placement(placement_actor* self, placement_spec spec,
   place(self);
   return {
       [self](keepalive_atom) { keepalive(self); },
+      [self](counters_atom, const counter_snapshot& c) { on_report(self, c); },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
         st.stopping = true;

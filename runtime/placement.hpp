@@ -23,6 +23,14 @@
 // `(rollback_atom, actor_addr)`) and refuses its commits from then on: a
 // transaction id is never used twice in a channel's life, so it acts as the
 // lease's epoch, and a revoked taker may take nothing more.
+//
+// A replica's counters live on its node (the node's registry, its --http).
+// The replica reports them to its placement actor every second, once more
+// after its sink stopped at a stop (before the stop's answer) and when its
+// sink ended; the placement actor adds them to what the agent's metrics for
+// the replica held when it started (`fold_replica`), so they never go back
+// when a replica moves or restarts. A replica lost with its node (killed,
+// hung) loses what it did since its last report on the agent's side.
 
 #include <chrono>
 #include <map>
@@ -104,6 +112,10 @@ struct placement_spec {
   /// commits refused) and it moves. Shorter than CAF's connection timeout
   /// (5 s), so a pause that the connection survives still ends its leases.
   std::chrono::milliseconds keepalive_timeout{3000};
+  /// How often the replica reports its counters to the agent (also once
+  /// at its stop, before the stop's answer, and when its sink ends). 100 ms
+  /// to an hour.
+  std::chrono::milliseconds report_interval{1000};
 };
 
 /// Spawns the stand-in of one placed replica (see above). `local` starts

@@ -101,6 +101,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<rejection>("flumen::rejection");
   cfg.add_message_type<delivery_report>("flumen::delivery_report");
   cfg.add_message_type<std::vector<uint32_t>>("std::vector<uint32_t>");
+  cfg.add_message_type<counter_snapshot>("flumen::counter_snapshot");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     auto out = "flumen::" + to_string(static_cast<errc>(code));

@@ -193,6 +193,40 @@ TEST_F(http_bodies, ready_once_nothing_is_starting) {
   EXPECT_EQ(readiness("a1", reg).status, 503);
 }
 
+// `flumen node --http`: every component of the node's registry (replicas
+// of any agent, its listener) under its full name, labelled with the node.
+TEST_F(http_bodies, a_nodes_bodies_show_its_whole_registry) {
+  auto l = reg.get("n1.listener", "listener", "node");
+  l->connection_failures = 3;
+  l->set_state(component_state::running);
+  auto scope = endpoint_scope::node("n1");
+  auto text = prometheus_text(scope, reg, {100, 2, 0.5});
+  std::map<std::string, double> s;
+  parse_prometheus(text, s);
+  EXPECT_EQ((s["flumen_events_committed_total{node=\"n1\",component=\"a1."
+               "sinks.k1#2\",kind=\"sink\",type=\"kafka\"}"]),
+            4);
+  EXPECT_EQ((s["flumen_connection_failures_total{node=\"n1\",component="
+               "\"n1.listener\",kind=\"listener\",type=\"node\"}"]),
+            3);
+  EXPECT_EQ((s["flumen_component_state{node=\"n1\",component=\"a2.sinks.x\","
+               "kind=\"sink\",type=\"null\",state=\"starting\"}"]),
+            1);
+  EXPECT_EQ(s["flumen_process_open_fds{node=\"n1\"}"], 2);
+  EXPECT_EQ(text.find("agent="), std::string::npos);
+  // Flume's shape has no listeners.
+  auto j = nlohmann::json::parse(flume_json(scope, reg));
+  EXPECT_EQ(j["SINK.a1.sinks.k1#2"]["EventDrainSuccessCount"], "4");
+  EXPECT_FALSE(j.contains("SOURCE.n1.listener"));
+  EXPECT_EQ(j.size(), 4u); // r1, c1, k1#2 of a1; x of a2
+  auto h = health(scope, reg);
+  EXPECT_EQ(h.status, 200);
+  auto hj = nlohmann::json::parse(h.body);
+  EXPECT_EQ(hj["node"], "n1");
+  EXPECT_EQ(hj["components"]["a1.sinks.k1#2"]["state"], "running");
+  EXPECT_EQ(readiness(scope, reg).status, 503); // a2.sinks.x is starting
+}
+
 TEST_F(http_bodies, stats_json_lists_every_counter_in_registry_order) {
   reg.find("a1.sinks.k1#2")->set_state(component_state::failed, "gone");
   reg.find("a1.sinks.k1#2")->set_placement("node n1 (10.0.0.5:4700)");
@@ -410,4 +444,32 @@ TEST(log_format, json_lines_parse_whatever_the_message_holds) {
   EXPECT_EQ(lines[1]["level"], "warning");
   EXPECT_EQ(lines[1]["message"], "control \x01 and UTF-8 café");
   EXPECT_FALSE(init_logging("info", "xml"));
+}
+
+TEST_F(http_bodies, a_nodes_endpoint_serves_its_four_paths) {
+  http_endpoint ep{endpoint_scope::node("n1"), reg};
+  auto port = ep.start("127.0.0.1", 0);
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("flumen_events_committed_total{node=\"n1\","
+                           "component=\"a1.sinks.k1#2\",kind=\"sink\","
+                           "type=\"kafka\"} 4\n"),
+            std::string::npos)
+      << res->body;
+  for (auto path : {"/metrics.json", "/health", "/ready"}) {
+    res = cli.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_NE(res->status, 404) << path;
+  }
+  // Taps and `flumen top` are the agent's.
+  for (auto path : {"/stats.json", "/tap/k1"}) {
+    res = cli.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path;
+    EXPECT_NE(res->body.find("(try /metrics, /metrics.json, /health, /ready)"),
+              std::string::npos)
+        << res->body;
+  }
 }

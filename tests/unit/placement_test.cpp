@@ -3,7 +3,8 @@
 // (its door and replica hosts, as `flumen node` runs them). Issue 17,
 // "suspected by reading": a remote spawn that times out and completes later
 // must not leave a replica nobody supervises, and a node must forget the
-// replicas that ended.
+// replicas that ended; "trying it as a new user would": a replica's
+// counters must reach the agent's metrics.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,13 +79,15 @@ protected:
   /// A placement of replica `instance` of `yaml` on the node.
   caf::actor place(const std::string& yaml,
                    std::chrono::milliseconds spawn_timeout,
-                   const std::string& instance = "k1#1") {
+                   const std::string& instance = "k1#1",
+                   std::chrono::milliseconds report_interval = 1s) {
     placement_spec spec;
     spec.agent = "a1";
     spec.instance = instance;
     spec.yaml = yaml;
     spec.nodes.push_back(node_spec{"n1", "127.0.0.1", node_port, {}, {}});
     spec.spawn_timeout = spawn_timeout;
+    spec.report_interval = report_interval;
     wiring w;
     w.agent = "a1";
     w.name = instance;
@@ -207,4 +210,188 @@ TEST_F(placement_test, a_node_forgets_the_replicas_that_ended) {
     EXPECT_TRUE(wait_until([&] { return replicas_listed() == 0; }, 10s))
         << replicas_listed() << " replicas listed after the stop";
   }
+}
+
+namespace {
+
+const std::string null_sink = "type: 'null'\nchannel: c1\n";
+
+/// The node's metrics of replica `instance` (the newest of that name).
+std::shared_ptr<component_metrics> on_node(metrics_registry& node_metrics,
+                                           const std::string& instance) {
+  return node_metrics.find("a1.sinks." + instance);
+}
+
+/// Stops `p` and waits for its answer; true when it answered ok.
+bool stop(caf::scoped_actor& self, const caf::actor& p) {
+  bool ok = false;
+  self->request(p, 20s, stop_atom::value)
+      .receive([&](ok_atom) { ok = true; },
+               [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+  return ok;
+}
+
+} // namespace
+
+// Issue 17: a replica on a node showed 0 committed in the agent's metrics
+// (its /metrics, `flumen top`, the final line): its counters lived on the
+// node only. It reports them to its placement now, every second.
+TEST_F(placement_test, a_replicas_counters_reach_the_agent) {
+  caf::scoped_actor self{sys_a};
+  auto p = place(null_sink, 10s);
+  auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
+  ASSERT_TRUE(wait_until(
+      [&] { return m->current_state() == component_state::running; }, 10s));
+  ASSERT_FALSE(put(self, channel, numbered(0, 100)));
+  ASSERT_FALSE(put(self, channel, numbered(100, 200)));
+  EXPECT_TRUE(reaches(m->events_committed, 300, 10s))
+      << "the agent shows " << m->events_committed.load() << " committed";
+  EXPECT_GE(m->events_taken.load(), 300u);
+  EXPECT_GE(m->batches.load(), 1u);
+  EXPECT_EQ(m->current_state(), component_state::running);
+  auto n = on_node(node_metrics, "k1#1");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->events_committed.load(), 300u);
+  EXPECT_TRUE(stop(self, p));
+}
+
+// The last counts arrive before the stop is answered, so the agent's final
+// line (printed once its sinks answered their stops) has them. Reports are
+// an hour apart here, so only the stop's report can bring them.
+TEST_F(placement_test, a_replicas_last_counts_arrive_before_its_stop_answer) {
+  caf::scoped_actor self{sys_a};
+  auto p = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
+  auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
+  ASSERT_TRUE(wait_until(
+      [&] { return m->current_state() == component_state::running; }, 10s));
+  ASSERT_FALSE(put(self, channel, numbered(0, 250)));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto n = on_node(node_metrics, "k1#1");
+        return n && n->events_committed.load() == 250;
+      },
+      10s));
+  EXPECT_EQ(m->events_committed.load(), 0u) << "a report came before the stop";
+  ASSERT_TRUE(stop(self, p));
+  EXPECT_EQ(m->events_committed.load(), 250u);
+  EXPECT_EQ(m->events_taken.load(), 250u);
+  EXPECT_EQ(m->current_state(), component_state::stopped);
+}
+
+// A replica that restarts (here: on the same node, as after a reload or a
+// lost node) counts from zero on the node, and one whose sink ends reports
+// first; the agent adds each replica's counts to those of the ones before,
+// so its counters never go back.
+TEST_F(placement_test, the_agents_counters_never_go_back_across_replicas) {
+  caf::scoped_actor self{sys_a};
+  auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
+  auto running = [&] {
+    return wait_until(
+        [&] { return m->current_state() == component_state::running; }, 10s);
+  };
+  auto node_committed = [&](uint64_t n) {
+    return wait_until(
+        [&] {
+          auto x = on_node(node_metrics, "k1#1");
+          return x && x->events_committed.load() == n;
+        },
+        10s);
+  };
+  // 1. 100 events, a stop.
+  auto p1 = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
+  ASSERT_TRUE(running());
+  ASSERT_FALSE(put(self, channel, numbered(0, 100)));
+  ASSERT_TRUE(node_committed(100));
+  ASSERT_TRUE(stop(self, p1));
+  EXPECT_EQ(m->events_committed.load(), 100u);
+  // 2. Again, with reports every 100 ms: the new replica's first ones say 0
+  // committed; the agent stays at 100, then adds 50.
+  auto first = on_node(node_metrics, "k1#1");
+  auto p2 = place(null_sink, 10s, "k1#1", 100ms);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto x = on_node(node_metrics, "k1#1");
+        return x && x != first &&
+               m->current_state() == component_state::running;
+      },
+      10s));
+  ASSERT_EQ(on_node(node_metrics, "k1#1")->events_committed.load(), 0u)
+      << "the node's counts of a new replica start from zero";
+  // A report of the new replica is in once the agent counts its empty
+  // takes (the channel is empty; each take waits a poll interval).
+  auto empties = m->batches_empty.load();
+  ASSERT_TRUE(
+      wait_until([&] { return m->batches_empty.load() > empties; }, 10s))
+      << "no report from the new replica";
+  EXPECT_EQ(m->events_committed.load(), 100u)
+      << "the agent's counter went back";
+  ASSERT_FALSE(put(self, channel, numbered(100, 50)));
+  EXPECT_TRUE(reaches(m->events_committed, 150, 10s))
+      << m->events_committed.load();
+  ASSERT_TRUE(stop(self, p2));
+  EXPECT_EQ(m->events_committed.load(), 150u);
+  // 3. A replica whose sink ends (killed on the node) reports what it did
+  // before its host ends, and its placement ends with the reason.
+  auto p3 = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
+  ASSERT_TRUE(running());
+  ASSERT_FALSE(put(self, channel, numbered(150, 30)));
+  ASSERT_TRUE(node_committed(30));
+  std::vector<caf::actor> hosts;
+  {
+    std::lock_guard guard{ctx.mtx};
+    hosts = ctx.replicas;
+  }
+  ASSERT_EQ(hosts.size(), 1u);
+  caf::scoped_actor node_self{sys_n};
+  caf::actor sink;
+  node_self->request(hosts.front(), 5s, get_atom::value)
+      .receive([&](caf::actor& a) { sink = a; }, [](caf::error&) {});
+  ASSERT_TRUE(sink);
+  self->monitor(p3);
+  caf::anon_send_exit(sink, caf::exit_reason::kill);
+  caf::error reason;
+  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                caf::after(10s) >> [] { ADD_FAILURE() << "p3 did not end"; });
+  EXPECT_NE(sys_a.render(reason).find("the replica ended"), std::string::npos)
+      << sys_a.render(reason);
+  EXPECT_EQ(m->events_committed.load(), 180u);
+}
+
+// The arithmetic of folding a replica's report into the agent's metrics.
+TEST(fold_replica, adds_to_the_base_never_goes_back_and_keeps_restarts) {
+  component_metrics m;
+  m.events_committed = 100;
+  m.restarts = 3;
+  auto base = snapshot(m);
+  counter_snapshot r;
+  r.state = static_cast<int32_t>(component_state::degraded);
+  r.reason = std::string(5000, 'x');
+  r.counters = {{"events_committed", 40},
+                {"events_taken", 45},
+                {"connections_open", 2},
+                {"restarts", 99},
+                {"no_such_counter", 7}};
+  fold_replica(m, base, r);
+  EXPECT_EQ(m.events_committed.load(), 140u);
+  EXPECT_EQ(m.events_taken.load(), 45u);
+  EXPECT_EQ(m.connections_open.load(), 2u); // a gauge: the replica's value
+  EXPECT_EQ(m.restarts.load(), 3u);         // the agent's supervisor's
+  EXPECT_EQ(m.current_state(), component_state::degraded);
+  EXPECT_EQ(m.reason().size(), 1024u); // cut
+  // A report lower than what the agent shows (out of order, or a replica
+  // that counts from zero against the wrong base) never lowers it.
+  r.counters = {{"events_committed", 10}, {"connections_open", 0}};
+  r.state = static_cast<int32_t>(component_state::running);
+  r.reason.clear();
+  fold_replica(m, base, r);
+  EXPECT_EQ(m.events_committed.load(), 140u);
+  EXPECT_EQ(m.connections_open.load(), 0u);
+  EXPECT_EQ(m.current_state(), component_state::running);
+  EXPECT_EQ(m.reason(), "");
+  // Hostile values saturate, and an unknown state is ignored.
+  r.counters = {{"events_committed", UINT64_MAX}};
+  r.state = 1000;
+  fold_replica(m, base, r);
+  EXPECT_EQ(m.events_committed.load(), UINT64_MAX);
+  EXPECT_EQ(m.current_state(), component_state::running);
 }
