@@ -139,6 +139,8 @@ private:
   void move_leftovers(caf::scoped_actor& self, const live_channel& from,
                       const std::string& name, const agent_spec& next,
                       std::set<std::string>& started_early);
+  /// What a stop still waits for, in one line (empty: nothing).
+  std::string stop_progress() const;
   /// Closes `channels` (close_atom: puts they hold for room go back to
   /// their senders; later ones are refused), each within `wait`.
   void close_all(caf::scoped_actor& self,

@@ -44,7 +44,7 @@ agents:
     sinks:
       dead: {type: kafka, channel: c1, topic: t, bootstrap_servers: "127.0.0.1:9"}
 EOF
-"$FLUMEN" run "$WORK/mem.yaml" --shutdown-timeout 3s --stats-interval 100ms >"$WORK/mem.log" 2>&1 &
+"$FLUMEN" run "$WORK/mem.yaml" --shutdown-timeout 7s --stats-interval 100ms >"$WORK/mem.log" 2>&1 &
 agent=$!
 PIDS+=($agent)
 wait_for 20 grep -q "state=running" "$WORK/mem.log" || fail "mem: $(tail -3 "$WORK/mem.log")"
@@ -64,6 +64,9 @@ echo "memory: received $received = $left left in channels + $never never accepte
 ((left == 1000)) || fail "mem: $left left in the channel, want 1000: $(tail -2 "$WORK/mem.log")"
 ((left + never == received)) || fail "mem: $((received - left - never)) received events in no count: $(tail -2 "$WORK/mem.log")"
 ! grep -q "a source did not stop in time" "$WORK/mem.log" || fail "mem: $(grep "a source did not stop" "$WORK/mem.log")"
+# A stop that waits says what for, every 5 s.
+grep -qE "agent a1: stopping for 5 s: .*channels.c1 holds 1000 events.*sinks.dead connecting" "$WORK/mem.log" \
+  || fail "mem: no progress line: $(grep 'stopping for' "$WORK/mem.log")"
 
 # --- 2. file channel held full by byte_capacity, sink dead, SIGTERM ------------
 PORT=$(free_port)
