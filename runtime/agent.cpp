@@ -613,7 +613,8 @@ void agent::move_leftovers(caf::scoped_actor& self, const live_channel& from,
 }
 
 reload_report agent::reload(const agent_spec& next,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout,
+                            std::function<bool()> cut_short) {
   using clock = std::chrono::steady_clock;
   reload_report out;
   auto deadline = clock::now() + timeout;
@@ -791,8 +792,15 @@ reload_report agent::reload(const agent_spec& next,
     // tick (still in the mailbox) too. Its own events drain below.
     close_all(self, {ch.actor}, std::chrono::seconds{5});
     bool durable = ch.metrics->durable.load();
-    while (ch.metrics->channel_size.load() > 0 && clock::now() < deadline)
+    // A stop asked for meanwhile ends the wait: what is left is handled as
+    // at the timeout (moved, or counted), and the stop follows.
+    while (ch.metrics->channel_size.load() > 0 && clock::now() < deadline) {
+      if (cut_short && cut_short()) {
+        deadline = clock::now();
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
     for (auto& k : old.sinks)
       if (k.channel == name)
         retire_and_stop(old_sink_names(k),

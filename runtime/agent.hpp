@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -88,7 +89,8 @@ public:
   /// Bounded by `timeout`. Refused, changing nothing, for what cannot
   /// change while running (the TLS identity; a file channel's options).
   reload_report reload(const agent_spec& next,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout,
+                       std::function<bool()> cut_short = {});
 
   /// Counts of everything not delivered as read, for the final line.
   loss_report losses() const;
