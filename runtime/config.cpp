@@ -103,6 +103,72 @@ location location_of(const YAML::Node& node, const std::string& file) {
   return {file, m.line + 1, m.column + 1};
 }
 
+namespace {
+
+/// The walk of check_yaml_bounds: depth first, counting every node it
+/// enters (keys too), the key path kept for the error.
+struct bounded_walk {
+  const std::string& file;
+  error_list& errors;
+  std::vector<std::string> keys;
+  std::size_t visited = 0;
+
+  bool refuse(const YAML::Node& n, std::string message) {
+    // A path 64 levels deep says no more than its ends do.
+    std::string path;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys.size() > 12 && i == 8) {
+        path += "...";
+        i = keys.size() - 4;
+      }
+      auto& k = keys[i];
+      if (!path.empty() && k.front() != '[') path += '.';
+      path += k;
+    }
+    errors.push_back(
+        {location_of(n, file), std::move(path), std::move(message)});
+    return false;
+  }
+
+  bool walk(const YAML::Node& n, std::size_t depth) {
+    if (++visited > max_yaml_nodes)
+      return refuse(n, "the document has more than " +
+                           std::to_string(max_yaml_nodes) +
+                           " nodes once its aliases are expanded (each "
+                           "*alias counts what its &anchor holds again); "
+                           "refused before it is read");
+    if (depth > max_yaml_depth)
+      return refuse(n, "nested more than " + std::to_string(max_yaml_depth) +
+                           " levels deep (or an *alias inside its own "
+                           "&anchor); refused before it is read");
+    if (n.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& item : n) {
+        keys.push_back("[" + std::to_string(i++) + "]");
+        if (!walk(item, depth + 1)) return false;
+        keys.pop_back();
+      }
+    } else if (n.IsMap()) {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        keys.push_back(it->first.IsScalar() ? it->first.Scalar() : "?");
+        if (!walk(it->first, depth + 1) || !walk(it->second, depth + 1))
+          return false;
+        keys.pop_back();
+      }
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
+                       error_list& errors, const std::string& path) {
+  bounded_walk w{file, errors, {}, 0};
+  if (!path.empty()) w.keys.push_back(path);
+  return w.walk(root, 0);
+}
+
 std::optional<std::string>
 closest_match(std::string_view word,
               const std::vector<std::string>& candidates) {

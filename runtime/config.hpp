@@ -40,6 +40,21 @@ using error_list = std::vector<config_error>;
 /// The location of a YAML node (yaml-cpp's Mark, made 1-based).
 location location_of(const YAML::Node& node, const std::string& file);
 
+/// The most nodes a topology document may have, counting each alias as a
+/// copy of what it refers to (the loader walks them so), and the deepest
+/// nesting. A topology has a few hundred nodes; a few lines of nested
+/// aliases (a "billion laughs") expand to billions.
+inline constexpr std::size_t max_yaml_nodes = 100000;
+inline constexpr std::size_t max_yaml_depth = 64;
+
+/// Walks `root` as a loader would, aliases expanded, and stops at the
+/// bounds above: false, with an error located at the node where it
+/// stopped (and its key path), when the document is larger or deeper
+/// (an alias inside its own anchor is infinitely deep). Visits at most
+/// `max_yaml_nodes` + 1 nodes, whatever the document.
+bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
+                       error_list& errors, const std::string& path = {});
+
 /// The closest of `candidates` to `word` by edit distance, if close enough
 /// to be a likely typo (used for "did you mean" hints).
 std::optional<std::string>
