@@ -195,6 +195,7 @@ void connect(link_actor* self) {
                                    max_batch_bytes);
                       st.last_error.clear();
                       ++st.metrics->connections_open;
+                      st.metrics->connected();
                       st.metrics->set_state(component_state::running);
                       self->delayed_send(self, keepalive_interval,
                                          ping_atom::value, round);
@@ -386,13 +387,22 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
   };
 }
 
+/// /ready waits until the sink reached its receiver once: said here, as
+/// the sink starts, before its driver can call it `running` (the link
+/// actor's own start comes later).
+std::shared_ptr<component_metrics>
+awaiting(std::shared_ptr<component_metrics> m) {
+  m->awaits_connection();
+  return m;
+}
+
 class hop_backend : public sink_backend {
 public:
   hop_backend(caf::actor_system& sys, const hop_sink_config& cfg,
               std::string sender, std::shared_ptr<component_metrics> metrics)
       : cfg_(cfg), remote_max_(std::make_shared<std::atomic<uint64_t>>(0)),
-        link_(sys.spawn(hop_link, cfg, std::move(sender), std::move(metrics),
-                        remote_max_)) {}
+        link_(sys.spawn(hop_link, cfg, std::move(sender),
+                        awaiting(std::move(metrics)), remote_max_)) {}
 
   ~hop_backend() override {
     caf::anon_send_exit(link_, caf::exit_reason::user_shutdown);
