@@ -486,6 +486,27 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
   return v ? static_cast<std::size_t>(*v) : def;
 }
 
+std::size_t option_reader::bytes(std::string_view key, std::size_t def,
+                                 std::size_t min, std::size_t max) {
+  if (auto n = lookup(key);
+      n.IsDefined() && n.IsScalar() && n.Scalar().starts_with('-')) {
+    error(key, "must be at least " + std::to_string(min));
+    return def;
+  }
+  auto errors_before = errors_.size();
+  auto v = bytes(key, def);
+  if (errors_.size() != errors_before || !has(key)) return v;
+  if (v < min) {
+    error(key, "must be at least " + std::to_string(min));
+    return def;
+  }
+  if (v > max) {
+    error(key, "must be at most " + std::to_string(max));
+    return def;
+  }
+  return v;
+}
+
 bool option_reader::boolean(std::string_view key, bool def) {
   auto n = lookup(key);
   if (!n.IsDefined()) return def;

@@ -144,8 +144,12 @@ public:
   /// Accepts `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
   std::chrono::milliseconds duration(std::string_view key,
                                      std::chrono::milliseconds def);
-  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024).
+  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024). Every option
+  /// that is a size in bytes reads it so (`max_line_length: 150MB`).
   std::size_t bytes(std::string_view key, std::size_t def);
+  /// Same, within [min, max] (a located error, and `def`, outside).
+  std::size_t bytes(std::string_view key, std::size_t def, std::size_t min,
+                    std::size_t max = SIZE_MAX);
   bool boolean(std::string_view key, bool def);
   /// A scalar that must be one of `choices`.
   std::string choice(std::string_view key, std::string def,
