@@ -169,6 +169,35 @@ bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
   return w.walk(root, 0);
 }
 
+std::string control_character_in(std::string_view name) {
+  static const char hex[] = "0123456789abcdef";
+  std::string shown;
+  bool bad = false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    // C1 controls (U+0080-U+009F) are 0xC2 0x80-0x9F in UTF-8.
+    bool c1 = c == 0xC2 && i + 1 < name.size() &&
+              static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      bad = true;
+      auto show = [&](unsigned char b) {
+        shown += "\\x";
+        shown += hex[b >> 4];
+        shown += hex[b & 0xF];
+      };
+      show(c);
+      if (c1) show(static_cast<unsigned char>(name[++i]));
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  if (!bad) return {};
+  return "name '" + shown +
+         "' holds a control character; names appear in log lines and "
+         "metrics, which it would split or garble";
+}
+
 std::optional<std::string>
 closest_match(std::string_view word,
               const std::vector<std::string>& candidates) {

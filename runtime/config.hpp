@@ -55,6 +55,12 @@ inline constexpr std::size_t max_yaml_depth = 64;
 bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
                        error_list& errors, const std::string& path = {});
 
+/// Why `name` (of an agent, component, node, file group...) can't be one:
+/// it holds a control character (C0, DEL, or C1 in UTF-8), which would
+/// split or garble the log lines and metrics that carry it. Empty when it
+/// is fine. The message shows the name with the character escaped.
+std::string control_character_in(std::string_view name);
+
 /// The closest of `candidates` to `word` by edit distance, if close enough
 /// to be a likely typo (used for "did you mean" hints).
 std::optional<std::string>

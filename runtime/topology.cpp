@@ -264,6 +264,10 @@ private:
         continue;
       }
       auto name = it->first.Scalar();
+      if (auto why = control_character_in(name); !why.empty()) {
+        add(location_of(it->first, file_), path, why);
+        continue;
+      }
       if (!seen.insert(name).second) {
         add(location_of(it->first, file_), path,
             "duplicate key '" + name + "'");

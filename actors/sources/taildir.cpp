@@ -37,6 +37,9 @@ taildir_config parse_taildir(option_reader& r) {
   for (auto& [group, path] : cfg.filegroups) {
     fs::path p{path};
     auto name = p.filename().string();
+    // Group names appear in log lines ("tailing ... (group app)").
+    if (auto why = control_character_in(group); !why.empty())
+      r.error("filegroups", "group " + why);
     if (path.empty() || !p.is_absolute() || name.empty())
       r.error("filegroups",
               "group '" + group + "': '" + path +

@@ -1089,6 +1089,15 @@ TEST(taildir_options, parse_errors_each_named_and_located) {
   }
   {
     auto errors = errors_of(ok_groups + ok_pos + "skip_to_emd: true\n");
+  {
+    // Group names appear in log lines: no control characters.
+    auto errors =
+        errors_of("filegroups: {\"a\\npp\": /var/log/app/*.log}\n" + ok_pos);
+    ASSERT_EQ(errors.size(), 1u) << joined(errors);
+    EXPECT_TRUE(has_error(errors, p + ".filegroups",
+                          "group name 'a\\x0app' holds a control character"))
+        << joined(errors);
+  }
     ASSERT_EQ(errors.size(), 1u) << joined(errors);
     EXPECT_EQ(errors[0], "t.yaml:3:1: agents.a1.sources.r1: unknown key "
                          "'skip_to_emd' (did you mean 'skip_to_end'?)");

@@ -762,6 +762,58 @@ TEST(config_bounds, a_document_at_the_bounds_passes_one_past_is_refused) {
   EXPECT_FALSE(check_yaml_bounds(YAML::Load(deep), "t.yaml", errors));
 }
 
+// A name goes into every log line and metric about its component: a
+// newline in it split log lines. Control characters (C0, DEL, C1) are
+// refused in every name, located at the name.
+TEST(load_topology_errors, names_with_control_characters) {
+  auto text = edit(base, "      r1:", "      \"r\\n1\":");
+  text = edit(text, "channels: [c1]", "channels: [c1, \"c\\t2\"]");
+  text = edit(text, "      c1:\n        type: mem\n",
+              "      c1:\n        type: mem\n      \"c\\t2\": {type: mem}\n");
+  text = edit(text, "      k1:", "      \"k\\u00851\":");
+  text = edit(text, "  a1:", "  \"a\\x7f1\":");
+  EXPECT_EQ(
+      errors_of(text),
+      (strs{"t.yaml:2:3: agents: name 'a\\x7f1' holds a control character; "
+            "names appear in log lines and metrics, which it would split or "
+            "garble"}))
+      << "an agent refused is not read further";
+  text = edit(text, "  \"a\\x7f1\":", "  a1:");
+  // (Each refused component is left out, so c1 has no source nor sink.)
+  strs named;
+  for (auto& e : errors_of(text))
+    if (e.find("control character") != std::string::npos) named.push_back(e);
+  EXPECT_EQ(
+      named,
+      (strs{"t.yaml:4:7: agents.a1.sources: name 'r\\x0a1' holds a control "
+            "character; names appear in log lines and metrics, which it "
+            "would split or garble",
+            "t.yaml:11:7: agents.a1.channels: name 'c\\x092' holds a control "
+            "character; names appear in log lines and metrics, which it "
+            "would split or garble",
+            "t.yaml:13:7: agents.a1.sinks: name 'k\\xc2\\x851' holds a "
+            "control character; names appear in log lines and metrics, "
+            "which it would split or garble"}));
+  // Node names too; printable UTF-8 is a name like any other.
+  auto nodes = "nodes:\n  \"n\\r1\": {host: 127.0.0.1, port: 4700}\n" +
+               edit(base, "      r1:", "      \"r\u00e91\":");
+  EXPECT_EQ(errors_of(nodes),
+            (strs{"t.yaml:2:3: nodes: name 'n\\x0d1' holds a control "
+                  "character; names appear in log lines and metrics, which "
+                  "it would split or garble"}));
+}
+
+TEST(config_names, control_characters_are_found_and_shown) {
+  EXPECT_EQ(control_character_in("r1"), "");
+  EXPECT_EQ(control_character_in("caf\u00e9-\u20ac"), "");
+  EXPECT_NE(control_character_in(std::string{"a\0b", 3}).find("'a\\x00b'"),
+            std::string::npos);
+  EXPECT_NE(control_character_in("\x1b[31mred").find("'\\x1b[31mred'"),
+            std::string::npos);
+  EXPECT_NE(control_character_in("x\u009by").find("'x\\xc2\\x9by'"),
+            std::string::npos);
+}
+
 TEST(load_topology_errors, empty_file_or_no_agents) {
   EXPECT_EQ(errors_of(""),
             strs{"t.yaml:1:1: the file is empty (expected key 'agents')"});
