@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <system_error>
 
 #include <caf/actor.hpp>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/filelog/crc32c.hpp"
+#include "runtime/file_lock.hpp"
 #include "runtime/source_pump.hpp"
 
 namespace flumen::sources {
@@ -35,11 +37,11 @@ taildir_config parse_taildir(option_reader& r) {
     r.error("filegroups", "required: group name -> path (e.g. "
                           "`app: /var/log/app/*.log`)");
   for (auto& [group, path] : cfg.filegroups) {
-    fs::path p{path};
-    auto name = p.filename().string();
     // Group names appear in log lines ("tailing ... (group app)").
     if (auto why = control_character_in(group); !why.empty())
       r.error("filegroups", "group " + why);
+    fs::path p{path};
+    auto name = p.filename().string();
     if (path.empty() || !p.is_absolute() || name.empty())
       r.error("filegroups",
               "group '" + group + "': '" + path +
@@ -210,6 +212,11 @@ public:
     std::error_code ec;
     auto dir = fs::path{cfg_.positions_file}.parent_path();
     if (!dir.empty()) fs::create_directories(dir, ec);
+    // Two agents on one positions file would both read every file and
+    // overwrite each other's positions: only the holder of its lock reads;
+    // another waits for it, `degraded` and saying who holds it.
+    auto lock = take_lock();
+    if (!lock) return; // stopped while waiting
     load_positions();
     watch_directories();
     auto next_scan = clock::now();
@@ -254,6 +261,43 @@ public:
 
 private:
   // -- positions -------------------------------------------------------------
+
+  /// The positions file's lock (`FILE.lock`), waited for while another
+  /// agent holds it (retried every poll_interval); nullptr when the source
+  /// was stopped meanwhile.
+  std::unique_ptr<file_lock> take_lock() {
+    std::string last;
+    for (;;) {
+      std::string why;
+      try {
+        auto lock = std::make_unique<file_lock>(cfg_.positions_file + ".lock");
+        if (lock->held()) {
+          if (!last.empty()) {
+            spdlog::info("{}: took the lock of {}; reading", m_.name,
+                         cfg_.positions_file);
+            m_.set_state(component_state::running);
+          }
+          return lock;
+        }
+        why = "positions file " + cfg_.positions_file +
+              " is used by another running agent" +
+              (lock->holder().empty() ? std::string{}
+                                      : " (pid " + lock->holder() + ")") +
+              ", which holds " + lock->path() +
+              "; two agents must not share a positions file: this source "
+              "waits until it is free";
+      } catch (const std::system_error& e) {
+        why = "cannot lock positions file " + cfg_.positions_file + ": " +
+              e.what() + "; trying again every poll_interval";
+      }
+      if (why != last) {
+        spdlog::error("{}: {}", m_.name, why);
+        m_.set_state(component_state::degraded, why);
+        last = why;
+      }
+      if (!pump_.sleep_for(cfg_.poll_interval)) return nullptr;
+    }
+  }
 
   void load_positions() {
     std::ifstream in{cfg_.positions_file};

@@ -574,6 +574,40 @@ TEST(taildir_wait, an_event_read_after_a_listing_waits_at_most_the_spacing) {
 
 // -- positions ---------------------------------------------------------------
 
+// Two sources (two agents) on one positions file would both read every
+// file and overwrite each other's positions: the second waits for its
+// lock, `degraded` and naming the first's process, and takes over (from
+// the saved positions) once the first is gone.
+TEST_F(taildir_test, a_second_source_on_one_positions_file_waits_for_it) {
+  append(log(), text_of(lines("p", 1, 5)));
+  auto cfg = config();
+  auto first = start(cfg);
+  ASSERT_TRUE(arrived(5));
+  auto first_metrics = metrics_;
+  auto first_got = got_;
+  start(cfg);
+  ASSERT_TRUE(wait_until(
+      [&] { return metrics_->current_state() == component_state::degraded; }));
+  EXPECT_NE(metrics_->reason().find("is used by another running agent (pid " +
+                                    std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << metrics_->reason();
+  EXPECT_NE(metrics_->reason().find(positions_path().string() + ".lock"),
+            std::string::npos)
+      << metrics_->reason();
+  append(log(), "p-6\n");
+  EXPECT_TRUE(wait_until([&] { return first_got->size() == 6; }));
+  EXPECT_EQ(first_got->bodies(), lines("p", 1, 6));
+  EXPECT_EQ(first_metrics->current_state(), component_state::running);
+  EXPECT_EQ(got_->size(), 0u);
+  stop(first);
+  append(log(), "p-7\n");
+  ASSERT_TRUE(arrived(1));
+  EXPECT_FALSE(more_than(1));
+  EXPECT_EQ(got_->bodies(), strs{"p-7"});
+  EXPECT_EQ(metrics_->current_state(), component_state::running);
+}
+
 TEST_F(taildir_test, positions_are_saved_only_for_accepted_batches) {
   // 100 lines of 8 bytes: the batches are lines 1-10, 11-20, ...
   std::string text;
@@ -1056,6 +1090,15 @@ TEST(taildir_options, parse_errors_each_named_and_located) {
     EXPECT_EQ(errors.size(), 1u) << joined(errors);
   }
   {
+    // Group names appear in log lines: no control characters.
+    auto errors =
+        errors_of("filegroups: {\"a\\npp\": /var/log/app/*.log}\n" + ok_pos);
+    ASSERT_EQ(errors.size(), 1u) << joined(errors);
+    EXPECT_TRUE(has_error(errors, p + ".filegroups",
+                          "group name 'a\\x0app' holds a control character"))
+        << joined(errors);
+  }
+  {
     auto errors = errors_of(ok_groups);
     EXPECT_EQ(errors.size(), 1u) << joined(errors);
     EXPECT_TRUE(has_error(errors, p, "positions_file")) << joined(errors);
@@ -1089,15 +1132,6 @@ TEST(taildir_options, parse_errors_each_named_and_located) {
   }
   {
     auto errors = errors_of(ok_groups + ok_pos + "skip_to_emd: true\n");
-  {
-    // Group names appear in log lines: no control characters.
-    auto errors =
-        errors_of("filegroups: {\"a\\npp\": /var/log/app/*.log}\n" + ok_pos);
-    ASSERT_EQ(errors.size(), 1u) << joined(errors);
-    EXPECT_TRUE(has_error(errors, p + ".filegroups",
-                          "group name 'a\\x0app' holds a control character"))
-        << joined(errors);
-  }
     ASSERT_EQ(errors.size(), 1u) << joined(errors);
     EXPECT_EQ(errors[0], "t.yaml:3:1: agents.a1.sources.r1: unknown key "
                          "'skip_to_emd' (did you mean 'skip_to_end'?)");
