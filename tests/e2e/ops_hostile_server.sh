@@ -3,8 +3,9 @@
 # python3 server per behaviour): a body of 2 GB announced by Content-Length,
 # an endless chunked body, an endless header line, and a web page answered
 # for every path. Each command exits 1 within seconds saying what it found,
-# with a peak RSS of a few MiB (before the bounds: 2 GB and more; tap said
-# "the tap ended after 0 of 3 events").
+# with a peak RSS under 64 MiB (11 to 43 MiB here; before the bounds: 2 GB
+# and more, or a crash; tap printed a web page as an event and said "the tap
+# ended after 1 of 3 events").
 source "$(dirname "$0")/common.sh"
 command -v python3 >/dev/null || fail "python3 is missing (./flumen.sh installs it)"
 cat >"$WORK/server.py" <<'PY'
