@@ -264,7 +264,8 @@ std::string flume_json(const std::string& agent,
 namespace {
 
 health_report states(const std::string& agent, const metrics_registry& metrics,
-                     bool (*bad)(component_state), const char* bad_word) {
+                     bool (*bad)(const component_metrics&),
+                     const char* bad_word) {
   nlohmann::json comps = nlohmann::json::object();
   std::vector<std::string> bad_ones;
   for (auto& [component, m] : components_of(agent, metrics)) {
@@ -273,7 +274,7 @@ health_report states(const std::string& agent, const metrics_registry& metrics,
     c["kind"] = m->kind;
     c["state"] = to_string(s);
     if (auto why = m->reason(); !why.empty()) c["reason"] = why;
-    if (bad(s)) bad_ones.push_back(m->kind + " " + component);
+    if (bad(*m)) bad_ones.push_back(m->kind + " " + component);
     comps[component] = c;
   }
   nlohmann::json body;
@@ -290,7 +291,8 @@ health_report health(const std::string& agent,
                      const metrics_registry& metrics) {
   return states(
       agent, metrics,
-      [](component_state s) {
+      [](const component_metrics& m) {
+        auto s = m.current_state();
         return s == component_state::failed || s == component_state::degraded;
       },
       "unhealthy");
@@ -300,7 +302,12 @@ health_report readiness(const std::string& agent,
                         const metrics_registry& metrics) {
   return states(
       agent, metrics,
-      [](component_state s) { return s == component_state::starting; },
+      [](const component_metrics& m) {
+        // A sink that never reached its destination (a Kafka broker, the
+        // next agent) can't deliver yet, whatever its state says.
+        return m.current_state() == component_state::starting ||
+               m.never_connected();
+      },
       "starting");
 }
 

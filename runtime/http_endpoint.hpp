@@ -49,7 +49,9 @@ struct health_report {
 };
 health_report health(const std::string& agent, const metrics_registry& metrics);
 
-/// /ready: 200 once every component left `starting`, else 503.
+/// /ready: 200 once every component left `starting` and every sink that
+/// connects to a destination (kafka, hop) reached it once; else 503,
+/// naming them.
 health_report readiness(const std::string& agent,
                         const metrics_registry& metrics);
 

@@ -563,6 +563,10 @@ int cmd_node(const node_options& opt) {
                  "TLS), or --insecure to accept anyone in clear text\n";
     return 2;
   }
+  if (auto why = control_character_in(opt.name); !why.empty()) {
+    std::cerr << "--name: " << why << '\n';
+    return 2;
+  }
   if (opt.tls.tls() || !opt.tls.certificate.empty() || !opt.tls.key.empty() ||
       !opt.tls.ca_file.empty()) {
     for (auto* f : {&opt.tls.certificate, &opt.tls.key, &opt.tls.ca_file}) {

@@ -82,6 +82,19 @@ struct component_metrics {
   /// "busy").
   std::atomic<uint64_t> batches_resent{0};
   std::atomic<int> state{static_cast<int>(component_state::starting)};
+  /// Sinks that connect to a destination (kafka, hop): 1 from their start
+  /// until they reached it the first time, then 2 for good (a restart or a
+  /// lost connection does not undo it); 0 for components that connect to
+  /// nothing. /ready waits for every 1.
+  std::atomic<int> reach{0};
+  /// Called by such a sink as it starts (before it can be `running`).
+  void awaits_connection() {
+    int none = 0;
+    reach.compare_exchange_strong(none, 1);
+  }
+  /// Called when it reached its destination (a broker, the next agent).
+  void connected() { reach.store(2); }
+  bool never_connected() const { return reach.load() == 1; }
   /// Where `flumen tap` sees the events passing this component (a source's
   /// after its interceptors, a channel's accepted puts, a sink's takes).
   tap_point tap;
