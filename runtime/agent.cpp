@@ -1,5 +1,7 @@
 #include "runtime/agent.hpp"
 
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 
 #include <set>
@@ -290,9 +292,64 @@ constexpr std::chrono::milliseconds durable_sink_grace{2000};
 
 } // namespace
 
+std::string agent::stop_progress() const {
+  // What the stop still waits for: sources not stopped, events channels
+  // hold (and how many are taken), sinks not stopped and why.
+  std::string out;
+  auto add = [&](const std::string& part) {
+    out += (out.empty() ? "" : "; ") + part;
+  };
+  for (auto& m : metrics_.all()) {
+    if (!m->name.starts_with(spec_.name + ".")) continue;
+    auto state = m->current_state();
+    auto why = m->reason();
+    auto short_name = m->name.substr(spec_.name.size() + 1);
+    if (m->kind == "channel") {
+      if (auto n = m->channel_size.load(); n > 0)
+        add(short_name + " holds " + std::to_string(n) + " events (" +
+            std::to_string(m->open_transactions.load()) +
+            " open transactions)");
+    } else if (state != component_state::stopped &&
+               state != component_state::failed) {
+      add(short_name + " " + to_string(state) +
+          (why.empty() ? std::string{} : " (" + why + ")"));
+    }
+  }
+  return out;
+}
+
 uint64_t agent::stop(std::chrono::milliseconds timeout, bool drain_durable) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + timeout;
+  // A stop that waits says what for, every 5 s, from a thread of its own
+  // (it reads counters only), until it is done.
+  struct progress_log {
+    std::mutex mtx;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread thread;
+    ~progress_log() {
+      {
+        std::lock_guard guard{mtx};
+        done = true;
+      }
+      cv.notify_all();
+      if (thread.joinable()) thread.join();
+    }
+  } progress;
+  progress.thread = std::thread{[this, &progress, started = clock::now()] {
+    std::unique_lock guard{progress.mtx};
+    while (!progress.cv.wait_for(guard, std::chrono::seconds{5},
+                                 [&] { return progress.done; })) {
+      auto what = stop_progress();
+      if (what.empty()) continue;
+      spdlog::info("agent {}: stopping for {} s: {}", spec_.name,
+                   std::chrono::duration_cast<std::chrono::seconds>(
+                       clock::now() - started)
+                       .count(),
+                   what);
+    }
+  }};
   auto left = [&] {
     return std::max(std::chrono::milliseconds{1},
                     std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -556,7 +613,8 @@ void agent::move_leftovers(caf::scoped_actor& self, const live_channel& from,
 }
 
 reload_report agent::reload(const agent_spec& next,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout,
+                            std::function<bool()> cut_short) {
   using clock = std::chrono::steady_clock;
   reload_report out;
   auto deadline = clock::now() + timeout;
@@ -734,8 +792,15 @@ reload_report agent::reload(const agent_spec& next,
     // tick (still in the mailbox) too. Its own events drain below.
     close_all(self, {ch.actor}, std::chrono::seconds{5});
     bool durable = ch.metrics->durable.load();
-    while (ch.metrics->channel_size.load() > 0 && clock::now() < deadline)
+    // A stop asked for meanwhile ends the wait: what is left is handled as
+    // at the timeout (moved, or counted), and the stop follows.
+    while (ch.metrics->channel_size.load() > 0 && clock::now() < deadline) {
+      if (cut_short && cut_short()) {
+        deadline = clock::now();
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
     for (auto& k : old.sinks)
       if (k.channel == name)
         retire_and_stop(old_sink_names(k),

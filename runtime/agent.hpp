@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -88,7 +89,8 @@ public:
   /// Bounded by `timeout`. Refused, changing nothing, for what cannot
   /// change while running (the TLS identity; a file channel's options).
   reload_report reload(const agent_spec& next,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout,
+                       std::function<bool()> cut_short = {});
 
   /// Counts of everything not delivered as read, for the final line.
   loss_report losses() const;
@@ -139,6 +141,8 @@ private:
   void move_leftovers(caf::scoped_actor& self, const live_channel& from,
                       const std::string& name, const agent_spec& next,
                       std::set<std::string>& started_early);
+  /// What a stop still waits for, in one line (empty: nothing).
+  std::string stop_progress() const;
   /// Closes `channels` (close_atom: puts they hold for room go back to
   /// their senders; later ones are refused), each within `wait`.
   void close_all(caf::scoped_actor& self,

@@ -103,6 +103,101 @@ location location_of(const YAML::Node& node, const std::string& file) {
   return {file, m.line + 1, m.column + 1};
 }
 
+namespace {
+
+/// The walk of check_yaml_bounds: depth first, counting every node it
+/// enters (keys too), the key path kept for the error.
+struct bounded_walk {
+  const std::string& file;
+  error_list& errors;
+  std::vector<std::string> keys;
+  std::size_t visited = 0;
+
+  bool refuse(const YAML::Node& n, std::string message) {
+    // A path 64 levels deep says no more than its ends do.
+    std::string path;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys.size() > 12 && i == 8) {
+        path += "...";
+        i = keys.size() - 4;
+      }
+      auto& k = keys[i];
+      if (!path.empty() && k.front() != '[') path += '.';
+      path += k;
+    }
+    errors.push_back(
+        {location_of(n, file), std::move(path), std::move(message)});
+    return false;
+  }
+
+  bool walk(const YAML::Node& n, std::size_t depth) {
+    if (++visited > max_yaml_nodes)
+      return refuse(n, "the document has more than " +
+                           std::to_string(max_yaml_nodes) +
+                           " nodes once its aliases are expanded (each "
+                           "*alias counts what its &anchor holds again); "
+                           "refused before it is read");
+    if (depth > max_yaml_depth)
+      return refuse(n, "nested more than " + std::to_string(max_yaml_depth) +
+                           " levels deep (or an *alias inside its own "
+                           "&anchor); refused before it is read");
+    if (n.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& item : n) {
+        keys.push_back("[" + std::to_string(i++) + "]");
+        if (!walk(item, depth + 1)) return false;
+        keys.pop_back();
+      }
+    } else if (n.IsMap()) {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        keys.push_back(it->first.IsScalar() ? it->first.Scalar() : "?");
+        if (!walk(it->first, depth + 1) || !walk(it->second, depth + 1))
+          return false;
+        keys.pop_back();
+      }
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
+                       error_list& errors, const std::string& path) {
+  bounded_walk w{file, errors, {}, 0};
+  if (!path.empty()) w.keys.push_back(path);
+  return w.walk(root, 0);
+}
+
+std::string control_character_in(std::string_view name) {
+  static const char hex[] = "0123456789abcdef";
+  std::string shown;
+  bool bad = false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    // C1 controls (U+0080-U+009F) are 0xC2 0x80-0x9F in UTF-8.
+    bool c1 = c == 0xC2 && i + 1 < name.size() &&
+              static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      bad = true;
+      auto show = [&](unsigned char b) {
+        shown += "\\x";
+        shown += hex[b >> 4];
+        shown += hex[b & 0xF];
+      };
+      show(c);
+      if (c1) show(static_cast<unsigned char>(name[++i]));
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  if (!bad) return {};
+  return "name '" + shown +
+         "' holds a control character; names appear in log lines and "
+         "metrics, which it would split or garble";
+}
+
 std::optional<std::string>
 closest_match(std::string_view word,
               const std::vector<std::string>& candidates) {
@@ -418,6 +513,27 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
   auto v = scaled(key, "expected a size like 512, 64KB, 16MB or 1GB", units,
                   std::numeric_limits<std::size_t>::max());
   return v ? static_cast<std::size_t>(*v) : def;
+}
+
+std::size_t option_reader::bytes(std::string_view key, std::size_t def,
+                                 std::size_t min, std::size_t max) {
+  if (auto n = lookup(key);
+      n.IsDefined() && n.IsScalar() && n.Scalar().starts_with('-')) {
+    error(key, "must be at least " + std::to_string(min));
+    return def;
+  }
+  auto errors_before = errors_.size();
+  auto v = bytes(key, def);
+  if (errors_.size() != errors_before || !has(key)) return v;
+  if (v < min) {
+    error(key, "must be at least " + std::to_string(min));
+    return def;
+  }
+  if (v > max) {
+    error(key, "must be at most " + std::to_string(max));
+    return def;
+  }
+  return v;
 }
 
 bool option_reader::boolean(std::string_view key, bool def) {

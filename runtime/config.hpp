@@ -40,6 +40,27 @@ using error_list = std::vector<config_error>;
 /// The location of a YAML node (yaml-cpp's Mark, made 1-based).
 location location_of(const YAML::Node& node, const std::string& file);
 
+/// The most nodes a topology document may have, counting each alias as a
+/// copy of what it refers to (the loader walks them so), and the deepest
+/// nesting. A topology has a few hundred nodes; a few lines of nested
+/// aliases (a "billion laughs") expand to billions.
+inline constexpr std::size_t max_yaml_nodes = 100000;
+inline constexpr std::size_t max_yaml_depth = 64;
+
+/// Walks `root` as a loader would, aliases expanded, and stops at the
+/// bounds above: false, with an error located at the node where it
+/// stopped (and its key path), when the document is larger or deeper
+/// (an alias inside its own anchor is infinitely deep). Visits at most
+/// `max_yaml_nodes` + 1 nodes, whatever the document.
+bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
+                       error_list& errors, const std::string& path = {});
+
+/// Why `name` (of an agent, component, node, file group...) can't be one:
+/// it holds a control character (C0, DEL, or C1 in UTF-8), which would
+/// split or garble the log lines and metrics that carry it. Empty when it
+/// is fine. The message shows the name with the character escaped.
+std::string control_character_in(std::string_view name);
+
 /// The closest of `candidates` to `word` by edit distance, if close enough
 /// to be a likely typo (used for "did you mean" hints).
 std::optional<std::string>
@@ -129,8 +150,12 @@ public:
   /// Accepts `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
   std::chrono::milliseconds duration(std::string_view key,
                                      std::chrono::milliseconds def);
-  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024).
+  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024). Every option
+  /// that is a size in bytes reads it so (`max_line_length: 150MB`).
   std::size_t bytes(std::string_view key, std::size_t def);
+  /// Same, within [min, max] (a located error, and `def`, outside).
+  std::size_t bytes(std::string_view key, std::size_t def, std::size_t min,
+                    std::size_t max = SIZE_MAX);
   bool boolean(std::string_view key, bool def);
   /// A scalar that must be one of `choices`.
   std::string choice(std::string_view key, std::string def,

@@ -271,7 +271,8 @@ namespace {
 
 health_report states(const endpoint_scope& scope,
                      const metrics_registry& metrics,
-                     bool (*bad)(component_state), const char* bad_word) {
+                     bool (*bad)(const component_metrics&),
+                     const char* bad_word) {
   nlohmann::json comps = nlohmann::json::object();
   std::vector<std::string> bad_ones;
   for (auto& [component, m] : components_of(scope, metrics)) {
@@ -280,7 +281,7 @@ health_report states(const endpoint_scope& scope,
     c["kind"] = m->kind;
     c["state"] = to_string(s);
     if (auto why = m->reason(); !why.empty()) c["reason"] = why;
-    if (bad(s)) bad_ones.push_back(m->kind + " " + component);
+    if (bad(*m)) bad_ones.push_back(m->kind + " " + component);
     comps[component] = c;
   }
   nlohmann::json body;
@@ -297,7 +298,8 @@ health_report health(const endpoint_scope& scope,
                      const metrics_registry& metrics) {
   return states(
       scope, metrics,
-      [](component_state s) {
+      [](const component_metrics& m) {
+        auto s = m.current_state();
         return s == component_state::failed || s == component_state::degraded;
       },
       "unhealthy");
@@ -307,7 +309,12 @@ health_report readiness(const endpoint_scope& scope,
                         const metrics_registry& metrics) {
   return states(
       scope, metrics,
-      [](component_state s) { return s == component_state::starting; },
+      [](const component_metrics& m) {
+        // A sink that never reached its destination (a Kafka broker, the
+        // next agent) can't deliver yet, whatever its state says.
+        return m.current_state() == component_state::starting ||
+               m.never_connected();
+      },
       "starting");
 }
 

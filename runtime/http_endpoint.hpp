@@ -71,7 +71,9 @@ struct health_report {
 health_report health(const endpoint_scope& scope,
                      const metrics_registry& metrics);
 
-/// /ready: 200 once every component left `starting`, else 503.
+/// /ready: 200 once every component left `starting` and every sink that
+/// connects to a destination (kafka, hop) reached it once; else 503,
+/// naming them.
 health_report readiness(const endpoint_scope& scope,
                         const metrics_registry& metrics);
 

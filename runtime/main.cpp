@@ -127,6 +127,15 @@ std::optional<std::size_t> parse_size(const std::string& text) {
 }
 
 // Waits up to `d` for a stop signal; returns it, or 0.
+// A SIGTERM or SIGINT is waiting (blocked, not taken yet).
+bool stop_pending() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  if (sigpending(&pending) != 0) return false;
+  return sigismember(&pending, SIGTERM) == 1 ||
+         sigismember(&pending, SIGINT) == 1;
+}
+
 int wait_signal(const sigset_t& set, std::chrono::milliseconds d) {
   timespec ts{static_cast<time_t>(d.count() / 1000),
               static_cast<long>((d.count() % 1000) * 1000000)};
@@ -307,7 +316,7 @@ int cmd_run(const run_options& opt) {
                       spec->name, opt.file, spec->name);
         return;
       }
-      auto report = a.reload(*next, opt.shutdown_timeout);
+      auto report = a.reload(*next, opt.shutdown_timeout, stop_pending);
       if (!report.applied) {
         spdlog::error("agent {}: reload refused: {}; the running topology "
                       "stays",
@@ -353,7 +362,21 @@ int cmd_run(const run_options& opt) {
       if (int sig = wait_signal(signals, wait)) {
         if (sig == SIGHUP) {
           // `systemctl reload`, `kill -HUP`: never a silent death that loses
-          // the memory channel.
+          // the memory channel. A stop waiting behind it goes first (signals
+          // are taken lowest number first: a stream of SIGHUPs would keep
+          // a SIGTERM waiting), and SIGHUPs that came meanwhile make one
+          // reload.
+          if (stop_pending()) {
+            spdlog::info("agent {}: SIGHUP received with a stop waiting; no "
+                         "reload",
+                         spec->name);
+            continue;
+          }
+          sigset_t hup;
+          sigemptyset(&hup);
+          sigaddset(&hup, SIGHUP);
+          while (wait_signal(hup, std::chrono::milliseconds{0}) == SIGHUP) {
+          }
           spdlog::info("agent {}: SIGHUP received, reloading {}", spec->name,
                        opt.file);
           reload(a, http);
@@ -539,6 +562,10 @@ int cmd_node(const node_options& opt) {
               << ": not a loopback address; a node on the network needs "
                  "--tls-certificate, --tls-key and --tls-ca-file (mutual "
                  "TLS), or --insecure to accept anyone in clear text\n";
+    return 2;
+  }
+  if (auto why = control_character_in(opt.name); !why.empty()) {
+    std::cerr << "--name: " << why << '\n';
     return 2;
   }
   if (opt.tls.tls() || !opt.tls.certificate.empty() || !opt.tls.key.empty() ||

@@ -134,6 +134,8 @@ counter_snapshot snapshot(const component_metrics& m) {
   out.reason = m.reason();
   for (auto& f : counter_fields)
     out.counters.emplace(f.name, (m.*f.field).load(std::memory_order_relaxed));
+  // Whether a sink reached its destination once (/ready waits for it).
+  out.counters.emplace("reach", static_cast<uint64_t>(m.reach.load()));
   return out;
 }
 
@@ -155,6 +157,14 @@ void fold_replica(component_metrics& m, const counter_snapshot& base,
     while (now < want &&
            !target.compare_exchange_weak(now, want, std::memory_order_relaxed))
       ;
+  }
+  if (auto r = replica.counters.find("reach"); r != replica.counters.end()) {
+    // Once reached, for good (as for a sink in the agent's process): a
+    // replica that moves and has not connected yet does not undo it.
+    if (r->second == 1)
+      m.awaits_connection();
+    else if (r->second == 2)
+      m.connected();
   }
   auto s = replica.state;
   if (s < static_cast<int32_t>(component_state::starting) ||

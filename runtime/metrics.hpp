@@ -82,6 +82,19 @@ struct component_metrics {
   /// "busy").
   std::atomic<uint64_t> batches_resent{0};
   std::atomic<int> state{static_cast<int>(component_state::starting)};
+  /// Sinks that connect to a destination (kafka, hop): 1 from their start
+  /// until they reached it the first time, then 2 for good (a restart or a
+  /// lost connection does not undo it); 0 for components that connect to
+  /// nothing. /ready waits for every 1.
+  std::atomic<int> reach{0};
+  /// Called by such a sink as it starts (before it can be `running`).
+  void awaits_connection() {
+    int none = 0;
+    reach.compare_exchange_strong(none, 1);
+  }
+  /// Called when it reached its destination (a broker, the next agent).
+  void connected() { reach.store(2); }
+  bool never_connected() const { return reach.load() == 1; }
   /// Where `flumen tap` sees the events passing this component (a source's
   /// after its interceptors, a channel's accepted puts, a sink's takes).
   tap_point tap;
@@ -133,8 +146,9 @@ counter_snapshot snapshot(const component_metrics& m);
 /// becomes `base` (its value when the stand-in started, which holds what
 /// earlier replicas reported) plus the replica's, and never goes down;
 /// gauges take the replica's value; state and reason follow it (a reason
-/// is cut to 1 KiB). What the stand-in's supervisor owns (`restarts`) is
-/// left alone.
+/// is cut to 1 KiB), and so does whether it reached its destination once
+/// (`reach`, which /ready waits for). What the stand-in's supervisor owns
+/// (`restarts`) is left alone.
 void fold_replica(component_metrics& m, const counter_snapshot& base,
                   const counter_snapshot& replica);
 

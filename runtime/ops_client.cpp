@@ -18,8 +18,7 @@
 #include <string>
 #include <vector>
 
-#include <httplib.h>
-
+#include "runtime/http_client.hpp"
 #include "runtime/top_view.hpp"
 
 namespace flumen {
@@ -29,22 +28,6 @@ namespace {
 std::string address_of(const std::string& host, uint16_t port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
          std::to_string(port);
-}
-
-// httplib's error names ("Connection") say little on their own.
-std::string failure(httplib::Error e) {
-  switch (e) {
-  case httplib::Error::Connection:
-    return "cannot connect (nothing listens there, or no route)";
-  case httplib::Error::ConnectionTimeout:
-    return "the connection timed out";
-  case httplib::Error::Read:
-    return "no answer (the connection closed or the read timed out)";
-  case httplib::Error::Write:
-    return "the request could not be sent";
-  default:
-    return httplib::to_string(e);
-  }
 }
 
 std::string first_line(const std::string& s) {
@@ -136,16 +119,52 @@ struct fetched {
   std::string error;
 };
 
-fetched fetch_stats(httplib::Client& cli, const std::string& address) {
-  auto res = cli.Get("/stats.json");
-  if (!res)
-    return {std::nullopt, "cannot reach the agent at " + address + ": " +
-                              failure(res.error())};
-  if (res->status != 200)
-    return {std::nullopt, address + " answered " + std::to_string(res->status) +
-                              " to /stats.json: " + first_line(res->body)};
+/// An agent's /stats.json is about a kilobyte per component; what is
+/// larger is not one (and is not read further).
+constexpr std::size_t max_stats_bytes = 32u << 20;
+/// Of an error answer's body, the start is enough to quote it.
+constexpr std::size_t max_error_bytes = 4096;
+
+fetched fetch_stats(const std::string& host, uint16_t port,
+                    const std::string& address,
+                    const http_client_limits& limits) {
+  int status = 0;
+  std::string body;
+  auto bounded = limits;
+  bounded.max_body = max_stats_bytes;
+  auto res = http_get(
+      host, port, "/stats.json", bounded,
+      [&](const http_answer_head& h) {
+        status = h.status;
+        // Address space only: pages cost memory once written, and the
+        // body never grows past it (no copy at twice the size).
+        if (status == 200) body.reserve(max_stats_bytes);
+        return true;
+      },
+      [&](std::string_view piece) {
+        if (status == 200) {
+          body.append(piece);
+          return true;
+        }
+        body.append(piece.substr(0, max_error_bytes - body.size()));
+        return body.size() < max_error_bytes;
+      });
+  if (!res.reached)
+    return {std::nullopt,
+            "cannot reach the agent at " + address + ": " + res.error};
+  if (res.status == 0)
+    return {std::nullopt,
+            address + " is not a flumen agent's endpoint (" + res.error + ")"};
+  if (status != 200)
+    return {std::nullopt, address + " answered " + std::to_string(status) +
+                              " to /stats.json: " + first_line(body)};
+  if (!res.error.empty())
+    return {std::nullopt, address +
+                              " is not a flumen agent's endpoint "
+                              "(/stats.json: " +
+                              res.error + ")"};
   std::string why;
-  auto s = parse_stats(res->body, &why);
+  auto s = parse_stats(body, &why);
   if (!s)
     return {std::nullopt,
             address + " is not a flumen agent's endpoint (/stats.json: " + why +
@@ -166,12 +185,11 @@ std::string clock_text() {
 
 int cmd_top(const top_options& opt) {
   auto address = address_of(opt.host, opt.port);
-  httplib::Client cli(opt.host, opt.port);
   // Short: a frame is late by at most this when the agent hangs.
-  cli.set_connection_timeout(1, 0);
-  cli.set_read_timeout(2, 0);
-  cli.set_write_timeout(2, 0);
-  auto first = fetch_stats(cli, address);
+  http_client_limits limits;
+  limits.connect_timeout = std::chrono::seconds{1};
+  limits.read_timeout = std::chrono::seconds{2};
+  auto first = fetch_stats(opt.host, opt.port, address, limits);
   if (!first.sample) {
     std::cerr << "flumen top: " << first.error
               << " (an agent serves it with --http HOST:PORT or `http:` in "
@@ -266,7 +284,7 @@ int cmd_top(const top_options& opt) {
     if (clock::now() < next) continue;
     next += interval;
     if (next < clock::now()) next = clock::now() + interval;
-    auto f = fetch_stats(cli, address);
+    auto f = fetch_stats(opt.host, opt.port, address, limits);
     if (f.sample) {
       before = std::move(last);
       last = std::move(*f.sample);
@@ -284,6 +302,10 @@ int cmd_top(const top_options& opt) {
 // ---- flumen tap ----------------------------------------------------------
 
 namespace {
+
+/// The longest tap line held whole (an event's headers are printed in
+/// full); the rest of a longer one is dropped, and the line says so.
+constexpr std::size_t max_tap_line = 1u << 20;
 
 std::string percent_encode(const std::string& s) {
   static const char hex[] = "0123456789ABCDEF";
@@ -304,45 +326,70 @@ std::string percent_encode(const std::string& s) {
 
 int cmd_tap(const tap_options& opt) {
   auto address = address_of(opt.host, opt.port);
-  httplib::Client cli(opt.host, opt.port);
-  cli.set_connection_timeout(2, 0);
+  http_client_limits limits;
+  limits.connect_timeout = std::chrono::seconds{2};
+  // First make sure it is an agent: a server that is not one may answer
+  // anything to /tap/..., even 200 and nothing.
+  if (auto f = fetch_stats(opt.host, opt.port, address, limits); !f.sample) {
+    std::cerr << "flumen tap: " << f.error;
+    if (f.error.starts_with("cannot reach"))
+      std::cerr << " (an agent serves taps with --http HOST:PORT or `http:` "
+                   "in its topology)";
+    std::cerr << '\n';
+    return 1;
+  }
   // The agent sends an empty line after 2 s without events: a silence of
   // 10 s means it is gone or hung.
-  cli.set_read_timeout(10, 0);
+  limits.read_timeout = std::chrono::seconds{10};
   int status = 0;
   std::string error_body;
   std::string partial;
+  bool cutting = false; // dropping the rest of a line over max_tap_line
   uint64_t printed = 0;
+  auto print = [&](std::string_view line, bool cut) {
+    if (line.empty()) return; // the agent's "still here"
+    if (line.starts_with("# ")) {
+      std::cerr << "flumen tap: " << line.substr(2) << '\n';
+      return;
+    }
+    std::cout << line;
+    if (cut)
+      std::cout << "...(cut: a line over " << (max_tap_line >> 20) << " MiB)";
+    std::cout << '\n';
+    ++printed;
+  };
   auto path = "/tap/" + percent_encode(opt.component) +
               "?limit=" + std::to_string(opt.limit);
-  auto res = cli.Get(
-      path,
-      [&](const httplib::Response& r) {
-        status = r.status;
+  auto res = http_get(
+      opt.host, opt.port, path, limits,
+      [&](const http_answer_head& h) {
+        status = h.status;
         return true;
       },
-      [&](const char* data, std::size_t len) {
+      [&](std::string_view data) {
         if (status != 200) {
-          if (error_body.size() < 4096) error_body.append(data, len);
-          return true;
+          error_body.append(
+              data.substr(0, max_error_bytes - error_body.size()));
+          return error_body.size() < max_error_bytes;
         }
-        partial.append(data, len);
-        std::size_t pos = 0;
-        for (auto eol = partial.find('\n', pos); eol != std::string::npos;
-             eol = partial.find('\n', pos)) {
-          auto line = std::string_view{partial}.substr(pos, eol - pos);
-          pos = eol + 1;
-          if (line.empty()) continue; // the agent's "still here"
-          if (line.starts_with("# ")) {
-            std::cerr << "flumen tap: " << line.substr(2) << '\n';
-            continue;
+        while (!data.empty()) {
+          auto eol = data.find('\n');
+          auto piece = data.substr(0, eol);
+          if (!cutting) {
+            // A line is held whole up to a bound: an event's headers are
+            // printed in full, but a stream without newlines is no tap.
+            auto room = max_tap_line - partial.size();
+            partial.append(piece.substr(0, room));
+            if (piece.size() > room) cutting = true;
           }
-          std::cout << line << '\n';
-          ++printed;
+          if (eol == std::string_view::npos) break;
+          print(partial, cutting);
+          partial.clear();
+          cutting = false;
+          data.remove_prefix(eol + 1);
         }
-        partial.erase(0, pos);
         std::cout.flush();
-        return true;
+        return printed < opt.limit;
       });
   if (status != 0 && status != 200) {
     std::cerr << "flumen tap: " << address << " answered " << status << ": "
@@ -350,17 +397,15 @@ int cmd_tap(const tap_options& opt) {
     return 1;
   }
   if (printed >= opt.limit) return 0;
-  if (!res && status == 0) {
+  if (!res.reached) {
     std::cerr << "flumen tap: cannot reach the agent at " << address << ": "
-              << failure(res.error())
-              << " (an agent serves taps with --http HOST:PORT or `http:` in "
-                 "its topology)\n";
+              << res.error << " (did the agent stop?)\n";
     return 1;
   }
   std::cerr << "flumen tap: the tap ended after " << printed << " of "
             << opt.limit << " events"
-            << (res ? ""
-                    : ": " + failure(res.error()) + " (did the agent stop?)")
+            << (res.error.empty() ? ""
+                                  : ": " + res.error + " (did the agent stop?)")
             << '\n';
   return 1;
 }

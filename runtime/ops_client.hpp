@@ -2,7 +2,8 @@
 
 // The operator's commands that talk to a running agent's HTTP endpoint:
 // `flumen top` (a live table) and `flumen tap` (a sample of events as they
-// pass a component). Both are plain HTTP clients (cpp-httplib).
+// pass a component). Both are plain HTTP clients (http_client.hpp: every
+// answer read within bounds).
 
 #include <chrono>
 #include <cstdint>

@@ -20,7 +20,9 @@ using hop::hello_atom;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
 /// Placement -> replica host, `(counters_atom, uint32_t interval_ms) ->
-/// ok_atom`: report your sink's counters to me from now on. Replica host ->
+/// counter_snapshot`: report your sink's counters to me from now on (the
+/// answer is the first report, so the agent shows the replica's state,
+/// `starting` or `connecting` say, from the start). Replica host ->
 /// placement, `(counters_atom, counter_snapshot)`: the sink's counters since
 /// the replica started, every interval (100 ms to an hour), once more after the
 /// sink stopped at a stop (before the stop's answer: one connection carries
@@ -154,7 +156,7 @@ caf::behavior replica_host(caf::stateful_actor<host_state>* self,
             std::clamp<uint32_t>(interval_ms, 100, 3'600'000)};
         if (first)
           self->delayed_send(self, st.report_interval, tick_atom::value);
-        return ok_atom::value;
+        return snapshot(*st.metrics);
       },
       [self, report](tick_atom) {
         report();
@@ -285,17 +287,23 @@ void subscribe(placement_actor* self) {
   self->request(st.replica, st.spec.keepalive_timeout, counters_atom::value,
                 static_cast<uint32_t>(std::clamp<int64_t>(
                     ms.count(), 0, std::numeric_limits<uint32_t>::max())))
-      .then([](ok_atom) {},
-            [self](caf::error& e) {
-              // A node of an earlier build: the replica runs all the same,
-              // its counters shown on the node only.
-              auto& st = self->state;
-              if (!st.stopping && st.replica)
-                spdlog::warn("{}: {} does not report the replica's counters "
-                             "({}); the agent shows none of them",
-                             st.w.metrics->name, st.where,
-                             self->system().render(e));
-            });
+      .then(
+          [self](counter_snapshot& c) {
+            auto& st = self->state;
+            if (st.replica && st.target && !st.stopping)
+              fold_replica(*st.w.metrics, st.base, c);
+          },
+          [self](caf::error& e) {
+            // A node of an earlier build: the replica runs all the same,
+            // its counters shown on the node only.
+            auto& st = self->state;
+            if (st.stopping || !st.replica) return;
+            st.w.metrics->set_state(component_state::running);
+            spdlog::warn("{}: {} does not report the replica's counters "
+                         "({}); the agent shows none of them",
+                         st.w.metrics->name, st.where,
+                         self->system().render(e));
+          });
 }
 
 /// A report from the replica: the agent's counters for it follow.
@@ -389,8 +397,8 @@ void place(placement_actor* self) {
                                 self->monitor(st.replica);
                                 st.health->ok(st.target->name);
                                 st.w.metrics->set_placement(st.where);
-                                st.w.metrics->set_state(
-                                    component_state::running);
+                                // Its state (running, connecting, ...)
+                                // comes with the answer to subscribe.
                                 spdlog::info("{}: running on {}",
                                              st.w.metrics->name, st.where);
                                 self->request(st.replica,

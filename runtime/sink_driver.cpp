@@ -286,6 +286,8 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     // one whose events were all refused for good says nothing about it.
     if (n_retry == 0 && delivered > 0) {
       st.backoff.reset();
+      // Delivered: it reached its destination, however it learned of it.
+      if (st.metrics->never_connected()) st.metrics->connected();
       auto now = st.metrics->current_state();
       if (now == component_state::degraded ||
           now == component_state::connecting ||

@@ -26,7 +26,10 @@ struct supervised {
 };
 
 struct supervisor_state {
-  std::vector<supervised> children;
+  /// By a number never used again: a retired child is dropped once it is
+  /// down, and a restart on its way finds nothing.
+  std::map<std::size_t, supervised> children;
+  std::size_t next_id = 0;
   std::map<caf::actor_addr, std::size_t> by_addr;
   /// Watched, not restarted (channels): their metrics, by address.
   std::map<caf::actor_addr, std::shared_ptr<component_metrics>> watched;
@@ -41,7 +44,7 @@ using supervisor_actor = caf::stateful_actor<supervisor_state>;
 void on_failure(supervisor_actor* self, std::size_t i, const std::string& why);
 
 void start_child(supervisor_actor* self, std::size_t i) {
-  auto& c = self->state.children[i];
+  auto& c = self->state.children.at(i);
   c.started = backoff_policy::clock::now();
   c.spec.metrics->set_state(component_state::starting);
   std::string why = "start returned no actor";
@@ -70,7 +73,7 @@ void start_child(supervisor_actor* self, std::size_t i) {
 // `failed` after `max_restarts` backoffs (bounded; see README).
 void on_failure(supervisor_actor* self, std::size_t i, const std::string& why) {
   auto& st = self->state;
-  auto& c = st.children[i];
+  auto& c = st.children.at(i);
   auto now = backoff_policy::clock::now();
   if (now - c.started >= st.limit.window) c.failures = 0;
   if (c.failures >= st.limit.max_restarts) {
@@ -98,10 +101,14 @@ caf::behavior supervisor(supervisor_actor* self,
     self->monitor(w.actor);
     self->state.watched[w.actor.address()] = w.metrics;
   }
-  for (auto& spec : children)
-    self->state.children.push_back(supervised{std::move(spec), {}, policy});
-  for (std::size_t i = 0; i < self->state.children.size(); ++i)
-    start_child(self, i);
+  std::vector<std::size_t> ids;
+  for (auto& spec : children) {
+    auto id = self->state.next_id++;
+    self->state.children.emplace(id, supervised{std::move(spec), {}, policy});
+    ids.push_back(id);
+  }
+  for (auto id : ids)
+    start_child(self, id);
   self->set_down_handler([self](const caf::down_msg& dm) {
     // A retired child going down is the reload stopping it.
     auto& st = self->state;
@@ -121,10 +128,11 @@ caf::behavior supervisor(supervisor_actor* self,
     if (it == st.by_addr.end()) return;
     auto i = it->second;
     st.by_addr.erase(it);
-    auto& c = st.children[i];
+    auto& c = st.children.at(i);
     c.current = nullptr;
     if (st.stopping || c.retired || dm.reason == caf::exit_reason::normal) {
       c.spec.metrics->set_state(component_state::stopped);
+      if (c.retired) st.children.erase(i); // a reload took it out: gone
       return;
     }
     on_failure(self, i, "down (" + self->system().render(dm.reason) + ")");
@@ -132,12 +140,19 @@ caf::behavior supervisor(supervisor_actor* self,
   return {
       [self](restart_atom, std::size_t i) {
         auto& st = self->state;
-        if (!st.stopping && !st.children[i].retired) start_child(self, i);
+        auto c = st.children.find(i);
+        if (!st.stopping && c != st.children.end() && !c->second.retired)
+          start_child(self, i);
       },
       [self](caf::get_atom, const std::string& name) -> caf::actor {
-        for (auto& c : self->state.children)
+        for (auto& [_, c] : self->state.children)
           if (c.spec.name == name && !c.retired) return c.current;
         return nullptr;
+      },
+      [self](caf::get_atom) {
+        // How many children it keeps (retired ones that are down are
+        // dropped): a test's view.
+        return static_cast<uint64_t>(self->state.children.size());
       },
       [self](adopt_atom, const std::shared_ptr<adoption>& more) {
         auto& st = self->state;
@@ -147,16 +162,21 @@ caf::behavior supervisor(supervisor_actor* self,
           st.watched[w.actor.address()] = w.metrics;
         }
         for (auto& spec : more->children) {
-          st.children.push_back(supervised{std::move(spec), {}, st.policy});
-          if (!st.stopping) start_child(self, st.children.size() - 1);
+          auto id = st.next_id++;
+          st.children.emplace(id, supervised{std::move(spec), {}, st.policy});
+          if (!st.stopping) start_child(self, id);
         }
         return ok_atom::value;
       },
       [self](retire_atom, const std::string& name) -> caf::actor {
-        for (auto& c : self->state.children)
+        auto& st = self->state;
+        for (auto& [id, c] : st.children)
           if (c.spec.name == name && !c.retired) {
             c.retired = true;
-            return c.current;
+            auto current = c.current;
+            // Down already (backing off): gone now; else once it is down.
+            if (!current) st.children.erase(id);
+            return current;
           }
         return nullptr;
       },

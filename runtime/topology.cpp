@@ -264,6 +264,10 @@ private:
         continue;
       }
       auto name = it->first.Scalar();
+      if (auto why = control_character_in(name); !why.empty()) {
+        add(location_of(it->first, file_), path, why);
+        continue;
+      }
       if (!seen.insert(name).second) {
         add(location_of(it->first, file_), path,
             "duplicate key '" + name + "'");
@@ -984,6 +988,8 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
     out.errors.push_back({{}, path, "expected a mapping with 'type'"});
     return out;
   }
+  if (!check_yaml_bounds(node, "(sent by the agent)", out.errors, path))
+    return out;
   scoped_no_env_expansion as_sent; // the agent expanded it already
   option_reader r(node, path, "(sent by the agent)", out.errors);
   auto type = r.required_str("type");
@@ -1084,7 +1090,10 @@ load_result load_topology_text(const std::string& text, const std::string& file,
   YAML::Node root;
   try {
     root = YAML::Load(text);
-    loader{reg, file, text, res.errors, probe}.load(root, res.topo);
+    // Aliases are shared nodes that every walk below expands: bound them
+    // before anything walks (or copies) the document.
+    if (check_yaml_bounds(root, file, res.errors))
+      loader{reg, file, text, res.errors, probe}.load(root, res.topo);
   } catch (const YAML::Exception& e) {
     // Malformed YAML (or a component parser tripping over yaml-cpp).
     location where{file, 0, 0};

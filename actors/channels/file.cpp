@@ -40,6 +40,13 @@ file_config parse_file(option_reader& r) {
     cfg.fsync_interval = std::chrono::milliseconds{1000};
   }
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
+  cfg.transaction_timeout =
+      r.duration("transaction_timeout", cfg.transaction_timeout);
+  if (cfg.transaction_timeout.count() != 0 &&
+      cfg.transaction_timeout < std::chrono::seconds{1}) {
+    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    cfg.transaction_timeout = std::chrono::milliseconds{600000};
+  }
   if (cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
@@ -76,6 +83,8 @@ struct entry {
 
 struct file_txn {
   caf::actor_addr owner;
+  std::chrono::steady_clock::time_point opened =
+      std::chrono::steady_clock::now();
   caf::message reply; ///< (txn_id, batch) as sent to the taker
   std::vector<uint64_t> seqs;
   std::size_t bytes = 0;
@@ -183,7 +192,9 @@ struct file_state {
   std::unordered_map<uint64_t, writing_put> writing;
   std::size_t writing_events = 0;
   std::size_t writing_bytes = 0;
-  takers takes;                    ///< held takes, watched takers
+  takers takes; ///< held takes, watched takers
+  /// When stale transactions were last looked for.
+  std::chrono::steady_clock::time_point stale_check{};
   std::deque<record_span> records; ///< by number
   std::size_t log_bytes = 0;       ///< sizes of `records` with open events
   trouble why;
@@ -452,7 +463,7 @@ void close_channel(file_actor* self, const caf::actor_addr& only = {}) {
     batch events;
     for (; i != st.held.end() && i->answer == answer; ++i)
       std::move(i->events.begin(), i->events.end(), std::back_inserter(events));
-    if (answer->orphan) {
+    if (answer->orphan || has_ended(answer->owner)) {
       // Nobody to hand them back to: read, never accepted, counted here.
       spdlog::warn("{}: closed with a put of {} events whose sender is gone; "
                    "counted as never accepted",
@@ -555,9 +566,14 @@ caf::result<ok_atom> end_txn(file_actor* self, txn_id id, const char* what,
   return ok_atom::value;
 }
 
+std::pair<std::size_t, std::size_t>
+roll_back_taker(file_actor* self, const caf::actor_addr& taker);
+
 caf::result<txn_id, batch> take(file_actor* self, uint32_t max,
                                 std::size_t max_bytes) {
   auto& st = self->state;
+  revoke_stale(self, st.open, st.takes, st.cfg.transaction_timeout,
+               st.metrics->name, st.stale_check, roll_back_taker);
   auto r = st.takes.take(self, max, max_bytes, !st.queue.empty(),
                          st.cfg.keep_alive, open_txn);
   st.publish();

@@ -30,6 +30,9 @@ struct file_config {
   std::chrono::milliseconds fsync_interval{1000};
   /// How long an empty take is held before it is answered empty.
   std::chrono::milliseconds keep_alive{500};
+  /// A taker holding a transaction open longer is revoked (its events go
+  /// back, its late commit is refused); 0: never.
+  std::chrono::milliseconds transaction_timeout{600000};
   /// The events kept in memory at most (queued and taken): a prefix of the
   /// log; the rest is read back from disk in order as room frees. Not an
   /// option: 8 x transaction_capacity and memory_bytes.

@@ -21,6 +21,13 @@ memory_config parse_memory(option_reader& r) {
   cfg.transaction_capacity = r.count(
       "transaction_capacity", std::min(cfg.transaction_capacity, cfg.capacity));
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
+  cfg.transaction_timeout =
+      r.duration("transaction_timeout", cfg.transaction_timeout);
+  if (cfg.transaction_timeout.count() != 0 &&
+      cfg.transaction_timeout < std::chrono::seconds{1}) {
+    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    cfg.transaction_timeout = std::chrono::milliseconds{600000};
+  }
   if (cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
@@ -44,6 +51,8 @@ struct transaction {
   /// Where its events belong in the queue: the transaction that first took
   /// its first event (smaller is older).
   txn_id order = 0;
+  std::chrono::steady_clock::time_point opened =
+      std::chrono::steady_clock::now();
 };
 
 /// A put waiting for room. It is admitted in pieces as room frees up (a put
@@ -71,6 +80,8 @@ struct memory_state {
   /// Closed (close_atom): puts are refused, the channel drains.
   bool closed = false;
   takers takes; ///< held takes, watched takers
+  /// When stale transactions were last looked for.
+  std::chrono::steady_clock::time_point stale_check{};
   txn_id next_txn = 1;
 
   static inline const char* name = "memory_channel";
@@ -239,7 +250,7 @@ void close_channel(memory_actor* self, const caf::actor_addr& only = {}) {
   }
   st.closed = true;
   for (auto& pp : st.puts) {
-    if (pp.next == 0 && pp.orphan) {
+    if (pp.next == 0 && (pp.orphan || has_ended(pp.owner))) {
       // Nobody to hand them back to: read, never accepted, counted here.
       spdlog::warn("{}: closed with a put of {} events whose sender is gone; "
                    "counted as never accepted",
@@ -324,9 +335,14 @@ caf::result<ok_atom> commit(memory_actor* self, txn_id id,
   return ok_atom::value;
 }
 
+std::pair<std::size_t, std::size_t>
+roll_back_taker(memory_actor* self, const caf::actor_addr& taker);
+
 caf::result<txn_id, batch> take(memory_actor* self, uint32_t max,
                                 std::size_t max_bytes) {
   auto& st = self->state;
+  revoke_stale(self, st.open, st.takes, st.cfg.transaction_timeout,
+               st.metrics->name, st.stale_check, roll_back_taker);
   auto r = st.takes.take(self, max, max_bytes, !st.queue.empty(),
                          st.cfg.keep_alive, open_txn);
   st.publish();

@@ -18,6 +18,9 @@ struct memory_config {
   std::size_t transaction_capacity = 10000; ///< most events in a put or take
   /// How long an empty take is held before it is answered empty.
   std::chrono::milliseconds keep_alive{500};
+  /// A taker holding a transaction open longer is revoked (its events go
+  /// back, its late commit is refused); 0: never.
+  std::chrono::milliseconds transaction_timeout{600000};
 };
 
 /// Pure: reads the options, touches nothing.

@@ -64,6 +64,41 @@ void revoke_taker(Takers& takes, const std::string& name,
                name, txns, events);
 }
 
+/// True when `who` has ended (its down message may not have arrived yet).
+inline bool has_ended(const caf::actor_addr& who) {
+  auto ptr = caf::actor_cast<caf::strong_actor_ptr>(who);
+  return !ptr || ptr->get()->getf(caf::abstract_actor::is_terminated_flag);
+}
+
+/// Revokes (see takers::revoke) every taker holding a transaction of
+/// `open` (a map of txn id to transactions with `owner` and `opened`)
+/// opened more than `timeout` ago: what it holds goes back now, for another
+/// sink (or its own restart) to deliver, and its late commit is refused. A
+/// sink stuck on a dead peer pins nothing for longer than that. Called as
+/// takers come and go (at most once a second: `last` is when it last
+/// looked), not by a timer: a timer would hold the channel alive after it
+/// ends.
+template <class Self, class Open, class Takers, class RollBack>
+void revoke_stale(Self* self, Open& open, Takers& takes,
+                  std::chrono::milliseconds timeout, const std::string& name,
+                  std::chrono::steady_clock::time_point& last,
+                  RollBack roll_back) {
+  auto now = std::chrono::steady_clock::now();
+  if (timeout.count() == 0 || open.empty() ||
+      now - last < std::chrono::seconds{1})
+    return;
+  last = now;
+  std::set<caf::actor_addr> stale;
+  for (auto& [id, t] : open)
+    if (now - t.opened > timeout) stale.insert(t.owner);
+  for (auto& who : stale) {
+    spdlog::warn("{}: a taker held a transaction open longer than "
+                 "transaction_timeout ({} ms)",
+                 name, timeout.count());
+    revoke_taker(takes, name, who, [&] { return roll_back(self, who); });
+  }
+}
+
 /// Logs a refused commit from another process (a lease rolled back after
 /// its node was lost, committed late).
 inline void log_refused_commit(caf::scheduled_actor* self,
@@ -104,8 +139,9 @@ public:
     auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
     if (revoked_.count(owner))
       return make_error(errc::unknown_transaction,
-                        "this taker's leases were revoked (its node was "
-                        "lost)");
+                        "this taker's transactions were revoked (its node "
+                        "was lost, or it held one past "
+                        "transaction_timeout)");
     auto rp = self->make_response_promise();
     auto n = max == 0 ? 1 : static_cast<std::size_t>(max);
     if (has_events) {

@@ -274,6 +274,7 @@ void connect(link_actor* self) {
                                     st.metrics->name, st.peer, version, max);
                                 st.last_error.clear();
                                 ++st.metrics->connections_open;
+                                st.metrics->connected();
                                 st.metrics->set_state(component_state::running);
                                 self->delayed_send(self, keepalive_interval,
                                                    ping_atom::value, round);
@@ -595,6 +596,15 @@ caf::behavior hop_link(link_actor* self, hop_sink_config cfg,
   };
 }
 
+/// /ready waits until the sink reached its receiver once: said here, as
+/// the sink starts, before its driver can call it `running` (the link
+/// actor's own start comes later).
+std::shared_ptr<component_metrics>
+awaiting(std::shared_ptr<component_metrics> m) {
+  m->awaits_connection();
+  return m;
+}
+
 class hop_backend : public sink_backend {
 public:
   hop_backend(caf::actor_system& sys, const hop_sink_config& cfg,
@@ -602,8 +612,9 @@ public:
       : cfg_(cfg), remote_max_(std::make_shared<std::atomic<uint64_t>>(0)),
         message_max_(std::make_shared<std::atomic<uint64_t>>(
             hop::link_estimate::first_message)),
-        link_(sys.spawn(hop_link, cfg, std::move(sender), std::move(metrics),
-                        remote_max_, message_max_)) {}
+        link_(sys.spawn(hop_link, cfg, std::move(sender),
+                        awaiting(std::move(metrics)), remote_max_,
+                        message_max_)) {}
 
   ~hop_backend() override {
     caf::anon_send_exit(link_, caf::exit_reason::user_shutdown);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -426,6 +427,7 @@ public:
   kafka_backend(const kafka_config& cfg, std::string bootstrap,
                 std::shared_ptr<component_metrics> metrics, sink_context& ctx)
       : cfg_(cfg), metrics_(std::move(metrics)), ctx_(ctx) {
+    metrics_->awaits_connection();
     metrics_->set_state(component_state::connecting,
                         "no broker reached yet at " + bootstrap);
     templated_ = cfg_.topic.find("%{") != std::string::npos;
@@ -534,6 +536,7 @@ private:
                               default_topic_ ? default_topic_->rkt : nullptr,
                               &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
           rd_kafka_metadata_destroy(md);
+          metrics_->connected();
           if (metrics_->state.load() == connecting)
             metrics_->set_state(component_state::running);
           spdlog::debug("{}: connected in {} ms", metrics_->name,
@@ -625,6 +628,10 @@ private:
 
 void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* b = static_cast<const kafka_backend*>(rd_kafka_opaque(rk));
+  // A broker's failure ("FAIL") is logged by librdkafka and also handed to
+  // the error callback (rd_kafka_broker_set_error), which counts it in
+  // connection_failures and logs it: logged here too, each was said twice.
+  if (std::strcmp(fac, "FAIL") == 0) return;
   if (level <= 4) // warning and worse
     spdlog::warn("{}: kafka: {}: {}", b ? b->name() : "kafka", fac, buf);
 }

@@ -14,8 +14,7 @@ logger_config parse_logger(option_reader& r) {
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  cfg.max_body_bytes =
-      static_cast<std::size_t>(r.integer("max_body_bytes", 16, 0));
+  cfg.max_body_bytes = r.bytes("max_body_bytes", cfg.max_body_bytes, 0);
   return cfg;
 }
 

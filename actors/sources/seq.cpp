@@ -13,8 +13,7 @@ seq_config parse_seq(option_reader& r) {
   cfg.count = static_cast<uint64_t>(r.integer("count", 0, 0));
   cfg.start = static_cast<uint64_t>(r.integer("start", 0, 0));
   cfg.rate = static_cast<uint64_t>(r.integer("rate", 0, 0));
-  cfg.body_size =
-      static_cast<std::size_t>(r.integer("body_size", 0, 0, 64 * 1024 * 1024));
+  cfg.body_size = r.bytes("body_size", cfg.body_size, 0, 64 * 1024 * 1024);
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");

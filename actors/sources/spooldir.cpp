@@ -11,9 +11,11 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include <re2/re2.h>
 #include <spdlog/spdlog.h>
 
+#include "runtime/file_lock.hpp"
 #include "runtime/source_pump.hpp"
 
 namespace flumen::sources {
@@ -81,7 +84,7 @@ spooldir_config parse_spooldir(option_reader& r) {
     r.error("deserializer", "'" + deserializer +
                                 "' is not supported; the only deserializer "
                                 "is 'line' (Flume's LINE)");
-  cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;
@@ -149,11 +152,25 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+/// The spool directory's lock file (hidden: never a file to read).
+constexpr const char* spool_lock_name = ".flumen.lock";
+
+/// How file name patterns are compiled: `.` matches any byte of a name, a
+/// newline too (RE2's default leaves it out, and a file whose name held
+/// one matched no pattern: it was skipped without a word).
+RE2::Options name_pattern_options() {
+  RE2::Options o{RE2::Quiet};
+  o.set_dot_nl(true);
+  return o;
+}
+
 class spool_reader {
 public:
   spool_reader(const spooldir_config& cfg, source_pump& pump)
-      : cfg_(cfg), pump_(pump), include_(cfg.include_pattern, RE2::Quiet),
-        ignore_(cfg.ignore_pattern, RE2::Quiet), rng_(std::random_device{}()) {
+      : cfg_(cfg), pump_(pump),
+        include_(cfg.include_pattern, name_pattern_options()),
+        ignore_(cfg.ignore_pattern, name_pattern_options()),
+        rng_(std::random_device{}()) {
     // Parsing checked both; a config built elsewhere may not have been.
     if (!include_.ok())
       throw std::runtime_error("invalid include_pattern: " + include_.error());
@@ -182,6 +199,7 @@ private:
   void add_headers(batch& pending, std::size_t from, const std::string& file);
   bool emit_due(batch& pending, bool all);
   bool mark_done(const std::string& file, bool quiet);
+  bool hold_lock();
   void fail(const std::string& why);
   void update_state();
 
@@ -200,22 +218,65 @@ private:
   std::set<std::string> blocked_;
   bool list_failed_ = false;
   bool degraded_ = false;
+  /// The directory's lock; taken before reading, again when the directory
+  /// was made anew, and waited for while another agent holds it.
+  std::unique_ptr<file_lock> lock_;
+  bool lock_waiting_ = false;
+  std::string lock_error_;
 };
 
 void spool_reader::run() {
   spdlog::info("{}: spooling directory {}", name(), dir_.string());
   while (!stop_asked()) {
     bool any = false;
-    for (auto& c : scan()) {
-      if (stop_asked()) return;
-      auto r = consume(c);
-      if (r == outcome::stopped) return;
-      any = any || r == outcome::done;
+    auto files = scan();
+    // Only the holder of the directory's lock reads: two agents on one
+    // spool directory would both read every file (a listing failure says
+    // enough on its own).
+    if (!list_failed_ && hold_lock()) {
+      for (auto& c : files) {
+        if (stop_asked()) return;
+        auto r = consume(c);
+        if (r == outcome::stopped) return;
+        any = any || r == outcome::done;
+      }
     }
     update_state();
     // After a file was done, look again at once: more may be waiting.
     if (!any && !pump_.sleep_for(cfg_.poll_delay)) return;
   }
+}
+
+bool spool_reader::hold_lock() {
+  if (lock_ && lock_->still_held()) return true;
+  lock_.reset();
+  auto path = (dir_ / spool_lock_name).string();
+  std::string why;
+  try {
+    auto lock = std::make_unique<file_lock>(path);
+    if (lock->held()) {
+      lock_ = std::move(lock);
+      if (lock_waiting_)
+        spdlog::info("{}: took the lock of {}; reading it", name(),
+                     dir_.string());
+      lock_waiting_ = false;
+      return true;
+    }
+    why = "spool directory " + dir_.string() +
+          " is read by another running agent" +
+          (lock->holder().empty() ? std::string{}
+                                  : " (pid " + lock->holder() + ")") +
+          ", which holds " + path +
+          "; two agents must not share a spool directory: this source "
+          "waits until it is free";
+  } catch (const std::system_error& e) {
+    why = "cannot lock spool directory " + dir_.string() + ": " + e.what() +
+          "; trying again every poll_delay";
+  }
+  if (!lock_waiting_ || why != lock_error_) fail(why);
+  lock_waiting_ = true;
+  lock_error_ = why;
+  return false;
 }
 
 bool spool_reader::eligible(const std::string& file) const {
@@ -466,8 +527,8 @@ void spool_reader::fail(const std::string& why) {
 }
 
 void spool_reader::update_state() {
-  if (!degraded_ || list_failed_ || !failed_.empty() || !unmarked_.empty() ||
-      !blocked_.empty())
+  if (!degraded_ || list_failed_ || lock_waiting_ || !failed_.empty() ||
+      !unmarked_.empty() || !blocked_.empty())
     return;
   degraded_ = false;
   spdlog::info("{}: no file is in error any more", name());

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <system_error>
 
 #include <caf/actor.hpp>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/filelog/crc32c.hpp"
+#include "runtime/file_lock.hpp"
 #include "runtime/source_pump.hpp"
 
 namespace flumen::sources {
@@ -35,6 +37,9 @@ taildir_config parse_taildir(option_reader& r) {
     r.error("filegroups", "required: group name -> path (e.g. "
                           "`app: /var/log/app/*.log`)");
   for (auto& [group, path] : cfg.filegroups) {
+    // Group names appear in log lines ("tailing ... (group app)").
+    if (auto why = control_character_in(group); !why.empty())
+      r.error("filegroups", "group " + why);
     fs::path p{path};
     auto name = p.filename().string();
     if (path.empty() || !p.is_absolute() || name.empty())
@@ -88,7 +93,7 @@ taildir_config parse_taildir(option_reader& r) {
     cfg.poll_interval = std::chrono::milliseconds{1000};
   }
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.max_line_length = r.count("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   if (auto m = r.node("multiline"); m.IsDefined()) {
@@ -117,9 +122,23 @@ taildir_config parse_taildir(option_reader& r) {
   return cfg;
 }
 
+std::chrono::milliseconds
+taildir_wait(std::chrono::steady_clock::time_point now,
+             std::chrono::steady_clock::time_point last_scan, bool pending,
+             std::chrono::milliseconds poll_interval) {
+  if (!pending) return poll_interval;
+  auto due = last_scan + taildir_scan_spacing;
+  if (due <= now) return std::chrono::milliseconds{0};
+  // Rounded up: poll() takes whole milliseconds, and waking early only
+  // loops once more.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+  return std::min(left, poll_interval);
+}
+
 namespace {
 
 using clock = std::chrono::steady_clock;
+constexpr auto scan_spacing = taildir_scan_spacing;
 
 struct file_id {
   dev_t dev = 0;
@@ -193,6 +212,11 @@ public:
     std::error_code ec;
     auto dir = fs::path{cfg_.positions_file}.parent_path();
     if (!dir.empty()) fs::create_directories(dir, ec);
+    // Two agents on one positions file would both read every file and
+    // overwrite each other's positions: only the holder of its lock reads;
+    // another waits for it, `degraded` and saying who holds it.
+    auto lock = take_lock();
+    if (!lock) return; // stopped while waiting
     load_positions();
     watch_directories();
     auto next_scan = clock::now();
@@ -200,12 +224,12 @@ public:
     auto next_timeouts = clock::now();
     for (;;) {
       if (pump_.stopping() || pump_.aborted()) break;
-      auto now = clock::now();
       // inotify fires on every append too: a new file is looked for at
-      // most every 20 ms, and every poll_interval whatever it says.
+      // most every 20 ms, and every poll_interval whatever it says. A file
+      // that appears is opened at once (drain_inotify), listed or not.
       if (drain_inotify()) events_ = true;
-      if ((events_ && now - last_scan >= std::chrono::milliseconds{20}) ||
-          now >= next_scan) {
+      auto now = clock::now();
+      if ((events_ && now - last_scan >= scan_spacing) || now >= next_scan) {
         events_ = false;
         scan();
         last_scan = now;
@@ -221,7 +245,8 @@ public:
       save_positions();
       if (progress) continue;
       pollfd p[2] = {{pump_.wake_fd(), POLLIN, 0}, {inotify_, POLLIN, 0}};
-      auto wait = cfg_.poll_interval;
+      auto wait =
+          taildir_wait(clock::now(), last_scan, events_, cfg_.poll_interval);
       if (start_) wait = std::min(wait, cfg_.multiline_timeout);
       ::poll(p, inotify_ >= 0 ? 2 : 1, static_cast<int>(wait.count()));
     }
@@ -236,6 +261,43 @@ public:
 
 private:
   // -- positions -------------------------------------------------------------
+
+  /// The positions file's lock (`FILE.lock`), waited for while another
+  /// agent holds it (retried every poll_interval); nullptr when the source
+  /// was stopped meanwhile.
+  std::unique_ptr<file_lock> take_lock() {
+    std::string last;
+    for (;;) {
+      std::string why;
+      try {
+        auto lock = std::make_unique<file_lock>(cfg_.positions_file + ".lock");
+        if (lock->held()) {
+          if (!last.empty()) {
+            spdlog::info("{}: took the lock of {}; reading", m_.name,
+                         cfg_.positions_file);
+            m_.set_state(component_state::running);
+          }
+          return lock;
+        }
+        why = "positions file " + cfg_.positions_file +
+              " is used by another running agent" +
+              (lock->holder().empty() ? std::string{}
+                                      : " (pid " + lock->holder() + ")") +
+              ", which holds " + lock->path() +
+              "; two agents must not share a positions file: this source "
+              "waits until it is free";
+      } catch (const std::system_error& e) {
+        why = "cannot lock positions file " + cfg_.positions_file + ": " +
+              e.what() + "; trying again every poll_interval";
+      }
+      if (why != last) {
+        spdlog::error("{}: {}", m_.name, why);
+        m_.set_state(component_state::degraded, why);
+        last = why;
+      }
+      if (!pump_.sleep_for(cfg_.poll_interval)) return nullptr;
+    }
+  }
 
   void load_positions() {
     std::ifstream in{cfg_.positions_file};
@@ -325,25 +387,125 @@ private:
     std::set<std::string> dirs;
     for (auto& [_, path] : cfg_.filegroups)
       dirs.insert(fs::path{path}.parent_path().string());
-    for (auto& d : dirs)
-      if (::inotify_add_watch(inotify_, d.c_str(),
-                              IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-                                  IN_MODIFY | IN_DELETE | IN_CLOSE_WRITE |
-                                  IN_ATTRIB) < 0)
+    for (auto& d : dirs) {
+      int wd = ::inotify_add_watch(inotify_, d.c_str(),
+                                   IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+                                       IN_MODIFY | IN_DELETE | IN_CLOSE_WRITE |
+                                       IN_ATTRIB);
+      if (wd < 0)
         spdlog::warn("{}: cannot watch {} ({}); it is listed every {} ms",
                      m_.name, d, std::strerror(errno),
                      cfg_.poll_interval.count());
+      else
+        watched_[wd] = d;
+    }
   }
 
-  /// True when inotify said anything happened.
+  /// The group whose glob `name` in directory `dir` matches (the first,
+  /// as a listing takes it); empty when none.
+  std::string group_of(const std::string& dir, const std::string& name) const {
+    for (auto& [group, glob] : cfg_.filegroups) {
+      fs::path g{glob};
+      if (g.parent_path().string() == dir &&
+          ::fnmatch(g.filename().string().c_str(), name.c_str(), FNM_PERIOD) ==
+              0)
+        return group;
+    }
+    return {};
+  }
+
+  /// A name that appeared in a watched directory and matched a glob, not
+  /// yet opened: followed through renames until it is.
+  struct appeared {
+    std::string path;
+    std::string group;
+    uint32_t cookie = 0; ///< being renamed (IN_MOVED_FROM seen)
+  };
+
+  /// Reads what inotify queued; true when it said anything happened. A
+  /// file that appears under a name its glob matches (created, or renamed
+  /// to it) is opened at once, at whatever name its renames since gave it:
+  /// a file written in one go and renamed out of the glob before the next
+  /// listing is read all the same. A closed file (idle, or closed for want
+  /// of descriptors) that is renamed is followed to its new name.
   bool drain_inotify() {
     if (inotify_ < 0) return false;
     bool any = false;
+    std::vector<appeared> news;
+    std::map<uint32_t, file_id> moving; // closed files being renamed
     alignas(inotify_event) char buf[8192];
     for (;;) {
       auto n = ::read(inotify_, buf, sizeof(buf));
       if (n <= 0) break;
       any = true;
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        if (ev->mask & IN_Q_OVERFLOW) {
+          // Events were lost: the listing still finds what is there, but
+          // a file renamed away meanwhile may never be seen.
+          if (!warned_overflow_)
+            spdlog::warn("{}: inotify's queue overflowed (more than "
+                         "fs.inotify.max_queued_events events while the "
+                         "source waited); a file created and renamed out of "
+                         "its glob meanwhile may be missed",
+                         m_.name);
+          warned_overflow_ = true;
+          continue;
+        }
+        auto w = watched_.find(ev->wd);
+        if (w == watched_.end() || ev->len == 0 || (ev->mask & IN_ISDIR))
+          continue;
+        std::string name{ev->name}; // NUL-padded
+        auto path = w->second + "/" + name;
+        if (ev->mask & IN_MOVED_FROM) {
+          for (auto& a : news)
+            if (a.cookie == 0 && a.path == path) a.cookie = ev->cookie;
+          for (auto& [id, f] : files_)
+            if (f.fd < 0 && f.path == path) moving[ev->cookie] = id;
+        } else if (ev->mask & IN_MOVED_TO) {
+          bool followed = false;
+          for (auto& a : news)
+            if (a.cookie != 0 && a.cookie == ev->cookie) {
+              a.path = path;
+              a.cookie = 0;
+              followed = true;
+            }
+          if (auto m = moving.find(ev->cookie); m != moving.end()) {
+            if (auto f = files_.find(m->second); f != files_.end())
+              f->second.path = path;
+            moving.erase(m);
+          }
+          if (!followed)
+            if (auto g = group_of(w->second, name); !g.empty())
+              news.push_back({path, g, 0});
+        } else if (ev->mask & IN_CREATE) {
+          if (auto g = group_of(w->second, name); !g.empty())
+            news.push_back({path, g, 0});
+        } else if (ev->mask & IN_DELETE) {
+          std::erase_if(news, [&](const appeared& a) {
+            return a.cookie == 0 && a.path == path;
+          });
+        }
+      }
+    }
+    // The first listing, which comes next, takes every file there is (and
+    // knows which were there at the start, for skip_to_end).
+    if (first_scan_) return any;
+    for (auto& a : news) {
+      if (a.cookie != 0) continue; // renamed out of the watched directories
+      struct stat st {};
+      if (::stat(a.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      file_id id{st.st_dev, st.st_ino};
+      if (files_.count(id)) continue;
+      auto slash = a.path.rfind('/');
+      bool matched =
+          !group_of(a.path.substr(0, slash), a.path.substr(slash + 1)).empty();
+      if (!matched)
+        spdlog::info("{}: {} appeared and was renamed before it was read; "
+                     "reading it",
+                     m_.name, a.path);
+      track(id, a.path, a.group, st, matched);
     }
     return any;
   }
@@ -397,11 +559,44 @@ private:
     // nothing about what was rotated away.
     if (complete)
       for (auto& [id, f] : files_)
-        if (!seen.count(id)) f.matched = false;
+        if (!seen.count(id)) {
+          if (f.matched && f.fd < 0) follow_closed(f);
+          f.matched = false;
+        }
     if (first_scan_) {
       first_scan_ = false;
       find_rotated_while_down(seen);
     }
+  }
+
+  /// A closed file (idle, or closed for want of descriptors) that its
+  /// glob no longer lists was renamed or deleted: found by its inode (at
+  /// the name inotify saw it renamed to, or in its directory), it is
+  /// opened again when it holds more than was read.
+  void follow_closed(tailed& f) {
+    struct stat st {};
+    auto same = [&](const std::string& p) {
+      return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+             file_id{st.st_dev, st.st_ino} == f.id;
+    };
+    std::string found;
+    if (same(f.path)) {
+      found = f.path;
+    } else {
+      std::error_code ec;
+      for (fs::directory_iterator it{fs::path{f.path}.parent_path(), ec}, end;
+           !ec && it != end; it.increment(ec))
+        if (auto p = it->path().string(); same(p)) {
+          found = p;
+          break;
+        }
+    }
+    if (found.empty()) return; // deleted, or moved to another directory
+    if (found != f.path)
+      spdlog::info("{}: {} was renamed to {} while closed; following it",
+                   m_.name, f.path, found);
+    f.path = found;
+    if (static_cast<uint64_t>(st.st_size) != f.pos) reopen(f);
   }
 
   /// A file saved in the positions but not listed now may have been
@@ -857,6 +1052,8 @@ private:
   bool events_ = false;               ///< inotify spoke since the last listing
   std::set<std::string> warned_open_; ///< files that could not be opened
   int inotify_ = -1;
+  std::map<int, std::string> watched_; ///< inotify watch -> directory
+  bool warned_overflow_ = false;
   uint64_t open_files_ = 0;
 };
 

@@ -44,6 +44,21 @@ struct taildir_config {
 
 taildir_config parse_taildir(option_reader& r);
 
+/// The least time between two listings of the globs that inotify asked for
+/// (it fires on every append too).
+inline constexpr std::chrono::milliseconds taildir_scan_spacing{20};
+
+/// How long the taildir reader may sleep in poll() before it must list the
+/// globs: `poll_interval`, or, while an event it already read waits for its
+/// listing (`pending`), until `taildir_scan_spacing` after the last one.
+/// poll() does not wake for events already read, so without this an event
+/// that came just after a listing waited a whole poll_interval (and a file
+/// created then and renamed away meanwhile was never read). Pure.
+std::chrono::milliseconds
+taildir_wait(std::chrono::steady_clock::time_point now,
+             std::chrono::steady_clock::time_point last_scan, bool pending,
+             std::chrono::milliseconds poll_interval);
+
 /// Tails the files of each group by inode: rename+create and copytruncate
 /// rotation, deleted files read to their end, new files found by inotify
 /// (and by listing every poll_interval). Positions are saved (write and

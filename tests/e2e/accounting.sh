@@ -44,7 +44,7 @@ agents:
     sinks:
       dead: {type: kafka, channel: c1, topic: t, bootstrap_servers: "127.0.0.1:9"}
 EOF
-"$FLUMEN" run "$WORK/mem.yaml" --shutdown-timeout 3s --stats-interval 100ms >"$WORK/mem.log" 2>&1 &
+"$FLUMEN" run "$WORK/mem.yaml" --shutdown-timeout 7s --stats-interval 100ms >"$WORK/mem.log" 2>&1 &
 agent=$!
 PIDS+=($agent)
 wait_for 20 grep -q "state=running" "$WORK/mem.log" || fail "mem: $(tail -3 "$WORK/mem.log")"
@@ -64,6 +64,9 @@ echo "memory: received $received = $left left in channels + $never never accepte
 ((left == 1000)) || fail "mem: $left left in the channel, want 1000: $(tail -2 "$WORK/mem.log")"
 ((left + never == received)) || fail "mem: $((received - left - never)) received events in no count: $(tail -2 "$WORK/mem.log")"
 ! grep -q "a source did not stop in time" "$WORK/mem.log" || fail "mem: $(grep "a source did not stop" "$WORK/mem.log")"
+# A stop that waits says what for, every 5 s.
+grep -qE "agent a1: stopping for 5 s: .*channels.c1 holds 1000 events.*sinks.dead connecting" "$WORK/mem.log" \
+  || fail "mem: no progress line: $(grep 'stopping for' "$WORK/mem.log")"
 
 # --- 2. file channel held full by byte_capacity, sink dead, SIGTERM ------------
 PORT=$(free_port)
@@ -153,4 +156,25 @@ echo "reload: received $received = $delivered delivered + $left left in the remo
 ((delivered + left + never == received)) || fail "reload: $((received - delivered - left - never)) events in no count: $(tail -3 "$WORK/reload.log")"
 ((left == 100)) || fail "reload: $left left, want the 100 c1 held"
 ! grep -q "a source did not stop in time" "$WORK/reload.log" || fail "reload: $(grep "a source did not stop" "$WORK/reload.log")"
+# --- 4. a SIGTERM during a reload's drain, and behind a stream of SIGHUPs ----
+# The reload waits (up to --shutdown-timeout, 20 s here) for c1 to drain,
+# which its stuck sink never does; a SIGTERM meanwhile ends the wait, and a
+# stream of SIGHUPs does not keep the SIGTERM waiting.
+write_conf c1
+"$FLUMEN" run "$WORK/reload.yaml" --shutdown-timeout 20s --stats-interval 100ms </dev/null >"$WORK/stop.log" 2>&1 &
+agent=$!
+PIDS+=($agent)
+wait_for 20 full "$WORK/stop.log" a1.channels.c1 100 || fail "stop: c1 did not fill: $(tail -3 "$WORK/stop.log")"
+write_conf c2
+kill -HUP "$agent"
+wait_for 10 grep -q "SIGHUP received, reloading" "$WORK/stop.log" || fail "stop: no reload"
+t0=$SECONDS
+for _ in $(seq 20); do kill -HUP "$agent" 2>/dev/null || true; done
+kill -TERM "$agent"
+for _ in $(seq 20); do kill -HUP "$agent" 2>/dev/null || true; done
+wait "$agent" || true
+took=$((SECONDS - t0))
+echo "stop: a SIGTERM during a reload and 40 SIGHUPs: stopped in $took s"
+((took < 12)) || fail "stop: the SIGTERM waited $took s behind the reload and SIGHUPs: $(grep -E 'SIGHUP|SIGTERM|reload' "$WORK/stop.log" | tail -5)"
+grep -q "SIGTERM received, stopping" "$WORK/stop.log" || fail "stop: $(tail -3 "$WORK/stop.log")"
 echo "1 passed, 0 failed"

@@ -176,4 +176,19 @@ rc=$?
 set -e
 [[ $rc == 2 ]] || fail "verify of a missing directory: exit $rc, want 2"
 grep -q "not a directory" "$WORK/out" || fail "verify: $(cat "$WORK/out")"
+# Names go into log lines: one with a control character is refused where
+# it is written (a newline split the agent's log lines), and a node's --name
+# too.
+printf 'agents:\n  a1:\n    sources:\n      "r\\n1": {type: seq, channels: [c1]}\n    channels:\n      c1: {type: memory}\n    sinks:\n      k1: {type: "null", channel: c1}\n' >"$WORK/names.yaml"
+set +e
+"$FLUMEN" validate "$WORK/names.yaml" >"$WORK/out" 2>&1
+rc=$?
+timeout 10 "$FLUMEN" node --name "$(printf 'n\n1')" --listen "127.0.0.1:$(free_port)" >"$WORK/node.out" 2>&1
+node_rc=$?
+set -e
+[[ $rc == 1 ]] || fail "a name with a newline validated: $(cat "$WORK/out")"
+grep -qF "names.yaml:4:7: agents.a1.sources: name 'r\x0a1' holds a control character" "$WORK/out" \
+  || fail "name error: $(cat "$WORK/out")"
+[[ $node_rc == 2 ]] || fail "node --name with a newline: exit $node_rc: $(cat "$WORK/node.out")"
+grep -qF "name 'n\x0a1' holds a control character" "$WORK/node.out" || fail "node: $(cat "$WORK/node.out")"
 echo "1 passed, 0 failed"

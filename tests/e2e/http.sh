@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP endpoint with curl, as an operator uses it: the file's `http:`
 # and `flumen run --http`; /metrics (Prometheus text), /metrics.json
-# (Flume's shape), /health (200, then 503 naming a degraded sink), /ready,
+# (Flume's shape), /health (200, then 503 naming a degraded sink), /ready
+# (503 until the hop sink reached its receiver once),
 # an unknown path (404), oversized headers (refused), and loopback only.
 source "$(dirname "$0")/common.sh"
 command -v curl >/dev/null || fail "curl is missing (./flumen.sh installs it)"
@@ -40,10 +41,28 @@ grep -q "^# TYPE flumen_events_received_total counter" "$WORK/m" || fail "no TYP
 grep -q "^flumen_process_resident_memory_bytes{agent=\"a1\"} [1-9]" "$WORK/m" || fail "no RSS"
 grep -q "^flumen_channel_size{agent=\"a1\",component=\"c1\",kind=\"channel\",type=\"memory\"} 100$" "$WORK/m" || fail "channel size"
 curl -s "http://127.0.0.1:$HTTP/metrics.json" | grep -q '"CHANNEL.c1":{[^}]*"ChannelSize":"100"' || fail "/metrics.json: $(curl -s "http://127.0.0.1:$HTTP/metrics.json")"
-# The hop sink can't connect: not failed or degraded but connecting; /ready
-# says 200 once nothing is starting; /health 200.
+# The hop sink can't connect: not failed or degraded but connecting, so
+# /health says 200; /ready says 503 naming it until it reached its
+# receiver once (then 200 for good).
 code() { curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$HTTP$1"; }
-[[ $(code /ready) == 200 ]] || fail "/ready: $(cat "$WORK/body")"
+[[ $(code /ready) == 503 ]] || fail "/ready with a sink never connected: $(cat "$WORK/body")"
+grep -q '"not_ok":\["sink k1"\]' "$WORK/body" || fail "/ready body: $(cat "$WORK/body")"
+cat >"$WORK/collector.yaml" <<YAML
+agents:
+  c1:
+    sources:
+      h1: {type: hop, port: $DEAD, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      n1: {type: "null", channel: c1}
+YAML
+"$FLUMEN" run "$WORK/collector.yaml" >"$WORK/collector.log" 2>&1 &
+COLLECTOR=$!; PIDS+=($COLLECTOR)
+ready() { [[ $(code /ready) == 200 ]]; }
+wait_for 30 ready || fail "/ready once the receiver is up: $(cat "$WORK/body"); $(tail -3 "$WORK/collector.log")"
+kill -TERM "$COLLECTOR"; wait "$COLLECTOR" || true
+[[ $(code /ready) == 200 ]] || fail "/ready after the receiver went: $(cat "$WORK/body")"
 [[ $(code /nope) == 404 ]] || fail "unknown path"
 grep -q "try /metrics" "$WORK/body" || fail "404 body: $(cat "$WORK/body")"
 big=$(head -c 20000 /dev/zero | tr '\0' a)

@@ -27,8 +27,11 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/sinks/kafka.hpp"
+#include "runtime/http_endpoint.hpp"
 #include "tests/integration/pipeline_fixture.hpp"
 #include "tests/support/kafka.hpp"
 #include "tests/support/wait.hpp"
@@ -667,6 +670,16 @@ agents:
 // `connecting` (never `running`), says where it tries, and commits nothing.
 TEST_F(kafka_errors, sink_without_reachable_broker_stays_connecting) {
   auto dead_port = test::free_port();
+  // Every line the sink logs, to see each librdkafka error said once.
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  spdlog::default_logger()->sinks().push_back(ring);
+  struct unhook {
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> r;
+    ~unhook() {
+      auto& sinks = spdlog::default_logger()->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), r), sinks.end());
+    }
+  } unhook_ring{ring};
   start(replace_all(R"(
 agents:
   a1:
@@ -696,6 +709,25 @@ agents:
   EXPECT_NE(k1.reason().find(std::to_string(dead_port)), std::string::npos)
       << "reason: " << k1.reason();
   EXPECT_EQ(k1.events_dropped.load(), 0u);
+  // Each client error librdkafka reports is counted once and logged once:
+  // it logs a broker's failure ("FAIL") and hands it to the error callback
+  // too, and both used to be logged.
+  auto failures_before = k1.connection_failures.load();
+  std::size_t logged = 0;
+  for (auto& line : ring->last_formatted()) {
+    EXPECT_EQ(line.find("kafka: FAIL:"), std::string::npos) << line;
+    if (line.find("a1.sinks.k1: kafka: ") != std::string::npos) ++logged;
+  }
+  auto failures_after = k1.connection_failures.load();
+  EXPECT_GE(failures_before, 2u);
+  EXPECT_GE(logged + 1, failures_before); // one may be between count and log
+  EXPECT_LE(logged, failures_after);
+  // Alive, not ready: /ready names it, /health does not.
+  auto ready = readiness("a1", metrics_);
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("\"not_ok\":[\"sink k1\"]"), std::string::npos)
+      << ready.body;
+  EXPECT_EQ(health("a1", metrics_).status, 200);
 }
 
 // Every broker of the cluster is down when the sink starts (their ports
@@ -731,6 +763,8 @@ agents:
       },
       2s))
       << k1.summary();
+  EXPECT_EQ(readiness("a1", metrics_).status, 503)
+      << readiness("a1", metrics_).body;
   for (int id = 1; id <= brokers; ++id)
     rd_kafka_mock_broker_set_up(mock(), id);
   ASSERT_TRUE(test::wait_until(
@@ -740,8 +774,14 @@ agents:
       },
       15s))
       << k1.summary();
+  EXPECT_EQ(readiness("a1", metrics_).status, 200)
+      << readiness("a1", metrics_).body;
   auto records = test::consume(cluster_->bootstrap_servers(), "late", count);
   EXPECT_EQ(expect_all_seq(records, count), 0u);
+  // Reached once: brokers going down again leave it ready.
+  for (int id = 1; id <= brokers; ++id)
+    rd_kafka_mock_broker_set_down(mock(), id);
+  EXPECT_EQ(readiness("a1", metrics_).status, 200);
 }
 
 // ---------------------------------------------------------------------------

@@ -461,3 +461,30 @@ TEST_F(file_channel, a_wholly_committed_segment_is_freed_on_a_small_disk) {
   EXPECT_NE(metrics_->reason().find("bytes free"), std::string::npos)
       << metrics_->reason();
 }
+
+// The same for the file channel: a transaction held past its timeout goes
+// back, so a stuck sink neither pins its events nor holds them from the
+// other sinks.
+TEST_F(file_channel, a_transaction_held_past_its_timeout_is_revoked) {
+  auto cfg = config(1000, 100);
+  cfg.transaction_timeout = 1s;
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  caf::scoped_actor stuck{sys};
+  auto t = take(stuck, ch, 3);
+  ASSERT_TRUE(t);
+  batch got;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto x = take(self, ch, 10, 200ms);
+        if (!x || x->events.empty()) return false;
+        for (auto& e : x->events)
+          got.push_back(e);
+        EXPECT_FALSE(commit(self, ch, x->id));
+        return got.size() == 6;
+      },
+      10s));
+  EXPECT_EQ(got.size(), 6u);
+  EXPECT_TRUE(is(commit(stuck, ch, t->id), errc::unknown_transaction));
+  EXPECT_TRUE(reaches(metrics_->channel_size, 0u));
+}

@@ -227,6 +227,33 @@ TEST_F(http_bodies, a_nodes_bodies_show_its_whole_registry) {
   EXPECT_EQ(readiness(scope, reg).status, 503); // a2.sinks.x is starting
 }
 
+// A Kafka or hop sink that never reached its destination is not ready,
+// whatever its state (the sink driver calls a sink `running` once it
+// started); once it connected, a lost connection or a restart leaves
+// /ready at 200 (that is /health's business).
+TEST_F(http_bodies, ready_waits_for_every_sink_to_have_connected_once) {
+  auto k = reg.get("a1.sinks.k9", "sink", "kafka");
+  k->awaits_connection();
+  k->set_state(component_state::connecting,
+               "no broker reached yet at 127.0.0.1:9");
+  auto r = readiness("a1", reg);
+  EXPECT_EQ(r.status, 503);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["status"], "starting");
+  ASSERT_EQ(j["not_ok"].size(), 1u) << r.body;
+  EXPECT_EQ(j["not_ok"][0], "sink k9");
+  EXPECT_EQ(j["components"]["k9"]["reason"],
+            "no broker reached yet at 127.0.0.1:9");
+  EXPECT_EQ(health("a1", reg).status, 200) << "connecting is alive";
+  k->set_state(component_state::running);
+  EXPECT_EQ(readiness("a1", reg).status, 503) << "running, never connected";
+  k->connected();
+  EXPECT_EQ(readiness("a1", reg).status, 200);
+  k->set_state(component_state::connecting, "connection lost");
+  k->awaits_connection(); // restarted with a new producer
+  EXPECT_EQ(readiness("a1", reg).status, 200);
+}
+
 TEST_F(http_bodies, stats_json_lists_every_counter_in_registry_order) {
   reg.find("a1.sinks.k1#2")->set_state(component_state::failed, "gone");
   reg.find("a1.sinks.k1#2")->set_placement("node n1 (10.0.0.5:4700)");

@@ -589,7 +589,9 @@ TEST_F(memory_channel, a_dead_senders_held_put_goes_in_or_is_counted_at_close) {
           return {[](tick_atom) {}};
         });
     // Its put is held (the channel is full); then it dies.
-    self->receive([](tick_atom) {}, caf::after(5s) >> [] { FAIL(); });
+    self->receive([](tick_atom) {},
+                  caf::after(5s) >>
+                      [&] { FAIL() << "close_first " << close_first; });
     self->monitor(sender);
     caf::anon_send_exit(sender, caf::exit_reason::kill);
     self->receive([](caf::down_msg&) {});
@@ -603,4 +605,38 @@ TEST_F(memory_channel, a_dead_senders_held_put_goes_in_or_is_counted_at_close) {
     }
     caf::anon_send_exit(ch, caf::exit_reason::kill);
   }
+}
+
+// A taker that holds a transaction past transaction_timeout (a sink stuck
+// on a dead peer) is revoked: its events go to the other takers, its late
+// commit is refused, and it may take nothing more (its restart may).
+TEST_F(memory_channel, a_transaction_held_past_its_timeout_is_revoked) {
+  auto cfg = channel_config(100, 100);
+  cfg.transaction_timeout = 1s;
+  auto ch = channel(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 6)));
+  caf::scoped_actor stuck{sys};
+  auto t = take(stuck, ch, 3);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->events, numbered(0, 3));
+  // Another sink goes on taking; once the stuck one is past its timeout,
+  // its events come back at the head.
+  batch got;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto x = take(self, ch, 10, 100ms);
+        if (!x || x->events.empty()) return false;
+        for (auto& e : x->events)
+          got.push_back(e);
+        EXPECT_FALSE(commit(self, ch, x->id));
+        return got.size() == 6;
+      },
+      10s));
+  auto expect = bodies(numbered(3, 3));
+  for (auto& b : bodies(numbered(0, 3)))
+    expect.push_back(b);
+  EXPECT_EQ(bodies(got), expect)
+      << "the fresh events first, then the revoked ones";
+  EXPECT_TRUE(is(commit(stuck, ch, t->id), errc::unknown_transaction));
+  EXPECT_FALSE(take(stuck, ch, 1));
 }

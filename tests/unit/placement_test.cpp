@@ -395,3 +395,25 @@ TEST(fold_replica, adds_to_the_base_never_goes_back_and_keeps_restarts) {
   EXPECT_EQ(m.events_committed.load(), UINT64_MAX);
   EXPECT_EQ(m.current_state(), component_state::running);
 }
+
+// /ready waits for every sink to have reached its destination once: a
+// placed one's reach comes with its reports, and its state with the first
+// (the answer to the placement's request for them), so the agent never
+// calls a replica that can't connect `running` meanwhile.
+TEST_F(placement_test, a_replicas_state_and_reach_follow_it) {
+  auto yaml = "type: hop\nchannel: c1\nhost: 127.0.0.1\nport: " +
+              std::to_string(closed_port()) + "\nconnect_timeout: 1s\n";
+  auto p = place(yaml, 10s);
+  auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return m->never_connected() &&
+               m->current_state() == component_state::connecting;
+      },
+      10s))
+      << "state " << to_string(m->current_state()) << ", reach "
+      << m->reach.load();
+  EXPECT_FALSE(m->reason().empty());
+  caf::scoped_actor self{sys_a};
+  EXPECT_TRUE(stop(self, p));
+}

@@ -367,3 +367,39 @@ TEST_F(supervisor_test, a_retired_channel_ending_is_not_a_failure) {
       .receive([](caf::actor&) {}, [](caf::error&) {});
   EXPECT_EQ(cm->current_state(), component_state::running);
 }
+
+// Fifty reloads that each adopt a child and retire it: the supervisor keeps
+// only what runs (a retired child is dropped once it is down; it kept them
+// all, with their wiring, for the process's life).
+TEST_F(supervisor_test, retired_children_are_dropped_once_down) {
+  start();
+  ASSERT_TRUE(next_after({}));
+  auto count = [&] {
+    uint64_t n = 0;
+    self->request(sup, std::chrono::seconds{5}, caf::get_atom::value)
+        .receive([&](uint64_t x) { n = x; }, [](caf::error&) {});
+    return n;
+  };
+  ASSERT_EQ(count(), 1u);
+  for (int i = 0; i < 50; ++i) {
+    auto more = std::make_shared<adoption>();
+    more->children.push_back(child_spec{"a1.sinks.k9",
+                                        [&]() -> caf::actor {
+                                          auto a = sys.spawn(child);
+                                          std::lock_guard guard{mtx};
+                                          children.push_back(a);
+                                          return a;
+                                        },
+                                        metrics_of("sinks", "k9", "test")});
+    self->request(sup, std::chrono::seconds{5}, adopt_atom::value, more)
+        .receive([](ok_atom) {}, [](caf::error&) {});
+    caf::actor retired;
+    self->request(sup, std::chrono::seconds{5}, retire_atom::value,
+                  std::string{"a1.sinks.k9"})
+        .receive([&](caf::actor& a) { retired = std::move(a); },
+                 [](caf::error&) {});
+    ASSERT_TRUE(retired);
+    self->send(retired, finish_atom::value);
+  }
+  EXPECT_TRUE(wait_until([&] { return count() == 1u; })) << count();
+}

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -183,6 +184,14 @@ protected:
   /// gives a duplicate or a premature event its chance).
   bool more_than(std::size_t n, std::chrono::milliseconds t = 300ms) {
     return wait_until([&] { return got_->size() > n; }, t);
+  }
+
+  /// True when the source has no file open. Idle files are closed when
+  /// the reader wakes up: an event in the directory (a file no glob
+  /// matches grows) wakes it.
+  bool all_closed() {
+    append(log("wake-up.txt"), ".");
+    return metrics_->connections_open == 0;
   }
 
   fs::path log(const std::string& name = "app.log") {
@@ -464,7 +473,140 @@ TEST_F(taildir_test, a_new_matching_file_is_found_others_are_ignored) {
   EXPECT_EQ(got_->bodies().back(), "second-1");
 }
 
+// A file written in one go and renamed out of the glob before the source
+// listed the directory (it waits for its window here, so it cannot list):
+// inotify saw it appear, so it is followed to its new name and read whole.
+TEST_F(taildir_test, a_file_renamed_away_before_its_first_read_is_read_whole) {
+  append(log(), text_of(lines("a", 1, 30)));
+  auto cfg = config();
+  cfg.max_inflight = 1;
+  cfg.poll_interval = 30s; // no listing finds it by chance
+  cfg.file_header = true;
+  auto src = start(cfg, true);
+  // One batch held, the reader waits for the window with two more read.
+  ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 1; }));
+  create_whole(log("burst.log"), text_of(lines("b", 1, 40)));
+  fs::rename(log("burst.log"), log("burst.log.1"));
+  // And one that is renamed twice, the second time back into the glob.
+  create_whole(log("twice.log"), text_of(lines("t", 1, 5)));
+  fs::rename(log("twice.log"), log("twice.log.1"));
+  fs::rename(log("twice.log.1"), log("twice-again.log"));
+  release();
+  ASSERT_TRUE(arrived(75)) << differences(
+      got_->bodies(),
+      concat({lines("a", 1, 30), lines("b", 1, 40), lines("t", 1, 5)}));
+  EXPECT_FALSE(more_than(75));
+  auto got = got_->bodies();
+  EXPECT_EQ(with_prefix(got, "a"), lines("a", 1, 30));
+  EXPECT_EQ(with_prefix(got, "b"), lines("b", 1, 40));
+  EXPECT_EQ(with_prefix(got, "t"), lines("t", 1, 5));
+  for (auto& e : got_->all())
+    if (e.body == "b-1") {
+      EXPECT_EQ(header(e, "file"), log("burst.log.1").string());
+    }
+  // Lines appended to it later are read too, until it is let go.
+  append(log("burst.log.1"), "b-41\n");
+  ASSERT_TRUE(arrived(76));
+  EXPECT_EQ(got_->bodies().back(), "b-41");
+  stop(src);
+}
+
+// A file closed while idle, appended to and renamed out of the glob before
+// the source looked again: followed by its inode, its rest is read.
+TEST_F(taildir_test, a_closed_file_renamed_away_is_followed_by_its_inode) {
+  append(log(), text_of(lines("c", 1, 5)));
+  auto cfg = config();
+  cfg.max_inflight = 1;
+  cfg.idle_timeout = 100ms;
+  cfg.poll_interval = 30s;
+  auto src = start(cfg, true);
+  ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 1; }));
+  answer(1);
+  ASSERT_TRUE(wait_until([&] { return all_closed(); }))
+      << "the idle file is closed";
+  // Another file keeps the reader waiting for its window meanwhile.
+  create_whole(log("other.log"), text_of(lines("o", 1, 30)));
+  ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 2; }));
+  append(log(), text_of(lines("c", 6, 9)));
+  fs::rename(log(), log("app.log.1"));
+  release();
+  ASSERT_TRUE(arrived(39)) << differences(
+      got_->bodies(), concat({lines("c", 1, 9), lines("o", 1, 30)}));
+  EXPECT_FALSE(more_than(39));
+  EXPECT_EQ(with_prefix(got_->bodies(), "c"), lines("c", 1, 9));
+  stop(src);
+}
+
+// inotify fires on every append, so the globs are listed at most every
+// 20 ms; an event that comes sooner after a listing must still lead to one
+// within about 20 ms, not after poll_interval (30 s here): a closed file
+// that grows is opened again only by a listing. Each round makes a file
+// appear (a listing) and appends to the closed file 5 ms later.
+TEST_F(taildir_test, an_event_just_after_a_listing_leads_to_the_next_one) {
+  append(log(), "g-0\n");
+  auto cfg = config();
+  cfg.idle_timeout = 100ms;
+  cfg.poll_interval = 30s;
+  auto src = start(cfg);
+  ASSERT_TRUE(arrived(1));
+  for (int round = 1; round <= 10; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_TRUE(wait_until([&] { return all_closed(); }));
+    auto before = got_->size();
+    create_whole(log("x" + std::to_string(round) + ".log"), "x\n");
+    std::this_thread::sleep_for(5ms); // a writer's pace, not a wait
+    append(log(), "g-" + std::to_string(round) + "\n");
+    ASSERT_TRUE(arrived(before + 2, 3s))
+        << "the append waited for poll_interval";
+  }
+  EXPECT_EQ(with_prefix(got_->bodies(), "g"), lines("g", 0, 10));
+  stop(src);
+}
+
+TEST(taildir_wait, an_event_read_after_a_listing_waits_at_most_the_spacing) {
+  using namespace std::chrono;
+  auto t0 = steady_clock::now();
+  EXPECT_EQ(taildir_wait(t0, t0 - 5ms, false, 1000ms), 1000ms);
+  EXPECT_EQ(taildir_wait(t0, t0 - 5ms, true, 1000ms), 15ms);
+  EXPECT_EQ(taildir_wait(t0, t0 - 25ms, true, 1000ms), 0ms);
+  EXPECT_EQ(taildir_wait(t0, t0, true, 10ms), 10ms);
+}
+
 // -- positions ---------------------------------------------------------------
+
+// Two sources (two agents) on one positions file would both read every
+// file and overwrite each other's positions: the second waits for its
+// lock, `degraded` and naming the first's process, and takes over (from
+// the saved positions) once the first is gone.
+TEST_F(taildir_test, a_second_source_on_one_positions_file_waits_for_it) {
+  append(log(), text_of(lines("p", 1, 5)));
+  auto cfg = config();
+  auto first = start(cfg);
+  ASSERT_TRUE(arrived(5));
+  auto first_metrics = metrics_;
+  auto first_got = got_;
+  start(cfg);
+  ASSERT_TRUE(wait_until(
+      [&] { return metrics_->current_state() == component_state::degraded; }));
+  EXPECT_NE(metrics_->reason().find("is used by another running agent (pid " +
+                                    std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << metrics_->reason();
+  EXPECT_NE(metrics_->reason().find(positions_path().string() + ".lock"),
+            std::string::npos)
+      << metrics_->reason();
+  append(log(), "p-6\n");
+  EXPECT_TRUE(wait_until([&] { return first_got->size() == 6; }));
+  EXPECT_EQ(first_got->bodies(), lines("p", 1, 6));
+  EXPECT_EQ(first_metrics->current_state(), component_state::running);
+  EXPECT_EQ(got_->size(), 0u);
+  stop(first);
+  append(log(), "p-7\n");
+  ASSERT_TRUE(arrived(1));
+  EXPECT_FALSE(more_than(1));
+  EXPECT_EQ(got_->bodies(), strs{"p-7"});
+  EXPECT_EQ(metrics_->current_state(), component_state::running);
+}
 
 TEST_F(taildir_test, positions_are_saved_only_for_accepted_batches) {
   // 100 lines of 8 bytes: the batches are lines 1-10, 11-20, ...
@@ -946,6 +1088,15 @@ TEST(taildir_options, parse_errors_each_named_and_located) {
   {
     auto errors = errors_of("filegroups: {app: /var/log/}\n" + ok_pos);
     EXPECT_EQ(errors.size(), 1u) << joined(errors);
+  }
+  {
+    // Group names appear in log lines: no control characters.
+    auto errors =
+        errors_of("filegroups: {\"a\\npp\": /var/log/app/*.log}\n" + ok_pos);
+    ASSERT_EQ(errors.size(), 1u) << joined(errors);
+    EXPECT_TRUE(has_error(errors, p + ".filegroups",
+                          "group name 'a\\x0app' holds a control character"))
+        << joined(errors);
   }
   {
     auto errors = errors_of(ok_groups);

@@ -652,6 +652,168 @@ TEST(load_topology_errors, malformed_yaml) {
             strs{"t.yaml:6:8: end of map not found"});
 }
 
+namespace {
+
+/// Peak resident memory of this process in KiB.
+long peak_rss_kib() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+/// A "billion laughs": `levels` anchors, each a list of ten aliases of the
+/// one before, the last one used as an option of a source: 10^levels
+/// strings once expanded, in about 40 bytes per level.
+std::string alias_bomb(int levels) {
+  std::string text = "l0: &l0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\","
+                     "\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (int i = 1; i < levels; ++i) {
+    auto prev = "*l" + std::to_string(i - 1);
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j)
+      text += (j ? "," : "") + prev;
+    text += "]\n";
+  }
+  return text + edit(base, "        port: 44444",
+                     "        port: 44444\n        x: *l" +
+                         std::to_string(levels - 1));
+}
+
+} // namespace
+
+// Aliases are shared nodes that every walk of the document expands: a file
+// of a few lines would make billions (3.9 GB before the bound, through
+// validate, run and reload alike). It is refused before anything walks it,
+// at the node where the count passed the bound, in bounded memory.
+TEST(load_topology_errors, alias_expansion_is_bounded) {
+  auto text = alias_bomb(10); // 10^10 strings expanded
+  EXPECT_LT(text.size(), 1024u);
+  auto before = peak_rss_kib();
+  auto errors = errors_of(text);
+  auto grown = peak_rss_kib() - before;
+  ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0],
+            "t.yaml:1:34: l4[7][8][8][8][4]: the document has more than 100000 "
+            "nodes once its aliases are expanded (each *alias counts what its "
+            "&anchor holds again); refused before it is read");
+  EXPECT_LT(grown, 32 * 1024) << "KiB of peak RSS grown";
+  // Smaller bombs, which an unbounded loader expands in full (10^6 strings
+  // once, then again for each copy it makes), are refused the same way.
+  for (int levels : {6, 7}) {
+    auto e = errors_of(alias_bomb(levels));
+    ASSERT_EQ(e.size(), 1u) << levels << ::testing::PrintToString(e);
+    EXPECT_NE(e[0].find("more than 100000 nodes"), std::string::npos) << e[0];
+  }
+}
+
+// An alias inside its own anchor makes a cycle (yaml-cpp registers the
+// anchor before its contents): infinitely deep, it crashed the loader with
+// a stack overflow.
+TEST(load_topology_errors, an_alias_inside_its_own_anchor_is_refused) {
+  auto text = edit(base, "  a1:\n", "  a1: &a1\n");
+  text =
+      edit(text, "        port: 44444", "        port: 44444\n        x: *a1");
+  auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  EXPECT_NE(errors[0].find("nested more than 64 levels deep (or an *alias "
+                           "inside its own &anchor)"),
+            std::string::npos)
+      << errors[0];
+  EXPECT_EQ(errors[0].rfind("t.yaml:", 0), 0u) << errors[0];
+  EXPECT_NE(errors[0].find(": agents.a1.sources.r1.x.sources.r1.x...."),
+            std::string::npos)
+      << errors[0];
+}
+
+// Aliases within the bound are YAML as usual: shared settings load.
+TEST(load_topology_errors, aliases_within_the_bound_load) {
+  auto text = edit(base, "      c1:\n        type: mem\n",
+                   "      c1: &chan\n        type: mem\n      c2: *chan\n");
+  text = edit(text, "channels: [c1]", "channels: [c1, c2]");
+  text += "      k2: {type: snk, channel: c2, topic: logs}\n";
+  auto res = load_topology_text(text, "t.yaml", test_registry());
+  EXPECT_EQ(strings(res.errors), strs{});
+  ASSERT_EQ(res.topo.agents.size(), 1u);
+  EXPECT_EQ(res.topo.agents[0].channels.size(), 2u);
+}
+
+TEST(config_bounds, a_document_at_the_bounds_passes_one_past_is_refused) {
+  // max_yaml_nodes nodes: a mapping (1) of one key (1) to a list (1) of
+  // the rest.
+  std::string text = "k: [";
+  for (std::size_t i = 0; i < max_yaml_nodes - 3; ++i)
+    text += i ? ",1" : "1";
+  text += "]\n";
+  error_list errors;
+  EXPECT_TRUE(check_yaml_bounds(YAML::Load(text), "t.yaml", errors));
+  EXPECT_TRUE(errors.empty());
+  text.insert(text.size() - 2, ",1");
+  EXPECT_FALSE(check_yaml_bounds(YAML::Load(text), "t.yaml", errors));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "k[" + std::to_string(max_yaml_nodes - 3) + "]");
+  // Depth: max_yaml_depth levels below the root pass, one more does not.
+  std::string deep(max_yaml_depth + 1, '[');
+  deep += std::string(max_yaml_depth + 1, ']');
+  errors.clear();
+  EXPECT_TRUE(check_yaml_bounds(YAML::Load(deep), "t.yaml", errors));
+  deep = "[" + deep + "]";
+  EXPECT_FALSE(check_yaml_bounds(YAML::Load(deep), "t.yaml", errors));
+}
+
+// A name goes into every log line and metric about its component: a
+// newline in it split log lines. Control characters (C0, DEL, C1) are
+// refused in every name, located at the name.
+TEST(load_topology_errors, names_with_control_characters) {
+  auto text = edit(base, "      r1:", "      \"r\\n1\":");
+  text = edit(text, "channels: [c1]", "channels: [c1, \"c\\t2\"]");
+  text = edit(text, "      c1:\n        type: mem\n",
+              "      c1:\n        type: mem\n      \"c\\t2\": {type: mem}\n");
+  text = edit(text, "      k1:", "      \"k\\u00851\":");
+  text = edit(text, "  a1:", "  \"a\\x7f1\":");
+  EXPECT_EQ(
+      errors_of(text),
+      (strs{"t.yaml:2:3: agents: name 'a\\x7f1' holds a control character; "
+            "names appear in log lines and metrics, which it would split or "
+            "garble"}))
+      << "an agent refused is not read further";
+  text = edit(text, "  \"a\\x7f1\":", "  a1:");
+  // (Each refused component is left out, so c1 has no source nor sink.)
+  strs named;
+  for (auto& e : errors_of(text))
+    if (e.find("control character") != std::string::npos) named.push_back(e);
+  EXPECT_EQ(
+      named,
+      (strs{"t.yaml:4:7: agents.a1.sources: name 'r\\x0a1' holds a control "
+            "character; names appear in log lines and metrics, which it "
+            "would split or garble",
+            "t.yaml:11:7: agents.a1.channels: name 'c\\x092' holds a control "
+            "character; names appear in log lines and metrics, which it "
+            "would split or garble",
+            "t.yaml:13:7: agents.a1.sinks: name 'k\\xc2\\x851' holds a "
+            "control character; names appear in log lines and metrics, "
+            "which it would split or garble"}));
+  // Node names too; printable UTF-8 is a name like any other.
+  auto nodes = "nodes:\n  \"n\\r1\": {host: 127.0.0.1, port: 4700}\n" +
+               edit(base, "      r1:", "      \"r\u00e91\":");
+  EXPECT_EQ(errors_of(nodes),
+            (strs{"t.yaml:2:3: nodes: name 'n\\x0d1' holds a control "
+                  "character; names appear in log lines and metrics, which "
+                  "it would split or garble"}));
+}
+
+TEST(config_names, control_characters_are_found_and_shown) {
+  EXPECT_EQ(control_character_in("r1"), "");
+  EXPECT_EQ(control_character_in("caf\u00e9-\u20ac"), "");
+  EXPECT_NE(control_character_in(std::string{"a\0b", 3}).find("'a\\x00b'"),
+            std::string::npos);
+  EXPECT_NE(control_character_in("\x1b[31mred").find("'\\x1b[31mred'"),
+            std::string::npos);
+  EXPECT_NE(control_character_in("x\u009by").find("'x\\xc2\\x9by'"),
+            std::string::npos);
+}
+
 TEST(load_topology_errors, empty_file_or_no_agents) {
   EXPECT_EQ(errors_of(""),
             strs{"t.yaml:1:1: the file is empty (expected key 'agents')"});
