@@ -294,10 +294,19 @@ void subscribe(placement_actor* self) {
               fold_replica(*st.w.metrics, st.base, c);
           },
           [self](caf::error& e) {
-            // A node of an earlier build: the replica runs all the same,
-            // its counters shown on the node only.
             auto& st = self->state;
             if (st.stopping || !st.replica) return;
+            if (e.category() != caf::atom("system") ||
+                e.code() !=
+                    static_cast<uint8_t>(caf::sec::unexpected_message)) {
+              // No answer in time: ask again (the host takes a second
+              // request as the first); a node that stays silent is lost
+              // by its keepalive meanwhile.
+              subscribe(self);
+              return;
+            }
+            // A node of an earlier build: the replica runs all the same,
+            // its counters shown on the node only.
             st.w.metrics->set_state(component_state::running);
             spdlog::warn("{}: {} does not report the replica's counters "
                          "({}); the agent shows none of them",

@@ -81,6 +81,9 @@ assert sum(c["counters"]["events_committed"] for c in ks) == int(sys.argv[1]), k
 assert all(c["placement"].startswith("node n1") for c in ks), ks
 ' "$N" || fail "/stats.json: $(curl -s "$A/stats.json")"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$A/health") == 200 ]] || fail "agent /health"
+# /ready waits for the placed Kafka replicas to have reached the broker:
+# they did, on the node.
+[[ $(curl -s -o /dev/null -w "%{http_code}" "$A/ready") == 200 ]] || fail "agent /ready: $(curl -s "$A/ready")"
 
 # The node: the same replicas under its name, its listener too.
 node_committed() { series "$B/metrics" flumen_events_committed_total 'node="n1",component="a1.sinks.k1#'; }
