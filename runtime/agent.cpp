@@ -61,30 +61,46 @@ agent::agent(caf::actor_system& sys, const agent_spec& spec,
     : sys_(sys), spec_(spec), metrics_(metrics) {}
 
 agent::~agent() {
-  auto kill = [](const caf::actor& a) {
-    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // Everything is ended and waited for, upstream first, so that nothing an
+  // ended actor held (a handle, a promise) outlives the actor system's
+  // scheduler: an actor still alive then keeps whatever it holds alive for
+  // good, and the system's destructor waits for it.
+  caf::scoped_actor self{sys_};
+  auto end_all = [&](const std::vector<caf::actor>& xs,
+                     std::chrono::milliseconds wait) {
+    std::size_t n = 0;
+    for (auto& a : xs) {
+      if (!a) continue;
+      self->monitor(a);
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      ++n;
+    }
+    auto until = std::chrono::steady_clock::now() + wait;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      self->receive([](caf::down_msg&) {}, caf::after(left) >> [] {});
+    }
   };
   if (supervisor_) {
-    caf::scoped_actor self{sys_};
     self->request(supervisor_, std::chrono::seconds(5), stop_atom::value)
         .receive([](ok_atom) {}, [](caf::error&) {});
+    std::vector<caf::actor> running;
     for (auto& s : spec_.sources)
-      kill(component("sources." + s.name));
+      running.push_back(component("sources." + s.name));
     for (auto& s : spec_.sinks)
       for (auto& name : s.instance_names())
-        kill(component("sinks." + name));
+        running.push_back(component("sinks." + name));
+    end_all(running, std::chrono::seconds{5});
+    end_all({supervisor_}, std::chrono::seconds{5});
   }
-  kill(supervisor_);
-  // Channels are waited for (a file channel stores its committed position
-  // and syncs as it ends), within 10 s.
-  caf::scoped_actor self{sys_};
-  for (auto& [_, c] : channels_) {
-    self->monitor(c.actor);
-    kill(c.actor);
-  }
-  for (std::size_t i = 0; i < channels_.size(); ++i)
-    self->receive([](caf::down_msg&) {},
-                  caf::after(std::chrono::seconds{10}) >> [] {});
+  // Channels last (a file channel stores its committed position and syncs
+  // as it ends), within 10 s.
+  std::vector<caf::actor> channels;
+  for (auto& [_, c] : channels_)
+    channels.push_back(c.actor);
+  end_all(channels, std::chrono::seconds{10});
 }
 
 std::string agent::metric_name(const std::string& kind,
@@ -535,6 +551,7 @@ void agent::fold_metrics(const std::shared_ptr<component_metrics>& m) {
   retired_.dead_lettered += m->events_dead_lettered.load();
   retired_.truncated += m->events_truncated.load();
   retired_.undelivered += m->events_undelivered.load();
+  retired_.damaged += m->damaged_events.load();
   metrics_.remove(m->name, m);
 }
 
@@ -890,6 +907,7 @@ loss_report agent::losses() const {
     r.dead_lettered += m->events_dead_lettered.load();
     r.truncated += m->events_truncated.load();
     r.undelivered += m->events_undelivered.load();
+    r.damaged += m->damaged_events.load();
     if (m->kind == "channel")
       (m->durable.load() ? r.kept : r.in_channels) += m->channel_size.load();
   }

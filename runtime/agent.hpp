@@ -24,12 +24,15 @@ struct loss_report {
   uint64_t truncated = 0;     ///< delivered, but cut to max_line_length
   uint64_t undelivered = 0;   ///< read by a source, never accepted
   uint64_t in_channels = 0;   ///< still in memory channels: lost at exit
+  uint64_t damaged = 0;       ///< lost with damaged file channel log
   /// Still in durable (file) channels: not lost, delivered after the next
   /// start. Not a loss, so not part of clean().
   uint64_t kept = 0;
 
   bool clean() const {
-    return dropped + dead_lettered + truncated + undelivered + in_channels == 0;
+    return dropped + dead_lettered + truncated + undelivered + in_channels +
+               damaged ==
+           0;
   }
 };
 

@@ -153,6 +153,11 @@ using batch = std::vector<event>;
 /// allocator's own).
 constexpr std::size_t event_overhead = 64;
 
+/// The longest event body a source may be configured to make (its
+/// `max_line_length`): a file channel writes a record of at most 1 GiB, so
+/// one event must fit in one with room to spare.
+constexpr std::size_t max_event_length = std::size_t{256} << 20;
+
 /// What an event occupies in memory, as byte bounds count it: its body, its
 /// headers' keys and values, and `event_overhead` for the event and for each
 /// header. (Counting only the bytes let 50,000 events of ten 8-byte headers

@@ -479,14 +479,17 @@ int cmd_run(const run_options& opt) {
                    spec->name);
     } else {
       // Never "every event delivered" when anything was not: each count.
-      auto undelivered = loss.in_channels + loss.undelivered;
+      auto undelivered = loss.in_channels + loss.undelivered + loss.damaged;
       spdlog::log(undelivered > 0 ? spdlog::level::err : spdlog::level::warn,
                   "agent {}: stopped; not delivered: {} left in channels at "
                   "the shutdown timeout, {} read but never accepted; by "
                   "policy: {} dropped, {} dead-lettered; {} delivered "
-                  "truncated{}",
+                  "truncated{}{}",
                   spec->name, loss.in_channels, loss.undelivered, loss.dropped,
                   loss.dead_lettered, loss.truncated,
+                  loss.damaged > 0 ? "; " + std::to_string(loss.damaged) +
+                                         " lost to damage in file channels"
+                                   : std::string{},
                   loss.kept > 0 ? "; " + std::to_string(loss.kept) +
                                       " kept in file channels, delivered "
                                       "after the next start"

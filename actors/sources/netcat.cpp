@@ -34,7 +34,8 @@ netcat_config parse_netcat(option_reader& r) {
   if (!r.has("port")) r.error("missing required key 'port'");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
+  cfg.max_line_length =
+      r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
   cfg.policy = parse_overlong_policy(r);
   cfg.max_connections = r.count("max_connections", cfg.max_connections);
   cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);

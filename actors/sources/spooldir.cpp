@@ -84,7 +84,8 @@ spooldir_config parse_spooldir(option_reader& r) {
     r.error("deserializer", "'" + deserializer +
                                 "' is not supported; the only deserializer "
                                 "is 'line' (Flume's LINE)");
-  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
+  cfg.max_line_length =
+      r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;

@@ -12,7 +12,8 @@ stdin_config parse_stdin(option_reader& r) {
   stdin_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
+  cfg.max_line_length =
+      r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;

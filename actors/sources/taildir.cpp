@@ -93,7 +93,8 @@ taildir_config parse_taildir(option_reader& r) {
     cfg.poll_interval = std::chrono::milliseconds{1000};
   }
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length, 1);
+  cfg.max_line_length =
+      r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   if (auto m = r.node("multiline"); m.IsDefined()) {

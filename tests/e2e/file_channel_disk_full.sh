@@ -66,6 +66,12 @@ EOF
   wait_for 60 all_in || fail "$name: only $(topic_bodies "$name" | sort -u | wc -l) of $LINES lines arrived after space returned"
   kill -TERM "$agent"
   wait "$agent" || fail "$name: the agent did not stop cleanly: $(tail -3 "$dir/agent.log")"
+  # The closing lines come once (issue 17 saw them twice after a full disk).
+  local finals
+  finals=$(grep -c "agent a1: stopped" "$dir/agent.log" || true)
+  ((finals == 1)) || fail "$name: the final line came $finals times: $(grep 'agent a1: stopped' "$dir/agent.log")"
+  finals=$(grep -c "agent a1: peak RSS" "$dir/agent.log" || true)
+  ((finals == 1)) || fail "$name: the closing lines came $finals times"
   local total
   total=$(topic_count "$name")
   echo "$name: $LINES lines, $total records, $n had arrived while the disk was full"

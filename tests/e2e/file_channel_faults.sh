@@ -69,6 +69,50 @@ committed=$(summary_count "$WORK/drain.log" a1.sinks.discard committed)
 grep -q "every accepted event delivered" "$WORK/drain.log" || fail "$(tail -1 "$WORK/drain.log")"
 echo "EMFILE: $committed of $N delivered, the read-back retried"
 
+# --- 1b. damage: a middle segment cut short; its events are counted lost ------
+D=20000
+cat >"$WORK/fill2.yaml" <<EOF
+agents:
+  a1:
+    sources:
+      gen: {type: seq, count: $D, body_size: 100, batch_size: 100, channels: [durable]}
+    channels:
+      durable: {type: file, directory: $WORK/chan3, max_file_size: 256KB, min_free_space: 0}
+    sinks:
+      nowhere: {type: kafka, channel: durable, topic: t, bootstrap_servers: "127.0.0.1:9"}
+EOF
+cat >"$WORK/drain2.yaml" <<EOF
+agents:
+  a1:
+    sources:
+      none: {type: stdin, channels: [durable]}
+    channels:
+      durable: {type: file, directory: $WORK/chan3, max_file_size: 256KB, min_free_space: 0}
+    sinks:
+      discard: {type: "null", channel: durable}
+EOF
+"$FLUMEN" run "$WORK/fill2.yaml" >"$WORK/fill2.log" 2>&1 &
+fill=$!
+PIDS+=($fill)
+filled() { "$FLUMEN" channel inspect "$WORK/chan3" 2>/dev/null | grep -q "uncommitted: $D events"; }
+wait_for 60 filled || fail "the channel did not take $D events"
+kill -TERM "$fill"
+wait "$fill" || fail "fill2: $(tail -3 "$WORK/fill2.log")"
+mapfile -t segs < <(ls "$WORK/chan3"/log-*.seg)
+((${#segs[@]} >= 3)) || fail "want 3 segments at least, have ${#segs[@]}"
+truncate -s 100000 "${segs[1]}" # the middle of the second segment
+set +e
+"$FLUMEN" run "$WORK/drain2.yaml" --exit-on-eof </dev/null >"$WORK/drain2.log" 2>&1
+rc=$?
+set -e
+committed=$(summary_count "$WORK/drain2.log" a1.sinks.discard committed)
+lost=$(grep -oE "[0-9]+ lost to damage in file channels" "$WORK/drain2.log" | grep -oE '^[0-9]+' || echo 0)
+echo "damage: $committed delivered + $lost lost to damage of $D (exit $rc)"
+((lost > 0)) || fail "the cut segment's events are in no count: $(tail -2 "$WORK/drain2.log")"
+((committed + lost == D)) || fail "$committed + $lost != $D"
+((rc == 3)) || fail "a loss to damage must not exit 0 (exit $rc)"
+"$FLUMEN" channel verify "$WORK/chan3" >/dev/null 2>&1 || fail "verify after the drain: the lost events are past now"
+
 # --- 2. strace: no segment closed unsynced -------------------------------------
 cat >"$WORK/roll.yaml" <<EOF
 agents:
@@ -89,11 +133,22 @@ python3 - "$WORK/strace.out" <<'PY' || fail "segments closed with unsynced write
 import re, sys
 seg = {}        # fd -> [path, dirty]
 opened = closed_dirty = closed = 0
-for line in open(sys.argv[1]):
-    m = re.match(r'\d+\s+(openat|write|fdatasync|close)\((.*)\)\s+=\s+(-?\d+)', line)
-    if not m:
-        continue
-    call, args, rc = m.group(1), m.group(2), int(m.group(3))
+pending = {}    # pid -> (call, args) of a call strace split in two
+def calls(path):
+    for line in open(path):
+        m = re.match(r'(\d+)\s+(openat|write|fdatasync|close)\((.*) <unfinished \.\.\.>', line)
+        if m:
+            pending[m.group(1)] = (m.group(2), m.group(3))
+            continue
+        m = re.match(r'(\d+)\s+<\.\.\. (\w+) resumed>.*\)\s+=\s+(-?\d+)', line)
+        if m and m.group(1) in pending:
+            call, args = pending.pop(m.group(1))
+            yield call, args, int(m.group(3))
+            continue
+        m = re.match(r'\d+\s+(openat|write|fdatasync|close)\((.*)\)\s+=\s+(-?\d+)', line)
+        if m:
+            yield m.group(1), m.group(2), int(m.group(3))
+for call, args, rc in calls(sys.argv[1]):
     if call == 'openat':
         p = re.search(r'"([^"]+\.seg)"', args)
         if p and rc >= 0:

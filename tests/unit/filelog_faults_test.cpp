@@ -463,3 +463,37 @@ TEST_F(filelog_faults, a_wholly_committed_current_segment_is_freed) {
   EXPECT_EQ(bodies(replay(r)), names(150, 3));
   EXPECT_EQ(r.next_seq, 153u);
 }
+
+// A segment that cannot be created (a full disk: its header does not fit)
+// leaves no file: retries for an hour must not leave thousands of them
+// (each retry takes a new number, so a new name).
+TEST_F(filelog_faults, a_segment_that_cannot_be_created_leaves_no_file) {
+  log_writer w{dir, 200, 0};
+  w.append(numbered(0, 3)); // past 200 bytes: the next append rolls
+  w.sync();
+  ASSERT_EQ(list_segments(dir).size(), 1u);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit none = old_limit;
+  none.rlim_cur = 8; // not even a segment header
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &none), 0);
+  int failed = 0;
+  for (int i = 0; i < 5; ++i) {
+    try {
+      w.append(numbered(3 + 3 * i, 3));
+    } catch (const std::system_error&) {
+      ++failed;
+    }
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(failed, 5);
+  EXPECT_EQ(list_segments(dir).size(), 1u) << "a failed creation left a file";
+  auto a = w.append(numbered(18, 3));
+  w.sync();
+  EXPECT_EQ(a.seq, 18u) << "the failed appends' numbers are skipped";
+  auto r = recover(dir, false);
+  EXPECT_EQ(r.lost_events, 0u) << "skipped numbers are no loss";
+  EXPECT_EQ(r.pending_events, 6u);
+}

@@ -135,3 +135,20 @@ TEST(size_options, ranges_are_checked_in_bytes) {
                                      "must be at most 67108864"});
   EXPECT_EQ(parse_one(seq, "0").second, std::vector<std::string>{});
 }
+
+// A line source cannot be set to make an event a file channel could not
+// write as one record (at most 1 GiB): max_line_length stops at 256MB, a
+// located error beyond.
+TEST(size_options, max_line_length_stops_at_256MB) {
+  for (auto& o : every_size_option()) {
+    if (o.key != "max_line_length") continue;
+    auto [ok, none] = parse_one(o, "256MB");
+    EXPECT_TRUE(none.empty()) << o.type;
+    EXPECT_EQ(ok, std::size_t{256} << 20) << o.type;
+    auto [got, errors] = parse_one(o, "2GB");
+    ASSERT_EQ(errors.size(), 1u) << o.type;
+    EXPECT_NE(errors[0].find("t.yaml:1:"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("must be at most"), std::string::npos)
+        << errors[0];
+  }
+}
