@@ -290,8 +290,10 @@ void subscribe(placement_actor* self) {
       .then(
           [self](counter_snapshot& c) {
             auto& st = self->state;
-            if (st.replica && st.target && !st.stopping)
-              fold_replica(*st.w.metrics, st.base, c);
+            if (!st.replica || !st.target || st.stopping) return;
+            // `on=` names the node once the replica reports from there.
+            st.w.metrics->set_placement(st.where);
+            fold_replica(*st.w.metrics, st.base, c);
           },
           [self](caf::error& e) {
             auto& st = self->state;
@@ -307,6 +309,7 @@ void subscribe(placement_actor* self) {
             }
             // A node of an earlier build: the replica runs all the same,
             // its counters shown on the node only.
+            st.w.metrics->set_placement(st.where);
             st.w.metrics->set_state(component_state::running);
             spdlog::warn("{}: {} does not report the replica's counters "
                          "({}); the agent shows none of them",
@@ -405,9 +408,9 @@ void place(placement_actor* self) {
                                 st.replica = caf::actor_cast<caf::actor>(ptr);
                                 self->monitor(st.replica);
                                 st.health->ok(st.target->name);
-                                st.w.metrics->set_placement(st.where);
-                                // Its state (running, connecting, ...)
-                                // comes with the answer to subscribe.
+                                // Where it runs, and its state (running,
+                                // connecting, ...), come with the answer
+                                // to subscribe.
                                 spdlog::info("{}: running on {}",
                                              st.w.metrics->name, st.where);
                                 self->request(st.replica,

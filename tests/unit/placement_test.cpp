@@ -103,6 +103,13 @@ protected:
     return p;
   }
 
+  /// True once the placement of `m` says where its replica runs, which it
+  /// does once the replica answered its request for reports.
+  bool reporting(const std::shared_ptr<component_metrics>& m) {
+    auto where = "node n1 (127.0.0.1:" + std::to_string(node_port) + ")";
+    return wait_until([&] { return m->placement() == where; }, 10s);
+  }
+
   std::size_t replicas_listed() {
     std::lock_guard guard{ctx.mtx};
     return ctx.replicas.size();
@@ -262,8 +269,7 @@ TEST_F(placement_test, a_replicas_last_counts_arrive_before_its_stop_answer) {
   caf::scoped_actor self{sys_a};
   auto p = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
   auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
-  ASSERT_TRUE(wait_until(
-      [&] { return m->current_state() == component_state::running; }, 10s));
+  ASSERT_TRUE(reporting(m));
   ASSERT_FALSE(put(self, channel, numbered(0, 250)));
   ASSERT_TRUE(wait_until(
       [&] {
@@ -285,10 +291,8 @@ TEST_F(placement_test, a_replicas_last_counts_arrive_before_its_stop_answer) {
 TEST_F(placement_test, the_agents_counters_never_go_back_across_replicas) {
   caf::scoped_actor self{sys_a};
   auto m = agent_metrics.get("a1.sinks.k1#1", "sink", "placed");
-  auto running = [&] {
-    return wait_until(
-        [&] { return m->current_state() == component_state::running; }, 10s);
-  };
+  // Each placement below starts from a blank `on=`, so reporting() waits
+  // for its own replica.
   auto node_committed = [&](uint64_t n) {
     return wait_until(
         [&] {
@@ -299,7 +303,7 @@ TEST_F(placement_test, the_agents_counters_never_go_back_across_replicas) {
   };
   // 1. 100 events, a stop.
   auto p1 = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
-  ASSERT_TRUE(running());
+  ASSERT_TRUE(reporting(m));
   ASSERT_FALSE(put(self, channel, numbered(0, 100)));
   ASSERT_TRUE(node_committed(100));
   ASSERT_TRUE(stop(self, p1));
@@ -307,14 +311,10 @@ TEST_F(placement_test, the_agents_counters_never_go_back_across_replicas) {
   // 2. Again, with reports every 100 ms: the new replica's first ones say 0
   // committed; the agent stays at 100, then adds 50.
   auto first = on_node(node_metrics, "k1#1");
+  m->set_placement("");
   auto p2 = place(null_sink, 10s, "k1#1", 100ms);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto x = on_node(node_metrics, "k1#1");
-        return x && x != first &&
-               m->current_state() == component_state::running;
-      },
-      10s));
+  ASSERT_TRUE(reporting(m));
+  ASSERT_NE(on_node(node_metrics, "k1#1"), first);
   ASSERT_EQ(on_node(node_metrics, "k1#1")->events_committed.load(), 0u)
       << "the node's counts of a new replica start from zero";
   // A report of the new replica is in once the agent counts its empty
@@ -332,10 +332,13 @@ TEST_F(placement_test, the_agents_counters_never_go_back_across_replicas) {
   EXPECT_EQ(m->events_committed.load(), 150u);
   // 3. A replica whose sink ends (killed on the node) reports what it did
   // before its host ends, and its placement ends with the reason.
+  m->set_placement("");
   auto p3 = place(null_sink, 10s, "k1#1", std::chrono::hours{1});
-  ASSERT_TRUE(running());
+  ASSERT_TRUE(reporting(m));
   ASSERT_FALSE(put(self, channel, numbered(150, 30)));
   ASSERT_TRUE(node_committed(30));
+  // p2's host takes itself off the list as it ends, after its answer.
+  ASSERT_TRUE(wait_until([&] { return replicas_listed() == 1; }, 10s));
   std::vector<caf::actor> hosts;
   {
     std::lock_guard guard{ctx.mtx};
