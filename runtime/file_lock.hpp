@@ -8,7 +8,7 @@ namespace flumen {
 /// who holds it: the holder writes its process id into the file. One agent
 /// per spool directory and per taildir positions file (a second one would
 /// read everything again); the file channel's directory lock
-/// (filelog::dir_lock) works the same way.
+/// (filelog::dir_lock) is one.
 class file_lock {
 public:
   /// Tries to take the lock on `path`, creating the file (0600) if needed;

@@ -1,5 +1,7 @@
 #include "runtime/http_client.hpp"
 
+#include "runtime/http_head.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -120,22 +122,6 @@ ssize_t receive(int fd, char* buf, std::size_t len,
               : std::string{"the connection failed: "} + std::strerror(errno);
     return -1;
   }
-}
-
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
 }
 
 /// Parses a head (status line and headers, without the blank line).

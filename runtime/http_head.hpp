@@ -39,4 +39,11 @@ std::size_t http_head_end(std::string_view in);
 /// malformed line is an error status.
 http_head parse_http_head(std::string_view head);
 
+/// `s` in lower case (ASCII: header names).
+std::string lower(std::string_view s);
+
+/// `s` without leading and trailing spaces, tabs (and a trailing CR): a
+/// header's value.
+std::string_view trim(std::string_view s);
+
 } // namespace flumen

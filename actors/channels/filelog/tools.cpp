@@ -17,28 +17,8 @@ namespace flumen::filelog {
 
 namespace fs = std::filesystem;
 
-dir_lock::dir_lock(const std::string& dir) {
-  auto path = (fs::path{dir} / "lock").string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0)
-    throw std::system_error(errno, std::generic_category(), "open " + path);
-  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
-    held_ = true;
-    auto pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) == 0) [[maybe_unused]]
-      auto n = ::pwrite(fd_, pid.data(), pid.size(), 0);
-    return;
-  }
-  char buf[64] = {};
-  auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
-  if (n > 0) holder_.assign(buf, static_cast<std::size_t>(n));
-  while (!holder_.empty() && (holder_.back() == '\n' || holder_.back() == ' '))
-    holder_.pop_back();
-}
-
-dir_lock::~dir_lock() {
-  if (fd_ >= 0) ::close(fd_); // releases the lock
-}
+dir_lock::dir_lock(const std::string& dir)
+    : file_lock((fs::path{dir} / "lock").string()) {}
 
 opened_directory open_directory(const std::string& dir) {
   std::error_code ec;

@@ -5,28 +5,16 @@
 #include <string>
 
 #include "actors/channels/filelog/log_dir.hpp"
+#include "runtime/file_lock.hpp"
 
 namespace flumen::filelog {
 
 /// The lock a channel directory's owner holds (`DIR/lock`, flock): one
-/// agent per directory, and no repair while one runs.
-class dir_lock {
+/// agent per directory, and no repair while one runs. Creates the lock file
+/// (0600) if needed; throws std::system_error when it cannot.
+class dir_lock : public file_lock {
 public:
-  /// Tries to take the lock; held() says whether it did. Creates the lock
-  /// file (0600) if needed. Throws std::system_error when it cannot.
   explicit dir_lock(const std::string& dir);
-  ~dir_lock();
-  dir_lock(const dir_lock&) = delete;
-  dir_lock& operator=(const dir_lock&) = delete;
-
-  bool held() const { return held_; }
-  /// Who holds it, as its holder wrote it (its process id), when not us.
-  const std::string& holder() const { return holder_; }
-
-private:
-  int fd_ = -1;
-  bool held_ = false;
-  std::string holder_;
 };
 
 /// A channel directory opened by its agent: created if needed (mode 0700,
