@@ -1,6 +1,8 @@
 // The one list of component types. Adding a type: its file pair, one line
 // here, its test, and its row in the README's component table.
 
+#include "actors/builtin.hpp"
+
 #include "actors/channels/file.hpp"
 #include "actors/channels/memory.hpp"
 #include "actors/interceptors/host.hpp"

@@ -14,7 +14,7 @@
 #include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/tools.hpp"
 #include "actors/channels/takers.hpp"
-#include "runtime/protocol.hpp"
+#include "runtime/flow/protocol.hpp"
 
 namespace flumen::channels {
 

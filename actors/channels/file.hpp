@@ -6,8 +6,8 @@
 #include <string>
 
 #include "actors/channels/filelog/journal.hpp"
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::channels {
 
@@ -48,7 +48,7 @@ struct file_config {
 file_config parse_file(option_reader& r);
 
 /// Opens (creates 0700, locks, recovers) the channel's directory and
-/// spawns the channel, speaking the channel protocol of runtime/protocol.hpp.
+/// spawns the channel, speaking the channel protocol of runtime/flow/protocol.hpp.
 /// Throws std::runtime_error when the directory cannot be used (another
 /// agent holds it, it cannot be created or read).
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,

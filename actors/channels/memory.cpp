@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/takers.hpp"
-#include "runtime/protocol.hpp"
+#include "runtime/flow/protocol.hpp"
 
 namespace flumen::channels {
 

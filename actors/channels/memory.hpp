@@ -3,8 +3,8 @@
 #include <chrono>
 #include <cstddef>
 
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::channels {
 
@@ -27,7 +27,7 @@ struct memory_config {
 memory_config parse_memory(option_reader& r);
 
 /// Spawns a memory channel speaking the channel protocol of
-/// runtime/protocol.hpp.
+/// runtime/flow/protocol.hpp.
 caf::actor spawn_memory(caf::actor_system& sys, const memory_config& cfg,
                         const wiring& w);
 

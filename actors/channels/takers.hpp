@@ -13,7 +13,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/protocol.hpp"
+#include "runtime/flow/protocol.hpp"
 
 namespace flumen::channels {
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::interceptors {
 

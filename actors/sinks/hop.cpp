@@ -13,12 +13,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "runtime/backoff.hpp"
-#include "runtime/hop.hpp"
-#include "runtime/hop_flow.hpp"
-#include "runtime/hop_wire.hpp"
-#include "runtime/protocol.hpp"
-#include "runtime/sink_driver.hpp"
+#include "runtime/core/backoff.hpp"
+#include "runtime/dist/hop.hpp"
+#include "runtime/wire/hop_flow.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "runtime/flow/protocol.hpp"
+#include "runtime/flow/sink_driver.hpp"
 
 namespace flumen::sinks {
 

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/config.hpp"
-#include "runtime/hop_wire.hpp"
-#include "runtime/link_security.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "runtime/config/link_security.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sinks {
 

@@ -17,8 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
-#include "runtime/protocol.hpp"
-#include "runtime/sink_driver.hpp"
+#include "runtime/flow/protocol.hpp"
+#include "runtime/flow/sink_driver.hpp"
 
 namespace flumen::sinks {
 

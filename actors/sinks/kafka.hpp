@@ -5,8 +5,8 @@
 #include <map>
 #include <string>
 
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 struct rd_kafka_s;
 
@@ -33,7 +33,7 @@ struct kafka_config {
   /// flight is what gets close to librdkafka's own rate.
   std::size_t max_inflight = 16;
   /// Most bytes in flight; within it the window follows the cluster's
-  /// measured rate x round trip (runtime/sink_driver.hpp).
+  /// measured rate x round trip (runtime/flow/sink_driver.hpp).
   std::size_t max_inflight_bytes = 16 << 20;
   std::string key_header = "key";
   std::string partition_header; ///< empty: librdkafka's partitioner

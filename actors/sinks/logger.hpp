@@ -1,7 +1,7 @@
 #pragma once
 
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sinks {
 

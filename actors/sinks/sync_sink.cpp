@@ -2,8 +2,8 @@
 
 #include <caf/all.hpp>
 
-#include "runtime/registry.hpp"
-#include "runtime/sink_driver.hpp"
+#include "runtime/config/registry.hpp"
+#include "runtime/flow/sink_driver.hpp"
 
 namespace flumen::sinks {
 

@@ -7,8 +7,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "runtime/event.hpp"
-#include "runtime/metrics.hpp"
+#include "runtime/core/event.hpp"
+#include "runtime/core/metrics.hpp"
 
 namespace flumen::sinks {
 

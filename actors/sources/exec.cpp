@@ -18,8 +18,8 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/child_groups.hpp"
-#include "runtime/source_pump.hpp"
+#include "runtime/core/child_groups.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 extern char** environ;
 

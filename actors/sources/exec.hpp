@@ -4,9 +4,9 @@
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
-#include "runtime/backoff.hpp"
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/core/backoff.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sources {
 

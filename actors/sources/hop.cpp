@@ -8,11 +8,11 @@
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/hop.hpp"
-#include "runtime/hop_flow.hpp"
-#include "runtime/hop_wire.hpp"
-#include "runtime/listener_gate.hpp"
-#include "runtime/protocol.hpp"
+#include "runtime/dist/hop.hpp"
+#include "runtime/wire/hop_flow.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "runtime/net/listener_gate.hpp"
+#include "runtime/flow/protocol.hpp"
 
 namespace flumen::sources {
 
@@ -374,7 +374,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         }
         // What this sender has waiting for the channels bounds what more of
         // it is decoded: checked on the header, before anything is
-        // allocated. A sender keeps to it (runtime/hop.hpp); "busy" tells
+        // allocated. A sender keeps to it (runtime/dist/hop.hpp); "busy" tells
         // one that did not to come back later.
         auto window = hop::sender_window_batches * st.cfg.max_batch_bytes;
         if (s.pending_bytes > 0 &&

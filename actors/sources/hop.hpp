@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/config.hpp"
-#include "runtime/link_security.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/link_security.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sources {
 
@@ -17,7 +17,7 @@ struct hop_source_config {
   uint16_t port = 0;
   /// Most senders connected at once; one more is refused (and logged). Also
   /// the most sockets the port keeps open, counted when accepted (the
-  /// listener gate, runtime/listener_gate.hpp).
+  /// listener gate, runtime/net/listener_gate.hpp).
   std::size_t max_connections = 64;
   /// Largest batch accepted, by its decoded size (event_bytes: bodies,
   /// keys, values and 64 bytes per event and per header); a larger one is

@@ -10,8 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "runtime/metrics.hpp"
-#include "runtime/source_pump.hpp"
+#include "runtime/core/metrics.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
 

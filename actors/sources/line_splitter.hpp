@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/config.hpp"
-#include "runtime/event.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/core/event.hpp"
 
 namespace flumen::sources {
 

@@ -23,7 +23,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/source_pump.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
 

@@ -2,8 +2,8 @@
 
 #include <cstdint>
 
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sources {
 

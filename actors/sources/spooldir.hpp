@@ -4,8 +4,8 @@
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sources {
 

@@ -4,7 +4,7 @@
 
 #include <caf/actor.hpp>
 
-#include "runtime/source_pump.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
 

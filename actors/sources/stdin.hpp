@@ -3,8 +3,8 @@
 #include <chrono>
 
 #include "actors/sources/line_splitter.hpp"
-#include "runtime/config.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::sources {
 

@@ -23,8 +23,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/filelog/crc32c.hpp"
-#include "runtime/file_lock.hpp"
-#include "runtime/source_pump.hpp"
+#include "runtime/core/file_lock.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the hop wire codec (runtime/hop_wire.hpp). Decoding any
+// libFuzzer target: the hop wire codec (runtime/wire/hop_wire.hpp). Decoding any
 // bytes must never crash, hang or allocate past its bound; a refusal always
 // says why; what decodes takes no more than the bound decoded (event_bytes:
 // a 2 KB zstd frame once declared 8.4 million empty events), agrees with the
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/hop_wire.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flumen;

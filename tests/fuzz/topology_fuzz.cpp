@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/topology.hpp"
+#include "runtime/config/topology.hpp"
 #include "tests/support/fake_components.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,11 +1,11 @@
-// The hop protocol (runtime/hop.hpp) between two real processes: this test's
+// The hop protocol (runtime/dist/hop.hpp) between two real processes: this test's
 // own actor system (configured like flumen's, so app identifiers and message
 // types match) and a `flumen run` child with a hop source. Every message of
 // the protocol and each of its answers: hello (accepted, another version,
 // the lowest unsettled number), hop (accepted, resent, malformed, too large,
 // busy, without a hello, a sender's window full), max_connections, and the
 // child's exit after SIGTERM. A hop names its batch by its first event's
-// number (runtime/hop.hpp). The child's counter lines (--stats-interval)
+// number (runtime/dist/hop.hpp). The child's counter lines (--stats-interval)
 // and log lines are checked from its stderr, captured to a file.
 
 #include <arpa/inet.h>
@@ -38,11 +38,11 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
-#include "runtime/agent.hpp"
-#include "runtime/event.hpp"
-#include "runtime/hop.hpp"
-#include "runtime/hop_wire.hpp"
-#include "runtime/protocol.hpp"
+#include "runtime/agent/agent.hpp"
+#include "runtime/core/event.hpp"
+#include "runtime/dist/hop.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "runtime/flow/protocol.hpp"
 #include "tests/support/wait.hpp"
 
 #ifndef FLUMEN_BINARY
@@ -424,7 +424,7 @@ protected:
     if (r.ok) return;
     if (r.err == caf::sec::request_timeout) {
       std::cerr << "note: " << what << ": refused without an answer (the "
-                << "sender timed out; runtime/hop.hpp promises "
+                << "sender timed out; runtime/dist/hop.hpp promises "
                 << to_string(code) << ")\n";
       return;
     }
@@ -522,7 +522,7 @@ TEST_F(hop_protocol, a_resent_seq_is_acknowledged_and_put_once) {
 }
 
 // A refused batch (malformed, too large) is refused, counted, logged and not
-// put. runtime/hop.hpp says its sender gets an error (malformed_batch,
+// put. runtime/dist/hop.hpp says its sender gets an error (malformed_batch,
 // batch_too_large); actors/sources/hop.cpp makes the response promise for
 // the batch before decoding it, so the error it then returns goes nowhere
 // (CAF 0.17 moved the request's sender into that promise) and the sender
@@ -596,7 +596,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
   EXPECT_EQ(counter(src, "received"), 7u) << src;
 }
 
-// What runtime/hop.hpp promises: a refused batch is answered with an error.
+// What runtime/dist/hop.hpp promises: a refused batch is answered with an error.
 TEST_F(hop_protocol, a_malformed_buffer_is_answered_malformed_batch) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};
@@ -673,7 +673,7 @@ TEST_F(hop_protocol, a_full_channel_answers_busy_and_a_resend_is_put_once) {
   EXPECT_EQ(counter(src, "accepted"), accepted) << src;
   auto status = stop_child();
   // The channel's 100 events never reached Kafka: exit code 3
-  // (runtime/main.cpp).
+  // (app/main.cpp).
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3)
       << describe_status(status);
   EXPECT_TRUE(log_has("agent c: stopped; not delivered: 100 left in channels"));

@@ -31,7 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/kafka.hpp"
-#include "runtime/http_endpoint.hpp"
+#include "runtime/http/http_endpoint.hpp"
 #include "tests/integration/pipeline_fixture.hpp"
 #include "tests/support/kafka.hpp"
 #include "tests/support/wait.hpp"

@@ -21,10 +21,11 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
-#include "runtime/agent.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/registry.hpp"
-#include "runtime/topology.hpp"
+#include "actors/builtin.hpp"
+#include "runtime/agent/agent.hpp"
+#include "runtime/core/metrics.hpp"
+#include "runtime/config/registry.hpp"
+#include "runtime/config/topology.hpp"
 #include "tests/support/kafka.hpp"
 
 namespace flumen::test {

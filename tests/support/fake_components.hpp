@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/registry.hpp"
+#include "runtime/config/registry.hpp"
 
 namespace flumen::test {
 

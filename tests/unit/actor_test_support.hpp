@@ -15,10 +15,10 @@
 #include <gtest/gtest.h>
 
 #include "actors/channels/memory.hpp"
-#include "runtime/agent.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/protocol.hpp"
-#include "runtime/registry.hpp"
+#include "runtime/agent/agent.hpp"
+#include "runtime/core/metrics.hpp"
+#include "runtime/flow/protocol.hpp"
+#include "runtime/config/registry.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/unit/events.hpp"
 

@@ -1,5 +1,5 @@
-#include "runtime/config.hpp"
-#include "runtime/event.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/core/event.hpp"
 
 #include <cstdlib>
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/event.hpp"
+#include "runtime/core/event.hpp"
 
 namespace flumen::test {
 

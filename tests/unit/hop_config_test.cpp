@@ -1,5 +1,5 @@
 // Validation of the hop source and sink options and of their link security
-// (runtime/link_security.hpp), through the loader with the builtin types.
+// (runtime/config/link_security.hpp), through the loader with the builtin types.
 // Here and not in config_tests: the hop parsers live in flumen_actors.
 
 #include <cstdlib>
@@ -10,9 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/link_security.hpp"
-#include "runtime/registry.hpp"
-#include "runtime/topology.hpp"
+#include "actors/builtin.hpp"
+#include "runtime/config/link_security.hpp"
+#include "runtime/config/registry.hpp"
+#include "runtime/config/topology.hpp"
 
 using namespace flumen;
 

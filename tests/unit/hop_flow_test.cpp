@@ -1,9 +1,9 @@
-// What the two ends of a hop keep (runtime/hop_flow.hpp): the receiver's
+// What the two ends of a hop keep (runtime/wire/hop_flow.hpp): the receiver's
 // record of accepted event numbers (bounded across receiver restarts and
 // refused batches) and the sender's link estimate (messages that cross a
 // slow link within its timeout). No actors, time passed in.
 
-#include "runtime/hop_flow.hpp"
+#include "runtime/wire/hop_flow.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
-// The hop wire codec (runtime/hop_wire.hpp): round trips for every codec and
+// The hop wire codec (runtime/wire/hop_wire.hpp): round trips for every codec and
 // every way a buffer can be refused. No actors.
 
-#include "runtime/hop_wire.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 #include <chrono>
 #include <cstdint>

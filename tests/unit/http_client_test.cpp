@@ -4,7 +4,7 @@
 // lines, huge Content-Lengths, silence, not HTTP). Each answer costs a
 // bounded amount of memory (peak RSS checked) and time.
 
-#include "runtime/http_client.hpp"
+#include "runtime/http/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

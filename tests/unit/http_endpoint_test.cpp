@@ -1,8 +1,8 @@
 // The HTTP endpoint's bodies: Prometheus text checked by a strict parser of
 // the format (0.0.4), Flume's JSON shape, health and readiness.
 
-#include "runtime/http_endpoint.hpp"
-#include "runtime/log.hpp"
+#include "runtime/http/http_endpoint.hpp"
+#include "runtime/core/log.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -4,7 +4,7 @@
 // client that never reads its response dropped. Timeouts are set short
 // here; every wait is for a condition with a deadline.
 
-#include "runtime/http_server.hpp"
+#include "runtime/http/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

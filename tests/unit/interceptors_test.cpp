@@ -6,7 +6,7 @@
 #include "actors/interceptors/host.hpp"
 #include "actors/interceptors/static.hpp"
 #include "actors/interceptors/timestamp.hpp"
-#include "runtime/event.hpp"
+#include "runtime/core/event.hpp"
 #include "tests/unit/events.hpp"
 
 using namespace flumen;

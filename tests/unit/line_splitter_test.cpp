@@ -5,7 +5,7 @@
 
 #include <future>
 
-#include "runtime/source_pump.hpp"
+#include "runtime/flow/source_pump.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;

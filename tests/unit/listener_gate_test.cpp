@@ -1,11 +1,11 @@
-// The listener gate (runtime/listener_gate.hpp): the BASP stream check on
+// The listener gate (runtime/net/listener_gate.hpp): the BASP stream check on
 // its own (pure), the bound of a hop source's messages against real hop
 // batches, and admission over real loopback sockets (counting, making room,
 // handshake timeouts, forgetting closed sockets). The wrappers that put the
 // gate between CAF and its sockets are tested end to end
 // (tests/e2e/hostile_peers.sh).
 
-#include "runtime/listener_gate.hpp"
+#include "runtime/net/listener_gate.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,8 +21,8 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/hop_wire.hpp"
-#include "runtime/metrics.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "runtime/core/metrics.hpp"
 
 using namespace flumen;
 using namespace flumen::listener_gate;

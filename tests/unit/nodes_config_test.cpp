@@ -1,5 +1,5 @@
 // Validation of a topology's `nodes:` and of sinks' `replicas` and
-// `placement` (runtime/topology.hpp), through the loader with the builtin
+// `placement` (runtime/config/topology.hpp), through the loader with the builtin
 // types; and load_placed_sink, which a node runs on what an agent sends.
 // Here and not in config_tests: the sink parsers live in flumen_actors.
 
@@ -11,9 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/link_security.hpp"
-#include "runtime/registry.hpp"
-#include "runtime/topology.hpp"
+#include "actors/builtin.hpp"
+#include "runtime/config/link_security.hpp"
+#include "runtime/config/registry.hpp"
+#include "runtime/config/topology.hpp"
 
 using namespace flumen;
 
@@ -327,7 +328,7 @@ TEST_F(nodes_config, placement_of_a_single_name) {
   EXPECT_EQ(sink_k1(res).placement, strs{"n1"});
 }
 
-// BUG (runtime/topology.cpp, load_placement): a placement that is no list
+// BUG (runtime/config/topology.cpp, load_placement): a placement that is no list
 // of names, or whose only items are no names, is reported twice: the
 // reader's error and then "must name at least one node", a follow-up about
 // a list that was not empty (the sources' `channels` check suppresses it).
@@ -338,7 +339,7 @@ TEST_F(nodes_config, placement_that_is_no_list) {
                    k1_path + ".placement[0]", {"expected a string"});
 }
 
-// BUG (runtime/topology.cpp, load_placement): after an item that is no
+// BUG (runtime/config/topology.cpp, load_placement): after an item that is no
 // name, the index in the path of later items' errors is the one among the
 // good items, not the item's in the file: the duplicate `n1` below is
 // `placement[2]`, but is reported as `placement[1]`.
@@ -435,7 +436,7 @@ TEST_F(nodes_config, nodes_that_are_no_mapping) {
                    {"expected a mapping"});
 }
 
-// BUG (runtime/topology.cpp, load_nodes): a node entry that is no mapping
+// BUG (runtime/config/topology.cpp, load_nodes): a node entry that is no mapping
 // is left out of the nodes, so a sink placed on it gets a follow-up error
 // "unknown node 'n1'" (without even a list of the known ones) besides the
 // one at the node itself.
@@ -531,7 +532,7 @@ TEST_F(nodes_config, environment_defaults_are_expanded_for_the_node) {
   EXPECT_EQ(errors_of(out.errors), strs{}) << yaml;
 }
 
-// BUG (runtime/topology.cpp, expanded_yaml / load_placed_sink): the YAML
+// BUG (runtime/config/topology.cpp, expanded_yaml / load_placed_sink): the YAML
 // sent to a node is expanded with the agent's environment, and the node's
 // option_reader expands it again with its own. A value that contains `${`
 // after the agent's expansion is expanded twice: here the agent validates

@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "runtime/placement.hpp"
+#include "actors/builtin.hpp"
+#include "runtime/dist/placement.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;

@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "runtime/protocol.hpp"
+#include "runtime/flow/protocol.hpp"
 #include "tests/unit/events.hpp"
 
 namespace flumen::test {

@@ -1,4 +1,4 @@
-#include "runtime/router.hpp"
+#include "runtime/flow/router.hpp"
 
 #include "tests/unit/actor_test_support.hpp"
 

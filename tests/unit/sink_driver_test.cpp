@@ -3,7 +3,7 @@
 // are checked deterministically (the Kafka backend is tested against the
 // in-process cluster in tests/integration).
 
-#include "runtime/sink_driver.hpp"
+#include "runtime/flow/sink_driver.hpp"
 
 #include <deque>
 #include <mutex>

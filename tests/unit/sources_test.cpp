@@ -958,11 +958,11 @@ TEST_F(source_test, parse_netcat_requires_a_port) {
 #include <optional>
 #include <sstream>
 
-#include "runtime/source_pump.hpp"
+#include "runtime/flow/source_pump.hpp"
 
 namespace {
 
-/// flumen's signal state (runtime/main.cpp): SIGTERM and SIGINT blocked in
+/// flumen's signal state (app/main.cpp): SIGTERM and SIGINT blocked in
 /// this thread, and so in every thread started from it (a source's reader
 /// thread too), and SIGPIPE ignored. Restored at scope exit.
 class flumen_signals {

@@ -1,4 +1,4 @@
-#include "runtime/supervisor.hpp"
+#include "runtime/flow/supervisor.hpp"
 
 #include <atomic>
 #include <thread>

@@ -1,8 +1,8 @@
 // Tap points: the line format, the bounded queue that counts what it had no
 // room for, and the hook that does nothing but one load when nobody taps.
 
-#include "runtime/metrics.hpp"
-#include "runtime/tap.hpp"
+#include "runtime/core/metrics.hpp"
+#include "runtime/core/tap.hpp"
 
 #include <gtest/gtest.h>
 

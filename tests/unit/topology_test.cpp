@@ -1,4 +1,4 @@
-#include "runtime/topology.hpp"
+#include "runtime/config/topology.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -16,7 +16,7 @@
 #include "actors/channels/filelog/ack_state.hpp"
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/log_writer.hpp"
-#include "runtime/event.hpp"
+#include "runtime/core/event.hpp"
 
 namespace flumen::filelog {
 

@@ -9,7 +9,7 @@
 
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/seq_ranges.hpp"
-#include "runtime/event.hpp"
+#include "runtime/core/event.hpp"
 
 namespace flumen::filelog {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/event.hpp"
+#include "runtime/core/event.hpp"
 
 namespace flumen::filelog {
 

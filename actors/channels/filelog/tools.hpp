@@ -5,7 +5,7 @@
 #include <string>
 
 #include "actors/channels/filelog/log_dir.hpp"
-#include "runtime/file_lock.hpp"
+#include "runtime/core/file_lock.hpp"
 
 namespace flumen::filelog {
 

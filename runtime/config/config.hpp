@@ -1,0 +1,214 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "runtime/config/link_security.hpp"
+
+namespace flumen {
+
+/// Where a problem in a configuration file is.
+struct location {
+  std::string file;
+  int line = 0; ///< 1-based; 0 when unknown
+  int col = 0;  ///< 1-based; 0 when unknown
+};
+
+/// One located configuration problem:
+/// `FILE:LINE:COL: agents.a1.sinks.k1: message`.
+struct config_error {
+  location where;
+  std::string path;
+  std::string message;
+
+  /// The one-line form printed by `flumen validate`.
+  std::string to_string() const;
+};
+
+/// Problems are collected, not thrown: a user sees all of them at once.
+using error_list = std::vector<config_error>;
+
+/// The location of a YAML node (yaml-cpp's Mark, made 1-based).
+location location_of(const YAML::Node& node, const std::string& file);
+
+/// The most nodes a topology document may have, counting each alias as a
+/// copy of what it refers to (the loader walks them so), and the deepest
+/// nesting. A topology has a few hundred nodes; a few lines of nested
+/// aliases (a "billion laughs") expand to billions.
+inline constexpr std::size_t max_yaml_nodes = 100000;
+inline constexpr std::size_t max_yaml_depth = 64;
+
+/// Walks `root` as a loader would, aliases expanded, and stops at the
+/// bounds above: false, with an error located at the node where it
+/// stopped (and its key path), when the document is larger or deeper
+/// (an alias inside its own anchor is infinitely deep). Visits at most
+/// `max_yaml_nodes` + 1 nodes, whatever the document.
+bool check_yaml_bounds(const YAML::Node& root, const std::string& file,
+                       error_list& errors, const std::string& path = {});
+
+/// Why `name` (of an agent, component, node, file group...) can't be one:
+/// it holds a control character (C0, DEL, or C1 in UTF-8), which would
+/// split or garble the log lines and metrics that carry it. Empty when it
+/// is fine. The message shows the name with the character escaped.
+std::string control_character_in(std::string_view name);
+
+/// The closest of `candidates` to `word` by edit distance, if close enough
+/// to be a likely typo (used for "did you mean" hints).
+std::optional<std::string>
+closest_match(std::string_view word,
+              const std::vector<std::string>& candidates);
+
+/// Replaces `${NAME}` and `${NAME:-default}` with environment values.
+/// Returns nullopt and sets `missing` when a variable without default is unset.
+std::optional<std::string> expand_env(std::string_view text,
+                                      std::string* missing = nullptr);
+
+/// While one exists, option_readers on this thread take scalars as they are
+/// (no `${...}` expansion): a node parses a sink its agent sent with the
+/// agent's environment already applied, and a value that contains `${`
+/// after expansion must stay as it is.
+class scoped_no_env_expansion {
+public:
+  scoped_no_env_expansion();
+  ~scoped_no_env_expansion();
+  scoped_no_env_expansion(const scoped_no_env_expansion&) = delete;
+  scoped_no_env_expansion& operator=(const scoped_no_env_expansion&) = delete;
+
+private:
+  bool before_;
+};
+
+/// What a component's parser states about it for checks across components
+/// (validation) and for wiring (the runtime). Filled by parse functions
+/// through `option_reader::facts()`; the loader copies it into the spec.
+struct component_facts {
+  /// Sources and sinks: events per batch as configured, and whether the file
+  /// states it. A default adapts to the channels it feeds; a stated value
+  /// above a channel's `transaction_capacity` is a config error.
+  std::size_t batch_size = 0;
+  bool batch_size_stated = false;
+  /// Channels: the most events in one put or take, the most events held,
+  /// and the most bytes held (0: unbounded).
+  std::size_t transaction_capacity = 0;
+  std::size_t capacity = 0;
+  std::size_t byte_capacity = 0;
+  /// Sources: the largest event body they can make (0: unknown).
+  std::size_t max_event_bytes = 0;
+  /// Sinks that write files, file channels, sources that keep a state
+  /// file: the directory they write to (created when missing), which must
+  /// be creatable and writable.
+  std::string directory;
+  /// Sources that keep state in a file (taildir's positions): the file; two
+  /// components must not share one.
+  std::string state_file;
+  /// Sources that listen on a socket: host and port (port 0: any free one).
+  std::string listen_host;
+  std::optional<uint16_t> listen_port;
+  /// Sinks whose destination exists only inside the agent's process (the
+  /// embedded Kafka cluster): they cannot be placed on nodes.
+  bool process_local = false;
+  /// Components with network links (hop sources and sinks): their TLS
+  /// settings. One process has one TLS identity, so an agent's must agree.
+  link_security security;
+};
+
+/// A typed, recording view of one YAML mapping of a topology. Every getter
+/// marks its key as known; `finish()` reports each key nobody asked for,
+/// with a "did you mean" hint. Wrong types and out-of-range values become
+/// located errors and the getter returns its default, so parsing goes on and
+/// collects every problem in one pass. Parse functions of components take
+/// one of these and never throw.
+class option_reader {
+public:
+  /// `node` must outlive the reader; `path` is the key path of the node
+  /// (e.g. `agents.a1.sinks.k1`); errors are appended to `errors`. `text`,
+  /// when given, is the whole file the node was loaded from (it must outlive
+  /// the reader too): with it, errors can tell how a value was written, e.g.
+  /// that an unquoted `null` is YAML's null and not the word.
+  option_reader(YAML::Node node, std::string path, std::string file,
+                error_list& errors, std::string_view text = {});
+
+  /// True when the key is present (and marks it known).
+  bool has(std::string_view key);
+
+  std::string str(std::string_view key, std::string def = {});
+  std::string required_str(std::string_view key);
+  int64_t integer(std::string_view key, int64_t def, int64_t min = INT64_MIN,
+                  int64_t max = INT64_MAX);
+  /// Like `integer`, for counts and sizes (default minimum 1).
+  std::size_t count(std::string_view key, std::size_t def, std::size_t min = 1,
+                    std::size_t max = SIZE_MAX);
+  /// Accepts `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+  std::chrono::milliseconds duration(std::string_view key,
+                                     std::chrono::milliseconds def);
+  /// Accepts `512`, `64KB`, `16MB`, `1GB` (powers of 1024). Every option
+  /// that is a size in bytes reads it so (`max_line_length: 150MB`).
+  std::size_t bytes(std::string_view key, std::size_t def);
+  /// Same, within [min, max] (a located error, and `def`, outside).
+  std::size_t bytes(std::string_view key, std::size_t def, std::size_t min,
+                    std::size_t max = SIZE_MAX);
+  bool boolean(std::string_view key, bool def);
+  /// A scalar that must be one of `choices`.
+  std::string choice(std::string_view key, std::string def,
+                     const std::vector<std::string>& choices);
+  /// A mapping of scalars (e.g. the kafka sink's `producer:`).
+  std::map<std::string, std::string> string_map(std::string_view key);
+  /// A sequence of scalars (a single scalar is taken as a list of one).
+  std::vector<std::string> string_list(std::string_view key);
+  /// A raw sub-node (marked known); an undefined node when absent.
+  YAML::Node node(std::string_view key);
+
+  /// Marks keys as known without reading them (handled elsewhere).
+  void known(std::initializer_list<std::string_view> keys);
+
+  /// Adds an error located at `key` (or at the mapping when absent).
+  void error(std::string_view key, std::string message);
+  /// Adds an error located at the mapping itself.
+  void error(std::string message);
+
+  /// Reports unknown keys. Call once, after all getters.
+  void finish();
+
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  /// Path of a key below this node (`agents.a1.sinks.k1.topic`).
+  std::string path_of(std::string_view key) const;
+  /// Location of a key's value, or of the mapping when absent.
+  location where(std::string_view key) const;
+  error_list& errors() { return errors_; }
+  /// Facts the component's parser states (see component_facts).
+  component_facts& facts() { return facts_; }
+
+private:
+  YAML::Node lookup(std::string_view key);
+  std::optional<std::string> scalar(std::string_view key);
+  // How a null value was written when it was a word (`null`, `Null`,
+  // `NULL` or `~`); empty when it was left out or the text is unknown.
+  std::string_view null_word(const YAML::Node& value) const;
+  // ": quote it" advice for a string key whose value is a written null.
+  std::string null_hint(std::string_view key, const YAML::Node& value) const;
+  // A number with a unit from `units` (lower case), scaled; nullopt (and an
+  // error, unless absent) when it is not one or exceeds `max`.
+  std::optional<uint64_t>
+  scaled(std::string_view key, const char* expected,
+         std::span<const std::pair<const char*, uint64_t>> units, uint64_t max);
+
+  YAML::Node node_;
+  std::string path_;
+  std::string file_;
+  error_list& errors_;
+  std::string_view text_;
+  std::set<std::string, std::less<>> known_;
+  component_facts facts_;
+};
+
+} // namespace flumen

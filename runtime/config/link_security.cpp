@@ -1,0 +1,61 @@
+#include "runtime/config/link_security.hpp"
+
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "runtime/config/config.hpp"
+
+namespace flumen {
+
+namespace {
+
+/// The readable file at `key` of the `tls` mapping `r`, or an error there.
+std::string pem_file(option_reader& r, std::string_view key) {
+  auto path = r.required_str(key);
+  if (!path.empty() && ::access(path.c_str(), R_OK) != 0)
+    r.error(key, "cannot read '" + path + "'");
+  return path;
+}
+
+} // namespace
+
+link_security parse_link_security(option_reader& r) {
+  link_security sec;
+  sec.insecure = r.boolean("insecure", false);
+  auto tls = r.node("tls");
+  if (!tls.IsDefined() || tls.IsNull()) return sec;
+  if (!tls.IsMap()) {
+    r.error("tls", "expected a mapping with certificate, key and ca_file");
+    return sec;
+  }
+  option_reader t{tls, r.path_of("tls"), r.file(), r.errors()};
+  sec.certificate = pem_file(t, "certificate");
+  sec.key = pem_file(t, "key");
+  sec.ca_file = pem_file(t, "ca_file");
+  sec.passphrase = t.str("passphrase");
+  t.finish();
+  if (sec.insecure)
+    r.error("insecure", "insecure: true and tls together: choose one");
+  if (sec.certificate.empty()) sec = link_security{};
+  return sec;
+}
+
+bool loopback_address(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  return false;
+}
+
+void require_protection(option_reader& r, const std::string& key,
+                        const std::string& host, const link_security& sec) {
+  if (loopback_address(host) || sec.tls() || sec.insecure) return;
+  r.error(key, "'" + host +
+                   "' is not a loopback address: set tls: {certificate, key, "
+                   "ca_file} (mutual TLS) or, to send in clear text, "
+                   "insecure: true");
+}
+
+} // namespace flumen

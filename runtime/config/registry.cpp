@@ -1,0 +1,42 @@
+#include "runtime/config/registry.hpp"
+
+namespace flumen {
+
+std::optional<spawn_fn> registry::parse(const std::string& kind,
+                                        const std::string& type,
+                                        option_reader& r) const {
+  auto* t = table(kind);
+  if (t == nullptr) return std::nullopt;
+  auto it = t->find(type);
+  if (it == t->end()) return std::nullopt;
+  return it->second(r);
+}
+
+std::optional<interceptor_fn>
+registry::parse_interceptor(const std::string& type, option_reader& r) const {
+  auto it = interceptors_.find(type);
+  if (it == interceptors_.end()) return std::nullopt;
+  return it->second(r);
+}
+
+std::vector<std::string> registry::types(const std::string& kind) const {
+  std::vector<std::string> out;
+  if (kind == "interceptors") {
+    for (const auto& [name, fn] : interceptors_)
+      out.push_back(name);
+  } else if (auto* t = table(kind)) {
+    for (const auto& [name, fn] : *t)
+      out.push_back(name);
+  }
+  return out;
+}
+
+const std::map<std::string, registry::erased>*
+registry::table(const std::string& kind) const {
+  if (kind == "sources") return &sources_;
+  if (kind == "channels") return &channels_;
+  if (kind == "sinks") return &sinks_;
+  return nullptr;
+}
+
+} // namespace flumen

@@ -1,0 +1,128 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "runtime/config/config.hpp"
+#include "runtime/core/event.hpp"
+#include "runtime/core/metrics.hpp"
+
+namespace flumen {
+
+/// What a spawned component is connected to. Fields a kind doesn't use stay
+/// empty (a channel has no downstream, a source no channel).
+struct wiring {
+  std::string agent; ///< agent name, e.g. `a1`
+  std::string name;  ///< component name, e.g. `k1`
+  std::shared_ptr<component_metrics> metrics;
+  /// Sources: the actor batches are put to (answers once every required
+  /// channel accepted).
+  caf::actor downstream;
+  /// Sources: the most events one batch should hold so that every channel
+  /// it feeds takes it in one transaction (0: no limit). A source whose
+  /// batch_size is not stated in the file uses min(batch_size, this); a
+  /// larger put would still go in (channels split it), only slower.
+  std::size_t batch_limit = 0;
+  /// Sinks: the channel to take from.
+  caf::actor channel;
+  /// Sinks: the channel for events that can never be delivered (or null).
+  caf::actor dead_letter;
+};
+
+/// `cfg` with its batch_size cut to the wiring's batch_limit (a default
+/// batch size adapts to the channels it feeds; see wiring::batch_limit).
+template <class Config>
+Config adapt_batch(Config cfg, const wiring& w) {
+  if (w.batch_limit != 0 && cfg.batch_size > w.batch_limit)
+    cfg.batch_size = w.batch_limit;
+  return cfg;
+}
+
+/// A stage between a source and its channels. Runs inside the source's
+/// router actor, one batch at a time; may change, add or remove events.
+class interceptor {
+public:
+  virtual ~interceptor() = default;
+  virtual void apply(batch& events) = 0;
+};
+
+/// Spawns one instance of a parsed component (called again on restarts).
+using spawn_fn = std::function<caf::actor(caf::actor_system&, const wiring&)>;
+/// Makes one instance of a parsed interceptor.
+using interceptor_fn = std::function<std::unique_ptr<interceptor>()>;
+
+/// The table of component types. Parse functions are pure (they read an
+/// option_reader and return a typed config); spawn functions start actors.
+/// The registry keeps the config inside the returned closures, so nothing
+/// outside a component's own files ever sees its config type.
+class registry {
+public:
+  template <class Config>
+  using parse_fn = Config (*)(option_reader&);
+  template <class Config>
+  using spawner = caf::actor (*)(caf::actor_system&, const Config&,
+                                 const wiring&);
+
+  template <class Config>
+  void add_source(std::string type, parse_fn<Config> parse,
+                  spawner<Config> spawn) {
+    sources_[std::move(type)] = erase(parse, spawn);
+  }
+  template <class Config>
+  void add_channel(std::string type, parse_fn<Config> parse,
+                   spawner<Config> spawn) {
+    channels_[std::move(type)] = erase(parse, spawn);
+  }
+  template <class Config>
+  void add_sink(std::string type, parse_fn<Config> parse,
+                spawner<Config> spawn) {
+    sinks_[std::move(type)] = erase(parse, spawn);
+  }
+  template <class Config>
+  void add_interceptor(std::string type, parse_fn<Config> parse,
+                       std::unique_ptr<interceptor> (*make)(const Config&)) {
+    interceptors_[std::move(type)] =
+        [parse, make](option_reader& r) -> interceptor_fn {
+      return [cfg = parse(r), make] { return make(cfg); };
+    };
+  }
+
+  /// Parses a component of `kind` ("sources", "channels", "sinks");
+  /// nullopt when the type is unknown.
+  std::optional<spawn_fn> parse(const std::string& kind,
+                                const std::string& type,
+                                option_reader& r) const;
+  std::optional<interceptor_fn> parse_interceptor(const std::string& type,
+                                                  option_reader& r) const;
+  /// Known type names of a kind ("sources", "channels", "sinks",
+  /// "interceptors"), for error messages.
+  std::vector<std::string> types(const std::string& kind) const;
+
+private:
+  using erased = std::function<spawn_fn(option_reader&)>;
+
+  template <class Config>
+  static erased erase(parse_fn<Config> parse, spawner<Config> spawn) {
+    return [parse, spawn](option_reader& r) -> spawn_fn {
+      return [cfg = parse(r), spawn](caf::actor_system& sys, const wiring& w) {
+        return spawn(sys, cfg, w);
+      };
+    };
+  }
+  const std::map<std::string, erased>* table(const std::string& kind) const;
+
+  std::map<std::string, erased> sources_;
+  std::map<std::string, erased> channels_;
+  std::map<std::string, erased> sinks_;
+  std::map<std::string, std::function<interceptor_fn(option_reader&)>>
+      interceptors_;
+};
+
+} // namespace flumen

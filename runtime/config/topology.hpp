@@ -1,0 +1,171 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
+
+namespace flumen {
+
+/// One parsed component of an agent.
+struct component_spec {
+  std::string name; ///< e.g. `k1`
+  std::string type; ///< registry type, e.g. `kafka`
+  std::string path; ///< key path, e.g. `agents.a1.sinks.k1`
+  location where;
+  spawn_fn spawn;
+  /// Sources: channels every batch is put to (all required).
+  std::vector<std::string> channels;
+  /// Sources: interceptors in order, and their type names.
+  std::vector<interceptor_fn> interceptors;
+  std::vector<std::string> interceptor_types;
+  /// Sinks: the one channel taken from.
+  std::string channel;
+  /// Sinks: where events go that can never be delivered (may be empty).
+  std::string dead_letter_channel;
+  /// What the component's parser stated (limits, batch size, listen port).
+  component_facts facts;
+  /// Sinks: how many instances take from the channel (`replicas`), and the
+  /// nodes they run on (`placement`; empty: in the agent's process).
+  std::size_t replicas = 1;
+  std::vector<std::string> placement;
+  /// The component's mapping as YAML, environment variables expanded
+  /// (a source's without `channels` and `interceptors`): a reload restarts
+  /// the component when this differs.
+  std::string config;
+  /// Sources: the `interceptors` list as YAML (a reload changes them in
+  /// the source's router when this differs).
+  std::string interceptors_config;
+  /// Sinks placed on nodes: the component's mapping as YAML, environment
+  /// variables expanded, for the node to parse (load_placed_sink).
+  std::string yaml;
+
+  /// Sinks: the names of its instances: `k1`, or `k1#1` ... `k1#N` with
+  /// replicas (each has its own metrics, `a1.sinks.k1#2`).
+  std::vector<std::string> instance_names() const {
+    if (replicas <= 1) return {name};
+    std::vector<std::string> out;
+    for (std::size_t i = 1; i <= replicas; ++i)
+      out.push_back(name + "#" + std::to_string(i));
+    return out;
+  }
+};
+
+/// A `nodes:` entry: a `flumen node` process sinks may be placed on.
+struct node_spec {
+  std::string name;
+  std::string host;
+  uint16_t port = 0;
+  link_security security;
+  location where;
+};
+
+/// An agent's `supervision:` settings (restart intensity and what a
+/// component that exceeded it means for the agent).
+struct supervision_settings {
+  /// At most this many restarts of one component within `restart_window`;
+  /// one more failure marks the component failed.
+  std::size_t max_restarts = 10;
+  std::chrono::milliseconds restart_window{60000};
+  /// `keep_running` (the rest of the agent goes on) or `exit` (the agent
+  /// stops with a non-zero code).
+  std::string on_component_failure = "keep_running";
+};
+
+/// An agent's `http:` endpoint (metrics, health).
+struct http_spec {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0; ///< 0: any free port (logged)
+  location bind_at;  ///< where `bind` and `port` are written (for errors)
+  location port_at;
+
+  friend bool operator==(const http_spec& a, const http_spec& b) {
+    return a.bind == b.bind && a.port == b.port;
+  }
+};
+
+/// One agent: its components by kind, in file order.
+struct agent_spec {
+  std::string name;
+  location where;
+  supervision_settings supervision;
+  std::vector<component_spec> sources;
+  std::vector<component_spec> channels;
+  std::vector<component_spec> sinks;
+  /// The nodes its sinks are placed on.
+  std::vector<node_spec> nodes;
+  /// `http:`: serve /metrics, /metrics.json, /health, /ready (off when
+  /// absent).
+  std::optional<http_spec> http;
+
+  const component_spec* find_channel(const std::string& name) const;
+  /// The TLS identity of the agent's links (validation makes every
+  /// component's agree); none when no link uses TLS.
+  link_security tls() const;
+};
+
+/// A parsed, validated topology file.
+struct topology {
+  std::string file;
+  std::vector<agent_spec> agents;
+  std::vector<node_spec> nodes;
+
+  const agent_spec* find(const std::string& name) const;
+};
+
+/// A topology and every problem found while loading it. The topology is
+/// usable only when `errors` is empty.
+struct load_result {
+  topology topo;
+  error_list errors;
+};
+
+/// Which agents' listening addresses are tried on this machine (a `bind`
+/// must be an address of the machine the agent runs on, and a file may
+/// describe agents of several machines).
+struct probe_scope {
+  bool all = true;   ///< every agent (`flumen validate FILE`)
+  std::string agent; ///< only this one, when `all` is false; empty: none
+};
+
+/// A topology file's text, or why it can't be read (then `text` is empty).
+struct topology_text {
+  std::string text;
+  std::string error;
+};
+
+/// Reads a topology file as load_topology does: only a regular file of at
+/// most 4 MiB, looked at before it is opened, so a FIFO or /dev/zero is
+/// refused and never waited on.
+topology_text read_topology_file(const std::string& file);
+
+/// Reads, parses and validates a topology file. Never throws: an unreadable
+/// file or malformed YAML is a located error too.
+load_result load_topology(const std::string& file, const registry& reg,
+                          const probe_scope& probe = {});
+
+/// Same, from text (`file` only names it in errors).
+load_result load_topology_text(const std::string& text, const std::string& file,
+                               const registry& reg,
+                               const probe_scope& probe = {});
+
+/// Parses a sink placed on a node from the YAML an agent sent
+/// (component_spec::yaml); `path` names it in errors. The spawn function, or
+/// the errors.
+struct placed_sink {
+  spawn_fn spawn;
+  error_list errors;
+};
+placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
+                             const registry& reg);
+
+/// The topology drawn in Graphviz DOT.
+std::string to_dot(const topology& topo);
+
+/// The topology drawn as a Mermaid flowchart.
+std::string to_mermaid(const topology& topo);
+
+} // namespace flumen

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <caf/fwd.hpp>
+
+#include "runtime/core/event.hpp"
+#include "runtime/core/metrics.hpp"
+
+namespace flumen {
+
+/// The bridge between a source's reader thread (blocking I/O: sockets,
+/// pipes, files) and the actor world. The reader builds batches and calls
+/// `emit`, which blocks while `max_inflight` batches are unanswered: a
+/// reader that is blocked reads nothing, so a TCP client is pushed back by
+/// the kernel. The source actor puts each batch downstream and returns the
+/// window slot when the batch was accepted.
+class source_pump {
+public:
+  explicit source_pump(std::size_t max_inflight);
+  ~source_pump();
+
+  source_pump(const source_pump&) = delete;
+  source_pump& operator=(const source_pump&) = delete;
+
+  /// Hands a batch to the source actor. Blocks while the window is full.
+  /// Counts the events as received. Returns false when the source is being
+  /// torn down: the batch then counts as undelivered (nothing accepted
+  /// before is lost); a graceful stop still lets batches through.
+  bool emit(batch&& events);
+
+  /// True once a graceful stop was asked: the reader should flush what it
+  /// holds, call `emit` a last time and return.
+  bool stopping() const { return stopping_.load(); }
+
+  /// True when the source actor is gone: `emit` won't block any more.
+  bool aborted() const { return aborted_.load(); }
+
+  /// A file descriptor that becomes readable on stop or abort, for readers
+  /// that wait in poll(2).
+  int wake_fd() const { return wake_fd_; }
+
+  /// Sleeps up to `d`; returns early (false) on stop or abort.
+  bool sleep_for(std::chrono::milliseconds d);
+
+  component_metrics& metrics() { return *metrics_; }
+
+  /// Events handed to the source actor so far (emit returned true).
+  uint64_t emitted() const { return emitted_.load(); }
+
+  /// Like `emit`; returns the batch's number (1, 2, ... in emit order), or
+  /// 0 when it was not handed over. For readers that record how far their
+  /// input was accepted (e.g. a file position).
+  uint64_t emit_numbered(batch&& events);
+
+  /// Every batch numbered below this was accepted downstream (batches may
+  /// be accepted out of order; this is the accepted prefix).
+  uint64_t accepted_below() const { return accepted_below_.load(); }
+
+  /// Blocks until every batch numbered up to `number` was accepted (or
+  /// dropped by policy: an interceptor failed on it, counted); false when
+  /// the source is torn down first (a put that fails tears it down).
+  bool wait_accepted(uint64_t number);
+
+  // -- used by the source actor --------------------------------------------
+
+  void bind(caf::actor self, std::shared_ptr<component_metrics> metrics);
+  void release();
+  /// Batch `number` was accepted downstream.
+  void accepted(uint64_t number);
+  void request_stop();
+  void abort();
+
+private:
+  void wake();
+
+  std::size_t max_inflight_;
+  std::size_t inflight_ = 0;
+  std::atomic<uint64_t> emitted_{0};
+  uint64_t batches_emitted_ = 0;
+  std::atomic<uint64_t> accepted_below_{1};
+  std::set<uint64_t> accepted_ahead_; ///< accepted, above the prefix
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> aborted_{false};
+  int wake_fd_ = -1;
+  std::unique_ptr<caf::actor> self_;
+  std::shared_ptr<component_metrics> metrics_;
+};
+
+/// The body of a source: runs on its own thread, reads from outside and
+/// emits batches until it returns (end of input, or a stop).
+using reader_fn = std::function<void(source_pump&)>;
+
+/// Spawns a source actor that runs `reader` on its own thread and puts what
+/// it emits to `downstream`, at most `max_inflight` batches at a time. A
+/// batch the channel refuses (too large for it, channel gone) is counted in
+/// `events_dropped` and logged. Answers
+/// `stop_atom` once the reader returned and every batch was accepted.
+caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
+                        caf::actor downstream,
+                        std::shared_ptr<component_metrics> metrics,
+                        std::size_t max_inflight = 4);
+
+} // namespace flumen
