@@ -34,7 +34,8 @@ problems = []
 
 
 def problem(path, line, what):
-    problems.append(f"{os.path.relpath(path, ROOT)}:{line}: {what}")
+    where = os.path.relpath(path, ROOT) + (f":{line}" if line else "")
+    problems.append(f"{where}: {what}")
 
 
 def read(path):
