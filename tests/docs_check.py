@@ -68,7 +68,7 @@ docs += sorted(glob.glob(rel("docs", "**", "*.md"), recursive=True))
 docs += [rel("tests", "README.md"), rel("topologies", "README.md")]
 
 FENCE = re.compile(r"^\s*(```|~~~)")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+CODE_SPAN = re.compile(r"(`+)([^`]+?)\1")
 LINK = re.compile(r"(?<!\!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 CITE = re.compile(
     r"^(?:[A-Za-z0-9_]+/)?([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]*\*?)"
@@ -84,6 +84,33 @@ def prose_lines(path):
             continue
         if not fenced:
             yield n, line
+
+
+def paragraphs(path):
+    """(first line number, text, line starts) of each run of non-blank
+    prose lines, joined by spaces: a code span or a link may cross lines."""
+    block, first = [], 0
+    for n, line in list(prose_lines(path)) + [(0, "")]:
+        if line.strip() and (not block or n == first + len(block)):
+            if not block:
+                first = n
+            block.append(line)
+            continue
+        if block:
+            starts, pos = [], 0
+            for b in block:
+                starts.append(pos)
+                pos += len(b) + 1
+            yield first, " ".join(block), starts
+        block, first = ([line], n) if line.strip() else ([], 0)
+
+
+def located(path, regex, group):
+    """(line number, match group) of each match of regex in path's prose."""
+    for first, text, starts in paragraphs(path):
+        for m in regex.finditer(text):
+            line = first + sum(1 for s in starts if s <= m.start()) - 1
+            yield line, m.group(group)
 
 
 def check_test(path, n, suite, name):
@@ -116,24 +143,22 @@ def check_path(path, n, span):
 
 
 for path in docs:
-    for n, line in prose_lines(path):
-        for _, span in CODE_SPAN.findall(line):
-            span = span.strip()
-            m = CITE.match(span)
-            if re.fullmatch(r"\.[a-z][a-z0-9]*_[a-z0-9_]*\*?", span):
-                problem(path, n, f"`{span}`: cite a test whole, as `Suite.Name`")
-            elif m and not os.path.exists(rel(span)):
-                check_test(path, n, m.group(1), m.group(2))
-            check_path(path, n, span)
+    for n, span in located(path, CODE_SPAN, 2):
+        span = span.strip()
+        m = CITE.match(span)
+        if re.fullmatch(r"\.[a-z][a-z0-9]*_[a-z0-9_]*\*?", span):
+            problem(path, n, f"`{span}`: cite a test whole, as `Suite.Name`")
+        elif m and not os.path.exists(rel(span)):
+            check_test(path, n, m.group(1), m.group(2))
+        check_path(path, n, span)
 
 # -- (c) links ---------------------------------------------------------------
 
 
 def slug(heading):
     """GitHub's anchor for a heading."""
-    s = heading.strip().lower()
-    s = re.sub(r"[`*_~]|\[|\]\([^)]*\)|\]", lambda m: "_" if m.group(0) == "_" else "", s)
-    s = re.sub(r"[^\w\- ]", "", s)
+    s = re.sub(r"\]\([^)]*\)", "", heading.strip().lower())  # link targets
+    s = re.sub(r"[^\w\- ]", "", s)  # punctuation and backticks; keeps _ and -
     return s.replace(" ", "-")
 
 
@@ -160,26 +185,24 @@ def anchors(md):
 
 
 for path in docs:
-    for n, line in prose_lines(path):
-        for target in LINK.findall(line):
-            if re.match(r"^[a-z]+:", target):
-                continue  # http:, https:, mailto:
-            file, _, anchor = target.partition("#")
-            dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) \
-                if file else path
-            if not os.path.exists(dest):
-                problem(path, n, f"link to `{target}`: "
-                        f"{os.path.relpath(dest, ROOT)} does not exist")
-            elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
-                problem(path, n, f"link to `{target}`: no heading "
-                        f"#{anchor} in {os.path.relpath(dest, ROOT)}")
+    for n, target in located(path, LINK, 1):
+        if re.match(r"^[a-z]+:", target):
+            continue  # http:, https:, mailto:
+        file, _, anchor = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(path), file)) \
+            if file else path
+        if not os.path.exists(dest):
+            problem(path, n, f"link to `{target}`: "
+                    f"{os.path.relpath(dest, ROOT)} does not exist")
+        elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
+            problem(path, n, f"link to `{target}`: no heading "
+                    f"#{anchor} in {os.path.relpath(dest, ROOT)}")
 
 # -- (b) the lists of tests and topologies -----------------------------------
 
 
 def spans(path):
-    return {s.strip() for _, line in prose_lines(path)
-            for _, s in CODE_SPAN.findall(line)}
+    return {s.strip() for _, s in located(path, CODE_SPAN, 2)}
 
 
 def lists_file(path, what, names):
