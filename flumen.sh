@@ -3,7 +3,8 @@
 #   ./flumen.sh quickstart   install what is missing, build, move log lines
 #                            into Kafka (embedded cluster) and read them back
 #   ./flumen.sh test         install what is missing, build, run every test
-#   ./flumen.sh build        install what is missing and build
+#   ./flumen.sh build        install what is missing and build build/flumen,
+#                            showing progress (full log: build/last-build.log)
 #   ./flumen.sh bench        build and run the benchmarks (bench/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,12 +43,35 @@ build() {
     log "configuring"
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  log "building (2 jobs: a CAF translation unit needs ~400 MB)"
-  if ! cmake --build build -j2 >build/last-build.log 2>&1; then
+  log "building (2 jobs: a CAF translation unit needs ~400 MB; the first build takes ~5 minutes)"
+  if ! cmake --build build -j2 2>&1 | progress build/last-build.log; then
     grep -E -A5 'error|Error' build/last-build.log | head -60 >&2
     echo "build failed; full log: build/last-build.log" >&2
     exit 1
   fi
+  log "built build/flumen"
+}
+
+# progress LOG: keeps the build's whole output in LOG and shows one line per
+# tenth of the way (make's `[ 40%]`, or ninja's `[96/240]`), with the time
+# so far and what it is building, so a long build is seen to move.
+progress() {
+  local shown=-1 pct line start=$SECONDS
+  : >"$1"
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>"$1"
+    if [[ $line =~ ^\[\ *([0-9]+)%\]\ (.*)$ ]]; then
+      pct=${BASH_REMATCH[1]}
+    elif [[ $line =~ ^\[([0-9]+)/([0-9]+)\]\ (.*)$ ]]; then
+      pct=$((BASH_REMATCH[1] * 100 / BASH_REMATCH[2]))
+    else
+      continue
+    fi
+    if ((pct / 10 * 10 > shown)); then
+      shown=$((pct / 10 * 10))
+      printf '    %3d%%  %3ds  %s\n' "$pct" $((SECONDS - start)) "${line#*] }" >&2
+    fi
+  done
 }
 
 quickstart() {
@@ -67,6 +91,7 @@ quickstart() {
   log "reading topic log_topic back with kcat"
   kcat -C -b "$bootstrap" -t log_topic -e -q \
     -f 'partition %p offset %o | headers: %h | body: %s\n'
+  log "the binary is build/flumen: try build/flumen --help (docs/cli.md)"
 }
 
 run_tests() {
@@ -86,5 +111,5 @@ case "${1:-}" in
   build) build ;;
   setup) setup ;;
   bench) shift; bench "$@" ;;
-  *) sed -n '2,7p' "$0" | sed 's/^# \?//'; exit 2 ;;
+  *) sed -n '2,8p' "$0" | sed 's/^# \?//'; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reload under load (README "Reload"): a client streams numbered lines into
+# Reload under load (docs/operations.md, "Reload"): a client streams numbered lines into
 # an agent's netcat source while the file changes four times and the agent
 # reloads (SIGHUP): (a) a Kafka sink's option, (b) an added interceptor,
 # (d) an invalid file, (c) a removed channel (with its sink). Every line
