@@ -1,5 +1,5 @@
 // The one list of component types. Adding a type: its file pair, one line
-// here, its test, and its row in the README's component table.
+// here, its test, and its page in docs/reference/.
 
 #include "actors/builtin.hpp"
 

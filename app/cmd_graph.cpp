@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/cli.hpp"
+#include "runtime/config/draw.hpp"
 
 namespace flumen::app {
 namespace {

@@ -9,10 +9,10 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/dist/hop.hpp"
+#include "runtime/flow/protocol.hpp"
+#include "runtime/net/listener_gate.hpp"
 #include "runtime/wire/hop_flow.hpp"
 #include "runtime/wire/hop_wire.hpp"
-#include "runtime/net/listener_gate.hpp"
-#include "runtime/flow/protocol.hpp"
 
 namespace flumen::sources {
 
@@ -34,8 +34,7 @@ hop_source_config parse_hop_source(option_reader& r) {
   cfg.security = parse_link_security(r);
   require_protection(r, "bind", cfg.bind, cfg.security);
   auto& f = r.facts();
-  f.listen_host = cfg.bind;
-  f.listen_port = cfg.port;
+  f.listens.push_back({cfg.bind, cfg.port});
   f.security = cfg.security;
   return cfg;
 }

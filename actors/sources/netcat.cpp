@@ -45,8 +45,7 @@ netcat_config parse_netcat(option_reader& r) {
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.max_event_bytes = cfg.max_line_length;
-  f.listen_host = cfg.bind;
-  f.listen_port = cfg.port;
+  f.listens.push_back({cfg.bind, cfg.port});
   return cfg;
 }
 

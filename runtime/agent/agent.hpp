@@ -11,9 +11,9 @@
 #include <caf/fwd.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "runtime/config/topology.hpp"
 #include "runtime/core/metrics.hpp"
 #include "runtime/flow/supervisor.hpp"
-#include "runtime/config/topology.hpp"
 
 namespace flumen {
 
@@ -83,8 +83,8 @@ public:
   uint64_t stop(std::chrono::milliseconds timeout, bool drain_durable = false);
 
   /// Changes the running agent to `next` (same name, validated), restarting
-  /// only what changed (README "Reload"): unchanged components keep
-  /// running and unchanged channels keep their events; a source whose only
+  /// only what changed (docs/operations.md, "Reload"): unchanged components
+  /// keep running and unchanged channels keep their events; a source whose only
   /// change is its channels or interceptors keeps running with a new
   /// route; a removed or changed memory channel is drained into its old
   /// sinks first; a changed sink is stopped (what it took and could not
@@ -113,9 +113,6 @@ private:
     std::shared_ptr<component_metrics> metrics;
   };
 
-  /// Channels of `spec`, upstream first (a dead-letter channel after its
-  /// writers).
-  static std::vector<std::string> stop_order(const agent_spec& spec);
   std::string metric_name(const std::string& kind,
                           const std::string& name) const;
   /// The metrics of a component that starts: its old set when it has the

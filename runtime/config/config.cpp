@@ -9,6 +9,10 @@
 
 namespace flumen {
 
+const char* to_string(transport t) {
+  return t == transport::udp ? "udp" : "tcp";
+}
+
 namespace {
 
 /// The entry of `key` in `map`: its key node and its value node; both

@@ -90,6 +90,22 @@ private:
 /// What a component's parser states about it for checks across components
 /// (validation) and for wiring (the runtime). Filled by parse functions
 /// through `option_reader::facts()`; the loader copies it into the spec.
+/// A socket's transport: TCP and UDP ports are distinct.
+enum class transport { tcp, udp };
+
+/// "tcp" or "udp".
+const char* to_string(transport t);
+
+/// One address a component listens on.
+struct listen_endpoint {
+  std::string host;
+  uint16_t port = 0; ///< 0: any free port (never clashes)
+  transport proto = transport::tcp;
+  /// The component's option keys that set them (errors point at these).
+  std::string host_key = "bind";
+  std::string port_key = "port";
+};
+
 struct component_facts {
   /// Sources and sinks: events per batch as configured, and whether the file
   /// states it. A default adapts to the channels it feeds; a stated value
@@ -110,9 +126,10 @@ struct component_facts {
   /// Sources that keep state in a file (taildir's positions): the file; two
   /// components must not share one.
   std::string state_file;
-  /// Sources that listen on a socket: host and port (port 0: any free one).
-  std::string listen_host;
-  std::optional<uint16_t> listen_port;
+  /// Where the component listens (sources with sockets): each address,
+  /// port and transport; checked for clashes within the agent and tried on
+  /// this machine by `flumen validate`.
+  std::vector<listen_endpoint> listens;
   /// Sinks whose destination exists only inside the agent's process (the
   /// embedded Kafka cluster): they cannot be placed on nodes.
   bool process_local = false;

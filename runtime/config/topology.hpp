@@ -162,10 +162,4 @@ struct placed_sink {
 placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
                              const registry& reg);
 
-/// The topology drawn in Graphviz DOT.
-std::string to_dot(const topology& topo);
-
-/// The topology drawn as a Mermaid flowchart.
-std::string to_mermaid(const topology& topo);
-
 } // namespace flumen

@@ -70,7 +70,7 @@ void start_child(supervisor_actor* self, std::size_t i) {
 // Counts a failure of child `i`; restarts it after its backoff, or marks it
 // failed past the limit. A child that ran `limit.window` without failing
 // starts counting again, so a component that can never start reaches
-// `failed` after `max_restarts` backoffs (bounded; see README).
+// `failed` after `max_restarts` backoffs (bounded; docs/guarantees.md).
 void on_failure(supervisor_actor* self, std::size_t i, const std::string& why) {
   auto& st = self->state;
   auto& c = st.children.at(i);

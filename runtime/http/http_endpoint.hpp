@@ -1,9 +1,9 @@
 #pragma once
 
-// The agent's HTTP endpoint (README "Operations"): Prometheus text at
+// The agent's HTTP endpoint (docs/operations.md): Prometheus text at
 // /metrics, Flume's JSON at /metrics.json, /health and /ready, /stats.json
 // for `flumen top` and /tap/COMPONENT for `flumen tap`; a node's (`flumen
-// node --http`, README "Nodes") serves the first four. Served by
+// node --http`, docs/multi-hop.md) serves the first four. Served by
 // `http_server` on one thread of its own, never on CAF's scheduler; it
 // reads the metrics registry (relaxed atomics) and subscribes to tap points.
 

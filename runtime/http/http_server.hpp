@@ -30,7 +30,7 @@
 
 namespace flumen {
 
-/// The server's limits (README "Operations").
+/// The server's limits (docs/operations.md).
 struct http_limits {
   std::size_t max_connections = 512;
   std::size_t max_head_bytes = 8192;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/config/draw.hpp"
 #include "runtime/config/topology.hpp"
 #include "tests/support/fake_components.hpp"
 

@@ -37,8 +37,7 @@ inline src_config parse_src(option_reader& r) {
   f.batch_size_stated = r.has("batch_size");
   f.max_event_bytes = cfg.max_line_length;
   if (r.has("port")) {
-    f.listen_host = cfg.bind;
-    f.listen_port = static_cast<uint16_t>(cfg.port);
+    f.listens.push_back({cfg.bind, static_cast<uint16_t>(cfg.port)});
   }
   // Like taildir: a state file, in a directory that must be writable.
   if (auto pos = r.str("positions_file"); !pos.empty()) {

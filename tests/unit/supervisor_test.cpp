@@ -262,7 +262,7 @@ TEST_F(supervisor_test, a_start_that_throws_is_counted_with_its_text) {
   EXPECT_FALSE(current());
 }
 
-// The README states the bound: with the defaults a component that can never
+// docs/guarantees.md states the bound: with the defaults a component that can never
 // start is failed after at most this long (plus its own start attempts).
 TEST(restart_limit, defaults_reach_failed_within_82_seconds) {
   backoff_policy p;

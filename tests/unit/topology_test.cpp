@@ -1,3 +1,4 @@
+#include "runtime/config/draw.hpp"
 #include "runtime/config/topology.hpp"
 
 #include <cstdio>
@@ -165,13 +166,15 @@ TEST(load_topology, reads_a_multi_agent_file) {
   EXPECT_EQ(r1.facts.batch_size, 50u);
   EXPECT_TRUE(r1.facts.batch_size_stated);
   EXPECT_EQ(r1.facts.max_event_bytes, 8192u);
-  EXPECT_EQ(r1.facts.listen_host, "127.0.0.1");
-  EXPECT_EQ(r1.facts.listen_port, 44444);
+  ASSERT_EQ(r1.facts.listens.size(), 1u);
+  EXPECT_EQ(r1.facts.listens[0].host, "127.0.0.1");
+  EXPECT_EQ(r1.facts.listens[0].port, 44444);
+  EXPECT_EQ(r1.facts.listens[0].proto, transport::tcp);
   const auto& r2 = a1->sources[1];
   EXPECT_EQ(r2.type, "exec");
   EXPECT_EQ(r2.channels, strs{"c2"});
   EXPECT_EQ(r2.facts.batch_size, 0u); // the type states none
-  EXPECT_FALSE(r2.facts.listen_port.has_value());
+  EXPECT_TRUE(r2.facts.listens.empty());
 
   ASSERT_EQ(a1->channels.size(), 2u);
   EXPECT_EQ(a1->channels[0].facts.transaction_capacity, 80u);

@@ -1,0 +1,461 @@
+#pragma once
+
+// The topology loader's insides, shared by topology.cpp (reading a file
+// into specs) and topology_checks.cpp (the checks across an agent's
+// components). Not for use outside runtime/config.
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "runtime/config/topology.hpp"
+
+namespace flumen::detail {
+
+inline const char* singular(const std::string& kind) {
+  if (kind == "sources") return "source";
+  if (kind == "channels") return "channel";
+  if (kind == "sinks") return "sink";
+  return "interceptor";
+}
+
+inline std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs) {
+    if (!out.empty()) out += ", ";
+    out += x;
+  }
+  return out;
+}
+
+/// `unknown source type 'x' (did you mean 'y'?)`, or the known names when
+/// none is close.
+inline std::string unknown(const std::string& what, const std::string& name,
+                           const std::vector<std::string>& known) {
+  auto msg = "unknown " + what + " '" + name + "'";
+  if (auto m = closest_match(name, known))
+    return msg + " (did you mean '" + *m + "'?)";
+  if (known.empty()) return msg;
+  return msg + " (known: " + join(known) + ")";
+}
+
+/// Value of a key of `map`, or an undefined node (never a zombie node,
+/// whose Mark() would throw).
+inline YAML::Node value_of(const YAML::Node& map, const std::string& key) {
+  if (map.IsDefined() && map.IsMap()) {
+    const YAML::Node& cmap = map; // const: lookup must not insert
+    auto v = cmap[key];
+    if (v.IsDefined()) return v;
+  }
+  return YAML::Node{YAML::NodeType::Undefined};
+}
+
+/// A copy of `node` with environment variables expanded in every scalar (a
+/// node parses what it is sent with the agent's environment, not its own).
+inline YAML::Node expanded_copy(const YAML::Node& node) {
+  if (node.IsScalar()) {
+    auto v = expand_env(node.Scalar());
+    return YAML::Node{v.value_or(node.Scalar())};
+  }
+  if (node.IsSequence()) {
+    YAML::Node out{YAML::NodeType::Sequence};
+    for (const auto& item : node)
+      out.push_back(expanded_copy(item));
+    return out;
+  }
+  if (node.IsMap()) {
+    YAML::Node out{YAML::NodeType::Map};
+    for (auto it = node.begin(); it != node.end(); ++it)
+      out[it->first.Scalar()] = expanded_copy(it->second);
+    return out;
+  }
+  return YAML::Node{node.Type()};
+}
+
+inline std::string expanded_yaml(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << expanded_copy(node);
+  return out.c_str();
+}
+
+/// One agent and the YAML of each component, kept until validation is done
+/// so its errors can point at the offending values.
+struct agent_draft {
+  agent_spec spec;
+  std::vector<YAML::Node> sources;
+  std::vector<YAML::Node> channels;
+  std::vector<YAML::Node> sinks;
+};
+
+class loader {
+public:
+  /// `text` is the file's text (for messages that tell how a value was
+  /// written); it must outlive the loader.
+  loader(const registry& reg, std::string file, std::string_view text,
+         error_list& errors, probe_scope probe = {})
+      : reg_(reg), file_(std::move(file)), text_(text), errors_(errors),
+        probe_(std::move(probe)) {}
+
+  void load(const YAML::Node& root, topology& topo) {
+    if (!root.IsDefined() || root.IsNull()) {
+      add({file_, 1, 1}, "", "the file is empty (expected key 'agents')");
+      return;
+    }
+    if (!root.IsMap()) {
+      add(location_of(root, file_), "", "expected a mapping with key 'agents'");
+      return;
+    }
+    option_reader r(root, "", file_, errors_, text_);
+    load_nodes(r, topo);
+    nodes_ = &topo.nodes;
+    auto agents = r.node("agents");
+    if (!agents.IsDefined()) {
+      r.error("missing required key 'agents'");
+    } else if (agents.IsNull() || (agents.IsMap() && agents.size() == 0)) {
+      r.error("agents", "at least one agent is required");
+    } else if (!agents.IsMap()) {
+      r.error("agents", "expected a mapping of agents");
+    } else {
+      for_each_named(agents, "agents", [&](auto& name, auto& key, auto& val) {
+        auto draft = load_agent(name, key, val);
+        validate(draft);
+        topo.agents.push_back(std::move(draft.spec));
+      });
+    }
+    r.finish();
+  }
+
+private:
+  void load_nodes(option_reader& r, topology& topo) {
+    auto nodes = r.node("nodes");
+    if (!nodes.IsDefined() || nodes.IsNull()) return;
+    if (!nodes.IsMap()) {
+      r.error("nodes", "expected a mapping of nodes");
+      return;
+    }
+    for_each_named(nodes, "nodes", [&](auto& name, auto& key, auto& val) {
+      node_spec n;
+      n.name = name;
+      n.where = location_of(key, file_);
+      auto path = "nodes." + name;
+      if (!val.IsMap()) {
+        add(value_location(key, val), path,
+            "expected a mapping with host and port");
+        broken_nodes_.insert(name); // reported once, here
+        return;
+      }
+      option_reader nr(val, path, file_, errors_, text_);
+      n.host = nr.required_str("host");
+      n.port = static_cast<uint16_t>(nr.integer("port", 0, 1, 65535));
+      if (!nr.has("port")) nr.error("missing required key 'port'");
+      n.security = parse_link_security(nr);
+      if (!n.host.empty()) require_protection(nr, "host", n.host, n.security);
+      nr.finish();
+      topo.nodes.push_back(std::move(n));
+    });
+  }
+
+  void add(location where, std::string path, std::string message) {
+    errors_.push_back({std::move(where), std::move(path), std::move(message)});
+  }
+
+  /// Calls `f(name, key, value)` for each entry of a mapping of named
+  /// things, in file order; reports non-scalar and duplicate names.
+  template <class F>
+  void for_each_named(const YAML::Node& map, const std::string& path, F f) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        add(location_of(it->first, file_), path, "expected a name as key");
+        continue;
+      }
+      auto name = it->first.Scalar();
+      if (auto why = control_character_in(name); !why.empty()) {
+        add(location_of(it->first, file_), path, why);
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        add(location_of(it->first, file_), path,
+            "duplicate key '" + name + "'");
+        continue;
+      }
+      f(name, it->first, it->second);
+    }
+  }
+
+  /// Where to point at a value that should have been a mapping: an empty
+  /// value's mark is at the next token, so use its key then.
+  location value_location(const YAML::Node& key, const YAML::Node& val) {
+    return val.IsNull() ? location_of(key, file_) : location_of(val, file_);
+  }
+
+  agent_draft load_agent(const std::string& name, const YAML::Node& key,
+                         const YAML::Node& val) {
+    agent_draft d;
+    d.spec.name = name;
+    d.spec.where = location_of(key, file_);
+    auto path = "agents." + name;
+    if (!val.IsMap()) {
+      add(value_location(key, val), path,
+          "expected a mapping with sources, channels and sinks");
+      return d;
+    }
+    option_reader r(val, path, file_, errors_, text_);
+    for (std::string kind : {"sources", "channels", "sinks"}) {
+      auto n = r.node(kind);
+      auto& specs = kind == "sources"    ? d.spec.sources
+                    : kind == "channels" ? d.spec.channels
+                                         : d.spec.sinks;
+      auto& nodes = kind == "sources"    ? d.sources
+                    : kind == "channels" ? d.channels
+                                         : d.sinks;
+      if (!n.IsDefined()) {
+        r.error("missing required key '" + kind + "'");
+      } else if (n.IsNull() || (n.IsMap() && n.size() == 0)) {
+        r.error(kind,
+                "at least one " + std::string{singular(kind)} + " is required");
+      } else if (!n.IsMap()) {
+        r.error(kind, "expected a mapping of " + kind);
+      } else {
+        auto kind_path = path + "." + kind;
+        for_each_named(n, kind_path, [&](auto& cname, auto& ckey, auto& cval) {
+          specs.push_back(
+              load_component(kind, cname, ckey, cval, kind_path + "." + cname));
+          nodes.push_back(cval);
+        });
+      }
+    }
+    // The nodes its sinks are placed on, each once.
+    for (const auto& k : d.spec.sinks)
+      for (const auto& name : k.placement)
+        for (const auto& n : *nodes_)
+          if (n.name == name &&
+              std::none_of(d.spec.nodes.begin(), d.spec.nodes.end(),
+                           [&](auto& x) { return x.name == name; }))
+            d.spec.nodes.push_back(n);
+    auto http = r.node("http");
+    if (http.IsDefined() && !http.IsNull()) {
+      if (!http.IsMap()) {
+        r.error("http", "expected a mapping with bind and port");
+      } else {
+        option_reader hr(http, path + ".http", file_, errors_, text_);
+        http_spec h;
+        h.bind = hr.str("bind", h.bind);
+        h.port = static_cast<uint16_t>(hr.integer("port", 0, 0, 65535));
+        if (!hr.has("port")) hr.error("missing required key 'port'");
+        h.bind_at = hr.where("bind");
+        h.port_at = hr.where("port");
+        hr.finish();
+        d.spec.http = h;
+      }
+    }
+    auto sup = r.node("supervision");
+    if (sup.IsDefined() && !sup.IsNull()) {
+      if (!sup.IsMap()) {
+        r.error("supervision", "expected a mapping");
+      } else {
+        option_reader sr(sup, path + ".supervision", file_, errors_, text_);
+        auto& s = d.spec.supervision;
+        s.max_restarts = static_cast<std::size_t>(sr.integer(
+            "max_restarts", static_cast<int64_t>(s.max_restarts), 0, 1000000));
+        s.restart_window = sr.duration("restart_window", s.restart_window);
+        s.on_component_failure =
+            sr.choice("on_component_failure", s.on_component_failure,
+                      {"keep_running", "exit"});
+        sr.finish();
+      }
+    }
+    r.finish();
+    return d;
+  }
+
+  /// Parses one component. A broken one is still returned (without a spawn
+  /// function) so references to it don't cause follow-up errors.
+  component_spec load_component(const std::string& kind,
+                                const std::string& name, const YAML::Node& key,
+                                const YAML::Node& val,
+                                const std::string& path) {
+    component_spec spec;
+    spec.name = name;
+    spec.path = path;
+    spec.where = location_of(key, file_);
+    if (!val.IsMap()) {
+      add(value_location(key, val), path, "expected a mapping with 'type'");
+      return spec;
+    }
+    option_reader r(val, path, file_, errors_, text_);
+    spec.type = r.required_str("type");
+    // What a reload compares. A source's channels and interceptors are its
+    // router's, changed without restarting the source.
+    auto copy = expanded_copy(val);
+    if (kind == "sources") {
+      if (auto ic = value_of(val, "interceptors"); ic.IsDefined())
+        spec.interceptors_config = expanded_yaml(ic);
+      copy.remove("channels");
+      copy.remove("interceptors");
+    }
+    {
+      YAML::Emitter out;
+      out << copy;
+      spec.config = out.c_str();
+    }
+    // Common keys first, so a source of unknown type still has channels.
+    if (kind == "sources") {
+      auto before = errors_.size();
+      bool present = r.has("channels");
+      spec.channels = r.string_list("channels");
+      if (!present)
+        r.error("missing required key 'channels'");
+      else if (spec.channels.empty() && errors_.size() == before)
+        r.error("channels", "must not be empty");
+      load_interceptors(r, spec);
+    } else if (kind == "sinks") {
+      spec.channel = r.required_str("channel");
+      load_placement(r, val, spec);
+    }
+    if (spec.type.empty()) return spec; // already reported by required_str
+    auto spawn = reg_.parse(kind, spec.type, r);
+    if (!spawn) {
+      // Without a parser every other key would look unknown: skip finish().
+      r.error("type", unknown(std::string{singular(kind)} + " type", spec.type,
+                              reg_.types(kind)));
+      return spec;
+    }
+    spec.spawn = std::move(*spawn);
+    spec.facts = r.facts();
+    r.finish();
+    if (!spec.placement.empty() && spec.facts.process_local)
+      r.error("placement",
+              "this sink's destination lives in the agent's own process (an "
+              "embedded Kafka cluster): replicas on nodes could not reach it; "
+              "run `flumen broker` and give its address, or drop placement");
+    // A sink type that dead-letters reads this key itself; the loader
+    // checks the reference and wires the channel.
+    if (kind == "sinks") {
+      auto dl = value_of(val, "dead_letter_channel");
+      if (dl.IsDefined() && dl.IsScalar())
+        spec.dead_letter_channel = expand_env(dl.Scalar()).value_or("");
+    }
+    return spec;
+  }
+
+  /// A sink's `replicas` and `placement` (the nodes it runs on).
+  void load_placement(option_reader& r, const YAML::Node& val,
+                      component_spec& spec) {
+    spec.replicas = r.count("replicas", 1, 1, 256);
+    if (!r.has("placement")) return;
+    auto list = value_of(val, "placement");
+    auto errors_before = errors_.size();
+    spec.placement = r.string_list("placement");
+    if (spec.placement.empty()) {
+      if (errors_.size() == errors_before) // else: not a list of names
+        r.error("placement", "must name at least one node of 'nodes'");
+      return;
+    }
+    // string_list skips bad items: index j is the YAML's only when none was.
+    bool aligned = list.IsSequence() && list.size() == spec.placement.size();
+    std::vector<std::string> known;
+    for (const auto& n : *nodes_)
+      known.push_back(n.name);
+    std::set<std::string> seen;
+    for (std::size_t j = 0; j < spec.placement.size(); ++j) {
+      const auto& name = spec.placement[j];
+      auto where = location_of(list, file_);
+      auto path = r.path_of("placement");
+      if (aligned) {
+        where = location_of(list[j], file_);
+        path += "[" + std::to_string(j) + "]";
+      }
+      if (!seen.insert(name).second)
+        add(where, path, "node '" + name + "' is listed twice");
+      else if (std::find(known.begin(), known.end(), name) == known.end() &&
+               !broken_nodes_.contains(name))
+        add(where, path, unknown("node", name, known));
+    }
+    spec.yaml = expanded_yaml(val);
+  }
+
+  void load_interceptors(option_reader& r, component_spec& spec) {
+    auto list = r.node("interceptors");
+    if (!list.IsDefined() || list.IsNull()) return;
+    if (!list.IsSequence()) {
+      r.error("interceptors", "expected a list of interceptors");
+      return;
+    }
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto item = list[i];
+      auto path = r.path_of("interceptors") + "[" + std::to_string(i) + "]";
+      if (!item.IsMap()) {
+        add(location_of(item, file_), path, "expected a mapping with 'type'");
+        continue;
+      }
+      option_reader ir(item, path, file_, errors_, text_);
+      auto type = ir.required_str("type");
+      if (type.empty()) continue;
+      auto make = reg_.parse_interceptor(type, ir);
+      if (!make) {
+        ir.error("type",
+                 unknown("interceptor type", type, reg_.types("interceptors")));
+        continue;
+      }
+      ir.finish();
+      spec.interceptors.push_back(std::move(*make));
+      spec.interceptor_types.push_back(std::move(type));
+    }
+  }
+
+  /// Location of a key's value in a component's mapping, or of the mapping
+  /// when the key is absent (a default was used).
+  location where_in(const YAML::Node& map, const std::string& key) {
+    auto v = value_of(map, key);
+    return location_of(v.IsDefined() ? v : map, file_);
+  }
+
+  /// Checks one agent across its components: references, unconnected
+  /// channels, batch sizes against transaction capacities, event sizes
+  /// against byte capacities, listen addresses and dead-letter cycles.
+  void validate(const agent_draft& d);
+
+  /// One process has one TLS identity (CAF's OpenSSL module is configured
+  /// per actor system): every TLS endpoint of an agent, and every node its
+  /// sinks are placed on, must name the same certificate, key, CA and
+  /// passphrase.
+  void check_tls_identity(const agent_draft& d);
+
+  /// A sink's output directory must exist as a writable directory, or be
+  /// creatable (its nearest existing ancestor a writable directory): else
+  /// the sink would fail every batch, for ever. Only for agents of this
+  /// machine, like `bind`.
+  void check_directories(const agent_draft& d);
+  /// The file's nodes (parsed before the agents that place sinks on them),
+  /// and the names of entries too broken to parse (already reported).
+  const std::vector<node_spec>* nodes_ = nullptr;
+  std::set<std::string> broken_nodes_;
+  /// File channel directories and state files seen so far (all agents of
+  /// the file): path -> the component that has it.
+  std::map<std::string, std::string> channel_dirs_;
+  std::map<std::string, std::string> state_files_;
+
+  /// A listening source's `bind` must be an address of this machine, and no
+  /// two sources of one agent may listen on the same address and port (the
+  /// second would fail to start).
+  void check_listeners(const agent_draft& d);
+
+  /// A sink puts what it can never deliver to its dead-letter channel, which
+  /// another sink reads and may dead-letter further: the edges channel ->
+  /// dead-letter channel must not close a cycle, or such an event would go
+  /// round forever. Reported at the edge that closes it, in file order.
+  void check_dead_letter_cycles(const agent_draft& d);
+
+  const registry& reg_;
+  std::string file_;
+  std::string_view text_;
+  error_list& errors_;
+  probe_scope probe_;
+};
+
+} // namespace flumen::detail
