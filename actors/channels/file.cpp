@@ -547,44 +547,47 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       if (hp.answer->owner == dm.source) hp.answer->orphan = true;
     settle(self);
   });
+  // A put: the same with or without a receipt (a source wired straight
+  // to the channel; nothing is filtered on the way).
+  auto put = [self](batch& events) -> caf::result<ok_atom> {
+    auto& st = self->state;
+    if (events.empty()) return ok_atom::value;
+    if (st.closed)
+      return closed_error(st.metrics->name + " is closed", std::move(events));
+    auto answer = std::make_shared<put_answer>();
+    answer->rp = self->make_response_promise();
+    answer->parts = 0;
+    answer->owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    st.takes.watch(self, answer->owner);
+    // One record per put, but no record over record_bytes: a larger
+    // put goes in as several, answered once all are in.
+    std::size_t i = 0;
+    while (i < events.size()) {
+      std::size_t j = i, bytes = 0;
+      while (j < events.size() &&
+             (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
+        bytes += event_bytes(events[j++]);
+      batch part;
+      if (i == 0 && j == events.size()) {
+        part = std::move(events);
+      } else {
+        part.reserve(j - i);
+        std::move(events.begin() + static_cast<long>(i),
+                  events.begin() + static_cast<long>(j),
+                  std::back_inserter(part));
+      }
+      ++answer->parts;
+      st.held.push_back(held_put{answer, std::move(part), bytes});
+      i = j;
+    }
+    admit_puts(self);
+    st.publish();
+    return caf::delegated<ok_atom>{};
+  };
   return {
-      [self](put_atom, batch& events) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        if (events.empty()) return ok_atom::value;
-        if (st.closed)
-          return closed_error(st.metrics->name + " is closed",
-                              std::move(events));
-        auto answer = std::make_shared<put_answer>();
-        answer->rp = self->make_response_promise();
-        answer->parts = 0;
-        answer->owner =
-            caf::actor_cast<caf::actor_addr>(self->current_sender());
-        st.takes.watch(self, answer->owner);
-        // One record per put, but no record over record_bytes: a larger
-        // put goes in as several, answered once all are in.
-        std::size_t i = 0;
-        while (i < events.size()) {
-          std::size_t j = i, bytes = 0;
-          while (
-              j < events.size() &&
-              (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
-            bytes += event_bytes(events[j++]);
-          batch part;
-          if (i == 0 && j == events.size()) {
-            part = std::move(events);
-          } else {
-            part.reserve(j - i);
-            std::move(events.begin() + static_cast<long>(i),
-                      events.begin() + static_cast<long>(j),
-                      std::back_inserter(part));
-          }
-          ++answer->parts;
-          st.held.push_back(held_put{answer, std::move(part), bytes});
-          i = j;
-        }
-        admit_puts(self);
-        st.publish();
-        return caf::delegated<ok_atom>{};
+      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
+        return put(events);
       },
       [self](written_atom, uint64_t id, int err, uint64_t seq, uint64_t taken,
              const std::string& segment, uint64_t offset, uint64_t size,

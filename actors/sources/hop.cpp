@@ -237,14 +237,21 @@ using repush_atom = caf::atom_constant<caf::atom("repush")>;
 void put_batch(hop_actor* self, const std::string& sender, uint64_t first,
                batch events, uint32_t attempt) {
   auto n = events.size();
+  auto receipt = std::make_shared<put_receipt>();
   self->request(self->state.downstream, caf::infinite, put_atom::value,
-                std::move(events))
+                std::move(events), receipt)
       .then(
-          [self, sender, first, n](ok_atom) {
-            self->state.metrics->events_accepted += n;
+          [self, sender, first, n, receipt](ok_atom) {
+            // What the interceptors removed is filtered, the rest accepted.
+            auto filtered = receipt->filtered.load();
+            self->state.metrics->events_filtered += filtered;
+            self->state.metrics->events_accepted += n - filtered;
             settle(self, sender, first, caf::error{});
           },
-          [self, sender, first, n, attempt](caf::error& e) {
+          [self, sender, first, n, attempt, receipt](caf::error& e) mutable {
+            auto filtered = receipt->filtered.load();
+            self->state.metrics->events_filtered += filtered;
+            n -= filtered;
             // An interceptor that failed on it dropped it by policy
             // (counted by the router): accepted, like any source's.
             if (is_error(e, errc::interceptor_failed)) {

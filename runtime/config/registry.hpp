@@ -46,11 +46,17 @@ Config adapt_batch(Config cfg, const wiring& w) {
 }
 
 /// A stage between a source and its channels. Runs inside the source's
-/// router actor, one batch at a time; may change, add or remove events.
+/// router actor, one batch at a time; may change events and remove them,
+/// never add any.
 class interceptor {
 public:
   virtual ~interceptor() = default;
-  virtual void apply(batch& events) = 0;
+  /// Changes `events` in place; returns how many it removed (counted
+  /// `filtered`: received = accepted + filtered + dropped + undelivered).
+  /// The router checks the batch shrank by exactly that: an interceptor
+  /// that miscounts fails the batch (dropped, named) rather than let an
+  /// event go uncounted.
+  virtual std::size_t apply(batch& events) = 0;
 };
 
 /// Spawns one instance of a parsed component (called again on restarts).

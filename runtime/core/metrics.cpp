@@ -60,6 +60,7 @@ std::string component_metrics::summary() const {
   };
   field("received", events_received);
   field("accepted", events_accepted);
+  field("filtered", events_filtered);
   field("put", events_put);
   field("taken", events_taken);
   field("committed", events_committed);
@@ -98,6 +99,7 @@ struct counter_field {
 const counter_field counter_fields[] = {
     {"events_received", &component_metrics::events_received, false},
     {"events_accepted", &component_metrics::events_accepted, false},
+    {"events_filtered", &component_metrics::events_filtered, false},
     {"events_put", &component_metrics::events_put, false},
     {"events_taken", &component_metrics::events_taken, false},
     {"events_committed", &component_metrics::events_committed, false},

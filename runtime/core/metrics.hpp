@@ -37,6 +37,9 @@ struct component_metrics {
 
   std::atomic<uint64_t> events_received{0};  ///< sources: read from outside
   std::atomic<uint64_t> events_accepted{0};  ///< sources: accepted downstream
+  /// Sources: removed by their interceptors (a filter), by design: neither
+  /// delivered nor lost.
+  std::atomic<uint64_t> events_filtered{0};
   std::atomic<uint64_t> events_put{0};       ///< channels: put successfully
   std::atomic<uint64_t> events_taken{0};     ///< channels / sinks: taken
   std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained

@@ -7,9 +7,9 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/config/registry.hpp"
 #include "runtime/core/backoff.hpp"
 #include "runtime/flow/protocol.hpp"
-#include "runtime/config/registry.hpp"
 
 namespace flumen {
 

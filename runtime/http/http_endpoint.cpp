@@ -66,6 +66,10 @@ const family families[] = {
     {"flumen_events_accepted_total", "counter",
      "Events a source's channels accepted.",
      &component_metrics::events_accepted},
+    {"flumen_events_filtered_total", "counter",
+     "Events a source's interceptors removed (a filter): neither delivered "
+     "nor lost.",
+     &component_metrics::events_filtered},
     {"flumen_events_put_total", "counter", "Events put into a channel.",
      &component_metrics::events_put},
     {"flumen_events_taken_total", "counter",
