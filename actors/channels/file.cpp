@@ -664,6 +664,10 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
 
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                       const wiring& w) {
+  // Beside a channel's families (metrics.hpp): damage and write errors.
+  for (auto name :
+       {"corrupt_records", "damaged_bytes", "damaged_events", "write_errors"})
+    w.metrics->expose(name);
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   auto start = std::make_shared<opened>();

@@ -15,10 +15,10 @@
 
 #include "runtime/core/backoff.hpp"
 #include "runtime/dist/hop.hpp"
-#include "runtime/wire/hop_flow.hpp"
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/wire/hop_flow.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 namespace flumen::sinks {
 
@@ -679,6 +679,7 @@ std::string new_sender_id(const wiring& w) {
 
 caf::actor spawn_hop_sink(caf::actor_system& sys, const hop_sink_config& cfg,
                           const wiring& w) {
+  w.metrics->expose("hop_batches_resent"); // beside a sink's families
   sink_driver_config dc;
   dc.batch_size = cfg.batch_size;
   auto metrics = w.metrics;

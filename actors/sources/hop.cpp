@@ -456,6 +456,11 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
 
 caf::actor spawn_hop_source(caf::actor_system& sys,
                             const hop_source_config& cfg, const wiring& w) {
+  // Its families beside a source's (metrics.hpp): senders and their
+  // batches.
+  for (auto name : {"connections_open", "connection_failures", "hop_duplicates",
+                    "hop_batches_refused", "hop_batches_busy"})
+    w.metrics->expose(name);
   auto self = sys.spawn(hop_receiver, cfg, w.downstream, w.metrics);
   auto fail = [&](const std::string& why) {
     caf::anon_send_exit(self, caf::exit_reason::user_shutdown);

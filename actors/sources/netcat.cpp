@@ -634,6 +634,9 @@ void serve(const netcat_config& cfg, source_pump& pump) {
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
                         const wiring& w) {
   auto cfg = adapt_batch(config, w);
+  // Its families beside a source's (metrics.hpp): its clients.
+  w.metrics->expose("connections_open");
+  w.metrics->expose("connection_failures");
   return spawn_source(
       sys, [cfg](source_pump& pump) { serve(cfg, pump); }, w.downstream,
       w.metrics, cfg.max_inflight);

@@ -444,6 +444,8 @@ using taildir_detail::tailer;
 caf::actor spawn_taildir(caf::actor_system& sys, const taildir_config& config,
                          const wiring& w) {
   auto cfg = adapt_batch(config, w);
+  // Beside a source's families (metrics.hpp): the files it holds open.
+  w.metrics->expose("connections_open");
   auto reader = [cfg](source_pump& pump) {
     tailer t{cfg, pump};
     t.run();

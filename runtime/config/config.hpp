@@ -194,6 +194,10 @@ public:
 
   /// Reports unknown keys. Call once, after all getters.
   void finish();
+  /// Every key asked for so far (what the parser knows), in order.
+  std::vector<std::string> known_keys() const {
+    return {known_.begin(), known_.end()};
+  }
 
   const std::string& path() const { return path_; }
   const std::string& file() const { return file_; }
