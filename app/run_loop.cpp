@@ -61,7 +61,8 @@ run_end run_loop(const run_options& opt, const sigset_t& signals, agent& a,
       }
     }
     if (auto failed = a.failed_components();
-        !failed.empty() && a.supervision().on_component_failure == "exit") {
+        !failed.empty() &&
+        a.supervision().on_component_failure == failure_policy::exit) {
       spdlog::error("agent {}: {} failed and on_component_failure is exit; "
                     "stopping",
                     name, failed.front());
@@ -142,10 +143,9 @@ int final_line(agent& a, const std::string& name, int code) {
   spdlog::info("agent {}: peak RSS {} MiB", name, usage.ru_maxrss / 1024);
   auto loss = a.losses();
   // Filtered events are neither delivered nor lost: named beside either.
-  auto filtered = loss.filtered > 0
-                      ? " (" + std::to_string(loss.filtered) +
-                            " filtered by interceptors)"
-                      : std::string{};
+  auto filtered = loss.filtered > 0 ? " (" + std::to_string(loss.filtered) +
+                                          " filtered by interceptors)"
+                                    : std::string{};
   if (loss.clean() && loss.kept > 0) {
     spdlog::info("agent {}: stopped, every accepted event delivered or "
                  "kept: {} kept in file channels, delivered after the next "

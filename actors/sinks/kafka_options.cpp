@@ -180,14 +180,19 @@ kafka_config parse_kafka(option_reader& r) {
     cfg.headers = r.choice("headers", cfg.headers, {"all", "none"});
   }
   cfg.format = r.choice("format", cfg.format, {"body", "json"});
-  cfg.on_permanent_error =
-      r.choice("on_permanent_error", cfg.on_permanent_error,
-               {"drop", "dead_letter", "fail"});
+  {
+    using p = permanent_error_policy;
+    cfg.on_permanent_error =
+        r.choice("on_permanent_error", cfg.on_permanent_error,
+                 {{"drop", p::drop},
+                  {"dead_letter", p::dead_letter},
+                  {"fail", p::fail}});
+  }
   cfg.dead_letter_channel = r.str("dead_letter_channel");
-  if (cfg.on_permanent_error == "dead_letter" &&
+  if (cfg.on_permanent_error == permanent_error_policy::dead_letter &&
       cfg.dead_letter_channel.empty())
     r.error("on_permanent_error", "'dead_letter' needs a dead_letter_channel");
-  if (cfg.on_permanent_error != "dead_letter" &&
+  if (cfg.on_permanent_error != permanent_error_policy::dead_letter &&
       !cfg.dead_letter_channel.empty())
     r.error("dead_letter_channel",
             "is used only with on_permanent_error: dead_letter");

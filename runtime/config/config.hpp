@@ -90,6 +90,12 @@ private:
 /// What a component's parser states about it for checks across components
 /// (validation) and for wiring (the runtime). Filled by parse functions
 /// through `option_reader::facts()`; the loader copies it into the spec.
+/// What a sink does with an event its destination refuses for good:
+/// `drop` (counted, logged), `dead_letter` (put to its dead-letter channel
+/// with headers saying why) or `fail` (roll back and stop; the supervisor
+/// restarts it).
+enum class permanent_error_policy { drop, dead_letter, fail };
+
 /// A socket's transport: TCP and UDP ports are distinct.
 enum class transport { tcp, udp };
 
@@ -177,6 +183,21 @@ public:
   /// A scalar that must be one of `choices`.
   std::string choice(std::string_view key, std::string def,
                      const std::vector<std::string>& choices);
+  /// A scalar that must be one of the names in `choices`: its value.
+  template <class E>
+  E choice(std::string_view key, E def,
+           std::initializer_list<std::pair<std::string_view, E>> choices) {
+    std::vector<std::string> names;
+    std::string def_name;
+    for (auto& [name, value] : choices) {
+      names.emplace_back(name);
+      if (value == def) def_name = name;
+    }
+    auto got = choice(key, def_name, names);
+    for (auto& [name, value] : choices)
+      if (name == got) return value;
+    return def;
+  }
   /// A mapping of scalars (e.g. the kafka sink's `producer:`).
   std::map<std::string, std::string> string_map(std::string_view key);
   /// A sequence of scalars (a single scalar is taken as a list of one).

@@ -265,7 +265,8 @@ private:
         s.restart_window = sr.duration("restart_window", s.restart_window);
         s.on_component_failure =
             sr.choice("on_component_failure", s.on_component_failure,
-                      {"keep_running", "exit"});
+                      {{"keep_running", failure_policy::keep_running},
+                       {"exit", failure_policy::exit}});
         sr.finish();
       }
     }

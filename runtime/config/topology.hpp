@@ -63,6 +63,9 @@ struct node_spec {
   location where;
 };
 
+/// What an agent does when a component is past its restart limit.
+enum class failure_policy { keep_running, exit };
+
 /// An agent's `supervision:` settings (restart intensity and what a
 /// component that exceeded it means for the agent).
 struct supervision_settings {
@@ -72,7 +75,7 @@ struct supervision_settings {
   std::chrono::milliseconds restart_window{60000};
   /// `keep_running` (the rest of the agent goes on) or `exit` (the agent
   /// stops with a non-zero code).
-  std::string on_component_failure = "keep_running";
+  failure_policy on_component_failure = failure_policy::keep_running;
 };
 
 /// An agent's `http:` endpoint (metrics, health).
