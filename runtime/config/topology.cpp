@@ -76,7 +76,7 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
   if (type.empty()) return out;
   auto spawn = reg.parse("sinks", type, r);
   if (!spawn) {
-    r.error("type", "unknown sink type '" + type + "' on this node");
+    r.invalid("type", "unknown sink type '" + type + "' on this node");
     return out;
   }
   r.finish();
