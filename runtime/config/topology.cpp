@@ -90,6 +90,24 @@ const agent_spec* topology::find(const std::string& agent_name) const {
   return nullptr;
 }
 
+std::optional<config_error> missing_agent(const topology& topo,
+                                          const std::string& name) {
+  if (topo.find(name)) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& a : topo.agents)
+    names.push_back(a.name);
+  config_error err{
+      {topo.file, 0, 0}, "agents", "no agent named '" + name + "'"};
+  if (!topo.agents.empty()) err.where = topo.agents.front().where;
+  if (auto m = closest_match(name, names)) {
+    err.where = topo.find(*m)->where;
+    err.message += " (did you mean '" + *m + "'?)";
+  } else if (!names.empty()) {
+    err.message += " (agents: " + join(names) + ")";
+  }
+  return err;
+}
+
 namespace {
 
 /// Why `st` is no file to read as a topology; empty when it is one.

@@ -160,6 +160,17 @@ grep -q "agents.edge.sources.r1.bind: cannot listen on '192.0.2.1'" "$WORK/out" 
 "$FLUMEN" validate "$WORK/two.yaml" --agent collector >/dev/null \
   || fail "--agent collector must not try edge's address"
 "$FLUMEN" graph "$WORK/two.yaml" >/dev/null || fail "graph tries no address"
+# A misspelt --agent: a located error with a did-you-mean (run: a usage
+# error, exit 2; validate: exit 1).
+set +e
+"$FLUMEN" validate "$WORK/two.yaml" --agent colector >"$WORK/out" 2>&1
+code=$?
+"$FLUMEN" run "$WORK/two.yaml" --agent colector >"$WORK/run.out" 2>&1
+run_code=$?
+set -e
+want="two.yaml:6:3: agents: no agent named 'colector' (did you mean 'collector'?)"
+[[ $code -eq 1 ]] && grep -qF "$want" "$WORK/out" || fail "validate --agent colector: $code $(cat "$WORK/out")"
+[[ $run_code -eq 2 ]] && grep -qF "$want" "$WORK/run.out" || fail "run --agent colector: $run_code $(cat "$WORK/run.out")"
 
 # A file_roll directory that could never be written is a config error; one
 # that does not exist yet but can be created is fine.

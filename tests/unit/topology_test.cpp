@@ -958,6 +958,28 @@ TEST(load_topology_errors, collects_every_error_in_file_order) {
       }));
 }
 
+// -- --agent NAME
+// ---------------------------------------------------------------
+
+TEST(missing_agent, suggests_the_closest_name_where_it_is_defined) {
+  auto text = edit(base, "  a1:", "  edge:") +
+              "  collector:\n"
+              "    sources: {r1: {type: exec, command: x, channels: [c1]}}\n"
+              "    channels: {c1: {type: mem}}\n"
+              "    sinks: {k1: {type: logger, channel: c1}}\n";
+  auto res = load_topology_text(text, "t.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  EXPECT_FALSE(missing_agent(res.topo, "collector"));
+  auto err = missing_agent(res.topo, "colector");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->to_string(), "t.yaml:16:3: agents: no agent named 'colector' "
+                              "(did you mean 'collector'?)");
+  err = missing_agent(res.topo, "a1");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->to_string(), "t.yaml:2:3: agents: no agent named 'a1' "
+                              "(agents: edge, collector)");
+}
+
 // -- drawing ------------------------------------------------------------------
 
 namespace {
