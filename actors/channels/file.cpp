@@ -32,12 +32,13 @@ file_config parse_file(option_reader& r) {
   cfg.fsync = fsync == "interval" ? filelog::fsync_policy::interval
               : fsync == "never"  ? filelog::fsync_policy::never
                                   : filelog::fsync_policy::batch;
-  if (r.has("fsync_interval") && cfg.fsync != filelog::fsync_policy::interval)
+  if (r.has("fsync_interval") && r.parsed({"fsync"}) &&
+      cfg.fsync != filelog::fsync_policy::interval)
     r.error("fsync_interval",
             "applies only to `fsync: interval` (fsync is " + fsync + ")");
   cfg.fsync_interval = r.duration("fsync_interval", cfg.fsync_interval);
   if (cfg.fsync_interval.count() <= 0) {
-    r.error("fsync_interval", "must be positive");
+    r.invalid("fsync_interval", "must be positive");
     cfg.fsync_interval = std::chrono::milliseconds{1000};
   }
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
@@ -45,17 +46,19 @@ file_config parse_file(option_reader& r) {
       r.duration("transaction_timeout", cfg.transaction_timeout);
   if (cfg.transaction_timeout.count() != 0 &&
       cfg.transaction_timeout < std::chrono::seconds{1}) {
-    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    r.invalid("transaction_timeout", "must be 0 (never) or at least 1s");
     cfg.transaction_timeout = std::chrono::milliseconds{600000};
   }
-  if (cfg.transaction_capacity > cfg.capacity)
+  if (r.parsed({"capacity", "transaction_capacity"}) &&
+      cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
   if (cfg.max_file_size < 4096) {
-    r.error("max_file_size", "must be at least 4KB");
+    r.invalid("max_file_size", "must be at least 4KB");
     cfg.max_file_size = 4096;
   }
-  if (cfg.byte_capacity != 0 && cfg.byte_capacity < 2 * cfg.max_file_size)
+  if (r.parsed({"byte_capacity", "max_file_size"}) && cfg.byte_capacity != 0 &&
+      cfg.byte_capacity < 2 * cfg.max_file_size)
     r.error("byte_capacity",
             "must be 0 (no bound) or at least twice max_file_size (" +
                 std::to_string(cfg.max_file_size) +

@@ -25,10 +25,11 @@ memory_config parse_memory(option_reader& r) {
       r.duration("transaction_timeout", cfg.transaction_timeout);
   if (cfg.transaction_timeout.count() != 0 &&
       cfg.transaction_timeout < std::chrono::seconds{1}) {
-    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    r.invalid("transaction_timeout", "must be 0 (never) or at least 1s");
     cfg.transaction_timeout = std::chrono::milliseconds{600000};
   }
-  if (cfg.transaction_capacity > cfg.capacity)
+  if (r.parsed({"capacity", "transaction_capacity"}) &&
+      cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
   auto& f = r.facts();

@@ -34,10 +34,10 @@ namespace {
 void check_topics(option_reader& r, const kafka_config& cfg) {
   if (cfg.topic.find("%{") == std::string::npos) {
     if (!cfg.topic.empty() && !valid_topic_name(cfg.topic))
-      r.error("topic", "'" + cfg.topic.substr(0, 60) +
-                           (cfg.topic.size() > 60 ? "..." : "") +
-                           "' is not a valid Kafka topic name (1 to 249 of "
-                           "A-Z a-z 0-9 . _ -)");
+      r.invalid("topic", "'" + cfg.topic.substr(0, 60) +
+                             (cfg.topic.size() > 60 ? "..." : "") +
+                             "' is not a valid Kafka topic name (1 to 249 of "
+                             "A-Z a-z 0-9 . _ -)");
   } else {
     // The text around the placeholders must be valid on its own.
     std::string literal;
@@ -52,14 +52,15 @@ void check_topics(option_reader& r, const kafka_config& cfg) {
       pos = close + 1;
     }
     if (cfg.topic.find("%{}") != std::string::npos)
-      r.error("topic", "'%{}' names no header");
+      r.invalid("topic", "'%{}' names no header");
     else if (!literal.empty() && !valid_topic_name(literal))
-      r.error("topic", "the text around the %{...} placeholders is not valid "
-                       "in a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)");
+      r.invalid("topic",
+                "the text around the %{...} placeholders is not valid "
+                "in a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)");
   }
   if (!cfg.default_topic.empty() && !valid_topic_name(cfg.default_topic))
-    r.error("default_topic", "'" + cfg.default_topic.substr(0, 60) +
-                                 "' is not a valid Kafka topic name");
+    r.invalid("default_topic", "'" + cfg.default_topic.substr(0, 60) +
+                                   "' is not a valid Kafka topic name");
 }
 
 // Settings librdkafka would refuse when the sink starts (and then again on
@@ -189,10 +190,13 @@ kafka_config parse_kafka(option_reader& r) {
                   {"fail", p::fail}});
   }
   cfg.dead_letter_channel = r.str("dead_letter_channel");
-  if (cfg.on_permanent_error == permanent_error_policy::dead_letter &&
+  bool policy_parsed = r.parsed({"on_permanent_error", "dead_letter_channel"});
+  if (policy_parsed &&
+      cfg.on_permanent_error == permanent_error_policy::dead_letter &&
       cfg.dead_letter_channel.empty())
     r.error("on_permanent_error", "'dead_letter' needs a dead_letter_channel");
-  if (cfg.on_permanent_error != permanent_error_policy::dead_letter &&
+  if (policy_parsed &&
+      cfg.on_permanent_error != permanent_error_policy::dead_letter &&
       !cfg.dead_letter_channel.empty())
     r.error("dead_letter_channel",
             "is used only with on_permanent_error: dead_letter");
@@ -202,8 +206,8 @@ kafka_config parse_kafka(option_reader& r) {
     char err[512];
     if (rd_kafka_conf_set(probe, key.c_str(), value.c_str(), err,
                           sizeof(err)) != RD_KAFKA_CONF_OK)
-      r.error("producer",
-              "librdkafka rejects '" + key + ": " + value + "': " + err);
+      r.invalid("producer",
+                "librdkafka rejects '" + key + ": " + value + "': " + err);
   }
   rd_kafka_conf_destroy(probe);
   // A transaction is one of librdkafka's batches: unless told otherwise it
@@ -219,8 +223,10 @@ kafka_config parse_kafka(option_reader& r) {
       std::min({producer_number(cfg.producer, "batch.size", 1000000),
                 producer_number(cfg.producer, "message.max.bytes", 1000000),
                 cfg.max_inflight_bytes}));
-  if (cfg.batch_bytes == 0) r.error("batch_bytes", "must be at least 1");
-  if (cfg.max_inflight_bytes < cfg.batch_bytes)
+  if (cfg.batch_bytes == 0) r.invalid("batch_bytes", "must be at least 1");
+  // batch_bytes' default is taken from the producer's settings.
+  if (r.parsed({"max_inflight_bytes", "batch_bytes", "producer"}) &&
+      cfg.max_inflight_bytes < cfg.batch_bytes)
     r.error("max_inflight_bytes",
             "must be at least batch_bytes (" + std::to_string(cfg.batch_bytes) +
                 "): not even one batch could be in flight");

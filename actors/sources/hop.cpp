@@ -20,17 +20,17 @@ hop_source_config parse_hop_source(option_reader& r) {
   hop_source_config cfg;
   cfg.bind = r.str("bind", cfg.bind);
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-  if (!r.has("port")) r.error("missing required key 'port'");
+  r.require("port");
   cfg.max_connections = r.count("max_connections", cfg.max_connections);
   cfg.max_batch_bytes = r.bytes("max_batch_bytes", cfg.max_batch_bytes);
   if (cfg.max_batch_bytes < 1024 || cfg.max_batch_bytes > (1u << 30))
-    r.error("max_batch_bytes", "must be between 1KB and 1GB");
+    r.invalid("max_batch_bytes", "must be between 1KB and 1GB");
   cfg.max_hold = r.duration("max_hold", cfg.max_hold);
   cfg.handshake_timeout =
       r.duration("handshake_timeout", cfg.handshake_timeout);
   if (cfg.handshake_timeout < std::chrono::milliseconds{100} ||
       cfg.handshake_timeout > std::chrono::minutes{10})
-    r.error("handshake_timeout", "must be between 100ms and 10m");
+    r.invalid("handshake_timeout", "must be between 100ms and 10m");
   cfg.security = parse_link_security(r);
   require_protection(r, "bind", cfg.bind, cfg.security);
   auto& f = r.facts();

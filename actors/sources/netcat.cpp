@@ -31,7 +31,7 @@ netcat_config parse_netcat(option_reader& r) {
   netcat_config cfg;
   cfg.bind = r.str("bind", cfg.bind);
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-  if (!r.has("port")) r.error("missing required key 'port'");
+  r.require("port");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
   cfg.max_line_length =

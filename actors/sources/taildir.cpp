@@ -35,23 +35,23 @@ taildir_config parse_taildir(option_reader& r) {
   taildir_config cfg;
   cfg.filegroups = r.string_map("filegroups");
   if (!r.has("filegroups"))
-    r.error("filegroups", "required: group name -> path (e.g. "
-                          "`app: /var/log/app/*.log`)");
+    r.invalid("filegroups", "required: group name -> path (e.g. "
+                            "`app: /var/log/app/*.log`)");
   for (auto& [group, path] : cfg.filegroups) {
     // Group names appear in log lines ("tailing ... (group app)").
     if (auto why = control_character_in(group); !why.empty())
-      r.error("filegroups", "group " + why);
+      r.invalid("filegroups", "group " + why);
     fs::path p{path};
     auto name = p.filename().string();
     if (path.empty() || !p.is_absolute() || name.empty())
-      r.error("filegroups",
-              "group '" + group + "': '" + path +
-                  "' must be an absolute path to files (a glob is allowed in "
-                  "the file name part)");
+      r.invalid("filegroups",
+                "group '" + group + "': '" + path +
+                    "' must be an absolute path to files (a glob is allowed in "
+                    "the file name part)");
     else if (p.parent_path().string().find_first_of("*?[") != std::string::npos)
-      r.error("filegroups", "group '" + group + "': '" + path +
-                                "': a glob is allowed only in the file name "
-                                "part, not in the directories");
+      r.invalid("filegroups", "group '" + group + "': '" + path +
+                                  "': a glob is allowed only in the file name "
+                                  "part, not in the directories");
   }
   cfg.positions_file = r.required_str("positions_file");
   if (!cfg.positions_file.empty()) {
@@ -61,16 +61,17 @@ taildir_config parse_taildir(option_reader& r) {
   }
   if (auto h = r.node("headers"); h.IsDefined()) {
     if (!h.IsMap()) {
-      r.error("headers", "expected a mapping: group name -> {key: value}");
+      r.invalid("headers", "expected a mapping: group name -> {key: value}");
     } else {
       for (auto it = h.begin(); it != h.end(); ++it) {
         auto group = it->first.as<std::string>();
         option_reader g(it->second, r.path_of("headers") + "." + group,
                         r.file(), r.errors());
-        if (!cfg.filegroups.empty() && !cfg.filegroups.count(group))
+        if (r.parsed({"filegroups"}) && !cfg.filegroups.empty() &&
+            !cfg.filegroups.count(group))
           r.error("headers", "no file group '" + group + "'");
         if (!it->second.IsMap()) {
-          r.error("headers", "group '" + group + "': expected a mapping");
+          r.invalid("headers", "group '" + group + "': expected a mapping");
           continue;
         }
         for (auto kv = it->second.begin(); kv != it->second.end(); ++kv)
@@ -90,7 +91,7 @@ taildir_config parse_taildir(option_reader& r) {
   cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);
   cfg.poll_interval = r.duration("poll_interval", cfg.poll_interval);
   if (cfg.poll_interval.count() <= 0) {
-    r.error("poll_interval", "must be positive");
+    r.invalid("poll_interval", "must be positive");
     cfg.poll_interval = std::chrono::milliseconds{1000};
   }
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
@@ -99,9 +100,9 @@ taildir_config parse_taildir(option_reader& r) {
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   if (auto m = r.node("multiline"); m.IsDefined()) {
-    option_reader mr(m, r.path_of("multiline"), r.file(), r.errors());
+    option_reader mr{r, "multiline"};
     if (!m.IsMap()) {
-      r.error("multiline", "expected a mapping with `start` (a pattern)");
+      r.invalid("multiline", "expected a mapping with `start` (a pattern)");
     } else {
       cfg.multiline_start = mr.required_str("start");
       cfg.multiline_max_lines =
@@ -110,7 +111,7 @@ taildir_config parse_taildir(option_reader& r) {
       if (!cfg.multiline_start.empty()) {
         RE2 re(cfg.multiline_start, RE2::Quiet);
         if (!re.ok())
-          mr.error("start", "not a valid RE2 pattern: " + re.error());
+          mr.invalid("start", "not a valid RE2 pattern: " + re.error());
       }
       mr.finish();
     }

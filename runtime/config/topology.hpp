@@ -155,6 +155,13 @@ load_result load_topology_text(const std::string& text, const std::string& file,
                                const registry& reg,
                                const probe_scope& probe = {});
 
+/// The error for `--agent NAME` when `topo` has no agent of that name:
+/// `FILE:LINE:COL: agents: no agent named 'colector' (did you mean
+/// 'collector'?)`, located at the agent it suggests (else at the first, and
+/// naming them all); nullopt when there is one.
+std::optional<config_error> missing_agent(const topology& topo,
+                                          const std::string& name);
+
 /// Parses a sink placed on a node from the YAML an agent sent
 /// (component_spec::yaml); `path` names it in errors. The spawn function, or
 /// the errors.
