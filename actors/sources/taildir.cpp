@@ -138,7 +138,7 @@ taildir_wait(std::chrono::steady_clock::time_point now,
 
 namespace {
 
-using clock = std::chrono::steady_clock;
+using time_point = flumen::clock::time_point;
 constexpr auto scan_spacing = taildir_scan_spacing;
 
 struct file_id {
@@ -175,8 +175,8 @@ struct tailed {
   std::optional<event> joined;
   uint64_t joined_start = 0;
   std::size_t joined_lines = 0;
-  clock::time_point last_line{};
-  clock::time_point last_change{};
+  time_point last_line{};
+  time_point last_change{};
   bool matched = true; ///< its path matches the group's glob
   uint32_t head_len = 0;
   uint32_t head_crc = 0;
@@ -197,7 +197,8 @@ std::optional<uint32_t> head_of(int fd, uint32_t len) {
 class tailer {
 public:
   tailer(const taildir_config& cfg, source_pump& pump)
-      : cfg_(cfg), pump_(pump), m_(pump.metrics()) {
+      : cfg_(cfg), time_(cfg.time ? cfg.time : real_clock()), pump_(pump),
+        m_(pump.metrics()) {
     if (!cfg.multiline_start.empty())
       start_ = std::make_unique<RE2>(cfg.multiline_start);
   }
@@ -220,16 +221,16 @@ public:
     if (!lock) return; // stopped while waiting
     load_positions();
     watch_directories();
-    auto next_scan = clock::now();
-    auto last_scan = clock::time_point{};
-    auto next_timeouts = clock::now();
+    auto next_scan = time_->now();
+    auto last_scan = time_point{};
+    auto next_timeouts = time_->now();
     for (;;) {
       if (pump_.stopping() || pump_.aborted()) break;
       // inotify fires on every append too: a new file is looked for at
       // most every 20 ms, and every poll_interval whatever it says. A file
       // that appears is opened at once (drain_inotify), listed or not.
       if (drain_inotify()) events_ = true;
-      auto now = clock::now();
+      auto now = time_->now();
       if ((events_ && now - last_scan >= scan_spacing) || now >= next_scan) {
         events_ = false;
         scan();
@@ -246,10 +247,10 @@ public:
       save_positions();
       if (progress) continue;
       pollfd p[2] = {{pump_.wake_fd(), POLLIN, 0}, {inotify_, POLLIN, 0}};
-      auto wait =
-          taildir_wait(clock::now(), last_scan, events_, cfg_.poll_interval);
+      now = time_->now();
+      auto wait = taildir_wait(now, last_scan, events_, cfg_.poll_interval);
       if (start_) wait = std::min(wait, cfg_.multiline_timeout);
-      ::poll(p, inotify_ >= 0 ? 2 : 1, static_cast<int>(wait.count()));
+      time_->poll(p, inotify_ >= 0 ? 2 : 1, now + wait);
     }
     // A stop: what was read is handed over (a partial line and a joined
     // event being built are not: their position is kept before them, so
@@ -684,7 +685,7 @@ private:
     f.group = group;
     f.fd = fd;
     f.matched = matched;
-    f.last_change = clock::now();
+    f.last_change = time_->now();
     auto size = static_cast<uint64_t>(st.st_size);
     // skip_to_end is for the files there at the start (Flume's skipToEnd):
     // one that appears later (a rotation's new file) is read from its start.
@@ -764,7 +765,7 @@ private:
       return;
     }
     f.fd = fd;
-    f.last_change = clock::now();
+    f.last_change = time_->now();
     ++open_files_;
     m_.connections_open.store(open_files_, std::memory_order_relaxed);
   }
@@ -816,7 +817,7 @@ private:
         feed(f, buf, static_cast<std::size_t>(n));
         budget -= static_cast<std::size_t>(n);
         progress = true;
-        f.last_change = clock::now();
+        f.last_change = time_->now();
         if (pump_.aborted()) return progress;
       }
     }
@@ -909,7 +910,7 @@ private:
 
   /// A whole line (or piece) at `offset`: an event, or part of a joined one.
   void line(tailed& f, std::string&& body, uint64_t offset) {
-    f.last_line = clock::now();
+    f.last_line = time_->now();
     if (!start_) {
       add(f, make(f, std::move(body), offset));
       return;
@@ -983,7 +984,7 @@ private:
     // A reader held back by the window gets back to its loop (which saves)
     // only after a long read (up to 1 MiB a file): what was accepted while
     // it waited is saved here, at most every 100 ms.
-    if (auto now = clock::now();
+    if (auto now = time_->now();
         now - last_save_ >= std::chrono::milliseconds{100}) {
       last_save_ = now;
       save_positions();
@@ -993,7 +994,7 @@ private:
   /// Joined events whose last line is old are handed over; idle files are
   /// closed, and rotated or deleted ones at their end are let go.
   void timeouts() {
-    auto now = clock::now();
+    auto now = time_->now();
     for (auto it = files_.begin(); it != files_.end();) {
       auto& f = it->second;
       if (f.joined && now - f.last_line >= cfg_.multiline_timeout)
@@ -1034,6 +1035,7 @@ private:
   }
 
   const taildir_config& cfg_;
+  std::shared_ptr<flumen::clock> time_;
   source_pump& pump_;
   component_metrics& m_;
   std::unique_ptr<RE2> start_;
@@ -1049,7 +1051,7 @@ private:
   bool dirty_ = false;
   bool warned_ = false;
   bool first_scan_ = true;
-  clock::time_point last_save_{};     ///< the last save from flush()
+  time_point last_save_{};            ///< the last save from flush()
   bool events_ = false;               ///< inotify spoke since the last listing
   std::set<std::string> warned_open_; ///< files that could not be opened
   int inotify_ = -1;
@@ -1067,7 +1069,8 @@ caf::actor spawn_taildir(caf::actor_system& sys, const taildir_config& config,
     tailer t{cfg, pump};
     t.run();
   };
-  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight);
+  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight,
+                      cfg.time);
 }
 
 } // namespace flumen::sources
