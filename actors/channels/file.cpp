@@ -83,8 +83,8 @@ struct entry {
 
 struct file_txn {
   caf::actor_addr owner;
-  std::chrono::steady_clock::time_point opened =
-      std::chrono::steady_clock::now();
+  /// When it was opened, on the actor system's clock.
+  std::chrono::steady_clock::time_point opened{};
   caf::message reply; ///< (txn_id, batch) as sent to the taker
   std::vector<uint64_t> seqs;
   std::size_t bytes = 0;
@@ -386,6 +386,7 @@ caf::message open_txn(file_actor* self, const caf::actor_addr& owner,
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(events.size(), std::memory_order_relaxed);
   t.reply = caf::make_message(id, std::move(events));
+  t.opened = self->clock().now();
   auto reply = t.reply;
   st.open.emplace(id, std::move(t));
   st.takes.watch(self, owner);
