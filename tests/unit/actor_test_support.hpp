@@ -110,6 +110,29 @@ inline bool ok_within(caf::scoped_actor& self,
   return got;
 }
 
+/// True when an `ok` sent to `self` as an ordinary message is already in its
+/// mailbox (no waiting). After round trips that order it (`round_trip`),
+/// false proves "not answered yet" by message order, not by a window.
+inline bool ok_already(caf::scoped_actor& self) {
+  return ok_within(self, std::chrono::milliseconds{0});
+}
+
+/// A request to `dst` answered after every message it got before, and
+/// received: messages from one sender arrive in order, so whatever `dst`
+/// sent to `self` while handling what it got before is in `self`'s mailbox
+/// once this returns. A channel is asked `(get_atom, txn_id{0})` (an error
+/// answers), a router `tick_atom`.
+inline void round_trip(caf::scoped_actor& self, const caf::actor& dst,
+                       bool router = false) {
+  if (router)
+    self->request(dst, std::chrono::seconds{5}, tick_atom::value)
+        .receive([](ok_atom) {},
+                 [](caf::error& err) { ADD_FAILURE() << to_string(err); });
+  else
+    self->request(dst, std::chrono::seconds{5}, get_atom::value, txn_id{0})
+        .receive([](batch&) {}, [](caf::error&) {});
+}
+
 /// Waits until `counter` equals `value`; true when it did. A component
 /// publishes some metrics just after the reply that caused them.
 inline bool reaches(const std::atomic<uint64_t>& counter, uint64_t value,
