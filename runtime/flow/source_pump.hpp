@@ -112,7 +112,8 @@ using reader_fn = std::function<void(source_pump&)>;
 /// it emits to `downstream`, at most `max_inflight` batches at a time. A
 /// batch the channel refuses (too large for it, channel gone) is counted in
 /// `events_dropped` and logged. Answers
-/// `stop_atom` once the reader returned and every batch was accepted. The
+/// `stop_atom` once the reader returned and every batch was accepted, and
+/// `tick_atom` (ok) at once: a round trip. The
 /// pump waits on `time` (null: the real clock), which should be the
 /// reader's.
 caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
