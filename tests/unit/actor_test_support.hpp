@@ -121,10 +121,10 @@ inline bool ok_already(caf::scoped_actor& self) {
 /// received: messages from one sender arrive in order, so whatever `dst`
 /// sent to `self` while handling what it got before is in `self`'s mailbox
 /// once this returns. A channel is asked `(get_atom, txn_id{0})` (an error
-/// answers), a router `tick_atom`.
+/// answers), a router or a source `tick_atom` (`tick`).
 inline void round_trip(caf::scoped_actor& self, const caf::actor& dst,
-                       bool router = false) {
-  if (router)
+                       bool tick = false) {
+  if (tick)
     self->request(dst, std::chrono::seconds{5}, tick_atom::value)
         .receive([](ok_atom) {},
                  [](caf::error& err) { ADD_FAILURE() << to_string(err); });

@@ -6,6 +6,7 @@
 #include "actors/sources/netcat.hpp"
 
 #include <fcntl.h>
+#include <linux/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -318,6 +319,8 @@ TEST_F(source_test, netcat_at_max_connections_lets_a_new_client_wait) {
   cfg.max_connections = 1;
   cfg.readers = 3; // the limit is the source's, not each reader's
   cfg.batch_timeout = 10ms;
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
   client first{cfg.port};
@@ -327,7 +330,12 @@ TEST_F(source_test, netcat_at_max_connections_lets_a_new_client_wait) {
   client second{cfg.port}; // connected in the kernel's backlog
   ASSERT_TRUE(second.connected());
   ASSERT_TRUE(second.write("second\n"));
-  EXPECT_TRUE(drain(self, ch, 1, 300ms).empty())
+  // Every reader rests, then rests again after a batch_timeout: a line
+  // read from the second client would have been handed over.
+  ASSERT_TRUE(clock->settle(cfg.readers));
+  clock->advance(cfg.batch_timeout);
+  ASSERT_TRUE(clock->settle(cfg.readers));
+  EXPECT_EQ(m->events_received.load(), 1u)
       << "not served while the first client holds the only slot";
   char byte;
   EXPECT_EQ(::recv(second.fd(), &byte, 1, MSG_DONTWAIT), -1)
@@ -348,6 +356,8 @@ TEST_F(source_test, netcat_pushes_back_on_a_client_while_the_channel_is_full) {
   cfg.batch_size = 10;
   cfg.max_inflight = 1;
   cfg.batch_timeout = 10ms;
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   auto src = track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   constexpr std::size_t total_lines = 200000;
   std::string data;
@@ -372,10 +382,36 @@ TEST_F(source_test, netcat_pushes_back_on_a_client_while_the_channel_is_full) {
       ::poll(&p, 1, 10);
     }
   };
-  auto now = std::chrono::steady_clock::now();
-  send_until(now + 1s);
+  // Sends until the kernel takes no more, without waiting.
+  auto fill = [&] {
+    while (sent < data.size()) {
+      auto n =
+          ::send(c.fd(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n > 0)
+        sent += static_cast<std::size_t>(n);
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else
+        return;
+    }
+  };
+  // Fills; true when the peer then advertises no room at all: the
+  // receiver's buffer is full too.
+  auto stuck = [&] {
+    fill();
+    tcp_info ti{};
+    socklen_t len = sizeof(ti);
+    return ::getsockopt(c.fd(), IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+           ti.tcpi_snd_wnd == 0;
+  };
+  // The reader waits for the window (it reads no more) and the client is
+  // stuck: from here on only a read by the source can make room.
+  fill();
+  ASSERT_TRUE(clock->blocked());
+  ASSERT_TRUE(wait_until(stuck, 10s)) << sent << " bytes sent";
   auto after_1s = sent;
-  send_until(now + 2s);
+  ASSERT_TRUE(clock->blocked());
+  fill();
   auto after_2s = sent;
   RecordProperty("bytes_sent_while_blocked", std::to_string(after_2s));
   EXPECT_LT(after_2s, data.size() / 10) << "the client could send " << after_2s
@@ -415,6 +451,8 @@ TEST_F(source_test, netcat_stop_answers_after_everything_read_was_accepted) {
   cfg.batch_size = 10;
   cfg.max_inflight = 1;
   cfg.batch_timeout = 10s; // no partial batch on time
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   auto src = track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
   client c{cfg.port};
@@ -426,7 +464,11 @@ TEST_F(source_test, netcat_stop_answers_after_everything_read_was_accepted) {
   // 10 fill the channel, 10 wait for it, 5 wait in netcat.
   ASSERT_TRUE(wait_until([&] { return m->events_received.load() == 20; }));
   self->send(src, stop_atom::value);
-  EXPECT_FALSE(ok_within(self, 200ms)) << "not everything was accepted yet";
+  // The stop woke the reader, which waits for the window with the last 5;
+  // the source handled the stop before it answers the round trip.
+  ASSERT_TRUE(clock->blocked());
+  round_trip(self, src, true);
+  EXPECT_FALSE(ok_already(self)) << "not everything was accepted yet";
   auto events = drain(self, ch, 25);
   EXPECT_TRUE(ok_within(self, 5s));
   ASSERT_EQ(events.size(), 25u);
@@ -515,15 +557,23 @@ TEST_F(source_test, netcat_stop_takes_the_rest_of_a_line_that_comes_soon) {
   netcat_config cfg;
   cfg.port = free_port();
   cfg.batch_timeout = 10s; // nothing is handed over before the stop
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   auto src = track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
   client c{cfg.port};
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(wait_until([&] { return m->connections_open.load() == 1; }));
   ASSERT_TRUE(c.write("b-0\nb-1 is "));
+  // The reader's time stands still: the rest is not late however slow the
+  // machine is. It waits for the rest, 20 ms of its time too.
+  clock->freeze();
   self->send(src, stop_atom::value);
-  std::this_thread::sleep_for(20ms); // the client's pause between chunks
+  ASSERT_TRUE(clock->settle());
+  clock->advance(20ms); // the client's pause between chunks
+  ASSERT_TRUE(clock->settle());
   ASSERT_TRUE(c.write("complete\nb-2"));
+  clock->resume(); // what waits for "b-2" ends in time
   EXPECT_TRUE(ok_within(self, 5s));
   EXPECT_EQ(bodies(drain(self, ch, 2)), (strs{"b-0", "b-1 is complete"}));
   EXPECT_EQ(m->events_accepted.load(), 2u);
@@ -592,27 +642,35 @@ TEST_F(source_test, netcat_closes_a_client_that_sent_nothing_for_idle_timeout) {
   cfg.port = free_port();
   cfg.idle_timeout = 300ms;
   cfg.batch_timeout = 10ms;
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
   client quiet{cfg.port};
   client busy{cfg.port};
   ASSERT_TRUE(quiet.connected());
   ASSERT_TRUE(busy.connected());
-  auto began = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return m->connections_open.load() == 2; }));
+  // From here the reader's time moves only by the test's steps.
+  clock->freeze();
+  auto began = clock->now();
   ASSERT_TRUE(quiet.write("no newline yet"));
   // The busy client sends a line every 50 ms: it is never idle.
   std::size_t ticks = 0;
   bool closed = false;
-  while (!closed && std::chrono::steady_clock::now() - began < 5s) {
+  while (!closed && clock->now() - began < 5s) {
     ASSERT_TRUE(busy.write("tick\n"));
     ++ticks;
+    ASSERT_TRUE(clock->settle());
     pollfd p{quiet.fd(), POLLIN, 0};
     char byte;
-    if (::poll(&p, 1, 50) == 1)
+    if (::poll(&p, 1, 0) == 1)
       closed = ::recv(quiet.fd(), &byte, 1, MSG_DONTWAIT) == 0;
+    if (!closed) clock->advance(50ms);
   }
   ASSERT_TRUE(closed) << "the quiet client was not closed";
-  EXPECT_GE(std::chrono::steady_clock::now() - began, cfg.idle_timeout);
+  EXPECT_GE(clock->now() - began, cfg.idle_timeout);
+  clock->resume(); // the last tick's batch_timeout
   EXPECT_TRUE(reaches(m->connection_failures, 1));
   auto events = drain(self, ch, ticks + 1);
   auto got = bodies(events);
@@ -636,6 +694,8 @@ TEST_F(source_test,
   cfg.max_inflight = 1;
   cfg.idle_timeout = 100ms;
   cfg.batch_timeout = 10ms;
+  auto clock = std::make_shared<manual_clock>();
+  cfg.time = clock;
   track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
   auto m = registry_.find("a1.sources.r1");
   constexpr std::size_t total_lines = 20000; // 2 MB: more than buffers hold
@@ -645,13 +705,14 @@ TEST_F(source_test,
   client c{cfg.port, 256 * 1024};
   ASSERT_TRUE(c.connected());
   auto writer = std::async(std::launch::async, [&] { return c.write(data); });
-  EXPECT_FALSE(wait_until(
-      [&] {
-        return m->connection_failures.load() > 0 ||
-               writer.wait_for(0s) == std::future_status::ready;
-      },
-      500ms))
-      << "the client is pushed back, and not closed";
+  // The reader waits for the window (it reads no more), and its time moves
+  // on ten idle_timeouts meanwhile.
+  ASSERT_TRUE(clock->blocked());
+  clock->advance(10 * cfg.idle_timeout);
+  ASSERT_TRUE(clock->blocked());
+  EXPECT_EQ(m->connection_failures.load(), 0u) << "closed while held back";
+  EXPECT_NE(writer.wait_for(0s), std::future_status::ready)
+      << "the client is pushed back";
   auto check = std::make_shared<line_check>();
   auto record = [check](const batch& events) -> std::optional<std::string> {
     for (auto& e : events) {
