@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "runtime/flow/source_pump.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/source_test.hpp"
 
 using namespace flumen;
@@ -326,9 +327,8 @@ TEST_F(source_test, exec_stop_ends_a_command_that_closed_its_output) {
 
 TEST_F(source_test, exec_reads_until_the_pipe_closes_and_reaps_the_command) {
   auto ch = channel(channel_config(100, 100));
-  char dir_template[] = "/tmp/flumen-exec-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  std::string fifo = std::string{dir_template} + "/go";
+  temp_dir dir{"flumen-exec"};
+  std::string fifo = (dir / "go").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   exec_config cfg;
   // The shell exits at once; the subshell it left holds stdout open until
@@ -353,8 +353,6 @@ TEST_F(source_test, exec_reads_until_the_pipe_closes_and_reaps_the_command) {
   EXPECT_TRUE(wait_until(
       [&] { return m->current_state() == component_state::stopped; }, 5s))
       << "done once the pipe closed";
-  ::unlink(fifo.c_str());
-  ::rmdir(dir_template);
   EXPECT_TRUE(stop(src));
 }
 

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 #include "tests/unit/recording_channel.hpp"
 
@@ -66,15 +67,6 @@ void append(const fs::path& p, const std::string& text) {
 }
 
 struct spooldir_test : actor_test {
-  spooldir_test() {
-    char tmpl[] = "/tmp/flumen-spooldir-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-  }
-  ~spooldir_test() override {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
   /// Puts a file into the spool directory as a producer should: written
   /// under a hidden name, then renamed into place. Its mtime is `age`
   /// seconds before a fixed time an hour ago (larger age: older).
@@ -127,7 +119,8 @@ struct spooldir_test : actor_test {
     return ok;
   }
 
-  fs::path dir;
+  temp_dir tmp_{"flumen-spooldir"};
+  fs::path dir = tmp_.path();
   /// The readers' clock: runs with the real one.
   std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/manual_clock.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 #include "tests/unit/recording_channel.hpp"
 
@@ -129,11 +130,7 @@ long rss_kib() {
 
 class taildir_test : public actor_test {
 protected:
-  taildir_test() {
-    char tmpl[] = "/tmp/flumen-taildir-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    fs::create_directories(dir_ / "logs");
-  }
+  taildir_test() { fs::create_directories(dir_ / "logs"); }
   ~taildir_test() override {
     // The sources go first: one still running would write its positions
     // into the directory being removed.
@@ -141,8 +138,7 @@ protected:
       caf::anon_send_exit(src, caf::exit_reason::kill);
       self->wait_for(src);
     }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    auto ec = tmp_.remove();
     EXPECT_FALSE(ec) << ec.message();
   }
 
@@ -261,7 +257,8 @@ protected:
 
   /// The readers' clock: runs with the real one, moved on by the tests.
   std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
-  fs::path dir_;
+  temp_dir tmp_{"flumen-taildir-test"};
+  fs::path dir_ = tmp_.path();
   int starts_ = 0;
   caf::actor channel_;
   std::shared_ptr<recorded> got_;
