@@ -51,7 +51,7 @@ netcat_config parse_netcat(option_reader& r) {
 
 namespace {
 
-using time_point = flumen::clock::time_point;
+using clock = std::chrono::steady_clock;
 
 struct fd_guard {
   int fd = -1;
@@ -183,9 +183,8 @@ class netcat_reader {
 public:
   netcat_reader(const netcat_config& cfg, source_pump& pump,
                 netcat_shared& shared, bool leader)
-      : cfg_(cfg), time_(cfg.time ? cfg.time : real_clock()), pump_(pump),
-        m_(pump.metrics()), shared_(shared), leader_(leader),
-        buf_(std::make_unique<char[]>(read_size)) {
+      : cfg_(cfg), pump_(pump), m_(pump.metrics()), shared_(shared),
+        leader_(leader), buf_(std::make_unique<char[]>(read_size)) {
     // Far beyond any real setting, and no overflow in time arithmetic.
     cfg_.idle_timeout =
         std::min(cfg_.idle_timeout,
@@ -223,7 +222,7 @@ private:
   struct client {
     fd_guard fd;
     line_splitter lines;
-    time_point last_read;
+    clock::time_point last_read;
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
   };
 
@@ -255,35 +254,27 @@ private:
   /// `fd` holds a place reserved in `shared_.clients`.
   client_list::iterator add_client(int fd);
   client_list::iterator close_client(client_list::iterator it);
-  time_point next_wakeup(bool room) const;
+  clock::time_point next_wakeup(bool room) const;
 
-  /// poll(2) until `deadline`, waking at least once a second (the reader
-  /// looks at the pump's state that often).
-  int wait(pollfd* fds, nfds_t n, time_point deadline) {
-    return time_->poll(
-        fds, n, std::min(deadline, time_->now() + std::chrono::seconds{1}));
-  }
-
-  bool idle(const client& c, time_point now) const {
+  bool idle(const client& c, clock::time_point now) const {
     return cfg_.idle_timeout.count() > 0 &&
            now - c.last_read >= cfg_.idle_timeout;
   }
 
   void note_pending() {
-    if (first_at_ == time_point::max() && !pending_.empty())
-      first_at_ = time_->now();
+    if (first_at_ == clock::time_point::max() && !pending_.empty())
+      first_at_ = clock::now();
   }
 
   // Hands over full batches (all with `all`); blocks while the channel
   // pushes back. False when the pump is torn down.
   bool flush(bool all) {
     if (!emit_batches(pending_, cfg_.batch_size, pump_, all)) return false;
-    if (pending_.empty()) first_at_ = time_point::max();
+    if (pending_.empty()) first_at_ = clock::time_point::max();
     return true;
   }
 
   netcat_config cfg_;
-  std::shared_ptr<flumen::clock> time_;
   source_pump& pump_;
   component_metrics& m_;
   netcat_shared& shared_;
@@ -291,18 +282,18 @@ private:
   std::unique_ptr<char[]> buf_;
   client_list clients_;
   batch pending_;
-  time_point first_at_ = time_point::max();
+  clock::time_point first_at_ = clock::time_point::max();
   std::vector<pollfd> fds_;
   std::vector<client_list::iterator> owners_;
   std::chrono::milliseconds accept_backoff_{0};
-  time_point accept_resume_{};
-  time_point full_logged_{};
+  clock::time_point accept_resume_{};
+  clock::time_point full_logged_{};
   bool full_ = false;
-  time_point stop_waits_until_{};
+  clock::time_point stop_waits_until_{};
 };
 
 bool netcat_reader::serve_once() {
-  auto now = time_->now();
+  auto now = clock::now();
   bool room = shared_.clients.load() < cfg_.max_connections;
   if (leader_ && !room && !full_ &&
       now - full_logged_ >= std::chrono::minutes{1}) {
@@ -324,11 +315,11 @@ bool netcat_reader::serve_once() {
     fds_.push_back({it->fd.fd, POLLIN, 0});
     owners_.push_back(it);
   }
-  int rc = wait(fds_.data(), fds_.size(), next_wakeup(room));
+  int rc = ::poll(fds_.data(), fds_.size(), poll_timeout(next_wakeup(room)));
   if (rc < 0 && errno != EINTR)
     throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
   if (fds_[1].revents & (POLLIN | POLLERR)) accept_clients();
-  now = time_->now();
+  now = clock::now();
   std::size_t idle_closed = 0;
   bool ended = false; ///< a client closed: its last lines are not held
   for (std::size_t i = 0; i < owners_.size(); ++i) {
@@ -366,8 +357,8 @@ bool netcat_reader::serve_once() {
   // What a client sent before closing goes at once: waiting batch_timeout
   // for more lines from it would only delay its last ones (by up to 100 ms
   // by default, a third of a 200 MB transfer's time).
-  bool timed_out = first_at_ != time_point::max() &&
-                   time_->now() >= first_at_ + cfg_.batch_timeout;
+  bool timed_out = first_at_ != clock::time_point::max() &&
+                   clock::now() >= first_at_ + cfg_.batch_timeout;
   return flush(timed_out || ended);
 }
 
@@ -401,7 +392,7 @@ void netcat_reader::accept_clients() {
     accept_backoff_ = accept_backoff_.count() == 0
                           ? first_accept_backoff
                           : std::min(2 * accept_backoff_, max_accept_backoff);
-    accept_resume_ = time_->now() + accept_backoff_;
+    accept_resume_ = clock::now() + accept_backoff_;
     return;
   }
 }
@@ -420,7 +411,7 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
       r.closed = true;
     } else {
       r.bytes += static_cast<std::size_t>(n);
-      c.last_read = time_->now();
+      c.last_read = clock::now();
       c.lines.feed(buf_.get(), static_cast<std::size_t>(n), pending_);
     }
     count_overlong(c.lines, m_);
@@ -475,7 +466,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
       // The rest may be on its way (a client writes in chunks, not lines):
       // wait a little, on one budget for the whole stop.
       pollfd p{c.fd.fd, POLLIN, 0};
-      if (wait(&p, 1, stop_waits_until_) > 0) continue;
+      if (::poll(&p, 1, poll_timeout(stop_waits_until_)) > 0) continue;
       break;
     }
     if (n <= 0) {
@@ -506,7 +497,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
 }
 
 void netcat_reader::drain_clients() {
-  stop_waits_until_ = time_->now() + stop_line_wait;
+  stop_waits_until_ = clock::now() + stop_line_wait;
   std::size_t bytes = 0;
   shared_.stop_clients += clients_.size();
   for (auto it = clients_.begin(); it != clients_.end();) {
@@ -525,7 +516,7 @@ void netcat_reader::drain_backlog() {
   // Clients waiting in the backlog connected before the stop and may have
   // written (and closed) already: they are taken too, but only those.
   auto waiting = accept_queue_length(shared_.listener.fd, cfg_.max_connections);
-  stop_waits_until_ = time_->now() + stop_line_wait;
+  stop_waits_until_ = clock::now() + stop_line_wait;
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < waiting; ++i) {
     int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
@@ -570,7 +561,7 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
   m_.connections_open.fetch_add(1, std::memory_order_relaxed);
   clients_.push_back(client{fd_guard{fd},
                             line_splitter{cfg_.max_line_length, cfg_.policy},
-                            time_->now()});
+                            clock::now()});
   return std::prev(clients_.end());
 }
 
@@ -579,14 +570,15 @@ netcat_reader::close_client(client_list::iterator it) {
   shared_.clients.fetch_sub(1);
   m_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   // The descriptor freed may be what a failed accept was missing.
-  if (accept_backoff_.count() > 0) accept_resume_ = time_point{};
+  if (accept_backoff_.count() > 0) accept_resume_ = clock::time_point{};
   return clients_.erase(it);
 }
 
-time_point netcat_reader::next_wakeup(bool room) const {
-  auto t = first_at_ == time_point::max() ? first_at_
-                                          : first_at_ + cfg_.batch_timeout;
-  if (room && accept_resume_ > time_->now()) t = std::min(t, accept_resume_);
+clock::time_point netcat_reader::next_wakeup(bool room) const {
+  auto t = first_at_ == clock::time_point::max()
+               ? first_at_
+               : first_at_ + cfg_.batch_timeout;
+  if (room && accept_resume_ > clock::now()) t = std::min(t, accept_resume_);
   for (auto& c : clients_) {
     if (cfg_.idle_timeout.count() > 0)
       t = std::min(t, c.last_read + cfg_.idle_timeout);
@@ -647,7 +639,7 @@ caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
   w.metrics->expose("connection_failures");
   return spawn_source(
       sys, [cfg](source_pump& pump) { serve(cfg, pump); }, w.downstream,
-      w.metrics, cfg.max_inflight, cfg.time);
+      w.metrics, cfg.max_inflight);
 }
 
 } // namespace flumen::sources

@@ -13,7 +13,6 @@
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
-#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;
@@ -25,6 +24,16 @@ namespace fs = std::filesystem;
 namespace {
 
 struct sink_test : actor_test {
+  sink_test() {
+    std::string tmpl = (fs::temp_directory_path() / "flumen-sink-XXXXXX");
+    if (::mkdtemp(tmpl.data())) dir = tmpl;
+  }
+
+  ~sink_test() override {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+
   wiring sink_wiring(const std::string& type, const caf::actor& ch) {
     auto w = wire("sinks", "k1", type);
     w.channel = ch;
@@ -64,8 +73,7 @@ struct sink_test : actor_test {
     return wait_until([&] { return m->events_committed.load() == n; });
   }
 
-  temp_dir tmp_{"flumen-sink"};
-  std::string dir = tmp_.string();
+  std::string dir;
 };
 
 std::string lines(std::size_t first, std::size_t n) {
