@@ -13,13 +13,13 @@ source "$(dirname "$0")/common.sh"
 # count LOG COMPONENT KEY: KEY=N of COMPONENT's last summary line (0 if absent).
 count() {
   local v
-  v=$(grep -E " $2 state=" "$1" | tail -1 | grep -oE "(^| )$3=[0-9]+" | grep -oE '[0-9]+' || true)
+  v=$(grep -aE " $2 state=" "$1" | tail -1 | grep -oE "(^| )$3=[0-9]+" | grep -oE '[0-9]+' || true)
   echo "${v:-0}"
 }
 # loss LOG WHAT: the number before WHAT in the final line (0 if absent).
 loss() {
   local v
-  v=$(grep -E "agent a1: stopped" "$1" | tail -1 | grep -oE "[0-9]+ $2" | grep -oE '^[0-9]+' || true)
+  v=$(grep -aE "agent a1: stopped" "$1" | tail -1 | grep -oE "[0-9]+ $2" | grep -oE '^[0-9]+' || true)
   echo "${v:-0}"
 }
 
