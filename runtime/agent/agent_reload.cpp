@@ -26,17 +26,6 @@
 
 namespace flumen {
 
-namespace {
-
-const component_spec* find_spec(const std::vector<component_spec>& xs,
-                                const std::string& name) {
-  for (auto& x : xs)
-    if (x.name == name) return &x;
-  return nullptr;
-}
-
-} // namespace
-
 void agent::move_leftovers(caf::scoped_actor& self, const live_channel& from,
                            const std::string& name, const agent_spec& next,
                            std::set<std::string>& started_early) {

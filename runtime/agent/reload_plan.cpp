@@ -34,16 +34,12 @@ reload_action reload_plan::of(const std::map<std::string, reload_action>& kind,
   return it == kind.end() ? reload_action::keep : it->second;
 }
 
-namespace {
-
 const component_spec* find_spec(const std::vector<component_spec>& xs,
                                 const std::string& name) {
   for (auto& x : xs)
     if (x.name == name) return &x;
   return nullptr;
 }
-
-} // namespace
 
 std::string placement_of(const agent_spec& a, const component_spec& k) {
   std::string out;

@@ -59,6 +59,10 @@ reload_plan plan_reload(const agent_spec& old, const agent_spec& next,
 /// stop and a reload drain them in.
 std::vector<std::string> channel_stop_order(const agent_spec& spec);
 
+/// The component of `xs` named `name`; null when none.
+const component_spec* find_spec(const std::vector<component_spec>& xs,
+                                const std::string& name);
+
 /// The nodes a sink is placed on, as configured (a change moves its
 /// replicas, so it restarts the sink).
 std::string placement_of(const agent_spec& a, const component_spec& k);
