@@ -899,7 +899,7 @@ child() {
 }
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if git status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then COMMIT="$COMMIT (+ uncommitted changes)"; fi
+if git status --porcelain --untracked-files=no 2>/dev/null | grep . >/dev/null; then COMMIT="$COMMIT (+ uncommitted changes)"; fi
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 BINARY_DATE=$(date -u -r "$FLUMEN" '+%Y-%m-%d %H:%M UTC')
 KCAT_VERSION="$(kcat -V 2>/dev/null | awk '/^Version/ { print $2; exit }') ($(kcat -V 2>/dev/null | grep -om1 'librdkafka [0-9.]*'))"

@@ -10,6 +10,10 @@
   runtime/ includes actors/.
 - Every CMake library of runtime/<part> links only what ALLOWED names.
 - No production file is over 800 lines.
+- No end-to-end script ends a pipe in `grep -q`: they run under
+  `set -o pipefail`, and `grep -q` quits at the first match, so the
+  writer (curl, kcat, flumen) dies of SIGPIPE and the pipe fails although
+  the line was there. tests/e2e/common.sh has `matches` for that.
 
 Exits 1 with one line per problem, 0 when all is well.
 """
@@ -97,6 +101,19 @@ for part in sorted(parts_seen):
                     not (target.startswith(f"flumen_{part}_") and lib == part):
                 problems.append(f"runtime/{part}/CMakeLists.txt: {target} "
                                 f"links flumen_{lib}")
+
+# e2e scripts: no `| grep -q` (see the docstring).
+GREP_Q = re.compile(r"\|\s*grep\s+(-[a-zA-Z]*q|--quiet)")
+for path in sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*.sh")) +
+                   glob.glob(os.path.join(ROOT, "bench", "*.sh"))):
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.lstrip().startswith("#"):
+                continue
+            if GREP_Q.search(line):
+                problems.append(f"{rel(path)}:{n}: a pipe ends in grep -q; "
+                                f"under pipefail its writer can die of "
+                                f"SIGPIPE (use `matches`)")
 
 for p in problems:
     print(p)

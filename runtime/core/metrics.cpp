@@ -257,10 +257,14 @@ uint64_t component_metrics::value(std::string_view name) const {
 
 counter_snapshot snapshot(const component_metrics& m) {
   counter_snapshot out;
-  out.state = static_cast<int32_t>(m.current_state());
-  out.reason = m.reason();
   for (auto& x : m.exposed())
     out.counters.emplace(x.name, x.value);
+  // The state after the counters: a sink marks itself running before it
+  // counts what it committed (release), so a snapshot showing the events
+  // committed shows the state that went with them.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  out.state = static_cast<int32_t>(m.current_state());
+  out.reason = m.reason();
   // Whether a sink reached its destination once (/ready waits for it).
   out.counters.emplace("reach", static_cast<uint64_t>(m.reach.load()));
   return out;
@@ -268,6 +272,12 @@ counter_snapshot snapshot(const component_metrics& m) {
 
 void fold_replica(component_metrics& m, const counter_snapshot& base,
                   const counter_snapshot& replica) {
+  // The state first, as the replica's sink set it (before its counters).
+  if (auto s = replica.state;
+      s >= static_cast<int32_t>(component_state::starting) &&
+      s <= static_cast<int32_t>(component_state::stopped))
+    m.set_state(static_cast<component_state>(s),
+                replica.reason.substr(0, max_reason_bytes));
   for (auto& f : families) {
     // `restarts` is the stand-in's supervisor's.
     if (f.field == &component_metrics::restarts) continue;
@@ -297,12 +307,6 @@ void fold_replica(component_metrics& m, const counter_snapshot& base,
     else if (r->second == 2)
       m.connected();
   }
-  auto s = replica.state;
-  if (s < static_cast<int32_t>(component_state::starting) ||
-      s > static_cast<int32_t>(component_state::stopped))
-    return;
-  auto why = replica.reason.substr(0, max_reason_bytes);
-  m.set_state(static_cast<component_state>(s), std::move(why));
 }
 
 std::shared_ptr<component_metrics>

@@ -279,11 +279,10 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
   auto on_ok = [self, delivered, n_retry](ok_atom) {
     auto& st = self->state;
     --st.commits;
-    st.metrics->events_committed.fetch_add(delivered,
-                                           std::memory_order_relaxed);
-    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
     // Only a batch that reached its destination says it is healthy again;
     // one whose events were all refused for good says nothing about it.
+    // The state comes first: a reader that sees these events committed
+    // (snapshot: counters, acquire fence, state) sees it running too.
     if (n_retry == 0 && delivered > 0) {
       st.backoff.reset();
       // Delivered: it reached its destination, however it learned of it.
@@ -294,6 +293,9 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
           now == component_state::starting)
         st.metrics->set_state(component_state::running);
     }
+    st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
+    st.metrics->events_committed.fetch_add(delivered,
+                                           std::memory_order_release);
     finish_if_idle(self);
   };
   auto on_err = [self](caf::error& err) { die(self, std::move(err)); };

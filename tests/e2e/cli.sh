@@ -2,9 +2,9 @@
 # The command line as a user meets it: help, version, validate's located
 # errors, graph.
 source "$(dirname "$0")/common.sh"
-"$FLUMEN" --help | grep -q "run" || fail "--help"
-"$FLUMEN" run --help | grep -q -- "--agent" || fail "run --help"
-"$FLUMEN" version | grep -q "^flumen [0-9]" || fail "version"
+"$FLUMEN" --help | matches "run" || fail "--help"
+"$FLUMEN" run --help | matches -- "--agent" || fail "run --help"
+"$FLUMEN" version | matches "^flumen [0-9]" || fail "version"
 cat >"$WORK/bad.yaml" <<'YAML'
 agents:
   a1:
@@ -67,8 +67,8 @@ once.yaml:11:35: agents.a1.sinks.k2.channel: expected a string
 5 errors in once.yaml
 OUT
 # validate runs nothing: no port was opened, no broker started.
-"$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | grep -q "digraph" || fail "graph dot"
-"$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | grep -q "flowchart LR" \
+"$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | matches "digraph" || fail "graph dot"
+"$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | matches "flowchart LR" \
   || fail "graph mermaid"
 # Several agents and no --agent: a clear refusal.
 cat >"$WORK/two.yaml" <<'YAML'

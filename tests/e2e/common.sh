@@ -18,6 +18,13 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# matches GREP-ARGS...: grep that reads all of its input and prints nothing.
+# Use it at the end of a pipe, never `grep -q`: under pipefail, `grep -q`
+# quits at the first match and the writer (curl, kcat, flumen) dies of
+# SIGPIPE, failing the pipe even though the line was there
+# (tests/layout_check.py refuses `| grep -q` here).
+matches() { grep "$@" >/dev/null; }
+
 # wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
 wait_for() {
   local deadline=$((SECONDS + $1)); shift

@@ -31,7 +31,7 @@ EOF
 "$FLUMEN" run "$WORK/fill.yaml" >"$WORK/fill.log" 2>&1 &
 fill=$!
 PIDS+=($fill)
-accepted_all() { "$FLUMEN" channel inspect "$WORK/chan1" 2>/dev/null | grep -q "uncommitted: $N events"; }
+accepted_all() { "$FLUMEN" channel inspect "$WORK/chan1" 2>/dev/null | matches "uncommitted: $N events"; }
 # The agent holds the directory's lock; inspect reads without it.
 wait_for 60 accepted_all || fail "the channel did not take $N events: $(tail -3 "$WORK/fill.log")"
 kill -TERM "$fill"
@@ -94,7 +94,7 @@ EOF
 "$FLUMEN" run "$WORK/fill2.yaml" >"$WORK/fill2.log" 2>&1 &
 fill=$!
 PIDS+=($fill)
-filled() { "$FLUMEN" channel inspect "$WORK/chan3" 2>/dev/null | grep -q "uncommitted: $D events"; }
+filled() { "$FLUMEN" channel inspect "$WORK/chan3" 2>/dev/null | matches "uncommitted: $D events"; }
 wait_for 60 filled || fail "the channel did not take $D events"
 kill -TERM "$fill"
 wait "$fill" || fail "fill2: $(tail -3 "$WORK/fill2.log")"

@@ -77,7 +77,7 @@ counter() {
   [[ $line == *" $3="* ]] || { echo 0; return; }
   local v=${line##* $3=}; echo "${v%% *}"
 }
-full() { grep "$1.channels.c1 state" "$WORK/$1.log" | tail -1 | grep -q "size=$2/$2"; }
+full() { grep "$1.channels.c1 state" "$WORK/$1.log" | tail -1 | matches "size=$2/$2"; }
 wait_for 60 full collector 5000 || fail "collector channel not full: $(grep 'collector.channels' "$WORK/collector.log" | tail -1)"
 wait_for 60 full edge 20000 || fail "edge channel not full: $(grep 'edge.channels' "$WORK/edge.log" | tail -1)"
 busy() { [[ $(counter collector sources.in batches_busy) -ge 1 ]]; }

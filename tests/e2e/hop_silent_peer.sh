@@ -24,9 +24,9 @@ wait_for 20 nc -z 127.0.0.1 "$NC" || fail "agent not listening"
 seq 1 100 | nc -N 127.0.0.1 "$NC"
 timed_out() { grep -q "a1.sinks.h1: 127.0.0.1:$SILENT: cannot connect: .*\(request_timeout\|connection_timeout\)" "$WORK/a1.log"; }
 wait_for 20 timed_out || fail "no connect timeout logged: $(tail -3 "$WORK/a1.log")"
-accepted() { grep "a1.sources.r1 state" "$WORK/a1.log" | tail -1 | grep -q "accepted=100"; }
+accepted() { grep "a1.sources.r1 state" "$WORK/a1.log" | tail -1 | matches "accepted=100"; }
 wait_for 10 accepted || fail "the source did not accept the lines"
-grep "a1.sinks.h1 state" "$WORK/a1.log" | tail -1 | grep -q "state=connecting" \
+grep "a1.sinks.h1 state" "$WORK/a1.log" | tail -1 | matches "state=connecting" \
   || fail "sink not connecting: $(grep 'a1.sinks.h1 state' "$WORK/a1.log" | tail -1)"
 start=$SECONDS
 kill -TERM "$AGENT"

@@ -64,7 +64,7 @@ hold_idle() {
 release_idle() { touch "$IDLE_STOP"; wait "$IDLE_PID" || true; }
 # all_idle_closed: the listener closed every idle connection (evicted to
 # make room, or timed out), while the peer still holds them.
-all_idle_closed() { tail -1 "$IDLE_OUT" | grep -q "closed=1100"; }
+all_idle_closed() { tail -1 "$IDLE_OUT" | matches "closed=1100"; }
 
 # check_idle PID LOG NAME BASE_FDS LISTENER: what must hold while the idle
 # connections are held.

@@ -33,14 +33,14 @@ grep -q "agents.a1.http: missing required key 'port'" "$WORK/v.out" || fail "$(c
 AGENT=$!; PIDS+=($AGENT)
 wait_for 20 grep -q "HTTP on 127.0.0.1:$HTTP" "$WORK/a.log" || fail "no HTTP: $(cat "$WORK/a.log")"
 seq 1 100 | nc -N 127.0.0.1 "$NC"
-got() { curl -s "http://127.0.0.1:$HTTP/metrics" | grep -q "^flumen_events_accepted_total{agent=\"a1\",component=\"r1\",kind=\"source\",type=\"netcat\"} 100$"; }
+got() { curl -s "http://127.0.0.1:$HTTP/metrics" | matches "^flumen_events_accepted_total{agent=\"a1\",component=\"r1\",kind=\"source\",type=\"netcat\"} 100$"; }
 wait_for 10 got || fail "/metrics: $(curl -s "http://127.0.0.1:$HTTP/metrics" | head -20)"
 curl -s -D "$WORK/h" -o "$WORK/m" "http://127.0.0.1:$HTTP/metrics"
 grep -qi "^content-type: text/plain; version=0.0.4" "$WORK/h" || fail "content type: $(cat "$WORK/h")"
 grep -q "^# TYPE flumen_events_received_total counter" "$WORK/m" || fail "no TYPE line"
 grep -q "^flumen_process_resident_memory_bytes{agent=\"a1\"} [1-9]" "$WORK/m" || fail "no RSS"
 grep -q "^flumen_channel_size{agent=\"a1\",component=\"c1\",kind=\"channel\",type=\"memory\"} 100$" "$WORK/m" || fail "channel size"
-curl -s "http://127.0.0.1:$HTTP/metrics.json" | grep -q '"CHANNEL.c1":{[^}]*"ChannelSize":"100"' || fail "/metrics.json: $(curl -s "http://127.0.0.1:$HTTP/metrics.json")"
+curl -s "http://127.0.0.1:$HTTP/metrics.json" | matches '"CHANNEL.c1":{[^}]*"ChannelSize":"100"' || fail "/metrics.json: $(curl -s "http://127.0.0.1:$HTTP/metrics.json")"
 # The hop sink can't connect: not failed or degraded but connecting, so
 # /health says 200; /ready says 503 naming it until it reached its
 # receiver once (then 200 for good).

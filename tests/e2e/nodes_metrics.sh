@@ -69,7 +69,7 @@ taken=$(series "$A/metrics" flumen_events_taken_total 'agent="a1",component="k1#
 for i in 1 2; do
   v=$(series "$A/metrics" flumen_events_committed_total "agent=\"a1\",component=\"k1#$i\"")
   ((v > 0)) || fail "k1#$i committed $v on the agent"
-  curl -s "$A/metrics" | grep -q "^flumen_component_state{agent=\"a1\",component=\"k1#$i\",kind=\"sink\",type=\"kafka\",state=\"running\"} 1$" \
+  curl -s "$A/metrics" | matches "^flumen_component_state{agent=\"a1\",component=\"k1#$i\",kind=\"sink\",type=\"kafka\",state=\"running\"} 1$" \
     || fail "k1#$i not running on the agent: $(curl -s "$A/metrics" | grep "component=\"k1#$i\".*state=")"
 done
 curl -s "$A/stats.json" | python3 -c '

@@ -93,9 +93,9 @@ wait_for 30 test -e "$WORK/tenth" || fail "the client did not get going"
 write_conf 20 "[]" 1
 kill -HUP "$AGENT"
 wait_for 30 reloaded_n 1 || fail "(a) no reload: $(tail -5 "$WORK/agent.log")"
-grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | grep -q "restarted sinks.k1" \
+grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | matches "restarted sinks.k1" \
   || fail "(a) k1 not restarted: $(grep reloaded "$WORK/agent.log")"
-grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | grep -q "sources.r1" \
+grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | matches "sources.r1" \
   && fail "(a) r1 restarted: $(grep reloaded "$WORK/agent.log")"
 [[ -e $WORK/sent ]] && fail "(a) the load ended before the reload: raise LINES"
 
@@ -104,7 +104,7 @@ grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | grep -q "sources.r1" \
 write_conf 20 "[{type: static, key: stage, value: b}]" 1
 kill -HUP "$AGENT"
 wait_for 30 reloaded_n 2 || fail "(b) no reload: $(tail -5 "$WORK/agent.log")"
-grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | grep -q "rerouted sources.r1 (kept running)" \
+grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | matches "rerouted sources.r1 (kept running)" \
   || fail "(b) r1 not rerouted: $(grep reloaded "$WORK/agent.log" | tail -1)"
 
 # (d) invalid: refused with located errors; everything keeps running.
@@ -120,7 +120,7 @@ grep -q "agent.yaml:[0-9]*:[0-9]*: .*agents.a1.channels.c1.capacity" "$WORK/agen
 write_conf 20 "[{type: static, key: stage, value: b}]" 0
 kill -HUP "$AGENT"
 wait_for 60 reloaded_n 3 || fail "(c) no reload: $(tail -5 "$WORK/agent.log")"
-grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | grep -q "removed channels.c2 (drained)" \
+grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | matches "removed channels.c2 (drained)" \
   || fail "(c) c2 not drained: $(grep reloaded "$WORK/agent.log" | tail -1)"
 [[ -e $WORK/sent ]] && fail "(c) the load ended before the last reload: raise LINES"
 
@@ -204,7 +204,7 @@ grep -q "reloaded $CONF" "$WORK/watch.log" && fail "--watch reloaded an unreadab
 write_conf 30 "[{type: static, key: stage, value: b}]" 0 4096
 watched() { grep -q "agent.yaml changed, reloading" "$WORK/watch.log" && grep -q "reloaded $CONF" "$WORK/watch.log"; }
 wait_for 20 watched || fail "--watch did not reload: $(tail -5 "$WORK/watch.log")"
-grep "reloaded $CONF" "$WORK/watch.log" | grep -q "restarted sources.r1.*restarted sinks.k1" \
+grep "reloaded $CONF" "$WORK/watch.log" | matches "restarted sources.r1.*restarted sinks.k1" \
   || fail "--watch: r1 and k1 not restarted: $(grep reloaded "$WORK/watch.log")"
 grep -q "lines up to 4096 bytes" "$WORK/watch.log" || fail "r1 did not restart with the new option"
 wait_for 20 nc -z 127.0.0.1 "$PORT" || fail "the restarted source does not listen"

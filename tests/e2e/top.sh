@@ -62,12 +62,12 @@ echo "--- the screen:"; cat "$WORK/screen"; echo "---"
 grep -q "flumen top - agent a1 at 127.0.0.1:$HTTP - up .* - RSS .* MiB - 3 components - q quits" "$WORK/screen" || fail "header: $(head -n1 "$WORK/screen")"
 grep -q "^channel  *c1  *memory  *running .*\[.*\] *[0-9]*%" "$WORK/screen" || fail "no fill bar"
 T send-keys -t top q
-exited() { screen | grep -q "top-exit=0"; }
+exited() { screen | matches "top-exit=0"; }
 wait_for 10 exited || fail "q did not end top: $(screen)"
-restored() { screen | grep -q "^icanon echo *$"; }
+restored() { screen | matches "^icanon echo *$"; }
 wait_for 5 restored || fail "terminal not restored after q: $(screen)"
 T send-keys -t top "clear" Enter
-wait_for 5 eval '! screen | grep -q top-exit'
+wait_for 5 eval '! screen | matches top-exit'
 
 # Ctrl-C (SIGINT from the terminal) ends it the same way.
 run_top
@@ -76,7 +76,7 @@ T send-keys -t top C-c
 wait_for 10 exited || fail "Ctrl-C did not end top: $(screen)"
 wait_for 5 restored || fail "terminal not restored after Ctrl-C: $(screen)"
 T send-keys -t top "clear" Enter
-wait_for 5 eval '! screen | grep -q top-exit'
+wait_for 5 eval '! screen | matches top-exit'
 
 # The agent stops: top keeps trying and says since when; SIGTERM ends it,
 # restoring the terminal too.
@@ -86,7 +86,7 @@ top_pid() { ps -o pid= --ppid "$(T list-panes -t top -F '#{pane_pid}')" | tr -d 
 TOP=$(top_pid)
 [[ -n $TOP ]] || fail "no top process"
 kill -TERM "$AGENT"; wait "$AGENT" || true
-unreachable() { screen | grep -q "UNREACHABLE since [0-9:]*, retrying"; }
+unreachable() { screen | matches "UNREACHABLE since [0-9:]*, retrying"; }
 wait_for 10 unreachable || fail "a stopped agent is not shown unreachable: $(screen)"
 kill -0 "$TOP" || fail "top ended when the agent went away"
 kill -TERM "$TOP"

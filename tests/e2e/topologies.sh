@@ -41,7 +41,7 @@ run_tail
 wait_for 30 has 2000 || fail "taildir_file_kafka: $(distinct) of 2000 arrived after a restart"
 kill -TERM "$TAIL_PID"
 wait "$TAIL_PID" || fail "taildir_file_kafka: the agent did not stop cleanly"
-kcat -C -b "$BOOTSTRAP" -t logs -e -q -f '%h\n' -c 1 | grep -q "service=app" \
+kcat -C -b "$BOOTSTRAP" -t logs -e -q -f '%h\n' -c 1 | matches "service=app" \
   || fail "taildir_file_kafka: no service header"
 [[ $(stat -c %a "$WORK/state/channel") == 700 ]] || fail "the channel directory is not 0700"
 echo "1 passed, 0 failed"
