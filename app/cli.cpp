@@ -160,4 +160,6 @@ duration_flag(std::chrono::milliseconds& out) {
   };
 }
 
+void release_clock(caf::actor_system& sys) { sys.clock().cancel_all(); }
+
 } // namespace flumen::app

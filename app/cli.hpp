@@ -13,6 +13,8 @@
 #include <string>
 #include <utility>
 
+#include <caf/actor_system.hpp>
+
 #include "runtime/config/topology.hpp"
 
 namespace CLI {
@@ -72,6 +74,14 @@ split_host_port(const std::string& text, const char* flag);
 
 /// Every built-in component type.
 registry builtin_registry();
+
+/// Drops every message and timeout the actor system's clock still holds,
+/// once every component has stopped, just before the system is destroyed.
+/// Each holds a strong reference to its actor, and the clock's thread is
+/// gone by the time the destructor waits for detached actors: a sink that
+/// ended with a retry tick pending (a `delayed_send` to itself) kept its
+/// thread, and the process, waiting until a watchdog ended it.
+void release_clock(caf::actor_system& sys);
 
 /// Loads a topology and prints its errors; nullopt when it has any.
 std::optional<topology> load_or_report(const std::string& file,

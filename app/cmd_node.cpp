@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -166,8 +167,19 @@ int cmd_node(const node_options& opt) {
   // A second signal ends the process at once, and so does a stop that
   // takes longer than its bound (a replica's sink that does not end must
   // not leave a process only SIGKILL ends).
-  auto hard_deadline = clock::now() + std::chrono::seconds{20};
-  std::thread{[signals, hard_deadline] {
+  // Once every replica settled and the node said so, what is left (the
+  // actor system's destructor) gets 5 s and the exit code is 0: CAF 0.17's
+  // destructor was seen to wait for ever on a detached sink that had ended
+  // as its agent stopped (about 1 run of e2e.nodes in 8; the reference
+  // holding it is not traced: docs/architecture.md, "Known gaps").
+  struct stop_limit {
+    std::atomic<clock::rep> deadline;
+    std::atomic<bool> stopped{false};
+  };
+  auto limit = std::make_shared<stop_limit>();
+  limit->deadline =
+      (clock::now() + std::chrono::seconds{20}).time_since_epoch().count();
+  std::thread{[signals, limit] {
     for (;;) {
       if (int sig = wait_signal(signals, std::chrono::milliseconds{50});
           sig && sig != SIGHUP) {
@@ -175,7 +187,13 @@ int cmd_node(const node_options& opt) {
                      signal_name(sig));
         std::_Exit(130);
       }
-      if (clock::now() > hard_deadline) {
+      if (clock::now().time_since_epoch().count() > limit->deadline) {
+        if (limit->stopped) {
+          std::fprintf(stderr, "flumen node: an actor did not end within 5 s "
+                               "of the stop (every replica had settled); "
+                               "exiting now\n");
+          std::_Exit(0);
+        }
         std::fprintf(stderr, "flumen node: the stop took longer than 20 s; "
                              "exiting now\n");
         std::_Exit(3);
@@ -206,7 +224,11 @@ int cmd_node(const node_options& opt) {
   for (auto& m : metrics.all())
     spdlog::info("{}", m->summary());
   caf::anon_send_exit(door, caf::exit_reason::user_shutdown);
+  release_clock(sys);
   spdlog::info("node {}: stopped", ctx.name);
+  limit->deadline =
+      (clock::now() + std::chrono::seconds{5}).time_since_epoch().count();
+  limit->stopped = true;
   return 0;
 }
 

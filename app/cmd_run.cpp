@@ -173,6 +173,7 @@ int cmd_run(const run_options& opt) {
     bound.summarized(code);
     s.http.reset(); // before the agent ends, as it began after it
   }
+  release_clock(sys);
   return code;
 }
 
