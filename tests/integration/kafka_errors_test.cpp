@@ -51,14 +51,7 @@ constexpr int16_t produce_api_key = 0;
 
 constexpr int brokers = 3; // the fixture's cluster: ids 1..3
 
-// `text` with each placeholder replaced by its value.
-std::string
-fill(std::string text,
-     std::initializer_list<std::pair<std::string, std::string>> values) {
-  for (auto& [from, to] : values)
-    text = replace_all(std::move(text), from, to);
-  return text;
-}
+using test::fill;
 
 // Checks `pred` every few milliseconds for `how_long` and returns false as
 // soon as it fails once: an invariant that must hold over a time window

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/fake_components.hpp"
+#include "tests/support/text_edit.hpp"
 
 using namespace flumen;
 using namespace flumen::test;
@@ -42,15 +43,6 @@ const std::string base = R"(agents:
         channel: c1
         topic: logs
 )";
-
-/// `text` with its first `from` replaced by `to`.
-std::string edit(std::string text, const std::string& from,
-                 const std::string& to) {
-  auto pos = text.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) text.replace(pos, from.size(), to);
-  return text;
-}
 
 strs strings(const error_list& errors) {
   strs out;
