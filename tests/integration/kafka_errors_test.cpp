@@ -200,16 +200,16 @@ agents:
       15s))
       << k1.summary();
   // While the errors last: nothing commits, nothing is dropped, the sink
-  // stays degraded and names the error.
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.events_committed.load() == 0 &&
-               k1.events_dropped.load() == 0 &&
-               k1.events_dead_lettered.load() == 0 &&
-               k1.current_state() == component_state::degraded;
-      },
-      2s))
+  // stays degraded and names the error; proven once every event was
+  // refused again after the first refusal (the counters only grow).
+  auto first = k1.events_rolled_back.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.events_rolled_back.load() >= first + count; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dropped.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dead_lettered.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.current_state(), component_state::degraded) << k1.summary();
   EXPECT_GT(k1.events_taken.load(), 0u);
   EXPECT_NE(k1.reason().find("Topic authorization failed"), std::string::npos)
       << "reason: " << k1.reason();
@@ -300,13 +300,14 @@ agents:
       },
       10s))
       << k1.summary();
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.events_committed.load() == 0 &&
-               k1.events_dropped.load() == chosen;
-      },
-      1500ms))
+  // Every line refused again after the first refusal: still nothing
+  // committed, and no line dropped (the counters only grow).
+  auto first = k1.events_rolled_back.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.events_rolled_back.load() >= first + lines; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dropped.load(), chosen) << k1.summary();
   rd_kafka_mock_clear_request_errors(mock(), produce_api_key);
   ASSERT_TRUE(test::wait_until(
       [&] { return k1.events_committed.load() >= lines; }, 15s))
