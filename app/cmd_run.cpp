@@ -136,9 +136,11 @@ int cmd_run(const run_options& opt) {
       return 2;
     }
     s.spec = &s.topo->agents.front();
-  } else if (s.spec = s.topo->find(opt.agent); !s.spec) {
-    std::cerr << opt.file << ": no agent named '" << opt.agent << "'\n";
+  } else if (auto err = missing_agent(*s.topo, opt.agent)) {
+    std::cerr << err->to_string() << '\n';
     return 2;
+  } else {
+    s.spec = s.topo->find(opt.agent);
   }
   auto signals = block_stop_signals();
   caf::actor_system_config cfg;

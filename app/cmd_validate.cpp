@@ -22,11 +22,12 @@ int cmd_validate(const validate_options& opt) {
   auto topo = load_or_report(opt.file, opt.agent.empty()
                                            ? probe_scope{}
                                            : probe_scope{false, opt.agent});
-  if (topo && !opt.agent.empty() && !topo->find(opt.agent)) {
-    std::cerr << opt.file << ": no agent named '" << opt.agent << "'\n";
-    return 1;
-  }
   if (!topo) return 1;
+  if (!opt.agent.empty())
+    if (auto err = missing_agent(*topo, opt.agent)) {
+      std::cerr << err->to_string() << '\n';
+      return 1;
+    }
   std::size_t n = 0;
   for (auto& a : topo->agents)
     n += a.sources.size() + a.channels.size() + a.sinks.size();

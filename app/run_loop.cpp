@@ -61,7 +61,8 @@ run_end run_loop(const run_options& opt, const sigset_t& signals, agent& a,
       }
     }
     if (auto failed = a.failed_components();
-        !failed.empty() && a.supervision().on_component_failure == "exit") {
+        !failed.empty() &&
+        a.supervision().on_component_failure == failure_policy::exit) {
       spdlog::error("agent {}: {} failed and on_component_failure is exit; "
                     "stopping",
                     name, failed.front());
@@ -141,13 +142,18 @@ int final_line(agent& a, const std::string& name, int code) {
   getrusage(RUSAGE_SELF, &usage);
   spdlog::info("agent {}: peak RSS {} MiB", name, usage.ru_maxrss / 1024);
   auto loss = a.losses();
+  // Filtered events are neither delivered nor lost: named beside either.
+  auto filtered = loss.filtered > 0 ? " (" + std::to_string(loss.filtered) +
+                                          " filtered by interceptors)"
+                                    : std::string{};
   if (loss.clean() && loss.kept > 0) {
     spdlog::info("agent {}: stopped, every accepted event delivered or "
                  "kept: {} kept in file channels, delivered after the next "
-                 "start",
-                 name, loss.kept);
+                 "start{}",
+                 name, loss.kept, filtered);
   } else if (loss.clean()) {
-    spdlog::info("agent {}: stopped, every accepted event delivered", name);
+    spdlog::info("agent {}: stopped, every accepted event delivered{}", name,
+                 filtered);
   } else {
     // Never "every event delivered" when anything was not: each count.
     auto undelivered = loss.in_channels + loss.undelivered + loss.damaged;
@@ -155,7 +161,7 @@ int final_line(agent& a, const std::string& name, int code) {
                 "agent {}: stopped; not delivered: {} left in channels at "
                 "the shutdown timeout, {} read but never accepted; by "
                 "policy: {} dropped, {} dead-lettered; {} delivered "
-                "truncated{}{}",
+                "truncated{}{}{}",
                 name, loss.in_channels, loss.undelivered, loss.dropped,
                 loss.dead_lettered, loss.truncated,
                 loss.damaged > 0 ? "; " + std::to_string(loss.damaged) +
@@ -164,7 +170,10 @@ int final_line(agent& a, const std::string& name, int code) {
                 loss.kept > 0 ? "; " + std::to_string(loss.kept) +
                                     " kept in file channels, delivered "
                                     "after the next start"
-                              : std::string{});
+                              : std::string{},
+                loss.filtered > 0 ? "; " + std::to_string(loss.filtered) +
+                                        " filtered by interceptors"
+                                  : std::string{});
     if (undelivered > 0 && code == 0) code = 3;
   }
   return code;

@@ -209,6 +209,8 @@ std::string render_top(const top_sample& now, const top_sample* prev,
       note = c->reason;
     else if (!c->placement.empty())
       note = "on " + c->placement;
+    if (auto f = c->counter("events_filtered"); f > 0 && note.empty())
+      note = "filtered " + std::to_string(f);
     // A reason is free text (an exception's, a broker's): one line.
     for (auto& ch : note)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) ch = ' ';

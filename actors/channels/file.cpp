@@ -1,4 +1,5 @@
 #include "actors/channels/file.hpp"
+#include "actors/channels/file_state.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -31,12 +32,13 @@ file_config parse_file(option_reader& r) {
   cfg.fsync = fsync == "interval" ? filelog::fsync_policy::interval
               : fsync == "never"  ? filelog::fsync_policy::never
                                   : filelog::fsync_policy::batch;
-  if (r.has("fsync_interval") && cfg.fsync != filelog::fsync_policy::interval)
+  if (r.has("fsync_interval") && r.parsed({"fsync"}) &&
+      cfg.fsync != filelog::fsync_policy::interval)
     r.error("fsync_interval",
             "applies only to `fsync: interval` (fsync is " + fsync + ")");
   cfg.fsync_interval = r.duration("fsync_interval", cfg.fsync_interval);
   if (cfg.fsync_interval.count() <= 0) {
-    r.error("fsync_interval", "must be positive");
+    r.invalid("fsync_interval", "must be positive");
     cfg.fsync_interval = std::chrono::milliseconds{1000};
   }
   cfg.keep_alive = r.duration("keep_alive", cfg.keep_alive);
@@ -44,17 +46,19 @@ file_config parse_file(option_reader& r) {
       r.duration("transaction_timeout", cfg.transaction_timeout);
   if (cfg.transaction_timeout.count() != 0 &&
       cfg.transaction_timeout < std::chrono::seconds{1}) {
-    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    r.invalid("transaction_timeout", "must be 0 (never) or at least 1s");
     cfg.transaction_timeout = std::chrono::milliseconds{600000};
   }
-  if (cfg.transaction_capacity > cfg.capacity)
+  if (r.parsed({"capacity", "transaction_capacity"}) &&
+      cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
   if (cfg.max_file_size < 4096) {
-    r.error("max_file_size", "must be at least 4KB");
+    r.invalid("max_file_size", "must be at least 4KB");
     cfg.max_file_size = 4096;
   }
-  if (cfg.byte_capacity != 0 && cfg.byte_capacity < 2 * cfg.max_file_size)
+  if (r.parsed({"byte_capacity", "max_file_size"}) && cfg.byte_capacity != 0 &&
+      cfg.byte_capacity < 2 * cfg.max_file_size)
     r.error("byte_capacity",
             "must be 0 (no bound) or at least twice max_file_size (" +
                 std::to_string(cfg.max_file_size) +
@@ -70,172 +74,7 @@ file_config parse_file(option_reader& r) {
 
 namespace {
 
-using written_atom = caf::atom_constant<caf::atom("written")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using refill_atom = caf::atom_constant<caf::atom("refill")>;
-using space_atom = caf::atom_constant<caf::atom("space")>;
-
-/// An event and its number in the log.
-struct entry {
-  uint64_t seq;
-  event ev;
-};
-
-struct file_txn {
-  caf::actor_addr owner;
-  /// When it was opened, on the actor system's clock.
-  std::chrono::steady_clock::time_point opened{};
-  caf::message reply; ///< (txn_id, batch) as sent to the taker
-  std::vector<uint64_t> seqs;
-  std::size_t bytes = 0;
-};
-
-/// The answer of a put, once each of its parts is in the log (a put larger
-/// than a record is written in parts).
-struct put_answer {
-  caf::response_promise rp;
-  std::size_t parts = 1;
-  std::size_t started = 0; ///< parts handed to the journal
-  bool answered = false;
-  caf::actor_addr owner; ///< its sender, watched
-  bool orphan = false;   ///< its sender died
-  /// Answers when the last part is in.
-  void part_done() {
-    if (--parts == 0 && !answered) {
-      answered = true;
-      rp.deliver(ok_atom::value);
-    }
-  }
-  void refuse(caf::error err) {
-    if (answered) return;
-    answered = true;
-    rp.deliver(std::move(err));
-  }
-};
-
-/// A put (or part of one) waiting for room in the channel.
-struct held_put {
-  std::shared_ptr<put_answer> answer;
-  batch events;
-  std::size_t bytes = 0;
-};
-
-/// A put the journal is writing (or will write again after a failure).
-struct writing_put {
-  std::shared_ptr<put_answer> answer;
-  std::size_t count = 0;
-  std::size_t bytes = 0;
-  unsigned failures = 0;
-};
-
-/// A record not yet wholly committed: its numbers, how many of them are
-/// still open, and its size on disk.
-struct record_span {
-  uint64_t first = 0;
-  uint64_t end = 0;
-  uint64_t open = 0;
-  std::size_t size = 0;
-};
-
-/// Why the channel is degraded, by cause (any set: degraded, the first
-/// reason shown).
-struct trouble {
-  std::string writing; ///< appends fail (retried)
-  std::string reading; ///< the backlog cannot be read back now (retried)
-  std::string space;   ///< puts are held for want of disk space
-};
-
-/// Carries the journal's word on disk space (from its thread) to the
-/// channel, which may not exist yet when the journal first speaks.
-class space_relay {
-public:
-  void set(caf::actor_addr addr) {
-    std::lock_guard guard{mtx_};
-    addr_ = std::move(addr);
-    if (auto hdl = caf::actor_cast<caf::actor>(addr_))
-      caf::anon_send(hdl, space_atom::value, last_);
-  }
-  void tell(const std::string& why) {
-    std::lock_guard guard{mtx_};
-    last_ = why;
-    if (auto hdl = caf::actor_cast<caf::actor>(addr_))
-      caf::anon_send(hdl, space_atom::value, why);
-  }
-
-private:
-  std::mutex mtx_;
-  caf::actor_addr addr_;
-  std::string last_;
-};
-
-/// What the actor starts with: the directory opened by spawn_file.
-struct opened {
-  filelog::opened_directory dir;
-  std::unique_ptr<filelog::journal> journal;
-};
-
-struct file_state {
-  file_config cfg;
-  std::shared_ptr<component_metrics> metrics;
-  // Destroyed in reverse: the journal (which writes what is queued and
-  // stores the committed position) before the lock is let go.
-  std::unique_ptr<filelog::dir_lock> lock;
-  std::unique_ptr<filelog::journal> journal;
-  std::optional<filelog::disk_backlog> backlog;
-  filelog::commit_window window;
-  std::deque<entry> queue; ///< in memory, ordered by number
-  std::size_t queue_bytes = 0;
-  std::size_t taken_events = 0;
-  std::size_t taken_bytes = 0;
-  std::unordered_map<txn_id, file_txn> open;
-  std::deque<held_put> held;
-  std::unordered_map<uint64_t, writing_put> writing;
-  std::size_t writing_events = 0;
-  std::size_t writing_bytes = 0;
-  takers takes; ///< held takes, watched takers
-  /// When stale transactions were last looked for.
-  std::chrono::steady_clock::time_point stale_check{};
-  std::deque<record_span> records; ///< by number
-  std::size_t log_bytes = 0;       ///< sizes of `records` with open events
-  trouble why;
-  /// Closed (close_atom): puts are refused; close_waiters hear once every
-  /// put the channel held is answered.
-  bool closed = false;
-  std::vector<caf::response_promise> close_waiters;
-  unsigned read_failures = 0;
-  bool refill_pending = false; ///< a refill_atom is on its way
-  txn_id next_txn = 1;
-  uint64_t next_put = 1;
-
-  static inline const char* name = "file_channel";
-
-  /// Events the channel holds or is writing.
-  std::size_t used() const { return window.open() + writing_events; }
-  std::size_t used_bytes() const { return log_bytes + writing_bytes; }
-  std::size_t in_memory() const { return queue.size() + taken_events; }
-  std::size_t memory_bytes() const { return queue_bytes + taken_bytes; }
-
-  bool fits(std::size_t n, std::size_t bytes) const {
-    // Alone in an empty channel, anything goes in: never refused for size.
-    if (used() == 0) return true;
-    return used() + n <= cfg.capacity &&
-           (cfg.byte_capacity == 0 ||
-            used_bytes() + bytes <= cfg.byte_capacity);
-  }
-
-  bool memory_room(std::size_t n, std::size_t bytes) const {
-    return in_memory() + n <= cfg.memory_events &&
-           memory_bytes() + bytes <= cfg.memory_bytes;
-  }
-
-  void publish() {
-    metrics->channel_size.store(window.open(), std::memory_order_relaxed);
-    metrics->channel_bytes.store(log_bytes, std::memory_order_relaxed);
-    metrics->open_transactions.store(open.size(), std::memory_order_relaxed);
-  }
-};
-
-using file_actor = caf::stateful_actor<file_state>;
+using namespace file_detail;
 
 /// Shows the first trouble as `degraded`, or `running` when none is left.
 void update_state(file_actor* self) {
@@ -712,44 +551,47 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       if (hp.answer->owner == dm.source) hp.answer->orphan = true;
     settle(self);
   });
+  // A put: the same with or without a receipt (a source wired straight
+  // to the channel; nothing is filtered on the way).
+  auto put = [self](batch& events) -> caf::result<ok_atom> {
+    auto& st = self->state;
+    if (events.empty()) return ok_atom::value;
+    if (st.closed)
+      return closed_error(st.metrics->name + " is closed", std::move(events));
+    auto answer = std::make_shared<put_answer>();
+    answer->rp = self->make_response_promise();
+    answer->parts = 0;
+    answer->owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    st.takes.watch(self, answer->owner);
+    // One record per put, but no record over record_bytes: a larger
+    // put goes in as several, answered once all are in.
+    std::size_t i = 0;
+    while (i < events.size()) {
+      std::size_t j = i, bytes = 0;
+      while (j < events.size() &&
+             (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
+        bytes += event_bytes(events[j++]);
+      batch part;
+      if (i == 0 && j == events.size()) {
+        part = std::move(events);
+      } else {
+        part.reserve(j - i);
+        std::move(events.begin() + static_cast<long>(i),
+                  events.begin() + static_cast<long>(j),
+                  std::back_inserter(part));
+      }
+      ++answer->parts;
+      st.held.push_back(held_put{answer, std::move(part), bytes});
+      i = j;
+    }
+    admit_puts(self);
+    st.publish();
+    return caf::delegated<ok_atom>{};
+  };
   return {
-      [self](put_atom, batch& events) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        if (events.empty()) return ok_atom::value;
-        if (st.closed)
-          return closed_error(st.metrics->name + " is closed",
-                              std::move(events));
-        auto answer = std::make_shared<put_answer>();
-        answer->rp = self->make_response_promise();
-        answer->parts = 0;
-        answer->owner =
-            caf::actor_cast<caf::actor_addr>(self->current_sender());
-        st.takes.watch(self, answer->owner);
-        // One record per put, but no record over record_bytes: a larger
-        // put goes in as several, answered once all are in.
-        std::size_t i = 0;
-        while (i < events.size()) {
-          std::size_t j = i, bytes = 0;
-          while (
-              j < events.size() &&
-              (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
-            bytes += event_bytes(events[j++]);
-          batch part;
-          if (i == 0 && j == events.size()) {
-            part = std::move(events);
-          } else {
-            part.reserve(j - i);
-            std::move(events.begin() + static_cast<long>(i),
-                      events.begin() + static_cast<long>(j),
-                      std::back_inserter(part));
-          }
-          ++answer->parts;
-          st.held.push_back(held_put{answer, std::move(part), bytes});
-          i = j;
-        }
-        admit_puts(self);
-        st.publish();
-        return caf::delegated<ok_atom>{};
+      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
+        return put(events);
       },
       [self](written_atom, uint64_t id, int err, uint64_t seq, uint64_t taken,
              const std::string& segment, uint64_t offset, uint64_t size,
@@ -826,6 +668,10 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
 
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                       const wiring& w) {
+  // Beside a channel's families (metrics.hpp): damage and write errors.
+  for (auto name :
+       {"corrupt_records", "damaged_bytes", "damaged_events", "write_errors"})
+    w.metrics->expose(name);
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   auto start = std::make_shared<opened>();

@@ -25,10 +25,11 @@ memory_config parse_memory(option_reader& r) {
       r.duration("transaction_timeout", cfg.transaction_timeout);
   if (cfg.transaction_timeout.count() != 0 &&
       cfg.transaction_timeout < std::chrono::seconds{1}) {
-    r.error("transaction_timeout", "must be 0 (never) or at least 1s");
+    r.invalid("transaction_timeout", "must be 0 (never) or at least 1s");
     cfg.transaction_timeout = std::chrono::milliseconds{600000};
   }
-  if (cfg.transaction_capacity > cfg.capacity)
+  if (r.parsed({"capacity", "transaction_capacity"}) &&
+      cfg.transaction_capacity > cfg.capacity)
     r.error("transaction_capacity",
             "must not exceed capacity (" + std::to_string(cfg.capacity) + ")");
   auto& f = r.facts();
@@ -384,32 +385,37 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
       if (pp.owner == dm.source) pp.orphan = true;
     settle(self);
   });
+  // A put: the same with or without a receipt (a source wired straight
+  // to the channel; nothing is filtered on the way).
+  auto put = [self](batch& events) -> caf::result<ok_atom> {
+    auto& st = self->state;
+    if (events.empty()) return ok_atom::value;
+    if (st.closed)
+      return closed_error(st.metrics->name + " is closed", std::move(events));
+    // Bytes are counted only when bounded: walking every header of every
+    // event twice is a fifth of the channel's cost.
+    if (st.puts.empty() && events.size() <= st.cfg.capacity) {
+      auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(events) : 0;
+      if (st.fits(events.size(), bytes)) {
+        st.enqueue(std::move(events), bytes);
+        serve_takes(self);
+        st.publish();
+        return ok_atom::value;
+      }
+    }
+    // No room (or larger than the channel): hold the answer back while
+    // it goes in piece by piece; this is what paces the sender.
+    auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    auto rp = self->make_response_promise();
+    st.puts.push_back(pending_put{rp, std::move(events), 0, owner});
+    st.takes.watch(self, owner);
+    settle(self);
+    return caf::delegated<ok_atom>{};
+  };
   return {
-      [self](put_atom, batch& events) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        if (events.empty()) return ok_atom::value;
-        if (st.closed)
-          return closed_error(st.metrics->name + " is closed",
-                              std::move(events));
-        // Bytes are counted only when bounded: walking every header of every
-        // event twice is a fifth of the channel's cost.
-        if (st.puts.empty() && events.size() <= st.cfg.capacity) {
-          auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(events) : 0;
-          if (st.fits(events.size(), bytes)) {
-            st.enqueue(std::move(events), bytes);
-            serve_takes(self);
-            st.publish();
-            return ok_atom::value;
-          }
-        }
-        // No room (or larger than the channel): hold the answer back while
-        // it goes in piece by piece; this is what paces the sender.
-        auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        auto rp = self->make_response_promise();
-        st.puts.push_back(pending_put{rp, std::move(events), 0, owner});
-        st.takes.watch(self, owner);
-        settle(self);
-        return caf::delegated<ok_atom>{};
+      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
+        return put(events);
       },
       [self](close_atom) {
         close_channel(self);

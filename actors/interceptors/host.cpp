@@ -46,13 +46,14 @@ public:
   explicit host(const host_config& cfg)
       : cfg_(cfg), value_(local_host(cfg.use_ip)) {}
 
-  void apply(batch& events) override {
+  std::size_t apply(batch& events) override {
     for (auto& e : events) {
       if (cfg_.preserve_existing)
         e.headers.emplace(cfg_.header, value_);
       else
         e.headers.insert_or_assign(cfg_.header, value_);
     }
+    return 0;
   }
 
 private:

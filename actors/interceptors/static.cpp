@@ -17,13 +17,14 @@ class static_header final : public interceptor {
 public:
   explicit static_header(static_config cfg) : cfg_(std::move(cfg)) {}
 
-  void apply(batch& events) override {
+  std::size_t apply(batch& events) override {
     for (auto& e : events) {
       if (cfg_.preserve_existing)
         e.headers.emplace(cfg_.key, cfg_.value);
       else
         e.headers.insert_or_assign(cfg_.key, cfg_.value);
     }
+    return 0;
   }
 
 private:

@@ -18,7 +18,7 @@ class timestamp final : public interceptor {
 public:
   explicit timestamp(timestamp_config cfg) : cfg_(std::move(cfg)) {}
 
-  void apply(batch& events) override {
+  std::size_t apply(batch& events) override {
     // One clock reading per batch: events of a batch arrived together.
     auto now = cfg_.clock
                    ? cfg_.clock()
@@ -32,6 +32,7 @@ public:
       else
         e.headers.insert_or_assign(cfg_.header, text);
     }
+    return 0;
   }
 
 private:

@@ -15,10 +15,10 @@
 
 #include "runtime/core/backoff.hpp"
 #include "runtime/dist/hop.hpp"
-#include "runtime/wire/hop_flow.hpp"
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/wire/hop_flow.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 namespace flumen::sinks {
 
@@ -26,15 +26,15 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   hop_sink_config cfg;
   cfg.host = r.required_str("host");
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 1, 65535));
-  if (!r.has("port")) r.error("missing required key 'port'");
+  r.require("port");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
   cfg.connect_timeout = r.duration("connect_timeout", cfg.connect_timeout);
   cfg.request_timeout = r.duration("request_timeout", cfg.request_timeout);
   if (cfg.connect_timeout.count() < 100)
-    r.error("connect_timeout", "must be at least 100ms");
+    r.invalid("connect_timeout", "must be at least 100ms");
   if (cfg.request_timeout.count() < 200)
-    r.error("request_timeout", "must be at least 200ms");
+    r.invalid("request_timeout", "must be at least 200ms");
   auto c = r.choice("compression", "none", {"none", "lz4", "zstd"});
   cfg.compression = hop::parse_codec(c).value_or(hop::codec::none);
   cfg.wire_version = static_cast<uint32_t>(
@@ -679,6 +679,7 @@ std::string new_sender_id(const wiring& w) {
 
 caf::actor spawn_hop_sink(caf::actor_system& sys, const hop_sink_config& cfg,
                           const wiring& w) {
+  w.metrics->expose("hop_batches_resent"); // beside a sink's families
   sink_driver_config dc;
   dc.batch_size = cfg.batch_size;
   auto metrics = w.metrics;

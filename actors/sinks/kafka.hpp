@@ -53,7 +53,7 @@ struct kafka_config {
   /// invalid or unauthorised topic, unknown partition): `drop` (logged,
   /// counted), `dead_letter` (put to `dead_letter_channel` with headers
   /// saying why) or `fail` (roll back and stop; the supervisor restarts).
-  std::string on_permanent_error = "drop";
+  permanent_error_policy on_permanent_error = permanent_error_policy::drop;
   std::string dead_letter_channel;
   /// Passed to librdkafka as is (overrides flumen's defaults).
   std::map<std::string, std::string> producer;

@@ -20,17 +20,17 @@ hop_source_config parse_hop_source(option_reader& r) {
   hop_source_config cfg;
   cfg.bind = r.str("bind", cfg.bind);
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-  if (!r.has("port")) r.error("missing required key 'port'");
+  r.require("port");
   cfg.max_connections = r.count("max_connections", cfg.max_connections);
   cfg.max_batch_bytes = r.bytes("max_batch_bytes", cfg.max_batch_bytes);
   if (cfg.max_batch_bytes < 1024 || cfg.max_batch_bytes > (1u << 30))
-    r.error("max_batch_bytes", "must be between 1KB and 1GB");
+    r.invalid("max_batch_bytes", "must be between 1KB and 1GB");
   cfg.max_hold = r.duration("max_hold", cfg.max_hold);
   cfg.handshake_timeout =
       r.duration("handshake_timeout", cfg.handshake_timeout);
   if (cfg.handshake_timeout < std::chrono::milliseconds{100} ||
       cfg.handshake_timeout > std::chrono::minutes{10})
-    r.error("handshake_timeout", "must be between 100ms and 10m");
+    r.invalid("handshake_timeout", "must be between 100ms and 10m");
   cfg.security = parse_link_security(r);
   require_protection(r, "bind", cfg.bind, cfg.security);
   auto& f = r.facts();
@@ -237,14 +237,21 @@ using repush_atom = caf::atom_constant<caf::atom("repush")>;
 void put_batch(hop_actor* self, const std::string& sender, uint64_t first,
                batch events, uint32_t attempt) {
   auto n = events.size();
+  auto receipt = std::make_shared<put_receipt>();
   self->request(self->state.downstream, caf::infinite, put_atom::value,
-                std::move(events))
+                std::move(events), receipt)
       .then(
-          [self, sender, first, n](ok_atom) {
-            self->state.metrics->events_accepted += n;
+          [self, sender, first, n, receipt](ok_atom) {
+            // What the interceptors removed is filtered, the rest accepted.
+            auto filtered = receipt->filtered.load();
+            self->state.metrics->events_filtered += filtered;
+            self->state.metrics->events_accepted += n - filtered;
             settle(self, sender, first, caf::error{});
           },
-          [self, sender, first, n, attempt](caf::error& e) {
+          [self, sender, first, n, attempt, receipt](caf::error& e) mutable {
+            auto filtered = receipt->filtered.load();
+            self->state.metrics->events_filtered += filtered;
+            n -= filtered;
             // An interceptor that failed on it dropped it by policy
             // (counted by the router): accepted, like any source's.
             if (is_error(e, errc::interceptor_failed)) {
@@ -449,6 +456,11 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
 
 caf::actor spawn_hop_source(caf::actor_system& sys,
                             const hop_source_config& cfg, const wiring& w) {
+  // Its families beside a source's (metrics.hpp): senders and their
+  // batches.
+  for (auto name : {"connections_open", "connection_failures", "hop_duplicates",
+                    "hop_batches_refused", "hop_batches_busy"})
+    w.metrics->expose(name);
   auto self = sys.spawn(hop_receiver, cfg, w.downstream, w.metrics);
   auto fail = [&](const std::string& why) {
     caf::anon_send_exit(self, caf::exit_reason::user_shutdown);

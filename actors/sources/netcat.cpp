@@ -31,7 +31,7 @@ netcat_config parse_netcat(option_reader& r) {
   netcat_config cfg;
   cfg.bind = r.str("bind", cfg.bind);
   cfg.port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
-  if (!r.has("port")) r.error("missing required key 'port'");
+  r.require("port");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
   cfg.max_line_length =
@@ -642,6 +642,9 @@ void serve(const netcat_config& cfg, source_pump& pump) {
 caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
                         const wiring& w) {
   auto cfg = adapt_batch(config, w);
+  // Its families beside a source's (metrics.hpp): its clients.
+  w.metrics->expose("connections_open");
+  w.metrics->expose("connection_failures");
   return spawn_source(
       sys, [cfg](source_pump& pump) { serve(cfg, pump); }, w.downstream,
       w.metrics, cfg.max_inflight, cfg.time);

@@ -33,30 +33,31 @@ namespace {
 void check_spool_dir(option_reader& r, const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
-    r.error("spool_dir", "cannot use '" + dir + "': " + std::strerror(errno));
+    r.invalid("spool_dir", "cannot use '" + dir + "': " + std::strerror(errno));
     return;
   }
   if (!S_ISDIR(st.st_mode)) {
-    r.error("spool_dir", "'" + dir + "' is not a directory");
+    r.invalid("spool_dir", "'" + dir + "' is not a directory");
     return;
   }
   // Flume checks the same: done files are renamed or deleted in it.
   if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
-    r.error("spool_dir", "'" + dir + "' must be readable and writable: " +
-                             std::strerror(errno));
+    r.invalid("spool_dir", "'" + dir + "' must be readable and writable: " +
+                               std::strerror(errno));
 }
 
 std::string pattern(option_reader& r, std::string_view key, std::string def) {
   auto p = r.str(key, std::move(def));
   RE2 re{p, RE2::Quiet};
-  if (!re.ok()) r.error(key, "invalid RE2 pattern '" + p + "': " + re.error());
+  if (!re.ok())
+    r.invalid(key, "invalid RE2 pattern '" + p + "': " + re.error());
   return p;
 }
 
 std::string header_key(option_reader& r, std::string_view key,
                        std::string def) {
   auto k = r.str(key, std::move(def));
-  if (k.empty()) r.error(key, "must not be empty");
+  if (k.empty()) r.invalid(key, "must not be empty");
   return k;
 }
 
@@ -68,7 +69,7 @@ spooldir_config parse_spooldir(option_reader& r) {
   if (!cfg.spool_dir.empty()) check_spool_dir(r, cfg.spool_dir);
   cfg.file_suffix = r.str("file_suffix", cfg.file_suffix);
   // An empty suffix would make every file look done already.
-  if (cfg.file_suffix.empty()) r.error("file_suffix", "must not be empty");
+  if (cfg.file_suffix.empty()) r.invalid("file_suffix", "must not be empty");
   auto policy = r.choice("delete_policy", "never", {"never", "immediate"});
   if (policy == "immediate") cfg.delete_policy = spool_delete_policy::immediate;
   cfg.include_pattern = pattern(r, "include_pattern", cfg.include_pattern);
@@ -81,9 +82,9 @@ spooldir_config parse_spooldir(option_reader& r) {
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   auto deserializer = r.str("deserializer", "line");
   if (deserializer != "line")
-    r.error("deserializer", "'" + deserializer +
-                                "' is not supported; the only deserializer "
-                                "is 'line' (Flume's LINE)");
+    r.invalid("deserializer", "'" + deserializer +
+                                  "' is not supported; the only deserializer "
+                                  "is 'line' (Flume's LINE)");
   cfg.max_line_length =
       r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
   r.facts().batch_size = cfg.batch_size;
@@ -92,7 +93,7 @@ spooldir_config parse_spooldir(option_reader& r) {
   cfg.policy = parse_overlong_policy(r);
   cfg.poll_delay = r.duration("poll_delay", cfg.poll_delay);
   if (cfg.poll_delay.count() <= 0) {
-    r.error("poll_delay", "must be more than 0");
+    r.invalid("poll_delay", "must be more than 0");
     cfg.poll_delay = spooldir_config{}.poll_delay;
   }
   auto order =

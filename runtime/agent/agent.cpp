@@ -526,6 +526,7 @@ void agent::fold_metrics(const std::shared_ptr<component_metrics>& m) {
   retired_.truncated += m->events_truncated.load();
   retired_.undelivered += m->events_undelivered.load();
   retired_.damaged += m->damaged_events.load();
+  retired_.filtered += m->events_filtered.load();
   metrics_.remove(m->name, m);
 }
 
@@ -538,6 +539,7 @@ loss_report agent::losses() const {
     r.truncated += m->events_truncated.load();
     r.undelivered += m->events_undelivered.load();
     r.damaged += m->damaged_events.load();
+    r.filtered += m->events_filtered.load();
     if (m->kind == "channel")
       (m->durable.load() ? r.kept : r.in_channels) += m->channel_size.load();
   }

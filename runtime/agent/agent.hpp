@@ -25,6 +25,9 @@ struct loss_report {
   uint64_t undelivered = 0;   ///< read by a source, never accepted
   uint64_t in_channels = 0;   ///< still in memory channels: lost at exit
   uint64_t damaged = 0;       ///< lost with damaged file channel log
+  /// Removed by interceptors (a filter), by design: not a loss, so not
+  /// part of clean().
+  uint64_t filtered = 0;
   /// Still in durable (file) channels: not lost, delivered after the next
   /// start. Not a loss, so not part of clean().
   uint64_t kept = 0;

@@ -284,6 +284,11 @@ option_reader::option_reader(YAML::Node node, std::string path,
     : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)),
       errors_(errors), text_(text) {}
 
+option_reader::option_reader(option_reader& parent, std::string_view key)
+    : node_(parent.node(key)), path_(parent.path_of(key)), file_(parent.file_),
+      errors_(parent.errors_), text_(parent.text_), parent_(&parent),
+      parent_key_(key) {}
+
 YAML::Node option_reader::lookup(std::string_view key) {
   known_.emplace(key);
   return find_entry(node_, key).second;
@@ -308,7 +313,7 @@ std::optional<std::string> option_reader::scalar(std::string_view key) {
   if (env_expansion_off) return n.Scalar();
   std::string missing;
   auto value = expand_env(n.Scalar(), &missing);
-  if (!value) error(key, "environment variable '" + missing + "' is not set");
+  if (!value) fail(key, "environment variable '" + missing + "' is not set");
   return value;
 }
 
@@ -358,7 +363,7 @@ std::string option_reader::str(std::string_view key, std::string def) {
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected a string" + null_hint(key, n));
+    fail(key, "expected a string" + null_hint(key, n));
     return def;
   }
   if (auto s = scalar(key)) return *s;
@@ -367,17 +372,14 @@ std::string option_reader::str(std::string_view key, std::string def) {
 
 std::string option_reader::required_str(std::string_view key) {
   auto n = lookup(key);
-  if (!n.IsDefined()) {
-    error("missing required key '" + std::string{key} + "'");
-    return {};
-  }
+  if (!require(key)) return {};
   if (!n.IsScalar()) {
-    error(key, "expected a string" + null_hint(key, n));
+    fail(key, "expected a string" + null_hint(key, n));
     return {};
   }
   auto s = scalar(key);
   if (!s) return {};
-  if (s->empty()) error(key, "must not be empty");
+  if (s->empty()) fail(key, "must not be empty");
   return *s;
 }
 
@@ -386,7 +388,7 @@ int64_t option_reader::integer(std::string_view key, int64_t def, int64_t min,
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected an integer");
+    fail(key, "expected an integer");
     return def;
   }
   auto s = scalar(key);
@@ -395,21 +397,21 @@ int64_t option_reader::integer(std::string_view key, int64_t def, int64_t min,
   auto v = parse_number<int64_t>(*s, &overflow);
   if (!v && overflow) {
     if (s->front() == '-')
-      error(key, "must be at least " + std::to_string(min));
+      fail(key, "must be at least " + std::to_string(min));
     else
-      error(key, "must be at most " + std::to_string(max));
+      fail(key, "must be at most " + std::to_string(max));
     return def;
   }
   if (!v) {
-    error(key, "expected an integer");
+    fail(key, "expected an integer");
     return def;
   }
   if (*v < min) {
-    error(key, "must be at least " + std::to_string(min));
+    fail(key, "must be at least " + std::to_string(min));
     return def;
   }
   if (*v > max) {
-    error(key, "must be at most " + std::to_string(max));
+    fail(key, "must be at most " + std::to_string(max));
     return def;
   }
   return *v;
@@ -420,7 +422,7 @@ std::size_t option_reader::count(std::string_view key, std::size_t def,
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected an integer");
+    fail(key, "expected an integer");
     return def;
   }
   auto s = scalar(key);
@@ -428,27 +430,27 @@ std::size_t option_reader::count(std::string_view key, std::size_t def,
   if (!s->empty() && s->front() == '-') {
     bool overflow = false;
     if (parse_number<int64_t>(*s, &overflow) || overflow)
-      error(key, "must be at least " + std::to_string(min));
+      fail(key, "must be at least " + std::to_string(min));
     else
-      error(key, "expected an integer");
+      fail(key, "expected an integer");
     return def;
   }
   bool overflow = false;
   auto v = parse_number<uint64_t>(*s, &overflow);
   if (!v && overflow) {
-    error(key, "must be at most " + std::to_string(max));
+    fail(key, "must be at most " + std::to_string(max));
     return def;
   }
   if (!v) {
-    error(key, "expected an integer");
+    fail(key, "expected an integer");
     return def;
   }
   if (*v < min) {
-    error(key, "must be at least " + std::to_string(min));
+    fail(key, "must be at least " + std::to_string(min));
     return def;
   }
   if (*v > max) {
-    error(key, "must be at most " + std::to_string(max));
+    fail(key, "must be at most " + std::to_string(max));
     return def;
   }
   return static_cast<std::size_t>(*v);
@@ -461,7 +463,7 @@ option_reader::scaled(std::string_view key, const char* expected,
   auto n = lookup(key);
   if (!n.IsDefined()) return std::nullopt;
   if (!n.IsScalar()) {
-    error(key, expected);
+    fail(key, expected);
     return std::nullopt;
   }
   auto s = scalar(key);
@@ -472,11 +474,11 @@ option_reader::scaled(std::string_view key, const char* expected,
     it = std::find_if(units.begin(), units.end(),
                       [&](const auto& u) { return parsed->second == u.first; });
   if (it == units.end()) {
-    error(key, expected);
+    fail(key, expected);
     return std::nullopt;
   }
   if (parsed->first > max / it->second) {
-    error(key, "is too large");
+    fail(key, "is too large");
     return std::nullopt;
   }
   return parsed->first * it->second;
@@ -523,18 +525,18 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def,
                                  std::size_t min, std::size_t max) {
   if (auto n = lookup(key);
       n.IsDefined() && n.IsScalar() && n.Scalar().starts_with('-')) {
-    error(key, "must be at least " + std::to_string(min));
+    fail(key, "must be at least " + std::to_string(min));
     return def;
   }
   auto errors_before = errors_.size();
   auto v = bytes(key, def);
   if (errors_.size() != errors_before || !has(key)) return v;
   if (v < min) {
-    error(key, "must be at least " + std::to_string(min));
+    fail(key, "must be at least " + std::to_string(min));
     return def;
   }
   if (v > max) {
-    error(key, "must be at most " + std::to_string(max));
+    fail(key, "must be at most " + std::to_string(max));
     return def;
   }
   return v;
@@ -544,7 +546,7 @@ bool option_reader::boolean(std::string_view key, bool def) {
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected true or false");
+    fail(key, "expected true or false");
     return def;
   }
   auto s = scalar(key);
@@ -552,7 +554,7 @@ bool option_reader::boolean(std::string_view key, bool def) {
   // YAML 1.2 core schema booleans; no yes/no/on/off surprises.
   if (*s == "true" || *s == "True" || *s == "TRUE") return true;
   if (*s == "false" || *s == "False" || *s == "FALSE") return false;
-  error(key, "expected true or false");
+  fail(key, "expected true or false");
   return def;
 }
 
@@ -561,13 +563,13 @@ std::string option_reader::choice(std::string_view key, std::string def,
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
-    error(key, "expected a string");
+    fail(key, "expected a string");
     return def;
   }
   auto s = scalar(key);
   if (!s) return def;
   if (std::find(choices.begin(), choices.end(), *s) != choices.end()) return *s;
-  error(key, "must be one of: " + join(choices) + did_you_mean(*s, choices));
+  fail(key, "must be one of: " + join(choices) + did_you_mean(*s, choices));
   return def;
 }
 
@@ -578,27 +580,31 @@ option_reader::string_map(std::string_view key) {
   // An empty `key:` (all entries commented out) is an empty mapping.
   if (!n.IsDefined() || n.IsNull()) return out;
   if (!n.IsMap()) {
-    error(key, "expected a mapping of strings");
+    fail(key, "expected a mapping of strings");
     return out;
   }
   for (auto it = n.begin(); it != n.end(); ++it) {
     if (!it->first.IsScalar()) {
+      mark_failed(key);
       errors_.push_back({location_of(it->first, file_), path_of(key),
                          "expected a mapping of strings"});
       continue;
     }
     auto sub = path_of(key) + "." + it->first.Scalar();
     if (!it->second.IsScalar()) {
+      mark_failed(key);
       errors_.push_back(
           {location_of(it->second, file_), sub, "expected a string"});
       continue;
     }
     std::string missing;
-    if (auto v = expand_env(it->second.Scalar(), &missing))
+    if (auto v = expand_env(it->second.Scalar(), &missing)) {
       out[it->first.Scalar()] = *v;
-    else
-      errors_.push_back({location_of(it->second, file_), sub,
-                         "environment variable '" + missing + "' is not set"});
+      continue;
+    }
+    mark_failed(key);
+    errors_.push_back({location_of(it->second, file_), sub,
+                       "environment variable '" + missing + "' is not set"});
   }
   return out;
 }
@@ -609,15 +615,18 @@ std::vector<std::string> option_reader::string_list(std::string_view key) {
   if (!n.IsDefined() || n.IsNull()) return out;
   auto add = [&](const YAML::Node& item, const std::string& path) {
     if (!item.IsScalar()) {
+      mark_failed(key);
       errors_.push_back({location_of(item, file_), path, "expected a string"});
       return;
     }
     std::string missing;
-    if (auto v = expand_env(item.Scalar(), &missing))
+    if (auto v = expand_env(item.Scalar(), &missing)) {
       out.push_back(std::move(*v));
-    else
-      errors_.push_back({location_of(item, file_), path,
-                         "environment variable '" + missing + "' is not set"});
+      return;
+    }
+    mark_failed(key);
+    errors_.push_back({location_of(item, file_), path,
+                       "environment variable '" + missing + "' is not set"});
   };
   if (n.IsScalar()) {
     add(n, path_of(key));
@@ -625,7 +634,7 @@ std::vector<std::string> option_reader::string_list(std::string_view key) {
     for (std::size_t i = 0; i < n.size(); ++i)
       add(n[i], path_of(key) + "[" + std::to_string(i) + "]");
   } else {
-    error(key, "expected a list of strings");
+    fail(key, "expected a list of strings");
   }
   return out;
 }
@@ -639,12 +648,39 @@ void option_reader::known(std::initializer_list<std::string_view> keys) {
     known_.emplace(k);
 }
 
+bool option_reader::require(std::string_view key) {
+  if (has(key)) return true;
+  mark_failed(key);
+  errors_.push_back({location_of(node_, file_), path_,
+                     "missing required key '" + std::string{key} + "'"});
+  return false;
+}
+
+void option_reader::invalid(std::string_view key, std::string message) {
+  fail(key, std::move(message));
+}
+
+void option_reader::fail(std::string_view key, std::string message) {
+  mark_failed(key);
+  errors_.push_back({where(key), path_of(key), std::move(message)});
+}
+
+void option_reader::mark_failed(std::string_view key) {
+  failed_.emplace(key);
+  if (parent_) parent_->mark_failed(parent_key_);
+}
+
 void option_reader::error(std::string_view key, std::string message) {
   errors_.push_back({where(key), path_of(key), std::move(message)});
 }
 
 void option_reader::error(std::string message) {
   errors_.push_back({location_of(node_, file_), path_, std::move(message)});
+}
+
+bool option_reader::parsed(std::initializer_list<std::string_view> keys) const {
+  return std::none_of(keys.begin(), keys.end(),
+                      [&](std::string_view k) { return failed(k); });
 }
 
 void option_reader::finish() {

@@ -90,6 +90,12 @@ private:
 /// What a component's parser states about it for checks across components
 /// (validation) and for wiring (the runtime). Filled by parse functions
 /// through `option_reader::facts()`; the loader copies it into the spec.
+/// What a sink does with an event its destination refuses for good:
+/// `drop` (counted, logged), `dead_letter` (put to its dead-letter channel
+/// with headers saying why) or `fail` (roll back and stop; the supervisor
+/// restarts it).
+enum class permanent_error_policy { drop, dead_letter, fail };
+
 /// A socket's transport: TCP and UDP ports are distinct.
 enum class transport { tcp, udp };
 
@@ -154,6 +160,11 @@ public:
   option_reader(YAML::Node node, std::string path, std::string file,
                 error_list& errors, std::string_view text = {});
 
+  /// A reader of the mapping at `key` of `parent` (e.g. a component's
+  /// `tls:`), with its path, file and text: a value of it that fails to
+  /// parse counts as `key` failing in `parent`. `parent` must outlive it.
+  option_reader(option_reader& parent, std::string_view key);
+
   /// True when the key is present (and marks it known).
   bool has(std::string_view key);
 
@@ -177,6 +188,21 @@ public:
   /// A scalar that must be one of `choices`.
   std::string choice(std::string_view key, std::string def,
                      const std::vector<std::string>& choices);
+  /// A scalar that must be one of the names in `choices`: its value.
+  template <class E>
+  E choice(std::string_view key, E def,
+           std::initializer_list<std::pair<std::string_view, E>> choices) {
+    std::vector<std::string> names;
+    std::string def_name;
+    for (auto& [name, value] : choices) {
+      names.emplace_back(name);
+      if (value == def) def_name = name;
+    }
+    auto got = choice(key, def_name, names);
+    for (auto& [name, value] : choices)
+      if (name == got) return value;
+    return def;
+  }
   /// A mapping of scalars (e.g. the kafka sink's `producer:`).
   std::map<std::string, std::string> string_map(std::string_view key);
   /// A sequence of scalars (a single scalar is taken as a list of one).
@@ -187,13 +213,39 @@ public:
   /// Marks keys as known without reading them (handled elsewhere).
   void known(std::initializer_list<std::string_view> keys);
 
+  /// `missing required key 'KEY'` at the mapping when `key` is absent (for
+  /// keys read with a getter that has a default); false then.
+  bool require(std::string_view key);
+
+  /// The value at `key` is none the option takes (the caller parsed it): a
+  /// located error, and `key` counts as failed (see `parsed`).
+  void invalid(std::string_view key, std::string message);
+
   /// Adds an error located at `key` (or at the mapping when absent).
   void error(std::string_view key, std::string message);
   /// Adds an error located at the mapping itself.
   void error(std::string message);
 
+  /// True when none of `keys` failed: each is absent or its value parsed.
+  /// A value that failed left its getter's default, which the file does not
+  /// state; a check that combines values runs only when they parsed, or it
+  /// would judge that default (a false second error: `capacity: lots` is
+  /// "expected an integer", not also "transaction_capacity must not exceed
+  /// capacity"). So: `if (r.parsed({"capacity", "transaction_capacity"}) &&
+  /// ...) r.error(...)`.
+  bool parsed(std::initializer_list<std::string_view> keys) const;
+  /// True while every value read so far parsed.
+  bool values_parsed() const { return failed_.empty(); }
+  /// True when the value at `key` failed to parse (a getter, `invalid`, or
+  /// a reader made on `key` reported it), or is required and missing.
+  bool failed(std::string_view key) const { return failed_.contains(key); }
+
   /// Reports unknown keys. Call once, after all getters.
   void finish();
+  /// Every key asked for so far (what the parser knows), in order.
+  std::vector<std::string> known_keys() const {
+    return {known_.begin(), known_.end()};
+  }
 
   const std::string& path() const { return path_; }
   const std::string& file() const { return file_; }
@@ -206,6 +258,10 @@ public:
   component_facts& facts() { return facts_; }
 
 private:
+  // A value failed: the error, and `key` marked (in the parent too).
+  void fail(std::string_view key, std::string message);
+  void mark_failed(std::string_view key);
+
   YAML::Node lookup(std::string_view key);
   std::optional<std::string> scalar(std::string_view key);
   // How a null value was written when it was a word (`null`, `Null`,
@@ -225,6 +281,9 @@ private:
   error_list& errors_;
   std::string_view text_;
   std::set<std::string, std::less<>> known_;
+  std::set<std::string, std::less<>> failed_;
+  option_reader* parent_ = nullptr;
+  std::string parent_key_;
   component_facts facts_;
 };
 

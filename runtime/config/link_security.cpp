@@ -14,7 +14,7 @@ namespace {
 std::string pem_file(option_reader& r, std::string_view key) {
   auto path = r.required_str(key);
   if (!path.empty() && ::access(path.c_str(), R_OK) != 0)
-    r.error(key, "cannot read '" + path + "'");
+    r.invalid(key, "cannot read '" + path + "'");
   return path;
 }
 
@@ -26,10 +26,10 @@ link_security parse_link_security(option_reader& r) {
   auto tls = r.node("tls");
   if (!tls.IsDefined() || tls.IsNull()) return sec;
   if (!tls.IsMap()) {
-    r.error("tls", "expected a mapping with certificate, key and ca_file");
+    r.invalid("tls", "expected a mapping with certificate, key and ca_file");
     return sec;
   }
-  option_reader t{tls, r.path_of("tls"), r.file(), r.errors()};
+  option_reader t{r, "tls"};
   sec.certificate = pem_file(t, "certificate");
   sec.key = pem_file(t, "key");
   sec.ca_file = pem_file(t, "ca_file");
@@ -51,6 +51,8 @@ bool loopback_address(const std::string& host) {
 
 void require_protection(option_reader& r, const std::string& key,
                         const std::string& host, const link_security& sec) {
+  // A tls or insecure that failed to parse is not known to be absent.
+  if (!r.parsed({key, "tls", "insecure"})) return;
   if (loopback_address(host) || sec.tls() || sec.insecure) return;
   r.error(key, "'" + host +
                    "' is not a loopback address: set tls: {certificate, key, "

@@ -89,6 +89,11 @@ struct agent_draft {
   std::vector<YAML::Node> sources;
   std::vector<YAML::Node> channels;
   std::vector<YAML::Node> sinks;
+  /// A sink's `channel`, or a source's `channels` or a sink's
+  /// `dead_letter_channel`, is written but failed to parse: which channels
+  /// are read, or written, is not known (and not reported).
+  bool reads_unknown = false;
+  bool writes_unknown = false;
 };
 
 class loader {
@@ -113,12 +118,12 @@ public:
     load_nodes(r, topo);
     nodes_ = &topo.nodes;
     auto agents = r.node("agents");
-    if (!agents.IsDefined()) {
-      r.error("missing required key 'agents'");
+    if (!r.require("agents")) {
+      // reported
     } else if (agents.IsNull() || (agents.IsMap() && agents.size() == 0)) {
-      r.error("agents", "at least one agent is required");
+      r.invalid("agents", "at least one agent is required");
     } else if (!agents.IsMap()) {
-      r.error("agents", "expected a mapping of agents");
+      r.invalid("agents", "expected a mapping of agents");
     } else {
       for_each_named(agents, "agents", [&](auto& name, auto& key, auto& val) {
         auto draft = load_agent(name, key, val);
@@ -134,7 +139,7 @@ private:
     auto nodes = r.node("nodes");
     if (!nodes.IsDefined() || nodes.IsNull()) return;
     if (!nodes.IsMap()) {
-      r.error("nodes", "expected a mapping of nodes");
+      r.invalid("nodes", "expected a mapping of nodes");
       return;
     }
     for_each_named(nodes, "nodes", [&](auto& name, auto& key, auto& val) {
@@ -151,7 +156,7 @@ private:
       option_reader nr(val, path, file_, errors_, text_);
       n.host = nr.required_str("host");
       n.port = static_cast<uint16_t>(nr.integer("port", 0, 1, 65535));
-      if (!nr.has("port")) nr.error("missing required key 'port'");
+      nr.require("port");
       n.security = parse_link_security(nr);
       if (!n.host.empty()) require_protection(nr, "host", n.host, n.security);
       nr.finish();
@@ -213,19 +218,24 @@ private:
       auto& nodes = kind == "sources"    ? d.sources
                     : kind == "channels" ? d.channels
                                          : d.sinks;
-      if (!n.IsDefined()) {
-        r.error("missing required key '" + kind + "'");
+      if (!r.require(kind)) {
+        // reported
       } else if (n.IsNull() || (n.IsMap() && n.size() == 0)) {
-        r.error(kind,
-                "at least one " + std::string{singular(kind)} + " is required");
+        r.invalid(kind, "at least one " + std::string{singular(kind)} +
+                            " is required");
       } else if (!n.IsMap()) {
-        r.error(kind, "expected a mapping of " + kind);
+        r.invalid(kind, "expected a mapping of " + kind);
       } else {
         auto kind_path = path + "." + kind;
         for_each_named(n, kind_path, [&](auto& cname, auto& ckey, auto& cval) {
-          specs.push_back(
-              load_component(kind, cname, ckey, cval, kind_path + "." + cname));
+          auto errors_before = errors_.size();
+          specs.push_back(load_component(kind, cname, ckey, cval,
+                                         kind_path + "." + cname, d));
           nodes.push_back(cval);
+          // A component with an error states no facts: a value that failed
+          // to parse left a default the file does not state, and a check
+          // across components would judge that (a false second error).
+          if (errors_.size() != errors_before) specs.back().facts = {};
         });
       }
     }
@@ -240,13 +250,13 @@ private:
     auto http = r.node("http");
     if (http.IsDefined() && !http.IsNull()) {
       if (!http.IsMap()) {
-        r.error("http", "expected a mapping with bind and port");
+        r.invalid("http", "expected a mapping with bind and port");
       } else {
         option_reader hr(http, path + ".http", file_, errors_, text_);
         http_spec h;
         h.bind = hr.str("bind", h.bind);
         h.port = static_cast<uint16_t>(hr.integer("port", 0, 0, 65535));
-        if (!hr.has("port")) hr.error("missing required key 'port'");
+        hr.require("port");
         h.bind_at = hr.where("bind");
         h.port_at = hr.where("port");
         hr.finish();
@@ -256,7 +266,7 @@ private:
     auto sup = r.node("supervision");
     if (sup.IsDefined() && !sup.IsNull()) {
       if (!sup.IsMap()) {
-        r.error("supervision", "expected a mapping");
+        r.invalid("supervision", "expected a mapping");
       } else {
         option_reader sr(sup, path + ".supervision", file_, errors_, text_);
         auto& s = d.spec.supervision;
@@ -265,7 +275,8 @@ private:
         s.restart_window = sr.duration("restart_window", s.restart_window);
         s.on_component_failure =
             sr.choice("on_component_failure", s.on_component_failure,
-                      {"keep_running", "exit"});
+                      {{"keep_running", failure_policy::keep_running},
+                       {"exit", failure_policy::exit}});
         sr.finish();
       }
     }
@@ -274,11 +285,12 @@ private:
   }
 
   /// Parses one component. A broken one is still returned (without a spawn
-  /// function) so references to it don't cause follow-up errors.
+  /// function) so references to it don't cause follow-up errors; `d` learns
+  /// when its references to channels failed to parse.
   component_spec load_component(const std::string& kind,
                                 const std::string& name, const YAML::Node& key,
-                                const YAML::Node& val,
-                                const std::string& path) {
+                                const YAML::Node& val, const std::string& path,
+                                agent_draft& d) {
     component_spec spec;
     spec.name = name;
     spec.path = path;
@@ -304,31 +316,36 @@ private:
       spec.config = out.c_str();
     }
     // Common keys first, so a source of unknown type still has channels.
+    // A reference written but unreadable leaves unknown which channels the
+    // component reads or writes; a missing one reads or writes none.
+    auto unreadable = [&](std::string_view key) {
+      return r.has(key) && r.failed(key);
+    };
     if (kind == "sources") {
-      auto before = errors_.size();
-      bool present = r.has("channels");
       spec.channels = r.string_list("channels");
-      if (!present)
-        r.error("missing required key 'channels'");
-      else if (spec.channels.empty() && errors_.size() == before)
-        r.error("channels", "must not be empty");
+      d.writes_unknown |= unreadable("channels");
+      if (r.require("channels") && spec.channels.empty() &&
+          !r.failed("channels"))
+        r.invalid("channels", "must not be empty"); // a list of none
       load_interceptors(r, spec);
     } else if (kind == "sinks") {
       spec.channel = r.required_str("channel");
+      d.reads_unknown |= unreadable("channel");
       load_placement(r, val, spec);
     }
     if (spec.type.empty()) return spec; // already reported by required_str
     auto spawn = reg_.parse(kind, spec.type, r);
     if (!spawn) {
       // Without a parser every other key would look unknown: skip finish().
-      r.error("type", unknown(std::string{singular(kind)} + " type", spec.type,
-                              reg_.types(kind)));
+      r.invalid("type", unknown(std::string{singular(kind)} + " type",
+                                spec.type, reg_.types(kind)));
       return spec;
     }
     spec.spawn = std::move(*spawn);
     spec.facts = r.facts();
     r.finish();
-    if (!spec.placement.empty() && spec.facts.process_local)
+    if (r.values_parsed() && !spec.placement.empty() &&
+        spec.facts.process_local)
       r.error("placement",
               "this sink's destination lives in the agent's own process (an "
               "embedded Kafka cluster): replicas on nodes could not reach it; "
@@ -336,6 +353,7 @@ private:
     // A sink type that dead-letters reads this key itself; the loader
     // checks the reference and wires the channel.
     if (kind == "sinks") {
+      d.writes_unknown |= unreadable("dead_letter_channel");
       auto dl = value_of(val, "dead_letter_channel");
       if (dl.IsDefined() && dl.IsScalar())
         spec.dead_letter_channel = expand_env(dl.Scalar()).value_or("");
@@ -353,7 +371,7 @@ private:
     spec.placement = r.string_list("placement");
     if (spec.placement.empty()) {
       if (errors_.size() == errors_before) // else: not a list of names
-        r.error("placement", "must name at least one node of 'nodes'");
+        r.invalid("placement", "must name at least one node of 'nodes'");
       return;
     }
     // string_list skips bad items: index j is the YAML's only when none was.
@@ -383,7 +401,7 @@ private:
     auto list = r.node("interceptors");
     if (!list.IsDefined() || list.IsNull()) return;
     if (!list.IsSequence()) {
-      r.error("interceptors", "expected a list of interceptors");
+      r.invalid("interceptors", "expected a list of interceptors");
       return;
     }
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -398,8 +416,8 @@ private:
       if (type.empty()) continue;
       auto make = reg_.parse_interceptor(type, ir);
       if (!make) {
-        ir.error("type",
-                 unknown("interceptor type", type, reg_.types("interceptors")));
+        ir.invalid("type", unknown("interceptor type", type,
+                                   reg_.types("interceptors")));
         continue;
       }
       ir.finish();

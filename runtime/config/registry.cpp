@@ -31,6 +31,12 @@ std::vector<std::string> registry::types(const std::string& kind) const {
   return out;
 }
 
+std::string registry::example(const std::string& kind,
+                              const std::string& type) const {
+  auto it = examples_.find(kind + "/" + type);
+  return it == examples_.end() ? std::string{} : it->second;
+}
+
 const std::map<std::string, registry::erased>*
 registry::table(const std::string& kind) const {
   if (kind == "sources") return &sources_;

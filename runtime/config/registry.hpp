@@ -46,11 +46,17 @@ Config adapt_batch(Config cfg, const wiring& w) {
 }
 
 /// A stage between a source and its channels. Runs inside the source's
-/// router actor, one batch at a time; may change, add or remove events.
+/// router actor, one batch at a time; may change events and remove them,
+/// never add any.
 class interceptor {
 public:
   virtual ~interceptor() = default;
-  virtual void apply(batch& events) = 0;
+  /// Changes `events` in place; returns how many it removed (counted
+  /// `filtered`: received = accepted + filtered + dropped + undelivered).
+  /// The router checks the batch shrank by exactly that: an interceptor
+  /// that miscounts fails the batch (dropped, named) rather than let an
+  /// event go uncounted.
+  virtual std::size_t apply(batch& events) = 0;
 };
 
 /// Spawns one instance of a parsed component (called again on restarts).
@@ -72,22 +78,27 @@ public:
 
   template <class Config>
   void add_source(std::string type, parse_fn<Config> parse,
-                  spawner<Config> spawn) {
+                  spawner<Config> spawn, std::string example = {}) {
+    examples_["sources/" + type] = std::move(example);
     sources_[std::move(type)] = erase(parse, spawn);
   }
   template <class Config>
   void add_channel(std::string type, parse_fn<Config> parse,
-                   spawner<Config> spawn) {
+                   spawner<Config> spawn, std::string example = {}) {
+    examples_["channels/" + type] = std::move(example);
     channels_[std::move(type)] = erase(parse, spawn);
   }
   template <class Config>
-  void add_sink(std::string type, parse_fn<Config> parse,
-                spawner<Config> spawn) {
+  void add_sink(std::string type, parse_fn<Config> parse, spawner<Config> spawn,
+                std::string example = {}) {
+    examples_["sinks/" + type] = std::move(example);
     sinks_[std::move(type)] = erase(parse, spawn);
   }
   template <class Config>
   void add_interceptor(std::string type, parse_fn<Config> parse,
-                       std::unique_ptr<interceptor> (*make)(const Config&)) {
+                       std::unique_ptr<interceptor> (*make)(const Config&),
+                       std::string example = {}) {
+    examples_["interceptors/" + type] = std::move(example);
     interceptors_[std::move(type)] =
         [parse, make](option_reader& r) -> interceptor_fn {
       return [cfg = parse(r), make] { return make(cfg); };
@@ -104,6 +115,11 @@ public:
   /// Known type names of a kind ("sources", "channels", "sinks",
   /// "interceptors"), for error messages.
   std::vector<std::string> types(const std::string& kind) const;
+  /// The smallest options of a type that parse (YAML of its required keys;
+  /// `${DIR}` stands for a directory of its own, `${PORT}` for a free
+  /// port), as its registration gave them: what the contract test over
+  /// every type (tests/unit/contract_test.cpp) starts from.
+  std::string example(const std::string& kind, const std::string& type) const;
 
 private:
   using erased = std::function<spawn_fn(option_reader&)>;
@@ -123,6 +139,7 @@ private:
   std::map<std::string, erased> sinks_;
   std::map<std::string, std::function<interceptor_fn(option_reader&)>>
       interceptors_;
+  std::map<std::string, std::string> examples_; ///< "kind/type" -> YAML
 };
 
 } // namespace flumen

@@ -76,7 +76,7 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
   if (type.empty()) return out;
   auto spawn = reg.parse("sinks", type, r);
   if (!spawn) {
-    r.error("type", "unknown sink type '" + type + "' on this node");
+    r.invalid("type", "unknown sink type '" + type + "' on this node");
     return out;
   }
   r.finish();
@@ -88,6 +88,24 @@ const agent_spec* topology::find(const std::string& agent_name) const {
   for (const auto& a : agents)
     if (a.name == agent_name) return &a;
   return nullptr;
+}
+
+std::optional<config_error> missing_agent(const topology& topo,
+                                          const std::string& name) {
+  if (topo.find(name)) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& a : topo.agents)
+    names.push_back(a.name);
+  config_error err{
+      {topo.file, 0, 0}, "agents", "no agent named '" + name + "'"};
+  if (!topo.agents.empty()) err.where = topo.agents.front().where;
+  if (auto m = closest_match(name, names)) {
+    err.where = topo.find(*m)->where;
+    err.message += " (did you mean '" + *m + "'?)";
+  } else if (!names.empty()) {
+    err.message += " (agents: " + join(names) + ")";
+  }
+  return err;
 }
 
 namespace {

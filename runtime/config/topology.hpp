@@ -63,6 +63,9 @@ struct node_spec {
   location where;
 };
 
+/// What an agent does when a component is past its restart limit.
+enum class failure_policy { keep_running, exit };
+
 /// An agent's `supervision:` settings (restart intensity and what a
 /// component that exceeded it means for the agent).
 struct supervision_settings {
@@ -72,7 +75,7 @@ struct supervision_settings {
   std::chrono::milliseconds restart_window{60000};
   /// `keep_running` (the rest of the agent goes on) or `exit` (the agent
   /// stops with a non-zero code).
-  std::string on_component_failure = "keep_running";
+  failure_policy on_component_failure = failure_policy::keep_running;
 };
 
 /// An agent's `http:` endpoint (metrics, health).
@@ -151,6 +154,13 @@ load_result load_topology(const std::string& file, const registry& reg,
 load_result load_topology_text(const std::string& text, const std::string& file,
                                const registry& reg,
                                const probe_scope& probe = {});
+
+/// The error for `--agent NAME` when `topo` has no agent of that name:
+/// `FILE:LINE:COL: agents: no agent named 'colector' (did you mean
+/// 'collector'?)`, located at the agent it suggests (else at the first, and
+/// naming them all); nullopt when there is one.
+std::optional<config_error> missing_agent(const topology& topo,
+                                          const std::string& name);
 
 /// Parses a sink placed on a node from the YAML an agent sent
 /// (component_spec::yaml); `path` names it in errors. The spawn function, or

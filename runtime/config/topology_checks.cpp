@@ -110,10 +110,10 @@ void loader::validate(const agent_draft& d) {
                     }) ||
         std::any_of(a.sinks.begin(), a.sinks.end(),
                     [&](auto& s) { return s.dead_letter_channel == ch.name; });
-    if (!read)
+    if (!read && !d.reads_unknown)
       add(ch.where, ch.path,
           "channel '" + ch.name + "' is not read by any sink");
-    if (!written)
+    if (!written && !d.writes_unknown)
       add(ch.where, ch.path, "channel '" + ch.name + "' has no source");
   }
   check_listeners(d);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <sstream>
+#include <stdexcept>
 
 namespace flumen {
 
@@ -60,6 +61,7 @@ std::string component_metrics::summary() const {
   };
   field("received", events_received);
   field("accepted", events_accepted);
+  field("filtered", events_filtered);
   field("put", events_put);
   field("taken", events_taken);
   field("committed", events_committed);
@@ -81,59 +83,184 @@ std::string component_metrics::summary() const {
   field("batches_resent", batches_resent);
   field("connection_failures", connection_failures);
   field("restarts", restarts);
+  {
+    std::lock_guard guard{own_mtx_};
+    for (auto& o : own_)
+      field(o.name.c_str(), o.value);
+  }
   if (auto why = reason(); !why.empty()) out << " reason=\"" << why << '"';
   return out.str();
 }
 
 namespace {
 
-struct counter_field {
-  const char* name;
-  std::atomic<uint64_t> component_metrics::*field;
-  bool gauge;
+// One table of every built-in family: the summary, /metrics, /stats.json,
+// `top` and a node's reports all read it. A new counter of one component
+// type is its own family (component_metrics::own), not a row here.
+const metric_family families[] = {
+    {"events_received", "Events a source read from outside.", false,
+     &component_metrics::events_received},
+    {"events_accepted", "Events a source's channels accepted.", false,
+     &component_metrics::events_accepted},
+    {"events_filtered",
+     "Events a source's interceptors removed (a filter): neither delivered "
+     "nor lost.",
+     false, &component_metrics::events_filtered},
+    {"events_put", "Events put into a channel.", false,
+     &component_metrics::events_put},
+    {"events_taken", "Events taken from a channel, or by a sink.", false,
+     &component_metrics::events_taken},
+    {"events_committed",
+     "Events committed (delivered) out of a channel, or by a sink.", false,
+     &component_metrics::events_committed},
+    {"events_rolled_back", "Events rolled back to their channel.", false,
+     &component_metrics::events_rolled_back},
+    {"events_dropped",
+     "Events dropped by policy (over-long lines, refused for good).", false,
+     &component_metrics::events_dropped},
+    {"events_truncated", "Lines cut to max_line_length.", false,
+     &component_metrics::events_truncated},
+    {"events_undelivered", "Events read and never accepted by a channel.",
+     false, &component_metrics::events_undelivered},
+    {"events_dead_lettered", "Events put to a dead-letter channel.", false,
+     &component_metrics::events_dead_lettered},
+    {"batches", "Batches handled.", false, &component_metrics::batches},
+    {"batches_empty", "Takes that found the channel empty.", false,
+     &component_metrics::batches_empty},
+    {"connection_failures",
+     "Connection errors (accepts, clients, brokers, peers).", false,
+     &component_metrics::connection_failures},
+    {"restarts", "Restarts by the supervisor.", false,
+     &component_metrics::restarts},
+    {"corrupt_records", "File channel records skipped for damage.", false,
+     &component_metrics::corrupt_records},
+    {"damaged_bytes", "File channel bytes of log given up.", false,
+     &component_metrics::damaged_bytes},
+    {"damaged_events", "File channel uncommitted events lost with damaged log.",
+     false, &component_metrics::damaged_events},
+    {"write_errors", "File channel appends or syncs that failed.", false,
+     &component_metrics::write_errors},
+    {"hop_duplicates", "Hop batches resent after a lost answer, not put twice.",
+     false, &component_metrics::duplicates},
+    {"hop_batches_refused", "Hop batches refused (malformed, too large).",
+     false, &component_metrics::batches_refused},
+    {"hop_batches_busy", "Hop answers of busy (a full channel).", false,
+     &component_metrics::batches_busy},
+    {"hop_batches_resent", "Hop batches sent again.", false,
+     &component_metrics::batches_resent},
+    {"channel_size", "Events a channel holds (queued and taken, uncommitted).",
+     true, &component_metrics::channel_size},
+    {"channel_capacity", "A channel's capacity in events.", true,
+     &component_metrics::channel_capacity},
+    {"channel_bytes", "Bytes a channel holds.", true,
+     &component_metrics::channel_bytes},
+    {"open_transactions", "Transactions open in a channel.", true,
+     &component_metrics::open_transactions},
+    {"connections_open", "Connections open (clients, senders).", true,
+     &component_metrics::connections_open},
 };
+static_assert(std::size(families) <= 64, "one bit each in exposed_mask_");
 
-// The names are /stats.json's short names (http_endpoint.cpp). `restarts`
-// is not here: a stand-in's supervisor counts its restarts.
-const counter_field counter_fields[] = {
-    {"events_received", &component_metrics::events_received, false},
-    {"events_accepted", &component_metrics::events_accepted, false},
-    {"events_put", &component_metrics::events_put, false},
-    {"events_taken", &component_metrics::events_taken, false},
-    {"events_committed", &component_metrics::events_committed, false},
-    {"events_rolled_back", &component_metrics::events_rolled_back, false},
-    {"events_dropped", &component_metrics::events_dropped, false},
-    {"events_truncated", &component_metrics::events_truncated, false},
-    {"events_undelivered", &component_metrics::events_undelivered, false},
-    {"events_dead_lettered", &component_metrics::events_dead_lettered, false},
-    {"batches", &component_metrics::batches, false},
-    {"batches_empty", &component_metrics::batches_empty, false},
-    {"connection_failures", &component_metrics::connection_failures, false},
-    {"corrupt_records", &component_metrics::corrupt_records, false},
-    {"damaged_bytes", &component_metrics::damaged_bytes, false},
-    {"damaged_events", &component_metrics::damaged_events, false},
-    {"write_errors", &component_metrics::write_errors, false},
-    {"hop_duplicates", &component_metrics::duplicates, false},
-    {"hop_batches_refused", &component_metrics::batches_refused, false},
-    {"hop_batches_busy", &component_metrics::batches_busy, false},
-    {"hop_batches_resent", &component_metrics::batches_resent, false},
-    {"channel_size", &component_metrics::channel_size, true},
-    {"channel_capacity", &component_metrics::channel_capacity, true},
-    {"channel_bytes", &component_metrics::channel_bytes, true},
-    {"open_transactions", &component_metrics::open_transactions, true},
-    {"connections_open", &component_metrics::connections_open, true},
-};
+std::size_t index_of(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(families); ++i)
+    if (families[i].name == name) return i;
+  return std::size(families);
+}
+
+uint64_t mask_of(std::string_view kind) {
+  auto names = kind_families(kind);
+  if (names.empty()) return ~uint64_t{0};
+  uint64_t m = 0;
+  for (auto n : names)
+    m |= uint64_t{1} << index_of(n);
+  return m;
+}
 
 constexpr std::size_t max_reason_bytes = 1024;
 
 } // namespace
 
+std::span<const metric_family> builtin_families() {
+  return families;
+}
+
+std::string prometheus_name(std::string_view name, bool gauge) {
+  return "flumen_" + std::string{name} + (gauge ? "" : "_total");
+}
+
+std::vector<std::string_view> kind_families(std::string_view kind) {
+  if (kind == "source")
+    return {"events_received", "events_accepted",  "events_filtered",
+            "events_dropped",  "events_truncated", "events_undelivered",
+            "batches",         "restarts"};
+  if (kind == "channel")
+    return {"events_put",         "events_taken",
+            "events_committed",   "events_rolled_back",
+            "events_undelivered", "channel_size",
+            "channel_capacity",   "channel_bytes",
+            "open_transactions",  "restarts"};
+  if (kind == "sink")
+    return {"events_taken",   "events_committed",     "events_rolled_back",
+            "events_dropped", "events_dead_lettered", "batches",
+            "batches_empty",  "connection_failures",  "restarts"};
+  if (kind == "listener") // a node's listener gate
+    return {"connections_open", "connection_failures"};
+  return {};
+}
+
+void component_metrics::expose(std::string_view name) {
+  auto i = index_of(name);
+  if (i == std::size(families))
+    throw std::logic_error("no metric family named " + std::string{name});
+  exposed_mask_.fetch_or(uint64_t{1} << i, std::memory_order_relaxed);
+}
+
+bool component_metrics::exposes(const metric_family& f) const {
+  auto bit = uint64_t{1} << static_cast<std::size_t>(&f - families);
+  return ((mask_of(kind) | exposed_mask_.load(std::memory_order_relaxed)) &
+          bit) != 0;
+}
+
+std::atomic<uint64_t>& component_metrics::own(const std::string& name,
+                                              const std::string& help,
+                                              bool gauge) {
+  std::lock_guard guard{own_mtx_};
+  for (auto& o : own_)
+    if (o.name == name) return o.value;
+  auto& o = own_.emplace_back();
+  o.name = name;
+  o.help = help;
+  o.gauge = gauge;
+  return o.value;
+}
+
+std::vector<metric_sample> component_metrics::exposed() const {
+  std::vector<metric_sample> out;
+  auto mask = mask_of(kind) | exposed_mask_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < std::size(families); ++i)
+    if (mask & (uint64_t{1} << i))
+      out.push_back(
+          {families[i].name, families[i].help, families[i].gauge,
+           (this->*families[i].field).load(std::memory_order_relaxed)});
+  std::lock_guard guard{own_mtx_};
+  for (auto& o : own_)
+    out.push_back(
+        {o.name, o.help, o.gauge, o.value.load(std::memory_order_relaxed)});
+  return out;
+}
+
+uint64_t component_metrics::value(std::string_view name) const {
+  for (auto& x : exposed())
+    if (x.name == name) return x.value;
+  return 0;
+}
+
 counter_snapshot snapshot(const component_metrics& m) {
   counter_snapshot out;
   out.state = static_cast<int32_t>(m.current_state());
   out.reason = m.reason();
-  for (auto& f : counter_fields)
-    out.counters.emplace(f.name, (m.*f.field).load(std::memory_order_relaxed));
+  for (auto& x : m.exposed())
+    out.counters.emplace(x.name, x.value);
   // Whether a sink reached its destination once (/ready waits for it).
   out.counters.emplace("reach", static_cast<uint64_t>(m.reach.load()));
   return out;
@@ -141,9 +268,13 @@ counter_snapshot snapshot(const component_metrics& m) {
 
 void fold_replica(component_metrics& m, const counter_snapshot& base,
                   const counter_snapshot& replica) {
-  for (auto& f : counter_fields) {
+  for (auto& f : families) {
+    // `restarts` is the stand-in's supervisor's.
+    if (f.field == &component_metrics::restarts) continue;
     auto i = replica.counters.find(f.name);
     if (i == replica.counters.end()) continue;
+    // What the replica has, its stand-in shows (a hop sink's resends).
+    if (!m.exposes(f)) m.expose(f.name);
     auto& target = m.*f.field;
     if (f.gauge) {
       target.store(i->second, std::memory_order_relaxed);

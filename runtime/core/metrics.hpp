@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/core/tap.hpp"
@@ -28,6 +31,36 @@ enum class component_state : int {
 
 const char* to_string(component_state s);
 
+struct component_metrics;
+
+/// A metric family: a counter or gauge that components expose under one
+/// name: `events_received` in the summary, /stats.json and a node's reports,
+/// `flumen_events_received_total` in /metrics. A built-in family reads a
+/// field of component_metrics; a component exposes the families of its
+/// kind (kind_families) and those it says it has (component_metrics::
+/// expose), and may add families of its own (component_metrics::own).
+struct metric_family {
+  const char* name;
+  const char* help;
+  bool gauge;
+  std::atomic<uint64_t> component_metrics::*field;
+};
+
+/// Every built-in family, in exposition order.
+std::span<const metric_family> builtin_families();
+
+/// The Prometheus name of a family: `flumen_` + name, `_total` for a
+/// counter.
+std::string prometheus_name(std::string_view name, bool gauge);
+
+/// One exposed value of a component, built-in or its own.
+struct metric_sample {
+  std::string name;
+  std::string help;
+  bool gauge = false;
+  uint64_t value = 0;
+};
+
 /// Flume's counters for one component. Written by the component's actor,
 /// read from anywhere (relaxed atomics: these are statistics, not sync).
 struct component_metrics {
@@ -35,8 +68,11 @@ struct component_metrics {
   std::string kind; ///< source, channel, sink
   std::string type; ///< registry type, e.g. `kafka`
 
-  std::atomic<uint64_t> events_received{0};  ///< sources: read from outside
-  std::atomic<uint64_t> events_accepted{0};  ///< sources: accepted downstream
+  std::atomic<uint64_t> events_received{0}; ///< sources: read from outside
+  std::atomic<uint64_t> events_accepted{0}; ///< sources: accepted downstream
+  /// Sources: removed by their interceptors (a filter), by design: neither
+  /// delivered nor lost.
+  std::atomic<uint64_t> events_filtered{0};
   std::atomic<uint64_t> events_put{0};       ///< channels: put successfully
   std::atomic<uint64_t> events_taken{0};     ///< channels / sinks: taken
   std::atomic<uint64_t> events_committed{0}; ///< channels / sinks: drained
@@ -116,11 +152,41 @@ struct component_metrics {
   /// `name state=running received=.. put=..` with the non-zero counters.
   std::string summary() const;
 
+  /// Exposes built-in family `name` besides its kind's (a source that has
+  /// connections: `connections_open`). Throws std::logic_error for a name
+  /// that is no built-in family (a typo is a bug, found by the first test).
+  void expose(std::string_view name);
+  /// Whether the component exposes built-in family `f`: its kind has it
+  /// (kind_families), or it said so; every one for a kind with no list.
+  bool exposes(const metric_family& f) const;
+  /// A family of the component's own (one no other kind has): created on
+  /// first use with its help text, the same counter after. Stable address.
+  std::atomic<uint64_t>& own(const std::string& name, const std::string& help,
+                             bool gauge = false);
+  /// Every family the component exposes, with its value: built-in ones in
+  /// builtin_families() order, then its own in the order they came.
+  std::vector<metric_sample> exposed() const;
+  /// The value of exposed family `name`; 0 when it exposes none such.
+  uint64_t value(std::string_view name) const;
+
 private:
+  struct own_family {
+    std::string name;
+    std::string help;
+    bool gauge;
+    std::atomic<uint64_t> value{0};
+  };
+  std::atomic<uint64_t> exposed_mask_{0};
+  mutable std::mutex own_mtx_;
+  std::deque<own_family> own_;
   mutable std::mutex reason_mtx_;
   std::string reason_;
   std::string placement_;
 };
+
+/// The built-in families every component of `kind` exposes (source,
+/// channel, sink); empty for another kind (which exposes them all).
+std::vector<std::string_view> kind_families(std::string_view kind);
 
 /// A component's counters at one moment, to carry them to another process:
 /// a sink replica on a node reports its own to its stand-in in the agent

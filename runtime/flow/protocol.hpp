@@ -37,6 +37,10 @@
 //                                             commits go on (it drains).
 //   router:   (put_atom, batch)            -> (ok_atom)   once every
 //                                             required channel accepted
+//             (put_atom, batch, receipt)   -> the same; before the batch
+//                                             goes on, the receipt says how
+//                                             many events the interceptors
+//                                             filtered out (put_receipt)
 //   source,
 //   sink:     (stop_atom)                  -> (ok_atom)   after draining what
 //                                             it holds (graceful stop)
@@ -50,6 +54,7 @@
 #include <string>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
@@ -110,6 +115,14 @@ caf::error closed_error(std::string why, batch events);
 /// The events a closed_error carries (moved out); empty otherwise.
 batch closed_events(caf::error& err);
 
+/// What a router tells the sender of a put beside its answer: how many of
+/// the batch's events its interceptors filtered out. Set before the rest
+/// goes on to a channel, so it is there when the answer (ok or an error)
+/// arrives; the sender counts those `filtered`, the rest accepted or not.
+struct put_receipt {
+  std::atomic<uint64_t> filtered{0};
+};
+
 /// The text of an exception caught by an actor's exception handler.
 std::string describe(const std::exception_ptr& eptr);
 
@@ -129,3 +142,5 @@ void fail_on_exceptions(caf::scheduled_actor* self,
                         component_state state, std::string prefix = {});
 
 } // namespace flumen
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flumen::put_receipt>)

@@ -340,14 +340,15 @@ void settle_rejected(driver_actor* self, slot s) {
   auto& st = self->state;
   auto& rejected = s.report.rejected;
   auto delivered = s.count - rejected.size() - s.report.retry.size();
-  if (st.cfg.on_permanent_error == "fail") {
+  if (st.cfg.on_permanent_error == permanent_error_policy::fail) {
     auto why = "an event is refused for good: " + rejected.front().reason;
     spdlog::error("{}: {}; on_permanent_error is fail, stopping the sink",
                   st.metrics->name, why);
     quit_with(self, errc::delivery_failed, why);
     return;
   }
-  if (st.cfg.on_permanent_error == "drop" || !st.dead_letter) {
+  if (st.cfg.on_permanent_error == permanent_error_policy::drop ||
+      !st.dead_letter) {
     st.metrics->events_dropped.fetch_add(rejected.size(),
                                          std::memory_order_relaxed);
     spdlog::warn("{}: dropped {} event{} refused for good (first: {})",

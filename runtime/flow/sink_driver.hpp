@@ -15,6 +15,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "runtime/config/config.hpp"
 #include "runtime/core/event.hpp"
 #include "runtime/core/metrics.hpp"
 
@@ -151,7 +152,7 @@ struct sink_driver_config {
   std::size_t max_inflight_bytes = 0;
   /// `drop` (counted, logged), `dead_letter` (put to the wiring's dead-letter
   /// channel with headers saying why) or `fail` (roll back and quit).
-  std::string on_permanent_error = "drop";
+  permanent_error_policy on_permanent_error = permanent_error_policy::drop;
   /// Retry backoff after a failed batch (±20 % jitter is added).
   std::chrono::milliseconds backoff_first{100};
   std::chrono::milliseconds backoff_cap{30000};

@@ -168,20 +168,32 @@ using retry_put_atom = caf::atom_constant<caf::atom("retryput")>;
 void send_put(source_actor* self, batch events, uint64_t number,
               unsigned attempt) {
   auto n = events.size();
+  auto receipt = std::make_shared<put_receipt>();
   self->request(self->state.downstream, caf::infinite, put_atom::value,
-                std::move(events))
+                std::move(events), receipt)
       .then(
-          [self, n, number](ok_atom) {
+          [self, n, number, receipt](ok_atom) {
             auto& st = self->state;
-            st.metrics->events_accepted.fetch_add(n, std::memory_order_relaxed);
+            // What the interceptors removed is filtered, the rest accepted.
+            auto filtered = receipt->filtered.load();
+            st.metrics->events_filtered.fetch_add(filtered,
+                                                  std::memory_order_relaxed);
+            st.metrics->events_accepted.fetch_add(n - filtered,
+                                                  std::memory_order_relaxed);
             st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
             --st.inflight;
             st.pump->accepted(number);
             st.pump->release();
             maybe_finished(self);
           },
-          [self, n, number, attempt](caf::error& err) {
+          [self, n, number, attempt, receipt](caf::error& err) mutable {
             auto& st = self->state;
+            // Removed by the interceptors before the put failed: filtered
+            // all the same; what follows is about the rest.
+            auto filtered = receipt->filtered.load();
+            st.metrics->events_filtered.fetch_add(filtered,
+                                                  std::memory_order_relaxed);
+            n -= filtered;
             if (is_error(err, errc::channel_closed) && !st.stopping) {
               if (auto back = closed_events(err); back.size() == n) {
                 // A reload closed the channel: its route leads elsewhere

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -53,84 +55,6 @@ std::string label_value(const std::string& v) {
   return out;
 }
 
-struct family {
-  const char* name;
-  const char* type; // counter or gauge
-  const char* help;
-  std::atomic<uint64_t> component_metrics::*field;
-};
-
-const family families[] = {
-    {"flumen_events_received_total", "counter",
-     "Events a source read from outside.", &component_metrics::events_received},
-    {"flumen_events_accepted_total", "counter",
-     "Events a source's channels accepted.",
-     &component_metrics::events_accepted},
-    {"flumen_events_put_total", "counter", "Events put into a channel.",
-     &component_metrics::events_put},
-    {"flumen_events_taken_total", "counter",
-     "Events taken from a channel, or by a sink.",
-     &component_metrics::events_taken},
-    {"flumen_events_committed_total", "counter",
-     "Events committed (delivered) out of a channel, or by a sink.",
-     &component_metrics::events_committed},
-    {"flumen_events_rolled_back_total", "counter",
-     "Events rolled back to their channel.",
-     &component_metrics::events_rolled_back},
-    {"flumen_events_dropped_total", "counter",
-     "Events dropped by policy (over-long lines, refused for good).",
-     &component_metrics::events_dropped},
-    {"flumen_events_truncated_total", "counter",
-     "Lines cut to max_line_length.", &component_metrics::events_truncated},
-    {"flumen_events_undelivered_total", "counter",
-     "Events read and never accepted by a channel.",
-     &component_metrics::events_undelivered},
-    {"flumen_events_dead_lettered_total", "counter",
-     "Events put to a dead-letter channel.",
-     &component_metrics::events_dead_lettered},
-    {"flumen_batches_total", "counter", "Batches handled.",
-     &component_metrics::batches},
-    {"flumen_batches_empty_total", "counter",
-     "Takes that found the channel empty.", &component_metrics::batches_empty},
-    {"flumen_connection_failures_total", "counter",
-     "Connection errors (accepts, clients, brokers, peers).",
-     &component_metrics::connection_failures},
-    {"flumen_restarts_total", "counter", "Restarts by the supervisor.",
-     &component_metrics::restarts},
-    {"flumen_corrupt_records_total", "counter",
-     "File channel records skipped for damage.",
-     &component_metrics::corrupt_records},
-    {"flumen_damaged_bytes_total", "counter",
-     "File channel bytes of log given up.", &component_metrics::damaged_bytes},
-    {"flumen_damaged_events_total", "counter",
-     "File channel uncommitted events lost with damaged log.",
-     &component_metrics::damaged_events},
-    {"flumen_write_errors_total", "counter",
-     "File channel appends or syncs that failed.",
-     &component_metrics::write_errors},
-    {"flumen_hop_duplicates_total", "counter",
-     "Hop batches resent after a lost answer, not put twice.",
-     &component_metrics::duplicates},
-    {"flumen_hop_batches_refused_total", "counter",
-     "Hop batches refused (malformed, too large).",
-     &component_metrics::batches_refused},
-    {"flumen_hop_batches_busy_total", "counter",
-     "Hop answers of busy (a full channel).", &component_metrics::batches_busy},
-    {"flumen_hop_batches_resent_total", "counter", "Hop batches sent again.",
-     &component_metrics::batches_resent},
-    {"flumen_channel_size", "gauge",
-     "Events a channel holds (queued and taken, uncommitted).",
-     &component_metrics::channel_size},
-    {"flumen_channel_capacity", "gauge", "A channel's capacity in events.",
-     &component_metrics::channel_capacity},
-    {"flumen_channel_bytes", "gauge", "Bytes a channel holds.",
-     &component_metrics::channel_bytes},
-    {"flumen_open_transactions", "gauge", "Transactions open in a channel.",
-     &component_metrics::open_transactions},
-    {"flumen_connections_open", "gauge", "Connections open (clients, senders).",
-     &component_metrics::connections_open},
-};
-
 const component_state all_states[] = {
     component_state::starting,    component_state::running,
     component_state::connecting,  component_state::degraded,
@@ -147,18 +71,12 @@ double process_uptime() {
       .count();
 }
 
-/// A family's name in /stats.json: `flumen_events_received_total` ->
-/// `events_received`.
-std::string short_name(std::string_view family) {
-  family.remove_prefix(std::string_view{"flumen_"}.size());
-  if (family.ends_with("_total")) family.remove_suffix(6);
-  return std::string{family};
-}
-
+/// The shortest text that reads back as `x` (0.2, not
+/// 0.20000000000000001), as Java's Double.toString and Flume print it.
 std::string fmt_double(double x) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", x);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  return ec == std::errc{} ? std::string(buf, end) : std::string{"0"};
 }
 
 } // namespace
@@ -190,12 +108,33 @@ std::string prometheus_text(const endpoint_scope& scope,
     return owner + ",component=\"" + label_value(component) + "\",kind=\"" +
            label_value(m.kind) + "\",type=\"" + label_value(m.type) + "\"";
   };
-  for (auto& f : families) {
-    out << "# HELP " << f.name << ' ' << f.help << '\n';
-    out << "# TYPE " << f.name << ' ' << f.type << '\n';
-    for (auto& [component, m] : comps)
-      out << f.name << '{' << labels(component, *m) << "} "
-          << (m.get()->*f.field).load(std::memory_order_relaxed) << '\n';
+  // Each family once, with the components that expose it (a sink has no
+  // events_received): built-in ones in their order, then components' own.
+  std::vector<std::vector<metric_sample>> samples;
+  for (auto& [component, m] : comps)
+    samples.push_back(m->exposed());
+  std::vector<metric_sample> order;
+  std::set<std::string> seen;
+  for (auto& f : builtin_families())
+    for (auto& xs : samples)
+      if (std::any_of(xs.begin(), xs.end(),
+                      [&](auto& x) { return x.name == f.name; })) {
+        order.push_back({f.name, f.help, f.gauge, 0});
+        seen.insert(f.name);
+        break;
+      }
+  for (auto& xs : samples)
+    for (auto& x : xs)
+      if (seen.insert(x.name).second) order.push_back(x);
+  for (auto& f : order) {
+    auto name = prometheus_name(f.name, f.gauge);
+    out << "# HELP " << name << ' ' << f.help << '\n';
+    out << "# TYPE " << name << ' ' << (f.gauge ? "gauge" : "counter") << '\n';
+    for (std::size_t i = 0; i < comps.size(); ++i)
+      for (auto& x : samples[i])
+        if (x.name == f.name)
+          out << name << '{' << labels(comps[i].first, *comps[i].second) << "} "
+              << x.value << '\n';
   }
   out << "# HELP flumen_component_state The component's state (1 for the "
          "current one).\n# TYPE flumen_component_state gauge\n";
@@ -324,9 +263,8 @@ std::string stats_json(const endpoint_scope& scope,
   nlohmann::json comps = nlohmann::json::array();
   for (auto& [component, m] : components_of(scope, metrics)) {
     nlohmann::json counters = nlohmann::json::object();
-    for (auto& f : families)
-      counters[short_name(f.name)] =
-          (m.get()->*f.field).load(std::memory_order_relaxed);
+    for (auto& x : m->exposed())
+      counters[x.name] = x.value;
     comps.push_back({{"name", component},
                      {"kind", m->kind},
                      {"type", m->type},

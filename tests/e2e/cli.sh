@@ -35,6 +35,37 @@ grep -qF "bad.yaml:15:18: agents.a1.sinks.k1.channel: unknown channel 'c2' (did 
   || fail "channel error: $(cat "$WORK/out")"
 grep -qF "bad.yaml:16:9: agents.a1.sinks.k1: unknown key 'topik' (did you mean 'topic'?)" "$WORK/out" \
   || fail "topik error: $(cat "$WORK/out")"
+# A value that failed to parse feeds no later check: each line of this file
+# has one error, and a check of the value against another (with the
+# default the getter fell back to) used to add a false second one.
+cat >"$WORK/once.yaml" <<'YAML'
+agents:
+  a1:
+    sources:
+      r1: {type: netcat, port: 44444, batch_size: lots, channels: [c1, c2]}
+    channels:
+      c1: {type: memory, capacity: lots, transaction_capacity: 60000}
+      c2: {type: file, fsync: intervall, fsync_interval: 1s, directory: WORK/ch}
+      dlq: {type: memory, transaction_capacity: 10}
+    sinks:
+      k1: {type: kafka, channel: c1, bootstrap_servers: embedded, topic: t, on_permanent_error: dead_leter, dead_letter_channel: dlq}
+      k2: {type: "null", channel: [dlq]}
+      k3: {type: "null", channel: c2}
+YAML
+sed -i "s|WORK/|$WORK/|" "$WORK/once.yaml"
+set +e
+"$FLUMEN" validate "$WORK/once.yaml" >"$WORK/out" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] || fail "once.yaml: exit $code"
+diff <(sed "s|$WORK/||g" "$WORK/out") - <<'OUT' || fail "one error per bad value (diff above)"
+once.yaml:4:51: agents.a1.sources.r1.batch_size: expected an integer
+once.yaml:6:36: agents.a1.channels.c1.capacity: expected an integer
+once.yaml:7:31: agents.a1.channels.c2.fsync: must be one of: batch, interval, never (did you mean 'interval'?)
+once.yaml:10:97: agents.a1.sinks.k1.on_permanent_error: must be one of: drop, dead_letter, fail (did you mean 'dead_letter'?)
+once.yaml:11:35: agents.a1.sinks.k2.channel: expected a string
+5 errors in once.yaml
+OUT
 # validate runs nothing: no port was opened, no broker started.
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | grep -q "digraph" || fail "graph dot"
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | grep -q "flowchart LR" \
@@ -129,6 +160,17 @@ grep -q "agents.edge.sources.r1.bind: cannot listen on '192.0.2.1'" "$WORK/out" 
 "$FLUMEN" validate "$WORK/two.yaml" --agent collector >/dev/null \
   || fail "--agent collector must not try edge's address"
 "$FLUMEN" graph "$WORK/two.yaml" >/dev/null || fail "graph tries no address"
+# A misspelt --agent: a located error with a did-you-mean (run: a usage
+# error, exit 2; validate: exit 1).
+set +e
+"$FLUMEN" validate "$WORK/two.yaml" --agent colector >"$WORK/out" 2>&1
+code=$?
+"$FLUMEN" run "$WORK/two.yaml" --agent colector >"$WORK/run.out" 2>&1
+run_code=$?
+set -e
+want="two.yaml:6:3: agents: no agent named 'colector' (did you mean 'collector'?)"
+[[ $code -eq 1 ]] && grep -qF "$want" "$WORK/out" || fail "validate --agent colector: $code $(cat "$WORK/out")"
+[[ $run_code -eq 2 ]] && grep -qF "$want" "$WORK/run.out" || fail "run --agent colector: $run_code $(cat "$WORK/run.out")"
 
 # A file_roll directory that could never be written is a config error; one
 # that does not exist yet but can be created is fine.

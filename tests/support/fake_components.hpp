@@ -116,7 +116,7 @@ inline tag_config parse_tag(option_reader& r) {
 
 struct tag : interceptor {
   explicit tag(std::string h) : header(std::move(h)) {}
-  void apply(batch&) override {}
+  std::size_t apply(batch&) override { return 0; }
   std::string header;
 };
 

@@ -461,6 +461,53 @@ TEST_F(reader_test, errors_at_keys_and_at_the_mapping) {
                           "t.yaml:1:3: agents.a1.sinks.k1: bad mapping"}));
 }
 
+TEST_F(reader_test, checks_know_which_values_failed_to_parse) {
+  auto& r = read("capacity: lots\ntransaction_capacity: 500\n");
+  EXPECT_TRUE(r.values_parsed());
+  EXPECT_EQ(r.count("capacity", 100), 100u);
+  EXPECT_EQ(r.count("transaction_capacity", 100), 500u);
+  EXPECT_FALSE(r.values_parsed());
+  EXPECT_TRUE(r.failed("capacity"));
+  EXPECT_FALSE(r.failed("transaction_capacity"));
+  // A check of one against the other would judge the default 100, which
+  // the file does not state.
+  EXPECT_FALSE(r.parsed({"capacity", "transaction_capacity"}));
+  EXPECT_TRUE(r.parsed({"transaction_capacity", "absent"}));
+  // A missing required key, and a value its caller refuses, fail too.
+  EXPECT_FALSE(r.require("port"));
+  EXPECT_TRUE(r.require("capacity"));
+  r.invalid("transaction_capacity", "must be even");
+  EXPECT_TRUE(r.failed("port"));
+  EXPECT_FALSE(r.parsed({"transaction_capacity"}));
+  // An error of a check fails nothing.
+  r.error("absent", "a check");
+  EXPECT_TRUE(r.parsed({"absent"}));
+  EXPECT_EQ(errs(),
+            (strs{"t.yaml:1:11: agents.a1.sinks.k1.capacity: expected an "
+                  "integer",
+                  "t.yaml:1:1: agents.a1.sinks.k1: missing required key "
+                  "'port'",
+                  "t.yaml:2:23: agents.a1.sinks.k1.transaction_capacity: "
+                  "must be even",
+                  "t.yaml:1:1: agents.a1.sinks.k1.absent: a check"}));
+}
+
+TEST_F(reader_test, a_failed_value_of_a_nested_mapping_fails_its_key) {
+  auto& r = read("host: 10.0.0.1\ntls: {certificate: [x]}\n");
+  EXPECT_EQ(r.str("host"), "10.0.0.1");
+  option_reader t{r, "tls"};
+  EXPECT_EQ(t.path(), "agents.a1.sinks.k1.tls");
+  EXPECT_EQ(t.required_str("certificate"), "");
+  // Without its tls, the host would look unprotected: no check of both.
+  EXPECT_TRUE(r.failed("tls"));
+  EXPECT_FALSE(r.failed("host"));
+  EXPECT_FALSE(r.parsed({"host", "tls"}));
+  t.finish();
+  r.finish();
+  EXPECT_EQ(errs(), strs{"t.yaml:2:20: agents.a1.sinks.k1.tls.certificate: "
+                         "expected a string"});
+}
+
 TEST(option_reader, paths) {
   error_list errors;
   option_reader top(YAML::Load("agents: {}"), "", "t.yaml", errors);

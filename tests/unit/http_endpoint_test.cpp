@@ -1,8 +1,8 @@
 // The HTTP endpoint's bodies: Prometheus text checked by a strict parser of
 // the format (0.0.4), Flume's JSON shape, health and readiness.
 
-#include "runtime/http/http_endpoint.hpp"
 #include "runtime/core/log.hpp"
+#include "runtime/http/http_endpoint.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -289,7 +289,65 @@ TEST_F(http_bodies, stats_json_lists_every_counter_in_registry_order) {
                 text.find(gauge) != std::string::npos)
         << name;
   }
-  EXPECT_EQ(families, 27u);
+  // A channel's families only (kind_families): no source's or sink's.
+  EXPECT_EQ(families, kind_families("channel").size());
+  EXPECT_EQ(families, 10u);
+}
+
+// /metrics exports what each component has: a sink has no
+// events_received, a memory channel no file channel's damage counters.
+TEST_F(http_bodies, a_component_exports_only_its_families) {
+  auto text = prometheus_text("a1", reg, {});
+  std::map<std::string, double> s;
+  parse_prometheus(text, s);
+  EXPECT_EQ(s.count("flumen_events_received_total{agent=\"a1\",component="
+                    "\"k1#2\",kind=\"sink\",type=\"kafka\"}"),
+            0u);
+  EXPECT_EQ(s.count("flumen_events_committed_total{agent=\"a1\",component="
+                    "\"k1#2\",kind=\"sink\",type=\"kafka\"}"),
+            1u);
+  EXPECT_EQ(text.find("flumen_corrupt_records_total{"), std::string::npos);
+  EXPECT_EQ(text.find("flumen_hop_duplicates_total"), std::string::npos);
+  // A component that says it has one more family exports it.
+  reg.find("a1.sources.r1")->expose("connections_open");
+  text = prometheus_text("a1", reg, {});
+  EXPECT_NE(text.find("flumen_connections_open{agent=\"a1\",component=\"r1\""),
+            std::string::npos);
+  EXPECT_THROW(reg.find("a1.sources.r1")->expose("no_such_family"),
+               std::logic_error);
+}
+
+// A family of a component's own (a new type's counter) is exported, listed
+// and summarised without a line anywhere else.
+TEST_F(http_bodies, a_components_own_family_is_exported_everywhere) {
+  auto r1 = reg.find("a1.sources.r1");
+  auto& overflows =
+      r1->own("datagrams_overflowed", "Datagrams the socket buffer dropped.");
+  overflows += 3;
+  EXPECT_EQ(&r1->own("datagrams_overflowed", "again"), &overflows);
+  auto text = prometheus_text("a1", reg, {});
+  std::map<std::string, double> s;
+  parse_prometheus(text, s);
+  EXPECT_EQ((s["flumen_datagrams_overflowed_total{agent=\"a1\",component="
+               "\"r1\",kind=\"source\",type=\"netcat\"}"]),
+            3);
+  EXPECT_NE(text.find("# HELP flumen_datagrams_overflowed_total Datagrams the "
+                      "socket buffer dropped.\n# TYPE "
+                      "flumen_datagrams_overflowed_total counter\n"),
+            std::string::npos);
+  auto j = nlohmann::json::parse(stats_json("a1", reg, {}));
+  EXPECT_EQ(j["components"][2]["counters"]["datagrams_overflowed"], 3);
+  EXPECT_NE(r1->summary().find(" datagrams_overflowed=3"), std::string::npos);
+  EXPECT_EQ(r1->value("datagrams_overflowed"), 3u);
+}
+
+// Flume prints a fill of 0.2 as 0.2, not 0.20000000000000001.
+TEST_F(http_bodies, flume_json_prints_the_shortest_number) {
+  auto ch = reg.find("a1.channels.c1");
+  ch->channel_size = 1;
+  ch->channel_capacity = 500;
+  auto j = nlohmann::json::parse(flume_json("a1", reg));
+  EXPECT_EQ(j["CHANNEL.c1"]["ChannelFillPercentage"], "0.2");
 }
 
 TEST_F(http_bodies, a_tap_names_a_component_or_says_which_there_are) {

@@ -48,17 +48,23 @@ struct fake_channel_state {
 inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
                                   std::shared_ptr<recorded> out, bool hold) {
   self->state.hold = hold;
+  // A put: the same with or without a receipt (a source wired straight
+  // to the channel; nothing is filtered on the way).
+  auto put = [self, out](batch& events) -> caf::result<ok_atom> {
+    {
+      std::lock_guard guard{out->mtx};
+      for (auto& e : events)
+        out->events.push_back(std::move(e));
+    }
+    ++out->puts;
+    if (!self->state.hold) return ok_atom::value;
+    self->state.held.push_back(self->make_response_promise());
+    return caf::delegated<ok_atom>{};
+  };
   return {
-      [self, out](put_atom, batch& events) -> caf::result<ok_atom> {
-        {
-          std::lock_guard guard{out->mtx};
-          for (auto& e : events)
-            out->events.push_back(std::move(e));
-        }
-        ++out->puts;
-        if (!self->state.hold) return ok_atom::value;
-        self->state.held.push_back(self->make_response_promise());
-        return caf::delegated<ok_atom>{};
+      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
+        return put(events);
       },
       [self](answer_atom, int n) {
         auto& held = self->state.held;

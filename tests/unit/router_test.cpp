@@ -1,5 +1,9 @@
 #include "runtime/flow/router.hpp"
 
+#include <future>
+
+#include "runtime/flow/source_pump.hpp"
+
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;
@@ -12,9 +16,10 @@ namespace {
 class tagger final : public interceptor {
 public:
   explicit tagger(std::string tag) : tag_(std::move(tag)) {}
-  void apply(batch& events) override {
+  std::size_t apply(batch& events) override {
     for (auto& e : events)
       e.headers["trace"] += tag_;
+    return 0;
   }
 
 private:
@@ -24,8 +29,9 @@ private:
 /// Drops every event whose body is `drop`.
 class dropper final : public interceptor {
 public:
-  void apply(batch& events) override {
-    std::erase_if(events, [](const event& e) { return e.body == "drop"; });
+  std::size_t apply(batch& events) override {
+    return std::erase_if(events,
+                         [](const event& e) { return e.body == "drop"; });
   }
 };
 
@@ -113,9 +119,10 @@ namespace {
 /// Throws on a batch holding the body `boom`.
 class thrower final : public interceptor {
 public:
-  void apply(batch& events) override {
+  std::size_t apply(batch& events) override {
     for (auto& e : events)
       if (e.body == "boom") throw std::runtime_error("cannot parse boom");
+    return 0;
   }
 };
 
@@ -250,4 +257,60 @@ TEST_F(router_test, a_put_a_closed_channel_held_goes_where_the_route_leads) {
   auto again = take(self, c0, 10, 200ms);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->events.empty()) << "c0 got it twice";
+}
+
+namespace {
+
+/// Removes every event whose body is `drop` and says it removed none.
+class miscounting_dropper final : public interceptor {
+public:
+  std::size_t apply(batch& events) override {
+    std::erase_if(events, [](const event& e) { return e.body == "drop"; });
+    return 0;
+  }
+};
+
+} // namespace
+
+// received = accepted + filtered: what the interceptors remove is counted
+// filtered by the source (the router's receipt), never accepted.
+TEST_F(router_test, a_source_counts_what_its_interceptors_filter) {
+  auto ch = channel(channel_config(100, 100));
+  auto m = metrics_of("sources", "r1", "probe");
+  auto r = router({ch}, {[] { return std::make_unique<dropper>(); }});
+  auto done = std::make_shared<std::promise<void>>();
+  track(spawn_source(
+      sys,
+      [done](source_pump& pump) {
+        pump.emit({make_event("a"), make_event("drop"), make_event("b")});
+        pump.emit({make_event("drop"), make_event("drop")});
+        auto last = pump.emit_numbered({make_event("c")});
+        pump.wait_accepted(last);
+        done->set_value();
+      },
+      r, m, 4));
+  ASSERT_EQ(done->get_future().wait_for(10s), std::future_status::ready);
+  // The last batch was accepted; the two before it were answered first
+  // (each wait_accepted covers every number below).
+  EXPECT_EQ(m->events_received.load(), 6u);
+  EXPECT_EQ(m->events_accepted.load(), 3u);
+  EXPECT_EQ(m->events_filtered.load(), 3u);
+  EXPECT_EQ(m->events_dropped.load() + m->events_undelivered.load(), 0u);
+  EXPECT_EQ(bodies(drain(self, ch, 3)), (strs{"a", "b", "c"}));
+}
+
+// An interceptor that removes events without saying so would make an
+// event go uncounted: the batch fails (dropped, named) instead.
+TEST_F(router_test, an_interceptor_that_miscounts_fails_the_batch) {
+  auto ch = channel(channel_config(10, 10));
+  auto r =
+      router({ch}, {[] { return std::make_unique<miscounting_dropper>(); }});
+  auto err = put(self, r, {make_event("drop"), make_event("kept")});
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(is_error(err, errc::interceptor_failed)) << sys.render(err);
+  EXPECT_NE(sys.render(err).find("said it removed 0 events of 2"),
+            std::string::npos)
+      << sys.render(err);
+  ASSERT_FALSE(put(self, r, {make_event("kept")}));
+  EXPECT_EQ(registry_.find("a1.channels.c1")->events_put.load(), 1u);
 }

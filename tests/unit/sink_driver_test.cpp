@@ -80,13 +80,13 @@ struct sink_driver_test : virtual_actor_test {
 
   std::shared_ptr<script> s = std::make_shared<script>();
 
-  caf::actor driver(const caf::actor& ch, std::size_t window,
-                    std::size_t batch_size,
-                    std::string on_permanent_error = "drop",
-                    caf::actor dead_letter = {}) {
+  caf::actor driver(
+      const caf::actor& ch, std::size_t window, std::size_t batch_size,
+      permanent_error_policy on_permanent_error = permanent_error_policy::drop,
+      caf::actor dead_letter = {}) {
     sink_driver_config cfg;
     cfg.batch_size = batch_size;
-    cfg.on_permanent_error = std::move(on_permanent_error);
+    cfg.on_permanent_error = on_permanent_error;
     return driver(ch, window, std::move(cfg), std::move(dead_letter));
   }
 
@@ -279,7 +279,7 @@ TEST_F(sink_driver_test, refused_events_go_to_the_dead_letter_channel) {
   auto ch = channel(channel_config(100, 100));
   auto dlq = channel(channel_config(100, 100), "dlq");
   ASSERT_FALSE(put(self, ch, numbered(0, 3)));
-  auto d = driver(ch, 1, 3, "dead_letter", dlq);
+  auto d = driver(ch, 1, 3, permanent_error_policy::dead_letter, dlq);
   ASSERT_TRUE(s->wait_open(1));
   delivery_report r;
   r.rejected.push_back({2, "too large", {{"flumen.topic", "t"}}});
@@ -296,7 +296,7 @@ TEST_F(sink_driver_test, refused_events_go_to_the_dead_letter_channel) {
 TEST_F(sink_driver_test, on_permanent_error_fail_quits_and_rolls_back) {
   auto ch = channel(channel_config(100, 100));
   ASSERT_FALSE(put(self, ch, numbered(0, 3)));
-  auto d = driver(ch, 1, 3, "fail");
+  auto d = driver(ch, 1, 3, permanent_error_policy::fail);
   self->monitor(d);
   ASSERT_TRUE(s->wait_open(1));
   delivery_report r;

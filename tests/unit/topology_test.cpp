@@ -420,6 +420,40 @@ TEST(load_topology_errors, stated_batch_size_above_a_dead_letter_channel) {
             strs{});
 }
 
+// A value that failed to parse leaves a default the file does not state:
+// no later check may judge it (each case gave a false second error).
+TEST(load_topology_errors, a_value_that_failed_to_parse_feeds_no_check) {
+  auto small =
+      edit(base, "type: mem", "type: mem\n        transaction_capacity: 100");
+  EXPECT_EQ(errors_of(edit(small, "port: 44444",
+                           "port: 1\n        batch_size: lots")),
+            strs{"t.yaml:7:21: agents.a1.sources.r1.batch_size: expected an "
+                 "integer"});
+  EXPECT_EQ(errors_of(edit(edit(base, "type: mem",
+                                "type: mem\n        transaction_capacity: x"),
+                           "port: 44444", "port: 1\n        batch_size: 5000")),
+            strs{"t.yaml:12:31: agents.a1.channels.c1.transaction_capacity: "
+                 "expected an integer"});
+  auto bytes = edit(base, "type: mem", "type: mem\n        byte_capacity: 4KB");
+  EXPECT_EQ(errors_of(edit(bytes, "port: 44444",
+                           "port: 1\n        max_line_length: lots")),
+            strs{"t.yaml:7:26: agents.a1.sources.r1.max_line_length: expected "
+                 "an integer"});
+  // r2's bind is no address: it does not stand for 127.0.0.1.
+  EXPECT_EQ(errors_of(edit(base, "    channels:\n",
+                           "      r2: {type: fake_src, bind: [x], port: 44444, "
+                           "channels: [c1]}\n    channels:\n")),
+            strs{"t.yaml:8:34: agents.a1.sources.r2.bind: expected a string"});
+  // Which channel a sink reads, or a source writes, is not known: no
+  // channel is reported unread or without source.
+  EXPECT_EQ(
+      errors_of(edit(base, "channel: c1", "channel: [c1]")),
+      strs{"t.yaml:14:18: agents.a1.sinks.k1.channel: expected a string"});
+  EXPECT_EQ(errors_of(edit(base, "channels: [c1]", "channels: {c1: x}")),
+            strs{"t.yaml:7:19: agents.a1.sources.r1.channels: expected a list "
+                 "of strings"});
+}
+
 TEST(load_topology_errors, byte_capacity_below_the_longest_event) {
   auto text = edit(base, "type: mem", "type: mem\n        byte_capacity: 4KB");
   EXPECT_EQ(errors_of(text),
@@ -914,6 +948,28 @@ TEST(load_topology_errors, collects_every_error_in_file_order) {
           "t.yaml:17:14: agents.a2.sources: at least one source is "
           "required",
       }));
+}
+
+// -- --agent NAME
+// ---------------------------------------------------------------
+
+TEST(missing_agent, suggests_the_closest_name_where_it_is_defined) {
+  auto text = edit(base, "  a1:", "  edge:") +
+              "  collector:\n"
+              "    sources: {r1: {type: exec, command: x, channels: [c1]}}\n"
+              "    channels: {c1: {type: mem}}\n"
+              "    sinks: {k1: {type: logger, channel: c1}}\n";
+  auto res = load_topology_text(text, "t.yaml", test_registry());
+  ASSERT_EQ(strings(res.errors), strs{});
+  EXPECT_FALSE(missing_agent(res.topo, "collector"));
+  auto err = missing_agent(res.topo, "colector");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->to_string(), "t.yaml:16:3: agents: no agent named 'colector' "
+                              "(did you mean 'collector'?)");
+  err = missing_agent(res.topo, "a1");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->to_string(), "t.yaml:2:3: agents: no agent named 'a1' "
+                              "(agents: edge, collector)");
 }
 
 // -- drawing ------------------------------------------------------------------
