@@ -1,4 +1,5 @@
 #include "runtime/config/draw.hpp"
+#include "runtime/config/link_security.hpp"
 #include "runtime/config/topology.hpp"
 
 #include <cstdio>
@@ -956,6 +957,142 @@ TEST(load_topology_errors, collects_every_error_in_file_order) {
           "t.yaml:17:14: agents.a2.sources: at least one source is "
           "required",
       }));
+}
+
+// -- relative TLS paths
+// ---------------------------------------------------------
+
+namespace {
+
+/// Like the hop source and sink: a TLS identity, and where each listens or
+/// sends.
+struct link_config {
+  link_security security;
+};
+
+link_config parse_link_in(option_reader& r) {
+  auto bind = r.str("bind", "127.0.0.1");
+  auto port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
+  link_config cfg{parse_link_security(r)};
+  r.facts().security = cfg.security;
+  r.facts().listens.push_back({bind, port});
+  return cfg;
+}
+
+link_config parse_link_out(option_reader& r) {
+  auto host = r.required_str("host");
+  auto port = static_cast<uint16_t>(r.integer("port", 0, 1, 65535));
+  link_config cfg{parse_link_security(r)};
+  r.facts().security = cfg.security;
+  r.facts().sends_to.push_back({host, port});
+  return cfg;
+}
+
+/// The test registry with `link_in` (a source) and `link_out` (a sink).
+registry link_registry() {
+  auto r = test_registry();
+  r.add_source("link_in", parse_link_in, never_spawned<link_config>);
+  r.add_sink("link_out", parse_link_out, never_spawned<link_config>);
+  return r;
+}
+
+/// A topology in DIR/conf/ with its PEM files in DIR/conf/certs/, loaded
+/// from the current directory (the repository: no certs/ there).
+class relative_tls : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "flumen-tls-paths-XXXXXX")
+            .string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ / "conf" / "certs");
+    for (auto name : {"ca.pem", "cert.pem", "key.pem"})
+      std::ofstream{dir_ / "conf" / "certs" / name} << "PEM\n";
+  }
+
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// The topology file's directory, as errors name it.
+  std::string conf() const { return (dir_ / "conf").string() + "/"; }
+
+  load_result load(const std::string& text) {
+    std::ofstream{conf() + "t.yaml"} << text;
+    return load_topology(conf() + "t.yaml", link_registry());
+  }
+
+  std::filesystem::path dir_;
+};
+
+const std::string relative_chain = R"(nodes:
+  n1:
+    host: 127.0.0.1
+    port: 4700
+    tls: {certificate: certs/cert.pem, key: certs/key.pem, ca_file: certs/ca.pem}
+agents:
+  collector:
+    sources:
+      in:
+        type: link_in
+        port: 4545
+        channels: [c1]
+        tls: {certificate: certs/cert.pem, key: ./certs/key.pem, ca_file: certs/ca.pem}
+    channels: {c1: {type: mem}}
+    sinks: {k1: {type: logger, channel: c1}}
+  edge:
+    sources: {r1: {type: exec, command: x, channels: [c1]}}
+    channels: {c1: {type: mem}}
+    sinks:
+      out:
+        type: link_out
+        channel: c1
+        host: 127.0.0.1
+        port: 4545
+        replicas: 2
+        placement: [n1]
+        tls: {certificate: certs/cert.pem, key: certs/../certs/key.pem, ca_file: certs/ca.pem}
+)";
+
+} // namespace
+
+TEST_F(relative_tls, paths_are_taken_from_the_topology_files_directory) {
+  auto res = load(relative_chain);
+  ASSERT_EQ(strings(res.errors), strs{});
+  link_security want;
+  want.certificate = conf() + "certs/cert.pem";
+  want.key = conf() + "certs/key.pem";
+  want.ca_file = conf() + "certs/ca.pem";
+  // One identity however it is written (`./`, `..`): the edge's sink and
+  // the node it is placed on agree.
+  EXPECT_EQ(res.topo.nodes.at(0).security, want);
+  EXPECT_EQ(res.topo.find("collector")->tls(), want);
+  EXPECT_EQ(res.topo.find("edge")->tls(), want);
+  // The node parses the placed sink again: with the files as resolved here.
+  auto placed = res.topo.find("edge")->sinks.at(0).yaml;
+  EXPECT_NE(placed.find(want.certificate), std::string::npos) << placed;
+  EXPECT_NE(placed.find(want.key), std::string::npos) << placed;
+  EXPECT_NE(placed.find(want.ca_file), std::string::npos) << placed;
+}
+
+TEST_F(relative_tls, an_unreadable_file_says_relative_to_what) {
+  auto text = edit(relative_chain, "ca_file: certs/ca.pem}\nagents",
+                   "ca_file: certs/nope.pem}\nagents");
+  text =
+      edit(text, "key: ./certs/key.pem", "key: " + conf() + "certs/gone.pem");
+  EXPECT_EQ(
+      strings(load(text).errors),
+      (strs{conf() +
+                "t.yaml:5:69: nodes.n1.tls.ca_file: cannot read "
+                "'certs/nope.pem' (relative to " +
+                conf() +
+                ", the topology file's directory): No such file or directory",
+            conf() +
+                "t.yaml:13:49: agents.collector.sources.in.tls.key: "
+                "cannot read '" +
+                conf() + "certs/gone.pem': No such file or directory"}));
 }
 
 // -- --agent NAME
