@@ -66,6 +66,30 @@ once.yaml:10:97: agents.a1.sinks.k1.on_permanent_error: must be one of: drop, de
 once.yaml:11:35: agents.a1.sinks.k2.channel: expected a string
 5 errors in once.yaml
 OUT
+# A Flume properties file is named as one, by every command that loads a
+# topology (it was "expected a mapping with key 'agents'").
+cat >"$WORK/flume.conf" <<'CONF'
+# Flume's tutorial agent
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.port = 44444
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+CONF
+for cmd in validate run graph; do
+  set +e
+  "$FLUMEN" $cmd "$WORK/flume.conf" >"$WORK/out" 2>&1
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] || fail "$cmd flume.conf: exit $code"
+  grep -qF "flume.conf:2:1: this is a Flume properties file ('a1.sources = r1'), and flumen reads YAML topologies (docs/reference/topology.md)" "$WORK/out" \
+    || fail "$cmd flume.conf: $(cat "$WORK/out")"
+done
 # validate runs nothing: no port was opened, no broker started.
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | grep -q "digraph" || fail "graph dot"
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | grep -q "flowchart LR" \

@@ -938,6 +938,39 @@ TEST(load_topology_errors, unquoted_null_type) {
                  "\"null\")"});
 }
 
+TEST(load_topology_errors, a_flume_properties_file_is_named_as_one) {
+  auto advice =
+      "and flumen reads YAML topologies (docs/reference/topology.md): "
+      "write it as one; Flume's option names map to flumen's as "
+      "docs/reference/topology.md#from-a-flume-properties-file "
+      "lists";
+  EXPECT_EQ(errors_of("# The tutorial's agent\n"
+                      "\n"
+                      "a1.sources = r1\n"
+                      "a1.channels = c1\n"
+                      "a1.sources.r1.type = netcat\n"),
+            strs{"t.yaml:3:1: this is a Flume properties file ('a1.sources "
+                 "= r1'), " +
+                 std::string{advice}});
+  // Java's other separators; the first line naming a component.
+  EXPECT_EQ(errors_of("! comment\n"
+                      "agent.foo=bar\n"
+                      "  agent.channels.c1.type: memory  \n"),
+            strs{"t.yaml:3:3: this is a Flume properties file "
+                 "('agent.channels.c1.type: memory'), " +
+                 std::string{advice}});
+  auto line = flume_properties_line("\xEF\xBB\xBF" "a1.sinks k1\n");
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->number, 1);
+  EXPECT_EQ(line->text, "a1.sinks k1");
+  // Properties that name no Flume component, and YAML, are what they were.
+  EXPECT_EQ(errors_of("a.b = c\n"),
+            strs{"t.yaml:1:1: expected a mapping with key 'agents'"});
+  EXPECT_FALSE(flume_properties_line(base));
+  EXPECT_FALSE(flume_properties_line("# x\n---\na1.sources: r1\n"));
+  EXPECT_FALSE(flume_properties_line("agents:\n  a1.sources = r1\n"));
+}
+
 TEST(load_topology_errors, collects_every_error_in_file_order) {
   auto text = edit(edit(edit(base, "port: 44444", "port: abc"), "topic: logs",
                         "topik: logs"),
