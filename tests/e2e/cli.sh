@@ -94,6 +94,24 @@ done
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | grep -q "digraph" || fail "graph dot"
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | grep -q "flowchart LR" \
   || fail "graph mermaid"
+# A chain draws connected: the edge's hop sink to the collector's hop
+# source (it drew two unconnected boxes), in both formats; --agent draws
+# one agent and its hop peers; placed replicas go to their nodes.
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" >"$WORK/out" || fail "graph chain"
+grep -qxF '  edge_sinks_forward -> collector_sources_upstream [style=dashed, label="127.0.0.1:4545"];' "$WORK/out" \
+  || fail "chain not connected: $(cat "$WORK/out")"
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" --format mermaid --agent collector >"$WORK/out" || fail "graph --agent"
+grep -qxF '  edge_sinks_forward -.->|"127.0.0.1:4545"| collector_sources_upstream' "$WORK/out" \
+  || fail "mermaid chain: $(cat "$WORK/out")"
+"$FLUMEN" graph "$ROOT/topologies/nodes.yaml" >"$WORK/out" || fail "graph nodes"
+grep -qxF '  a1_sinks_kafka -> n2_node [style=bold, label="replicas 2, 4"];' "$WORK/out" \
+  || fail "placement: $(cat "$WORK/out")"
+set +e
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" --agent colector >"$WORK/out" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] && grep -qE "chain.yaml:[0-9]+:3: agents: no agent named 'colector' \(did you mean 'collector'\?\)" "$WORK/out" \
+  || fail "graph --agent colector: $code $(cat "$WORK/out")"
 # Several agents and no --agent: a clear refusal.
 cat >"$WORK/two.yaml" <<'YAML'
 agents:

@@ -959,7 +959,8 @@ TEST(load_topology_errors, a_flume_properties_file_is_named_as_one) {
             strs{"t.yaml:3:3: this is a Flume properties file "
                  "('agent.channels.c1.type: memory'), " +
                  std::string{advice}});
-  auto line = flume_properties_line("\xEF\xBB\xBF" "a1.sinks k1\n");
+  auto line = flume_properties_line("\xEF\xBB\xBF"
+                                    "a1.sinks k1\n");
   ASSERT_TRUE(line);
   EXPECT_EQ(line->number, 1);
   EXPECT_EQ(line->text, "a1.sinks k1");
@@ -1333,5 +1334,181 @@ TEST(to_dot, ids_are_distinct_and_labels_unchanged) {
       out.find(
           "    a_sources_x_5Fsources_5Fy [label=\"x_sources_y\\n(exec)\"];\n"),
       std::string::npos)
+      << out;
+}
+
+namespace {
+
+/// A chain: edge's hop to collector (localhost to a source on every
+/// address), collector's sink with three replicas on two nodes and a hop
+/// to an address no source of the file listens on, and an agent with no
+/// hop at all.
+const std::string chain = R"(nodes:
+  n1: {host: 127.0.0.1, port: 4701}
+  n2: {host: 127.0.0.1, port: 4702}
+agents:
+  edge:
+    sources:
+      r1: {type: exec, command: x, channels: [c1]}
+    channels:
+      c1: {type: mem}
+    sinks:
+      out: {type: link_out, channel: c1, host: localhost, port: 4545}
+  collector:
+    sources:
+      in: {type: link_in, bind: 0.0.0.0, port: 4545, channels: [c1]}
+    channels:
+      c1: {type: mem}
+    sinks:
+      k1: {type: snk, channel: c1, topic: t, replicas: 3, placement: [n1, n2]}
+      up: {type: link_out, channel: c1, host: 10.0.0.9, port: 4546}
+  other:
+    sources: {r1: {type: exec, command: x, channels: [c1]}}
+    channels: {c1: {type: mem}}
+    sinks: {k1: {type: logger, channel: c1}}
+)";
+
+topology chain_topology() {
+  auto res = load_topology_text(chain, "c.yaml", link_registry());
+  EXPECT_EQ(strings(res.errors), strs{});
+  return std::move(res.topo);
+}
+
+} // namespace
+
+TEST(to_dot, draws_hops_replicas_and_placement_on_nodes) {
+  EXPECT_EQ(to_dot(chain_topology()), R"x(digraph flumen {
+  rankdir=LR;
+  node [shape=box];
+  subgraph cluster_edge {
+    label="edge";
+    edge_sources_r1 [label="r1\n(exec)"];
+    edge_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    edge_sinks_out [label="out\n(link_out)"];
+    edge_sources_r1 -> edge_channels_c1;
+    edge_channels_c1 -> edge_sinks_out;
+  }
+  subgraph cluster_collector {
+    label="collector";
+    collector_sources_in [label="in\n(link_in)"];
+    collector_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    collector_sinks_k1 [label="k1\n(snk)\n3 replicas"];
+    collector_sinks_up [label="up\n(link_out)\nto 10.0.0.9:4546"];
+    collector_sources_in -> collector_channels_c1;
+    collector_channels_c1 -> collector_sinks_k1;
+    collector_channels_c1 -> collector_sinks_up;
+  }
+  subgraph cluster_other {
+    label="other";
+    other_sources_r1 [label="r1\n(exec)"];
+    other_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    other_sinks_k1 [label="k1\n(logger)"];
+    other_sources_r1 -> other_channels_c1;
+    other_channels_c1 -> other_sinks_k1;
+  }
+  n1_node [label="n1\n127.0.0.1:4701", shape=box3d];
+  n2_node [label="n2\n127.0.0.1:4702", shape=box3d];
+  edge_sinks_out -> collector_sources_in [style=dashed, label="localhost:4545"];
+  collector_sinks_k1 -> n1_node [style=bold, label="replicas 1, 3"];
+  collector_sinks_k1 -> n2_node [style=bold, label="replica 2"];
+}
+)x");
+}
+
+TEST(to_mermaid, draws_hops_replicas_and_placement_on_nodes) {
+  EXPECT_EQ(to_mermaid(chain_topology(), "collector"), R"x(flowchart LR
+  subgraph edge
+    edge_sources_r1["r1<br/>(exec)"]
+    edge_channels_c1[("c1<br/>(mem)")]
+    edge_sinks_out["out<br/>(link_out)"]
+    edge_sources_r1 --> edge_channels_c1
+    edge_channels_c1 --> edge_sinks_out
+  end
+  subgraph collector
+    collector_sources_in["in<br/>(link_in)"]
+    collector_channels_c1[("c1<br/>(mem)")]
+    collector_sinks_k1["k1<br/>(snk)<br/>3 replicas"]
+    collector_sinks_up["up<br/>(link_out)<br/>to 10.0.0.9:4546"]
+    collector_sources_in --> collector_channels_c1
+    collector_channels_c1 --> collector_sinks_k1
+    collector_channels_c1 --> collector_sinks_up
+  end
+  n1_node[["n1<br/>127.0.0.1:4701"]]
+  n2_node[["n2<br/>127.0.0.1:4702"]]
+  edge_sinks_out -.->|"localhost:4545"| collector_sources_in
+  collector_sinks_k1 ==>|"replicas 1, 3"| n1_node
+  collector_sinks_k1 ==>|"replica 2"| n2_node
+)x");
+}
+
+TEST(to_dot, one_agent_with_its_direct_hop_peers) {
+  auto topo = chain_topology();
+  // edge: itself and collector (its peer), the hop; collector's nodes are
+  // not edge's.
+  auto edge = to_dot(topo, "edge");
+  EXPECT_NE(edge.find("subgraph cluster_collector"), std::string::npos);
+  EXPECT_EQ(edge.find("subgraph cluster_other"), std::string::npos);
+  EXPECT_EQ(edge.find("n1_node"), std::string::npos);
+  EXPECT_NE(edge.find("  edge_sinks_out -> collector_sources_in [style=dashed, "
+                      "label=\"localhost:4545\"];\n"),
+            std::string::npos)
+      << edge;
+  EXPECT_EQ(to_mermaid(topo, "other"), R"x(flowchart LR
+  subgraph other
+    other_sources_r1["r1<br/>(exec)"]
+    other_channels_c1[("c1<br/>(mem)")]
+    other_sinks_k1["k1<br/>(logger)"]
+    other_sources_r1 --> other_channels_c1
+    other_channels_c1 --> other_sinks_k1
+  end
+)x");
+}
+
+TEST(to_dot, a_hop_goes_to_the_source_that_listens_where_it_sends) {
+  // The same address beats this machine, which beats every address; two
+  // sources the file can't tell apart both get the edge; another port, or
+  // another machine's address, gets none.
+  auto text = R"(agents:
+  a:
+    sources: {r: {type: exec, command: x, channels: [c]}}
+    channels: {c: {type: mem}}
+    sinks:
+      exact: {type: link_out, channel: c, host: 10.1.1.1, port: 5000}
+      local: {type: link_out, channel: c, host: 127.0.0.1, port: 6000}
+      both: {type: link_out, channel: c, host: 10.2.2.2, port: 7000}
+      none: {type: link_out, channel: c, host: 10.3.3.3, port: 8000}
+  b:
+    sources:
+      any5: {type: link_in, bind: 0.0.0.0, port: 5000, channels: [c]}
+      ip5: {type: link_in, bind: 10.1.1.1, port: 5000, channels: [c]}
+      any6: {type: link_in, bind: "::", port: 6000, channels: [c]}
+      lo6: {type: link_in, bind: localhost, port: 6000, channels: [c]}
+      w7: {type: link_in, bind: 0.0.0.0, port: 7000, channels: [c]}
+      x7: {type: link_in, bind: "::", port: 7000, channels: [c]}
+      lo8: {type: link_in, bind: 127.0.0.1, port: 8000, channels: [c]}
+    channels: {c: {type: mem}}
+    sinks: {k: {type: logger, channel: c}}
+)";
+  // No address is tried: 10.1.1.1 is no address of this machine.
+  auto res = load_topology_text(text, "h.yaml", link_registry(),
+                                probe_scope{false, {}});
+  ASSERT_EQ(strings(res.errors), strs{});
+  auto out = to_dot(res.topo);
+  strs hops;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("style=dashed") != std::string::npos) hops.push_back(line);
+  EXPECT_EQ(hops, (strs{"  a_sinks_exact -> b_sources_ip5 [style=dashed, "
+                        "label=\"10.1.1.1:5000\"];",
+                        "  a_sinks_local -> b_sources_lo6 [style=dashed, "
+                        "label=\"127.0.0.1:6000\"];",
+                        "  a_sinks_both -> b_sources_w7 [style=dashed, "
+                        "label=\"10.2.2.2:7000\"];",
+                        "  a_sinks_both -> b_sources_x7 [style=dashed, "
+                        "label=\"10.2.2.2:7000\"];"}))
+      << out;
+  EXPECT_NE(out.find("a_sinks_none [label=\"none\\n(link_out)\\nto "
+                     "10.3.3.3:8000\"];"),
+            std::string::npos)
       << out;
 }
