@@ -45,6 +45,7 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.security = cfg.security;
+  if (!cfg.host.empty()) f.sends_to.push_back({cfg.host, cfg.port});
   return cfg;
 }
 
