@@ -1,4 +1,5 @@
-// `flumen graph FILE [--format dot|mermaid]`: draw a topology.
+// `flumen graph FILE [--format dot|mermaid] [--agent NAME]`: draw a
+// topology, or one agent and its hop peers.
 
 #include <iostream>
 #include <memory>
@@ -14,13 +15,20 @@ namespace {
 struct graph_options {
   std::string file;
   std::string format = "dot";
+  std::string agent; ///< only this one and its direct hop peers
 };
 
 int cmd_graph(const graph_options& opt) {
   // Drawing runs nothing: no address is tried.
   auto topo = load_or_report(opt.file, probe_scope{false, {}});
   if (!topo) return 1;
-  std::cout << (opt.format == "mermaid" ? to_mermaid(*topo) : to_dot(*topo));
+  if (!opt.agent.empty())
+    if (auto err = missing_agent(*topo, opt.agent)) {
+      std::cerr << err->to_string() << '\n';
+      return 1;
+    }
+  std::cout << (opt.format == "mermaid" ? to_mermaid(*topo, opt.agent)
+                                        : to_dot(*topo, opt.agent));
   return 0;
 }
 
@@ -33,6 +41,9 @@ command add_graph(CLI::App& app) {
   sub->add_option("--format", opt->format, "dot or mermaid")
       ->check(CLI::IsMember({"dot", "mermaid"}))
       ->capture_default_str();
+  sub->add_option("--agent", opt->agent,
+                  "Draw only this agent and the agents it has hops to or "
+                  "from");
   return {sub, [opt] { return cmd_graph(*opt); }};
 }
 

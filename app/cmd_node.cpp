@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -57,14 +59,21 @@ int cmd_node(const node_options& opt) {
   }
   if (opt.tls.tls() || !opt.tls.certificate.empty() || !opt.tls.key.empty() ||
       !opt.tls.ca_file.empty()) {
-    for (auto* f : {&opt.tls.certificate, &opt.tls.key, &opt.tls.ca_file}) {
+    const std::pair<const char*, const std::string*> files[] = {
+        {"--tls-certificate", &opt.tls.certificate},
+        {"--tls-key", &opt.tls.key},
+        {"--tls-ca-file", &opt.tls.ca_file}};
+    for (auto [flag, f] : files) {
       if (f->empty()) {
         std::cerr << "--tls-certificate, --tls-key and --tls-ca-file go "
                      "together\n";
         return 2;
       }
+      // A path given on the command line is taken from the current
+      // directory (a topology's, from the topology file's).
       if (::access(f->c_str(), R_OK) != 0) {
-        std::cerr << "cannot read '" << *f << "'\n";
+        std::cerr << flag << ": cannot read " << describe_path(*f, {}) << ": "
+                  << std::strerror(errno) << '\n';
         return 2;
       }
     }

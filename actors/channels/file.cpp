@@ -225,6 +225,7 @@ caf::message open_txn(file_actor* self, const caf::actor_addr& owner,
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(events.size(), std::memory_order_relaxed);
   t.reply = caf::make_message(id, std::move(events));
+  t.opened = self->clock().now();
   auto reply = t.reply;
   st.open.emplace(id, std::move(t));
   st.takes.watch(self, owner);

@@ -35,8 +35,8 @@ struct entry {
 
 struct file_txn {
   caf::actor_addr owner;
-  std::chrono::steady_clock::time_point opened =
-      std::chrono::steady_clock::now();
+  /// When it was opened, on the actor system's clock.
+  std::chrono::steady_clock::time_point opened{};
   caf::message reply; ///< (txn_id, batch) as sent to the taker
   std::vector<uint64_t> seqs;
   std::size_t bytes = 0;

@@ -52,8 +52,8 @@ struct transaction {
   /// Where its events belong in the queue: the transaction that first took
   /// its first event (smaller is older).
   txn_id order = 0;
-  std::chrono::steady_clock::time_point opened =
-      std::chrono::steady_clock::now();
+  /// When it was opened, on the actor system's clock.
+  std::chrono::steady_clock::time_point opened{};
 };
 
 /// A put waiting for room. It is admitted in pieces as room frees up (a put
@@ -176,6 +176,7 @@ caf::message open_txn(memory_actor* self, const caf::actor_addr& owner,
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(n, std::memory_order_relaxed);
   t.reply = caf::make_message(id, std::move(events));
+  t.opened = self->clock().now();
   auto reply = t.reply;
   st.open.emplace(id, std::move(t));
   st.takes.watch(self, owner);

@@ -78,12 +78,14 @@ inline bool has_ended(const caf::actor_addr& who) {
 /// takers come and go (at most once a second: `last` is when it last
 /// looked), not by a timer: a timer would hold the channel alive after it
 /// ends.
+/// Times are the actor system's clock (virtual on CAF's test
+/// coordinator).
 template <class Self, class Open, class Takers, class RollBack>
 void revoke_stale(Self* self, Open& open, Takers& takes,
                   std::chrono::milliseconds timeout, const std::string& name,
                   std::chrono::steady_clock::time_point& last,
                   RollBack roll_back) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = self->clock().now();
   if (timeout.count() == 0 || open.empty() ||
       now - last < std::chrono::seconds{1})
     return;

@@ -45,6 +45,7 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.security = cfg.security;
+  if (!cfg.host.empty()) f.sends_to.push_back({cfg.host, cfg.port});
   return cfg;
 }
 
@@ -87,6 +88,8 @@ using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
+// The link estimate measures on the real clock; the backoffs schedule on
+// the actor system's (as their delayed messages).
 using clock_type = std::chrono::steady_clock;
 
 /// How often a connected link says hello again. CAF's own heartbeats do
@@ -183,7 +186,7 @@ void connection_failed(link_actor* self, const std::string& why) {
     st.remote = nullptr;
   }
   ++st.metrics->connection_failures;
-  auto delay = st.reconnect.on_failure(clock_type::now());
+  auto delay = st.reconnect.on_failure(self->clock().now());
   if (why != st.last_error)
     spdlog::warn("{}: {}: {}; trying again in {} ms (and on)", st.metrics->name,
                  st.peer, why, delay.count());
@@ -337,7 +340,7 @@ void retry_later(link_actor* self, uint64_t first, const std::string& why) {
   auto i = st.out.find(first);
   if (i == st.out.end()) return;
   i->second.state = outgoing::waiting;
-  auto delay = st.resend.on_failure(clock_type::now());
+  auto delay = st.resend.on_failure(self->clock().now());
   st.metrics->set_state(component_state::degraded, st.peer + ": " + why);
   self->delayed_send(self, delay, resend_atom::value, first, i->second.attempt);
 }

@@ -45,6 +45,8 @@ using hop::hello_atom;
 using hop::hop_atom;
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 
+// Times are the actor system's clock (`self->clock()`), as the delayed
+// messages that look at them: virtual on CAF's test coordinator.
 using clock = std::chrono::steady_clock;
 
 /// How often held answers are checked for their "busy" time: one timer per
@@ -215,7 +217,7 @@ caf::error admit(hop_actor* self, uint32_t version, const std::string& sender) {
     c->second = sender;
   }
   auto& s = st.senders[sender];
-  s.last_seen = clock::now();
+  s.last_seen = self->clock().now();
   forget_old_senders(st);
   return caf::error{};
 }
@@ -351,7 +353,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                         "event numbers out of range");
         auto end = first + frame->count;
         auto& s = st.senders[sender];
-        s.last_seen = clock::now();
+        s.last_seen = self->clock().now();
         if (s.accepted.has(first, frame->count)) {
           // Its answer was lost: the sender must not put it twice.
           ++st.metrics->duplicates;
@@ -365,7 +367,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
           // held by a full channel.
           p->waiters.emplace(waiter,
                              pending_put::waiter{self->make_response_promise(),
-                                                 clock::now() + hold});
+                                                 self->clock().now() + hold});
           arm_hold_timer(self);
           return caf::delegated<ok_atom>{};
         }
@@ -407,8 +409,8 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         auto& put = s.pending[first];
         put.end = end;
         put.event_bytes = bytes;
-        put.waiters.emplace(waiter,
-                            pending_put::waiter{rp, clock::now() + hold});
+        put.waiters.emplace(
+            waiter, pending_put::waiter{rp, self->clock().now() + hold});
         s.pending_bytes += bytes;
         arm_hold_timer(self);
         ++st.puts;
@@ -423,7 +425,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         // Held as long as their senders may wait: tell them to come back.
         auto& st = self->state;
         st.hold_timer = false;
-        auto now = clock::now();
+        auto now = self->clock().now();
         bool more = false;
         for (auto& [_, snd] : st.senders)
           for (auto& [_, p] : snd.pending)

@@ -51,7 +51,7 @@ netcat_config parse_netcat(option_reader& r) {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
+using time_point = flumen::clock::time_point;
 
 struct fd_guard {
   int fd = -1;
@@ -183,8 +183,9 @@ class netcat_reader {
 public:
   netcat_reader(const netcat_config& cfg, source_pump& pump,
                 netcat_shared& shared, bool leader)
-      : cfg_(cfg), pump_(pump), m_(pump.metrics()), shared_(shared),
-        leader_(leader), buf_(std::make_unique<char[]>(read_size)) {
+      : cfg_(cfg), time_(cfg.time ? cfg.time : real_clock()), pump_(pump),
+        m_(pump.metrics()), shared_(shared), leader_(leader),
+        buf_(std::make_unique<char[]>(read_size)) {
     // Far beyond any real setting, and no overflow in time arithmetic.
     cfg_.idle_timeout =
         std::min(cfg_.idle_timeout,
@@ -222,7 +223,7 @@ private:
   struct client {
     fd_guard fd;
     line_splitter lines;
-    clock::time_point last_read;
+    time_point last_read;
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
   };
 
@@ -254,27 +255,35 @@ private:
   /// `fd` holds a place reserved in `shared_.clients`.
   client_list::iterator add_client(int fd);
   client_list::iterator close_client(client_list::iterator it);
-  clock::time_point next_wakeup(bool room) const;
+  time_point next_wakeup(bool room) const;
 
-  bool idle(const client& c, clock::time_point now) const {
+  /// poll(2) until `deadline`, waking at least once a second (the reader
+  /// looks at the pump's state that often).
+  int wait(pollfd* fds, nfds_t n, time_point deadline) {
+    return time_->poll(
+        fds, n, std::min(deadline, time_->now() + std::chrono::seconds{1}));
+  }
+
+  bool idle(const client& c, time_point now) const {
     return cfg_.idle_timeout.count() > 0 &&
            now - c.last_read >= cfg_.idle_timeout;
   }
 
   void note_pending() {
-    if (first_at_ == clock::time_point::max() && !pending_.empty())
-      first_at_ = clock::now();
+    if (first_at_ == time_point::max() && !pending_.empty())
+      first_at_ = time_->now();
   }
 
   // Hands over full batches (all with `all`); blocks while the channel
   // pushes back. False when the pump is torn down.
   bool flush(bool all) {
     if (!emit_batches(pending_, cfg_.batch_size, pump_, all)) return false;
-    if (pending_.empty()) first_at_ = clock::time_point::max();
+    if (pending_.empty()) first_at_ = time_point::max();
     return true;
   }
 
   netcat_config cfg_;
+  std::shared_ptr<flumen::clock> time_;
   source_pump& pump_;
   component_metrics& m_;
   netcat_shared& shared_;
@@ -282,18 +291,18 @@ private:
   std::unique_ptr<char[]> buf_;
   client_list clients_;
   batch pending_;
-  clock::time_point first_at_ = clock::time_point::max();
+  time_point first_at_ = time_point::max();
   std::vector<pollfd> fds_;
   std::vector<client_list::iterator> owners_;
   std::chrono::milliseconds accept_backoff_{0};
-  clock::time_point accept_resume_{};
-  clock::time_point full_logged_{};
+  time_point accept_resume_{};
+  time_point full_logged_{};
   bool full_ = false;
-  clock::time_point stop_waits_until_{};
+  time_point stop_waits_until_{};
 };
 
 bool netcat_reader::serve_once() {
-  auto now = clock::now();
+  auto now = time_->now();
   bool room = shared_.clients.load() < cfg_.max_connections;
   if (leader_ && !room && !full_ &&
       now - full_logged_ >= std::chrono::minutes{1}) {
@@ -315,11 +324,11 @@ bool netcat_reader::serve_once() {
     fds_.push_back({it->fd.fd, POLLIN, 0});
     owners_.push_back(it);
   }
-  int rc = ::poll(fds_.data(), fds_.size(), poll_timeout(next_wakeup(room)));
+  int rc = wait(fds_.data(), fds_.size(), next_wakeup(room));
   if (rc < 0 && errno != EINTR)
     throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
   if (fds_[1].revents & (POLLIN | POLLERR)) accept_clients();
-  now = clock::now();
+  now = time_->now();
   std::size_t idle_closed = 0;
   bool ended = false; ///< a client closed: its last lines are not held
   for (std::size_t i = 0; i < owners_.size(); ++i) {
@@ -357,8 +366,8 @@ bool netcat_reader::serve_once() {
   // What a client sent before closing goes at once: waiting batch_timeout
   // for more lines from it would only delay its last ones (by up to 100 ms
   // by default, a third of a 200 MB transfer's time).
-  bool timed_out = first_at_ != clock::time_point::max() &&
-                   clock::now() >= first_at_ + cfg_.batch_timeout;
+  bool timed_out = first_at_ != time_point::max() &&
+                   time_->now() >= first_at_ + cfg_.batch_timeout;
   return flush(timed_out || ended);
 }
 
@@ -392,7 +401,7 @@ void netcat_reader::accept_clients() {
     accept_backoff_ = accept_backoff_.count() == 0
                           ? first_accept_backoff
                           : std::min(2 * accept_backoff_, max_accept_backoff);
-    accept_resume_ = clock::now() + accept_backoff_;
+    accept_resume_ = time_->now() + accept_backoff_;
     return;
   }
 }
@@ -411,7 +420,7 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
       r.closed = true;
     } else {
       r.bytes += static_cast<std::size_t>(n);
-      c.last_read = clock::now();
+      c.last_read = time_->now();
       c.lines.feed(buf_.get(), static_cast<std::size_t>(n), pending_);
     }
     count_overlong(c.lines, m_);
@@ -466,7 +475,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
       // The rest may be on its way (a client writes in chunks, not lines):
       // wait a little, on one budget for the whole stop.
       pollfd p{c.fd.fd, POLLIN, 0};
-      if (::poll(&p, 1, poll_timeout(stop_waits_until_)) > 0) continue;
+      if (wait(&p, 1, stop_waits_until_) > 0) continue;
       break;
     }
     if (n <= 0) {
@@ -497,7 +506,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
 }
 
 void netcat_reader::drain_clients() {
-  stop_waits_until_ = clock::now() + stop_line_wait;
+  stop_waits_until_ = time_->now() + stop_line_wait;
   std::size_t bytes = 0;
   shared_.stop_clients += clients_.size();
   for (auto it = clients_.begin(); it != clients_.end();) {
@@ -516,7 +525,7 @@ void netcat_reader::drain_backlog() {
   // Clients waiting in the backlog connected before the stop and may have
   // written (and closed) already: they are taken too, but only those.
   auto waiting = accept_queue_length(shared_.listener.fd, cfg_.max_connections);
-  stop_waits_until_ = clock::now() + stop_line_wait;
+  stop_waits_until_ = time_->now() + stop_line_wait;
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < waiting; ++i) {
     int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
@@ -561,7 +570,7 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
   m_.connections_open.fetch_add(1, std::memory_order_relaxed);
   clients_.push_back(client{fd_guard{fd},
                             line_splitter{cfg_.max_line_length, cfg_.policy},
-                            clock::now()});
+                            time_->now()});
   return std::prev(clients_.end());
 }
 
@@ -570,15 +579,14 @@ netcat_reader::close_client(client_list::iterator it) {
   shared_.clients.fetch_sub(1);
   m_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   // The descriptor freed may be what a failed accept was missing.
-  if (accept_backoff_.count() > 0) accept_resume_ = clock::time_point{};
+  if (accept_backoff_.count() > 0) accept_resume_ = time_point{};
   return clients_.erase(it);
 }
 
-clock::time_point netcat_reader::next_wakeup(bool room) const {
-  auto t = first_at_ == clock::time_point::max()
-               ? first_at_
-               : first_at_ + cfg_.batch_timeout;
-  if (room && accept_resume_ > clock::now()) t = std::min(t, accept_resume_);
+time_point netcat_reader::next_wakeup(bool room) const {
+  auto t = first_at_ == time_point::max() ? first_at_
+                                          : first_at_ + cfg_.batch_timeout;
+  if (room && accept_resume_ > time_->now()) t = std::min(t, accept_resume_);
   for (auto& c : clients_) {
     if (cfg_.idle_timeout.count() > 0)
       t = std::min(t, c.last_read + cfg_.idle_timeout);
@@ -639,7 +647,7 @@ caf::actor spawn_netcat(caf::actor_system& sys, const netcat_config& config,
   w.metrics->expose("connection_failures");
   return spawn_source(
       sys, [cfg](source_pump& pump) { serve(cfg, pump); }, w.downstream,
-      w.metrics, cfg.max_inflight);
+      w.metrics, cfg.max_inflight, cfg.time);
 }
 
 } // namespace flumen::sources

@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/clock.hpp"
 
 namespace flumen::sources {
 
@@ -29,6 +31,9 @@ struct netcat_config {
   /// A client that sent nothing for this long is closed (and counted in
   /// `connection_failures`) so it does not hold a slot for ever; 0: never.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  /// Where the readers read the time and wait (not an option: a test
+  /// gives a manual clock); null: the real one.
+  std::shared_ptr<flumen::clock> time;
 };
 
 /// Pure: reads the `netcat` options; errors go to `r`.

@@ -543,7 +543,8 @@ caf::actor spawn_spooldir(caf::actor_system& sys, const spooldir_config& config,
                           const wiring& w) {
   auto cfg = adapt_batch(config, w);
   auto reader = [cfg](source_pump& pump) { spool_reader{cfg, pump}.run(); };
-  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight);
+  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight,
+                      cfg.time);
 }
 
 } // namespace flumen::sources

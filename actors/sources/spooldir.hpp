@@ -1,11 +1,13 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/clock.hpp"
 
 namespace flumen::sources {
 
@@ -40,6 +42,9 @@ struct spooldir_config {
   std::chrono::milliseconds poll_delay{500}; ///< between directory scans
   spool_consume_order consume_order = spool_consume_order::oldest;
   std::size_t max_inflight = 4;
+  /// Where the reader waits (not an option: a test gives a manual clock);
+  /// null: the real one.
+  std::shared_ptr<flumen::clock> time;
 };
 
 /// Reads the `spooldir` options; errors go to the reader, located. Unlike

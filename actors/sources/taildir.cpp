@@ -152,16 +152,16 @@ void tailer::run() {
   if (!lock) return; // stopped while waiting
   load_positions();
   watch_directories();
-  auto next_scan = clock::now();
-  auto last_scan = clock::time_point{};
-  auto next_timeouts = clock::now();
+  auto next_scan = time_->now();
+  auto last_scan = time_point{};
+  auto next_timeouts = time_->now();
   for (;;) {
     if (pump_.stopping() || pump_.aborted()) break;
     // inotify fires on every append too: a new file is looked for at
     // most every 20 ms, and every poll_interval whatever it says. A file
     // that appears is opened at once (drain_inotify), listed or not.
     if (drain_inotify()) events_ = true;
-    auto now = clock::now();
+    auto now = time_->now();
     if ((events_ && now - last_scan >= scan_spacing) || now >= next_scan) {
       events_ = false;
       scan();
@@ -178,10 +178,10 @@ void tailer::run() {
     save_positions();
     if (progress) continue;
     pollfd p[2] = {{pump_.wake_fd(), POLLIN, 0}, {inotify_, POLLIN, 0}};
-    auto wait =
-        taildir_wait(clock::now(), last_scan, events_, cfg_.poll_interval);
+    now = time_->now();
+    auto wait = taildir_wait(now, last_scan, events_, cfg_.poll_interval);
     if (start_) wait = std::min(wait, cfg_.multiline_timeout);
-    ::poll(p, inotify_ >= 0 ? 2 : 1, static_cast<int>(wait.count()));
+    time_->poll(p, inotify_ >= 0 ? 2 : 1, now + wait);
   }
   // A stop: what was read is handed over (a partial line and a joined
   // event being built are not: their position is kept before them, so
@@ -227,7 +227,7 @@ bool tailer::read_all() {
       feed(f, buf, static_cast<std::size_t>(n));
       budget -= static_cast<std::size_t>(n);
       progress = true;
-      f.last_change = clock::now();
+      f.last_change = time_->now();
       if (pump_.aborted()) return progress;
     }
   }
@@ -318,7 +318,7 @@ void tailer::end_line(tailed& f, uint64_t next) {
 }
 
 void tailer::line(tailed& f, std::string&& body, uint64_t offset) {
-  f.last_line = clock::now();
+  f.last_line = time_->now();
   if (!start_) {
     add(f, make(f, std::move(body), offset));
     return;
@@ -390,7 +390,7 @@ void tailer::flush() {
   // A reader held back by the window gets back to its loop (which saves)
   // only after a long read (up to 1 MiB a file): what was accepted while
   // it waited is saved here, at most every 100 ms.
-  if (auto now = clock::now();
+  if (auto now = time_->now();
       now - last_save_ >= std::chrono::milliseconds{100}) {
     last_save_ = now;
     save_positions();
@@ -398,7 +398,7 @@ void tailer::flush() {
 }
 
 void tailer::timeouts() {
-  auto now = clock::now();
+  auto now = time_->now();
   for (auto it = files_.begin(); it != files_.end();) {
     auto& f = it->second;
     if (f.joined && now - f.last_line >= cfg_.multiline_timeout)
@@ -451,7 +451,8 @@ caf::actor spawn_taildir(caf::actor_system& sys, const taildir_config& config,
     tailer t{cfg, pump};
     t.run();
   };
-  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight);
+  return spawn_source(sys, reader, w.downstream, w.metrics, cfg.max_inflight,
+                      cfg.time);
 }
 
 } // namespace flumen::sources

@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/clock.hpp"
 
 namespace flumen::sources {
 
@@ -40,6 +42,9 @@ struct taildir_config {
   std::size_t multiline_max_lines = 500;
   /// A joined event is handed over when no line came for this long.
   std::chrono::milliseconds multiline_timeout{1000};
+  /// Where the reader reads the time and waits (not an option: a test
+  /// gives a manual clock); null: the real one.
+  std::shared_ptr<flumen::clock> time;
 };
 
 taildir_config parse_taildir(option_reader& r);

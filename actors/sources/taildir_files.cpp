@@ -417,7 +417,7 @@ void tailer::track(file_id id, const std::string& path,
   f.group = group;
   f.fd = fd;
   f.matched = matched;
-  f.last_change = clock::now();
+  f.last_change = time_->now();
   auto size = static_cast<uint64_t>(st.st_size);
   // skip_to_end is for the files there at the start (Flume's skipToEnd):
   // one that appears later (a rotation's new file) is read from its start.
@@ -492,7 +492,7 @@ void tailer::reopen(tailed& f) {
     return;
   }
   f.fd = fd;
-  f.last_change = clock::now();
+  f.last_change = time_->now();
   ++open_files_;
   m_.connections_open.store(open_files_, std::memory_order_relaxed);
 }

@@ -28,7 +28,7 @@ namespace flumen::sources::taildir_detail {
 
 namespace fs = std::filesystem;
 
-using clock = std::chrono::steady_clock;
+using time_point = flumen::clock::time_point;
 constexpr auto scan_spacing = taildir_scan_spacing;
 
 struct file_id {
@@ -65,8 +65,8 @@ struct tailed {
   std::optional<event> joined;
   uint64_t joined_start = 0;
   std::size_t joined_lines = 0;
-  clock::time_point last_line{};
-  clock::time_point last_change{};
+  time_point last_line{};
+  time_point last_change{};
   bool matched = true; ///< its path matches the group's glob
   uint32_t head_len = 0;
   uint32_t head_crc = 0;
@@ -87,7 +87,8 @@ inline std::optional<uint32_t> head_of(int fd, uint32_t len) {
 class tailer {
 public:
   tailer(const taildir_config& cfg, source_pump& pump)
-      : cfg_(cfg), pump_(pump), m_(pump.metrics()) {
+      : cfg_(cfg), time_(cfg.time ? cfg.time : real_clock()), pump_(pump),
+        m_(pump.metrics()) {
     if (!cfg.multiline_start.empty())
       start_ = std::make_unique<RE2>(cfg.multiline_start);
   }
@@ -218,6 +219,7 @@ private:
   void timeouts();
 
   const taildir_config& cfg_;
+  std::shared_ptr<flumen::clock> time_;
   source_pump& pump_;
   component_metrics& m_;
   std::unique_ptr<RE2> start_;
@@ -233,7 +235,7 @@ private:
   bool dirty_ = false;
   bool warned_ = false;
   bool first_scan_ = true;
-  clock::time_point last_save_{};     ///< the last save from flush()
+  time_point last_save_{};            ///< the last save from flush()
   bool events_ = false;               ///< inotify spoke since the last listing
   std::set<std::string> warned_open_; ///< files that could not be opened
   int inotify_ = -1;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -276,6 +277,25 @@ std::optional<std::string> expand_env(std::string_view text,
   return out;
 }
 
+std::string resolve_path(const std::string& written, const std::string& base) {
+  if (base.empty() || written.empty() || written.front() == '/') return written;
+  // `certs/a.pem` and `./certs/a.pem` are one file (one TLS identity).
+  return (std::filesystem::path{base} / written).lexically_normal().string();
+}
+
+std::string describe_path(const std::string& written, const std::string& base) {
+  auto quoted = "'" + written + "'";
+  if (!written.empty() && written.front() == '/') return quoted;
+  if (!base.empty())
+    return quoted + " (relative to " + base +
+           ", the topology file's directory)";
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec).string();
+  if (ec) return quoted + " (relative to the current directory)";
+  if (cwd.empty() || cwd.back() != '/') cwd += '/';
+  return quoted + " (relative to the current directory, " + cwd + ")";
+}
+
 // -- option_reader ------------------------------------------------------------
 
 option_reader::option_reader(YAML::Node node, std::string path,
@@ -287,7 +307,7 @@ option_reader::option_reader(YAML::Node node, std::string path,
 option_reader::option_reader(option_reader& parent, std::string_view key)
     : node_(parent.node(key)), path_(parent.path_of(key)), file_(parent.file_),
       errors_(parent.errors_), text_(parent.text_), parent_(&parent),
-      parent_key_(key) {}
+      parent_key_(key), base_dir_(parent.base_dir_) {}
 
 YAML::Node option_reader::lookup(std::string_view key) {
   known_.emplace(key);

@@ -67,6 +67,17 @@ std::optional<std::string>
 closest_match(std::string_view word,
               const std::vector<std::string>& candidates);
 
+/// `written`, a path from a topology, as it is opened: as is when absolute
+/// or when `base` is empty (from the current directory), else `base` (a
+/// directory, ending in '/') and `written`, with `.` and `..` folded.
+std::string resolve_path(const std::string& written, const std::string& base);
+
+/// `written` as a message names it: `'/etc/a.pem'`; a relative one with
+/// what it is relative to, `'certs/a.pem' (relative to /etc/flumen/, the
+/// topology file's directory)` when `base` is set, else `'certs/a.pem'
+/// (relative to the current directory, /home/u/)`.
+std::string describe_path(const std::string& written, const std::string& base);
+
 /// Replaces `${NAME}` and `${NAME:-default}` with environment values.
 /// Returns nullopt and sets `missing` when a variable without default is unset.
 std::optional<std::string> expand_env(std::string_view text,
@@ -112,6 +123,12 @@ struct listen_endpoint {
   std::string port_key = "port";
 };
 
+/// An address a component connects to (a hop sink's `host` and `port`).
+struct remote_endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
 struct component_facts {
   /// Sources and sinks: events per batch as configured, and whether the file
   /// states it. A default adapts to the channels it feeds; a stated value
@@ -136,6 +153,9 @@ struct component_facts {
   /// port and transport; checked for clashes within the agent and tried on
   /// this machine by `flumen validate`.
   std::vector<listen_endpoint> listens;
+  /// Sinks that send to another process (hop): where they connect. `flumen
+  /// graph` draws the link to a source of the file listening there.
+  std::vector<remote_endpoint> sends_to;
   /// Sinks whose destination exists only inside the agent's process (the
   /// embedded Kafka cluster): they cannot be placed on nodes.
   bool process_local = false;
@@ -240,6 +260,19 @@ public:
   /// a reader made on `key` reported it), or is required and missing.
   bool failed(std::string_view key) const { return failed_.contains(key); }
 
+  /// Relative paths of this mapping are taken from `dir` (ending in '/':
+  /// the topology file's directory); without it, from the current
+  /// directory. Readers made on a key of this one inherit it.
+  void paths_relative_to(std::string dir) { base_dir_ = std::move(dir); }
+  /// `written` (a path read from this mapping) as it is opened, and as a
+  /// message names it (see the free functions of the same names).
+  std::string resolve_path(const std::string& written) const {
+    return flumen::resolve_path(written, base_dir_);
+  }
+  std::string describe_path(const std::string& written) const {
+    return flumen::describe_path(written, base_dir_);
+  }
+
   /// Reports unknown keys. Call once, after all getters.
   void finish();
   /// Every key asked for so far (what the parser knows), in order.
@@ -284,6 +317,7 @@ private:
   std::set<std::string, std::less<>> failed_;
   option_reader* parent_ = nullptr;
   std::string parent_key_;
+  std::string base_dir_; ///< relative paths from here (empty: cwd)
   component_facts facts_;
 };
 

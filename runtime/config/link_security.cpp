@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <arpa/inet.h>
 
 #include "runtime/config/config.hpp"
@@ -10,11 +13,16 @@ namespace flumen {
 
 namespace {
 
-/// The readable file at `key` of the `tls` mapping `r`, or an error there.
+/// The readable file at `key` of the `tls` mapping `r` (a relative path
+/// taken from the topology file's directory), or an error there that says
+/// what it was taken relative to.
 std::string pem_file(option_reader& r, std::string_view key) {
-  auto path = r.required_str(key);
-  if (!path.empty() && ::access(path.c_str(), R_OK) != 0)
-    r.invalid(key, "cannot read '" + path + "'");
+  auto written = r.required_str(key);
+  if (written.empty()) return written;
+  auto path = r.resolve_path(written);
+  if (::access(path.c_str(), R_OK) != 0)
+    r.invalid(key, "cannot read " + r.describe_path(written) + ": " +
+                       std::strerror(errno));
   return path;
 }
 

@@ -4,6 +4,7 @@
 // into specs) and topology_checks.cpp (the checks across an agent's
 // components). Not for use outside runtime/config.
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -103,7 +104,7 @@ public:
   loader(const registry& reg, std::string file, std::string_view text,
          error_list& errors, probe_scope probe = {})
       : reg_(reg), file_(std::move(file)), text_(text), errors_(errors),
-        probe_(std::move(probe)) {}
+        probe_(std::move(probe)), base_(directory_of(file_)) {}
 
   void load(const YAML::Node& root, topology& topo) {
     if (!root.IsDefined() || root.IsNull()) {
@@ -153,13 +154,18 @@ private:
         broken_nodes_.insert(name); // reported once, here
         return;
       }
+      auto errors_before = errors_.size();
       option_reader nr(val, path, file_, errors_, text_);
+      nr.paths_relative_to(base_);
       n.host = nr.required_str("host");
       n.port = static_cast<uint16_t>(nr.integer("port", 0, 1, 65535));
       nr.require("port");
       n.security = parse_link_security(nr);
       if (!n.host.empty()) require_protection(nr, "host", n.host, n.security);
       nr.finish();
+      // As a component with an error states no facts: its TLS settings are
+      // left out of the agents' identity checks.
+      if (errors_.size() != errors_before) n.security = {};
       topo.nodes.push_back(std::move(n));
     });
   }
@@ -300,6 +306,7 @@ private:
       return spec;
     }
     option_reader r(val, path, file_, errors_, text_);
+    r.paths_relative_to(base_);
     spec.type = r.required_str("type");
     // What a reload compares. A source's channels and interceptors are its
     // router's, changed without restarting the source.
@@ -344,6 +351,7 @@ private:
     spec.spawn = std::move(*spawn);
     spec.facts = r.facts();
     r.finish();
+    placed_tls_as_resolved(spec);
     if (r.values_parsed() && !spec.placement.empty() &&
         spec.facts.process_local)
       r.error("placement",
@@ -359,6 +367,34 @@ private:
         spec.dead_letter_channel = expand_env(dl.Scalar()).value_or("");
     }
     return spec;
+  }
+
+  /// The directory of `file`, ending in '/': relative TLS paths of the
+  /// file are taken from there (not from the current directory, which
+  /// differs between shells, services and reloads).
+  static std::string directory_of(const std::string& file) {
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(file, ec).parent_path();
+    if (ec || dir.empty()) return {};
+    auto out = dir.lexically_normal().string();
+    if (out.back() != '/') out += '/';
+    return out;
+  }
+
+  /// A placed sink is parsed again on its node, from the YAML sent: with
+  /// its TLS files as resolved here, not from the node's directory.
+  static void placed_tls_as_resolved(component_spec& spec) {
+    const auto& sec = spec.facts.security;
+    if (spec.yaml.empty() || !sec.tls()) return;
+    auto copy = YAML::Load(spec.yaml);
+    auto tls = copy["tls"];
+    if (!tls.IsMap()) return;
+    tls["certificate"] = sec.certificate;
+    tls["key"] = sec.key;
+    tls["ca_file"] = sec.ca_file;
+    YAML::Emitter out;
+    out << copy;
+    spec.yaml = out.c_str();
   }
 
   /// A sink's `replicas` and `placement` (the nodes it runs on).
@@ -474,6 +510,7 @@ private:
   std::string_view text_;
   error_list& errors_;
   probe_scope probe_;
+  std::string base_; ///< the file's directory (see directory_of)
 };
 
 } // namespace flumen::detail

@@ -90,6 +90,71 @@ const agent_spec* topology::find(const std::string& agent_name) const {
   return nullptr;
 }
 
+namespace {
+
+/// What a user with a Flume properties file should do.
+// When `flumen import` exists (issue 21), this becomes: "run `flumen
+// import FILE` to convert it".
+std::string flume_file_advice() {
+  return "write it as one; Flume's option names map to flumen's as "
+         "docs/reference/topology.md#from-a-flume-properties-file lists";
+}
+
+bool blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f';
+}
+
+} // namespace
+
+std::optional<flume_line> flume_properties_line(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3); // a BOM
+  bool first = true;
+  int number = 0;
+  for (std::size_t pos = 0; pos < text.size();) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    auto line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++number;
+    std::size_t i = 0;
+    while (i < line.size() && blank(line[i]))
+      ++i;
+    if (i == line.size() || line[i] == '#' || line[i] == '!') continue;
+    // A property: a dotted key (`a1.sources`, `a1.channels.c1.type`), then
+    // `=`, `:` or blanks, then its value (Java's properties syntax).
+    auto key_end = i;
+    while (key_end < line.size() && !blank(line[key_end]) &&
+           line[key_end] != '=' && line[key_end] != ':')
+      ++key_end;
+    auto key = line.substr(i, key_end - i);
+    auto dot = key.find('.');
+    bool property = dot != std::string_view::npos && dot > 0 &&
+                    key_end < line.size() &&
+                    std::all_of(key.begin(), key.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) ||
+                             c == '.' || c == '_' || c == '-';
+                    });
+    // The file must start as one: a YAML topology starts with `agents:`
+    // or `nodes:` (or a comment, `---`, `%YAML`).
+    if (first && !property) return std::nullopt;
+    first = false;
+    if (!property) continue;
+    // Flume's agent declaration and components: `AGENT.sources = ...`,
+    // `AGENT.sinks.k1.type = ...`.
+    auto rest = key.substr(dot + 1);
+    auto kind = rest.substr(0, rest.find('.'));
+    if (kind == "sources" || kind == "channels" || kind == "sinks" ||
+        kind == "sinkgroups") {
+      auto shown = line.substr(i);
+      while (!shown.empty() && blank(shown.back()))
+        shown.remove_suffix(1);
+      if (shown.size() > 80) shown = shown.substr(0, 80);
+      return flume_line{number, static_cast<int>(i) + 1, std::string{shown}};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> missing_agent(const topology& topo,
                                           const std::string& name) {
   if (topo.find(name)) return std::nullopt;
@@ -184,6 +249,17 @@ load_result load_topology_text(const std::string& text, const std::string& file,
                                const registry& reg, const probe_scope& probe) {
   load_result res;
   res.topo.file = file;
+  // Flume's own agent files are what most users have: say what this is,
+  // rather than "expected a mapping with key 'agents'".
+  if (auto line = flume_properties_line(text)) {
+    res.errors.push_back({{file, line->number, line->column},
+                          "",
+                          "this is a Flume properties file ('" + line->text +
+                              "'), and flumen reads YAML topologies "
+                              "(docs/reference/topology.md): " +
+                              flume_file_advice()});
+    return res;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

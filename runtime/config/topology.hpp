@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/config/config.hpp"
@@ -154,6 +155,21 @@ load_result load_topology(const std::string& file, const registry& reg,
 load_result load_topology_text(const std::string& text, const std::string& file,
                                const registry& reg,
                                const probe_scope& probe = {});
+
+/// A line of a Flume agent properties file (`a1.sources = r1`): where it
+/// is (1-based) and its text.
+struct flume_line {
+  int number = 0;
+  int column = 0;
+  std::string text;
+};
+
+/// The first line naming Flume components (`a1.sources = r1`,
+/// `a1.channels.c1.type = memory`) when `text` is a Java properties file
+/// (its first line that is no comment is `dotted.key = value`); nullopt for
+/// anything else, a YAML topology included. `load_topology` reports such a
+/// file as what it is.
+std::optional<flume_line> flume_properties_line(std::string_view text);
 
 /// The error for `--agent NAME` when `topo` has no agent of that name:
 /// `FILE:LINE:COL: agents: no agent named 'colector' (did you mean

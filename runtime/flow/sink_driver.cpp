@@ -317,8 +317,9 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
   if (n_retry == 0) return;
   // The sink waits before taking again.
   st.metrics->events_rolled_back.fetch_add(n_retry, std::memory_order_relaxed);
-  auto delay =
-      jittered(st, st.backoff.on_failure(backoff_policy::clock::now()));
+  // The actor system's clock (virtual on CAF's test coordinator), as the
+  // delayed tick below.
+  auto delay = jittered(st, st.backoff.on_failure(self->clock().now()));
   spdlog::warn("{}: {} of {} events not delivered ({}); retrying in {} ms",
                st.metrics->name, n_retry, s.count, s.report.reason,
                delay.count());

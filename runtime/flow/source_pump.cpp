@@ -16,8 +16,9 @@ namespace flumen {
 
 using done_atom = caf::atom_constant<caf::atom("done")>;
 
-source_pump::source_pump(std::size_t max_inflight)
-    : max_inflight_(max_inflight == 0 ? 1 : max_inflight) {
+source_pump::source_pump(std::size_t max_inflight, std::shared_ptr<clock> time)
+    : max_inflight_(max_inflight == 0 ? 1 : max_inflight),
+      time_(time ? std::move(time) : real_clock()) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -42,7 +43,8 @@ uint64_t source_pump::emit_numbered(batch&& events) {
   metrics_->events_received.fetch_add(events.size(), std::memory_order_relaxed);
   {
     std::unique_lock guard{mtx_};
-    cv_.wait(guard, [this] { return inflight_ < max_inflight_ || aborted(); });
+    time_->wait(guard, cv_,
+                [this] { return inflight_ < max_inflight_ || aborted(); });
     if (aborted()) {
       // Read from outside and never accepted: counted, never silent.
       metrics_->events_undelivered.fetch_add(events.size(),
@@ -78,7 +80,8 @@ void source_pump::accepted(uint64_t number) {
 
 bool source_pump::wait_accepted(uint64_t number) {
   std::unique_lock guard{mtx_};
-  cv_.wait(guard, [&] { return accepted_below_.load() > number || aborted(); });
+  time_->wait(guard, cv_,
+              [&] { return accepted_below_.load() > number || aborted(); });
   return accepted_below_.load() > number;
 }
 
@@ -92,7 +95,7 @@ void source_pump::release() {
 
 bool source_pump::sleep_for(std::chrono::milliseconds d) {
   pollfd p{wake_fd_, POLLIN, 0};
-  ::poll(&p, 1, static_cast<int>(d.count()));
+  time_->poll(&p, 1, time_->now() + d);
   return !stopping() && !aborted();
 }
 
@@ -253,11 +256,11 @@ void put_downstream(source_actor* self, batch events) {
 caf::behavior source(source_actor* self, reader_fn reader,
                      caf::actor downstream,
                      std::shared_ptr<component_metrics> metrics,
-                     std::size_t max_inflight) {
+                     std::size_t max_inflight, std::shared_ptr<clock> time) {
   auto& st = self->state;
   st.downstream = std::move(downstream);
   st.metrics = metrics;
-  st.pump = std::make_shared<source_pump>(max_inflight);
+  st.pump = std::make_shared<source_pump>(max_inflight, std::move(time));
   st.pump->bind(caf::actor_cast<caf::actor>(self), metrics);
   st.metrics->set_state(component_state::running);
   // Without its downstream (router or channel) a source can only lose what
@@ -299,6 +302,11 @@ caf::behavior source(source_actor* self, reader_fn reader,
       [self](retry_put_atom, batch& events, uint64_t number, unsigned attempt) {
         send_put(self, std::move(events), number, attempt);
       },
+      [](tick_atom) {
+        // A round trip: answered after everything the source got before
+        // (a test orders its checks with it).
+        return ok_atom::value;
+      },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
         st.stopping = true;
@@ -315,11 +323,11 @@ caf::behavior source(source_actor* self, reader_fn reader,
 caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
                         caf::actor downstream,
                         std::shared_ptr<component_metrics> metrics,
-                        std::size_t max_inflight) {
+                        std::size_t max_inflight, std::shared_ptr<clock> time) {
   // Detached: the actor may block briefly joining its reader thread.
   return sys.spawn<caf::detached>(source, std::move(reader),
                                   std::move(downstream), std::move(metrics),
-                                  max_inflight);
+                                  max_inflight, std::move(time));
 }
 
 } // namespace flumen

@@ -11,6 +11,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "runtime/core/clock.hpp"
 #include "runtime/core/event.hpp"
 #include "runtime/core/metrics.hpp"
 
@@ -24,7 +25,10 @@ namespace flumen {
 /// window slot when the batch was accepted.
 class source_pump {
 public:
-  explicit source_pump(std::size_t max_inflight);
+  /// The reader waits (a full window, `wait_accepted`, `sleep_for`) on
+  /// `time` (null: the real clock).
+  explicit source_pump(std::size_t max_inflight,
+                       std::shared_ptr<clock> time = nullptr);
   ~source_pump();
 
   source_pump(const source_pump&) = delete;
@@ -49,6 +53,9 @@ public:
 
   /// Sleeps up to `d`; returns early (false) on stop or abort.
   bool sleep_for(std::chrono::milliseconds d);
+
+  /// The clock the pump waits on (the reader's).
+  clock& time() { return *time_; }
 
   component_metrics& metrics() { return *metrics_; }
 
@@ -82,6 +89,7 @@ private:
   void wake();
 
   std::size_t max_inflight_;
+  std::shared_ptr<clock> time_;
   std::size_t inflight_ = 0;
   std::atomic<uint64_t> emitted_{0};
   uint64_t batches_emitted_ = 0;
@@ -104,10 +112,14 @@ using reader_fn = std::function<void(source_pump&)>;
 /// it emits to `downstream`, at most `max_inflight` batches at a time. A
 /// batch the channel refuses (too large for it, channel gone) is counted in
 /// `events_dropped` and logged. Answers
-/// `stop_atom` once the reader returned and every batch was accepted.
+/// `stop_atom` once the reader returned and every batch was accepted, and
+/// `tick_atom` (ok) at once: a round trip. The
+/// pump waits on `time` (null: the real clock), which should be the
+/// reader's.
 caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
                         caf::actor downstream,
                         std::shared_ptr<component_metrics> metrics,
-                        std::size_t max_inflight = 4);
+                        std::size_t max_inflight = 4,
+                        std::shared_ptr<clock> time = nullptr);
 
 } // namespace flumen

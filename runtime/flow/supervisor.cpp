@@ -45,7 +45,8 @@ void on_failure(supervisor_actor* self, std::size_t i, const std::string& why);
 
 void start_child(supervisor_actor* self, std::size_t i) {
   auto& c = self->state.children.at(i);
-  c.started = backoff_policy::clock::now();
+  // The actor system's clock: virtual on CAF's test coordinator.
+  c.started = self->clock().now();
   c.spec.metrics->set_state(component_state::starting);
   std::string why = "start returned no actor";
   try {
@@ -74,7 +75,7 @@ void start_child(supervisor_actor* self, std::size_t i) {
 void on_failure(supervisor_actor* self, std::size_t i, const std::string& why) {
   auto& st = self->state;
   auto& c = st.children.at(i);
-  auto now = backoff_policy::clock::now();
+  auto now = self->clock().now();
   if (now - c.started >= st.limit.window) c.failures = 0;
   if (c.failures >= st.limit.max_restarts) {
     c.spec.metrics->set_state(component_state::failed, why);

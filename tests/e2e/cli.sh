@@ -66,10 +66,52 @@ once.yaml:10:97: agents.a1.sinks.k1.on_permanent_error: must be one of: drop, de
 once.yaml:11:35: agents.a1.sinks.k2.channel: expected a string
 5 errors in once.yaml
 OUT
+# A Flume properties file is named as one, by every command that loads a
+# topology (it was "expected a mapping with key 'agents'").
+cat >"$WORK/flume.conf" <<'CONF'
+# Flume's tutorial agent
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.port = 44444
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+CONF
+for cmd in validate run graph; do
+  set +e
+  "$FLUMEN" $cmd "$WORK/flume.conf" >"$WORK/out" 2>&1
+  code=$?
+  set -e
+  [[ $code -eq 1 ]] || fail "$cmd flume.conf: exit $code"
+  grep -qF "flume.conf:2:1: this is a Flume properties file ('a1.sources = r1'), and flumen reads YAML topologies (docs/reference/topology.md)" "$WORK/out" \
+    || fail "$cmd flume.conf: $(cat "$WORK/out")"
+done
 # validate runs nothing: no port was opened, no broker started.
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" | matches "digraph" || fail "graph dot"
 "$FLUMEN" graph "$ROOT/topologies/quickstart.yaml" --format mermaid | matches "flowchart LR" \
   || fail "graph mermaid"
+# A chain draws connected: the edge's hop sink to the collector's hop
+# source (it drew two unconnected boxes), in both formats; --agent draws
+# one agent and its hop peers; placed replicas go to their nodes.
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" >"$WORK/out" || fail "graph chain"
+grep -qxF '  edge_sinks_forward -> collector_sources_upstream [style=dashed, label="127.0.0.1:4545"];' "$WORK/out" \
+  || fail "chain not connected: $(cat "$WORK/out")"
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" --format mermaid --agent collector >"$WORK/out" || fail "graph --agent"
+grep -qxF '  edge_sinks_forward -.->|"127.0.0.1:4545"| collector_sources_upstream' "$WORK/out" \
+  || fail "mermaid chain: $(cat "$WORK/out")"
+"$FLUMEN" graph "$ROOT/topologies/nodes.yaml" >"$WORK/out" || fail "graph nodes"
+grep -qxF '  a1_sinks_kafka -> n2_node [style=bold, label="replicas 2, 4"];' "$WORK/out" \
+  || fail "placement: $(cat "$WORK/out")"
+set +e
+"$FLUMEN" graph "$ROOT/topologies/chain.yaml" --agent colector >"$WORK/out" 2>&1
+code=$?
+set -e
+[[ $code -eq 1 ]] && grep -qE "chain.yaml:[0-9]+:3: agents: no agent named 'colector' \(did you mean 'collector'\?\)" "$WORK/out" \
+  || fail "graph --agent colector: $code $(cat "$WORK/out")"
 # Several agents and no --agent: a clear refusal.
 cat >"$WORK/two.yaml" <<'YAML'
 agents:

@@ -50,11 +50,13 @@ sed 's/, tls: {certificate: [^}]*}}$/}/' "$WORK/tls.yaml" >"$WORK/open.yaml"
 "$FLUMEN" validate "$WORK/open.yaml" >"$WORK/open.out" 2>&1 && fail "0.0.0.0 without tls validated"
 grep -q "agents.collector.sources.in.bind.*not a loopback address" "$WORK/open.out" \
   || fail "no located error: $(cat "$WORK/open.out")"
-run() { "$FLUMEN" run "$WORK/tls.yaml" --agent "$1" >"$WORK/$1.log" 2>&1 & PIDS+=($!); eval "${1^^}_PID=$!"; }
+run() { "$FLUMEN" run "$WORK/tls.yaml" --agent "$@" >"$WORK/$1.log" 2>&1 & PIDS+=($!); eval "${1^^}_PID=$!"; }
 run collector
 wait_for 20 grep -q "listening on 0.0.0.0:$HOP (mutual TLS)" "$WORK/collector.log" \
   || fail "collector: $(cat "$WORK/collector.log")"
-run edge; run evil; run plain
+# The refused agents' lines never leave: their stop need not wait the
+# default 30 s for them.
+run edge; run evil --shutdown-timeout 2s; run plain --shutdown-timeout 2s
 wait_for 20 nc -z 127.0.0.1 "$NC" || fail "edge not listening"
 wait_for 20 nc -z 127.0.0.1 "$NC_EVIL" || fail "evil not listening"
 wait_for 20 nc -z 127.0.0.1 "$NC_PLAIN" || fail "plain not listening"

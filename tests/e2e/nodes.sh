@@ -182,7 +182,7 @@ NODE1_PORT=$Q1 NODE2_PORT=$Q2 NETCAT_PORT=$QNC KAFKA=$K2 "$FLUMEN" run "$ROOT/to
   >"$WORK/shipped.log" 2>&1 & PIDS+=($!); SA=$!
 wait_for 20 nc -z 127.0.0.1 "$QNC" || fail "shipped agent: $(cat "$WORK/shipped.log")"
 seq 1 1000 | nc -N 127.0.0.1 "$QNC"
-shipped_all() { [[ $(kcat -C -b "$K2" -t logs -e -q 2>/dev/null | sort -u | wc -l) -ge 1000 ]]; }
+shipped_all() { [[ $(kcat -C -b "$K2" -t logs -e -q "${KCAT_TO_END[@]}" 2>/dev/null | sort -u | wc -l) -ge 1000 ]]; }
 wait_for 60 shipped_all || fail "nodes.yaml: lines missing"
 [[ $(grep -c "running on node n[12]" "$WORK/shipped.log") -eq 4 ]] || fail "nodes.yaml: $(grep running "$WORK/shipped.log")"
 # Nodes stopped while their agent runs: each ends within its 20 s bound

@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 start_broker --topic log_topic:16
 KAFKA=$BOOTSTRAP "$FLUMEN" run "$ROOT/topologies/quickstart.yaml" --exit-on-eof \
   <"$ROOT/topologies/quickstart.log" 2>"$WORK/agent.log" || fail "run failed: $(cat "$WORK/agent.log")"
-kcat -C -b "$BOOTSTRAP" -t log_topic -e -q -f '%h|%s\n' >"$WORK/records"
+kcat -C -b "$BOOTSTRAP" -t log_topic -e -q -f '%h|%s\n' "${KCAT_TO_END[@]}" >"$WORK/records"
 [[ $(wc -l <"$WORK/records") -eq 3 ]] || fail "expected 3 records, got: $(cat "$WORK/records")"
 for n in 1 2 3; do
   line=$(grep "|2021-09-01 14:0$((n - 1)):00: log$n\$" "$WORK/records") \

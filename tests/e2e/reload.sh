@@ -141,7 +141,7 @@ seq 1 "$M" | diff -q - "$WORK/side" >/dev/null \
 ((M < LINES)) || fail "c2 got every line: it was not removed under load"
 # (b) took effect: the last lines carry the header.
 last_has_header() {
-  kcat -C -b "$BOOTSTRAP" -t logs -e -q -f '%h %s\n' 2>/dev/null >"$WORK/with_headers"
+  kcat -C -b "$BOOTSTRAP" -t logs -e -q -f '%h %s\n' "${KCAT_TO_END[@]}" 2>/dev/null >"$WORK/with_headers"
   grep -q "stage=b $LINES\$" "$WORK/with_headers"
 }
 wait_for 20 last_has_header \

@@ -1,10 +1,10 @@
-// The hop protocol (runtime/dist/hop.hpp) between two real processes: this test's
-// own actor system (configured like flumen's, so app identifiers and message
-// types match) and a `flumen run` child with a hop source. Every message of
-// the protocol and each of its answers: hello (accepted, another version,
-// the lowest unsettled number), hop (accepted, resent, malformed, too large,
-// busy, without a hello, a sender's window full), max_connections, and the
-// child's exit after SIGTERM. A hop names its batch by its first event's
+// The hop protocol (runtime/dist/hop.hpp) between two real processes: this
+// test's own actor system (configured like flumen's, so app identifiers and
+// message types match) and a `flumen run` child with a hop source. Every
+// message of the protocol and each of its answers: hello (accepted, another
+// version, the lowest unsettled number), hop (accepted, resent, malformed, too
+// large, busy, without a hello, a sender's window full), max_connections, and
+// the child's exit after SIGTERM. A hop names its batch by its first event's
 // number (runtime/dist/hop.hpp). The child's counter lines (--stats-interval)
 // and log lines are checked from its stderr, captured to a file.
 
@@ -41,8 +41,11 @@
 #include "runtime/agent/agent.hpp"
 #include "runtime/core/event.hpp"
 #include "runtime/dist/hop.hpp"
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/flow/protocol.hpp"
+#include "runtime/wire/hop_wire.hpp"
+#include "tests/support/ports.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/text_edit.hpp"
 #include "tests/support/wait.hpp"
 
 #ifndef FLUMEN_BINARY
@@ -51,6 +54,8 @@
 
 using namespace flumen;
 using namespace std::chrono_literals;
+using flumen::test::free_port;
+using flumen::test::replace_all;
 using flumen::test::wait_until;
 using hop::hello_atom;
 using hop::hop_atom;
@@ -58,20 +63,6 @@ using hop::hop_atom;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A loopback TCP port that was free a moment ago (bound to port 0).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in{p, std::ios::binary};
@@ -203,14 +194,6 @@ std::string empty_events_bomb() {
   return out + z;
 }
 
-std::string replace_all(std::string text, const std::string& from,
-                        const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos;
-       pos = text.find(from, pos + to.size()))
-    text.replace(pos, from.size(), to);
-  return text;
-}
-
 class hop_protocol : public ::testing::Test {
 protected:
   hop_protocol() {
@@ -219,9 +202,6 @@ protected:
   }
 
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "hop_protocol.XXXXXX");
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     out_ = dir_ / "out";
     log_ = dir_ / "flumen.log";
     port_ = free_port();
@@ -238,8 +218,6 @@ protected:
     if (HasFailure())
       std::cerr << "---- flumen's log (" << log_ << ") ----\n"
                 << read_file(log_) << "---- end of log ----\n";
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   /// Starts `flumen run` on `topology` (PORT, OUT filled in) and connects to
@@ -434,7 +412,7 @@ protected:
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   caf::actor source_; ///< the child's hop source (a proxy)
-  fs::path dir_;
+  test::temp_dir dir_{"hop_protocol"};
   fs::path out_;
   fs::path log_;
   uint16_t port_ = 0;
@@ -596,7 +574,8 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
   EXPECT_EQ(counter(src, "received"), 7u) << src;
 }
 
-// What runtime/dist/hop.hpp promises: a refused batch is answered with an error.
+// What runtime/dist/hop.hpp promises: a refused batch is answered with an
+// error.
 TEST_F(hop_protocol, a_malformed_buffer_is_answered_malformed_batch) {
   ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
   caf::scoped_actor self{*sys_};

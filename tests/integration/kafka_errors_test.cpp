@@ -51,27 +51,7 @@ constexpr int16_t produce_api_key = 0;
 
 constexpr int brokers = 3; // the fixture's cluster: ids 1..3
 
-// `text` with each placeholder replaced by its value.
-std::string
-fill(std::string text,
-     std::initializer_list<std::pair<std::string, std::string>> values) {
-  for (auto& [from, to] : values)
-    text = replace_all(std::move(text), from, to);
-  return text;
-}
-
-// Checks `pred` every few milliseconds for `how_long` and returns false as
-// soon as it fails once: an invariant that must hold over a time window
-// (e.g. "nothing commits while the errors last"), not a sleep.
-template <class Pred>
-bool holds_for(Pred pred, std::chrono::milliseconds how_long) {
-  auto until = steady::now() + how_long;
-  while (steady::now() < until) {
-    if (!pred()) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
+using test::fill;
 
 // The producers the Kafka sinks create, by sink name, while it lives; the
 // observer is reset on destruction (also when an assertion ends the test).
@@ -207,16 +187,16 @@ agents:
       15s))
       << k1.summary();
   // While the errors last: nothing commits, nothing is dropped, the sink
-  // stays degraded and names the error.
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.events_committed.load() == 0 &&
-               k1.events_dropped.load() == 0 &&
-               k1.events_dead_lettered.load() == 0 &&
-               k1.current_state() == component_state::degraded;
-      },
-      2s))
+  // stays degraded and names the error; proven once every event was
+  // refused again after the first refusal (the counters only grow).
+  auto first = k1.events_rolled_back.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.events_rolled_back.load() >= first + count; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dropped.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dead_lettered.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.current_state(), component_state::degraded) << k1.summary();
   EXPECT_GT(k1.events_taken.load(), 0u);
   EXPECT_NE(k1.reason().find("Topic authorization failed"), std::string::npos)
       << "reason: " << k1.reason();
@@ -307,13 +287,14 @@ agents:
       },
       10s))
       << k1.summary();
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.events_committed.load() == 0 &&
-               k1.events_dropped.load() == chosen;
-      },
-      1500ms))
+  // Every line refused again after the first refusal: still nothing
+  // committed, and no line dropped (the counters only grow).
+  auto first = k1.events_rolled_back.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.events_rolled_back.load() >= first + lines; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
+  EXPECT_EQ(k1.events_dropped.load(), chosen) << k1.summary();
   rd_kafka_mock_clear_request_errors(mock(), produce_api_key);
   ASSERT_TRUE(test::wait_until(
       [&] { return k1.events_committed.load() >= lines; }, 15s))
@@ -699,13 +680,14 @@ agents:
   auto& k1 = sink();
   ASSERT_TRUE(test::wait_until([&] { return k1.events_taken.load() > 0; }, 10s))
       << k1.summary();
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.current_state() == component_state::connecting &&
-               k1.events_committed.load() == 0;
-      },
-      3s))
+  // Still `connecting`, nothing committed, after two more failed attempts
+  // to connect (librdkafka reports each; counters only grow).
+  auto tried = k1.connection_failures.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.connection_failures.load() >= tried + 2; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.current_state(), component_state::connecting) << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
   EXPECT_NE(k1.reason().find(std::to_string(dead_port)), std::string::npos)
       << "reason: " << k1.reason();
   EXPECT_EQ(k1.events_dropped.load(), 0u);
@@ -756,13 +738,14 @@ agents:
   auto& k1 = sink();
   ASSERT_TRUE(test::wait_until([&] { return k1.events_taken.load() > 0; }, 10s))
       << k1.summary();
-  EXPECT_TRUE(holds_for(
-      [&] {
-        return k1.current_state() == component_state::connecting &&
-               k1.events_committed.load() == 0;
-      },
-      2s))
+  // Still `connecting`, nothing committed, after two more failed attempts
+  // to connect (counters only grow).
+  auto tried = k1.connection_failures.load();
+  ASSERT_TRUE(test::wait_until(
+      [&] { return k1.connection_failures.load() >= tried + 2; }, 15s))
       << k1.summary();
+  EXPECT_EQ(k1.current_state(), component_state::connecting) << k1.summary();
+  EXPECT_EQ(k1.events_committed.load(), 0u) << k1.summary();
   EXPECT_EQ(readiness("a1", metrics_).status, 503)
       << readiness("a1", metrics_).body;
   for (int id = 1; id <= brokers; ++id)

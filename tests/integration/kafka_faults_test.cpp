@@ -61,14 +61,7 @@ private:
   std::jthread thread_; // last: stopped and joined before peak_ goes
 };
 
-// `text` with each placeholder replaced by its value.
-std::string
-fill(std::string text,
-     std::initializer_list<std::pair<std::string, std::string>> values) {
-  for (auto& [from, to] : values)
-    text = replace_all(std::move(text), from, to);
-  return text;
-}
+using test::fill;
 
 class faults : public test::pipeline {
 protected:

@@ -3,11 +3,6 @@
 // The integration tests' fixture: an actor system, librdkafka's in-process
 // Kafka cluster, and a topology loaded from YAML text and started.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,55 +15,18 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "actors/sinks/embedded_kafka.hpp"
 #include "actors/builtin.hpp"
+#include "actors/sinks/embedded_kafka.hpp"
 #include "runtime/agent/agent.hpp"
-#include "runtime/core/metrics.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/config/topology.hpp"
+#include "runtime/core/metrics.hpp"
 #include "tests/support/kafka.hpp"
+#include "tests/support/netcat.hpp"
+#include "tests/support/ports.hpp"
+#include "tests/support/text_edit.hpp"
 
 namespace flumen::test {
-
-/// `text` with every `from` replaced by `to`.
-inline std::string replace_all(std::string text, const std::string& from,
-                               const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos;
-       pos = text.find(from, pos + to.size()))
-    text.replace(pos, from.size(), to);
-  return text;
-}
-
-/// A loopback TCP port that was free a moment ago.
-inline uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A socket connected to loopback `port`, retrying for about 2 s while the
-/// listener starts; -1 if it never accepts.
-inline int connect_to(uint16_t port) {
-  using namespace std::chrono_literals;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  for (int i = 0; i < 400; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
-      return fd;
-    ::close(fd);
-    std::this_thread::sleep_for(5ms); // the listener is starting
-  }
-  return -1;
-}
 
 /// An actor system, a 3-broker in-process Kafka cluster, and one agent
 /// started from topology text.

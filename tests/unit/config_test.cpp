@@ -2,6 +2,7 @@
 #include "runtime/core/event.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
@@ -506,6 +507,22 @@ TEST_F(reader_test, a_failed_value_of_a_nested_mapping_fails_its_key) {
   r.finish();
   EXPECT_EQ(errs(), strs{"t.yaml:2:20: agents.a1.sinks.k1.tls.certificate: "
                          "expected a string"});
+}
+
+TEST(relative_paths, are_resolved_from_the_base_and_say_from_what) {
+  EXPECT_EQ(resolve_path("certs/a.pem", "/etc/flumen/"),
+            "/etc/flumen/certs/a.pem");
+  EXPECT_EQ(resolve_path("./certs/../a.pem", "/etc/flumen/"),
+            "/etc/flumen/a.pem");
+  EXPECT_EQ(resolve_path("/abs/a.pem", "/etc/flumen/"), "/abs/a.pem");
+  EXPECT_EQ(resolve_path("certs/a.pem", ""), "certs/a.pem");
+  EXPECT_EQ(describe_path("/abs/a.pem", "/etc/flumen/"), "'/abs/a.pem'");
+  EXPECT_EQ(describe_path("certs/a.pem", "/etc/flumen/"),
+            "'certs/a.pem' (relative to /etc/flumen/, the topology file's "
+            "directory)");
+  auto cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(describe_path("certs/a.pem", ""),
+            "'certs/a.pem' (relative to the current directory, " + cwd + "/)");
 }
 
 TEST(option_reader, paths) {

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "actors/channels/filelog/log_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;
@@ -20,12 +21,6 @@ namespace {
 
 class file_channel : public actor_test {
 protected:
-  file_channel() {
-    dir_ = fs::temp_directory_path() /
-           ("flumen-fc-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
   ~file_channel() override {
     // Channels end first: a running journal deletes committed segments,
     // and a removal racing with that throws.
@@ -34,8 +29,7 @@ protected:
       caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
       self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
     }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    tmp_.remove();
   }
 
   channels::file_config config(std::size_t capacity = 1000,
@@ -69,7 +63,8 @@ protected:
     ASSERT_TRUE(down);
   }
 
-  fs::path dir_;
+  temp_dir tmp_{"flumen-fc"};
+  fs::path dir_ = tmp_.path();
   std::vector<caf::actor> channels_;
   int starts_ = 0;
   std::shared_ptr<component_metrics> metrics_;

@@ -28,6 +28,7 @@
 #include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/record.hpp"
 #include "actors/channels/filelog/tools.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace flumen;
@@ -92,17 +93,9 @@ extern "C" int close(int fd) {
 namespace {
 
 struct filelog_faults : ::testing::Test {
-  std::string dir;
-  void SetUp() override {
-    dir = (std::filesystem::temp_directory_path() /
-           ("flumen_faults_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-              .string();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    shim::reset();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
+  flumen::test::temp_dir tmp_{"flumen_faults"};
+  std::string dir = tmp_.string();
+  void SetUp() override { shim::reset(); }
 
   static batch numbered(int from, int n) {
     batch out;

@@ -29,6 +29,7 @@
 #include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/record.hpp"
 #include "actors/channels/filelog/tools.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace flumen;
@@ -284,11 +285,8 @@ TEST(filelog_ack, slots_round_trip_and_the_newer_valid_one_wins) {
 }
 
 TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("flumen_ack_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  flumen::test::temp_dir dir{"flumen_ack"};
   auto path = (dir / "ack").string();
-  std::filesystem::remove(path);
   {
     ack_file a{path};
     EXPECT_FALSE(a.loaded());
@@ -315,7 +313,6 @@ TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
   EXPECT_EQ(a.loaded()->committed.below, 30u);
   a.store({35, {}});
   EXPECT_EQ(ack_file{path}.loaded()->committed.below, 35u);
-  std::filesystem::remove_all(dir);
 }
 
 // -- a directory: writer and recovery -------------------------------------
@@ -323,16 +320,8 @@ TEST(filelog_ack, a_file_alternates_slots_and_reopens_at_the_last_value) {
 namespace {
 
 struct filelog_dir : ::testing::Test {
-  std::string dir;
-  void SetUp() override {
-    dir = (std::filesystem::temp_directory_path() /
-           ("flumen_filelog_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-              .string();
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
+  flumen::test::temp_dir tmp_{"flumen_filelog"};
+  std::string dir = tmp_.string();
 
   /// Every pending event of a recovery, read back from `from` on.
   batch replay(const recovery& r) {

@@ -1,6 +1,6 @@
 // Validation of the hop source and sink options and of their link security
-// (runtime/config/link_security.hpp), through the loader with the builtin types.
-// Here and not in config_tests: the hop parsers live in flumen_actors.
+// (runtime/config/link_security.hpp), through the loader with the builtin
+// types. Here and not in config_tests: the hop parsers live in flumen_actors.
 
 #include <cstdlib>
 #include <filesystem>
@@ -14,8 +14,11 @@
 #include "runtime/config/link_security.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/config/topology.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/text_edit.hpp"
 
 using namespace flumen;
+using namespace flumen::test;
 
 namespace {
 
@@ -47,15 +50,6 @@ const std::string chain = R"(agents:
     sinks:
       drop: {type: "null", channel: c2}
 )";
-
-/// `text` with its first `from` replaced by `to`.
-std::string edit(std::string text, const std::string& from,
-                 const std::string& to) {
-  auto pos = text.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) text.replace(pos, from.size(), to);
-  return text;
-}
 
 /// Lines added to the sink `out` (at its option indentation).
 std::string sink_with(const std::string& lines) {
@@ -105,18 +99,8 @@ void expect_one_error(const std::string& text, const std::string& path,
 class hop_config : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "flumen-hop-config-XXXXXX")
-            .string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     for (auto name : {"ca.pem", "cert.pem", "key.pem", "other-cert.pem"})
       std::ofstream{dir_ / name} << "-----BEGIN PLACEHOLDER-----\n";
-  }
-
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   std::string file(const std::string& name) const {
@@ -130,7 +114,7 @@ protected:
            ", key: " + file("key.pem") + ", ca_file: " + file(ca) + "}\n";
   }
 
-  std::filesystem::path dir_;
+  temp_dir dir_{"flumen-hop-config"};
 };
 
 } // namespace

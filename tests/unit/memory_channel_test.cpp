@@ -1,3 +1,7 @@
+// The memory channel on virtual time (CAF's test coordinator): a held put
+// or take is held while every actor runs and time moves on, keep_alive and
+// transaction_timeout expire exactly when virtual time reaches them.
+
 #include "actors/channels/memory.hpp"
 
 #include "tests/unit/actor_test_support.hpp"
@@ -7,7 +11,12 @@ using namespace flumen::test;
 
 namespace {
 
-using memory_channel = actor_test;
+struct memory_channel : virtual_actor_test {
+  /// Close; a default (empty) error means closed.
+  caf::error close_channel(caf::scoped_actor& who, const caf::actor& ch) {
+    return request_ok(who, 5s, ch, close_atom::value);
+  }
+};
 
 std::shared_ptr<component_metrics> channel_metrics(metrics_registry& r) {
   return r.find("a1.channels.c1");
@@ -66,13 +75,15 @@ TEST_F(memory_channel, take_with_max_bytes_is_cut_by_bytes_one_event_at_least) {
   ASSERT_FALSE(put(self, ch, events));
   auto take_bytes = [&](uint64_t max_bytes) {
     std::vector<std::size_t> sizes;
-    self->request(ch, 5s, take_atom::value, uint32_t{100}, max_bytes)
-        .receive(
-            [&](txn_id, const batch& got) {
-              for (auto& e : got)
-                sizes.push_back(e.body.size());
-            },
-            [&](caf::error& err) { ADD_FAILURE() << to_string(err); });
+    auto h = self->request(ch, caf::infinite, take_atom::value, uint32_t{100},
+                           max_bytes);
+    EXPECT_TRUE(answer(
+        self, h.id(), 5s,
+        [&](txn_id, const batch& got) {
+          for (auto& e : got)
+            sizes.push_back(e.body.size());
+        },
+        [&](caf::error& err) { ADD_FAILURE() << to_string(err); }));
     return sizes;
   };
   // Each event counts event_overhead more than its body.
@@ -209,9 +220,8 @@ TEST_F(memory_channel, a_commit_puts_named_events_back_at_the_head_in_order) {
   ASSERT_TRUE(t1 && t2);
   // The first transaction's events 1 and 3 failed for a passing reason;
   // the second rolls back (taken after them).
-  caf::error err;
-  self->request(ch, 5s, commit_atom::value, t1->id, std::vector<uint32_t>{1, 3})
-      .receive([](ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
+  auto err = request_ok(self, 5s, ch, commit_atom::value, t1->id,
+                        std::vector<uint32_t>{1, 3});
   ASSERT_FALSE(err) << sys.render(err);
   ASSERT_FALSE(rollback(self, ch, t2->id));
   auto again = take(self, ch, 10);
@@ -301,18 +311,15 @@ TEST_F(memory_channel, commit_and_rollback_of_an_unknown_txn_are_errors) {
 TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
   auto ch = channel(channel_config(10, 10, 10s));
   self->send(ch, take_atom::value, uint32_t{10});
-  bool early = false;
-  self->receive([&](txn_id, batch&) { early = true; },
-                caf::after(200ms) >> [] {});
-  EXPECT_FALSE(early) << "an empty channel must hold the take";
+  // Held for all of its keep_alive but the last millisecond.
+  EXPECT_FALSE(receive_within(self, 9999ms, [&](txn_id, batch&) {}))
+      << "an empty channel must hold the take";
   caf::scoped_actor producer{sys};
   ASSERT_FALSE(put(producer, ch, numbered(0, 2)));
   std::optional<taken> got;
-  self->receive(
-      [&](txn_id id, batch& events) {
-        got = taken{id, events};
-      },
-      caf::after(5s) >> [] {});
+  receive_within(self, 0ms, [&](txn_id id, batch& events) {
+    got = taken{id, events};
+  });
   ASSERT_TRUE(got);
   EXPECT_NE(got->id, 0u);
   EXPECT_EQ(got->events, numbered(0, 2));
@@ -321,9 +328,9 @@ TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
 
 TEST_F(memory_channel, a_take_on_an_empty_channel_times_out_empty) {
   auto ch = channel(channel_config(10, 10, 150ms));
-  auto began = std::chrono::steady_clock::now();
+  auto began = now();
   auto t = take(self, ch, 10);
-  auto waited = std::chrono::steady_clock::now() - began;
+  auto waited = now() - began;
   ASSERT_TRUE(t);
   EXPECT_EQ(t->id, 0u);
   EXPECT_TRUE(t->events.empty());
@@ -343,11 +350,9 @@ TEST_F(memory_channel, a_dead_takers_transaction_rolls_back) {
   auto taker = track(sys.spawn(holding_taker, ch, uint32_t{3},
                                caf::actor_cast<caf::actor>(self)));
   std::optional<taken> held;
-  self->receive(
-      [&](txn_id id, batch& events) {
-        held = taken{id, events};
-      },
-      caf::after(5s) >> [] {});
+  receive_within(self, 5s, [&](txn_id id, batch& events) {
+    held = taken{id, events};
+  });
   ASSERT_TRUE(held);
   EXPECT_EQ(held->events, numbered(0, 3));
   auto m = channel_metrics(registry_);
@@ -374,7 +379,7 @@ TEST_F(memory_channel, a_dead_takers_waiting_take_gets_no_events) {
   caf::anon_send_exit(taker, caf::exit_reason::kill);
   // The channel sees it die (the take may or may not have arrived first).
   self->monitor(taker);
-  self->receive([](caf::down_msg&) {}, caf::after(5s) >> [] {});
+  receive_within(self, 5s, [](caf::down_msg&) {});
   ASSERT_FALSE(put(self, ch, numbered(0, 4)));
   auto t = take(self, ch, 100);
   ASSERT_TRUE(t);
@@ -462,8 +467,11 @@ TEST_F(memory_channel, a_stray_message_or_error_does_not_kill_it) {
   self->send(ch, make_error(errc::delivery_failed, "stray"));
   caf::anon_send(ch, ok_atom::value);
   bool down = false;
-  self->receive([&](caf::down_msg&) { down = true; }, [](caf::error&) {},
-                [](caf::message&) {}, caf::after(100ms) >> [] {});
+  // Every message that comes (errors answering the strays) until none does.
+  while (receive_within(
+      self, 100ms, [&](caf::down_msg&) { down = true; }, [](caf::error&) {},
+      [](caf::message&) {})) {
+  }
   EXPECT_FALSE(down);
   auto t = take(self, ch, 10);
   ASSERT_TRUE(t) << "the channel still serves";
@@ -480,9 +488,8 @@ TEST_F(memory_channel, a_take_never_mixes_returned_and_fresh_events) {
   auto t2 = take(self, ch, 2);
   auto t3 = take(self, ch, 2);
   ASSERT_TRUE(t1 && t2 && t3);
-  caf::error err;
-  self->request(ch, 5s, commit_atom::value, t1->id, std::vector<uint32_t>{1})
-      .receive([](ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
+  auto err = request_ok(self, 5s, ch, commit_atom::value, t1->id,
+                        std::vector<uint32_t>{1});
   ASSERT_FALSE(err);
   auto t4 = take(self, ch, 10); // before t2 and t3 come back
   ASSERT_TRUE(t4);
@@ -524,19 +531,6 @@ TEST_F(memory_channel, a_revoked_taker_loses_its_leases_and_its_late_commit) {
 // -- close (a reload removes the channel, or the agent stops)
 // ------------------
 
-namespace {
-
-/// Blocking close; a default (empty) error means closed.
-caf::error close_channel(caf::scoped_actor& self, const caf::actor& ch) {
-  caf::error result;
-  self->request(ch, 5s, close_atom::value)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) { result = std::move(err); });
-  return result;
-}
-
-} // namespace
-
 // A put held for room goes back to its sender with its events (so it can
 // put them where its route leads now); one partly in goes in whole; later
 // puts are refused the same way; takes and commits go on.
@@ -555,9 +549,9 @@ TEST_F(memory_channel, close_answers_every_held_put_and_refuses_new_ones) {
   bool ok = false;
   caf::error refused;
   for (int i = 0; i < 2; ++i)
-    self->receive([&](ok_atom) { ok = true; },
-                  [&](caf::error& err) { refused = std::move(err); },
-                  caf::after(5s) >> [] {});
+    receive_within(
+        self, 5s, [&](ok_atom) { ok = true; },
+        [&](caf::error& err) { refused = std::move(err); });
   EXPECT_TRUE(ok);
   EXPECT_TRUE(is(refused, errc::channel_closed));
   EXPECT_EQ(bodies(closed_events(refused)), bodies(numbered(6, 2)));
@@ -589,12 +583,11 @@ TEST_F(memory_channel, a_dead_senders_held_put_goes_in_or_is_counted_at_close) {
           return {[](tick_atom) {}};
         });
     // Its put is held (the channel is full); then it dies.
-    self->receive([](tick_atom) {},
-                  caf::after(5s) >>
-                      [&] { FAIL() << "close_first " << close_first; });
+    if (!receive_within(self, 5s, [](tick_atom) {}))
+      FAIL() << "close_first " << close_first;
     self->monitor(sender);
     caf::anon_send_exit(sender, caf::exit_reason::kill);
-    self->receive([](caf::down_msg&) {});
+    ASSERT_TRUE(receive_within(self, 5s, [](caf::down_msg&) {}));
     if (close_first) {
       ASSERT_FALSE(close_channel(self, ch));
       EXPECT_TRUE(reaches(m->events_undelivered, 2u)) << "counted at close";

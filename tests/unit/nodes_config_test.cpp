@@ -1,7 +1,7 @@
 // Validation of a topology's `nodes:` and of sinks' `replicas` and
-// `placement` (runtime/config/topology.hpp), through the loader with the builtin
-// types; and load_placed_sink, which a node runs on what an agent sends.
-// Here and not in config_tests: the sink parsers live in flumen_actors.
+// `placement` (runtime/config/topology.hpp), through the loader with the
+// builtin types; and load_placed_sink, which a node runs on what an agent
+// sends. Here and not in config_tests: the sink parsers live in flumen_actors.
 
 #include <cstdlib>
 #include <filesystem>
@@ -15,8 +15,11 @@
 #include "runtime/config/link_security.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/config/topology.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/text_edit.hpp"
 
 using namespace flumen;
+using namespace flumen::test;
 
 namespace {
 
@@ -61,15 +64,6 @@ std::string topology_with(const std::string& nodes,
 const std::string placed =
     topology_with(two_nodes, "        replicas: 4\n"
                              "        placement: [n1, n2]\n");
-
-/// `text` with its first `from` replaced by `to`.
-std::string edit(std::string text, const std::string& from,
-                 const std::string& to) {
-  auto pos = text.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) text.replace(pos, from.size(), to);
-  return text;
-}
 
 const registry& builtin() {
   static const registry reg = [] {
@@ -137,18 +131,8 @@ strs node_names(const std::vector<node_spec>& nodes) {
 class nodes_config : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "flumen-nodes-config-XXXXXX")
-            .string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
     for (auto name : {"ca.pem", "cert.pem", "key.pem", "other-cert.pem"})
       std::ofstream{dir_ / name} << "-----BEGIN PLACEHOLDER-----\n";
-  }
-
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   std::string file(const std::string& name) const {
@@ -190,7 +174,7 @@ protected:
     return sec;
   }
 
-  std::filesystem::path dir_;
+  temp_dir dir_{"flumen-nodes-config"};
 };
 
 const std::string k1_path = "agents.a1.sinks.k1";
@@ -328,8 +312,8 @@ TEST_F(nodes_config, placement_of_a_single_name) {
   EXPECT_EQ(sink_k1(res).placement, strs{"n1"});
 }
 
-// BUG (runtime/config/topology.cpp, load_placement): a placement that is no list
-// of names, or whose only items are no names, is reported twice: the
+// BUG (runtime/config/topology.cpp, load_placement): a placement that is no
+// list of names, or whose only items are no names, is reported twice: the
 // reader's error and then "must name at least one node", a follow-up about
 // a list that was not empty (the sources' `channels` check suppresses it).
 TEST_F(nodes_config, placement_that_is_no_list) {
@@ -436,9 +420,9 @@ TEST_F(nodes_config, nodes_that_are_no_mapping) {
                    {"expected a mapping"});
 }
 
-// BUG (runtime/config/topology.cpp, load_nodes): a node entry that is no mapping
-// is left out of the nodes, so a sink placed on it gets a follow-up error
-// "unknown node 'n1'" (without even a list of the known ones) besides the
+// BUG (runtime/config/topology.cpp, load_nodes): a node entry that is no
+// mapping is left out of the nodes, so a sink placed on it gets a follow-up
+// error "unknown node 'n1'" (without even a list of the known ones) besides the
 // one at the node itself.
 TEST_F(nodes_config, placement_on_a_broken_node) {
   expect_one_error(

@@ -1,11 +1,14 @@
 // The sink driver with a scripted backend: the test decides when each
 // delivery finishes and how, so window, order, retries, refusals and stops
-// are checked deterministically (the Kafka backend is tested against the
-// in-process cluster in tests/integration).
+// are checked deterministically, on virtual time (CAF's test coordinator:
+// "never more than the window" holds while every actor runs and time
+// moves on). The Kafka backend is tested against the in-process cluster in
+// tests/integration.
 
 #include "runtime/flow/sink_driver.hpp"
 
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include "tests/unit/actor_test_support.hpp"
@@ -28,6 +31,8 @@ struct script {
   std::deque<pending> open;
   std::size_t window = 1;
   std::atomic<int> stops{0};
+  /// The fixture's wait: it runs the actors on virtual time.
+  std::function<bool(std::function<bool()>)> wait;
 
   std::size_t size() {
     std::lock_guard guard{mtx};
@@ -36,7 +41,7 @@ struct script {
 
   /// Waits for `n` open deliveries.
   bool wait_open(std::size_t n) {
-    return wait_until([&] { return size() >= n; });
+    return wait([&] { return size() >= n; });
   }
 
   /// Finishes delivery `i` (0: the oldest still open) with `r`; returns its
@@ -68,7 +73,11 @@ private:
   std::shared_ptr<script> s_;
 };
 
-struct sink_driver_test : actor_test {
+struct sink_driver_test : virtual_actor_test {
+  sink_driver_test() {
+    s->wait = [this](std::function<bool()> pred) { return wait_until(pred); };
+  }
+
   std::shared_ptr<script> s = std::make_shared<script>();
 
   caf::actor driver(
@@ -81,7 +90,9 @@ struct sink_driver_test : actor_test {
     return driver(ch, window, std::move(cfg), std::move(dead_letter));
   }
 
-  /// A driver with `cfg` (its backoff made short for tests).
+  /// A driver with `cfg` (its backoff made short for tests). Not detached:
+  /// the scripted backend never blocks, and every actor runs on the test
+  /// coordinator.
   caf::actor driver(const caf::actor& ch, std::size_t window,
                     sink_driver_config cfg, caf::actor dead_letter = {}) {
     s->window = window;
@@ -90,6 +101,7 @@ struct sink_driver_test : actor_test {
     w.dead_letter = dead_letter;
     cfg.backoff_first = 10ms;
     cfg.backoff_cap = 20ms;
+    cfg.blocking = false;
     auto sc = s;
     return track(spawn_sink_driver(
         sys,
@@ -108,7 +120,8 @@ struct sink_driver_test : actor_test {
 
 TEST_F(sink_driver_test, keeps_a_window_and_settles_in_take_order) {
   auto ch = channel(channel_config(100, 100));
-  ASSERT_FALSE(put(self, ch, numbered(0, 9)));
+  // Four batches' worth: a fourth could be taken if the window let it.
+  ASSERT_FALSE(put(self, ch, numbered(0, 12)));
   auto d = driver(ch, 3, 3);
   ASSERT_TRUE(s->wait_open(3));
   EXPECT_FALSE(wait_until([&] { return s->size() > 3; }, 100ms))
@@ -227,6 +240,27 @@ TEST_F(sink_driver_test, a_retry_puts_back_from_the_first_failure_in_order) {
       [&] { return m->current_state() == component_state::running; }));
 }
 
+// A retry waits for its backoff (10 ms here, with up to 20 % jitter either
+// way) on the actor system's clock: on virtual time nothing is taken again
+// before 8 ms, and the batch is taken again by 12 ms.
+TEST_F(sink_driver_test, a_retry_waits_for_its_backoff) {
+  auto ch = channel(channel_config(100, 100));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  auto d = driver(ch, 1, 3);
+  ASSERT_TRUE(s->wait_open(1));
+  delivery_report r;
+  r.retry = {0};
+  r.reason = "broker said no";
+  s->finish(0, r);
+  advance(7ms);
+  EXPECT_EQ(s->size(), 0u) << "taken again before its backoff";
+  EXPECT_EQ(registry_.find("a1.sinks.k1")->current_state(),
+            component_state::degraded);
+  advance(5ms);
+  ASSERT_EQ(s->size(), 1u) << "not taken again after its backoff";
+  EXPECT_EQ(s->finish(0), numbered(0, 3));
+}
+
 TEST_F(sink_driver_test, refused_events_are_dropped_and_counted) {
   auto ch = channel(channel_config(100, 100));
   ASSERT_FALSE(put(self, ch, numbered(0, 3)));
@@ -269,8 +303,7 @@ TEST_F(sink_driver_test, on_permanent_error_fail_quits_and_rolls_back) {
   r.rejected.push_back({0, "too large", {}});
   s->finish(0, r);
   std::optional<caf::error> reason;
-  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(5s) >> [] {});
+  receive_within(self, 5s, [&](caf::down_msg& dm) { reason = dm.reason; });
   ASSERT_TRUE(reason) << registry_.find("a1.sinks.k1")->summary();
   EXPECT_TRUE(is(*reason, errc::delivery_failed)) << sys.render(*reason);
   EXPECT_TRUE(reaches(channel_metrics().events_rolled_back, 3u));
@@ -285,8 +318,7 @@ TEST_F(sink_driver_test, a_fatal_report_quits_and_everything_rolls_back) {
   ASSERT_TRUE(s->wait_open(2));
   s->finish(0, delivery_report::fatal_error("producer fenced"));
   std::optional<caf::error> reason;
-  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(5s) >> [] {});
+  receive_within(self, 5s, [&](caf::down_msg& dm) { reason = dm.reason; });
   ASSERT_TRUE(reason);
   EXPECT_NE(sys.render(*reason).find("producer fenced"), std::string::npos);
   EXPECT_TRUE(reaches(channel_metrics().events_rolled_back, 6u));
@@ -319,8 +351,8 @@ TEST_F(sink_driver_test, a_channel_that_dies_holding_a_take_ends_the_sink) {
   self->monitor(d);
   caf::anon_send_exit(ch, caf::exit_reason::kill);
   bool down = false;
-  self->receive([&](const caf::down_msg& dm) { down = dm.source == d; },
-                caf::after(std::chrono::seconds{5}) >> [] {});
+  receive_within(self, 5s,
+                 [&](const caf::down_msg& dm) { down = dm.source == d; });
   EXPECT_TRUE(down) << "the sink must end with its channel";
 }
 

@@ -13,6 +13,7 @@
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
 using namespace flumen;
@@ -24,16 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 struct sink_test : actor_test {
-  sink_test() {
-    std::string tmpl = (fs::temp_directory_path() / "flumen-sink-XXXXXX");
-    if (::mkdtemp(tmpl.data())) dir = tmpl;
-  }
-
-  ~sink_test() override {
-    std::error_code ec;
-    if (!dir.empty()) fs::remove_all(dir, ec);
-  }
-
   wiring sink_wiring(const std::string& type, const caf::actor& ch) {
     auto w = wire("sinks", "k1", type);
     w.channel = ch;
@@ -73,7 +64,8 @@ struct sink_test : actor_test {
     return wait_until([&] { return m->events_committed.load() == n; });
   }
 
-  std::string dir;
+  temp_dir tmp_{"flumen-sink"};
+  std::string dir = tmp_.string();
 };
 
 std::string lines(std::size_t first, std::size_t n) {

@@ -1,7 +1,10 @@
+// The backoff policy (pure), then the supervisor on virtual time (CAF's
+// test coordinator): a restart comes when virtual time reaches its backoff,
+// and restart intensity counts failures by the actor system's clock.
+
 #include "runtime/flow/supervisor.hpp"
 
 #include <atomic>
-#include <thread>
 
 #include "tests/unit/actor_test_support.hpp"
 
@@ -63,16 +66,17 @@ caf::behavior child(caf::event_based_actor* self) {
   };
 }
 
-struct supervisor_test : actor_test {
+struct supervisor_test : virtual_actor_test {
   ~supervisor_test() override {
     // The supervisor first, so it restarts nothing (and calls nothing of
     // this fixture) while children go.
     if (sup) {
       caf::anon_send_exit(sup, caf::exit_reason::kill);
-      self->wait_for(sup);
+      run();
     }
     for (auto& a : children)
       caf::anon_send_exit(a, caf::exit_reason::kill);
+    run();
   }
 
   void start(std::size_t failing_starts = 0,
@@ -93,12 +97,29 @@ struct supervisor_test : actor_test {
                            limit);
   }
 
-  caf::actor current() {
+  caf::actor current(const std::string& name = "a1.sources.r1") {
     caf::actor result;
-    self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-                  std::string{"a1.sources.r1"})
-        .receive([&](caf::actor& a) { result = std::move(a); },
-                 [](caf::error&) {});
+    auto h = self->request(sup, caf::infinite, caf::get_atom::value, name);
+    answer(
+        self, h.id(), 5s, [&](caf::actor& a) { result = std::move(a); },
+        [](caf::error&) {});
+    return result;
+  }
+
+  /// A request to the supervisor answered `ok`.
+  template <class... Ts>
+  void ok_from_sup(Ts... xs) {
+    auto err = request_ok(self, 5s, sup, xs...);
+    EXPECT_FALSE(err) << sys.render(err);
+  }
+
+  /// What `(retire_atom, name)` answers.
+  caf::actor retire(const std::string& name) {
+    caf::actor result;
+    auto h = self->request(sup, caf::infinite, retire_atom::value, name);
+    answer(
+        self, h.id(), 5s, [&](caf::actor& a) { result = std::move(a); },
+        [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
     return result;
   }
 
@@ -149,6 +170,28 @@ TEST_F(supervisor_test, restarts_a_killed_child) {
   EXPECT_EQ(starts.load(), 2);
 }
 
+// A restart waits for its backoff on the actor system's clock: on virtual
+// time it comes exactly then (10 ms, doubling up to the 40 ms cap), not a
+// millisecond before.
+TEST_F(supervisor_test, a_restart_comes_exactly_after_its_backoff) {
+  start();
+  auto previous = next_after({});
+  ASSERT_TRUE(previous);
+  for (auto backoff : {10ms, 20ms, 40ms, 40ms}) {
+    auto before = starts.load();
+    self->send(previous, fail_atom::value);
+    advance(backoff - 1ms);
+    EXPECT_EQ(starts.load(), before)
+        << "restarted before its backoff of " << backoff.count() << " ms";
+    EXPECT_EQ(m->current_state(), component_state::backing_off);
+    advance(1ms);
+    EXPECT_EQ(starts.load(), before + 1) << backoff.count() << " ms";
+    previous = current();
+    ASSERT_TRUE(previous);
+  }
+  EXPECT_EQ(m->restarts.load(), 4u);
+}
+
 TEST_F(supervisor_test, does_not_restart_a_child_that_exits_normally) {
   start();
   auto first = next_after({});
@@ -166,9 +209,7 @@ TEST_F(supervisor_test, restarts_nothing_after_stop) {
   start();
   auto first = next_after({});
   ASSERT_TRUE(first);
-  self->request(sup, std::chrono::seconds{5}, stop_atom::value)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) { FAIL() << sys.render(err); });
+  ok_from_sup(stop_atom::value);
   caf::anon_send_exit(first, caf::exit_reason::kill);
   ASSERT_TRUE(wait_until(
       [&] { return m->current_state() == component_state::stopped; }));
@@ -188,10 +229,11 @@ TEST_F(supervisor_test, an_unknown_name_has_no_instance) {
   start();
   ASSERT_TRUE(next_after({}));
   caf::actor result = caf::actor_cast<caf::actor>(self);
-  self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-                std::string{"a1.sinks.nope"})
-      .receive([&](caf::actor& a) { result = std::move(a); },
-               [](caf::error&) {});
+  auto h = self->request(sup, caf::infinite, caf::get_atom::value,
+                         std::string{"a1.sinks.nope"});
+  answer(
+      self, h.id(), 5s, [&](caf::actor& a) { result = std::move(a); },
+      [](caf::error&) {});
   EXPECT_FALSE(result);
 }
 
@@ -222,7 +264,7 @@ TEST_F(supervisor_test, failures_outside_the_window_do_not_count) {
   auto previous = a;
   for (int i = 0; i < 3; ++i) {
     // Each failure comes after the last one left the 50 ms window.
-    std::this_thread::sleep_for(milliseconds{80}); // time must pass here
+    advance(milliseconds{80});
     self->send(previous, fail_atom::value);
     auto next = next_after(previous);
     ASSERT_TRUE(next) << "restart " << i;
@@ -262,8 +304,8 @@ TEST_F(supervisor_test, a_start_that_throws_is_counted_with_its_text) {
   EXPECT_FALSE(current());
 }
 
-// docs/guarantees.md states the bound: with the defaults a component that can never
-// start is failed after at most this long (plus its own start attempts).
+// docs/guarantees.md states the bound: with the defaults a component that can
+// never start is failed after at most this long (plus its own start attempts).
 TEST(restart_limit, defaults_reach_failed_within_82_seconds) {
   backoff_policy p;
   restart_limit limit;
@@ -297,11 +339,7 @@ TEST_F(supervisor_test, a_retired_child_is_not_restarted) {
   start();
   auto first = next_after({});
   ASSERT_TRUE(first);
-  caf::actor retired;
-  self->request(sup, std::chrono::seconds{5}, retire_atom::value,
-                std::string{"a1.sources.r1"})
-      .receive([&](caf::actor& a) { retired = std::move(a); },
-               [&](caf::error& err) { FAIL() << sys.render(err); });
+  auto retired = retire("a1.sources.r1");
   EXPECT_EQ(retired, first);
   // Gone from the names: a successor of the same name can be adopted.
   EXPECT_FALSE(current());
@@ -329,19 +367,9 @@ TEST_F(supervisor_test, an_adopted_child_is_started_and_restarted) {
                                         return a;
                                       },
                                       m2});
-  self->request(sup, std::chrono::seconds{5}, adopt_atom::value, more)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) { FAIL() << sys.render(err); });
+  ok_from_sup(adopt_atom::value, more);
   EXPECT_EQ(starts2.load(), 1);
-  auto get = [&] {
-    caf::actor result;
-    self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-                  std::string{"a1.sinks.k9"})
-        .receive([&](caf::actor& a) { result = std::move(a); },
-                 [](caf::error&) {});
-    return result;
-  };
-  auto k9 = get();
+  auto k9 = current("a1.sinks.k9");
   ASSERT_TRUE(k9);
   self->send(k9, fail_atom::value);
   ASSERT_TRUE(wait_until([&] { return starts2.load() == 2; }));
@@ -354,17 +382,13 @@ TEST_F(supervisor_test, a_retired_channel_ending_is_not_a_failure) {
   sup = spawn_supervisor(sys, {}, backoff_policy{}, restart_limit{},
                          {watched_spec{ch, cm}});
   cm->set_state(component_state::running);
-  self->request(sup, std::chrono::seconds{5}, retire_atom::value, ch)
-      .receive([](ok_atom) {},
-               [&](caf::error& err) { FAIL() << sys.render(err); });
+  ok_from_sup(retire_atom::value, ch);
   self->monitor(ch);
   caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
-  self->receive([](caf::down_msg&) {});
-  // A round trip: the supervisor saw its down message (if it still
-  // watched the channel) before this answer.
-  self->request(sup, std::chrono::seconds{5}, caf::get_atom::value,
-                std::string{"x"})
-      .receive([](caf::actor&) {}, [](caf::error&) {});
+  ASSERT_TRUE(receive_within(self, 5s, [](caf::down_msg&) {}));
+  // Every actor ran: the supervisor saw its down message (if it still
+  // watched the channel).
+  run();
   EXPECT_EQ(cm->current_state(), component_state::running);
 }
 
@@ -376,8 +400,9 @@ TEST_F(supervisor_test, retired_children_are_dropped_once_down) {
   ASSERT_TRUE(next_after({}));
   auto count = [&] {
     uint64_t n = 0;
-    self->request(sup, std::chrono::seconds{5}, caf::get_atom::value)
-        .receive([&](uint64_t x) { n = x; }, [](caf::error&) {});
+    auto h = self->request(sup, caf::infinite, caf::get_atom::value);
+    answer(
+        self, h.id(), 5s, [&](uint64_t x) { n = x; }, [](caf::error&) {});
     return n;
   };
   ASSERT_EQ(count(), 1u);
@@ -391,13 +416,8 @@ TEST_F(supervisor_test, retired_children_are_dropped_once_down) {
                                           return a;
                                         },
                                         metrics_of("sinks", "k9", "test")});
-    self->request(sup, std::chrono::seconds{5}, adopt_atom::value, more)
-        .receive([](ok_atom) {}, [](caf::error&) {});
-    caf::actor retired;
-    self->request(sup, std::chrono::seconds{5}, retire_atom::value,
-                  std::string{"a1.sinks.k9"})
-        .receive([&](caf::actor& a) { retired = std::move(a); },
-                 [](caf::error&) {});
+    ok_from_sup(adopt_atom::value, more);
+    auto retired = retire("a1.sinks.k9");
     ASSERT_TRUE(retired);
     self->send(retired, finish_atom::value);
   }

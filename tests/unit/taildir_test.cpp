@@ -3,6 +3,9 @@
 // (all of them, or answer a given number of the oldest): rotation both ways,
 // deleted and new files, positions only for accepted batches and restarts,
 // multiline, skip_to_end, overlong lines, option errors and a memory bound.
+// The reader runs on a manual clock (tests/support/manual_clock.hpp): "no
+// duplicate", "not before its timeout" and "no position saved" are proven
+// by moving its time on and seeing it come to rest, not by real windows.
 
 #include "actors/sources/taildir.hpp"
 
@@ -18,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/manual_clock.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 #include "tests/unit/recording_channel.hpp"
 
@@ -125,11 +130,7 @@ long rss_kib() {
 
 class taildir_test : public actor_test {
 protected:
-  taildir_test() {
-    char tmpl[] = "/tmp/flumen-taildir-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    fs::create_directories(dir_ / "logs");
-  }
+  taildir_test() { fs::create_directories(dir_ / "logs"); }
   ~taildir_test() override {
     // The sources go first: one still running would write its positions
     // into the directory being removed.
@@ -137,8 +138,7 @@ protected:
       caf::anon_send_exit(src, caf::exit_reason::kill);
       self->wait_for(src);
     }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    auto ec = tmp_.remove();
     EXPECT_FALSE(ec) << ec.message();
   }
 
@@ -148,6 +148,7 @@ protected:
     cfg.positions_file = positions_path().string();
     cfg.poll_interval = 50ms;
     cfg.batch_size = 10;
+    cfg.time = clock_;
     return cfg;
   }
 
@@ -180,10 +181,35 @@ protected:
     return wait_until([&] { return got_->size() >= n; }, t);
   }
 
-  /// True when more than `n` events arrive within `t` (a short wait that
-  /// gives a duplicate or a premature event its chance).
+  /// True when more than `n` events arrived once the reader came to rest,
+  /// then `t` more of its clock's time passed and it came to rest again (a
+  /// duplicate or a premature event had its chance, in order).
   bool more_than(std::size_t n, std::chrono::milliseconds t = 300ms) {
-    return wait_until([&] { return got_->size() > n; }, t);
+    settled();
+    clock_->advance(t);
+    settled();
+    return got_->size() > n;
+  }
+
+  /// Waits until the reader waits in poll(2) with nothing to do (it read
+  /// and handed over everything there was, and acted on every deadline
+  /// due) and what it handed over arrived.
+  void settled() {
+    EXPECT_TRUE(clock_->settle()) << "the reader never came to rest";
+    EXPECT_TRUE(wait_until([&] {
+      return got_->size() == metrics_->events_received.load();
+    })) << got_->size()
+        << " of " << metrics_->events_received.load();
+  }
+
+  /// Waits until the reader waits for the channel (a full window) and has
+  /// handed over all but the batch it holds (at most `batch_size`); true
+  /// then. It can go no further until the channel answers.
+  bool held_back(std::size_t batch_size) {
+    if (!clock_->blocked()) return false;
+    return wait_until([&] {
+      return got_->size() + batch_size >= metrics_->events_received.load();
+    });
   }
 
   /// True when the source has no file open. Idle files are closed when
@@ -229,7 +255,10 @@ protected:
     return wait_until([&] { return position_of(file) == size; }, 10s);
   }
 
-  fs::path dir_;
+  /// The readers' clock: runs with the real one, moved on by the tests.
+  std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
+  temp_dir tmp_{"flumen-taildir-test"};
+  fs::path dir_ = tmp_.path();
   int starts_ = 0;
   caf::actor channel_;
   std::shared_ptr<recorded> got_;
@@ -622,19 +651,26 @@ TEST_F(taildir_test, positions_are_saved_only_for_accepted_batches) {
   cfg.max_inflight = 2;
   auto src = start(cfg, true);
   ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 2; }));
-  // Nothing answered: no position beyond 0.
-  EXPECT_FALSE(wait_until([&] { return position_of(log()) > 0; }, 300ms))
-      << position_of(log());
+  // Nothing answered: no position beyond 0, with the reader as far as the
+  // window lets it go.
+  ASSERT_TRUE(held_back(cfg.batch_size));
+  EXPECT_FALSE(position_of(log()) > 0) << position_of(log());
+  // A reader held back by the window saves what was accepted meanwhile as
+  // it hands over its next batch, at most every 100 ms.
+  clock_->advance(100ms);
   answer(1);
   ASSERT_TRUE(wait_until([&] { return position_of(log()) == 80; }))
       << position_of(log());
   ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 3; }));
-  EXPECT_FALSE(wait_until([&] { return position_of(log()) > 80; }, 300ms))
+  ASSERT_TRUE(held_back(cfg.batch_size));
+  EXPECT_FALSE(position_of(log()) > 80)
       << "batch 2 is not answered yet: " << position_of(log());
+  clock_->advance(100ms);
   answer(1);
   ASSERT_TRUE(wait_until([&] { return position_of(log()) == 160; }))
       << position_of(log());
-  EXPECT_FALSE(wait_until([&] { return position_of(log()) > 160; }, 200ms));
+  ASSERT_TRUE(held_back(cfg.batch_size));
+  EXPECT_FALSE(position_of(log()) > 160);
   release();
   ASSERT_TRUE(arrived(100));
   EXPECT_TRUE(saved_to_end(log())) << position_of(log());
@@ -777,11 +813,15 @@ TEST_F(taildir_test, multiline_event_is_handed_over_after_the_timeout) {
   cfg.multiline_start = "^\\d{4}-";
   cfg.multiline_timeout = 400ms;
   auto src = start(cfg);
-  auto t0 = std::chrono::steady_clock::now();
+  // No real time passes for the reader from here to the resume: its lines
+  // are read at t0, and 399 ms later the event is still being built.
+  clock_->freeze();
+  auto t0 = clock_->now();
   append(log(), "2026-01-01 boom\n  at a\n  at b\n");
-  EXPECT_FALSE(more_than(0, 150ms)) << "handed over before its timeout";
+  EXPECT_FALSE(more_than(0, 399ms)) << "handed over before its timeout";
+  clock_->resume();
   ASSERT_TRUE(arrived(1, 5s));
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms);
+  EXPECT_GE(clock_->now() - t0, 400ms);
   EXPECT_EQ(got_->bodies(), (strs{"2026-01-01 boom\n  at a\n  at b"}));
   // The next event after a pause.
   append(log(), "2026-01-02 next\n");
@@ -956,8 +996,10 @@ TEST_F(taildir_test, memory_is_bounded_by_the_window_not_the_file) {
   auto rss_before = rss_kib();
   auto src = start(cfg, true);
   ASSERT_TRUE(wait_until([&] { return got_->puts.load() == 4; }));
-  // Held: no more is put, and the reader holds at most one more batch.
-  EXPECT_FALSE(wait_until([&] { return got_->puts.load() > 4; }, 500ms));
+  // Held: no more is put, and the reader holds at most one more batch (it
+  // waits for the window, and all it handed over arrived).
+  ASSERT_TRUE(held_back(cfg.batch_size));
+  EXPECT_FALSE(got_->puts.load() > 4);
   EXPECT_LE(got_->size(), 400u);
   EXPECT_LE(metrics_->events_received.load(), 500u);
   auto rss_held = rss_kib();
@@ -1170,7 +1212,7 @@ TEST_F(taildir_basics,
   append(log(), "line-26\nline-2");
   ASSERT_TRUE(arrived(26));
   // The partial "line-2" waits for its newline.
-  EXPECT_FALSE(wait_until([&] { return got_->size() > 26; }, 300ms));
+  EXPECT_FALSE(more_than(26));
   append(log(), "7\n");
   ASSERT_TRUE(arrived(27));
   EXPECT_EQ(bodies(got_->all()), lines("line", 1, 27));
@@ -1224,7 +1266,7 @@ TEST_F(taildir_basics, copytruncate_reads_the_unread_rest_from_the_copy) {
   append(log(), text_of(lines("line", 20001, 20010)));
   caf::anon_send(channel_, release_atom::value);
   ASSERT_TRUE(arrived(20010, 10s)) << got_->size();
-  EXPECT_FALSE(wait_until([&] { return got_->size() > 20010; }, 300ms));
+  EXPECT_FALSE(more_than(20010));
   auto got = bodies(got_->all());
   std::sort(got.begin(), got.end());
   auto want = lines("line", 1, 20010);
@@ -1239,15 +1281,13 @@ TEST_F(taildir_basics, positions_cover_accepted_batches_and_a_restart_resumes) {
   append(log(), text_of(lines("line", 1, 50)));
   auto src = start(cfg, true);
   ASSERT_TRUE(wait_until([&] { return got_->size() >= 10; }));
-  // Nothing answered: no position beyond 0 may be saved.
+  // Nothing answered: no position beyond 0 may be saved, with the reader
+  // as far as the window lets it go.
   auto positions = fs::path{cfg.positions_file};
-  EXPECT_FALSE(wait_until(
-      [&] {
-        return fs::exists(positions) &&
+  ASSERT_TRUE(held_back(cfg.batch_size));
+  EXPECT_FALSE(fs::exists(positions) &&
                read_file(positions).find("\"pos\":0") == std::string::npos &&
-               read_file(positions).find("\"pos\"") != std::string::npos;
-      },
-      300ms))
+               read_file(positions).find("\"pos\"") != std::string::npos)
       << read_file(positions);
   caf::anon_send(channel_, release_atom::value);
   ASSERT_TRUE(arrived(50));
@@ -1260,7 +1300,7 @@ TEST_F(taildir_basics, positions_cover_accepted_batches_and_a_restart_resumes) {
   append(log(), text_of(lines("line", 51, 60)));
   auto again = start(cfg);
   ASSERT_TRUE(arrived(10));
-  EXPECT_FALSE(wait_until([&] { return got_->size() > 10; }, 300ms));
+  EXPECT_FALSE(more_than(10));
   EXPECT_EQ(bodies(got_->all()), lines("line", 51, 60));
 }
 
@@ -1319,7 +1359,7 @@ TEST_F(taildir_basics, skip_to_end_starts_a_new_file_at_its_end) {
       wait_until([&] { return metrics_->connections_open.load() == 1; }));
   append(log(), text_of(lines("line", 21, 25)));
   ASSERT_TRUE(arrived(5));
-  EXPECT_FALSE(wait_until([&] { return got_->size() > 5; }, 300ms));
+  EXPECT_FALSE(more_than(5));
   EXPECT_EQ(bodies(got_->all()), lines("line", 21, 25));
 }
 
@@ -1350,7 +1390,7 @@ TEST_F(taildir_basics, a_file_created_while_down_is_read_after_a_restart) {
   append(log("ignored.txt"), "not matched\n");
   auto again = start(cfg);
   ASSERT_TRUE(arrived(5));
-  EXPECT_FALSE(wait_until([&] { return got_->size() > 5; }, 300ms));
+  EXPECT_FALSE(more_than(5));
   EXPECT_EQ(bodies(got_->all()), lines("line", 6, 10));
 }
 

@@ -1,4 +1,5 @@
 #include "runtime/config/draw.hpp"
+#include "runtime/config/link_security.hpp"
 #include "runtime/config/topology.hpp"
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/fake_components.hpp"
+#include "tests/support/text_edit.hpp"
 
 using namespace flumen;
 using namespace flumen::test;
@@ -42,15 +44,6 @@ const std::string base = R"(agents:
         channel: c1
         topic: logs
 )";
-
-/// `text` with its first `from` replaced by `to`.
-std::string edit(std::string text, const std::string& from,
-                 const std::string& to) {
-  auto pos = text.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) text.replace(pos, from.size(), to);
-  return text;
-}
 
 strs strings(const error_list& errors) {
   strs out;
@@ -937,6 +930,40 @@ TEST(load_topology_errors, unquoted_null_type) {
                  "\"null\")"});
 }
 
+TEST(load_topology_errors, a_flume_properties_file_is_named_as_one) {
+  auto advice =
+      "and flumen reads YAML topologies (docs/reference/topology.md): "
+      "write it as one; Flume's option names map to flumen's as "
+      "docs/reference/topology.md#from-a-flume-properties-file "
+      "lists";
+  EXPECT_EQ(errors_of("# The tutorial's agent\n"
+                      "\n"
+                      "a1.sources = r1\n"
+                      "a1.channels = c1\n"
+                      "a1.sources.r1.type = netcat\n"),
+            strs{"t.yaml:3:1: this is a Flume properties file ('a1.sources "
+                 "= r1'), " +
+                 std::string{advice}});
+  // Java's other separators; the first line naming a component.
+  EXPECT_EQ(errors_of("! comment\n"
+                      "agent.foo=bar\n"
+                      "  agent.channels.c1.type: memory  \n"),
+            strs{"t.yaml:3:3: this is a Flume properties file "
+                 "('agent.channels.c1.type: memory'), " +
+                 std::string{advice}});
+  auto line = flume_properties_line("\xEF\xBB\xBF"
+                                    "a1.sinks k1\n");
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->number, 1);
+  EXPECT_EQ(line->text, "a1.sinks k1");
+  // Properties that name no Flume component, and YAML, are what they were.
+  EXPECT_EQ(errors_of("a.b = c\n"),
+            strs{"t.yaml:1:1: expected a mapping with key 'agents'"});
+  EXPECT_FALSE(flume_properties_line(base));
+  EXPECT_FALSE(flume_properties_line("# x\n---\na1.sources: r1\n"));
+  EXPECT_FALSE(flume_properties_line("agents:\n  a1.sources = r1\n"));
+}
+
 TEST(load_topology_errors, collects_every_error_in_file_order) {
   auto text = edit(edit(edit(base, "port: 44444", "port: abc"), "topic: logs",
                         "topik: logs"),
@@ -956,6 +983,142 @@ TEST(load_topology_errors, collects_every_error_in_file_order) {
           "t.yaml:17:14: agents.a2.sources: at least one source is "
           "required",
       }));
+}
+
+// -- relative TLS paths
+// ---------------------------------------------------------
+
+namespace {
+
+/// Like the hop source and sink: a TLS identity, and where each listens or
+/// sends.
+struct link_config {
+  link_security security;
+};
+
+link_config parse_link_in(option_reader& r) {
+  auto bind = r.str("bind", "127.0.0.1");
+  auto port = static_cast<uint16_t>(r.integer("port", 0, 0, 65535));
+  link_config cfg{parse_link_security(r)};
+  r.facts().security = cfg.security;
+  r.facts().listens.push_back({bind, port});
+  return cfg;
+}
+
+link_config parse_link_out(option_reader& r) {
+  auto host = r.required_str("host");
+  auto port = static_cast<uint16_t>(r.integer("port", 0, 1, 65535));
+  link_config cfg{parse_link_security(r)};
+  r.facts().security = cfg.security;
+  r.facts().sends_to.push_back({host, port});
+  return cfg;
+}
+
+/// The test registry with `link_in` (a source) and `link_out` (a sink).
+registry link_registry() {
+  auto r = test_registry();
+  r.add_source("link_in", parse_link_in, never_spawned<link_config>);
+  r.add_sink("link_out", parse_link_out, never_spawned<link_config>);
+  return r;
+}
+
+/// A topology in DIR/conf/ with its PEM files in DIR/conf/certs/, loaded
+/// from the current directory (the repository: no certs/ there).
+class relative_tls : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "flumen-tls-paths-XXXXXX")
+            .string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ / "conf" / "certs");
+    for (auto name : {"ca.pem", "cert.pem", "key.pem"})
+      std::ofstream{dir_ / "conf" / "certs" / name} << "PEM\n";
+  }
+
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// The topology file's directory, as errors name it.
+  std::string conf() const { return (dir_ / "conf").string() + "/"; }
+
+  load_result load(const std::string& text) {
+    std::ofstream{conf() + "t.yaml"} << text;
+    return load_topology(conf() + "t.yaml", link_registry());
+  }
+
+  std::filesystem::path dir_;
+};
+
+const std::string relative_chain = R"(nodes:
+  n1:
+    host: 127.0.0.1
+    port: 4700
+    tls: {certificate: certs/cert.pem, key: certs/key.pem, ca_file: certs/ca.pem}
+agents:
+  collector:
+    sources:
+      in:
+        type: link_in
+        port: 4545
+        channels: [c1]
+        tls: {certificate: certs/cert.pem, key: ./certs/key.pem, ca_file: certs/ca.pem}
+    channels: {c1: {type: mem}}
+    sinks: {k1: {type: logger, channel: c1}}
+  edge:
+    sources: {r1: {type: exec, command: x, channels: [c1]}}
+    channels: {c1: {type: mem}}
+    sinks:
+      out:
+        type: link_out
+        channel: c1
+        host: 127.0.0.1
+        port: 4545
+        replicas: 2
+        placement: [n1]
+        tls: {certificate: certs/cert.pem, key: certs/../certs/key.pem, ca_file: certs/ca.pem}
+)";
+
+} // namespace
+
+TEST_F(relative_tls, paths_are_taken_from_the_topology_files_directory) {
+  auto res = load(relative_chain);
+  ASSERT_EQ(strings(res.errors), strs{});
+  link_security want;
+  want.certificate = conf() + "certs/cert.pem";
+  want.key = conf() + "certs/key.pem";
+  want.ca_file = conf() + "certs/ca.pem";
+  // One identity however it is written (`./`, `..`): the edge's sink and
+  // the node it is placed on agree.
+  EXPECT_EQ(res.topo.nodes.at(0).security, want);
+  EXPECT_EQ(res.topo.find("collector")->tls(), want);
+  EXPECT_EQ(res.topo.find("edge")->tls(), want);
+  // The node parses the placed sink again: with the files as resolved here.
+  auto placed = res.topo.find("edge")->sinks.at(0).yaml;
+  EXPECT_NE(placed.find(want.certificate), std::string::npos) << placed;
+  EXPECT_NE(placed.find(want.key), std::string::npos) << placed;
+  EXPECT_NE(placed.find(want.ca_file), std::string::npos) << placed;
+}
+
+TEST_F(relative_tls, an_unreadable_file_says_relative_to_what) {
+  auto text = edit(relative_chain, "ca_file: certs/ca.pem}\nagents",
+                   "ca_file: certs/nope.pem}\nagents");
+  text =
+      edit(text, "key: ./certs/key.pem", "key: " + conf() + "certs/gone.pem");
+  EXPECT_EQ(
+      strings(load(text).errors),
+      (strs{conf() +
+                "t.yaml:5:69: nodes.n1.tls.ca_file: cannot read "
+                "'certs/nope.pem' (relative to " +
+                conf() +
+                ", the topology file's directory): No such file or directory",
+            conf() +
+                "t.yaml:13:49: agents.collector.sources.in.tls.key: "
+                "cannot read '" +
+                conf() + "certs/gone.pem': No such file or directory"}));
 }
 
 // -- --agent NAME
@@ -1163,5 +1326,181 @@ TEST(to_dot, ids_are_distinct_and_labels_unchanged) {
       out.find(
           "    a_sources_x_5Fsources_5Fy [label=\"x_sources_y\\n(exec)\"];\n"),
       std::string::npos)
+      << out;
+}
+
+namespace {
+
+/// A chain: edge's hop to collector (localhost to a source on every
+/// address), collector's sink with three replicas on two nodes and a hop
+/// to an address no source of the file listens on, and an agent with no
+/// hop at all.
+const std::string chain = R"(nodes:
+  n1: {host: 127.0.0.1, port: 4701}
+  n2: {host: 127.0.0.1, port: 4702}
+agents:
+  edge:
+    sources:
+      r1: {type: exec, command: x, channels: [c1]}
+    channels:
+      c1: {type: mem}
+    sinks:
+      out: {type: link_out, channel: c1, host: localhost, port: 4545}
+  collector:
+    sources:
+      in: {type: link_in, bind: 0.0.0.0, port: 4545, channels: [c1]}
+    channels:
+      c1: {type: mem}
+    sinks:
+      k1: {type: snk, channel: c1, topic: t, replicas: 3, placement: [n1, n2]}
+      up: {type: link_out, channel: c1, host: 10.0.0.9, port: 4546}
+  other:
+    sources: {r1: {type: exec, command: x, channels: [c1]}}
+    channels: {c1: {type: mem}}
+    sinks: {k1: {type: logger, channel: c1}}
+)";
+
+topology chain_topology() {
+  auto res = load_topology_text(chain, "c.yaml", link_registry());
+  EXPECT_EQ(strings(res.errors), strs{});
+  return std::move(res.topo);
+}
+
+} // namespace
+
+TEST(to_dot, draws_hops_replicas_and_placement_on_nodes) {
+  EXPECT_EQ(to_dot(chain_topology()), R"x(digraph flumen {
+  rankdir=LR;
+  node [shape=box];
+  subgraph cluster_edge {
+    label="edge";
+    edge_sources_r1 [label="r1\n(exec)"];
+    edge_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    edge_sinks_out [label="out\n(link_out)"];
+    edge_sources_r1 -> edge_channels_c1;
+    edge_channels_c1 -> edge_sinks_out;
+  }
+  subgraph cluster_collector {
+    label="collector";
+    collector_sources_in [label="in\n(link_in)"];
+    collector_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    collector_sinks_k1 [label="k1\n(snk)\n3 replicas"];
+    collector_sinks_up [label="up\n(link_out)\nto 10.0.0.9:4546"];
+    collector_sources_in -> collector_channels_c1;
+    collector_channels_c1 -> collector_sinks_k1;
+    collector_channels_c1 -> collector_sinks_up;
+  }
+  subgraph cluster_other {
+    label="other";
+    other_sources_r1 [label="r1\n(exec)"];
+    other_channels_c1 [label="c1\n(mem)", shape=cylinder];
+    other_sinks_k1 [label="k1\n(logger)"];
+    other_sources_r1 -> other_channels_c1;
+    other_channels_c1 -> other_sinks_k1;
+  }
+  n1_node [label="n1\n127.0.0.1:4701", shape=box3d];
+  n2_node [label="n2\n127.0.0.1:4702", shape=box3d];
+  edge_sinks_out -> collector_sources_in [style=dashed, label="localhost:4545"];
+  collector_sinks_k1 -> n1_node [style=bold, label="replicas 1, 3"];
+  collector_sinks_k1 -> n2_node [style=bold, label="replica 2"];
+}
+)x");
+}
+
+TEST(to_mermaid, draws_hops_replicas_and_placement_on_nodes) {
+  EXPECT_EQ(to_mermaid(chain_topology(), "collector"), R"x(flowchart LR
+  subgraph edge
+    edge_sources_r1["r1<br/>(exec)"]
+    edge_channels_c1[("c1<br/>(mem)")]
+    edge_sinks_out["out<br/>(link_out)"]
+    edge_sources_r1 --> edge_channels_c1
+    edge_channels_c1 --> edge_sinks_out
+  end
+  subgraph collector
+    collector_sources_in["in<br/>(link_in)"]
+    collector_channels_c1[("c1<br/>(mem)")]
+    collector_sinks_k1["k1<br/>(snk)<br/>3 replicas"]
+    collector_sinks_up["up<br/>(link_out)<br/>to 10.0.0.9:4546"]
+    collector_sources_in --> collector_channels_c1
+    collector_channels_c1 --> collector_sinks_k1
+    collector_channels_c1 --> collector_sinks_up
+  end
+  n1_node[["n1<br/>127.0.0.1:4701"]]
+  n2_node[["n2<br/>127.0.0.1:4702"]]
+  edge_sinks_out -.->|"localhost:4545"| collector_sources_in
+  collector_sinks_k1 ==>|"replicas 1, 3"| n1_node
+  collector_sinks_k1 ==>|"replica 2"| n2_node
+)x");
+}
+
+TEST(to_dot, one_agent_with_its_direct_hop_peers) {
+  auto topo = chain_topology();
+  // edge: itself and collector (its peer), the hop; collector's nodes are
+  // not edge's.
+  auto edge = to_dot(topo, "edge");
+  EXPECT_NE(edge.find("subgraph cluster_collector"), std::string::npos);
+  EXPECT_EQ(edge.find("subgraph cluster_other"), std::string::npos);
+  EXPECT_EQ(edge.find("n1_node"), std::string::npos);
+  EXPECT_NE(edge.find("  edge_sinks_out -> collector_sources_in [style=dashed, "
+                      "label=\"localhost:4545\"];\n"),
+            std::string::npos)
+      << edge;
+  EXPECT_EQ(to_mermaid(topo, "other"), R"x(flowchart LR
+  subgraph other
+    other_sources_r1["r1<br/>(exec)"]
+    other_channels_c1[("c1<br/>(mem)")]
+    other_sinks_k1["k1<br/>(logger)"]
+    other_sources_r1 --> other_channels_c1
+    other_channels_c1 --> other_sinks_k1
+  end
+)x");
+}
+
+TEST(to_dot, a_hop_goes_to_the_source_that_listens_where_it_sends) {
+  // The same address beats this machine, which beats every address; two
+  // sources the file can't tell apart both get the edge; another port, or
+  // another machine's address, gets none.
+  auto text = R"(agents:
+  a:
+    sources: {r: {type: exec, command: x, channels: [c]}}
+    channels: {c: {type: mem}}
+    sinks:
+      exact: {type: link_out, channel: c, host: 10.1.1.1, port: 5000}
+      local: {type: link_out, channel: c, host: 127.0.0.1, port: 6000}
+      both: {type: link_out, channel: c, host: 10.2.2.2, port: 7000}
+      none: {type: link_out, channel: c, host: 10.3.3.3, port: 8000}
+  b:
+    sources:
+      any5: {type: link_in, bind: 0.0.0.0, port: 5000, channels: [c]}
+      ip5: {type: link_in, bind: 10.1.1.1, port: 5000, channels: [c]}
+      any6: {type: link_in, bind: "::", port: 6000, channels: [c]}
+      lo6: {type: link_in, bind: localhost, port: 6000, channels: [c]}
+      w7: {type: link_in, bind: 0.0.0.0, port: 7000, channels: [c]}
+      x7: {type: link_in, bind: "::", port: 7000, channels: [c]}
+      lo8: {type: link_in, bind: 127.0.0.1, port: 8000, channels: [c]}
+    channels: {c: {type: mem}}
+    sinks: {k: {type: logger, channel: c}}
+)";
+  // No address is tried: 10.1.1.1 is no address of this machine.
+  auto res = load_topology_text(text, "h.yaml", link_registry(),
+                                probe_scope{false, {}});
+  ASSERT_EQ(strings(res.errors), strs{});
+  auto out = to_dot(res.topo);
+  strs hops;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("style=dashed") != std::string::npos) hops.push_back(line);
+  EXPECT_EQ(hops, (strs{"  a_sinks_exact -> b_sources_ip5 [style=dashed, "
+                        "label=\"10.1.1.1:5000\"];",
+                        "  a_sinks_local -> b_sources_lo6 [style=dashed, "
+                        "label=\"127.0.0.1:6000\"];",
+                        "  a_sinks_both -> b_sources_w7 [style=dashed, "
+                        "label=\"10.2.2.2:7000\"];",
+                        "  a_sinks_both -> b_sources_x7 [style=dashed, "
+                        "label=\"10.2.2.2:7000\"];"}))
+      << out;
+  EXPECT_NE(out.find("a_sinks_none [label=\"none\\n(link_out)\\nto "
+                     "10.3.3.3:8000\"];"),
+            std::string::npos)
       << out;
 }
