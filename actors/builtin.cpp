@@ -27,34 +27,44 @@ void register_builtin(registry& r) {
   // Each: its name, parse and spawn functions, and the smallest options
   // that run (${DIR}: a directory of its own, ${PORT}: a free port).
   r.add_source("netcat", sources::parse_netcat, sources::spawn_netcat,
-               "port: ${PORT}");
-  r.add_source("stdin", sources::parse_stdin, sources::spawn_stdin);
+               "port: ${PORT}", sources::netcat_options());
+  r.add_source("stdin", sources::parse_stdin, sources::spawn_stdin, "",
+               sources::stdin_options());
   r.add_source("exec", sources::parse_exec, sources::spawn_exec,
-               "command: echo hello");
-  r.add_source("seq", sources::parse_seq, sources::spawn_seq, "count: 10");
+               "command: echo hello", sources::exec_options());
+  r.add_source("seq", sources::parse_seq, sources::spawn_seq, "count: 10",
+               sources::seq_options());
   r.add_source("taildir", sources::parse_taildir, sources::spawn_taildir,
                "filegroups: {g1: '${DIR}/logs/*.log'}\n"
-               "positions_file: ${DIR}/positions.json");
+               "positions_file: ${DIR}/positions.json",
+               sources::taildir_options());
   r.add_source("spooldir", sources::parse_spooldir, sources::spawn_spooldir,
-               "spool_dir: ${DIR}");
+               "spool_dir: ${DIR}", sources::spooldir_options());
   r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source,
-               "port: ${PORT}");
+               "port: ${PORT}", sources::hop_source_options());
   r.add_interceptor("timestamp", interceptors::parse_timestamp,
-                    interceptors::make_timestamp);
-  r.add_interceptor("host", interceptors::parse_host, interceptors::make_host);
+                    interceptors::make_timestamp, "",
+                    interceptors::timestamp_options());
+  r.add_interceptor("host", interceptors::parse_host, interceptors::make_host,
+                    "", interceptors::host_options());
   r.add_interceptor("static", interceptors::parse_static,
-                    interceptors::make_static);
-  r.add_channel("memory", channels::parse_memory, channels::spawn_memory);
+                    interceptors::make_static, "",
+                    interceptors::static_options());
+  r.add_channel("memory", channels::parse_memory, channels::spawn_memory, "",
+                channels::memory_options());
   r.add_channel("file", channels::parse_file, channels::spawn_file,
-                "directory: ${DIR}");
+                "directory: ${DIR}", channels::file_options());
   r.add_sink("kafka", sinks::parse_kafka, sinks::spawn_kafka,
-             "bootstrap_servers: embedded\ntopic: contract");
-  r.add_sink("logger", sinks::parse_logger, sinks::spawn_logger);
-  r.add_sink("null", sinks::parse_null, sinks::spawn_null);
+             "bootstrap_servers: embedded\ntopic: contract",
+             sinks::kafka_options());
+  r.add_sink("logger", sinks::parse_logger, sinks::spawn_logger, "",
+             sinks::logger_options());
+  r.add_sink("null", sinks::parse_null, sinks::spawn_null, "",
+             sinks::null_options());
   r.add_sink("file_roll", sinks::parse_file_roll, sinks::spawn_file_roll,
-             "directory: ${DIR}");
+             "directory: ${DIR}", sinks::file_roll_options());
   r.add_sink("hop", sinks::parse_hop_sink, sinks::spawn_hop_sink,
-             "host: 127.0.0.1\nport: ${PORT}");
+             "host: 127.0.0.1\nport: ${PORT}", sinks::hop_sink_options());
 }
 
 } // namespace flumen

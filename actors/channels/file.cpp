@@ -20,6 +20,7 @@
 namespace flumen::channels {
 
 file_config parse_file(option_reader& r) {
+  option_scope scope{r, file_options()};
   file_config cfg;
   cfg.directory = r.required_str("directory");
   cfg.capacity = r.count("capacity", cfg.capacity);

@@ -44,6 +44,9 @@ struct file_config {
   std::size_t record_bytes = 64 << 20;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& file_options();
+
 /// Pure: reads the options, touches nothing.
 file_config parse_file(option_reader& r);
 

@@ -23,6 +23,9 @@ struct memory_config {
   std::chrono::milliseconds transaction_timeout{600000};
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& memory_options();
+
 /// Pure: reads the options, touches nothing.
 memory_config parse_memory(option_reader& r);
 

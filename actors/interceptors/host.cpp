@@ -7,7 +7,29 @@
 
 namespace flumen::interceptors {
 
+/// The options of the `host` interceptor (docs/reference/interceptors/host.md shows
+/// them, generated).
+const option_list& host_options() {
+  static const option_list table = {
+    {.name = "header",
+     .kind = option_kind::string,
+     .type = "string, not empty",
+     .doc = "the header set"},
+    {.name = "use_ip",
+     .kind = option_kind::boolean,
+     .doc = "the first non-loopback IPv4 address (`127.0.0.1` when there "
+         "is none: `host.sets_the_ip_address_by_default`); `false`: "
+         "the hostname (`host.sets_the_hostname_when_asked`)"},
+    {.name = "preserve_existing",
+     .kind = option_kind::boolean,
+     .doc = "keep a header that is already there "
+         "(`host.preserve_existing_keeps_a_header_already_set`)"},
+  };
+  return table;
+}
+
 host_config parse_host(option_reader& r) {
+  option_scope scope{r, host_options()};
   host_config cfg;
   cfg.header = r.str("header", cfg.header);
   cfg.use_ip = r.boolean("use_ip", cfg.use_ip);

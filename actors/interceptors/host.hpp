@@ -16,6 +16,9 @@ struct host_config {
   bool preserve_existing = false;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& host_options();
+
 host_config parse_host(option_reader& r);
 
 std::unique_ptr<interceptor> make_host(const host_config& cfg);

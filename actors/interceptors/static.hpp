@@ -15,6 +15,9 @@ struct static_config {
   bool preserve_existing = true; ///< Flume's default
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& static_options();
+
 static_config parse_static(option_reader& r);
 
 std::unique_ptr<interceptor> make_static(const static_config& cfg);

@@ -4,7 +4,24 @@
 
 namespace flumen::interceptors {
 
+/// The options of the `timestamp` interceptor (docs/reference/interceptors/timestamp.md shows
+/// them, generated).
+const option_list& timestamp_options() {
+  static const option_list table = {
+    {.name = "header",
+     .kind = option_kind::string,
+     .type = "string, not empty",
+     .doc = "the header set (`timestamp.writes_a_custom_header`)"},
+    {.name = "preserve_existing",
+     .kind = option_kind::boolean,
+     .doc = "keep a header that is already there "
+         "(`timestamp.preserve_existing_keeps_a_header_already_set`)"},
+  };
+  return table;
+}
+
 timestamp_config parse_timestamp(option_reader& r) {
+  option_scope scope{r, timestamp_options()};
   timestamp_config cfg;
   cfg.header = r.str("header", cfg.header);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);

@@ -18,6 +18,9 @@ struct timestamp_config {
   std::function<int64_t()> clock;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& timestamp_options();
+
 timestamp_config parse_timestamp(option_reader& r);
 
 std::unique_ptr<interceptor> make_timestamp(const timestamp_config& cfg);

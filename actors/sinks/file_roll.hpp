@@ -19,6 +19,9 @@ struct file_roll_config {
   bool sync = false; ///< fsync before each commit
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& file_roll_options();
+
 file_roll_config parse_file_roll(option_reader& r);
 
 caf::actor spawn_file_roll(caf::actor_system& sys, const file_roll_config& cfg,

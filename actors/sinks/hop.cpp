@@ -23,12 +23,13 @@
 namespace flumen::sinks {
 
 hop_sink_config parse_hop_sink(option_reader& r) {
+  option_scope scope{r, hop_sink_options()};
   hop_sink_config cfg;
   cfg.host = r.required_str("host");
-  cfg.port = static_cast<uint16_t>(r.integer("port", 0, 1, 65535));
+  cfg.port = static_cast<uint16_t>(r.integer("port", 0));
   r.require("port");
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
+  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   cfg.connect_timeout = r.duration("connect_timeout", cfg.connect_timeout);
   cfg.request_timeout = r.duration("request_timeout", cfg.request_timeout);
   if (cfg.connect_timeout.count() < 100)
@@ -38,7 +39,7 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   auto c = r.choice("compression", "none", {"none", "lz4", "zstd"});
   cfg.compression = hop::parse_codec(c).value_or(hop::codec::none);
   cfg.wire_version = static_cast<uint32_t>(
-      r.integer("test_wire_version", hop::wire_version, 0, UINT32_MAX));
+      r.integer("test_wire_version", hop::wire_version));
   cfg.security = parse_link_security(r);
   if (!cfg.host.empty()) require_protection(r, "host", cfg.host, cfg.security);
   auto& f = r.facts();

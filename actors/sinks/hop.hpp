@@ -32,6 +32,9 @@ struct hop_sink_config {
   uint32_t wire_version = hop::wire_version;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& hop_sink_options();
+
 hop_sink_config parse_hop_sink(option_reader& r);
 
 /// Takes batches from its channel, sends each under a sequence number and

@@ -59,6 +59,9 @@ struct kafka_config {
   std::map<std::string, std::string> producer;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& kafka_options();
+
 /// Pure apart from asking librdkafka whether each `producer:` key exists
 /// (a wrong name is a located config error, not a runtime surprise).
 kafka_config parse_kafka(option_reader& r);

@@ -9,12 +9,28 @@
 
 namespace flumen::sinks {
 
+/// The options of the `logger` sink (docs/reference/sinks/logger.md shows
+/// them, generated).
+const option_list& logger_options() {
+  static const option_list table = {
+    {.name = "batch_size",
+     .kind = option_kind::count,
+     .doc = "events per take"},
+    {.name = "max_body_bytes",
+     .kind = option_kind::size,
+     .min = 0,
+     .doc = "the body is cut to this many bytes (Flume's default)"},
+  };
+  return table;
+}
+
 logger_config parse_logger(option_reader& r) {
+  option_scope scope{r, logger_options()};
   logger_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  cfg.max_body_bytes = r.bytes("max_body_bytes", cfg.max_body_bytes, 0);
+  cfg.max_body_bytes = r.bytes("max_body_bytes", cfg.max_body_bytes);
   return cfg;
 }
 

@@ -12,6 +12,9 @@ struct logger_config {
   std::size_t max_body_bytes = 16; ///< Flume's default; longer bodies cut
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& logger_options();
+
 logger_config parse_logger(option_reader& r);
 
 /// The line printed for an event: `{k=v, ...} body` (body cut to

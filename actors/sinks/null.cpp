@@ -6,7 +6,19 @@
 
 namespace flumen::sinks {
 
+/// The options of the `null` sink (docs/reference/sinks/null.md shows
+/// them, generated).
+const option_list& null_options() {
+  static const option_list table = {
+    {.name = "batch_size",
+     .kind = option_kind::count,
+     .doc = "events per take"},
+  };
+  return table;
+}
+
 null_config parse_null(option_reader& r) {
+  option_scope scope{r, null_options()};
   null_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   r.facts().batch_size = cfg.batch_size;

@@ -28,6 +28,9 @@ struct exec_config {
   std::size_t max_inflight = 4;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& exec_options();
+
 /// Reads the `exec` options; errors go to the reader, located.
 exec_config parse_exec(option_reader& r);
 

@@ -36,6 +36,9 @@ struct hop_source_config {
   link_security security;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& hop_source_options();
+
 hop_source_config parse_hop_source(option_reader& r);
 
 /// Publishes a receiver at bind:port. A batch is answered once every

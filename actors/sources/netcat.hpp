@@ -36,6 +36,9 @@ struct netcat_config {
   std::shared_ptr<flumen::clock> time;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& netcat_options();
+
 /// Pure: reads the `netcat` options; errors go to `r`.
 netcat_config parse_netcat(option_reader& r);
 

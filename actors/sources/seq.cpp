@@ -8,16 +8,52 @@
 
 namespace flumen::sources {
 
+/// The options of the `seq` source (docs/reference/sources/seq.md shows
+/// them, generated).
+const option_list& seq_options() {
+  static const option_list table = {
+    {.name = "count",
+     .kind = option_kind::integer,
+     .min = 0,
+     .doc = "events to generate; `0`: no end. Once made, the source is "
+         "done (`--exit-on-eof` stops the agent)"},
+    {.name = "start",
+     .kind = option_kind::integer,
+     .min = 0,
+     .doc = "first sequence number"},
+    {.name = "rate",
+     .kind = option_kind::integer,
+     .min = 0,
+     .doc = "events per second; `0`: as fast as accepted"},
+    {.name = "body_size",
+     .kind = option_kind::size,
+     .min = 0,
+     .max = 64 * 1024 * 1024,
+     .doc = "pad each body (the number in decimal) with `.` to this size"},
+    {.name = "batch_size",
+     .kind = option_kind::count,
+     .doc = "events per batch; cut to the channels' "
+         "`transaction_capacity` when not stated"},
+    {.name = "max_inflight",
+     .kind = option_kind::count,
+     .min = 1,
+     .max = 1024,
+     .doc = "batches sent and not yet accepted"},
+  };
+  return table;
+}
+
 seq_config parse_seq(option_reader& r) {
+  option_scope scope{r, seq_options()};
   seq_config cfg;
-  cfg.count = static_cast<uint64_t>(r.integer("count", 0, 0));
-  cfg.start = static_cast<uint64_t>(r.integer("start", 0, 0));
-  cfg.rate = static_cast<uint64_t>(r.integer("rate", 0, 0));
-  cfg.body_size = r.bytes("body_size", cfg.body_size, 0, 64 * 1024 * 1024);
+  cfg.count = static_cast<uint64_t>(r.integer("count", 0));
+  cfg.start = static_cast<uint64_t>(r.integer("start", 0));
+  cfg.rate = static_cast<uint64_t>(r.integer("rate", 0));
+  cfg.body_size = r.bytes("body_size", cfg.body_size);
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
+  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   return cfg;
 }
 

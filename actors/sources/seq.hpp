@@ -18,6 +18,9 @@ struct seq_config {
   std::size_t max_inflight = 4;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& seq_options();
+
 seq_config parse_seq(option_reader& r);
 
 /// Each event's body starts with its sequence number in decimal (padded

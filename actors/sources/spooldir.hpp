@@ -47,6 +47,9 @@ struct spooldir_config {
   std::shared_ptr<flumen::clock> time;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& spooldir_options();
+
 /// Reads the `spooldir` options; errors go to the reader, located. Unlike
 /// most parse functions this one looks at the file system: `spool_dir` must
 /// be an existing directory flumen can read and write, and both patterns

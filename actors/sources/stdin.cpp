@@ -8,17 +8,49 @@
 
 namespace flumen::sources {
 
+/// The options of the `stdin` source (docs/reference/sources/stdin.md shows
+/// them, generated).
+const option_list& stdin_options() {
+  static const option_list table = {
+    {.name = "batch_size",
+     .kind = option_kind::count,
+     .doc = "as [netcat](netcat.md) (cut to the channels' "
+         "`transaction_capacity` when not stated, and at 1 MiB of "
+         "bodies)"},
+    {.name = "batch_timeout",
+     .kind = option_kind::duration,
+     .doc = "a partial batch is sent after this"},
+    {.name = "max_line_length",
+     .kind = option_kind::size,
+     .min = 1,
+     .max = max_event_length,
+     .doc = "as netcat"},
+    {.name = "overlong_policy",
+     .kind = option_kind::choice,
+     .choices = "truncate|drop|split",
+     .doc = "as netcat"},
+    {.name = "max_inflight",
+     .kind = option_kind::count,
+     .min = 1,
+     .max = 1024,
+     .doc = "batches sent and not yet accepted; then the source stops "
+         "reading"},
+  };
+  return table;
+}
+
 stdin_config parse_stdin(option_reader& r) {
+  option_scope scope{r, stdin_options()};
   stdin_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
   cfg.max_line_length =
-      r.bytes("max_line_length", cfg.max_line_length, 1, max_event_length);
+      r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;
   cfg.policy = parse_overlong_policy(r);
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight, 1, 1024);
+  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   return cfg;
 }
 

@@ -17,6 +17,9 @@ struct stdin_config {
   std::size_t max_inflight = 4;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& stdin_options();
+
 stdin_config parse_stdin(option_reader& r);
 
 /// Reads standard input until end of file; then the source is done.

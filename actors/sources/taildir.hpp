@@ -47,6 +47,9 @@ struct taildir_config {
   std::shared_ptr<flumen::clock> time;
 };
 
+/// Its options (runtime/config/options.hpp).
+const option_list& taildir_options();
+
 taildir_config parse_taildir(option_reader& r);
 
 /// The least time between two listings of the globs that inotify asked for

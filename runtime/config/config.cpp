@@ -307,7 +307,9 @@ option_reader::option_reader(YAML::Node node, std::string path,
 option_reader::option_reader(option_reader& parent, std::string_view key)
     : node_(parent.node(key)), path_(parent.path_of(key)), file_(parent.file_),
       errors_(parent.errors_), text_(parent.text_), parent_(&parent),
-      parent_key_(key), base_dir_(parent.base_dir_) {}
+      parent_key_(key), declared_(parent.declared_),
+      prefix_(parent.prefix_ + std::string{key} + "."),
+      base_dir_(parent.base_dir_) {}
 
 YAML::Node option_reader::lookup(std::string_view key) {
   known_.emplace(key);
@@ -376,10 +378,13 @@ std::string option_reader::null_hint(std::string_view key,
 }
 
 bool option_reader::has(std::string_view key) {
+  spec_for(key, option_kind::node);
   return lookup(key).IsDefined();
 }
 
 std::string option_reader::str(std::string_view key, std::string def) {
+  spec_for(key, option_kind::string);
+  record_default(key, def);
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
@@ -391,6 +396,8 @@ std::string option_reader::str(std::string_view key, std::string def) {
 }
 
 std::string option_reader::required_str(std::string_view key) {
+  spec_for(key, option_kind::string);
+  record_default(key, "required");
   auto n = lookup(key);
   if (!require(key)) return {};
   if (!n.IsScalar()) {
@@ -405,6 +412,13 @@ std::string option_reader::required_str(std::string_view key) {
 
 int64_t option_reader::integer(std::string_view key, int64_t def, int64_t min,
                                int64_t max) {
+  if (auto* o = spec_for(key, option_kind::integer)) {
+    if (o->min != no_min) min = o->min;
+    if (o->max != no_max)
+      max = static_cast<int64_t>(
+          std::min<uint64_t>(o->max, std::numeric_limits<int64_t>::max()));
+  }
+  record_default(key, std::to_string(def));
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
@@ -439,6 +453,11 @@ int64_t option_reader::integer(std::string_view key, int64_t def, int64_t min,
 
 std::size_t option_reader::count(std::string_view key, std::size_t def,
                                  std::size_t min, std::size_t max) {
+  if (auto* o = spec_for(key, option_kind::count)) {
+    if (o->min != no_min) min = static_cast<std::size_t>(o->min);
+    if (o->max != no_max) max = static_cast<std::size_t>(o->max);
+  }
+  record_default(key, std::to_string(def));
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
@@ -506,6 +525,8 @@ option_reader::scaled(std::string_view key, const char* expected,
 
 std::chrono::milliseconds
 option_reader::duration(std::string_view key, std::chrono::milliseconds def) {
+  spec_for(key, option_kind::duration);
+  record_default(key, format_duration_ms(static_cast<uint64_t>(def.count())));
   static constexpr std::pair<const char*, uint64_t> units[] = {
       {"ms", 1},
       {"", 1000},
@@ -520,6 +541,15 @@ option_reader::duration(std::string_view key, std::chrono::milliseconds def) {
 }
 
 std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
+  if (auto* o = spec_for(key, option_kind::size);
+      o != nullptr && (o->min != no_min || o->max != no_max))
+    return bytes(key, def, 0, SIZE_MAX); // the table's bounds
+  record_default(key, format_size(def));
+  return scaled_bytes(key, def);
+}
+
+std::size_t option_reader::scaled_bytes(std::string_view key,
+                                        std::size_t def) {
   static constexpr std::pair<const char*, uint64_t> units[] = {
       {"", 1},
       {"b", 1},
@@ -543,13 +573,18 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
 
 std::size_t option_reader::bytes(std::string_view key, std::size_t def,
                                  std::size_t min, std::size_t max) {
+  if (auto* o = spec_for(key, option_kind::size)) {
+    if (o->min != no_min) min = static_cast<std::size_t>(o->min);
+    if (o->max != no_max) max = static_cast<std::size_t>(o->max);
+  }
+  record_default(key, format_size(def));
   if (auto n = lookup(key);
       n.IsDefined() && n.IsScalar() && n.Scalar().starts_with('-')) {
     fail(key, "must be at least " + std::to_string(min));
     return def;
   }
   auto errors_before = errors_.size();
-  auto v = bytes(key, def);
+  auto v = scaled_bytes(key, def);
   if (errors_.size() != errors_before || !has(key)) return v;
   if (v < min) {
     fail(key, "must be at least " + std::to_string(min));
@@ -563,6 +598,8 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def,
 }
 
 bool option_reader::boolean(std::string_view key, bool def) {
+  spec_for(key, option_kind::boolean);
+  record_default(key, def ? "true" : "false");
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
@@ -579,7 +616,11 @@ bool option_reader::boolean(std::string_view key, bool def) {
 }
 
 std::string option_reader::choice(std::string_view key, std::string def,
-                                  const std::vector<std::string>& choices) {
+                                  const std::vector<std::string>& given) {
+  // The table's names, when it has them.
+  auto* o = spec_for(key, option_kind::choice);
+  auto choices = o != nullptr && !o->choices.empty() ? choice_names(*o) : given;
+  record_default(key, def);
   auto n = lookup(key);
   if (!n.IsDefined()) return def;
   if (!n.IsScalar()) {
@@ -595,6 +636,7 @@ std::string option_reader::choice(std::string_view key, std::string def,
 
 std::map<std::string, std::string>
 option_reader::string_map(std::string_view key) {
+  spec_for(key, option_kind::mapping);
   std::map<std::string, std::string> out;
   auto n = lookup(key);
   // An empty `key:` (all entries commented out) is an empty mapping.
@@ -630,6 +672,7 @@ option_reader::string_map(std::string_view key) {
 }
 
 std::vector<std::string> option_reader::string_list(std::string_view key) {
+  spec_for(key, option_kind::list);
   std::vector<std::string> out;
   auto n = lookup(key);
   if (!n.IsDefined() || n.IsNull()) return out;
@@ -660,6 +703,7 @@ std::vector<std::string> option_reader::string_list(std::string_view key) {
 }
 
 YAML::Node option_reader::node(std::string_view key) {
+  spec_for(key, option_kind::node);
   return lookup(key);
 }
 
@@ -669,6 +713,7 @@ void option_reader::known(std::initializer_list<std::string_view> keys) {
 }
 
 bool option_reader::require(std::string_view key) {
+  record_default(key, "required");
   if (has(key)) return true;
   mark_failed(key);
   errors_.push_back({location_of(node_, file_), path_,
@@ -677,6 +722,7 @@ bool option_reader::require(std::string_view key) {
 }
 
 void option_reader::invalid(std::string_view key, std::string message) {
+  spec_for(key, option_kind::node);
   fail(key, std::move(message));
 }
 

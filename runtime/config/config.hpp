@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runtime/config/link_security.hpp"
+#include "runtime/config/options.hpp"
 
 namespace flumen {
 
@@ -273,6 +274,21 @@ public:
     return flumen::describe_path(written, base_dir_);
   }
 
+  /// Reads through `options` from now on (nullptr: no table): every key a
+  /// getter, `has`, `require`, `invalid` or `node` names must be declared
+  /// there with the getter's kind (an "internal error" otherwise, a mistake
+  /// in the type's code that its contract test finds), and the table's bounds
+  /// and choices apply. The registry declares a type's table around its
+  /// parse function; a reader made on a key of it reads `key.*` entries.
+  void declare(const option_list* options) { declared_ = options; }
+  const option_list* declared() const { return declared_; }
+  /// What each getter used as its default, as a user would write it
+  /// (`100ms`, `64KB`, `required`), by key (`multiline.timeout` for a
+  /// nested reader's): the default column of the reference page.
+  const std::map<std::string, std::string>& defaults_seen() const {
+    return defaults_;
+  }
+
   /// Reports unknown keys. Call once, after all getters.
   void finish();
   /// Every key asked for so far (what the parser knows), in order.
@@ -295,6 +311,15 @@ private:
   void fail(std::string_view key, std::string message);
   void mark_failed(std::string_view key);
 
+  // The declared spec of `key` (nullptr when no table is declared, or it
+  // is not declared with that kind: an internal error then). `node`
+  // accepts every kind.
+  const option_spec* spec_for(std::string_view key, option_kind kind);
+  // Keeps `text` as the default of `key` (in the outermost reader).
+  void record_default(std::string_view key, std::string text);
+
+  // A size without bounds (what `bytes` reads).
+  std::size_t scaled_bytes(std::string_view key, std::size_t def);
   YAML::Node lookup(std::string_view key);
   std::optional<std::string> scalar(std::string_view key);
   // How a null value was written when it was a word (`null`, `Null`,
@@ -317,8 +342,29 @@ private:
   std::set<std::string, std::less<>> failed_;
   option_reader* parent_ = nullptr;
   std::string parent_key_;
+  const option_list* declared_ = nullptr;
+  std::string prefix_; ///< `multiline.` in a reader made on `multiline`
+  std::map<std::string, std::string> defaults_;
   std::string base_dir_; ///< relative paths from here (empty: cwd)
   component_facts facts_;
+};
+
+/// Declares a type's option table on a reader while its parser runs (the
+/// parser's first line, so that it reads through its table however it is
+/// called: by the registry or by a test).
+class option_scope {
+public:
+  option_scope(option_reader& r, const option_list& options)
+      : r_(r), before_(r.declared()) {
+    r.declare(&options);
+  }
+  ~option_scope() { r_.declare(before_); }
+  option_scope(const option_scope&) = delete;
+  option_scope& operator=(const option_scope&) = delete;
+
+private:
+  option_reader& r_;
+  const option_list* before_;
 };
 
 } // namespace flumen

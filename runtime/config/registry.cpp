@@ -37,6 +37,23 @@ std::string registry::example(const std::string& kind,
   return it == examples_.end() ? std::string{} : it->second;
 }
 
+registry::table_ptr registry::keep(const std::string& key,
+                                   std::string example, option_list options) {
+  examples_[key] = std::move(example);
+  // No table (a test's own types): its parser reads freely.
+  if (options.empty()) return nullptr;
+  auto o = std::make_shared<const option_list>(std::move(options));
+  options_[key] = o;
+  return o;
+}
+
+const option_list& registry::options(const std::string& kind,
+                                     const std::string& type) const {
+  static const option_list none;
+  auto it = options_.find(kind + "/" + type);
+  return it == options_.end() ? none : *it->second;
+}
+
 const std::map<std::string, registry::erased>*
 registry::table(const std::string& kind) const {
   if (kind == "sources") return &sources_;

@@ -76,31 +76,37 @@ public:
   using spawner = caf::actor (*)(caf::actor_system&, const Config&,
                                  const wiring&);
 
+  /// Each type comes with its option table (options.hpp): its parser
+  /// reads through it, and its reference page shows it.
   template <class Config>
   void add_source(std::string type, parse_fn<Config> parse,
-                  spawner<Config> spawn, std::string example = {}) {
-    examples_["sources/" + type] = std::move(example);
-    sources_[std::move(type)] = erase(parse, spawn);
+                  spawner<Config> spawn, std::string example = {},
+                  option_list options = {}) {
+    auto o = keep("sources/" + type, std::move(example), std::move(options));
+    sources_[std::move(type)] = erase(parse, spawn, o);
   }
   template <class Config>
   void add_channel(std::string type, parse_fn<Config> parse,
-                   spawner<Config> spawn, std::string example = {}) {
-    examples_["channels/" + type] = std::move(example);
-    channels_[std::move(type)] = erase(parse, spawn);
+                   spawner<Config> spawn, std::string example = {},
+                   option_list options = {}) {
+    auto o = keep("channels/" + type, std::move(example), std::move(options));
+    channels_[std::move(type)] = erase(parse, spawn, o);
   }
   template <class Config>
   void add_sink(std::string type, parse_fn<Config> parse, spawner<Config> spawn,
-                std::string example = {}) {
-    examples_["sinks/" + type] = std::move(example);
-    sinks_[std::move(type)] = erase(parse, spawn);
+                std::string example = {}, option_list options = {}) {
+    auto o = keep("sinks/" + type, std::move(example), std::move(options));
+    sinks_[std::move(type)] = erase(parse, spawn, o);
   }
   template <class Config>
   void add_interceptor(std::string type, parse_fn<Config> parse,
                        std::unique_ptr<interceptor> (*make)(const Config&),
-                       std::string example = {}) {
-    examples_["interceptors/" + type] = std::move(example);
+                       std::string example = {}, option_list options = {}) {
+    auto o =
+        keep("interceptors/" + type, std::move(example), std::move(options));
     interceptors_[std::move(type)] =
-        [parse, make](option_reader& r) -> interceptor_fn {
+        [parse, make, o](option_reader& r) -> interceptor_fn {
+      declared d{r, o.get()};
       return [cfg = parse(r), make] { return make(cfg); };
     };
   }
@@ -120,13 +126,29 @@ public:
   /// port), as its registration gave them: what the contract test over
   /// every type (tests/unit/contract_test.cpp) starts from.
   std::string example(const std::string& kind, const std::string& type) const;
+  /// The option table of a type (empty when the type is unknown).
+  const option_list& options(const std::string& kind,
+                             const std::string& type) const;
 
 private:
   using erased = std::function<spawn_fn(option_reader&)>;
+  using table_ptr = std::shared_ptr<const option_list>;
+
+  // The table declared on a reader while a parser reads it.
+  struct declared {
+    declared(option_reader& r, const option_list* o) : r_(r) { r.declare(o); }
+    ~declared() { r_.declare(nullptr); }
+    option_reader& r_;
+  };
+
+  table_ptr keep(const std::string& key, std::string example,
+                 option_list options);
 
   template <class Config>
-  static erased erase(parse_fn<Config> parse, spawner<Config> spawn) {
-    return [parse, spawn](option_reader& r) -> spawn_fn {
+  static erased erase(parse_fn<Config> parse, spawner<Config> spawn,
+                      table_ptr o) {
+    return [parse, spawn, o](option_reader& r) -> spawn_fn {
+      declared d{r, o.get()};
       return [cfg = parse(r), spawn](caf::actor_system& sys, const wiring& w) {
         return spawn(sys, cfg, w);
       };
@@ -140,6 +162,7 @@ private:
   std::map<std::string, std::function<interceptor_fn(option_reader&)>>
       interceptors_;
   std::map<std::string, std::string> examples_; ///< "kind/type" -> YAML
+  std::map<std::string, table_ptr> options_;    ///< "kind/type" -> table
 };
 
 } // namespace flumen

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -128,8 +130,11 @@ protected:
     return load_topology_text(text, "t.yaml", reg_, probe_scope{false, "a1"});
   }
 
-  /// The keys the type's parser asks for, reading its example alone.
-  std::vector<std::string> keys_read(error_list& errors) const {
+  /// The keys the type's parser asks for, reading its example alone (and
+  /// the defaults it used, into `defaults` when given).
+  std::vector<std::string>
+  keys_read(error_list& errors,
+            std::map<std::string, std::string>* defaults = nullptr) const {
     auto& [kind, type] = GetParam();
     auto node = YAML::Load(options_.empty() ? "{}" : options_);
     option_reader r{node, "x", "x.yaml", errors};
@@ -138,16 +143,19 @@ protected:
     else
       reg_.parse(kind, type, r);
     r.finish();
+    if (defaults) *defaults = r.defaults_seen();
     return r.known_keys();
+  }
+
+  fs::path page() const {
+    return fs::path{FLUMEN_SOURCE_DIR} / "docs" / "reference" /
+           GetParam().kind / (GetParam().type + ".md");
   }
 
   /// The option names in the first column of the type's reference page.
   std::set<std::string> documented() const {
-    auto& [kind, type] = GetParam();
-    auto page = fs::path{FLUMEN_SOURCE_DIR} / "docs" / "reference" / kind /
-                (type + ".md");
-    std::ifstream in{page};
-    EXPECT_TRUE(in) << "no reference page " << page;
+    std::ifstream in{page()};
+    EXPECT_TRUE(in) << "no reference page " << page();
     std::set<std::string> out;
     std::regex row{R"(^\| `([a-z_][a-z0-9_.]*)` \|)"};
     for (std::string line; std::getline(in, line);)
@@ -225,6 +233,61 @@ TEST_P(contract, its_reference_page_lists_the_options_it_reads) {
                 std::string::npos)
           << "the page lists `" << k << "`, which the type does not know";
   }
+}
+
+// Its options are a table (runtime/config/options.hpp) its parser reads
+// through: a key read that the table lacks, or read as another kind, is an
+// internal error; every key it declares is one the type knows.
+TEST_P(contract, its_parser_reads_through_its_option_table) {
+  auto& table = reg_.options(GetParam().kind, GetParam().type);
+  ASSERT_FALSE(table.empty()) << "no option table registered";
+  error_list errors;
+  auto keys = keys_read(errors);
+  for (auto& e : errors)
+    EXPECT_EQ(e.message.find("internal error"), std::string::npos)
+        << e.to_string();
+  for (auto& k : keys)
+    EXPECT_TRUE(find_option(table, k)) << "reads `" << k << "`, not declared";
+  for (auto& o : table) {
+    std::string name{o.name};
+    if (name.find('.') != std::string::npos) continue; // a nested key
+    auto res = load(topology(name + ": x"));
+    for (auto& e : res.errors) {
+      EXPECT_EQ(e.to_string().find("unknown key '" + name + "'"),
+                std::string::npos)
+          << "the table declares `" << name << "`, which the type ignores";
+      EXPECT_EQ(e.message.find("internal error"), std::string::npos)
+          << e.to_string();
+    }
+  }
+}
+
+// Its reference page shows the table generated from its option table, with
+// the defaults its parser used. FLUMEN_UPDATE_DOCS=1 writes it there.
+TEST_P(contract, its_reference_page_shows_its_generated_options_table) {
+  error_list errors;
+  std::map<std::string, std::string> defaults;
+  keys_read(errors, &defaults);
+  auto want = options_markdown(reg_.options(GetParam().kind, GetParam().type),
+                               defaults);
+  std::ifstream in{page()};
+  ASSERT_TRUE(in) << "no reference page " << page();
+  std::string before, table, after;
+  int part = 0; // 0: before the table, 1: in it, 2: after it
+  for (std::string line; std::getline(in, line);) {
+    if (part == 0 && line.starts_with("| option | type | default |")) part = 1;
+    if (part == 1 && !line.starts_with("|")) part = 2;
+    (part == 0 ? before : part == 1 ? table : after) += line + "\n";
+  }
+  ASSERT_NE(part, 0) << page() << " has no options table";
+  if (std::getenv("FLUMEN_UPDATE_DOCS")) {
+    std::ofstream{page()} << before << want << after;
+    return;
+  }
+  EXPECT_EQ(table, want)
+      << page() << " differs from its type's option table; after changing "
+      << "the table, FLUMEN_UPDATE_DOCS=1 build/tests/unit/actor_tests "
+      << "--gtest_filter='every_type/contract.its_reference_page*' writes it";
 }
 
 TEST_P(contract, it_runs_in_an_agent_stops_cleanly_and_shows_its_families) {
