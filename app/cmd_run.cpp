@@ -160,16 +160,20 @@ int cmd_run(const run_options& opt) {
       return 2;
     }
     if (!s.start_http()) return 2;
+    // A copy: a reload replaces the topology s.spec points into, and the
+    // loop's reference to the old name dangled (a garbled "agent @" in the
+    // log after a reload, then an abort at the next refused one).
+    const std::string name = s.spec->name;
     auto end =
-        run_loop(opt, signals, a, s.spec->name,
+        run_loop(opt, signals, a, name,
                  {[&] { s.reload(a); }, [&] { return s.file_changed(); }});
     if (end == run_end::component_failed) code = 4;
     // After --exit-on-eof, file channels are drained too, as a one-shot run
     // means "deliver this"; after a signal they keep what they hold for the
     // next start.
-    stop_bound bound{signals, opt.shutdown_timeout, s.spec->name};
+    stop_bound bound{signals, opt.shutdown_timeout, name};
     a.stop(opt.shutdown_timeout, end == run_end::input_done);
-    code = final_line(a, s.spec->name, code);
+    code = final_line(a, name, code);
     bound.summarized(code);
     s.http.reset(); // before the agent ends, as it began after it
   }

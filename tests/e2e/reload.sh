@@ -107,6 +107,12 @@ wait_for 30 reloaded_n 2 || fail "(b) no reload: $(tail -5 "$WORK/agent.log")"
 grep "reloaded $CONF" "$WORK/agent.log" | tail -1 | matches "rerouted sources.r1 (kept running)" \
   || fail "(b) r1 not rerouted: $(grep reloaded "$WORK/agent.log" | tail -1)"
 
+# Every line the run loop logs after a reload names the agent (its name was
+# a reference into the topology a reload replaces: "agent @" and then an
+# abort at the next refused reload).
+names=$(grep -a "SIGHUP received, reloading" "$WORK/agent.log" | grep -avc "agent a1: SIGHUP received" || true)
+((names == 0)) || fail "a line after a reload misnames the agent: $(grep -a "SIGHUP received" "$WORK/agent.log")"
+
 # (d) invalid: refused with located errors; everything keeps running.
 cp "$CONF" "$WORK/good.yaml"
 sed 's/capacity: 20000, transaction/capacity: lots, transaction/' "$WORK/good.yaml" >"$CONF.new"
