@@ -160,6 +160,8 @@ duration_flag(std::chrono::milliseconds& out) {
   };
 }
 
-void release_clock(caf::actor_system& sys) { sys.clock().cancel_all(); }
+void release_clock(caf::actor_system& sys) {
+  sys.clock().cancel_all();
+}
 
 } // namespace flumen::app

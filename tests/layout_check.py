@@ -14,6 +14,8 @@
   `set -o pipefail`, and `grep -q` quits at the first match, so the
   writer (curl, kcat, flumen) dies of SIGPIPE and the pipe fails although
   the line was there. tests/e2e/common.sh has `matches` for that.
+- No end-to-end script waits on `test "$(...)"`: wait_for's arguments are
+  expanded once, so such a condition never changes while it waits.
 
 Exits 1 with one line per problem, 0 when all is well.
 """
@@ -101,6 +103,17 @@ for part in sorted(parts_seen):
                     not (target.startswith(f"flumen_{part}_") and lib == part):
                 problems.append(f"runtime/{part}/CMakeLists.txt: {target} "
                                 f"links flumen_{lib}")
+
+# e2e scripts: no `wait_for N test "$(...)"`: wait_for's arguments are
+# expanded once, so the condition never changes while it waits (a flake in
+# tls_paths.sh: "delivered 2000 of 2000").
+STALE_WAIT = re.compile(r"wait_for\s+\d+\s+test\b[^|;]*\$\(")
+for path in sorted(glob.glob(os.path.join(ROOT, "tests", "e2e", "*.sh"))):
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if STALE_WAIT.search(line):
+                problems.append(f"{rel(path)}:{n}: wait_for over a command "
+                                f"substitution expanded once (use a function)")
 
 # e2e scripts: no `| grep -q` (see the docstring).
 GREP_Q = re.compile(r"\|\s*grep\s+(-[a-zA-Z]*q|--quiet)")

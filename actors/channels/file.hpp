@@ -51,9 +51,9 @@ const option_list& file_options();
 file_config parse_file(option_reader& r);
 
 /// Opens (creates 0700, locks, recovers) the channel's directory and
-/// spawns the channel, speaking the channel protocol of runtime/flow/protocol.hpp.
-/// Throws std::runtime_error when the directory cannot be used (another
-/// agent holds it, it cannot be created or read).
+/// spawns the channel, speaking the channel protocol of
+/// runtime/flow/protocol.hpp. Throws std::runtime_error when the directory
+/// cannot be used (another agent holds it, it cannot be created or read).
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                       const wiring& w);
 

@@ -17,45 +17,49 @@ namespace flumen::channels {
 /// them, generated).
 const option_list& memory_options() {
   static const option_list table = {
-    {.name = "capacity",
-     .kind = option_kind::count,
-     .doc = "events held, counting events taken by a sink and not yet "
-         "committed"},
-    {.name = "byte_capacity",
-     .kind = option_kind::size,
-     .doc = "bytes held, taken ones included: each event counts its body,"
-         " its header keys and values, and 64 bytes for itself and for"
-         " each header (what holding it costs; "
-         "`memory_channel.byte_capacity_holds_a_put_until_bytes_are_freed`)"
-         " (one event larger than it is let in alone when the channel "
-         "is empty); `0`: no byte bound (and bytes are not counted)"},
-    {.name = "transaction_capacity",
-     .kind = option_kind::count,
-     .def = "`10000`, or `capacity` if smaller",
-     .doc = "most events in one put or take; a stated value must not "
-         "exceed `capacity` "
-         "(`parse_memory_test.default_transaction_capacity_fits_the_capacity`,"
-         " "
-         "`parse_memory_test.transaction_capacity_above_capacity_is_an_error`)."
-         " Large, so that bytes (`batch_bytes`, `byte_capacity`) bound"
-         " a transaction rather than a count: at 100 B records, 10,000"
-         " instead of 1,000 raised the Kafka rate by about a sixth "
-         "([bench/README.md](../../../bench/README.md))"},
-    {.name = "keep_alive",
-     .kind = option_kind::duration,
-     .doc = "how long an empty take waits for events before it is "
-         "answered empty"},
-    {.name = "transaction_timeout",
-     .kind = option_kind::duration,
-     .type = "duration: `0` or at least `1s`",
-     .doc = "a sink holding a transaction open longer (stuck on a dead "
-         "peer) is revoked, as a lost node's replica is: its events go"
-         " back to the head for the channel's other sinks (or its own "
-         "restart), its late commit is refused, and it takes nothing "
-         "more (the sink ends and the supervisor restarts it). `0`: "
-         "never. Longer than librdkafka's default `message.timeout.ms`"
-         " (5 min), after which a Kafka sink rolls back by itself "
-         "(`memory_channel.a_transaction_held_past_its_timeout_is_revoked`)"},
+      {.name = "capacity",
+       .kind = option_kind::count,
+       .doc = "events held, counting events taken by a sink and not yet "
+              "committed"},
+      {.name = "byte_capacity",
+       .kind = option_kind::size,
+       .doc =
+           "bytes held, taken ones included: each event counts its body,"
+           " its header keys and values, and 64 bytes for itself and for"
+           " each header (what holding it costs; "
+           "`memory_channel.byte_capacity_holds_a_put_until_bytes_are_freed`)"
+           " (one event larger than it is let in alone when the channel "
+           "is empty); `0`: no byte bound (and bytes are not counted)"},
+      {.name = "transaction_capacity",
+       .kind = option_kind::count,
+       .def = "`10000`, or `capacity` if smaller",
+       .doc = "most events in one put or take; a stated value must not "
+              "exceed `capacity` "
+              "(`parse_memory_test.default_transaction_capacity_fits_the_"
+              "capacity`,"
+              " "
+              "`parse_memory_test.transaction_capacity_above_capacity_is_an_"
+              "error`)."
+              " Large, so that bytes (`batch_bytes`, `byte_capacity`) bound"
+              " a transaction rather than a count: at 100 B records, 10,000"
+              " instead of 1,000 raised the Kafka rate by about a sixth "
+              "([bench/README.md](../../../bench/README.md))"},
+      {.name = "keep_alive",
+       .kind = option_kind::duration,
+       .doc = "how long an empty take waits for events before it is "
+              "answered empty"},
+      {.name = "transaction_timeout",
+       .kind = option_kind::duration,
+       .type = "duration: `0` or at least `1s`",
+       .doc =
+           "a sink holding a transaction open longer (stuck on a dead "
+           "peer) is revoked, as a lost node's replica is: its events go"
+           " back to the head for the channel's other sinks (or its own "
+           "restart), its late commit is refused, and it takes nothing "
+           "more (the sink ends and the supervisor restarts it). `0`: "
+           "never. Longer than librdkafka's default `message.timeout.ms`"
+           " (5 min), after which a Kafka sink rolls back by itself "
+           "(`memory_channel.a_transaction_held_past_its_timeout_is_revoked`)"},
   };
   return table;
 }

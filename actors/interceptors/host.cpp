@@ -7,23 +7,23 @@
 
 namespace flumen::interceptors {
 
-/// The options of the `host` interceptor (docs/reference/interceptors/host.md shows
-/// them, generated).
+/// The options of the `host` interceptor (docs/reference/interceptors/host.md
+/// shows them, generated).
 const option_list& host_options() {
   static const option_list table = {
-    {.name = "header",
-     .kind = option_kind::string,
-     .type = "string, not empty",
-     .doc = "the header set"},
-    {.name = "use_ip",
-     .kind = option_kind::boolean,
-     .doc = "the first non-loopback IPv4 address (`127.0.0.1` when there "
-         "is none: `host.sets_the_ip_address_by_default`); `false`: "
-         "the hostname (`host.sets_the_hostname_when_asked`)"},
-    {.name = "preserve_existing",
-     .kind = option_kind::boolean,
-     .doc = "keep a header that is already there "
-         "(`host.preserve_existing_keeps_a_header_already_set`)"},
+      {.name = "header",
+       .kind = option_kind::string,
+       .type = "string, not empty",
+       .doc = "the header set"},
+      {.name = "use_ip",
+       .kind = option_kind::boolean,
+       .doc = "the first non-loopback IPv4 address (`127.0.0.1` when there "
+              "is none: `host.sets_the_ip_address_by_default`); `false`: "
+              "the hostname (`host.sets_the_hostname_when_asked`)"},
+      {.name = "preserve_existing",
+       .kind = option_kind::boolean,
+       .doc = "keep a header that is already there "
+              "(`host.preserve_existing_keeps_a_header_already_set`)"},
   };
   return table;
 }

@@ -2,22 +2,21 @@
 
 namespace flumen::interceptors {
 
-/// The options of the `static` interceptor (docs/reference/interceptors/static.md shows
-/// them, generated).
+/// The options of the `static` interceptor
+/// (docs/reference/interceptors/static.md shows them, generated).
 const option_list& static_options() {
   static const option_list table = {
-    {.name = "key",
-     .kind = option_kind::string,
-     .type = "string, not empty",
-     .doc = "header name"},
-    {.name = "value",
-     .kind = option_kind::string,
-     .doc = "header value"},
-    {.name = "preserve_existing",
-     .kind = option_kind::boolean,
-     .doc = "keep a header that is already there (Flume's default: "
-         "`static_header.sets_key_and_value_preserving_existing_by_default`,"
-         " `static_header.overwrites_without_preserve_existing`)"},
+      {.name = "key",
+       .kind = option_kind::string,
+       .type = "string, not empty",
+       .doc = "header name"},
+      {.name = "value", .kind = option_kind::string, .doc = "header value"},
+      {.name = "preserve_existing",
+       .kind = option_kind::boolean,
+       .doc =
+           "keep a header that is already there (Flume's default: "
+           "`static_header.sets_key_and_value_preserving_existing_by_default`,"
+           " `static_header.overwrites_without_preserve_existing`)"},
   };
   return table;
 }

@@ -4,18 +4,18 @@
 
 namespace flumen::interceptors {
 
-/// The options of the `timestamp` interceptor (docs/reference/interceptors/timestamp.md shows
-/// them, generated).
+/// The options of the `timestamp` interceptor
+/// (docs/reference/interceptors/timestamp.md shows them, generated).
 const option_list& timestamp_options() {
   static const option_list table = {
-    {.name = "header",
-     .kind = option_kind::string,
-     .type = "string, not empty",
-     .doc = "the header set (`timestamp.writes_a_custom_header`)"},
-    {.name = "preserve_existing",
-     .kind = option_kind::boolean,
-     .doc = "keep a header that is already there "
-         "(`timestamp.preserve_existing_keeps_a_header_already_set`)"},
+      {.name = "header",
+       .kind = option_kind::string,
+       .type = "string, not empty",
+       .doc = "the header set (`timestamp.writes_a_custom_header`)"},
+      {.name = "preserve_existing",
+       .kind = option_kind::boolean,
+       .doc = "keep a header that is already there "
+              "(`timestamp.preserve_existing_keeps_a_header_already_set`)"},
   };
   return table;
 }

@@ -19,32 +19,32 @@ namespace flumen::sinks {
 /// them, generated).
 const option_list& file_roll_options() {
   static const option_list table = {
-    {.name = "directory",
-     .kind = option_kind::string,
-     .doc = "created if missing; files are named `<prefix><ms since "
-         "epoch>-<n>`. One that could never be written (a path under a"
-         " regular file, a directory without write permission) is a "
-         "config error"},
-    {.name = "roll_interval",
-     .kind = option_kind::duration,
-     .doc = "a new file after this; `0`: never "
-         "(`sink_test.file_roll_rolls_after_roll_interval`)"},
-    {.name = "format",
-     .kind = option_kind::choice,
-     .choices = "line|header_and_body",
-     .doc = "`line` (the body) or `header_and_body` (`{k=v, ...} body`), "
-         "one event per line "
-         "(`sink_test.file_roll_writes_every_event_as_a_line`, "
-         "`sink_test.file_roll_writes_headers_and_body`)"},
-    {.name = "prefix",
-     .kind = option_kind::string,
-     .doc = "file name prefix"},
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "events per take"},
-    {.name = "sync",
-     .kind = option_kind::boolean,
-     .doc = "fsync before each commit"},
+      {.name = "directory",
+       .kind = option_kind::string,
+       .doc = "created if missing; files are named `<prefix><ms since "
+              "epoch>-<n>`. One that could never be written (a path under a"
+              " regular file, a directory without write permission) is a "
+              "config error"},
+      {.name = "roll_interval",
+       .kind = option_kind::duration,
+       .doc = "a new file after this; `0`: never "
+              "(`sink_test.file_roll_rolls_after_roll_interval`)"},
+      {.name = "format",
+       .kind = option_kind::choice,
+       .choices = "line|header_and_body",
+       .doc = "`line` (the body) or `header_and_body` (`{k=v, ...} body`), "
+              "one event per line "
+              "(`sink_test.file_roll_writes_every_event_as_a_line`, "
+              "`sink_test.file_roll_writes_headers_and_body`)"},
+      {.name = "prefix",
+       .kind = option_kind::string,
+       .doc = "file name prefix"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "events per take"},
+      {.name = "sync",
+       .kind = option_kind::boolean,
+       .doc = "fsync before each commit"},
   };
   return table;
 }

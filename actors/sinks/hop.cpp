@@ -38,8 +38,8 @@ hop_sink_config parse_hop_sink(option_reader& r) {
     r.invalid("request_timeout", "must be at least 200ms");
   auto c = r.choice("compression", "none", {"none", "lz4", "zstd"});
   cfg.compression = hop::parse_codec(c).value_or(hop::codec::none);
-  cfg.wire_version = static_cast<uint32_t>(
-      r.integer("test_wire_version", hop::wire_version));
+  cfg.wire_version =
+      static_cast<uint32_t>(r.integer("test_wire_version", hop::wire_version));
   cfg.security = parse_link_security(r);
   if (!cfg.host.empty()) require_protection(r, "host", cfg.host, cfg.security);
   auto& f = r.facts();

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "runtime/config/config.hpp"
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/config/link_security.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 namespace flumen::sinks {
 

@@ -146,154 +146,163 @@ std::size_t producer_number(const std::map<std::string, std::string>& producer,
 /// them, generated).
 const option_list& kafka_options() {
   static const option_list table = {
-    {.name = "bootstrap_servers",
-     .kind = option_kind::string,
-     .doc = "`host:port,...`, or `embedded`: librdkafka's in-process "
-         "Kafka cluster started inside the agent (the real Kafka "
-         "protocol on loopback ports; see "
-         "[below](#the-embedded-cluster))"},
-    {.name = "embedded_brokers",
-     .kind = option_kind::integer,
-     .min = 1,
-     .max = 16,
-     .doc = "brokers of the embedded cluster"},
-    {.name = "embedded_partitions",
-     .kind = option_kind::integer,
-     .min = 1,
-     .max = 1024,
-     .doc = "partitions of `topic` on the embedded cluster"},
-    {.name = "topic",
-     .kind = option_kind::string,
-     .doc = "may hold `%{header}` placeholders (Flume's syntax), filled "
-         "per event. Checked at load time against Kafka's rule (1 to "
-         "249 of `A-Z a-z 0-9 . _ -`; the text around placeholders "
-         "too): `kafka_parse.topic_names_kafka_refuses`. An event that"
-         " lacks a placeholder's header, or whose filled-in name is "
-         "not a valid topic, is refused for good "
-         "(`on_permanent_error`), unless `default_topic` is set: "
-         "`kafka_errors.header_topic_without_the_header_is_dropped`, "
-         "`kafka_errors.header_topic_without_the_header_is_dead_lettered`."
-         " No topic named `%{...}` or `\"\"` is ever created"},
-    {.name = "default_topic",
-     .kind = option_kind::string,
-     .doc = "where an event goes whose `%{header}` topic names a header "
-         "it lacks "
-         "(`kafka_errors.header_topic_falls_back_to_default_topic`)"},
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 1000000,
-     .def = "`10000`, or `batch.num.messages` under `producer` if smaller",
-     .doc = "events per transaction; a default one is cut to the "
-         "channel's `transaction_capacity`"},
-    {.name = "batch_bytes",
-     .kind = option_kind::size,
-     .min = 1,
-     .def = "the smallest of librdkafka's `batch.size` and `message.max.bytes` (`1000000` each unless set under `producer`) and `max_inflight_bytes`",
-     .doc = "a transaction's most bytes (counted as by `byte_capacity`), "
-         "one event at least "
-         "(`memory_channel.take_with_max_bytes_is_cut_by_bytes_one_event_at_least`,"
-         " `kafka_parse.batch_bytes_follows_librdkafkas_batch_size`). "
-         "Counted so, a transaction never exceeds its size on the "
-         "wire, so it leaves as one of librdkafka's batches; a larger "
-         "value (or `batch_size` above `batch.num.messages`) works but"
-         " splits each transaction, and librdkafka spins for "
-         "`linger.ms` on the remainder"},
-    {.name = "max_inflight",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 64,
-     .doc = "transactions produced and not yet confirmed"},
-    {.name = "max_inflight_bytes",
-     .kind = option_kind::size,
-     .type = "size, at least `batch_bytes`",
-     .doc = "bytes produced and not yet confirmed, at most; within it the"
-         " sink keeps about four times what the cluster acknowledges "
-         "in one round trip in flight (measured rate × measured round "
-         "trip), starting from two batches' worth "
-         "(`window_estimate.follows_rate_times_round_trip_within_its_bounds`,"
-         " `sink_driver_test.bytes_in_flight_bound_the_window`)"},
-    {.name = "key_header",
-     .kind = option_kind::string,
-     .doc = "the header used as the record key"},
-    {.name = "partition_header",
-     .kind = option_kind::string,
-     .doc = "a header holding the partition number"},
-    {.name = "default_partition",
-     .kind = option_kind::integer,
-     .min = -1,
-     .max = INT32_MAX,
-     .type = "integer, at least -1",
-     .doc = "partition when that header is absent or not a number; `-1`: "
-         "a keyed record goes where librdkafka's partitioner puts its "
-         "key, and the key-less records of one transaction all go to "
-         "one partition, the next transaction to the next one "
-         "(round-robin; like librdkafka's sticky partitioner, per "
-         "transaction): every partition gets whole batches, in the "
-         "order taken "
-         "(`pipeline.keyless_transactions_go_to_one_partition_each_round_robin`)"},
-    {.name = "timestamp_header",
-     .kind = option_kind::string,
-     .doc = "a header holding the record timestamp (ms since the epoch); "
-         "otherwise the send time"},
-    {.name = "topic_header",
-     .kind = option_kind::string,
-     .doc = "a header naming the topic, used when `allow_topic_override`"},
-    {.name = "allow_topic_override",
-     .kind = option_kind::boolean,
-     .doc = "(Flume's default is true; off here so a stray header can't "
-         "redirect data)"},
-    {.name = "headers",
-     .kind = option_kind::node,
-     .type = "`all`, `none` or a mapping",
-     .doc = "which event headers become Kafka record headers: `all`, "
-         "`none`, or a mapping `flume_name: kafka_name` (only those, "
-         "renamed)"},
-    {.name = "format",
-     .kind = option_kind::choice,
-     .choices = "body|json",
-     .doc = "record value: `body` (the raw body, byte for byte) or `json`"
-         " (`{\"headers\":{...},\"body\":\"...\"}` written by nlohmann-json:"
-         " UTF-8 text stays as it is, \"café\" arrives as \"café\"; bytes "
-         "that are not valid UTF-8 become U+FFFD, so use `body` for "
-         "binary data: "
-         "`kafka_format.json_envelope_keeps_utf8_and_replaces_invalid_bytes`)"},
-    {.name = "on_permanent_error",
-     .kind = option_kind::choice,
-     .choices = "drop|dead_letter|fail",
-     .doc = "an event that *itself* can never be delivered: record too "
-         "large, invalid record, or a topic or partition taken from "
-         "the event's own headers that cannot exist or is not "
-         "authorised. `drop` (logged, counted in `dropped`), "
-         "`dead_letter` (put to `dead_letter_channel`), `fail` (roll "
-         "back and stop; the supervisor restarts the sink). The same "
-         "errors for the *configured* topic or partition are the "
-         "cluster's (an ACL, a topic not yet created): retried with "
-         "backoff, the sink `degraded` with the reason, nothing "
-         "committed or dropped "
-         "(`kafka_errors.configured_topic_authorization_error_is_retried_not_dropped`,"
-         " "
-         "`kafka_errors.event_chosen_topic_authorization_error_is_per_event`,"
-         " `kafka_format.only_a_records_own_errors_are_permanent`)"},
-    {.name = "dead_letter_channel",
-     .kind = option_kind::string,
-     .doc = "a channel of the same agent, required by `dead_letter` (and "
-         "only used with it); dead letters carry the headers "
-         "`flumen.error`, `flumen.error_code`, `flumen.sink`, "
-         "`flumen.topic`, `flumen.time` (ms). For a dead-letter "
-         "*topic*, read that channel with a second `kafka` sink (or "
-         "`file_roll` for records no topic accepts). Not the sink's "
-         "own channel, nor closing a cycle of channels (config errors)"},
-    {.name = "producer",
-     .kind = option_kind::mapping,
-     .type = "mapping",
-     .doc = "librdkafka producer settings, passed as is and checked at "
-         "load time, each value and the whole set as the sink would "
-         "create its producer (so `acks: 1` with the default "
-         "idempotence, or a `queue.buffering.max.messages` below the "
-         "sink's window, are config errors: `kafka_parse.*`) (e.g. "
-         "`compression.type: lz4`, `acks: all`, `security.protocol: "
-         "ssl`)"},
+      {.name = "bootstrap_servers",
+       .kind = option_kind::string,
+       .doc = "`host:port,...`, or `embedded`: librdkafka's in-process "
+              "Kafka cluster started inside the agent (the real Kafka "
+              "protocol on loopback ports; see "
+              "[below](#the-embedded-cluster))"},
+      {.name = "embedded_brokers",
+       .kind = option_kind::integer,
+       .min = 1,
+       .max = 16,
+       .doc = "brokers of the embedded cluster"},
+      {.name = "embedded_partitions",
+       .kind = option_kind::integer,
+       .min = 1,
+       .max = 1024,
+       .doc = "partitions of `topic` on the embedded cluster"},
+      {.name = "topic",
+       .kind = option_kind::string,
+       .doc = "may hold `%{header}` placeholders (Flume's syntax), filled "
+              "per event. Checked at load time against Kafka's rule (1 to "
+              "249 of `A-Z a-z 0-9 . _ -`; the text around placeholders "
+              "too): `kafka_parse.topic_names_kafka_refuses`. An event that"
+              " lacks a placeholder's header, or whose filled-in name is "
+              "not a valid topic, is refused for good "
+              "(`on_permanent_error`), unless `default_topic` is set: "
+              "`kafka_errors.header_topic_without_the_header_is_dropped`, "
+              "`kafka_errors.header_topic_without_the_header_is_dead_lettered`."
+              " No topic named `%{...}` or `\"\"` is ever created"},
+      {.name = "default_topic",
+       .kind = option_kind::string,
+       .doc = "where an event goes whose `%{header}` topic names a header "
+              "it lacks "
+              "(`kafka_errors.header_topic_falls_back_to_default_topic`)"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 1000000,
+       .def = "`10000`, or `batch.num.messages` under `producer` if smaller",
+       .doc = "events per transaction; a default one is cut to the "
+              "channel's `transaction_capacity`"},
+      {.name = "batch_bytes",
+       .kind = option_kind::size,
+       .min = 1,
+       .def = "the smallest of librdkafka's `batch.size` and "
+              "`message.max.bytes` (`1000000` each unless set under "
+              "`producer`) and `max_inflight_bytes`",
+       .doc = "a transaction's most bytes (counted as by `byte_capacity`), "
+              "one event at least "
+              "(`memory_channel.take_with_max_bytes_is_cut_by_bytes_one_event_"
+              "at_least`,"
+              " `kafka_parse.batch_bytes_follows_librdkafkas_batch_size`). "
+              "Counted so, a transaction never exceeds its size on the "
+              "wire, so it leaves as one of librdkafka's batches; a larger "
+              "value (or `batch_size` above `batch.num.messages`) works but"
+              " splits each transaction, and librdkafka spins for "
+              "`linger.ms` on the remainder"},
+      {.name = "max_inflight",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 64,
+       .doc = "transactions produced and not yet confirmed"},
+      {.name = "max_inflight_bytes",
+       .kind = option_kind::size,
+       .type = "size, at least `batch_bytes`",
+       .doc =
+           "bytes produced and not yet confirmed, at most; within it the"
+           " sink keeps about four times what the cluster acknowledges "
+           "in one round trip in flight (measured rate × measured round "
+           "trip), starting from two batches' worth "
+           "(`window_estimate.follows_rate_times_round_trip_within_its_bounds`,"
+           " `sink_driver_test.bytes_in_flight_bound_the_window`)"},
+      {.name = "key_header",
+       .kind = option_kind::string,
+       .doc = "the header used as the record key"},
+      {.name = "partition_header",
+       .kind = option_kind::string,
+       .doc = "a header holding the partition number"},
+      {.name = "default_partition",
+       .kind = option_kind::integer,
+       .min = -1,
+       .max = INT32_MAX,
+       .type = "integer, at least -1",
+       .doc = "partition when that header is absent or not a number; `-1`: "
+              "a keyed record goes where librdkafka's partitioner puts its "
+              "key, and the key-less records of one transaction all go to "
+              "one partition, the next transaction to the next one "
+              "(round-robin; like librdkafka's sticky partitioner, per "
+              "transaction): every partition gets whole batches, in the "
+              "order taken "
+              "(`pipeline.keyless_transactions_go_to_one_partition_each_round_"
+              "robin`)"},
+      {.name = "timestamp_header",
+       .kind = option_kind::string,
+       .doc = "a header holding the record timestamp (ms since the epoch); "
+              "otherwise the send time"},
+      {.name = "topic_header",
+       .kind = option_kind::string,
+       .doc = "a header naming the topic, used when `allow_topic_override`"},
+      {.name = "allow_topic_override",
+       .kind = option_kind::boolean,
+       .doc = "(Flume's default is true; off here so a stray header can't "
+              "redirect data)"},
+      {.name = "headers",
+       .kind = option_kind::node,
+       .type = "`all`, `none` or a mapping",
+       .doc = "which event headers become Kafka record headers: `all`, "
+              "`none`, or a mapping `flume_name: kafka_name` (only those, "
+              "renamed)"},
+      {.name = "format",
+       .kind = option_kind::choice,
+       .choices = "body|json",
+       .doc =
+           "record value: `body` (the raw body, byte for byte) or `json`"
+           " (`{\"headers\":{...},\"body\":\"...\"}` written by nlohmann-json:"
+           " UTF-8 text stays as it is, \"café\" arrives as \"café\"; bytes "
+           "that are not valid UTF-8 become U+FFFD, so use `body` for "
+           "binary data: "
+           "`kafka_format.json_envelope_keeps_utf8_and_replaces_invalid_bytes`"
+           ")"},
+      {.name = "on_permanent_error",
+       .kind = option_kind::choice,
+       .choices = "drop|dead_letter|fail",
+       .doc =
+           "an event that *itself* can never be delivered: record too "
+           "large, invalid record, or a topic or partition taken from "
+           "the event's own headers that cannot exist or is not "
+           "authorised. `drop` (logged, counted in `dropped`), "
+           "`dead_letter` (put to `dead_letter_channel`), `fail` (roll "
+           "back and stop; the supervisor restarts the sink). The same "
+           "errors for the *configured* topic or partition are the "
+           "cluster's (an ACL, a topic not yet created): retried with "
+           "backoff, the sink `degraded` with the reason, nothing "
+           "committed or dropped "
+           "(`kafka_errors.configured_topic_authorization_error_is_retried_not_"
+           "dropped`,"
+           " "
+           "`kafka_errors.event_chosen_topic_authorization_error_is_per_event`,"
+           " `kafka_format.only_a_records_own_errors_are_permanent`)"},
+      {.name = "dead_letter_channel",
+       .kind = option_kind::string,
+       .doc = "a channel of the same agent, required by `dead_letter` (and "
+              "only used with it); dead letters carry the headers "
+              "`flumen.error`, `flumen.error_code`, `flumen.sink`, "
+              "`flumen.topic`, `flumen.time` (ms). For a dead-letter "
+              "*topic*, read that channel with a second `kafka` sink (or "
+              "`file_roll` for records no topic accepts). Not the sink's "
+              "own channel, nor closing a cycle of channels (config errors)"},
+      {.name = "producer",
+       .kind = option_kind::mapping,
+       .type = "mapping",
+       .doc = "librdkafka producer settings, passed as is and checked at "
+              "load time, each value and the whole set as the sink would "
+              "create its producer (so `acks: 1` with the default "
+              "idempotence, or a `queue.buffering.max.messages` below the "
+              "sink's window, are config errors: `kafka_parse.*`) (e.g. "
+              "`compression.type: lz4`, `acks: all`, `security.protocol: "
+              "ssl`)"},
   };
   return table;
 }
@@ -304,8 +313,8 @@ kafka_config parse_kafka(option_reader& r) {
   kafka_config cfg;
   cfg.bootstrap_servers = r.required_str("bootstrap_servers");
   r.facts().process_local = cfg.bootstrap_servers == "embedded";
-  cfg.embedded_brokers = static_cast<int>(
-      r.integer("embedded_brokers", cfg.embedded_brokers));
+  cfg.embedded_brokers =
+      static_cast<int>(r.integer("embedded_brokers", cfg.embedded_brokers));
   cfg.embedded_partitions = static_cast<int>(
       r.integer("embedded_partitions", cfg.embedded_partitions));
   cfg.topic = r.required_str("topic");

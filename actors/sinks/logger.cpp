@@ -13,13 +13,13 @@ namespace flumen::sinks {
 /// them, generated).
 const option_list& logger_options() {
   static const option_list table = {
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "events per take"},
-    {.name = "max_body_bytes",
-     .kind = option_kind::size,
-     .min = 0,
-     .doc = "the body is cut to this many bytes (Flume's default)"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "events per take"},
+      {.name = "max_body_bytes",
+       .kind = option_kind::size,
+       .min = 0,
+       .doc = "the body is cut to this many bytes (Flume's default)"},
   };
   return table;
 }

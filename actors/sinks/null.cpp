@@ -10,9 +10,9 @@ namespace flumen::sinks {
 /// them, generated).
 const option_list& null_options() {
   static const option_list table = {
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "events per take"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "events per take"},
   };
   return table;
 }

@@ -29,62 +29,66 @@ namespace flumen::sources {
 /// them, generated).
 const option_list& exec_options() {
   static const option_list table = {
-    {.name = "command",
-     .kind = option_kind::string,
-     .doc = "run as `shell -c command` "
-         "(`source_test.parse_exec_requires_a_command`)"},
-    {.name = "shell",
-     .kind = option_kind::string,
-     .doc = "the shell; one that cannot run fails the source "
-         "(`source_test.exec_with_a_missing_shell_fails`)"},
-    {.name = "restart",
-     .kind = option_kind::boolean,
-     .doc = "run the command again when its run ended: its output closed,"
-         " which processes it started may delay "
-         "(`source_test.exec_reads_until_the_pipe_closes_and_reaps_the_command`),"
-         " and it exited. What still runs in its group then is stopped"
-         " as below "
-         "(`source_test.exec_stops_what_the_command_left_running_when_it_ends`)"},
-    {.name = "restart_throttle",
-     .kind = option_kind::duration,
-     .doc = "wait before the first restart (Flume's `restartThrottle`); "
-         "while runs last less than 10 s each wait doubles, up to 60 s"
-         " (or `restart_throttle` if longer); a run of 10 s or more "
-         "starts over. Restarts are counted in `restarts` "
-         "(`restart_backoff.*`, "
-         "`source_test.exec_restarts_of_a_command_that_exits_at_once_back_off`)"},
-    {.name = "stop_timeout",
-     .kind = option_kind::duration,
-     .doc = "on a stop, or when the source is torn down, SIGTERM goes to "
-         "the command's process group and SIGKILL after this if some "
-         "of it still runs; the command is always reaped "
-         "(`source_test.exec_stop_ends_the_command_and_its_group_with_sigterm`,"
-         " `source_test.exec_stop_kills_a_group_that_ignores_sigterm`,"
-         " `source_test.exec_abort_kills_the_command_group_too`, "
-         "`source_test.exec_stop_ends_a_command_that_closed_its_output`,"
-         " `tests/e2e/exec.sh`). Keep it well under "
-         "`--shutdown-timeout` "
-         "(`source_test.parse_exec_stop_timeout_defaults_to_2s`)"},
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "as [netcat](netcat.md)"},
-    {.name = "batch_timeout",
-     .kind = option_kind::duration,
-     .doc = "as netcat"},
-    {.name = "max_line_length",
-     .kind = option_kind::size,
-     .min = 1,
-     .max = max_event_length,
-     .doc = "as netcat"},
-    {.name = "overlong_policy",
-     .kind = option_kind::choice,
-     .choices = "truncate|drop|split",
-     .doc = "as netcat"},
-    {.name = "max_inflight",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 1024,
-     .doc = "as netcat"},
+      {.name = "command",
+       .kind = option_kind::string,
+       .doc = "run as `shell -c command` "
+              "(`source_test.parse_exec_requires_a_command`)"},
+      {.name = "shell",
+       .kind = option_kind::string,
+       .doc = "the shell; one that cannot run fails the source "
+              "(`source_test.exec_with_a_missing_shell_fails`)"},
+      {.name = "restart",
+       .kind = option_kind::boolean,
+       .doc = "run the command again when its run ended: its output closed,"
+              " which processes it started may delay "
+              "(`source_test.exec_reads_until_the_pipe_closes_and_reaps_the_"
+              "command`),"
+              " and it exited. What still runs in its group then is stopped"
+              " as below "
+              "(`source_test.exec_stops_what_the_command_left_running_when_it_"
+              "ends`)"},
+      {.name = "restart_throttle",
+       .kind = option_kind::duration,
+       .doc = "wait before the first restart (Flume's `restartThrottle`); "
+              "while runs last less than 10 s each wait doubles, up to 60 s"
+              " (or `restart_throttle` if longer); a run of 10 s or more "
+              "starts over. Restarts are counted in `restarts` "
+              "(`restart_backoff.*`, "
+              "`source_test.exec_restarts_of_a_command_that_exits_at_once_back_"
+              "off`)"},
+      {.name = "stop_timeout",
+       .kind = option_kind::duration,
+       .doc = "on a stop, or when the source is torn down, SIGTERM goes to "
+              "the command's process group and SIGKILL after this if some "
+              "of it still runs; the command is always reaped "
+              "(`source_test.exec_stop_ends_the_command_and_its_group_with_"
+              "sigterm`,"
+              " `source_test.exec_stop_kills_a_group_that_ignores_sigterm`,"
+              " `source_test.exec_abort_kills_the_command_group_too`, "
+              "`source_test.exec_stop_ends_a_command_that_closed_its_output`,"
+              " `tests/e2e/exec.sh`). Keep it well under "
+              "`--shutdown-timeout` "
+              "(`source_test.parse_exec_stop_timeout_defaults_to_2s`)"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "as [netcat](netcat.md)"},
+      {.name = "batch_timeout",
+       .kind = option_kind::duration,
+       .doc = "as netcat"},
+      {.name = "max_line_length",
+       .kind = option_kind::size,
+       .min = 1,
+       .max = max_event_length,
+       .doc = "as netcat"},
+      {.name = "overlong_policy",
+       .kind = option_kind::choice,
+       .choices = "truncate|drop|split",
+       .doc = "as netcat"},
+      {.name = "max_inflight",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 1024,
+       .doc = "as netcat"},
   };
   return table;
 }
@@ -99,8 +103,7 @@ exec_config parse_exec(option_reader& r) {
   cfg.stop_timeout = r.duration("stop_timeout", cfg.stop_timeout);
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_line_length =
-      r.bytes("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
-#include "runtime/core/backoff.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/backoff.hpp"
 
 namespace flumen::sources {
 

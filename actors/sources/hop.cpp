@@ -20,74 +20,75 @@ namespace flumen::sources {
 /// them, generated).
 const option_list& hop_source_options() {
   static const option_list table = {
-    {.name = "bind",
-     .kind = option_kind::string,
-     .doc = "address to listen on; anything but loopback needs `tls` or "
-         "`insecure: true` (a config error otherwise, with its "
-         "location: "
-         "`hop_config.wildcard_bind_without_tls_or_insecure`)"},
-    {.name = "port",
-     .kind = option_kind::integer,
-     .min = 0,
-     .max = 65535,
-     .doc = "TCP port (`0`: any free one, logged)"},
-    {.name = "max_connections",
-     .kind = option_kind::count,
-     .doc = "senders connected at once; one more is refused, logged on "
-         "both sides (`tests/e2e/hop_backpressure.sh`). Also bounds "
-         "the sockets the port keeps open, counted when accepted "
-         "([listener gate](../../multi-hop.md#listener-gate))"},
-    {.name = "max_batch_bytes",
-     .kind = option_kind::size,
-     .type = "size, `1KB` to `1GB`",
-     .doc = "largest batch taken, by its decoded size (bodies, keys, "
-         "values and 64 bytes per event and per header, as every byte "
-         "bound counts); senders learn it when they connect and cut "
-         "their batches to fit; a larger one is refused from its "
-         "header before anything is decompressed or allocated, and one"
-         " sender's batches waiting for the channels are held up to 4 "
-         "times this (`hop_config.max_batch_bytes_bounds`; see "
-         "[multi-hop](../../multi-hop.md#max_batch_bytes) for what "
-         "that does and does not bound)"},
-    {.name = "max_hold",
-     .kind = option_kind::duration,
-     .type = "duration",
-     .doc = "longest a full channel holds a sender's answer; the sender's"
-         " own bound (half its `request_timeout`) applies when "
-         "shorter; then the answer is \"busy\""},
-    {.name = "handshake_timeout",
-     .kind = option_kind::duration,
-     .type = "duration, `100ms` to `10m`",
-     .doc = "a socket that has not completed CAF's handshake (TLS's too) "
-         "this long after it was accepted is closed and logged "
-         "(`hop_config.handshake_timeout_bounds`)"},
-    {.name = "tls",
-     .kind = option_kind::node,
-     .type = "mapping",
-     .doc = "`{certificate, key, ca_file, passphrase}`: PEM files, each "
-         "readable (relative ones from the topology file's directory);"
-         " mutual TLS, see [TLS](../../multi-hop.md#tls)"},
-    {.name = "tls.certificate",
-     .kind = option_kind::string,
-     .def = "required with `tls`",
-     .doc = "this endpoint's PEM certificate (a relative path is taken from the topology file's directory)"},
-    {.name = "tls.key",
-     .kind = option_kind::string,
-     .def = "required with `tls`",
-     .doc = "its PEM private key"},
-    {.name = "tls.ca_file",
-     .kind = option_kind::string,
-     .def = "required with `tls`",
-     .doc = "the PEM CA that the peer's certificate must be signed by"},
-    {.name = "tls.passphrase",
-     .kind = option_kind::string,
-     .def = "none",
-     .doc = "the key's passphrase, if it has one"},
-    {.name = "insecure",
-     .kind = option_kind::boolean,
-     .doc = "`true`: listen on a non-loopback address in clear text "
-         "(`hop_config.insecure_allows_a_wildcard_bind`); with `tls` a"
-         " config error"},
+      {.name = "bind",
+       .kind = option_kind::string,
+       .doc = "address to listen on; anything but loopback needs `tls` or "
+              "`insecure: true` (a config error otherwise, with its "
+              "location: "
+              "`hop_config.wildcard_bind_without_tls_or_insecure`)"},
+      {.name = "port",
+       .kind = option_kind::integer,
+       .min = 0,
+       .max = 65535,
+       .doc = "TCP port (`0`: any free one, logged)"},
+      {.name = "max_connections",
+       .kind = option_kind::count,
+       .doc = "senders connected at once; one more is refused, logged on "
+              "both sides (`tests/e2e/hop_backpressure.sh`). Also bounds "
+              "the sockets the port keeps open, counted when accepted "
+              "([listener gate](../../multi-hop.md#listener-gate))"},
+      {.name = "max_batch_bytes",
+       .kind = option_kind::size,
+       .type = "size, `1KB` to `1GB`",
+       .doc = "largest batch taken, by its decoded size (bodies, keys, "
+              "values and 64 bytes per event and per header, as every byte "
+              "bound counts); senders learn it when they connect and cut "
+              "their batches to fit; a larger one is refused from its "
+              "header before anything is decompressed or allocated, and one"
+              " sender's batches waiting for the channels are held up to 4 "
+              "times this (`hop_config.max_batch_bytes_bounds`; see "
+              "[multi-hop](../../multi-hop.md#max_batch_bytes) for what "
+              "that does and does not bound)"},
+      {.name = "max_hold",
+       .kind = option_kind::duration,
+       .type = "duration",
+       .doc = "longest a full channel holds a sender's answer; the sender's"
+              " own bound (half its `request_timeout`) applies when "
+              "shorter; then the answer is \"busy\""},
+      {.name = "handshake_timeout",
+       .kind = option_kind::duration,
+       .type = "duration, `100ms` to `10m`",
+       .doc = "a socket that has not completed CAF's handshake (TLS's too) "
+              "this long after it was accepted is closed and logged "
+              "(`hop_config.handshake_timeout_bounds`)"},
+      {.name = "tls",
+       .kind = option_kind::node,
+       .type = "mapping",
+       .doc = "`{certificate, key, ca_file, passphrase}`: PEM files, each "
+              "readable (relative ones from the topology file's directory);"
+              " mutual TLS, see [TLS](../../multi-hop.md#tls)"},
+      {.name = "tls.certificate",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "this endpoint's PEM certificate (a relative path is taken from "
+              "the topology file's directory)"},
+      {.name = "tls.key",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "its PEM private key"},
+      {.name = "tls.ca_file",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "the PEM CA that the peer's certificate must be signed by"},
+      {.name = "tls.passphrase",
+       .kind = option_kind::string,
+       .def = "none",
+       .doc = "the key's passphrase, if it has one"},
+      {.name = "insecure",
+       .kind = option_kind::boolean,
+       .doc = "`true`: listen on a non-loopback address in clear text "
+              "(`hop_config.insecure_allows_a_wildcard_bind`); with `tls` a"
+              " config error"},
   };
   return table;
 }

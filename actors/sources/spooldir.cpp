@@ -63,85 +63,88 @@ std::string header_key(option_reader& r, std::string_view key,
 
 } // namespace
 
-/// The options of the `spooldir` source (docs/reference/sources/spooldir.md shows
-/// them, generated).
+/// The options of the `spooldir` source (docs/reference/sources/spooldir.md
+/// shows them, generated).
 const option_list& spooldir_options() {
   static const option_list table = {
-    {.name = "spool_dir",
-     .kind = option_kind::string,
-     .doc = "the directory to watch; must exist and be readable and "
-         "writable (a config error otherwise: "
-         "`spooldir_test.parse_requires_an_existing_spool_dir`)"},
-    {.name = "file_suffix",
-     .kind = option_kind::string,
-     .type = "string, not empty",
-     .doc = "a done file is renamed to its name + this; names ending with"
-         " it are skipped. An existing done name is never overwritten:"
-         " the file is logged and not read until that name is free "
-         "(`spooldir_test.a_taken_done_name_is_never_overwritten`)"},
-    {.name = "delete_policy",
-     .kind = option_kind::choice,
-     .choices = "never|immediate",
-     .doc = "`never` (rename) or `immediate` (delete a done file: "
-         "`spooldir_test.delete_policy_immediate_removes_files`)"},
-    {.name = "include_pattern",
-     .kind = option_kind::string,
-     .type = "RE2 pattern",
-     .doc = "a file is read only when its whole name matches; `.` matches"
-         " any byte of a name, a newline too "
-         "(`spooldir_test.a_file_whose_name_holds_a_newline_is_read`)."
-         " An invalid pattern is a config error quoting RE2's message "
-         "(`spooldir_test.parse_reports_invalid_patterns_with_re2s_message`)"},
-    {.name = "ignore_pattern",
-     .kind = option_kind::string,
-     .type = "RE2 pattern",
-     .doc = "a file whose whole name matches is skipped. Hidden files "
-         "(`.name`) and anything but regular files are always skipped "
-         "(`spooldir_test.reads_only_the_files_the_patterns_admit`)"},
-    {.name = "file_header",
-     .kind = option_kind::boolean,
-     .doc = "add the file's absolute path as a header"},
-    {.name = "file_header_key",
-     .kind = option_kind::string,
-     .doc = "its name"},
-    {.name = "basename_header",
-     .kind = option_kind::boolean,
-     .doc = "add the file's name as a header"},
-    {.name = "basename_header_key",
-     .kind = option_kind::string,
-     .doc = "its name"},
-    {.name = "consume_order",
-     .kind = option_kind::choice,
-     .choices = "oldest|youngest|random",
-     .doc = "by mtime (ties by name), or `random` "
-         "(`spooldir_test.consume_order_youngest_reads_the_newest_file_first`)"},
-    {.name = "poll_delay",
-     .kind = option_kind::duration,
-     .type = "duration > 0",
-     .doc = "the wait after a scan that marked no file done"},
-    {.name = "deserializer",
-     .kind = option_kind::string,
-     .type = "`line`",
-     .doc = "the only one (Flume's `LINE`)"},
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "as [netcat](netcat.md), with Flume's default; a file's last "
-         "batch may be smaller"},
-    {.name = "max_line_length",
-     .kind = option_kind::size,
-     .min = 1,
-     .max = max_event_length,
-     .doc = "as netcat (Flume's LINE deserializer's `maxLineLength`; "
-         "`spooldir_test.overlong_lines_follow_the_policy_and_are_counted`)"},
-    {.name = "overlong_policy",
-     .kind = option_kind::choice,
-     .choices = "truncate|drop|split",
-     .doc = "as netcat"},
-    {.name = "max_inflight",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 1024,
-     .doc = "as netcat"},
+      {.name = "spool_dir",
+       .kind = option_kind::string,
+       .doc = "the directory to watch; must exist and be readable and "
+              "writable (a config error otherwise: "
+              "`spooldir_test.parse_requires_an_existing_spool_dir`)"},
+      {.name = "file_suffix",
+       .kind = option_kind::string,
+       .type = "string, not empty",
+       .doc = "a done file is renamed to its name + this; names ending with"
+              " it are skipped. An existing done name is never overwritten:"
+              " the file is logged and not read until that name is free "
+              "(`spooldir_test.a_taken_done_name_is_never_overwritten`)"},
+      {.name = "delete_policy",
+       .kind = option_kind::choice,
+       .choices = "never|immediate",
+       .doc = "`never` (rename) or `immediate` (delete a done file: "
+              "`spooldir_test.delete_policy_immediate_removes_files`)"},
+      {.name = "include_pattern",
+       .kind = option_kind::string,
+       .type = "RE2 pattern",
+       .doc = "a file is read only when its whole name matches; `.` matches"
+              " any byte of a name, a newline too "
+              "(`spooldir_test.a_file_whose_name_holds_a_newline_is_read`)."
+              " An invalid pattern is a config error quoting RE2's message "
+              "(`spooldir_test.parse_reports_invalid_patterns_with_re2s_"
+              "message`)"},
+      {.name = "ignore_pattern",
+       .kind = option_kind::string,
+       .type = "RE2 pattern",
+       .doc = "a file whose whole name matches is skipped. Hidden files "
+              "(`.name`) and anything but regular files are always skipped "
+              "(`spooldir_test.reads_only_the_files_the_patterns_admit`)"},
+      {.name = "file_header",
+       .kind = option_kind::boolean,
+       .doc = "add the file's absolute path as a header"},
+      {.name = "file_header_key",
+       .kind = option_kind::string,
+       .doc = "its name"},
+      {.name = "basename_header",
+       .kind = option_kind::boolean,
+       .doc = "add the file's name as a header"},
+      {.name = "basename_header_key",
+       .kind = option_kind::string,
+       .doc = "its name"},
+      {.name = "consume_order",
+       .kind = option_kind::choice,
+       .choices = "oldest|youngest|random",
+       .doc = "by mtime (ties by name), or `random` "
+              "(`spooldir_test.consume_order_youngest_reads_the_newest_file_"
+              "first`)"},
+      {.name = "poll_delay",
+       .kind = option_kind::duration,
+       .type = "duration > 0",
+       .doc = "the wait after a scan that marked no file done"},
+      {.name = "deserializer",
+       .kind = option_kind::string,
+       .type = "`line`",
+       .doc = "the only one (Flume's `LINE`)"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "as [netcat](netcat.md), with Flume's default; a file's last "
+              "batch may be smaller"},
+      {.name = "max_line_length",
+       .kind = option_kind::size,
+       .min = 1,
+       .max = max_event_length,
+       .doc =
+           "as netcat (Flume's LINE deserializer's `maxLineLength`; "
+           "`spooldir_test.overlong_lines_follow_the_policy_and_are_counted`)"},
+      {.name = "overlong_policy",
+       .kind = option_kind::choice,
+       .choices = "truncate|drop|split",
+       .doc = "as netcat"},
+      {.name = "max_inflight",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 1024,
+       .doc = "as netcat"},
   };
   return table;
 }
@@ -169,8 +172,7 @@ spooldir_config parse_spooldir(option_reader& r) {
     r.invalid("deserializer", "'" + deserializer +
                                   "' is not supported; the only deserializer "
                                   "is 'line' (Flume's LINE)");
-  cfg.max_line_length =
-      r.bytes("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;

@@ -12,29 +12,29 @@ namespace flumen::sources {
 /// them, generated).
 const option_list& stdin_options() {
   static const option_list table = {
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "as [netcat](netcat.md) (cut to the channels' "
-         "`transaction_capacity` when not stated, and at 1 MiB of "
-         "bodies)"},
-    {.name = "batch_timeout",
-     .kind = option_kind::duration,
-     .doc = "a partial batch is sent after this"},
-    {.name = "max_line_length",
-     .kind = option_kind::size,
-     .min = 1,
-     .max = max_event_length,
-     .doc = "as netcat"},
-    {.name = "overlong_policy",
-     .kind = option_kind::choice,
-     .choices = "truncate|drop|split",
-     .doc = "as netcat"},
-    {.name = "max_inflight",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 1024,
-     .doc = "batches sent and not yet accepted; then the source stops "
-         "reading"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "as [netcat](netcat.md) (cut to the channels' "
+              "`transaction_capacity` when not stated, and at 1 MiB of "
+              "bodies)"},
+      {.name = "batch_timeout",
+       .kind = option_kind::duration,
+       .doc = "a partial batch is sent after this"},
+      {.name = "max_line_length",
+       .kind = option_kind::size,
+       .min = 1,
+       .max = max_event_length,
+       .doc = "as netcat"},
+      {.name = "overlong_policy",
+       .kind = option_kind::choice,
+       .choices = "truncate|drop|split",
+       .doc = "as netcat"},
+      {.name = "max_inflight",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 1024,
+       .doc = "batches sent and not yet accepted; then the source stops "
+              "reading"},
   };
   return table;
 }
@@ -44,8 +44,7 @@ stdin_config parse_stdin(option_reader& r) {
   stdin_config cfg;
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
   cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_line_length =
-      r.bytes("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
   r.facts().max_event_bytes = cfg.max_line_length;

@@ -35,111 +35,117 @@ namespace fs = std::filesystem;
 /// them, generated).
 const option_list& taildir_options() {
   static const option_list table = {
-    {.name = "filegroups",
-     .kind = option_kind::mapping,
-     .type = "mapping",
-     .def = "required",
-     .doc = "group name → absolute path with a glob in the file name part"
-         " (`app: /var/log/app/*.log`; Flume takes a regex there, "
-         "flumen a shell glob, `*` not matching a leading `.`). A "
-         "relative path or a glob in the directories is a config error"
-         " (`taildir_parse.errors_are_located_and_named`). Files are "
-         "followed by inode (see below)"},
-    {.name = "positions_file",
-     .kind = option_kind::string,
-     .doc = "where the read position of each file is kept (JSON, Flume's "
-         "`{inode, pos, file}` plus the device and a checksum of the "
-         "file's first 256 bytes); saved by write and rename, and only"
-         " for what the channel accepted. Two sources of one file may "
-         "not share one, and its directory must be writable (config "
-         "errors). A running source locks it (`FILE.lock`, flock): a "
-         "source of another agent on it waits for the lock, `degraded`"
-         " and naming the holder's pid, and takes over from the saved "
-         "positions when the holder stops "
-         "(`taildir_test.a_second_source_on_one_positions_file_waits_for_it`,"
-         " `tests/e2e/source_locks.sh`)"},
-    {.name = "headers",
-     .kind = option_kind::node,
-     .type = "mapping",
-     .doc = "group name → `{key: value}` set on each event of that group "
-         "(Flume's `headers.<group>.<key>`; "
-         "`taildir_basics.headers_of_the_group_the_file_and_the_byte_offset`)"},
-    {.name = "file_header",
-     .kind = option_kind::boolean,
-     .doc = "add the file's path as a header"},
-    {.name = "file_header_key",
-     .kind = option_kind::string,
-     .doc = "its name"},
-    {.name = "byte_offset_header",
-     .kind = option_kind::boolean,
-     .doc = "add the offset of the line's first byte in its file"},
-    {.name = "byte_offset_header_key",
-     .kind = option_kind::string,
-     .doc = "its name"},
-    {.name = "skip_to_end",
-     .kind = option_kind::boolean,
-     .doc = "a file found at the start without a saved position is read "
-         "from its end, not its start; files that appear later (a "
-         "rotation's new file) are read from their start, as Flume's "
-         "`skipToEnd` "
-         "(`taildir_basics.skip_to_end_starts_a_new_file_at_its_end`)"},
-    {.name = "idle_timeout",
-     .kind = option_kind::duration,
-     .doc = "a file unchanged for this long is closed (and opened again "
-         "when it changes); a file rotated away (no longer matching "
-         "its glob) is let go after `min(idle_timeout, 5s)` unchanged "
-         "at its end, a deleted one at its end "
-         "(`taildir_basics.an_idle_file_is_closed_and_reopened_when_it_grows`)"},
-    {.name = "poll_interval",
-     .kind = option_kind::duration,
-     .type = "duration > 0",
-     .doc = "the globs are listed this often even when inotify is silent;"
-         " any inotify event leads to a listing within 20 ms "
-         "(`taildir_test.an_event_just_after_a_listing_leads_to_the_next_one`),"
-         " and a file inotify reports under a matching name is opened "
-         "at once (see below)"},
-    {.name = "multiline",
-     .kind = option_kind::node,
-     .type = "mapping",
-     .doc = "`{start: RE2 pattern, max_lines: 500, timeout: 1s}`: a line "
-         "that does not match `start` is joined, after a `\\n`, to the "
-         "event before it (stack traces); a joined event is handed "
-         "over when the next `start` line comes, at `max_lines` (at "
-         "least 2), or after `timeout` without a line "
-         "(`taildir_basics.multiline_joins_lines_that_do_not_start_an_event`)."
-         " An invalid pattern is a config error quoting RE2"},
-    {.name = "multiline.start",
-     .kind = option_kind::string,
-     .def = "required with `multiline`",
-     .doc = "RE2 pattern of a first line"},
-    {.name = "multiline.max_lines",
-     .kind = option_kind::count,
-     .min = 2,
-     .def = "`500`",
-     .doc = "lines of one event at most; the next line starts a new one"},
-    {.name = "multiline.timeout",
-     .kind = option_kind::duration,
-     .def = "`1s`",
-     .doc = "a pending event is handed over after this without a new first line"},
-    {.name = "batch_size",
-     .kind = option_kind::count,
-     .doc = "Flume's default; cut to the channels' `transaction_capacity`"
-         " when not stated, and at 1 MiB of bodies"},
-    {.name = "max_line_length",
-     .kind = option_kind::size,
-     .min = 1,
-     .max = max_event_length,
-     .doc = "as [netcat](netcat.md) "
-         "(`taildir_basics.overlong_lines_by_policy`)"},
-    {.name = "overlong_policy",
-     .kind = option_kind::choice,
-     .choices = "truncate|drop|split",
-     .doc = "as netcat"},
-    {.name = "max_inflight",
-     .kind = option_kind::count,
-     .min = 1,
-     .max = 1024,
-     .doc = "as netcat"},
+      {.name = "filegroups",
+       .kind = option_kind::mapping,
+       .type = "mapping",
+       .def = "required",
+       .doc = "group name → absolute path with a glob in the file name part"
+              " (`app: /var/log/app/*.log`; Flume takes a regex there, "
+              "flumen a shell glob, `*` not matching a leading `.`). A "
+              "relative path or a glob in the directories is a config error"
+              " (`taildir_parse.errors_are_located_and_named`). Files are "
+              "followed by inode (see below)"},
+      {.name = "positions_file",
+       .kind = option_kind::string,
+       .doc =
+           "where the read position of each file is kept (JSON, Flume's "
+           "`{inode, pos, file}` plus the device and a checksum of the "
+           "file's first 256 bytes); saved by write and rename, and only"
+           " for what the channel accepted. Two sources of one file may "
+           "not share one, and its directory must be writable (config "
+           "errors). A running source locks it (`FILE.lock`, flock): a "
+           "source of another agent on it waits for the lock, `degraded`"
+           " and naming the holder's pid, and takes over from the saved "
+           "positions when the holder stops "
+           "(`taildir_test.a_second_source_on_one_positions_file_waits_for_it`,"
+           " `tests/e2e/source_locks.sh`)"},
+      {.name = "headers",
+       .kind = option_kind::node,
+       .type = "mapping",
+       .doc = "group name → `{key: value}` set on each event of that group "
+              "(Flume's `headers.<group>.<key>`; "
+              "`taildir_basics.headers_of_the_group_the_file_and_the_byte_"
+              "offset`)"},
+      {.name = "file_header",
+       .kind = option_kind::boolean,
+       .doc = "add the file's path as a header"},
+      {.name = "file_header_key",
+       .kind = option_kind::string,
+       .doc = "its name"},
+      {.name = "byte_offset_header",
+       .kind = option_kind::boolean,
+       .doc = "add the offset of the line's first byte in its file"},
+      {.name = "byte_offset_header_key",
+       .kind = option_kind::string,
+       .doc = "its name"},
+      {.name = "skip_to_end",
+       .kind = option_kind::boolean,
+       .doc = "a file found at the start without a saved position is read "
+              "from its end, not its start; files that appear later (a "
+              "rotation's new file) are read from their start, as Flume's "
+              "`skipToEnd` "
+              "(`taildir_basics.skip_to_end_starts_a_new_file_at_its_end`)"},
+      {.name = "idle_timeout",
+       .kind = option_kind::duration,
+       .doc = "a file unchanged for this long is closed (and opened again "
+              "when it changes); a file rotated away (no longer matching "
+              "its glob) is let go after `min(idle_timeout, 5s)` unchanged "
+              "at its end, a deleted one at its end "
+              "(`taildir_basics.an_idle_file_is_closed_and_reopened_when_it_"
+              "grows`)"},
+      {.name = "poll_interval",
+       .kind = option_kind::duration,
+       .type = "duration > 0",
+       .doc = "the globs are listed this often even when inotify is silent;"
+              " any inotify event leads to a listing within 20 ms "
+              "(`taildir_test.an_event_just_after_a_listing_leads_to_the_next_"
+              "one`),"
+              " and a file inotify reports under a matching name is opened "
+              "at once (see below)"},
+      {.name = "multiline",
+       .kind = option_kind::node,
+       .type = "mapping",
+       .doc = "`{start: RE2 pattern, max_lines: 500, timeout: 1s}`: a line "
+              "that does not match `start` is joined, after a `\\n`, to the "
+              "event before it (stack traces); a joined event is handed "
+              "over when the next `start` line comes, at `max_lines` (at "
+              "least 2), or after `timeout` without a line "
+              "(`taildir_basics.multiline_joins_lines_that_do_not_start_an_"
+              "event`)."
+              " An invalid pattern is a config error quoting RE2"},
+      {.name = "multiline.start",
+       .kind = option_kind::string,
+       .def = "required with `multiline`",
+       .doc = "RE2 pattern of a first line"},
+      {.name = "multiline.max_lines",
+       .kind = option_kind::count,
+       .min = 2,
+       .def = "`500`",
+       .doc = "lines of one event at most; the next line starts a new one"},
+      {.name = "multiline.timeout",
+       .kind = option_kind::duration,
+       .def = "`1s`",
+       .doc = "a pending event is handed over after this without a new first "
+              "line"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "Flume's default; cut to the channels' `transaction_capacity`"
+              " when not stated, and at 1 MiB of bodies"},
+      {.name = "max_line_length",
+       .kind = option_kind::size,
+       .min = 1,
+       .max = max_event_length,
+       .doc = "as [netcat](netcat.md) "
+              "(`taildir_basics.overlong_lines_by_policy`)"},
+      {.name = "overlong_policy",
+       .kind = option_kind::choice,
+       .choices = "truncate|drop|split",
+       .doc = "as netcat"},
+      {.name = "max_inflight",
+       .kind = option_kind::count,
+       .min = 1,
+       .max = 1024,
+       .doc = "as netcat"},
   };
   return table;
 }
@@ -209,8 +215,7 @@ taildir_config parse_taildir(option_reader& r) {
     cfg.poll_interval = std::chrono::milliseconds{1000};
   }
   cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.max_line_length =
-      r.bytes("max_line_length", cfg.max_line_length);
+  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   if (auto m = r.node("multiline"); m.IsDefined()) {
@@ -219,8 +224,7 @@ taildir_config parse_taildir(option_reader& r) {
       r.invalid("multiline", "expected a mapping with `start` (a pattern)");
     } else {
       cfg.multiline_start = mr.required_str("start");
-      cfg.multiline_max_lines =
-          mr.count("max_lines", cfg.multiline_max_lines);
+      cfg.multiline_max_lines = mr.count("max_lines", cfg.multiline_max_lines);
       cfg.multiline_timeout = mr.duration("timeout", cfg.multiline_timeout);
       if (!cfg.multiline_start.empty()) {
         RE2 re(cfg.multiline_start, RE2::Quiet);

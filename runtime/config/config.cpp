@@ -548,8 +548,7 @@ std::size_t option_reader::bytes(std::string_view key, std::size_t def) {
   return scaled_bytes(key, def);
 }
 
-std::size_t option_reader::scaled_bytes(std::string_view key,
-                                        std::size_t def) {
+std::size_t option_reader::scaled_bytes(std::string_view key, std::size_t def) {
   static constexpr std::pair<const char*, uint64_t> units[] = {
       {"", 1},
       {"b", 1},

@@ -66,8 +66,12 @@ std::string bounds(const option_spec& o, std::string (*show)(uint64_t)) {
   return {};
 }
 
-std::string plain(uint64_t v) { return std::to_string(v); }
-std::string size_text(uint64_t v) { return "`" + format_size(v) + "`"; }
+std::string plain(uint64_t v) {
+  return std::to_string(v);
+}
+std::string size_text(uint64_t v) {
+  return "`" + format_size(v) + "`";
+}
 
 } // namespace
 
@@ -123,8 +127,8 @@ options_markdown(std::span<const option_spec> list,
     } else {
       def = "none";
     }
-    out += "| `" + std::string{o.name} + "` | " + type_column(o) + " | " +
-           def + " | " + std::string{o.doc} + " |\n";
+    out += "| `" + std::string{o.name} + "` | " + type_column(o) + " | " + def +
+           " | " + std::string{o.doc} + " |\n";
   }
   return out;
 }
@@ -138,9 +142,8 @@ const option_spec* option_reader::spec_for(std::string_view key,
   auto* o = find_option(*declared_, name);
   // `node` reads any option; an option of kind node any getter reads (the
   // parser looks at its shape first, as the Kafka sink's `headers`).
-  if (o != nullptr &&
-      (kind == option_kind::node || o->kind == option_kind::node ||
-       o->kind == kind))
+  if (o != nullptr && (kind == option_kind::node ||
+                       o->kind == option_kind::node || o->kind == kind))
     return o;
   // A mistake in the type's code, not in the file: said as such (the
   // type's contract test fails on it), and the value is read as asked.

@@ -62,7 +62,8 @@ using option_list = std::vector<option_spec>;
 
 /// Concatenates tables (a type's own, and shared ones such as the line
 /// sources' `overlong_policy` or the hops' `tls`).
-option_list options_of(std::initializer_list<std::span<const option_spec>> parts);
+option_list
+options_of(std::initializer_list<std::span<const option_spec>> parts);
 
 /// The spec named `name` in `list`; nullptr when there is none.
 const option_spec* find_option(std::span<const option_spec> list,
@@ -82,7 +83,8 @@ std::string format_size(uint64_t bytes);
 /// The markdown table of a type's options: one row per option, `defaults`
 /// holding what the parser used for each (as recorded by option_reader;
 /// a missing or empty one shows `none`), `required` the keys it requires.
-std::string options_markdown(std::span<const option_spec> list,
-                             const std::map<std::string, std::string>& defaults);
+std::string
+options_markdown(std::span<const option_spec> list,
+                 const std::map<std::string, std::string>& defaults);
 
 } // namespace flumen

@@ -37,8 +37,8 @@ std::string registry::example(const std::string& kind,
   return it == examples_.end() ? std::string{} : it->second;
 }
 
-registry::table_ptr registry::keep(const std::string& key,
-                                   std::string example, option_list options) {
+registry::table_ptr registry::keep(const std::string& key, std::string example,
+                                   option_list options) {
   examples_[key] = std::move(example);
   // No table (a test's own types): its parser reads freely.
   if (options.empty()) return nullptr;

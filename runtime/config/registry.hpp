@@ -104,8 +104,8 @@ public:
                        std::string example = {}, option_list options = {}) {
     auto o =
         keep("interceptors/" + type, std::move(example), std::move(options));
-    interceptors_[std::move(type)] =
-        [parse, make, o](option_reader& r) -> interceptor_fn {
+    interceptors_[std::move(type)] = [parse, make,
+                                      o](option_reader& r) -> interceptor_fn {
       declared d{r, o.get()};
       return [cfg = parse(r), make] { return make(cfg); };
     };

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/dist/hop.hpp"
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/flow/protocol.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 namespace flumen {
 

@@ -41,9 +41,9 @@
 
 #include <caf/fwd.hpp>
 
-#include "runtime/core/metrics.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/config/topology.hpp"
+#include "runtime/core/metrics.hpp"
 
 namespace flumen {
 

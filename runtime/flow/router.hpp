@@ -9,8 +9,8 @@
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
-#include "runtime/core/metrics.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/metrics.hpp"
 
 namespace flumen {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/http/http_server.hpp"
 #include "runtime/core/metrics.hpp"
+#include "runtime/http/http_server.hpp"
 
 namespace flumen {
 

@@ -1,7 +1,7 @@
 #pragma once
 
-// What the two ends of a hop keep besides the batches (runtime/dist/hop.hpp): the
-// receiver's record of which event numbers a sender got accepted, and the
+// What the two ends of a hop keep besides the batches (runtime/dist/hop.hpp):
+// the receiver's record of which event numbers a sender got accepted, and the
 // sender's estimate of what its link carries. No CAF, no clock of its own
 // (time is passed in): both are unit-tested on their own.
 

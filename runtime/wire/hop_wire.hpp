@@ -28,9 +28,9 @@
 namespace flumen::hop {
 
 /// The version of the hop protocol: the batch layout above and the message
-/// set of runtime/dist/hop.hpp. A peer speaking another one is refused on hello.
-/// 2: a hop names its batch by the number of its first event (1: by batch
-/// number), the hello may state the sender's lowest unsettled number, and
+/// set of runtime/dist/hop.hpp. A peer speaking another one is refused on
+/// hello. 2: a hop names its batch by the number of its first event (1: by
+/// batch number), the hello may state the sender's lowest unsettled number, and
 /// `max_batch_bytes` bounds a batch's decoded size (1: its payload).
 constexpr uint32_t wire_version = 2;
 

@@ -1,5 +1,5 @@
-// libFuzzer target: the hop wire codec (runtime/wire/hop_wire.hpp). Decoding any
-// bytes must never crash, hang or allocate past its bound; a refusal always
+// libFuzzer target: the hop wire codec (runtime/wire/hop_wire.hpp). Decoding
+// any bytes must never crash, hang or allocate past its bound; a refusal always
 // says why; what decodes takes no more than the bound decoded (event_bytes:
 // a 2 KB zstd frame once declared 8.4 million empty events), agrees with the
 // header `peek` reads, survives a re-encode unchanged, and cuts into pieces

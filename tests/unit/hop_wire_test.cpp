@@ -1,5 +1,5 @@
-// The hop wire codec (runtime/wire/hop_wire.hpp): round trips for every codec and
-// every way a buffer can be refused. No actors.
+// The hop wire codec (runtime/wire/hop_wire.hpp): round trips for every codec
+// and every way a buffer can be refused. No actors.
 
 #include "runtime/wire/hop_wire.hpp"
 

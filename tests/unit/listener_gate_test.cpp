@@ -21,8 +21,8 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/wire/hop_wire.hpp"
 #include "runtime/core/metrics.hpp"
+#include "runtime/wire/hop_wire.hpp"
 
 using namespace flumen;
 using namespace flumen::listener_gate;

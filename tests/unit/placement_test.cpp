@@ -167,13 +167,29 @@ TEST_F(placement_test, a_replica_spawned_after_its_placement_gave_up_ends) {
   ASSERT_FALSE(put(self, channel, numbered(0, 10)));
   auto yaml = "type: hop\nchannel: c1\nhost: 127.0.0.1\nport: " +
               std::to_string(closed_port()) + "\n";
-  // A spawn timeout of 0: the answer always comes after it, and the node
-  // spawns all the same.
-  auto p = place(yaml, std::chrono::milliseconds{0});
-  self->monitor(p);
+  // A spawn timeout of 0: the answer nearly always comes after it, and the
+  // node spawns all the same. Now and then (about 1 run in 40) the answer
+  // wins the race and the placement runs: that attempt proves nothing, so
+  // it is ended (its replica with it, what it took rolled back) and the
+  // scenario tried again.
   caf::error reason;
-  self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                caf::after(10s) >> [] {});
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto p = place(yaml, std::chrono::milliseconds{0});
+    self->monitor(p);
+    bool down = false;
+    self->receive(
+        [&](caf::down_msg& dm) {
+          reason = dm.reason;
+          down = true;
+        },
+        caf::after(3s) >> [] {});
+    if (down) break;
+    caf::anon_send_exit(p, caf::exit_reason::kill);
+    self->receive([](caf::down_msg&) {}, caf::after(10s) >> [] {});
+    ASSERT_TRUE(listed_replicas_end(10s)) << "a replica outlived its placement";
+    ASSERT_TRUE(wait_until(
+        [&] { return channel_metrics->open_transactions.load() == 0; }, 10s));
+  }
   EXPECT_NE(sys_a.render(reason).find("remote spawn failed"), std::string::npos)
       << sys_a.render(reason);
   // The node did start it (else this test proves nothing) ...

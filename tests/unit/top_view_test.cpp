@@ -2,8 +2,8 @@
 // channel's fill bar, a failed component's reason, and /stats.json as the
 // endpoint writes it read back.
 
-#include "runtime/http/http_endpoint.hpp"
 #include "app/top_view.hpp"
+#include "runtime/http/http_endpoint.hpp"
 
 #include <sstream>
 
