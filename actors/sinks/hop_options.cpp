@@ -8,7 +8,7 @@ namespace flumen::sinks {
 /// The options of the `hop` sink (docs/reference/sinks/hop.md shows
 /// them, generated).
 const option_list& hop_sink_options() {
-  static const option_list table = {
+  static const option_spec own[] = {
       {.name = "host",
        .kind = option_kind::string,
        .doc = "the receiving agent's `hop` source; anything but loopback "
@@ -48,34 +48,6 @@ const option_list& hop_sink_options() {
        .doc = "the batch's buffer is compressed "
               "(`hop_config.unknown_compression`; figures: "
               "[bench/README.md](../../../bench/README.md), \"Part 6\")"},
-      {.name = "tls",
-       .kind = option_kind::node,
-       .type = "mapping",
-       .doc = "as the [source's](../sources/hop.md); the same files on "
-              "every TLS endpoint of an agent (one TLS identity per "
-              "process: a config error otherwise, "
-              "`hop_config.one_tls_identity_per_agent`)"},
-      {.name = "tls.certificate",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "this endpoint's PEM certificate (a relative path is taken from "
-              "the topology file's directory)"},
-      {.name = "tls.key",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "its PEM private key"},
-      {.name = "tls.ca_file",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "the PEM CA that the peer's certificate must be signed by"},
-      {.name = "tls.passphrase",
-       .kind = option_kind::string,
-       .def = "none",
-       .doc = "the key's passphrase, if it has one"},
-      {.name = "insecure",
-       .kind = option_kind::boolean,
-       .doc = "`true`: send to a non-loopback host in clear text "
-              "(`hop_config.insecure_allows_a_remote_host`)"},
       {.name = "test_wire_version",
        .kind = option_kind::integer,
        .min = 0,
@@ -86,6 +58,14 @@ const option_list& hop_sink_options() {
               "speaks, to check that a receiver refuses a version it does "
               "not know; never set it in production"},
   };
+  static const option_list table = options_of(
+      {own, link_security_options(
+                "as the [source's](../sources/hop.md); the same files on "
+                "every TLS endpoint of an agent (one TLS identity per "
+                "process: a config error otherwise, "
+                "`hop_config.one_tls_identity_per_agent`)",
+                "`true`: send to a non-loopback host in clear text "
+                "(`hop_config.insecure_allows_a_remote_host`)")});
   return table;
 }
 

@@ -18,6 +18,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/sources/source_options.hpp"
 #include "runtime/core/child_groups.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -75,20 +76,9 @@ const option_list& exec_options() {
       {.name = "batch_timeout",
        .kind = option_kind::duration,
        .doc = "as netcat"},
-      {.name = "max_line_length",
-       .kind = option_kind::size,
-       .min = 1,
-       .max = max_event_length,
-       .doc = "as netcat"},
-      {.name = "overlong_policy",
-       .kind = option_kind::choice,
-       .choices = "truncate|drop|split",
-       .doc = "as netcat"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "as netcat"},
+      max_line_length_option("as netcat"),
+      overlong_policy_option("as netcat"),
+      max_inflight_option("as netcat"),
   };
   return table;
 }

@@ -19,7 +19,7 @@ namespace flumen::sources {
 /// The options of the `hop` source (docs/reference/sources/hop.md shows
 /// them, generated).
 const option_list& hop_source_options() {
-  static const option_list table = {
+  static const option_spec own[] = {
       {.name = "bind",
        .kind = option_kind::string,
        .doc = "address to listen on; anything but loopback needs `tls` or "
@@ -61,35 +61,15 @@ const option_list& hop_source_options() {
        .doc = "a socket that has not completed CAF's handshake (TLS's too) "
               "this long after it was accepted is closed and logged "
               "(`hop_config.handshake_timeout_bounds`)"},
-      {.name = "tls",
-       .kind = option_kind::node,
-       .type = "mapping",
-       .doc = "`{certificate, key, ca_file, passphrase}`: PEM files, each "
-              "readable (relative ones from the topology file's directory);"
-              " mutual TLS, see [TLS](../../multi-hop.md#tls)"},
-      {.name = "tls.certificate",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "this endpoint's PEM certificate (a relative path is taken from "
-              "the topology file's directory)"},
-      {.name = "tls.key",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "its PEM private key"},
-      {.name = "tls.ca_file",
-       .kind = option_kind::string,
-       .def = "required with `tls`",
-       .doc = "the PEM CA that the peer's certificate must be signed by"},
-      {.name = "tls.passphrase",
-       .kind = option_kind::string,
-       .def = "none",
-       .doc = "the key's passphrase, if it has one"},
-      {.name = "insecure",
-       .kind = option_kind::boolean,
-       .doc = "`true`: listen on a non-loopback address in clear text "
-              "(`hop_config.insecure_allows_a_wildcard_bind`); with `tls` a"
-              " config error"},
   };
+  static const option_list table = options_of(
+      {own, link_security_options(
+                "`{certificate, key, ca_file, passphrase}`: PEM files, each "
+                "readable (relative ones from the topology file's directory);"
+                " mutual TLS, see [TLS](../../multi-hop.md#tls)",
+                "`true`: listen on a non-loopback address in clear text "
+                "(`hop_config.insecure_allows_a_wildcard_bind`); with `tls` a"
+                " config error")});
   return table;
 }
 

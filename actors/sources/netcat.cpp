@@ -23,6 +23,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/sources/source_options.hpp"
 #include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
@@ -55,22 +56,17 @@ const option_list& netcat_options() {
            "a partial batch is sent after this, or at once when a client"
            " closes its connection "
            "(`source_test.netcat_hands_over_a_closing_clients_lines_at_once`)"},
-      {.name = "max_line_length",
-       .kind = option_kind::size,
-       .min = 1,
-       .max = max_event_length,
-       .doc = "bytes per line (logged at start); also what the source holds"
-              " per client, whatever a client sends. Beyond `256MB` a "
-              "located error: a file channel writes an event in one record "
-              "of at most 1 GiB "
-              "(`size_options.max_line_length_stops_at_256MB`)"},
-      {.name = "overlong_policy",
-       .kind = option_kind::choice,
-       .choices = "truncate|drop|split",
-       .doc = "longer lines: `truncate` (keep the first bytes; counted in "
-              "`truncated`), `drop` (counted in `dropped`), `split` "
-              "(several events); the first of each is logged "
-              "(`source_test.netcat_handles_overlong_lines_per_policy`)"},
+      max_line_length_option(
+          "bytes per line (logged at start); also what the source holds"
+          " per client, whatever a client sends. Beyond `256MB` a "
+          "located error: a file channel writes an event in one record "
+          "of at most 1 GiB "
+          "(`size_options.max_line_length_stops_at_256MB`)"),
+      overlong_policy_option(
+          "longer lines: `truncate` (keep the first bytes; counted in "
+          "`truncated`), `drop` (counted in `dropped`), `split` "
+          "(several events); the first of each is logged "
+          "(`source_test.netcat_handles_overlong_lines_per_policy`)"),
       {.name = "max_connections",
        .kind = option_kind::count,
        .doc =
@@ -89,14 +85,11 @@ const option_list& netcat_options() {
               " idle "
               "(`source_test.netcat_idle_timeout_spares_a_client_the_channel_"
               "holds_back`)"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "batches sent and not yet accepted (at most 4 MiB); then the "
-              "source stops reading and TCP pushes back on the clients "
-              "(`source_test.netcat_pushes_back_on_a_client_while_the_channel_"
-              "is_full`)"},
+      max_inflight_option(
+          "batches sent and not yet accepted (at most 4 MiB); then the "
+          "source stops reading and TCP pushes back on the clients "
+          "(`source_test.netcat_pushes_back_on_a_client_while_the_channel_"
+          "is_full`)"),
       {.name = "readers",
        .kind = option_kind::count,
        .min = 1,

@@ -4,6 +4,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/sources/source_options.hpp"
 #include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
@@ -34,11 +35,7 @@ const option_list& seq_options() {
        .kind = option_kind::count,
        .doc = "events per batch; cut to the channels' "
               "`transaction_capacity` when not stated"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "batches sent and not yet accepted"},
+      max_inflight_option("batches sent and not yet accepted"),
   };
   return table;
 }

@@ -23,6 +23,7 @@
 #include <re2/re2.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/sources/source_options.hpp"
 #include "runtime/core/file_lock.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -129,22 +130,11 @@ const option_list& spooldir_options() {
        .kind = option_kind::count,
        .doc = "as [netcat](netcat.md), with Flume's default; a file's last "
               "batch may be smaller"},
-      {.name = "max_line_length",
-       .kind = option_kind::size,
-       .min = 1,
-       .max = max_event_length,
-       .doc =
-           "as netcat (Flume's LINE deserializer's `maxLineLength`; "
-           "`spooldir_test.overlong_lines_follow_the_policy_and_are_counted`)"},
-      {.name = "overlong_policy",
-       .kind = option_kind::choice,
-       .choices = "truncate|drop|split",
-       .doc = "as netcat"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "as netcat"},
+      max_line_length_option(
+          "as netcat (Flume's LINE deserializer's `maxLineLength`; "
+          "`spooldir_test.overlong_lines_follow_the_policy_and_are_counted`)"),
+      overlong_policy_option("as netcat"),
+      max_inflight_option("as netcat"),
   };
   return table;
 }

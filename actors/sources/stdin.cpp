@@ -4,6 +4,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/sources/source_options.hpp"
 #include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
@@ -20,21 +21,11 @@ const option_list& stdin_options() {
       {.name = "batch_timeout",
        .kind = option_kind::duration,
        .doc = "a partial batch is sent after this"},
-      {.name = "max_line_length",
-       .kind = option_kind::size,
-       .min = 1,
-       .max = max_event_length,
-       .doc = "as netcat"},
-      {.name = "overlong_policy",
-       .kind = option_kind::choice,
-       .choices = "truncate|drop|split",
-       .doc = "as netcat"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "batches sent and not yet accepted; then the source stops "
-              "reading"},
+      max_line_length_option("as netcat"),
+      overlong_policy_option("as netcat"),
+      max_inflight_option(
+          "batches sent and not yet accepted; then the source stops "
+          "reading"),
   };
   return table;
 }

@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/channels/filelog/crc32c.hpp"
+#include "actors/sources/source_options.hpp"
 #include "runtime/core/file_lock.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -131,21 +132,10 @@ const option_list& taildir_options() {
        .kind = option_kind::count,
        .doc = "Flume's default; cut to the channels' `transaction_capacity`"
               " when not stated, and at 1 MiB of bodies"},
-      {.name = "max_line_length",
-       .kind = option_kind::size,
-       .min = 1,
-       .max = max_event_length,
-       .doc = "as [netcat](netcat.md) "
-              "(`taildir_basics.overlong_lines_by_policy`)"},
-      {.name = "overlong_policy",
-       .kind = option_kind::choice,
-       .choices = "truncate|drop|split",
-       .doc = "as netcat"},
-      {.name = "max_inflight",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 1024,
-       .doc = "as netcat"},
+      max_line_length_option("as [netcat](netcat.md) "
+                             "(`taildir_basics.overlong_lines_by_policy`)"),
+      overlong_policy_option("as netcat"),
+      max_inflight_option("as netcat"),
   };
   return table;
 }

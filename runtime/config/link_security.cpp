@@ -49,6 +49,31 @@ link_security parse_link_security(option_reader& r) {
   return sec;
 }
 
+option_list link_security_options(std::string_view tls_doc,
+                                  std::string_view insecure_doc) {
+  return {
+      {.name = "tls", .kind = option_kind::node, .doc = tls_doc},
+      {.name = "tls.certificate",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "this endpoint's PEM certificate (a relative path is taken from "
+              "the topology file's directory)"},
+      {.name = "tls.key",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "its PEM private key"},
+      {.name = "tls.ca_file",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "the PEM CA that the peer's certificate must be signed by"},
+      {.name = "tls.passphrase",
+       .kind = option_kind::string,
+       .def = "none",
+       .doc = "the key's passphrase, if it has one"},
+      {.name = "insecure", .kind = option_kind::boolean, .doc = insecure_doc},
+  };
+}
+
 bool loopback_address(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
   in_addr a4{};

@@ -5,6 +5,9 @@
 // no CAF here.
 
 #include <string>
+#include <string_view>
+
+#include "runtime/config/options.hpp"
 
 namespace flumen {
 
@@ -30,6 +33,12 @@ struct link_security {
 /// all three files, each readable; `insecure` and `tls` together are an
 /// error.
 link_security parse_link_security(option_reader& r);
+
+/// The options parse_link_security reads: `tls` and its four files, then
+/// `insecure`, for a component type's table (options_of); the doc lines of
+/// `tls` and `insecure` are the endpoint's own.
+option_list link_security_options(std::string_view tls_doc,
+                                  std::string_view insecure_doc);
 
 /// True for addresses that never leave the machine: `localhost`, 127.0.0.0/8
 /// and `::1`.
