@@ -380,8 +380,10 @@ private:
   void refuse(conn& c, const std::string& why, const char* kind) {
     c.refused = true;
     ++c.e->refused;
-    ::shutdown(c.fd, SHUT_RDWR);
+    // Counted before the peer can see the end: whoever watches the
+    // socket close finds the refusal already in the metrics.
     refuse_log(*c.e, c.peer, why, kind);
+    ::shutdown(c.fd, SHUT_RDWR);
   }
 
   /// Forgets `c` (mtx_ held).
