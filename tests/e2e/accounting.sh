@@ -48,6 +48,7 @@ EOF
 agent=$!
 PIDS+=($agent)
 wait_for 20 grep -q "state=running" "$WORK/mem.log" || fail "mem: $(tail -3 "$WORK/mem.log")"
+listening "$PORT" "$WORK/mem.log"
 feed "$PORT" 10000 mem
 wait_for 20 full "$WORK/mem.log" a1.channels.c1 1000 || fail "mem: the channel did not fill"
 # The source has puts held by the full channel.
@@ -84,6 +85,7 @@ EOF
 agent=$!
 PIDS+=($agent)
 wait_for 20 grep -q "ready in" "$WORK/file.log" || fail "file: $(tail -3 "$WORK/file.log")"
+listening "$PORT" "$WORK/file.log"
 feed "$PORT" 20000 file
 held() {
   local a b

@@ -34,6 +34,14 @@ wait_for() {
   done
 }
 
+# listening PORT LOG: waits until LOG says a source listens on PORT. A
+# source binds in its own thread after the agent started, so "HTTP on" (or
+# any start line) does not mean it is listening yet; a client sent at once
+# may find the port closed.
+listening() {
+  wait_for 20 grep -q "listening on 127.0.0.1:$1" "$2" || fail "nothing listens on $1: $(tail -5 "$2")"
+}
+
 # start_broker [--topic NAME:PARTS]...: sets BOOTSTRAP.
 start_broker() {
   "$FLUMEN" broker "$@" >"$WORK/bootstrap" 2>"$WORK/broker.log" &

@@ -32,6 +32,7 @@ grep -q "agents.a1.http: missing required key 'port'" "$WORK/v.out" || fail "$(c
 "$FLUMEN" run "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
 AGENT=$!; PIDS+=($AGENT)
 wait_for 20 grep -q "HTTP on 127.0.0.1:$HTTP" "$WORK/a.log" || fail "no HTTP: $(cat "$WORK/a.log")"
+listening "$NC" "$WORK/a.log"
 seq 1 100 | nc -N 127.0.0.1 "$NC"
 got() { curl -s "http://127.0.0.1:$HTTP/metrics" | matches "^flumen_events_accepted_total{agent=\"a1\",component=\"r1\",kind=\"source\",type=\"netcat\"} 100$"; }
 wait_for 10 got || fail "/metrics: $(curl -s "http://127.0.0.1:$HTTP/metrics" | head -20)"
@@ -94,6 +95,7 @@ B=$!; PIDS+=($B)
 wait_for 20 grep -q "HTTP on 127.0.0.1:$HTTP2" "$WORK/b.log" || fail "--http: $(cat "$WORK/b.log")"
 HTTP=$HTTP2
 [[ $(code /health) == 200 ]] || fail "/health before: $(cat "$WORK/body")"
+listening "$NC" "$WORK/b.log"
 seq -f "%.0f-$(printf '%0200d' 0)" 1 3000 | nc -N 127.0.0.1 "$NC"
 unhealthy() { [[ $(code /health) == 503 ]]; }
 wait_for 30 unhealthy || fail "/health stayed 200 on a full disk: $(cat "$WORK/body")"

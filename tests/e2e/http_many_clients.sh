@@ -94,6 +94,7 @@ python3 "$WORK/flood.py" "$HTTP" 1000 50 "$WORK/ready" "$WORK/stop" "$WORK/repor
 FLOOD=$!; PIDS+=($FLOOD)
 wait_for 60 test -s "$WORK/ready" || fail "the flood did not start: $(cat "$WORK/flood.err")"
 # The pipeline under the flood.
+listening "$NC" "$WORK/a.log"
 seq 1 20000 | nc -N 127.0.0.1 "$NC"
 # 30 rounds over about 6 s (three head timeouts): each must answer in 2 s
 # (curl --max-time 2), or the test fails.

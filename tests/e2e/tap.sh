@@ -27,6 +27,7 @@ wait_for 20 grep -q "HTTP on 127.0.0.1:$HTTP" "$WORK/a.log" || fail "no HTTP: $(
 
 # Lines go in through one connection until every tap has exited (a tap
 # sees only what passes after it started); SENT counts them.
+listening "$NC" "$WORK/a.log"
 mkfifo "$WORK/feed"
 nc -N 127.0.0.1 "$NC" <"$WORK/feed" &
 FEEDER=$!; PIDS+=($FEEDER)
