@@ -75,6 +75,23 @@ file_config parse_file(option_reader& r) {
 
 namespace {
 
+// The file channel's own metric families, beside a channel's (damage is
+// counted in events too: the final line names it as lost).
+const own_family_spec corrupt_records{
+    "corrupt_records",
+    "File channel records skipped for damage (a bad checksum, or found "
+    "damaged when read back), recovery included."};
+const own_family_spec damaged_bytes{
+    "damaged_bytes",
+    "File channel bytes of log given up (corrupt or cut off)."};
+const own_family_spec damaged_events{
+    "damaged_events",
+    "File channel uncommitted events lost with damaged log: lost, and said so "
+    "in the final line."};
+const own_family_spec write_errors{
+    "write_errors",
+    "File channel appends or syncs that failed (the put was retried)."};
+
 using namespace file_detail;
 
 /// Shows the first trouble as `degraded`, or `running` when none is left.
@@ -167,9 +184,10 @@ void refill(file_actor* self) {
         prev = s;
       }
       mark_done(self, lost);
-      st.metrics->corrupt_records.fetch_add(records, std::memory_order_relaxed);
-      st.metrics->damaged_events.fetch_add(lost.size(),
-                                           std::memory_order_relaxed);
+      st.metrics->own(corrupt_records)
+          .fetch_add(records, std::memory_order_relaxed);
+      st.metrics->own(damaged_events)
+          .fetch_add(lost.size(), std::memory_order_relaxed);
       spdlog::error("{}: {} events of {} records in {} no longer read back "
                     "(damaged since the start); skipped and counted lost",
                     st.metrics->name, lost.size(), records, st.cfg.directory);
@@ -454,7 +472,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
       return;
     }
     ++wp.failures;
-    st.metrics->write_errors.fetch_add(1, std::memory_order_relaxed);
+    st.metrics->own(write_errors).fetch_add(1, std::memory_order_relaxed);
     st.why.writing = "cannot write to " + st.cfg.directory + ": " +
                      std::strerror(err) + "; retrying";
     if (wp.failures == 1 || wp.failures % 50 == 0)
@@ -669,10 +687,9 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
 
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                       const wiring& w) {
-  // Beside a channel's families (metrics.hpp): damage and write errors.
-  for (auto name :
-       {"corrupt_records", "damaged_bytes", "damaged_events", "write_errors"})
-    w.metrics->expose(name);
+  // Its own families, shown (at 0) from the start.
+  for (auto& f : {corrupt_records, damaged_bytes, damaged_events, write_errors})
+    w.metrics->own(f);
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();
   auto start = std::make_shared<opened>();
@@ -691,12 +708,14 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                                                            : ", skipped",
                 lost);
     if (d.what == filelog::damage::kind::corrupt_record)
-      w.metrics->corrupt_records.fetch_add(1, std::memory_order_relaxed);
+      w.metrics->own(corrupt_records).fetch_add(1, std::memory_order_relaxed);
     // A torn tail cuts off an append that was never answered, unless a
     // later segment says it was written: then its bytes count too.
     if (d.what != filelog::damage::kind::torn_tail || d.events > 0)
-      w.metrics->damaged_bytes.fetch_add(d.bytes, std::memory_order_relaxed);
-    w.metrics->damaged_events.fetch_add(d.events, std::memory_order_relaxed);
+      w.metrics->own(damaged_bytes)
+          .fetch_add(d.bytes, std::memory_order_relaxed);
+    w.metrics->own(damaged_events)
+        .fetch_add(d.events, std::memory_order_relaxed);
   }
   filelog::journal_options jo;
   jo.dir = cfg.directory;

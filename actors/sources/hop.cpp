@@ -99,6 +99,17 @@ hop_source_config parse_hop_source(option_reader& r) {
 
 namespace {
 
+// The hop source's own families, beside a source's.
+const own_family_spec duplicates{
+    "hop_duplicates",
+    "Hop batches resent after a lost answer: answered, not put twice."};
+const own_family_spec batches_refused{
+    "hop_batches_refused", "Hop batches refused (malformed, too large)."};
+const own_family_spec batches_busy{
+    "hop_batches_busy",
+    "Hop answers of busy (a full channel held a batch as long as its sender "
+    "waits)."};
+
 using hop::hello_atom;
 using hop::hop_atom;
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
@@ -286,7 +297,7 @@ caf::error refuse(hop_actor* self, const std::string& sender, errc code,
   auto& st = self->state;
   spdlog::warn("{}: refused a batch from {}: {}", st.metrics->name, sender,
                why);
-  ++st.metrics->batches_refused;
+  ++st.metrics->own(batches_refused);
   return make_error(code, why);
 }
 
@@ -414,7 +425,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         s.last_seen = self->clock().now();
         if (s.accepted.has(first, frame->count)) {
           // Its answer was lost: the sender must not put it twice.
-          ++st.metrics->duplicates;
+          ++st.metrics->own(duplicates);
           return ok_atom::value;
         }
         auto waiter = st.next_waiter++;
@@ -433,7 +444,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
           // A sender only cuts its batches smaller, so this does not happen;
           // if it did, "busy" makes it come back once the other is settled
           // (a duplicate at worst, where a refusal would drop events).
-          ++st.metrics->batches_busy;
+          ++st.metrics->own(batches_busy);
           spdlog::warn("{}: events {}..{} from {} overlap a batch on its way",
                        st.metrics->name, first, end - 1, sender);
           return make_error(errc::busy, "events overlap a batch on its way");
@@ -445,7 +456,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
         auto window = hop::sender_window_batches * st.cfg.max_batch_bytes;
         if (s.pending_bytes > 0 &&
             s.pending_bytes + frame->least_event_bytes() > window) {
-          ++st.metrics->batches_busy;
+          ++st.metrics->own(batches_busy);
           return make_error(errc::busy, "sender " + sender + " has " +
                                             std::to_string(s.pending_bytes) +
                                             " bytes waiting for the channels");
@@ -495,7 +506,7 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
               }
               w->second.rp.deliver(make_error(errc::busy, "channel full"));
               w = p.waiters.erase(w);
-              ++st.metrics->batches_busy;
+              ++st.metrics->own(batches_busy);
             }
         if (more) arm_hold_timer(self);
       },
@@ -518,9 +529,10 @@ caf::actor spawn_hop_source(caf::actor_system& sys,
                             const hop_source_config& cfg, const wiring& w) {
   // Its families beside a source's (metrics.hpp): senders and their
   // batches.
-  for (auto name : {"connections_open", "connection_failures", "hop_duplicates",
-                    "hop_batches_refused", "hop_batches_busy"})
+  for (auto name : {"connections_open", "connection_failures"})
     w.metrics->expose(name);
+  for (auto& f : {duplicates, batches_refused, batches_busy})
+    w.metrics->own(f);
   auto self = sys.spawn(hop_receiver, cfg, w.downstream, w.metrics);
   auto fail = [&](const std::string& why) {
     caf::anon_send_exit(self, caf::exit_reason::user_shutdown);

@@ -525,7 +525,7 @@ void agent::fold_metrics(const std::shared_ptr<component_metrics>& m) {
   retired_.dead_lettered += m->events_dead_lettered.load();
   retired_.truncated += m->events_truncated.load();
   retired_.undelivered += m->events_undelivered.load();
-  retired_.damaged += m->damaged_events.load();
+  retired_.damaged += m->value("damaged_events");
   retired_.filtered += m->events_filtered.load();
   metrics_.remove(m->name, m);
 }
@@ -538,7 +538,7 @@ loss_report agent::losses() const {
     r.dead_lettered += m->events_dead_lettered.load();
     r.truncated += m->events_truncated.load();
     r.undelivered += m->events_undelivered.load();
-    r.damaged += m->damaged_events.load();
+    r.damaged += m->value("damaged_events");
     r.filtered += m->events_filtered.load();
     if (m->kind == "channel")
       (m->durable.load() ? r.kept : r.in_channels) += m->channel_size.load();

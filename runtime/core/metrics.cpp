@@ -1,5 +1,6 @@
 #include "runtime/core/metrics.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -73,14 +74,6 @@ std::string component_metrics::summary() const {
   field("batches", batches);
   if (kind == "channel")
     out << " size=" << channel_size.load() << '/' << channel_capacity.load();
-  field("corrupt_records", corrupt_records);
-  field("damaged_bytes", damaged_bytes);
-  field("damaged_events", damaged_events);
-  field("write_errors", write_errors);
-  field("duplicates", duplicates);
-  field("batches_refused", batches_refused);
-  field("batches_busy", batches_busy);
-  field("batches_resent", batches_resent);
   field("connection_failures", connection_failures);
   field("restarts", restarts);
   {
@@ -132,22 +125,6 @@ const metric_family families[] = {
      &component_metrics::connection_failures},
     {"restarts", "Restarts by the supervisor.", false,
      &component_metrics::restarts},
-    {"corrupt_records", "File channel records skipped for damage.", false,
-     &component_metrics::corrupt_records},
-    {"damaged_bytes", "File channel bytes of log given up.", false,
-     &component_metrics::damaged_bytes},
-    {"damaged_events", "File channel uncommitted events lost with damaged log.",
-     false, &component_metrics::damaged_events},
-    {"write_errors", "File channel appends or syncs that failed.", false,
-     &component_metrics::write_errors},
-    {"hop_duplicates", "Hop batches resent after a lost answer, not put twice.",
-     false, &component_metrics::duplicates},
-    {"hop_batches_refused", "Hop batches refused (malformed, too large).",
-     false, &component_metrics::batches_refused},
-    {"hop_batches_busy", "Hop answers of busy (a full channel).", false,
-     &component_metrics::batches_busy},
-    {"hop_batches_resent", "Hop batches sent again.", false,
-     &component_metrics::batches_resent},
     {"channel_size", "Events a channel holds (queued and taken, uncommitted).",
      true, &component_metrics::channel_size},
     {"channel_capacity", "A channel's capacity in events.", true,
@@ -177,6 +154,16 @@ uint64_t mask_of(std::string_view kind) {
 }
 
 constexpr std::size_t max_reason_bytes = 1024;
+/// Own families a stand-in takes from its replica's reports, at most.
+constexpr std::size_t max_own_families = 64;
+
+/// A name /metrics can carry: [a-z][a-z0-9_]*, at most 64 bytes.
+bool family_name(std::string_view n) {
+  if (n.empty() || n.size() > 64 || n[0] < 'a' || n[0] > 'z') return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
 
 } // namespace
 
@@ -259,6 +246,13 @@ counter_snapshot snapshot(const component_metrics& m) {
   counter_snapshot out;
   for (auto& x : m.exposed())
     out.counters.emplace(x.name, x.value);
+  {
+    std::lock_guard guard{m.own_mtx_};
+    for (auto& o : m.own_) {
+      out.own_help.emplace(o.name, o.help);
+      if (o.gauge) out.own_gauges.push_back(o.name);
+    }
+  }
   // The state after the counters: a sink marks itself running before it
   // counts what it committed (release), so a snapshot showing the events
   // committed shows the state that went with them.
@@ -278,26 +272,51 @@ void fold_replica(component_metrics& m, const counter_snapshot& base,
       s <= static_cast<int32_t>(component_state::stopped))
     m.set_state(static_cast<component_state>(s),
                 replica.reason.substr(0, max_reason_bytes));
+  auto fold = [&](std::atomic<uint64_t>& target, const std::string& name,
+                  uint64_t value, bool gauge) {
+    if (gauge) {
+      target.store(value, std::memory_order_relaxed);
+      return;
+    }
+    auto b = base.counters.find(name);
+    auto from = b == base.counters.end() ? uint64_t{0} : b->second;
+    // Saturating: a hostile or broken peer must not wrap a counter.
+    auto want = value > UINT64_MAX - from ? UINT64_MAX : from + value;
+    auto now = target.load(std::memory_order_relaxed);
+    while (now < want &&
+           !target.compare_exchange_weak(now, want, std::memory_order_relaxed))
+      ;
+  };
   for (auto& f : families) {
     // `restarts` is the stand-in's supervisor's.
     if (f.field == &component_metrics::restarts) continue;
     auto i = replica.counters.find(f.name);
     if (i == replica.counters.end()) continue;
-    // What the replica has, its stand-in shows (a hop sink's resends).
+    // What the replica has, its stand-in shows.
     if (!m.exposes(f)) m.expose(f.name);
-    auto& target = m.*f.field;
-    if (f.gauge) {
-      target.store(i->second, std::memory_order_relaxed);
+    fold(m.*f.field, i->first, i->second, f.gauge);
+  }
+  // The replica's own families (a hop sink's resends), as it declared
+  // them; a peer can add at most max_own_families names.
+  for (auto& [name, help] : replica.own_help) {
+    auto i = replica.counters.find(name);
+    if (i == replica.counters.end() || index_of(name) != std::size(families) ||
+        name == "reach" || !family_name(name))
       continue;
+    bool known;
+    {
+      std::lock_guard guard{m.own_mtx_};
+      known = std::any_of(m.own_.begin(), m.own_.end(),
+                          [&](auto& o) { return o.name == name; });
+      if (!known && m.own_.size() >= max_own_families) continue;
     }
-    auto b = base.counters.find(f.name);
-    auto from = b == base.counters.end() ? uint64_t{0} : b->second;
-    // Saturating: a hostile or broken peer must not wrap a counter.
-    auto want = i->second > UINT64_MAX - from ? UINT64_MAX : from + i->second;
-    auto now = target.load(std::memory_order_relaxed);
-    while (now < want &&
-           !target.compare_exchange_weak(now, want, std::memory_order_relaxed))
-      ;
+    bool gauge = std::find(replica.own_gauges.begin(), replica.own_gauges.end(),
+                           name) != replica.own_gauges.end();
+    auto text = help.substr(0, max_reason_bytes);
+    std::replace_if(
+        text.begin(), text.end(),
+        [](char c) { return static_cast<unsigned char>(c) < 0x20; }, ' ');
+    fold(m.own(name, text, gauge), name, i->second, gauge);
   }
   if (auto r = replica.counters.find("reach"); r != replica.counters.end()) {
     // Once reached, for good (as for a sink in the agent's process): a

@@ -32,6 +32,7 @@ enum class component_state : int {
 const char* to_string(component_state s);
 
 struct component_metrics;
+struct counter_snapshot;
 
 /// A metric family: a counter or gauge that components expose under one
 /// name: `events_received` in the summary, /stats.json and a node's reports,
@@ -44,6 +45,15 @@ struct metric_family {
   const char* help;
   bool gauge;
   std::atomic<uint64_t> component_metrics::*field;
+};
+
+/// A family a component type declares for itself (component_metrics::
+/// own): one constant beside the code that counts it, e.g.
+/// `const own_family_spec write_errors{"write_errors", "...", false};`.
+struct own_family_spec {
+  const char* name;
+  const char* help;
+  bool gauge = false;
 };
 
 /// Every built-in family, in exposition order.
@@ -97,26 +107,8 @@ struct component_metrics {
   /// Durable channels (file): what they hold outlives the process, so it
   /// is kept at a stop, not lost.
   std::atomic<bool> durable{false};
-  /// File channel: damaged records skipped (bad checksum, or found damaged
-  /// when read back) and bytes of log given up (corrupt or abandoned), since
-  /// start, recovery included.
-  std::atomic<uint64_t> corrupt_records{0};
-  std::atomic<uint64_t> damaged_bytes{0};
-  /// File channel: uncommitted events given up with damaged log (corrupt
-  /// records, records cut off a segment): lost, and said so in the final
-  /// line.
-  std::atomic<uint64_t> damaged_events{0};
-  /// File channel: appends and syncs that failed (the put was retried).
-  std::atomic<uint64_t> write_errors{0};
-  /// Hop source: resent batches it had accepted before (answered without
-  /// being put again), batches refused (malformed, too large) and answers
-  /// of "busy" (a full channel held a batch as long as its sender waits).
-  std::atomic<uint64_t> duplicates{0};
-  std::atomic<uint64_t> batches_refused{0};
-  std::atomic<uint64_t> batches_busy{0};
-  /// Hop sink: batches sent again (after a timeout, a lost connection or
-  /// "busy").
-  std::atomic<uint64_t> batches_resent{0};
+  /// What a type counts beyond its kind's families (a file channel's
+  /// damage, a hop's resends) is its own (own()), declared in its files.
   std::atomic<int> state{static_cast<int>(component_state::starting)};
   /// Sinks that connect to a destination (kafka, hop): 1 from their start
   /// until they reached it the first time, then 2 for good (a restart or a
@@ -163,6 +155,9 @@ struct component_metrics {
   /// first use with its help text, the same counter after. Stable address.
   std::atomic<uint64_t>& own(const std::string& name, const std::string& help,
                              bool gauge = false);
+  std::atomic<uint64_t>& own(const own_family_spec& f) {
+    return own(f.name, f.help, f.gauge);
+  }
   /// Every family the component exposes, with its value: built-in ones in
   /// builtin_families() order, then its own in the order they came.
   std::vector<metric_sample> exposed() const;
@@ -170,6 +165,9 @@ struct component_metrics {
   uint64_t value(std::string_view name) const;
 
 private:
+  friend counter_snapshot snapshot(const component_metrics& m);
+  friend void fold_replica(component_metrics& m, const counter_snapshot& base,
+                           const counter_snapshot& replica);
   struct own_family {
     std::string name;
     std::string help;
@@ -197,12 +195,16 @@ struct counter_snapshot {
   int32_t state = 0;  ///< a component_state
   std::string reason; ///< component_metrics::reason()
   std::map<std::string, uint64_t> counters;
+  /// The component's own families among `counters`: their help text (the
+  /// stand-in creates them as the replica has them), and which are gauges.
+  std::map<std::string, std::string> own_help;
+  std::vector<std::string> own_gauges;
 };
 
 /// CAF's inspection hook (registered in add_message_types).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, counter_snapshot& x) {
-  return f(x.state, x.reason, x.counters);
+  return f(x.state, x.reason, x.counters, x.own_help, x.own_gauges);
 }
 
 /// Every counter of `m` (gauges included) and its state and reason.

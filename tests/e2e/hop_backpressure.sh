@@ -80,7 +80,7 @@ counter() {
 full() { grep "$1.channels.c1 state" "$WORK/$1.log" | tail -1 | matches "size=$2/$2"; }
 wait_for 60 full collector 5000 || fail "collector channel not full: $(grep 'collector.channels' "$WORK/collector.log" | tail -1)"
 wait_for 60 full edge 20000 || fail "edge channel not full: $(grep 'edge.channels' "$WORK/edge.log" | tail -1)"
-busy() { [[ $(counter collector sources.in batches_busy) -ge 1 ]]; }
+busy() { [[ $(counter collector sources.in hop_batches_busy) -ge 1 ]]; }
 wait_for 30 busy || fail "the hop source never answered busy"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 edge1=$(rss "$EDGE_PID"); coll1=$(rss "$COLLECTOR_PID")
@@ -100,5 +100,5 @@ has_all() { [[ $(topic_bodies bp | cut -d- -f1 | sort -u | wc -l) -ge $N ]]; }
 wait_for 120 has_all || fail "only $(count) of $N lines"
 dups=$(($(count) - N))
 [[ $dups -eq 0 ]] || fail "$dups duplicates"
-echo "back-pressure: $N lines held and then delivered, none lost, none twice; busy answers: $(counter collector sources.in batches_busy)"
+echo "back-pressure: $N lines held and then delivered, none lost, none twice; busy answers: $(counter collector sources.in hop_batches_busy)"
 echo "1 passed, 0 failed"

@@ -471,13 +471,13 @@ TEST_F(hop_protocol, a_resent_seq_is_acknowledged_and_put_once) {
   ASSERT_TRUE(first.ok) << render(first.err);
   auto resent = send_hop(self, sender, 1, 1000, buffer);
   ASSERT_TRUE(resent.ok) << render(resent.err);
-  EXPECT_TRUE(counter_reaches("sources.in", "duplicates", 1))
+  EXPECT_TRUE(counter_reaches("sources.in", "hop_duplicates", 1))
       << last_counters("sources.in");
   auto expected = std::vector<std::string>{"dup-1", "dup-2", "dup-3"};
   EXPECT_TRUE(wait_until([&] { return output_lines().size() >= 3; }, 10s));
   // The counters of the same moment: 3 received, 3 put, 1 duplicate.
   auto src = last_counters("sources.in");
-  EXPECT_EQ(counter(src, "duplicates"), 1u) << src;
+  EXPECT_EQ(counter(src, "hop_duplicates"), 1u) << src;
   EXPECT_EQ(counter(src, "received"), 3u) << src;
   EXPECT_EQ(counter(src, "batches"), 1u) << src;
   EXPECT_EQ(counter(last_counters("channels.c1"), "put"), 3u)
@@ -494,7 +494,7 @@ TEST_F(hop_protocol, a_resent_seq_is_acknowledged_and_put_once) {
       << describe_status(status);
   EXPECT_EQ(output_lines(), expected);
   auto src_end = last_counters("sources.in");
-  EXPECT_EQ(counter(src_end, "duplicates"), 1u) << src_end;
+  EXPECT_EQ(counter(src_end, "hop_duplicates"), 1u) << src_end;
   EXPECT_EQ(counter(last_counters("channels.c1"), "put"), 4u)
       << last_counters("channels.c1");
 }
@@ -520,7 +520,7 @@ TEST_F(hop_protocol, a_malformed_buffer_is_refused) {
   auto cut = send_hop(self, sender, 2, 1000, good.substr(0, good.size() - 3),
                       refusal_timeout);
   expect_refused(cut, errc::malformed_batch, "a truncated payload");
-  EXPECT_TRUE(counter_reaches("sources.in", "batches_refused", 2))
+  EXPECT_TRUE(counter_reaches("sources.in", "hop_batches_refused", 2))
       << last_counters("sources.in");
   EXPECT_TRUE(log_has("c.sources.in: refused a batch from " + sender +
                       ": not a flumen hop batch"));
@@ -535,7 +535,7 @@ TEST_F(hop_protocol, a_malformed_buffer_is_refused) {
       << describe_status(status);
   EXPECT_EQ(output_lines(), (std::vector<std::string>{"m-1", "m-2"}));
   auto src = last_counters("sources.in");
-  EXPECT_EQ(counter(src, "batches_refused"), 2u) << src;
+  EXPECT_EQ(counter(src, "hop_batches_refused"), 2u) << src;
   EXPECT_EQ(counter(src, "received"), 2u) << src;
 }
 
@@ -556,7 +556,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
     auto r = send_hop(self, sender, seq++, 1000, buffer, refusal_timeout);
     expect_refused(r, errc::batch_too_large, hop::to_string(c));
   }
-  EXPECT_TRUE(counter_reaches("sources.in", "batches_refused", 3))
+  EXPECT_TRUE(counter_reaches("sources.in", "hop_batches_refused", 3))
       << last_counters("sources.in");
   EXPECT_TRUE(log_has("c.sources.in: refused a batch from " + sender));
   // Just under the bound, compressed, it is accepted.
@@ -570,7 +570,7 @@ TEST_F(hop_protocol, a_batch_over_max_batch_bytes_is_refused_by_its_header) {
       << describe_status(status);
   EXPECT_EQ(output_lines().size(), 7u);
   auto src = last_counters("sources.in");
-  EXPECT_EQ(counter(src, "batches_refused"), 3u) << src;
+  EXPECT_EQ(counter(src, "hop_batches_refused"), 3u) << src;
   EXPECT_EQ(counter(src, "received"), 7u) << src;
 }
 
@@ -635,7 +635,7 @@ TEST_F(hop_protocol, a_full_channel_answers_busy_and_a_resend_is_put_once) {
   auto again = send_hop(self, sender, first_of(seq), 300, busy_buffer);
   ASSERT_FALSE(again.ok);
   EXPECT_TRUE(is(again.err, errc::busy)) << render(again.err);
-  ASSERT_TRUE(counter_reaches("sources.in", "batches_busy", 2))
+  ASSERT_TRUE(counter_reaches("sources.in", "hop_batches_busy", 2))
       << last_counters("sources.in");
   // Counter lines written from now on.
   auto from = log().size();
@@ -717,7 +717,7 @@ TEST_F(hop_protocol, numbers_below_the_lowest_unsettled_are_never_put) {
   auto old =
       send_hop(self, sender, 5, 1000, hop::encode(numbered(1, 2, "old-")));
   ASSERT_TRUE(old.ok) << render(old.err);
-  EXPECT_TRUE(counter_reaches("sources.in", "duplicates", 1))
+  EXPECT_TRUE(counter_reaches("sources.in", "hop_duplicates", 1))
       << last_counters("sources.in");
   auto status = stop_child();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -822,7 +822,7 @@ TEST_F(hop_protocol, a_senders_batches_waiting_for_a_full_channel_are_bounded) {
   auto src = last_counters("sources.in", from);
   EXPECT_EQ(counter(src, "batches"), 1 + held) << src;
   EXPECT_EQ(counter(src, "received"), 100 * (1 + held)) << src;
-  EXPECT_EQ(counter(src, "batches_busy"), 29u) << src;
+  EXPECT_EQ(counter(src, "hop_batches_busy"), 29u) << src;
 }
 
 // A batch whose numbers overlap, in part only, one still on its way (which
@@ -857,7 +857,7 @@ TEST_F(hop_protocol, a_batch_overlapping_one_on_its_way_is_busy) {
       [&] { return !last_counters("sources.in", from).empty(); }, 10s));
   auto src = last_counters("sources.in", from);
   EXPECT_EQ(counter(src, "batches"), 2u) << "only two were decoded: " << src;
-  EXPECT_EQ(counter(src, "batches_refused"), 0u) << src;
+  EXPECT_EQ(counter(src, "hop_batches_refused"), 0u) << src;
   EXPECT_TRUE(log_has("events 151..250 from " + sender +
                       " overlap a batch on its way"));
 }

@@ -416,6 +416,55 @@ TEST(fold_replica, adds_to_the_base_never_goes_back_and_keeps_restarts) {
   EXPECT_EQ(m.current_state(), component_state::running);
 }
 
+// A replica's own families (a hop sink's resends) reach its stand-in with
+// their help text, as counters over the base or gauges; names /metrics
+// cannot carry, and more than 64 of them, are left out.
+TEST(fold_replica, a_replicas_own_family_reaches_its_stand_in) {
+  component_metrics replica;
+  replica.kind = "sink";
+  ++replica.own("hop_batches_resent", "Hop batches sent again.");
+  replica.own("queue_depth", "A gauge.", true).store(7);
+  auto r = snapshot(replica);
+  EXPECT_EQ(r.own_help.at("hop_batches_resent"), "Hop batches sent again.");
+  ASSERT_EQ(r.own_gauges, std::vector<std::string>{"queue_depth"});
+
+  component_metrics m;
+  m.kind = "sink";
+  ++m.own("hop_batches_resent", "Hop batches sent again."); // an earlier one
+  auto base = snapshot(m);
+  r.counters["hop_batches_resent"] = 4;
+  r.counters["bad name{x=\"1\"}"] = 5;
+  r.own_help["bad name{x=\"1\"}"] = "x";
+  r.own_help["events_committed"] = "a built-in name is no own family";
+  r.counters["events_committed"] = 2;
+  r.own_help["spoofed_help"] = "line\n# TYPE evil counter";
+  r.counters["spoofed_help"] = 1;
+  fold_replica(m, base, r);
+  EXPECT_EQ(m.value("hop_batches_resent"), 5u); // 1 before + 4
+  EXPECT_EQ(m.value("queue_depth"), 7u);
+  EXPECT_EQ(m.value("events_committed"), 2u);
+  EXPECT_EQ(m.value("bad name{x=\"1\"}"), 0u);
+  std::size_t own = 0;
+  for (auto& x : m.exposed()) {
+    if (x.name == "queue_depth") EXPECT_TRUE(x.gauge);
+    if (x.name == "spoofed_help") EXPECT_EQ(x.help, "line # TYPE evil counter");
+    if (x.name == "events_committed") EXPECT_FALSE(x.gauge);
+    own += x.name == "hop_batches_resent" || x.name == "queue_depth" ||
+           x.name == "spoofed_help";
+  }
+  EXPECT_EQ(own, 3u);
+  // A flood of names: at most 64 own families.
+  counter_snapshot flood;
+  for (int i = 0; i < 200; ++i) {
+    auto n = "f" + std::to_string(i);
+    flood.counters[n] = 1;
+    flood.own_help[n] = "x";
+  }
+  auto before = m.exposed().size();
+  fold_replica(m, base, flood);
+  EXPECT_EQ(m.exposed().size(), before + (64 - own));
+}
+
 // /ready waits for every sink to have reached its destination once: a
 // placed one's reach comes with its reports, and its state with the first
 // (the answer to the placement's request for them), so the agent never
