@@ -88,6 +88,11 @@ const own_family_spec damaged_events{
     "damaged_events",
     "File channel uncommitted events lost with damaged log: lost, and said so "
     "in the final line."};
+const own_family_spec events_held{
+    "events_held",
+    "File channel events of puts waiting for room (their senders are held "
+    "back, unanswered).",
+    true};
 const own_family_spec write_errors{
     "write_errors",
     "File channel appends or syncs that failed (the put was retried)."};
@@ -533,6 +538,7 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   auto& st = self->state;
   st.cfg = cfg;
   st.metrics = std::move(metrics);
+  st.events_held = &st.metrics->own(events_held);
   st.lock = std::move(start->dir.lock);
   st.journal = std::move(start->journal);
   auto& rec = start->dir.recovered;
@@ -688,7 +694,8 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
 caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                       const wiring& w) {
   // Its own families, shown (at 0) from the start.
-  for (auto& f : {corrupt_records, damaged_bytes, damaged_events, write_errors})
+  for (auto& f : {corrupt_records, damaged_bytes, damaged_events, write_errors,
+                  events_held})
     w.metrics->own(f);
   using clock = std::chrono::steady_clock;
   auto t0 = clock::now();

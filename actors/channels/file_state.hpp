@@ -129,6 +129,9 @@ struct opened {
 struct file_state {
   file_config cfg;
   std::shared_ptr<component_metrics> metrics;
+  /// Its own gauge `events_held` (file.cpp): events of puts waiting for
+  /// room, whose senders have no answer yet.
+  std::atomic<uint64_t>* events_held = nullptr;
   // Destroyed in reverse: the journal (which writes what is queued and
   // stores the committed position) before the lock is let go.
   std::unique_ptr<filelog::dir_lock> lock;
@@ -184,6 +187,12 @@ struct file_state {
     metrics->channel_size.store(window.open(), std::memory_order_relaxed);
     metrics->channel_bytes.store(log_bytes, std::memory_order_relaxed);
     metrics->open_transactions.store(open.size(), std::memory_order_relaxed);
+    if (events_held) {
+      uint64_t n = 0;
+      for (auto& hp : held)
+        n += hp.events.size();
+      events_held->store(n, std::memory_order_relaxed);
+    }
   }
 };
 
