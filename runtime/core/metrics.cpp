@@ -298,7 +298,10 @@ void fold_replica(component_metrics& m, const counter_snapshot& base,
   }
   // The replica's own families (a hop sink's resends), as it declared
   // them; a peer can add at most max_own_families names.
-  for (auto& [name, help] : replica.own_help) {
+  for (auto& kv : replica.own_help) {
+    // (Not a structured binding: clang 14 cannot capture one.)
+    const auto& name = kv.first;
+    const auto& help = kv.second;
     auto i = replica.counters.find(name);
     if (i == replica.counters.end() || index_of(name) != std::size(families) ||
         name == "reach" || !family_name(name))
