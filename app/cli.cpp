@@ -117,6 +117,9 @@ std::optional<topology> load_or_report(const std::string& file,
   auto result = load_topology(file, builtin_registry(), probe);
   for (auto& err : result.errors)
     std::cerr << err.to_string() << '\n';
+  if (result.errors.empty())
+    for (auto& w : result.warnings)
+      std::cerr << "warning: " << w.to_string() << '\n';
   if (!result.errors.empty()) {
     std::cerr << result.errors.size() << " error"
               << (result.errors.size() == 1 ? "" : "s") << " in " << file

@@ -65,6 +65,9 @@ struct run_session {
                                 probe_scope{false, spec->name});
     for (auto& err : result.errors)
       spdlog::error("{}", err.to_string());
+    if (result.errors.empty())
+      for (auto& w : result.warnings)
+        spdlog::warn("{}", w.to_string());
     if (!result.errors.empty()) {
       spdlog::error("agent {}: reload refused: {} error{} in {}; the "
                     "running topology stays",

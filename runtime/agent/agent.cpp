@@ -138,6 +138,17 @@ std::vector<caf::actor> agent::channels_of(const component_spec& s) const {
   return targets;
 }
 
+route agent::route_of(const component_spec& s) const {
+  route r;
+  r.channels = channels_of(s);
+  r.interceptors = s.interceptors;
+  r.selector = s.selector;
+  r.names = s.channels;
+  for (auto& name : s.channels)
+    r.channel_metrics.push_back(channels_.at(name).metrics);
+  return r;
+}
+
 child_spec agent::source_child(const agent_spec& spec, const component_spec& s,
                                std::shared_ptr<route_table> route,
                                std::shared_ptr<component_metrics> m) {
@@ -226,7 +237,7 @@ void agent::start() {
   }
   std::vector<child_spec> children;
   for (auto& s : spec_.sources) {
-    auto route = std::make_shared<route_table>(channels_of(s), s.interceptors);
+    auto route = std::make_shared<route_table>(route_of(s));
     routes_[s.name] = route;
     children.push_back(
         source_child(spec_, s, route, metrics_for("sources", s.name, s.type)));

@@ -50,6 +50,7 @@ struct reload_report {
 };
 
 class route_table;
+struct route;
 class node_health;
 
 /// One running agent: its channels, one router per source, and a
@@ -128,6 +129,8 @@ private:
                              std::shared_ptr<component_metrics> m);
   /// The current channel actors source `s` puts to.
   std::vector<caf::actor> channels_of(const component_spec& s) const;
+  /// Source `s`'s route: its channels, interceptors and selector.
+  route route_of(const component_spec& s) const;
   /// How the supervisor starts source `s` (of `spec`) and sink `k`.
   child_spec source_child(const agent_spec& spec, const component_spec& s,
                           std::shared_ptr<route_table> route,

@@ -171,7 +171,7 @@ reload_report agent::reload(const agent_spec& next,
     if (plan.of(plan.sources, s.name) != reload_action::reroute) continue;
     auto& route = routes_.at(s.name);
     auto before = route->get().channels;
-    route->set(channels_of(s), s.interceptors);
+    route->set(route_of(s));
     auto router = caf::actor_cast<caf::actor>(route->router());
     if (router)
       self->request(router, std::chrono::seconds{5}, tick_atom::value)
@@ -197,8 +197,7 @@ reload_report agent::reload(const agent_spec& next,
     auto more = std::make_shared<adoption>();
     for (auto& s : next.sources) {
       if (source_kept(s)) continue;
-      auto route =
-          std::make_shared<route_table>(channels_of(s), s.interceptors);
+      auto route = std::make_shared<route_table>(route_of(s));
       routes_[s.name] = route;
       more->children.push_back(
           source_child(next, s, route, metrics_for("sources", s.name, s.type)));

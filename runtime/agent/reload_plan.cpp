@@ -130,7 +130,7 @@ plan_reload(const agent_spec& old, const agent_spec& next,
       p.sources[s.name] = reload_action::restart;
       continue;
     }
-    bool rerouted = o->channels != s.channels ||
+    bool rerouted = o->channels != s.channels || o->selector != s.selector ||
                     o->interceptors_config != s.interceptors_config;
     for (auto& name : s.channels)
       rerouted = rerouted || replaced(name);

@@ -106,6 +106,9 @@ public:
       : reg_(reg), file_(std::move(file)), text_(text), errors_(errors),
         probe_(std::move(probe)), base_(directory_of(file_)) {}
 
+  /// Where warnings go (load_result::warnings); none kept when unset.
+  void warn_into(error_list& w) { warnings_ = &w; }
+
   void load(const YAML::Node& root, topology& topo) {
     if (!root.IsDefined() || root.IsNull()) {
       add({file_, 1, 1}, "", "the file is empty (expected key 'agents')");
@@ -172,6 +175,11 @@ private:
 
   void add(location where, std::string path, std::string message) {
     errors_.push_back({std::move(where), std::move(path), std::move(message)});
+  }
+  void warn(location where, std::string path, std::string message) {
+    if (warnings_)
+      warnings_->push_back(
+          {std::move(where), std::move(path), std::move(message)});
   }
 
   /// Calls `f(name, key, value)` for each entry of a mapping of named
@@ -316,6 +324,7 @@ private:
         spec.interceptors_config = expanded_yaml(ic);
       copy.remove("channels");
       copy.remove("interceptors");
+      copy.remove("selector");
     }
     {
       YAML::Emitter out;
@@ -335,6 +344,7 @@ private:
           !r.failed("channels"))
         r.invalid("channels", "must not be empty"); // a list of none
       load_interceptors(r, spec);
+      load_selector(r, spec);
     } else if (kind == "sinks") {
       spec.channel = r.required_str("channel");
       d.reads_unknown |= unreadable("channel");
@@ -433,6 +443,62 @@ private:
     spec.yaml = expanded_yaml(val);
   }
 
+  /// A source's `selector` (runtime/config/selector.hpp); its channel
+  /// names are checked with the agent's (topology_checks.cpp).
+  void load_selector(option_reader& r, component_spec& spec) {
+    auto n = r.node("selector");
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsMap()) {
+      r.invalid("selector", "expected a mapping with 'type'");
+      return;
+    }
+    option_reader sr(r, "selector");
+    auto& s = spec.selector;
+    using kind = selector_spec::kind;
+    s.type = sr.choice("type", s.type,
+                       {{"replicating", kind::replicating},
+                        {"multiplexing", kind::multiplexing}});
+    bool mux = s.type == kind::multiplexing;
+    // A mapping of value -> channel list (a single name is a list of one).
+    auto value_lists = [&](std::string_view key) {
+      std::vector<std::pair<std::string, std::vector<std::string>>> out;
+      auto m = sr.node(key);
+      if (!m.IsDefined() || m.IsNull()) return out;
+      if (!m.IsMap()) {
+        sr.invalid(key, "expected a mapping of header values to channels");
+        return out;
+      }
+      option_reader mr(sr, key);
+      for (auto it = m.begin(); it != m.end(); ++it) {
+        const YAML::Node k = it->first;
+        if (!k.IsScalar()) continue; // reported by finish()
+        auto list = mr.string_list(k.Scalar());
+        if (list.empty() && !mr.failed(k.Scalar()))
+          mr.invalid(k.Scalar(), "must name at least one channel");
+        out.emplace_back(k.Scalar(), std::move(list));
+      }
+      mr.finish();
+      return out;
+    };
+    if (mux) {
+      s.header = sr.str("header", s.header);
+      if (s.header.empty()) sr.invalid("header", "must not be empty");
+      s.mapping = value_lists("mapping");
+      s.default_channels = sr.string_list("default");
+      s.optional = value_lists("optional");
+      if (s.mapping.empty() && s.default_channels.empty() && sr.values_parsed())
+        sr.error("a multiplexing selector needs 'mapping' or 'default'");
+    } else {
+      for (auto key : {"header", "mapping", "default"})
+        if (sr.has(key))
+          sr.invalid(key, "only a multiplexing selector has '" +
+                              std::string{key} + "'");
+      auto opt = sr.string_list("optional");
+      if (!opt.empty()) s.optional.emplace_back("", std::move(opt));
+    }
+    sr.finish();
+  }
+
   void load_interceptors(option_reader& r, component_spec& spec) {
     auto list = r.node("interceptors");
     if (!list.IsDefined() || list.IsNull()) return;
@@ -505,7 +571,12 @@ private:
   /// round forever. Reported at the edge that closes it, in file order.
   void check_dead_letter_cycles(const agent_draft& d);
 
+  /// A source's selector names only its own channels; a channel that no
+  /// selector entry uses is a warning (topology_checks.cpp).
+  void check_selector(const agent_draft& d, std::size_t i);
+
   const registry& reg_;
+  error_list* warnings_ = nullptr;
   std::string file_;
   std::string_view text_;
   error_list& errors_;

@@ -266,7 +266,11 @@ load_result load_topology_text(const std::string& text, const std::string& file,
     // Aliases are shared nodes that every walk below expands: bound them
     // before anything walks (or copies) the document.
     if (check_yaml_bounds(root, file, res.errors))
-      loader{reg, file, text, res.errors, probe}.load(root, res.topo);
+    {
+      loader l{reg, file, text, res.errors, probe};
+      l.warn_into(res.warnings);
+      l.load(root, res.topo);
+    }
   } catch (const YAML::Exception& e) {
     // Malformed YAML (or a component parser tripping over yaml-cpp).
     location where{file, 0, 0};

@@ -8,6 +8,7 @@
 
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/config/selector.hpp"
 
 namespace flumen {
 
@@ -18,8 +19,10 @@ struct component_spec {
   std::string path; ///< key path, e.g. `agents.a1.sinks.k1`
   location where;
   spawn_fn spawn;
-  /// Sources: channels every batch is put to (all required).
+  /// Sources: the channels its events are put to, and how each event's
+  /// are chosen (`selector`; by default all, every one required).
   std::vector<std::string> channels;
+  selector_spec selector;
   /// Sources: interceptors in order, and their type names.
   std::vector<interceptor_fn> interceptors;
   std::vector<std::string> interceptor_types;
@@ -125,6 +128,9 @@ struct topology {
 struct load_result {
   topology topo;
   error_list errors;
+  /// What runs, but likely not as meant (a channel no selector entry
+  /// uses): printed by `validate`, logged by `run`.
+  error_list warnings;
 };
 
 /// Which agents' listening addresses are tried on this machine (a `bind`

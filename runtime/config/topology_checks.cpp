@@ -13,6 +13,49 @@
 
 namespace flumen::detail {
 
+void loader::check_selector(const agent_draft& d, std::size_t i) {
+  const auto& src = d.spec.sources[i];
+  const auto& sel = src.selector;
+  auto node = value_of(d.sources[i], "selector");
+  if (!node.IsDefined() || sel == selector_spec{}) return;
+  std::set<std::string> mine(src.channels.begin(), src.channels.end());
+  std::set<std::string> used;
+  // Each list: its YAML node and path; the names in it must be the
+  // source's.
+  auto check_list = [&](const YAML::Node& list, const std::string& path,
+                        const std::vector<std::string>& names) {
+    bool aligned = list.IsSequence() && list.size() == names.size();
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      used.insert(names[j]);
+      if (mine.contains(names[j])) continue;
+      auto where = location_of(aligned ? list[j] : list, file_);
+      add(where, aligned ? path + "[" + std::to_string(j) + "]" : path,
+          "channel '" + names[j] + "' is not one of this source's channels (" +
+              join(src.channels) + ")");
+    }
+  };
+  auto base = src.path + ".selector";
+  auto lists = [&](const char* key, const auto& entries) {
+    auto m = value_of(node, key);
+    for (auto& [value, names] : entries) {
+      auto path = base + "." + key + (value.empty() ? "" : "." + value);
+      check_list(value.empty() ? m : value_of(m, value), path, names);
+    }
+  };
+  lists("mapping", sel.mapping);
+  lists("optional", sel.optional);
+  check_list(value_of(node, "default"), base + ".default",
+             sel.default_channels);
+  if (sel.type != selector_spec::kind::multiplexing) return;
+  for (auto& c : src.channels)
+    if (!used.contains(c))
+      warn(location_of(value_of(d.sources[i], "channels"), file_),
+           src.path + ".channels",
+           "channel '" + c +
+               "' is in no mapping, default or optional list "
+               "of the multiplexing selector: it gets no events");
+}
+
 void loader::validate(const agent_draft& d) {
   const auto& a = d.spec;
   std::vector<std::string> names;
@@ -77,6 +120,8 @@ void loader::validate(const agent_draft& d) {
       }
     }
   }
+  for (std::size_t i = 0; i < a.sources.size(); ++i)
+    check_selector(d, i);
   for (std::size_t i = 0; i < a.sinks.size(); ++i) {
     const auto& snk = a.sinks[i];
     if (snk.channel.empty()) continue;

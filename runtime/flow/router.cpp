@@ -1,7 +1,9 @@
 #include "runtime/flow/router.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -32,24 +34,108 @@ namespace {
 
 using detail::fanout;
 
+/// A selector with channel names turned into indices of the route's
+/// channels.
+struct compiled_selector {
+  using targets = std::vector<uint32_t>;
+  bool plain = true;
+  bool multiplexing = false;
+  std::string header;
+  std::unordered_map<std::string, targets> required, optional;
+  targets default_required;
+  /// Replicating: the required and the optional channels.
+  targets all_required, all_optional;
+
+  compiled_selector() = default;
+  compiled_selector(const selector_spec& s,
+                    const std::vector<std::string>& names,
+                    std::size_t channels) {
+    plain = s.plain();
+    multiplexing = s.type == selector_spec::kind::multiplexing;
+    header = s.header;
+    auto index = [&](const std::vector<std::string>& list) {
+      targets out;
+      for (auto& n : list) {
+        auto i = std::find(names.begin(), names.end(), n);
+        if (i == names.end()) continue; // the loader refuses it
+        auto x = static_cast<uint32_t>(i - names.begin());
+        if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+      }
+      return out;
+    };
+    default_required = index(s.default_channels);
+    for (auto& [value, list] : s.mapping)
+      required[value] = index(list);
+    for (auto& [value, list] : s.optional) {
+      auto opt = index(list);
+      // Required for the value wins over optional (Flume's rule).
+      auto req = multiplexing ? (required.contains(value) ? required[value]
+                                                          : default_required)
+                              : targets{};
+      std::erase_if(opt, [&](uint32_t x) {
+        return std::find(req.begin(), req.end(), x) != req.end();
+      });
+      if (multiplexing)
+        optional[value] = std::move(opt);
+      else
+        all_optional = std::move(opt);
+    }
+    for (uint32_t i = 0; i < channels; ++i)
+      if (std::find(all_optional.begin(), all_optional.end(), i) ==
+          all_optional.end())
+        all_required.push_back(i);
+  }
+
+  /// The required and the optional channels of event `e`.
+  std::pair<const targets*, const targets*> of(const event& e) const {
+    static const targets none;
+    if (!multiplexing) return {&all_required, &all_optional};
+    auto h = e.headers.find(header);
+    if (h == e.headers.end()) return {&default_required, &none};
+    const auto& v = h->second;
+    // A blank value is no value (Flume's rule); otherwise matched as is.
+    if (std::all_of(v.begin(), v.end(), [](char c) {
+          return std::isspace(static_cast<unsigned char>(c));
+        }))
+      return {&default_required, &none};
+    auto r = required.find(v);
+    auto o = optional.find(v);
+    return {r == required.end() ? &default_required : &r->second,
+            o == optional.end() ? &none : &o->second};
+  }
+};
+
 struct router_state {
   std::shared_ptr<route_table> routes;
   uint64_t version = 0;
   std::vector<caf::actor> channels;
   std::vector<std::unique_ptr<interceptor>> chain;
+  compiled_selector selector;
+  std::vector<std::shared_ptr<component_metrics>> channel_metrics;
+  /// Optional channels with a put not answered yet: one at a time each.
+  std::set<caf::actor_addr> optional_pending;
   std::shared_ptr<component_metrics> metrics;
   static inline const char* name = "router";
 };
 
-// Takes the table's current channels and a fresh interceptor chain.
+// Takes the table's current route and a fresh interceptor chain.
 void adopt(router_state& st) {
   auto now = st.routes->get();
   st.version = now.version;
+  st.selector = compiled_selector{now.selector, now.names, now.channels.size()};
   st.channels = std::move(now.channels);
+  st.channel_metrics = std::move(now.channel_metrics);
   st.chain.clear();
   for (auto& make : now.interceptors)
     st.chain.emplace_back(make());
 }
+
+/// The family a channel counts an optional put in that failed or found
+/// the previous one still pending.
+const own_family_spec optional_failed{
+    "optional_failed",
+    "Events of a source's optional puts this channel failed or had no room "
+    "for (a selector's optional channel; the batch went on without them)."};
 
 using retry_put_atom = caf::atom_constant<caf::atom("retryput")>;
 
@@ -57,14 +143,66 @@ using router_actor = caf::stateful_actor<router_state>;
 
 void round_done(router_actor* self, std::shared_ptr<fanout> f);
 
-/// Puts the batch to `targets`; when all answered: ok, an error, or (a
+/// One channel's part of a batch.
+struct part {
+  uint32_t index; ///< of the channel in the route
+  caf::actor channel;
+  batch events;
+};
+
+/// A batch's parts under the route now: what each channel must accept
+/// (required) and what it may (optional), each channel's events in batch
+/// order. Events go to no channel only when the caller removed them.
+std::pair<std::vector<part>, std::vector<part>> split(router_state& st,
+                                                      const batch& events) {
+  auto n = st.channels.size();
+  std::vector<batch> req(n), opt(n);
+  for (auto& e : events) {
+    auto [r, o] = st.selector.of(e);
+    for (auto c : *r)
+      req[c].push_back(e);
+    for (auto c : *o)
+      opt[c].push_back(e);
+  }
+  std::pair<std::vector<part>, std::vector<part>> out;
+  for (uint32_t c = 0; c < n; ++c) {
+    if (!req[c].empty())
+      out.first.push_back({c, st.channels[c], std::move(req[c])});
+    if (!opt[c].empty())
+      out.second.push_back({c, st.channels[c], std::move(opt[c])});
+  }
+  return out;
+}
+
+/// An optional channel's part: put when its previous one was answered,
+/// else counted there as failed; never waited for.
+void put_optional(router_actor* self, part p) {
+  auto& st = self->state;
+  auto m = p.index < st.channel_metrics.size() ? st.channel_metrics[p.index]
+                                               : nullptr;
+  auto n = p.events.size();
+  auto addr = p.channel.address();
+  if (!st.optional_pending.insert(addr).second) {
+    if (m) m->own(optional_failed).fetch_add(n, std::memory_order_relaxed);
+    return;
+  }
+  self->request(p.channel, caf::infinite, put_atom::value, std::move(p.events))
+      .then([self, addr](ok_atom) { self->state.optional_pending.erase(addr); },
+            [self, addr, n, m](caf::error&) {
+              self->state.optional_pending.erase(addr);
+              if (m)
+                m->own(optional_failed).fetch_add(n, std::memory_order_relaxed);
+            });
+}
+
+/// Puts each part to its channel; when all answered: ok, an error, or (a
 /// channel closed by a reload) another round to where the route leads now.
 void put_round(router_actor* self, std::shared_ptr<fanout> f,
-               const std::vector<caf::actor>& targets) {
-  f->remaining = targets.size();
+               std::vector<part> parts) {
+  f->remaining = parts.size();
   ++f->rounds;
-  for (auto& ch : targets)
-    self->request(ch, caf::infinite, put_atom::value, f->events)
+  for (auto& [index, ch, events] : parts)
+    self->request(ch, caf::infinite, put_atom::value, std::move(events))
         .then(
             [self, f, addr = ch.address()](ok_atom) {
               f->accepted.insert(addr);
@@ -116,6 +254,17 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
   auto& st = self->state;
   if (st.routes->version() != st.version) adopt(st);
   std::size_t filtered = 0;
+  // Events the selector sends to no channel (multiplexing: an unmapped
+  // value and no default) are removed, as by a filter.
+  auto unrouted = [&] {
+    if (st.selector.plain) return;
+    auto n = events.size();
+    std::erase_if(events, [&](const event& e) {
+      auto [r, o] = st.selector.of(e);
+      return r->empty() && o->empty();
+    });
+    filtered += n - events.size();
+  };
   try {
     // Most interceptors add a header each: room for them at once instead
     // of a reallocation every few (10 interceptors: 2.7 -> 3.x M events/s,
@@ -138,6 +287,7 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
     // source counts it as dropped and names the reason.
     return make_error(errc::interceptor_failed, ex.what());
   }
+  unrouted();
   // The sender counts them when it asked; a put without a receipt (tests,
   // older senders) has them counted here.
   if (receipt)
@@ -147,15 +297,19 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
   if (events.empty()) return ok_atom::value;
   // A source's events as its channels get them: after the interceptors.
   st.metrics->tap.offer(events);
-  if (st.channels.size() == 1) {
+  if (st.channels.size() == 1 && st.selector.plain) {
     // The channel answers the source directly.
     self->delegate(st.channels.front(), put_atom::value, std::move(events));
     return caf::delegated<ok_atom>{};
   }
+  auto [required, optional] = split(st, events);
+  for (auto& p : optional)
+    put_optional(self, std::move(p));
+  if (required.empty()) return ok_atom::value;
   auto f = std::make_shared<fanout>();
   f->rp = self->make_response_promise();
   f->events = std::move(events);
-  put_round(self, f, st.channels);
+  put_round(self, f, std::move(required));
   return caf::delegated<ok_atom>{};
 }
 
@@ -186,13 +340,14 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
         // accepted the batch yet get it now.
         auto& st = self->state;
         if (st.routes->version() != st.version) adopt(st);
-        std::vector<caf::actor> missing;
-        for (auto& ch : st.channels)
-          if (!f->accepted.contains(ch.address())) missing.push_back(ch);
-        if (missing.empty())
+        auto parts = split(st, f->events).first;
+        std::erase_if(parts, [&](const part& p) {
+          return f->accepted.contains(p.channel.address());
+        });
+        if (parts.empty())
           f->rp.deliver(ok_atom::value);
         else
-          put_round(self, f, missing);
+          put_round(self, f, std::move(parts));
       },
   };
 }
@@ -204,13 +359,23 @@ route_table::route_table(std::vector<caf::actor> channels,
   set(std::move(channels), std::move(interceptors));
 }
 
-void route_table::set(std::vector<caf::actor> channels,
-                      std::vector<interceptor_fn> interceptors) {
+route_table::route_table(route r) {
+  set(std::move(r));
+}
+
+void route_table::set(route r) {
   std::lock_guard guard{mtx_};
-  current_.channels = std::move(channels);
-  current_.interceptors = std::move(interceptors);
+  static_cast<route&>(current_) = std::move(r);
   current_.version = version_.load(std::memory_order_relaxed) + 1;
   version_.store(current_.version, std::memory_order_release);
+}
+
+void route_table::set(std::vector<caf::actor> channels,
+                      std::vector<interceptor_fn> interceptors) {
+  route r;
+  r.channels = std::move(channels);
+  r.interceptors = std::move(interceptors);
+  set(std::move(r));
 }
 
 void route_table::set_router(caf::actor_addr router) {

@@ -10,26 +10,41 @@
 #include <caf/fwd.hpp>
 
 #include "runtime/config/registry.hpp"
+#include "runtime/config/selector.hpp"
 #include "runtime/core/metrics.hpp"
 
 namespace flumen {
 
-/// What a source's router puts to: its channels and its interceptors.
-/// Shared by the agent, which changes it on a reload, and by every router
-/// the source gets (a restart makes a new one). A router adopts a new
-/// version before its next batch, or at once on `(tick_atom)`.
+/// Where a source's events go: its channels, its interceptors and its
+/// channel selector.
+struct route {
+  std::vector<caf::actor> channels;
+  std::vector<interceptor_fn> interceptors;
+  /// Which channels each event goes to; its names are `names`' (in step
+  /// with `channels`). Plain (the default): every channel, required.
+  selector_spec selector;
+  std::vector<std::string> names;
+  /// The channels' metrics, in step with `channels` (may be empty): an
+  /// optional channel's failed puts are counted there (`optional_failed`).
+  std::vector<std::shared_ptr<component_metrics>> channel_metrics;
+};
+
+/// What a source's router puts to (a `route`). Shared by the agent, which
+/// changes it on a reload, and by every router the source gets (a restart
+/// makes a new one). A router adopts a new version before its next batch,
+/// or at once on `(tick_atom)`.
 class route_table {
 public:
   route_table(std::vector<caf::actor> channels,
               std::vector<interceptor_fn> interceptors);
+  explicit route_table(route r);
 
-  struct snapshot {
+  struct snapshot : route {
     uint64_t version = 0;
-    std::vector<caf::actor> channels;
-    std::vector<interceptor_fn> interceptors;
   };
 
-  /// Replaces both; the next batch of every router goes the new way.
+  /// Replaces the route; the next batch of every router goes the new way.
+  void set(route r);
   void set(std::vector<caf::actor> channels,
            std::vector<interceptor_fn> interceptors);
   snapshot get() const;
@@ -49,8 +64,13 @@ private:
 
 /// Spawns the stage between one source and its channels: it runs the
 /// source's interceptors (fused into this one actor) on each batch, then
-/// puts the batch to every channel and answers `ok` once all of them
-/// accepted (Flume's required channels). Back-pressure passes through: a
+/// puts each event to the channels its selector chooses and answers `ok`
+/// once every required channel accepted its part (Flume's required
+/// channels). An optional channel's put never holds or fails the batch:
+/// one put at a time per optional channel; a part that finds one still
+/// pending, or fails, is counted in that channel's `optional_failed`. An
+/// event the selector sends nowhere (multiplexing, an unmapped value, no
+/// default) is counted `filtered`. Back-pressure passes through: a
 /// full channel holds its answer, so the router holds the source's.
 ///   (put_atom, batch) -> (ok_atom)
 ///   (tick_atom)       -> (ok_atom)   adopts the table's version now: every
