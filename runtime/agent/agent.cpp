@@ -17,6 +17,7 @@
 #include "runtime/dist/placement.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/router.hpp"
+#include "runtime/flow/sink_gate.hpp"
 #include "runtime/flow/supervisor.hpp"
 
 namespace flumen {
@@ -204,6 +205,15 @@ std::vector<child_spec> agent::sink_children(const agent_spec& spec,
     w.channel = channels_.at(k.channel).actor;
     if (!k.dead_letter_channel.empty())
       w.dead_letter = channels_.at(k.dead_letter_channel).actor;
+    if (!k.group.empty())
+      for (auto& g : spec.sink_groups)
+        if (g.name == k.group) {
+          auto& gate = gates_[g.name];
+          if (!gate || !(gate->spec() == g))
+            gate = std::make_shared<sink_gate>(g);
+          w.gate = gate;
+          w.gate_member = gate->member(k.name);
+        }
     if (k.placement.empty()) {
       children.push_back(child_spec{
           m->name, [sys = &sys_, spawn = k.spawn, w] { return spawn(*sys, w); },

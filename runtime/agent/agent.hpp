@@ -50,6 +50,7 @@ struct reload_report {
 };
 
 class route_table;
+class sink_gate;
 struct route;
 class node_health;
 
@@ -167,6 +168,9 @@ private:
   std::map<std::string, live_channel> channels_;
   /// Per source: where its router puts.
   std::map<std::string, std::shared_ptr<route_table>> routes_;
+  /// Sink groups' gates by group name: kept while the group's entry is
+  /// unchanged (a reload), made anew when it changes.
+  std::map<std::string, std::shared_ptr<sink_gate>> gates_;
   std::shared_ptr<node_health> health_;
   caf::actor supervisor_;
   /// Losses of components a reload removed.

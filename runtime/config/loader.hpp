@@ -90,6 +90,7 @@ struct agent_draft {
   std::vector<YAML::Node> sources;
   std::vector<YAML::Node> channels;
   std::vector<YAML::Node> sinks;
+  std::vector<YAML::Node> groups; ///< in step with spec.sink_groups
   /// A sink's `channel`, or a source's `channels` or a sink's
   /// `dead_letter_channel`, is written but failed to parse: which channels
   /// are read, or written, is not known (and not reported).
@@ -131,6 +132,7 @@ public:
     } else {
       for_each_named(agents, "agents", [&](auto& name, auto& key, auto& val) {
         auto draft = load_agent(name, key, val);
+        check_sink_groups(draft);
         validate(draft);
         topo.agents.push_back(std::move(draft.spec));
       });
@@ -261,6 +263,7 @@ private:
               std::none_of(d.spec.nodes.begin(), d.spec.nodes.end(),
                            [&](auto& x) { return x.name == name; }))
             d.spec.nodes.push_back(n);
+    load_sink_groups(r, d);
     auto http = r.node("http");
     if (http.IsDefined() && !http.IsNull()) {
       if (!http.IsMap()) {
@@ -443,6 +446,88 @@ private:
     spec.yaml = expanded_yaml(val);
   }
 
+  /// The agent's `sink_groups` (runtime/config/sink_group.hpp), read after
+  /// its sinks: each member is marked with its group, and checked
+  /// (topology_checks.cpp, check_sink_groups).
+  void load_sink_groups(option_reader& r, agent_draft& d) {
+    auto n = r.node("sink_groups");
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsMap()) {
+      r.invalid("sink_groups", "expected a mapping of sink groups");
+      return;
+    }
+    auto base = r.path_of("sink_groups");
+    for_each_named(n, base, [&](auto& gname, auto& gkey, auto& gval) {
+      sink_group_spec g;
+      g.name = gname;
+      g.path = base + "." + gname;
+      g.where = location_of(gkey, file_);
+      if (!gval.IsMap()) {
+        add(value_location(gkey, gval), g.path,
+            "expected a mapping with 'sinks' and 'processor'");
+        return;
+      }
+      g.config = expanded_yaml(gval);
+      option_reader gr(gval, g.path, file_, errors_, text_);
+      g.sinks = gr.string_list("sinks");
+      gr.require("sinks");
+      auto p = gr.node("processor");
+      if (!gr.require("processor")) {
+        // reported
+      } else if (!p.IsMap()) {
+        gr.invalid("processor", "expected a mapping with 'type'");
+      } else {
+        option_reader pr(gr, "processor");
+        using kind = sink_group_spec::kind;
+        pr.require("type");
+        g.type = pr.choice("type", g.type,
+                           {{"failover", kind::failover},
+                            {"load_balance", kind::load_balance}});
+        if (g.type == kind::failover) {
+          g.max_penalty = pr.duration("max_penalty", g.max_penalty);
+          auto prio = pr.node("priority");
+          if (prio.IsDefined() && !prio.IsNull() && !prio.IsMap()) {
+            pr.invalid("priority", "expected a mapping of sink to priority");
+          } else if (prio.IsDefined() && prio.IsMap()) {
+            option_reader qr(pr, "priority");
+            long next = 0;
+            std::map<long, std::string> taken;
+            for (auto& s : g.sinks) {
+              if (!qr.has(s)) {
+                g.priority.push_back(--next);
+                continue;
+              }
+              auto v = static_cast<long>(qr.integer(s, 0, -1000000, 1000000));
+              if (auto t = taken.find(v); t != taken.end())
+                qr.invalid(s, "priority " + std::to_string(v) +
+                                  " is sink '" + t->second +
+                                  "''s already: each needs its own");
+              taken.emplace(v, s);
+              g.priority.push_back(v);
+            }
+            qr.finish(); // a key that is no member: unknown, with a hint
+          } else {
+            for (std::size_t i = 0; i < g.sinks.size(); ++i)
+              g.priority.push_back(-1 - static_cast<long>(i));
+          }
+        } else {
+          for (auto key : {"max_penalty", "priority"})
+            if (pr.has(key))
+              pr.invalid(key, "only a failover processor has '" +
+                                  std::string{key} + "'");
+          g.random = pr.choice("selector", g.random,
+                               {{"round_robin", false}, {"random", true}});
+          g.backoff = pr.boolean("backoff", g.backoff);
+          g.max_backoff = pr.duration("max_backoff", g.max_backoff);
+        }
+        pr.finish();
+      }
+      gr.finish();
+      d.spec.sink_groups.push_back(std::move(g));
+      d.groups.push_back(gval);
+    });
+  }
+
   /// A source's `selector` (runtime/config/selector.hpp); its channel
   /// names are checked with the agent's (topology_checks.cpp).
   void load_selector(option_reader& r, component_spec& spec) {
@@ -574,6 +659,9 @@ private:
   /// A source's selector names only its own channels; a channel that no
   /// selector entry uses is a warning (topology_checks.cpp).
   void check_selector(const agent_draft& d, std::size_t i);
+  /// A group's sinks exist, belong to no other group, take from one
+  /// channel and run once in this process; each member learns its group.
+  void check_sink_groups(agent_draft& d);
 
   const registry& reg_;
   error_list* warnings_ = nullptr;

@@ -18,6 +18,8 @@ namespace flumen {
 
 /// What a spawned component is connected to. Fields a kind doesn't use stay
 /// empty (a channel has no downstream, a source no channel).
+class sink_gate;
+
 struct wiring {
   std::string agent; ///< agent name, e.g. `a1`
   std::string name;  ///< component name, e.g. `k1`
@@ -34,6 +36,10 @@ struct wiring {
   caf::actor channel;
   /// Sinks: the channel for events that can never be delivered (or null).
   caf::actor dead_letter;
+  /// Sinks of a `sink_groups` entry: the group's gate (runtime/flow/
+  /// sink_gate.hpp), asked before each take, and this sink's index in it.
+  std::shared_ptr<sink_gate> gate;
+  std::size_t gate_member = 0;
 };
 
 /// `cfg` with its batch_size cut to the wiring's batch_limit (a default

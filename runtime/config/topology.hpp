@@ -9,6 +9,7 @@
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/config/selector.hpp"
+#include "runtime/config/sink_group.hpp"
 
 namespace flumen {
 
@@ -28,6 +29,8 @@ struct component_spec {
   std::vector<std::string> interceptor_types;
   /// Sinks: the one channel taken from.
   std::string channel;
+  /// Sinks: the `sink_groups` entry it belongs to (empty: none).
+  std::string group;
   /// Sinks: where events go that can never be delivered (may be empty).
   std::string dead_letter_channel;
   /// What the component's parser stated (limits, batch size, listen port).
@@ -104,6 +107,8 @@ struct agent_spec {
   std::vector<component_spec> sinks;
   /// The nodes its sinks are placed on.
   std::vector<node_spec> nodes;
+  /// `sink_groups:`: sinks that share a channel by a processor.
+  std::vector<sink_group_spec> sink_groups;
   /// `http:`: serve /metrics, /metrics.json, /health, /ready (off when
   /// absent).
   std::optional<http_spec> http;

@@ -13,6 +13,69 @@
 
 namespace flumen::detail {
 
+void loader::check_sink_groups(agent_draft& d) {
+  auto& a = d.spec;
+  std::map<std::string, std::string> member_of;
+  for (std::size_t gi = 0; gi < a.sink_groups.size(); ++gi) {
+    auto& g = a.sink_groups[gi];
+    auto list = value_of(d.groups[gi], "sinks");
+    bool aligned = list.IsSequence() && list.size() == g.sinks.size();
+    auto at = [&](std::size_t j) {
+      return std::pair{location_of(aligned ? list[j] : list, file_),
+                       g.path + ".sinks" +
+                           (aligned ? "[" + std::to_string(j) + "]" : "")};
+    };
+    if (g.sinks.size() < 2 && value_of(d.groups[gi], "sinks").IsDefined()) {
+      add(location_of(list, file_), g.path + ".sinks",
+          "a sink group needs two sinks at least");
+      continue;
+    }
+    std::string channel;
+    std::string first;
+    std::vector<std::string> names;
+    for (auto& k : a.sinks)
+      names.push_back(k.name);
+    for (std::size_t j = 0; j < g.sinks.size(); ++j) {
+      auto& name = g.sinks[j];
+      auto [where, path] = at(j);
+      auto it = std::find_if(a.sinks.begin(), a.sinks.end(),
+                             [&](auto& k) { return k.name == name; });
+      if (it == a.sinks.end()) {
+        add(where, path, unknown("sink", name, names));
+        continue;
+      }
+      if (auto [m, fresh] = member_of.emplace(name, g.name); !fresh) {
+        add(where, path,
+            "sink '" + name + "' is in sink group '" + m->second +
+                "' already: a sink belongs to one group at most");
+        continue;
+      }
+      if (it->replicas > 1 || !it->placement.empty()) {
+        add(where, path,
+            "sink '" + name +
+                "' has replicas or a placement: a group's sinks run once, in "
+                "the agent's process (the group shares out its channel "
+                "itself)");
+        continue;
+      }
+      if (it->channel.empty()) continue; // reported
+      if (channel.empty()) {
+        channel = it->channel;
+        first = name;
+      } else if (it->channel != channel) {
+        add(where, path,
+            "sink '" + name + "' takes from channel '" + it->channel +
+                "', sink '" + first + "' from '" + channel +
+                "': a group's sinks take from one channel");
+        continue;
+      }
+      it->group = g.name;
+      // A change of the group restarts its sinks (with the new group).
+      it->config += "\n# group " + g.config;
+    }
+  }
+}
+
 void loader::check_selector(const agent_draft& d, std::size_t i) {
   const auto& src = d.spec.sources[i];
   const auto& sel = src.selector;

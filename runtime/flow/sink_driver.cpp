@@ -9,6 +9,7 @@
 
 #include "runtime/config/registry.hpp"
 #include "runtime/core/backoff.hpp"
+#include "runtime/flow/sink_gate.hpp"
 #include "runtime/flow/protocol.hpp"
 
 namespace flumen {
@@ -73,6 +74,11 @@ struct driver_state {
   /// channel no longer counts their events when the agent adds up losses.
   std::size_t commits = 0;
   bool paused = false; // backing off after a failed batch
+  /// A sink group's gate (may be null), this sink's index in it, and
+  /// whether a recheck of it is on its way.
+  std::shared_ptr<sink_gate> gate;
+  std::size_t member = 0;
+  bool gate_recheck = false;
   bool stopping = false;
   bool finished = false;
   std::vector<caf::response_promise> stop_waiters;
@@ -107,6 +113,9 @@ void settle_head(driver_actor* self);
 // (checked with a small program): the take that followed a failed sink's
 // quit() kept it alive, so it never went down and was never restarted.
 void die(driver_actor* self, caf::error err) {
+  // A group's member that fails is passed over while it restarts.
+  if (err && self->state.gate && !self->state.quitting)
+    self->state.gate->failed(self->state.member, self->clock().now());
   self->state.quitting = true;
   self->quit(std::move(err));
 }
@@ -213,6 +222,19 @@ void pump(driver_actor* self) {
   auto& st = self->state;
   if (st.quitting || st.taking || st.paused || st.stopping || window_full(st))
     return;
+  if (st.gate) {
+    // A sink group's member takes only when the group's processor says
+    // so; else the gate wakes it, or it asks again after `recheck`.
+    std::chrono::milliseconds recheck{500};
+    if (!st.gate->may_take(st.member, self->clock().now(),
+                           caf::actor_cast<caf::actor>(self), recheck)) {
+      if (!st.gate_recheck) {
+        st.gate_recheck = true;
+        self->delayed_send(self, recheck, gate_atom::value);
+      }
+      return;
+    }
+  }
   st.taking = true;
   request_take(self).then(
       [self, epoch = st.epoch](txn_id id, const batch& events) {
@@ -232,6 +254,7 @@ void pump(driver_actor* self) {
           st.metrics->events_taken.fetch_add(events.size(),
                                              std::memory_order_relaxed);
           st.metrics->tap.offer(events);
+          if (st.gate) st.gate->took(st.member);
           deliver(self, id, events);
         }
         pump(self);
@@ -285,6 +308,7 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
     // (snapshot: counters, acquire fence, state) sees it running too.
     if (n_retry == 0 && delivered > 0) {
       st.backoff.reset();
+      if (st.gate) st.gate->succeeded(st.member, self->clock().now());
       // Delivered: it reached its destination, however it learned of it.
       if (st.metrics->never_connected()) st.metrics->connected();
       auto now = st.metrics->current_state();
@@ -315,7 +339,8 @@ void commit(driver_actor* self, slot s, std::size_t delivered) {
                   std::move(retry))
         .then(on_ok, on_err);
   if (n_retry == 0) return;
-  // The sink waits before taking again.
+  // The sink waits before taking again; in a group, another takes.
+  if (st.gate) st.gate->failed(st.member, self->clock().now());
   st.metrics->events_rolled_back.fetch_add(n_retry, std::memory_order_relaxed);
   // The actor system's clock (virtual on CAF's test coordinator), as the
   // delayed tick below.
@@ -447,8 +472,12 @@ void settle_head(driver_actor* self) {
 caf::behavior sink_driver(driver_actor* self, backend_factory make,
                           sink_driver_config cfg, caf::actor channel,
                           caf::actor dead_letter,
-                          std::shared_ptr<component_metrics> metrics) {
+                          std::shared_ptr<component_metrics> metrics,
+                          std::shared_ptr<sink_gate> gate, std::size_t member) {
   auto& st = self->state;
+  st.gate = std::move(gate);
+  st.member = member;
+  if (st.gate) st.gate->attach(st.member, metrics);
   st.cfg = std::move(cfg);
   st.channel = std::move(channel);
   st.dead_letter = std::move(dead_letter);
@@ -519,6 +548,14 @@ caf::behavior sink_driver(driver_actor* self, backend_factory make,
         pump(self);
         finish_if_idle(self);
       },
+      [self](gate_atom) {
+        // The group's gate woke us, or it is time to ask it again.
+        auto& st = self->state;
+        st.gate_recheck = false;
+        if (st.quitting) return;
+        pump(self);
+        finish_if_idle(self);
+      },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
         st.stopping = true;
@@ -542,9 +579,10 @@ caf::actor spawn_sink_driver(caf::actor_system& sys, backend_factory make,
   // and destroy) on this sink's own thread, never on CAF's scheduler.
   if (!cfg.blocking)
     return sys.spawn(sink_driver, std::move(make), std::move(cfg), w.channel,
-                     w.dead_letter, w.metrics);
+                     w.dead_letter, w.metrics, w.gate, w.gate_member);
   return sys.spawn<caf::detached>(sink_driver, std::move(make), std::move(cfg),
-                                  w.channel, w.dead_letter, w.metrics);
+                                  w.channel, w.dead_letter, w.metrics, w.gate,
+                                  w.gate_member);
 }
 
 } // namespace flumen
