@@ -21,9 +21,11 @@ inline constexpr int64_t pattern_max_mem = int64_t{8} << 20;
 
 /// How a pattern's text and the bodies it reads are taken.
 enum class pattern_encoding {
-  utf8,   ///< characters in UTF-8; bytes that are not UTF-8 match no
-          ///< character (no `.`, no class), only themselves never
-  latin1, ///< one byte, one character (ISO-8859-1)
+  /// Characters in UTF-8. A byte that is not UTF-8 is no character: `.`
+  /// and classes do not match it, the valid text around it still matches.
+  utf8,
+  /// One byte, one character (ISO-8859-1).
+  latin1,
 };
 
 /// `pattern`, written in Java's syntax as Flume's, in RE2's: a named
