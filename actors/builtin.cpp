@@ -6,8 +6,13 @@
 #include "actors/channels/file.hpp"
 #include "actors/channels/memory.hpp"
 #include "actors/interceptors/host.hpp"
+#include "actors/interceptors/regex_extractor.hpp"
+#include "actors/interceptors/regex_filter.hpp"
+#include "actors/interceptors/remove_header.hpp"
+#include "actors/interceptors/search_replace.hpp"
 #include "actors/interceptors/static.hpp"
 #include "actors/interceptors/timestamp.hpp"
+#include "actors/interceptors/uuid.hpp"
 #include "actors/sinks/file_roll.hpp"
 #include "actors/sinks/hop.hpp"
 #include "actors/sinks/kafka.hpp"
@@ -50,6 +55,22 @@ void register_builtin(registry& r) {
   r.add_interceptor("static", interceptors::parse_static,
                     interceptors::make_static, "",
                     interceptors::static_options());
+  r.add_interceptor("regex_filter", interceptors::parse_regex_filter,
+                    interceptors::make_regex_filter, "regex: '[02468]$'",
+                    interceptors::regex_filter_options());
+  r.add_interceptor("regex_extractor", interceptors::parse_regex_extractor,
+                    interceptors::make_regex_extractor,
+                    "regex: '(\\d)$'\nserializers: [{name: last}]",
+                    interceptors::regex_extractor_options());
+  r.add_interceptor("search_replace", interceptors::parse_search_replace,
+                    interceptors::make_search_replace,
+                    "search_pattern: '^(\\d)'\nreplace_string: 'n$1'",
+                    interceptors::search_replace_options());
+  r.add_interceptor("remove_header", interceptors::parse_remove_header,
+                    interceptors::make_remove_header, "with_name: n",
+                    interceptors::remove_header_options());
+  r.add_interceptor("uuid", interceptors::parse_uuid, interceptors::make_uuid,
+                    "", interceptors::uuid_options());
   r.add_channel("memory", channels::parse_memory, channels::spawn_memory, "",
                 channels::memory_options());
   r.add_channel("file", channels::parse_file, channels::spawn_file,

@@ -11,7 +11,7 @@ namespace flumen::interceptors {
 /// shows them, generated).
 const option_list& host_options() {
   static const option_list table = {
-      {.name = "header",
+      {.name = "host_header",
        .kind = option_kind::string,
        .type = "string, not empty",
        .doc = "the header set"},
@@ -31,10 +31,10 @@ const option_list& host_options() {
 host_config parse_host(option_reader& r) {
   option_scope scope{r, host_options()};
   host_config cfg;
-  cfg.header = r.str("header", cfg.header);
+  cfg.host_header = r.str("host_header", cfg.host_header);
   cfg.use_ip = r.boolean("use_ip", cfg.use_ip);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
-  if (cfg.header.empty()) r.error("header", "must not be empty");
+  if (cfg.host_header.empty()) r.invalid("host_header", "must not be empty");
   return cfg;
 }
 
@@ -71,9 +71,9 @@ public:
   std::size_t apply(batch& events) override {
     for (auto& e : events) {
       if (cfg_.preserve_existing)
-        e.headers.emplace(cfg_.header, value_);
+        e.headers.emplace(cfg_.host_header, value_);
       else
-        e.headers.insert_or_assign(cfg_.header, value_);
+        e.headers.insert_or_assign(cfg_.host_header, value_);
     }
     return 0;
   }

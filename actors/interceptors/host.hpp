@@ -11,8 +11,8 @@ namespace flumen::interceptors {
 /// Options of the `host` interceptor: sets a header to this machine's
 /// hostname or IP address.
 struct host_config {
-  std::string header = "host";
-  bool use_ip = true; ///< Flume's default: the IP address
+  std::string host_header = "host"; ///< Flume's `hostHeader`
+  bool use_ip = true; ///< Flume's `useIP`, default: the IP address
   bool preserve_existing = false;
 };
 

@@ -8,7 +8,7 @@ namespace flumen::interceptors {
 /// (docs/reference/interceptors/timestamp.md shows them, generated).
 const option_list& timestamp_options() {
   static const option_list table = {
-      {.name = "header",
+      {.name = "header_name",
        .kind = option_kind::string,
        .type = "string, not empty",
        .doc = "the header set (`timestamp.writes_a_custom_header`)"},
@@ -23,9 +23,9 @@ const option_list& timestamp_options() {
 timestamp_config parse_timestamp(option_reader& r) {
   option_scope scope{r, timestamp_options()};
   timestamp_config cfg;
-  cfg.header = r.str("header", cfg.header);
+  cfg.header_name = r.str("header_name", cfg.header_name);
   cfg.preserve_existing = r.boolean("preserve_existing", cfg.preserve_existing);
-  if (cfg.header.empty()) r.error("header", "must not be empty");
+  if (cfg.header_name.empty()) r.invalid("header_name", "must not be empty");
   return cfg;
 }
 
@@ -45,9 +45,9 @@ public:
     auto text = std::to_string(now);
     for (auto& e : events) {
       if (cfg_.preserve_existing)
-        e.headers.emplace(cfg_.header, text);
+        e.headers.emplace(cfg_.header_name, text);
       else
-        e.headers.insert_or_assign(cfg_.header, text);
+        e.headers.insert_or_assign(cfg_.header_name, text);
     }
     return 0;
   }

@@ -12,7 +12,7 @@ namespace flumen::interceptors {
 /// Options of the `timestamp` interceptor: sets a header to the time of
 /// interception in milliseconds since the epoch (Flume's format).
 struct timestamp_config {
-  std::string header = "timestamp";
+  std::string header_name = "timestamp"; ///< Flume's `headerName`
   bool preserve_existing = false;
   /// Injected clock (ms since epoch); the system clock when empty.
   std::function<int64_t()> clock;

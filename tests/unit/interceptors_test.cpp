@@ -67,7 +67,7 @@ TEST(timestamp, preserve_existing_keeps_a_header_already_set) {
 TEST(timestamp, writes_a_custom_header) {
   timestamp_config cfg;
   cfg.clock = [] { return int64_t{42}; };
-  cfg.header = "when";
+  cfg.header_name = "when";
   auto events = two_events();
   make_timestamp(cfg)->apply(events);
   EXPECT_EQ(header(events[0], "when"), "42");
@@ -93,21 +93,23 @@ TEST(timestamp, uses_the_system_clock_by_default) {
 TEST(timestamp, parse_reads_options) {
   error_list errors;
   auto def = parse<timestamp_config>(parse_timestamp, "{}", errors);
-  EXPECT_EQ(def.header, "timestamp");
+  EXPECT_EQ(def.header_name, "timestamp");
   EXPECT_FALSE(def.preserve_existing);
   auto cfg = parse<timestamp_config>(
-      parse_timestamp, "header: ts\npreserve_existing: true\n", errors);
+      parse_timestamp, "header_name: ts\npreserve_existing: true\n", errors);
   EXPECT_TRUE(errors.empty());
-  EXPECT_EQ(cfg.header, "ts");
+  EXPECT_EQ(cfg.header_name, "ts");
   EXPECT_TRUE(cfg.preserve_existing);
 }
 
 TEST(timestamp, parse_rejects_an_empty_header) {
   error_list errors;
-  parse<timestamp_config>(parse_timestamp, "type: x\nheader: ''\n", errors);
+  parse<timestamp_config>(parse_timestamp, "type: x\nheader_name: ''\n",
+                          errors);
   ASSERT_EQ(errors.size(), 2u); // `type` is read by the topology loader
   EXPECT_EQ(errors[0].to_string(),
-            "t.yaml:2:9: agents.a1.sources.r1.interceptors.i1.header: must "
+            "t.yaml:2:14: agents.a1.sources.r1.interceptors.i1.header_name: "
+            "must "
             "not be empty");
 }
 
@@ -129,7 +131,7 @@ TEST(host, sets_the_hostname_when_asked) {
   ASSERT_EQ(::gethostname(name, sizeof(name) - 1), 0);
   host_config cfg;
   cfg.use_ip = false;
-  cfg.header = "origin";
+  cfg.host_header = "origin";
   auto events = two_events();
   make_host(cfg)->apply(events);
   EXPECT_EQ(header(events[0], "origin"), name);
@@ -150,22 +152,23 @@ TEST(host, parse_reads_options_and_rejects_an_empty_header) {
   error_list errors;
   auto def = parse<host_config>(parse_host, "{}", errors);
   EXPECT_TRUE(errors.empty());
-  EXPECT_EQ(def.header, "host");
+  EXPECT_EQ(def.host_header, "host");
   EXPECT_TRUE(def.use_ip);
   EXPECT_FALSE(def.preserve_existing);
   auto cfg = parse<host_config>(
-      parse_host, "header: h\nuse_ip: false\npreserve_existing: true\n",
+      parse_host, "host_header: h\nuse_ip: false\npreserve_existing: true\n",
       errors);
   EXPECT_TRUE(errors.empty());
-  EXPECT_EQ(cfg.header, "h");
+  EXPECT_EQ(cfg.host_header, "h");
   EXPECT_FALSE(cfg.use_ip);
   EXPECT_TRUE(cfg.preserve_existing);
-  parse<host_config>(parse_host, "header: ''\nuse_ip: maybe\n", errors);
+  parse<host_config>(parse_host, "host_header: ''\nuse_ip: maybe\n", errors);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].path, "agents.a1.sources.r1.interceptors.i1.use_ip");
   EXPECT_EQ(errors[0].message, "expected true or false");
   EXPECT_EQ(errors[1].to_string(),
-            "t.yaml:1:9: agents.a1.sources.r1.interceptors.i1.header: must "
+            "t.yaml:1:14: agents.a1.sources.r1.interceptors.i1.host_header: "
+            "must "
             "not be empty");
 }
 
