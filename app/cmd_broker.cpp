@@ -5,7 +5,11 @@
 #include <iostream>
 #include <memory>
 
+#include <csignal>
+
 #include <CLI/CLI.hpp>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
@@ -20,8 +24,25 @@ struct broker_options {
   std::vector<std::string> topics;
 };
 
+/// Every broker of the cluster down (closed connections, refused ones)
+/// or up again: librdkafka's fault injection, for tests of what a sink
+/// does when its cluster goes away.
+void set_brokers(sinks::embedded_kafka& cluster, int brokers, bool up) {
+  auto* mc = static_cast<rd_kafka_mock_cluster_t*>(cluster.handle());
+  for (int id = 1; id <= brokers; ++id)
+    if (up)
+      rd_kafka_mock_broker_set_up(mc, id);
+    else
+      rd_kafka_mock_broker_set_down(mc, id);
+  spdlog::info("embedded kafka: every broker {}", up ? "up" : "down");
+}
+
 int cmd_broker(const broker_options& opt) {
   auto signals = block_stop_signals();
+  // SIGUSR1: every broker down; SIGUSR2: up again.
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   sinks::embedded_kafka cluster{opt.brokers};
   for (auto& t : opt.topics) {
     auto colon = t.rfind(':');
@@ -52,7 +73,12 @@ int cmd_broker(const broker_options& opt) {
   std::cout << cluster.bootstrap_servers() << std::endl;
   spdlog::info("embedded kafka: {} brokers at {}", opt.brokers,
                cluster.bootstrap_servers());
-  while (!wait_signal(signals, std::chrono::milliseconds{500})) {
+  for (;;) {
+    auto sig = wait_signal(signals, std::chrono::milliseconds{500});
+    if (sig == SIGUSR1 || sig == SIGUSR2)
+      set_brokers(cluster, opt.brokers, sig == SIGUSR2);
+    else if (sig != 0)
+      break;
   }
   spdlog::info("embedded kafka: stopping");
   return 0;
@@ -63,7 +89,9 @@ int cmd_broker(const broker_options& opt) {
 command add_broker(CLI::App& app) {
   auto opt = std::make_shared<broker_options>();
   auto* sub = app.add_subcommand(
-      "broker", "Run an embedded Kafka cluster; print its bootstrap servers");
+      "broker",
+      "Run an embedded Kafka cluster; print its bootstrap servers (SIGUSR1 "
+      "takes every broker down, SIGUSR2 brings them up: fault injection)");
   sub->add_option("--brokers", opt->brokers, "Number of brokers")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();

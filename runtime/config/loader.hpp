@@ -499,8 +499,8 @@ private:
               }
               auto v = static_cast<long>(qr.integer(s, 0, -1000000, 1000000));
               if (auto t = taken.find(v); t != taken.end())
-                qr.invalid(s, "priority " + std::to_string(v) +
-                                  " is sink '" + t->second +
+                qr.invalid(s, "priority " + std::to_string(v) + " is sink '" +
+                                  t->second +
                                   "''s already: each needs its own");
               taken.emplace(v, s);
               g.priority.push_back(v);

@@ -9,8 +9,8 @@
 
 #include "runtime/config/registry.hpp"
 #include "runtime/core/backoff.hpp"
-#include "runtime/flow/sink_gate.hpp"
 #include "runtime/flow/protocol.hpp"
+#include "runtime/flow/sink_gate.hpp"
 
 namespace flumen {
 
@@ -240,6 +240,9 @@ void pump(driver_actor* self) {
       [self, epoch = st.epoch](txn_id id, const batch& events) {
         auto& st = self->state;
         st.taking = false;
+        if (st.gate)
+          st.gate->took(st.member,
+                        epoch != st.epoch || st.stopping ? 0 : events.size());
         if (st.quitting) return; // the channel rolls back what we hold
         if (!events.empty() && (epoch != st.epoch || st.stopping)) {
           // Taken before a batch failed (its events went back to the
@@ -254,7 +257,6 @@ void pump(driver_actor* self) {
           st.metrics->events_taken.fetch_add(events.size(),
                                              std::memory_order_relaxed);
           st.metrics->tap.offer(events);
-          if (st.gate) st.gate->took(st.member);
           deliver(self, id, events);
         }
         pump(self);

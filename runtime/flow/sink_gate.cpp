@@ -26,6 +26,9 @@ const own_family_spec group_penalty_ms{
 constexpr auto stale_ask = std::chrono::seconds{2};
 constexpr auto recheck_cap = std::chrono::milliseconds{500};
 constexpr auto first_penalty = std::chrono::milliseconds{1000};
+/// A take longer than this (a channel holds an empty one for its
+/// keep_alive) means its member is gone: the others go on.
+constexpr auto stale_take = std::chrono::seconds{5};
 
 } // namespace
 
@@ -52,21 +55,21 @@ void sink_gate::attach(std::size_t i, std::shared_ptr<component_metrics> m) {
 
 std::size_t sink_gate::member(const std::string& name) const {
   auto it = std::find(spec_.sinks.begin(), spec_.sinks.end(), name);
-  return it == spec_.sinks.end() ? std::string::npos
-                                 : static_cast<std::size_t>(
-                                       it - spec_.sinks.begin());
+  return it == spec_.sinks.end()
+             ? std::string::npos
+             : static_cast<std::size_t>(it - spec_.sinks.begin());
 }
 
 bool sink_gate::can_work(const member_state& m) const {
   if (!m.metrics) return false; // not started yet
   switch (m.metrics->current_state()) {
-    case component_state::connecting: // no destination reached
-    case component_state::backing_off: // restarting
-    case component_state::failed:
-    case component_state::stopped:
-      return false;
-    default:
-      return true;
+  case component_state::connecting:  // no destination reached
+  case component_state::backing_off: // restarting
+  case component_state::failed:
+  case component_state::stopped:
+    return false;
+  default:
+    return true;
   }
 }
 
@@ -81,17 +84,17 @@ void sink_gate::penalize(member_state& m, clock::time_point now,
 bool sink_gate::available(std::size_t i, clock::time_point now) {
   auto& m = members_[i];
   if (!can_work(m)) return false;
-  bool penalties = spec_.type == sink_group_spec::kind::failover ||
-                   spec_.backoff;
+  bool penalties =
+      spec_.type == sink_group_spec::kind::failover || spec_.backoff;
   if (!penalties) return true;
   if (now < m.penalized_until) return false;
   // Degraded (e.g. every broker down) before it failed a batch here: the
   // same as a failure; after its penalty it may try again.
   if (m.metrics->current_state() == component_state::degraded &&
       m.failures == 0) {
-    penalize(m, now, spec_.type == sink_group_spec::kind::failover
-                         ? spec_.max_penalty
-                         : spec_.max_backoff);
+    penalize(m, now,
+             spec_.type == sink_group_spec::kind::failover ? spec_.max_penalty
+                                                           : spec_.max_backoff);
     return false;
   }
   return true;
@@ -144,9 +147,12 @@ bool sink_gate::may_take(std::size_t i, clock::time_point now,
         break;
       }
     allowed = active == i;
-  } else if (available(i, now)) {
-    // The first member from the turn on that is here to take: i, unless
-    // one before it is waiting for its turn (and still able to take).
+  } else if (available(i, now) && (taking_ == npos || taking_ == i ||
+                                   now - taking_since_ >= stale_take)) {
+    // One take at a time in the group: the first member from the turn on
+    // that is here to take: i, unless one before it is waiting for its
+    // turn (and still able to take). A member busy elsewhere (its window
+    // full, backing off) is not asking, and is skipped.
     for (std::size_t k = 0; k < members_.size(); ++k) {
       auto j = (turn_ + k) % members_.size();
       if (j == i) {
@@ -163,6 +169,10 @@ bool sink_gate::may_take(std::size_t i, clock::time_point now,
   if (allowed) {
     me.waiting = false;
     me.waiter = nullptr;
+    if (spec_.type == sink_group_spec::kind::load_balance) {
+      taking_ = i;
+      taking_since_ = now;
+    }
     return true;
   }
   me.waiting = true;
@@ -170,17 +180,21 @@ bool sink_gate::may_take(std::size_t i, clock::time_point now,
   recheck = recheck_cap;
   for (auto& m : members_)
     if (m.penalized_until > now)
-      recheck = std::min(
-          recheck, std::chrono::duration_cast<std::chrono::milliseconds>(
-                       m.penalized_until - now) +
-                       std::chrono::milliseconds{1});
+      recheck = std::min(recheck,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             m.penalized_until - now) +
+                             std::chrono::milliseconds{1});
   return false;
 }
 
-void sink_gate::took(std::size_t i) {
+void sink_gate::took(std::size_t i, std::size_t events) {
   std::lock_guard guard{mtx_};
   if (spec_.type != sink_group_spec::kind::load_balance || members_.empty())
     return;
+  if (taking_ == i) taking_ = npos;
+  // The turn moves on, after an empty take too (a channel that held the
+  // take for its keep_alive had nothing: the next one waits its turn).
+  (void)events;
   turn_ = spec_.random ? rng_() % members_.size() : (i + 1) % members_.size();
   wake_all();
 }
@@ -199,6 +213,7 @@ void sink_gate::succeeded(std::size_t i, clock::time_point now) {
 void sink_gate::failed(std::size_t i, clock::time_point now) {
   std::lock_guard guard{mtx_};
   if (i >= members_.size()) return;
+  if (taking_ == i) taking_ = npos;
   if (spec_.type == sink_group_spec::kind::failover)
     penalize(members_[i], now, spec_.max_penalty);
   else if (spec_.backoff)

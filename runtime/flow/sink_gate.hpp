@@ -38,8 +38,9 @@ public:
   /// ask again at the latest (a penalty ends, a member's state changes).
   bool may_take(std::size_t i, clock::time_point now, caf::actor waiter,
                 std::chrono::milliseconds& recheck);
-  /// Member `i` took a non-empty batch (load_balance: the turn moves on).
-  void took(std::size_t i);
+  /// Member `i`'s take was answered with `events` events (load_balance:
+  /// the next take may go out, and the turn moves on).
+  void took(std::size_t i, std::size_t events);
   /// Member `i` delivered a batch: its failures are forgotten.
   void succeeded(std::size_t i, clock::time_point now);
   /// Member `i` failed a batch (its events went back to the channel): it
@@ -74,8 +75,12 @@ private:
   std::vector<member_state> members_;
   /// Failover: members by priority, highest first.
   std::vector<std::size_t> order_;
-  /// Load balance: whose turn it is.
+  /// Load balance: whose turn it is, and who is taking now (one take at a
+  /// time, so the turns hold).
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   std::size_t turn_ = 0;
+  std::size_t taking_ = npos;
+  clock::time_point taking_since_{};
   std::minstd_rand rng_{std::random_device{}()};
 };
 
