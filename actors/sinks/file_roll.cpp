@@ -170,7 +170,7 @@ caf::actor spawn_file_roll(caf::actor_system& sys, const file_roll_config& cfg,
   auto files = std::make_shared<roller>(cfg);
   return spawn_sync_sink(
       sys, [files](const batch& events) { return files->write(events); },
-      w.channel, cfg.batch_size, w.metrics, [files] { files->close(); });
+      w, cfg.batch_size, [files] { files->close(); });
 }
 
 } // namespace flumen::sinks

@@ -68,7 +68,7 @@ caf::actor spawn_logger(caf::actor_system& sys, const logger_config& cfg,
       spdlog::info("{}: event {}", name, describe(e, cfg.max_body_bytes));
     return {};
   };
-  return spawn_sync_sink(sys, print, w.channel, cfg.batch_size, w.metrics);
+  return spawn_sync_sink(sys, print, w, cfg.batch_size);
 }
 
 } // namespace flumen::sinks

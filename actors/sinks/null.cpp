@@ -30,8 +30,7 @@ caf::actor spawn_null(caf::actor_system& sys, const null_config& cfg,
                       const wiring& w) {
   auto discard = [](const batch&) -> std::optional<std::string> { return {}; };
   // Discarding never blocks: no thread of its own needed.
-  return spawn_sync_sink(sys, discard, w.channel, cfg.batch_size, w.metrics, {},
-                         false);
+  return spawn_sync_sink(sys, discard, w, cfg.batch_size, {}, false);
 }
 
 } // namespace flumen::sinks

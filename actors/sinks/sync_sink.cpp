@@ -36,12 +36,8 @@ private:
 } // namespace
 
 caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
-                           caf::actor channel, std::size_t batch_size,
-                           std::shared_ptr<component_metrics> metrics,
+                           const wiring& w, std::size_t batch_size,
                            std::function<void()> on_stop, bool blocking) {
-  wiring w;
-  w.channel = std::move(channel);
-  w.metrics = std::move(metrics);
   sink_driver_config cfg;
   cfg.batch_size = batch_size;
   cfg.blocking = blocking;

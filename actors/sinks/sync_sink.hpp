@@ -8,6 +8,7 @@
 #include <caf/fwd.hpp>
 
 #include "runtime/core/event.hpp"
+#include "runtime/config/registry.hpp"
 #include "runtime/core/metrics.hpp"
 
 namespace flumen::sinks {
@@ -23,9 +24,11 @@ using deliver_fn = std::function<std::optional<std::string>(const batch&)>;
 /// transaction is settled, and then calls `on_stop` (flush, close) and
 /// quits. `blocking: false` (a delivery that never blocks, like null's)
 /// runs it on CAF's scheduler instead of a thread of its own.
+/// Everything the wiring says is the driver's: its channel, metrics, and
+/// a sink group's gate (a sink that made a wiring of its own lost its
+/// group).
 caf::actor spawn_sync_sink(caf::actor_system& sys, deliver_fn deliver,
-                           caf::actor channel, std::size_t batch_size,
-                           std::shared_ptr<component_metrics> metrics,
+                           const wiring& w, std::size_t batch_size,
                            std::function<void()> on_stop = {},
                            bool blocking = true);
 

@@ -213,6 +213,9 @@ std::vector<child_spec> agent::sink_children(const agent_spec& spec,
             gate = std::make_shared<sink_gate>(g);
           w.gate = gate;
           w.gate_member = gate->member(k.name);
+          // Known before any member asks: a member that starts first
+          // must not take while a preferred one is still starting.
+          gate->attach(w.gate_member, m);
         }
     if (k.placement.empty()) {
       children.push_back(child_spec{

@@ -284,6 +284,12 @@ void for_each_edge(const agent_spec& a, F f) {
       f(node_name(a, "channels", *ch), node_name(a, "sinks", k));
 }
 
+/// `g1: failover` / `g2: load_balance (random)`.
+std::string group_label(const sink_group_spec& g) {
+  if (g.type == sink_group_spec::kind::failover) return g.name + ": failover";
+  return g.name + ": load_balance" + (g.random ? " (random)" : "");
+}
+
 } // namespace
 
 std::string to_dot(const topology& topo, const std::string& agent) {
@@ -305,7 +311,19 @@ std::string to_dot(const topology& topo, const std::string& agent) {
     for (const auto& c : a.channels)
       node("channels", c, ", shape=cylinder");
     for (const auto& k : a.sinks)
-      node("sinks", k, "");
+      if (k.group.empty()) node("sinks", k, "");
+    // A sink group: its sinks in a box of their own, with its processor.
+    for (const auto& g : a.sink_groups) {
+      out += "    subgraph " + dot_id("cluster_" + a.name + "_" + g.name) +
+             " {\n      label=" + dot_quote(group_label(g)) +
+             ";\n      style=dashed;\n";
+      for (const auto& k : a.sinks)
+        if (k.group == g.name) {
+          out += "  ";
+          node("sinks", k, "");
+        }
+      out += "    }\n";
+    }
     for_each_edge(a, [&](const std::string& from, const std::string& to) {
       out += "    " + dot_id(from) + " -> " + dot_id(to) + ";\n";
     });
@@ -348,7 +366,17 @@ std::string to_mermaid(const topology& topo, const std::string& agent) {
     for (const auto& c : a.channels)
       node("channels", c, "[(", ")]");
     for (const auto& k : a.sinks)
-      node("sinks", k, "[", "]");
+      if (k.group.empty()) node("sinks", k, "[", "]");
+    for (const auto& g : a.sink_groups) {
+      out += "    subgraph " + mermaid_id(a.name + "_" + g.name) + " [\"" +
+             mermaid_text(group_label(g)) + "\"]\n";
+      for (const auto& k : a.sinks)
+        if (k.group == g.name) {
+          out += "  ";
+          node("sinks", k, "[", "]");
+        }
+      out += "    end\n";
+    }
     for_each_edge(a, [&](const std::string& from, const std::string& to) {
       out += "    " + from + " --> " + to + "\n";
     });

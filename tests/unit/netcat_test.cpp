@@ -428,8 +428,10 @@ TEST_F(source_test, netcat_pushes_back_on_a_client_while_the_channel_is_full) {
     }
     return {};
   };
-  track(sinks::spawn_sync_sink(sys, record, ch, 10,
-                               metrics_of("sinks", "k1", "test")));
+  wiring sw;
+  sw.channel = ch;
+  sw.metrics = metrics_of("sinks", "k1", "test");
+  track(sinks::spawn_sync_sink(sys, record, sw, 10));
   send_until(std::chrono::steady_clock::now() + 30s);
   ASSERT_EQ(sent, data.size());
   c.close();
@@ -721,8 +723,10 @@ TEST_F(source_test,
     }
     return {};
   };
-  track(sinks::spawn_sync_sink(sys, record, ch, 10,
-                               metrics_of("sinks", "k1", "test")));
+  wiring sw;
+  sw.channel = ch;
+  sw.metrics = metrics_of("sinks", "k1", "test");
+  track(sinks::spawn_sync_sink(sys, record, sw, 10));
   ASSERT_EQ(writer.wait_for(30s), std::future_status::ready);
   ASSERT_TRUE(writer.get());
   c.close();
