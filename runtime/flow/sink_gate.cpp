@@ -60,6 +60,11 @@ std::size_t sink_gate::member(const std::string& name) const {
              : static_cast<std::size_t>(it - spec_.sinks.begin());
 }
 
+uint64_t sink_gate::asks(std::size_t i) const {
+  std::lock_guard guard{mtx_};
+  return i < members_.size() ? members_[i].asks : 0;
+}
+
 bool sink_gate::can_work(const member_state& m) const {
   if (!m.metrics) return false; // not started yet
   switch (m.metrics->current_state()) {
@@ -138,6 +143,7 @@ bool sink_gate::may_take(std::size_t i, clock::time_point now,
   if (i >= members_.size()) return true;
   auto& me = members_[i];
   me.last_ask = now;
+  ++me.asks;
   bool allowed = false;
   std::size_t active = members_.size();
   if (spec_.type == sink_group_spec::kind::failover) {

@@ -47,6 +47,9 @@ public:
   /// is passed over for its penalty (failover; load_balance with backoff).
   void failed(std::size_t i, clock::time_point now);
 
+  /// How many times member `i` asked (whether its sink consults the gate).
+  uint64_t asks(std::size_t i) const;
+
   /// The index of the sink named `name`; npos when it is no member.
   std::size_t member(const std::string& name) const;
   const sink_group_spec& spec() const { return spec_; }
@@ -60,6 +63,7 @@ private:
     clock::time_point penalized_until{};
     clock::time_point last_ask{};
     bool waiting = false;
+    uint64_t asks = 0;
     caf::actor waiter;
   };
 

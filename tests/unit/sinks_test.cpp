@@ -13,6 +13,7 @@
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
+#include "runtime/flow/sink_gate.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/actor_test_support.hpp"
 
@@ -76,6 +77,51 @@ std::string lines(std::size_t first, std::size_t n) {
 }
 
 } // namespace
+
+// -- every sink type in a sink group
+// ------------------------------------------------------------------------
+
+// Each sink consults its group's gate (its wiring carries it): second in
+// a failover group it takes nothing while the first can work, and
+// everything once it cannot. (The sync sinks once made a wiring of their
+// own, and took as if in no group.)
+TEST_F(sink_test, every_sink_type_takes_only_when_its_group_lets_it) {
+  using maker = std::function<caf::actor(const wiring&)>;
+  std::vector<std::pair<std::string, maker>> types = {
+      {"null", [&](const wiring& w) { return spawn_null(sys, {}, w); }},
+      {"logger", [&](const wiring& w) { return spawn_logger(sys, {}, w); }},
+      {"file_roll",
+       [&](const wiring& w) {
+         file_roll_config cfg;
+         cfg.directory = dir;
+         return spawn_file_roll(sys, cfg, w);
+       }},
+  };
+  for (auto& [type, make] : types) {
+    SCOPED_TRACE(type);
+    auto ch = channel(channel_config(1000, 100, 50ms), "c_" + type);
+    ASSERT_FALSE(put(self, ch, numbered(0, 20)));
+    sink_group_spec g;
+    g.name = "g1";
+    g.sinks = {"preferred", "k1"};
+    g.priority = {10, 5};
+    auto gate = std::make_shared<sink_gate>(g);
+    auto preferred = std::make_shared<component_metrics>();
+    preferred->set_state(component_state::running);
+    gate->attach(0, preferred);
+    auto w = sink_wiring(type, ch);
+    w.metrics = metrics_of("sinks", "k1_" + type, type);
+    w.gate = gate;
+    w.gate_member = 1;
+    auto sink = track(make(w));
+    ASSERT_TRUE(wait_until([&] { return gate->asks(1) >= 2; }));
+    EXPECT_EQ(w.metrics->events_taken.load(), 0u);
+    preferred->set_state(component_state::failed);
+    EXPECT_TRUE(wait_until(
+        [&] { return w.metrics->events_committed.load() == 20; }, 10s));
+    EXPECT_TRUE(stop_and_wait(sink));
+  }
+}
 
 // -- null
 // ------------------------------------------------------------------------
