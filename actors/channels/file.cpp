@@ -615,6 +615,15 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   };
   return {
       [put](put_atom, batch& events) { return put(events); },
+      [self, put](try_put_atom, batch& events) -> caf::result<ok_atom> {
+        // In now (answered once written, as any put), or refused: never
+        // held for room or disk space (an optional channel's part).
+        auto& st = self->state;
+        if (!st.closed && !events.empty() &&
+            (!st.held.empty() || !st.fits(events.size(), event_bytes(events))))
+          return make_error(errc::channel_full, st.metrics->name + " is full");
+        return put(events);
+      },
       [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
         return put(events);
       },

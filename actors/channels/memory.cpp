@@ -466,6 +466,15 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   };
   return {
       [put](put_atom, batch& events) { return put(events); },
+      [self, put](try_put_atom, batch& events) -> caf::result<ok_atom> {
+        // In now, or refused: never held (an optional channel's part).
+        auto& st = self->state;
+        auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(events) : 0;
+        if (!st.closed && !events.empty() &&
+            (!st.puts.empty() || !st.fits(events.size(), bytes)))
+          return make_error(errc::channel_full, st.metrics->name + " is full");
+        return put(events);
+      },
       [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
         return put(events);
       },

@@ -169,8 +169,8 @@ caf::actor spawn_file_roll(caf::actor_system& sys, const file_roll_config& cfg,
                            const wiring& w) {
   auto files = std::make_shared<roller>(cfg);
   return spawn_sync_sink(
-      sys, [files](const batch& events) { return files->write(events); },
-      w, cfg.batch_size, [files] { files->close(); });
+      sys, [files](const batch& events) { return files->write(events); }, w,
+      cfg.batch_size, [files] { files->close(); });
 }
 
 } // namespace flumen::sinks

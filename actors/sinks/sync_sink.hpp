@@ -7,8 +7,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "runtime/core/event.hpp"
 #include "runtime/config/registry.hpp"
+#include "runtime/core/event.hpp"
 #include "runtime/core/metrics.hpp"
 
 namespace flumen::sinks {

@@ -35,6 +35,8 @@ std::string to_string(errc x) {
     return "malformed_batch";
   case errc::busy:
     return "busy";
+  case errc::channel_full:
+    return "channel_full";
   }
   return "unknown";
 }

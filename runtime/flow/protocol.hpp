@@ -76,6 +76,10 @@ using emit_atom = caf::atom_constant<caf::atom("emit")>;
 using delivered_atom = caf::atom_constant<caf::atom("delivered")>;
 /// Internal: a timer fired.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// A put that goes in now or not at all: `(try_put_atom, batch) ->
+/// (ok_atom)`, or `channel_full` at once when the channel has no room (a
+/// selector's optional channel: Flume's put that fails when full).
+using try_put_atom = caf::atom_constant<caf::atom("tryput")>;
 /// A channel takes no more puts (a reload removes it, or the agent stops).
 using close_atom = caf::atom_constant<caf::atom("close")>;
 
@@ -97,6 +101,7 @@ enum class errc : uint8_t {
   version_mismatch,   ///< a hop peer speaks another wire version
   malformed_batch,    ///< a hop batch that does not decode
   busy, ///< a hop batch held by a full channel as long as its sender waits
+  channel_full, ///< a try_put the channel had no room for
 };
 
 std::string to_string(errc x);

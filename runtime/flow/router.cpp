@@ -112,8 +112,6 @@ struct router_state {
   std::vector<std::unique_ptr<interceptor>> chain;
   compiled_selector selector;
   std::vector<std::shared_ptr<component_metrics>> channel_metrics;
-  /// Optional channels with a put not answered yet: one at a time each.
-  std::set<caf::actor_addr> optional_pending;
   std::shared_ptr<component_metrics> metrics;
   static inline const char* name = "router";
 };
@@ -174,22 +172,19 @@ std::pair<std::vector<part>, std::vector<part>> split(router_state& st,
   return out;
 }
 
-/// An optional channel's part: put when its previous one was answered,
-/// else counted there as failed; never waited for.
+/// An optional channel's part: a try_put, in now or refused at once (no
+/// room), never held and never waited for; a refusal or failure is counted
+/// in that channel's `optional_failed`. What is pending is bounded by the
+/// channel's capacity (it accepts only what fits).
 void put_optional(router_actor* self, part p) {
   auto& st = self->state;
   auto m = p.index < st.channel_metrics.size() ? st.channel_metrics[p.index]
                                                : nullptr;
   auto n = p.events.size();
-  auto addr = p.channel.address();
-  if (!st.optional_pending.insert(addr).second) {
-    if (m) m->own(optional_failed).fetch_add(n, std::memory_order_relaxed);
-    return;
-  }
-  self->request(p.channel, caf::infinite, put_atom::value, std::move(p.events))
-      .then([self, addr](ok_atom) { self->state.optional_pending.erase(addr); },
-            [self, addr, n, m](caf::error&) {
-              self->state.optional_pending.erase(addr);
+  self->request(p.channel, caf::infinite, try_put_atom::value,
+                std::move(p.events))
+      .then([](ok_atom) {},
+            [n, m](caf::error&) {
               if (m)
                 m->own(optional_failed).fetch_add(n, std::memory_order_relaxed);
             });

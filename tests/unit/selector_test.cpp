@@ -84,22 +84,39 @@ TEST_F(selector_test, a_value_is_matched_exactly) {
 }
 
 // A required channel that is full holds the batch (back-pressure, as
-// today); a full optional one does not: its part is counted
-// optional_failed on that channel, and the batch is answered.
+// today); a full optional one does not: its part is refused at once
+// (a try_put), counted optional_failed on that channel, and the batch is
+// answered.
 TEST_F(selector_test, a_full_optional_channel_never_holds_the_batch) {
   chans[3] = channel(channel_config(2, 2), "c_audit");
   auto r = router(issue_example());
   ASSERT_FALSE(put(self, r, {in("1", "eu"), in("2", "eu")})); // fills c_audit
   ASSERT_TRUE(wait_until([&] { return put_into(3) == 2; }));
-  // c_audit is full: this part is held there (one at a time), the next
-  // finds it pending; both batches are answered.
   ASSERT_FALSE(put(self, r, {in("3", "eu")}));
   ASSERT_FALSE(put(self, r, {in("4", "eu"), in("5", "eu")}));
   auto audit = metrics_of("channels", "c_audit", "memory");
-  EXPECT_EQ(audit->value("optional_failed"), 2u);
+  EXPECT_TRUE(wait_until([&] { return audit->value("optional_failed") == 3; }))
+      << audit->summary();
   EXPECT_EQ(bodies_in(0, 5), (strs{"1", "2", "3", "4", "5"}));
-  // Room again: the held part goes in after the first two.
-  EXPECT_EQ(bodies_in(3, 3), (strs{"1", "2", "3"}));
+  // Room again: later parts go in; the refused ones are gone from it.
+  EXPECT_EQ(bodies_in(3, 2), (strs{"1", "2"}));
+  ASSERT_FALSE(put(self, r, {in("6", "eu")}));
+  EXPECT_EQ(bodies_in(3, 1), (strs{"6"}));
+  EXPECT_EQ(audit->value("optional_failed"), 3u);
+}
+
+// An optional channel with room gets every part, however fast batches
+// come (no part waits for the one before it).
+TEST_F(selector_test, an_optional_channel_with_room_gets_every_part) {
+  auto r = router(issue_example());
+  for (int i = 0; i < 90; ++i)
+    self->send(r, put_atom::value, batch{in(std::to_string(i), "eu")});
+  for (int i = 0; i < 90; ++i)
+    ASSERT_TRUE(ok_within(self, 5s));
+  ASSERT_TRUE(wait_until([&] { return put_into(3) == 90; }));
+  EXPECT_EQ(
+      metrics_of("channels", "c_audit", "memory")->value("optional_failed"),
+      0u);
 }
 
 // A full required channel still holds the batch.
@@ -146,16 +163,17 @@ TEST_F(selector_test, an_event_sent_nowhere_is_counted_filtered) {
 // Replicating with optional channels: every channel gets every event; the
 // optional one is best effort.
 TEST_F(selector_test, replicating_puts_everywhere_optional_ones_best_effort) {
-  chans[3] = channel(channel_config(1, 1), "c_audit");
+  chans[3] = channel(channel_config(2, 2), "c_audit");
   selector_spec sel;
   sel.optional = {{"", {"c_audit"}}};
   auto r = router(sel);
   ASSERT_FALSE(put(self, r, {in("1", ""), in("2", "")}));
+  ASSERT_FALSE(put(self, r, {in("3", "")})); // c_audit is full
   for (std::size_t i = 0; i < 3; ++i)
-    EXPECT_EQ(bodies_in(i, 2), (strs{"1", "2"})) << names[i];
-  // c_audit (capacity 1) holds the two-event part until it is empty; it
-  // goes in whole then (a put larger than the channel).
+    EXPECT_EQ(bodies_in(i, 3), (strs{"1", "2", "3"})) << names[i];
   EXPECT_EQ(bodies_in(3, 2), (strs{"1", "2"}));
+  auto audit = metrics_of("channels", "c_audit", "memory");
+  EXPECT_TRUE(wait_until([&] { return audit->value("optional_failed") == 1; }));
 }
 
 // A channel both required and optional for a value is required (Flume).
