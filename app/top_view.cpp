@@ -8,6 +8,15 @@
 
 namespace flumen {
 
+namespace {
+std::string fmt_penalty(uint64_t ms) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "group: penalty %.1f s",
+                static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+} // namespace
+
 uint64_t top_component::counter(const std::string& key) const {
   auto it = counters.find(key);
   return it == counters.end() ? 0 : it->second;
@@ -211,6 +220,16 @@ std::string render_top(const top_sample& now, const top_sample* prev,
       note = "on " + c->placement;
     if (auto f = c->counter("events_filtered"); f > 0 && note.empty())
       note = "filtered " + std::to_string(f);
+    // A sink group's member: whether it takes, or how long it is passed
+    // over (its own gauges, runtime/flow/sink_gate.cpp).
+    if (note.empty() && c->counters.contains("group_active")) {
+      if (c->counter("group_active") == 1)
+        note = "group: active";
+      else if (auto ms = c->counter("group_penalty_ms"); ms > 0)
+        note = fmt_penalty(ms);
+      else
+        note = "group: standby";
+    }
     // A reason is free text (an exception's, a broker's): one line.
     for (auto& ch : note)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) ch = ' ';

@@ -157,6 +157,25 @@ TEST(top_view, placement_and_unreachable_are_shown_and_lines_fit) {
     EXPECT_LE(l.size(), 40u) << l;
 }
 
+// A sink group's member says whether it takes, or how long it is still
+// passed over; a sink in no group says nothing of groups.
+TEST(top_view, a_sink_groups_members_show_active_standby_or_penalty) {
+  auto s = sample(10, 1, 1, 1, 0);
+  s.components[0].counters["group_active"] = 1;
+  s.components[0].counters["group_penalty_ms"] = 0;
+  EXPECT_NE(render_top(s, nullptr, {}).find("group: active"),
+            std::string::npos);
+  s.components[0].counters["group_active"] = 0;
+  s.components[0].counters["group_penalty_ms"] = 3200;
+  EXPECT_NE(render_top(s, nullptr, {}).find("group: penalty 3.2 s"),
+            std::string::npos);
+  s.components[0].counters["group_penalty_ms"] = 0;
+  EXPECT_NE(render_top(s, nullptr, {}).find("group: standby"),
+            std::string::npos);
+  s.components[0].counters.erase("group_active");
+  EXPECT_EQ(render_top(s, nullptr, {}).find("group:"), std::string::npos);
+}
+
 TEST(top_view, human_rates) {
   EXPECT_EQ(human_rate(0), "0");
   EXPECT_EQ(human_rate(2.5), "2.5");
