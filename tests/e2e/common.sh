@@ -42,6 +42,12 @@ listening() {
   wait_for 20 grep -q "listening on 127.0.0.1:$1" "$2" || fail "nothing listens on $1: $(tail -5 "$2")"
 }
 
+# thaw_broker: SIGCONT to the broker frozen with SIGSTOP; a broker that
+# ended meanwhile fails the test with its log (not a bare `kill` error).
+thaw_broker() {
+  kill -CONT "$BROKER_PID" 2>/dev/null || fail "the broker ended while frozen: $(tail -5 "$WORK/broker.log")"
+}
+
 # start_broker [--topic NAME:PARTS]...: sets BOOTSTRAP.
 start_broker() {
   "$FLUMEN" broker "$@" >"$WORK/bootstrap" 2>"$WORK/broker.log" &

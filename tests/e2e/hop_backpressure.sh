@@ -93,7 +93,7 @@ echo "held 5 s: edge RSS ${edge1}->${edge2} KiB, collector ${coll1}->${coll2} Ki
 ((edge2 - edge1 < 8192)) || fail "edge memory grew by $((edge2 - edge1)) KiB"
 ((coll2 - coll1 < 8192)) || fail "collector memory grew by $((coll2 - coll1)) KiB"
 ((recv2 - recv1 < 2000)) || fail "the edge kept reading while full ($recv1 -> $recv2)"
-kill -CONT "$BROKER_PID"
+thaw_broker
 wait "$SENDER" || fail "nc failed"
 count() { topic_bodies bp | wc -l; }
 has_all() { [[ $(topic_bodies bp | cut -d- -f1 | sort -u | wc -l) -ge $N ]]; }

@@ -103,7 +103,7 @@ kill -KILL "$N1_PID"
 wait "$N1_PID" 2>/dev/null || true
 rolled() { grep -q "a1.channels.c1: a taker on another process went down" "$WORK/a1.log"; }
 wait_for 10 rolled || { kill -CONT "$BROKER_PID"; fail "the killed node's leases were not rolled back"; }
-kill -CONT "$BROKER_PID"
+thaw_broker
 wait "$SENDER" || fail "nc failed"
 wait_for 120 has kill "$N" || fail "kill: $(distinct kill) of $N lines arrived"
 grep -q "node n1 (127.0.0.1:$P1) lost" "$WORK/a1.log" || fail "the agent did not log the lost node"
@@ -128,7 +128,7 @@ lost_n2() { grep -q "node n2 (127.0.0.1:$P2) lost" "$WORK/a1.log"; }
 wait_for 15 lost_n2 || fail "the frozen node was not detected within 15 s"
 rolled_again() { [[ $(grep -c "a taker on another process went down\|revoked the leases of a lost taker" "$WORK/a1.log") -gt $before ]]; }
 wait_for 15 rolled_again || { kill -CONT "$BROKER_PID"; fail "the frozen node's leases were not rolled back"; }
-kill -CONT "$BROKER_PID"
+thaw_broker
 wait "$SENDER" || fail "nc failed"
 wait_for 120 has stop "$M" || fail "stop: $(distinct stop) of $M lines arrived while n2 is frozen"
 sleep 10 # the freeze lasts 10 s (the test's fault, not a wait for a result)
@@ -156,7 +156,7 @@ revoked() { [[ $(grep -c "revoked the leases of a lost taker" "$WORK/a1.log") -g
 wait_for 6 revoked || { kill -CONT "$N1_PID" "$N2_PID" "$BROKER_PID"; fail "no lease revoked within 6 s of the pause"; }
 sleep 0.5 # the pause's length (the fault), not a wait for a result
 kill -CONT "$N1_PID" "$N2_PID"
-kill -CONT "$BROKER_PID"
+thaw_broker
 wait "$SENDER" || fail "nc failed"
 wait_for 120 has pause "$M" || fail "pause: $(distinct pause) of $M lines arrived"
 refused=$(grep -c "refused the commit of transaction" "$WORK/a1.log" || true)
