@@ -63,6 +63,40 @@ TEST(reload_plan, a_source_given_another_channel_is_rerouted_not_restarted) {
   EXPECT_EQ(p.kept(), 6u); // a rerouted source keeps running
 }
 
+// A selector is the router's, as channels and interceptors are: a new
+// one reroutes the source, which keeps running.
+TEST(reload_plan, a_source_given_a_selector_is_rerouted_not_restarted) {
+  auto old = load(base);
+  auto text = base;
+  text.replace(text.find("channels: [c1]"), 14,
+               "channels: [c1, c2], selector: {type: multiplexing, header: "
+               "r, mapping: {x: c2}, default: c1}");
+  auto p = plan_reload(old, load(text), never_durable);
+  EXPECT_EQ(p.sources.at("r1"), action::reroute);
+  EXPECT_EQ(p.sources.at("r2"), action::keep);
+  EXPECT_EQ(p.kept(), 6u);
+}
+
+// A sink group that changes restarts its sinks (with the new group); the
+// others keep running.
+TEST(reload_plan, a_changed_sink_group_restarts_its_sinks) {
+  auto grouped = base;
+  const std::string k2 = "k2: {type: \"null\", channel: c2}";
+  grouped.replace(grouped.find(k2), k2.size(),
+                  "k2: {type: \"null\", channel: c2}\n      k3: {type: "
+                  "\"null\", channel: c2}\n    sink_groups:\n      g1: "
+                  "{sinks: [k2, k3], processor: {type: failover}}");
+  auto old = load(grouped);
+  auto p = plan_reload(old, old, never_durable);
+  EXPECT_EQ(p.sinks.at("k2"), action::keep);
+  auto text = grouped;
+  text.replace(text.find("type: failover"), 14, "type: load_balance");
+  p = plan_reload(old, load(text), never_durable);
+  EXPECT_EQ(p.sinks.at("k2"), action::restart);
+  EXPECT_EQ(p.sinks.at("k3"), action::restart);
+  EXPECT_EQ(p.sinks.at("k1"), action::keep);
+}
+
 TEST(reload_plan, a_changed_source_restarts_alone) {
   auto old = load(base);
   auto text = base;
