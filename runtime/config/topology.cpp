@@ -265,8 +265,7 @@ load_result load_topology_text(const std::string& text, const std::string& file,
     root = YAML::Load(text);
     // Aliases are shared nodes that every walk below expands: bound them
     // before anything walks (or copies) the document.
-    if (check_yaml_bounds(root, file, res.errors))
-    {
+    if (check_yaml_bounds(root, file, res.errors)) {
       loader l{reg, file, text, res.errors, probe};
       l.warn_into(res.warnings);
       l.load(root, res.topo);

@@ -234,8 +234,8 @@ TEST_F(file_channel, a_put_that_does_not_fit_is_answered_after_a_commit) {
   ASSERT_FALSE(put(self, ch, numbered(0, 8)));
   self->send(ch, put_atom::value, numbered(8, 5));
   // Held, not answered: the channel says so (no real-time window).
-  ASSERT_TRUE(wait_until([&] { return metrics_->value("events_held") == 5; },
-                         5s))
+  ASSERT_TRUE(
+      wait_until([&] { return metrics_->value("events_held") == 5; }, 5s))
       << metrics_->summary();
   EXPECT_FALSE(ok_within(self, 0ms));
   auto t = take(self, ch, 8);

@@ -26,7 +26,8 @@ std::string agent(const std::string& groups) {
       k3: {type: snk, channel: c2, topic: t}
       k4: {type: snk, channel: c2, topic: t, replicas: 2}
     sink_groups:
-)" + groups + "\n";
+)" + groups +
+         "\n";
 }
 
 load_result load(const std::string& groups) {
@@ -89,12 +90,13 @@ TEST(sink_group_config, flumes_defaults) {
 }
 
 TEST(sink_group_config, what_cannot_run_is_refused_where_written) {
-  EXPECT_EQ(errors_of(R"(      g1:
+  EXPECT_EQ(
+      errors_of(R"(      g1:
         sinks: [k1, k3]
         processor: {type: failover})"),
-            strs{"t.yaml:15:21: agents.a1.sink_groups.g1.sinks[1]: sink 'k3' "
-                 "takes from channel 'c2', sink 'k1' from 'c1': a group's sinks "
-                 "take from one channel"});
+      strs{"t.yaml:15:21: agents.a1.sink_groups.g1.sinks[1]: sink 'k3' "
+           "takes from channel 'c2', sink 'k1' from 'c1': a group's sinks "
+           "take from one channel"});
   EXPECT_EQ(errors_of(R"(      g1:
         sinks: [k1, k2]
         processor: {type: failover}
@@ -107,12 +109,13 @@ TEST(sink_group_config, what_cannot_run_is_refused_where_written) {
                   "t.yaml:18:21: agents.a1.sink_groups.g2.sinks[1]: sink 'k1' "
                   "is in sink group 'g1' already: a sink belongs to one group "
                   "at most"}));
-  EXPECT_EQ(errors_of(R"(      g1:
+  EXPECT_EQ(
+      errors_of(R"(      g1:
         sinks: [k3, k4]
         processor: {type: load_balance})"),
-            strs{"t.yaml:15:21: agents.a1.sink_groups.g1.sinks[1]: sink 'k4' "
-                 "has replicas or a placement: a group's sinks run once, in the "
-                 "agent's process (the group shares out its channel itself)"});
+      strs{"t.yaml:15:21: agents.a1.sink_groups.g1.sinks[1]: sink 'k4' "
+           "has replicas or a placement: a group's sinks run once, in the "
+           "agent's process (the group shares out its channel itself)"});
   EXPECT_EQ(errors_of(R"(      g1:
         sinks: [k1]
         processor: {type: failover})"),
@@ -121,21 +124,23 @@ TEST(sink_group_config, what_cannot_run_is_refused_where_written) {
 }
 
 TEST(sink_group_config, mistakes_are_located) {
-  EXPECT_EQ(errors_of(R"(      g1:
+  EXPECT_EQ(
+      errors_of(R"(      g1:
         sinks: [k1, k2]
         processor: {type: failover, priority: {k1: 5, k2: 5}})"),
-            strs{"t.yaml:16:59: agents.a1.sink_groups.g1.processor.priority.k2: "
-                 "priority 5 is sink 'k1''s already: each needs its own"});
+      strs{"t.yaml:16:59: agents.a1.sink_groups.g1.processor.priority.k2: "
+           "priority 5 is sink 'k1''s already: each needs its own"});
   EXPECT_EQ(errors_of(R"(      g1:
         sinks: [k1, k2]
         processor: {type: failover, priority: {k1: 5, k9: 1}})"),
             strs{"t.yaml:16:55: agents.a1.sink_groups.g1.processor.priority: "
                  "unknown key 'k9' (did you mean 'k1'?)"});
-  EXPECT_EQ(errors_of(R"(      g1:
+  EXPECT_EQ(
+      errors_of(R"(      g1:
         sinks: [k1, k2]
         processor: {type: load_balance, max_penalty: 3s})"),
-            strs{"t.yaml:16:54: agents.a1.sink_groups.g1.processor.max_penalty: "
-                 "only a failover processor has 'max_penalty'"});
+      strs{"t.yaml:16:54: agents.a1.sink_groups.g1.processor.max_penalty: "
+           "only a failover processor has 'max_penalty'"});
   EXPECT_EQ(errors_of(R"(      g1:
         sinks: [k1, k2]
         processor: {type: failovr})"),
