@@ -492,18 +492,26 @@ private:
             option_reader qr(pr, "priority");
             long next = 0;
             std::map<long, std::string> taken;
+            std::map<std::string, long> read; // a sink listed twice: once
             for (auto& s : g.sinks) {
+              if (auto r = read.find(s); r != read.end()) {
+                g.priority.push_back(r->second);
+                continue;
+              }
               if (!qr.has(s)) {
                 g.priority.push_back(--next);
                 continue;
               }
               auto v = static_cast<long>(qr.integer(s, 0, -1000000, 1000000));
+              g.priority.push_back(v);
+              read.emplace(s, v);
+              // A value that did not parse is judged by nothing else.
+              if (qr.failed(s)) continue;
               if (auto t = taken.find(v); t != taken.end())
                 qr.invalid(s, "priority " + std::to_string(v) + " is sink '" +
                                   t->second +
                                   "''s already: each needs its own");
               taken.emplace(v, s);
-              g.priority.push_back(v);
             }
             qr.finish(); // a key that is no member: unknown, with a hint
           } else {

@@ -46,8 +46,10 @@ void loader::check_sink_groups(agent_draft& d) {
       }
       if (auto [m, fresh] = member_of.emplace(name, g.name); !fresh) {
         add(where, path,
-            "sink '" + name + "' is in sink group '" + m->second +
-                "' already: a sink belongs to one group at most");
+            m->second == g.name
+                ? "sink '" + name + "' is listed twice"
+                : "sink '" + name + "' is in sink group '" + m->second +
+                      "' already: a sink belongs to one group at most");
         continue;
       }
       if (it->replicas > 1 || !it->placement.empty()) {

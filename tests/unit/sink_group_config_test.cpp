@@ -123,6 +123,20 @@ TEST(sink_group_config, what_cannot_run_is_refused_where_written) {
                  "needs two sinks at least"});
 }
 
+// One mistake, one error: a sink listed twice is said so, and its
+// priority that does not parse is judged by nothing else.
+TEST(sink_group_config,
+     a_sink_listed_twice_and_a_bad_priority_are_one_error_each) {
+  EXPECT_EQ(
+      errors_of(R"(      g1:
+        sinks: [k1, k1, k2]
+        processor: {type: failover, priority: {k1: lots}})"),
+      (strs{"t.yaml:15:21: agents.a1.sink_groups.g1.sinks[1]: sink 'k1' "
+            "is listed twice",
+            "t.yaml:16:52: agents.a1.sink_groups.g1.processor.priority.k1: "
+            "expected an integer"}));
+}
+
 TEST(sink_group_config, mistakes_are_located) {
   EXPECT_EQ(
       errors_of(R"(      g1:
