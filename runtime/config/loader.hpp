@@ -137,6 +137,11 @@ public:
         topo.agents.push_back(std::move(draft.spec));
       });
     }
+    // Test cases name sources and channels: read against valid agents
+    // only (else every case of a broken source would be a second error).
+    auto tests = r.node("tests");
+    if (errors_.empty())
+      topo.tests = load_topology_tests(tests, topo, file_, errors_);
     r.finish();
   }
 

@@ -10,6 +10,7 @@
 #include "runtime/config/registry.hpp"
 #include "runtime/config/selector.hpp"
 #include "runtime/config/sink_group.hpp"
+#include "runtime/config/topology_tests.hpp"
 
 namespace flumen {
 
@@ -124,6 +125,9 @@ struct topology {
   std::string file;
   std::vector<agent_spec> agents;
   std::vector<node_spec> nodes;
+  /// `tests:`: cases for `flumen test` (read only when the agents are
+  /// valid; `run` ignores them).
+  std::vector<topology_test> tests;
 
   const agent_spec* find(const std::string& name) const;
 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command line as a user meets it: help, version, validate's located
-# errors, graph.
+# errors, graph, test.
 source "$(dirname "$0")/common.sh"
 "$FLUMEN" --help | matches "run" || fail "--help"
 "$FLUMEN" run --help | matches -- "--agent" || fail "run --help"
@@ -275,4 +275,26 @@ grep -qF "names.yaml:4:7: agents.a1.sources: name 'r\x0a1' holds a control chara
   || fail "name error: $(cat "$WORK/out")"
 [[ $node_rc == 2 ]] || fail "node --name with a newline: exit $node_rc: $(cat "$WORK/node.out")"
 grep -qF "name 'n\x0a1' holds a control character" "$WORK/node.out" || fail "node: $(cat "$WORK/node.out")"
+# flumen test: the cases of a topology and of NAME.tests.yaml beside it
+# pass (exit 0); a case that fails says where and exits 1; Flume's User
+# Guide examples do what the guide says.
+"$FLUMEN" test "$ROOT/topologies/routing.yaml" "$ROOT/topologies/quickstart.yaml" \
+  "$ROOT/tests/data/flume_guide.yaml" >"$WORK/out" 2>&1 || fail "flumen test: $(cat "$WORK/out")"
+grep -q "^15 of 15 test cases passed$" "$WORK/out" || fail "flumen test: $(cat "$WORK/out")"
+grep -q "^PASS .*quickstart.tests.yaml: a log line gets a timestamp and a host$" "$WORK/out" \
+  || fail "the tests file beside quickstart.yaml did not run: $(cat "$WORK/out")"
+sed 's/c_us: \[us 5\]/c_us: [us 6]/' "$ROOT/topologies/routing.yaml" >"$WORK/routing.yaml"
+set +e
+"$FLUMEN" test "$WORK/routing.yaml" >"$WORK/out" 2>&1
+rc=$?
+"$FLUMEN" test "$ROOT/topologies/chain.yaml" >"$WORK/none" 2>&1
+none_rc=$?
+set -e
+[[ $rc == 1 ]] || fail "a failing case exited $rc: $(cat "$WORK/out")"
+grep -q "^FAIL $WORK/routing.yaml: dropped lines and lines without a region ($WORK/routing.yaml:6[0-9]:5, source a1.r1)$" "$WORK/out" \
+  || fail "no FAIL line: $(cat "$WORK/out")"
+grep -qF '  [0] ('"$WORK"'/routing.yaml:' "$WORK/out" && grep -qF 'body: expected "us 6", got "us 5"' "$WORK/out" \
+  || fail "no difference shown: $(cat "$WORK/out")"
+grep -q "^2 of 3 test cases passed$" "$WORK/out" || fail "summary: $(cat "$WORK/out")"
+[[ $none_rc == 1 ]] && grep -q "no test cases in" "$WORK/none" || fail "no cases: exit $none_rc: $(cat "$WORK/none")"
 echo "1 passed, 0 failed"

@@ -9,35 +9,11 @@ source "$(dirname "$0")/common.sh"
 command -v kcat >/dev/null || fail "kcat is missing (./flumen.sh installs it)"
 start_broker --topic eu:4 --topic us:4 --topic other:4 --topic audit:4
 NC=$(free_port); HTTP=$(free_port)
-cat >"$WORK/r.yaml" <<YAML
-agents:
-  a1:
-    http: {port: $HTTP}
-    sources:
-      r1:
-        type: netcat
-        port: $NC
-        channels: [c_eu, c_us, c_other, c_audit]
-        interceptors:
-          - {type: regex_extractor, regex: '^([a-z]+) ', serializers: [{name: region}]}
-          - {type: regex_filter, regex: '^drop ', exclude_events: true}
-        selector:
-          type: multiplexing
-          header: region
-          mapping: {eu: [c_eu], us: [c_us]}
-          default: [c_other]
-          optional: {eu: [c_audit]}
-    channels:
-      c_eu: {type: memory, capacity: 100000}
-      c_us: {type: memory, capacity: 100000}
-      c_other: {type: memory, capacity: 100000}
-      c_audit: {type: memory, capacity: 100000}
-    sinks:
-      k_eu: {type: kafka, channel: c_eu, topic: eu, bootstrap_servers: '$BOOTSTRAP'}
-      k_us: {type: kafka, channel: c_us, topic: us, bootstrap_servers: '$BOOTSTRAP'}
-      k_other: {type: kafka, channel: c_other, topic: other, bootstrap_servers: '$BOOTSTRAP'}
-      k_audit: {type: kafka, channel: c_audit, topic: audit, bootstrap_servers: '$BOOTSTRAP'}
-YAML
+# topologies/routing.yaml, as its header says to run it; its test cases
+# first (no broker, no socket).
+"$FLUMEN" test "$ROOT/topologies/routing.yaml" >"$WORK/t.out" 2>&1 || fail "flumen test: $(cat "$WORK/t.out")"
+export PORT=$NC HTTP_PORT=$HTTP KAFKA=$BOOTSTRAP
+cp "$ROOT/topologies/routing.yaml" "$WORK/r.yaml"
 "$FLUMEN" validate "$WORK/r.yaml" >"$WORK/v.out" 2>&1 || fail "validate: $(cat "$WORK/v.out")"
 "$FLUMEN" run "$WORK/r.yaml" >"$WORK/agent.log" 2>&1 &
 AGENT=$!; PIDS+=($AGENT)

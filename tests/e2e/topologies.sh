@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Every file under topologies/ validates, and runs (here or in its own
-# test: quickstart.sh, netcat_to_kafka.sh, hop_chain.sh, nodes.sh).
+# test: quickstart.sh, netcat_to_kafka.sh, hop_chain.sh, nodes.sh,
+# routing.sh); their test cases pass (flumen test).
 source "$(dirname "$0")/common.sh"
-tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml taildir_file_kafka.yaml chain.yaml nodes.yaml)
+tested=(quickstart.yaml netcat_kafka.yaml seq_null.yaml exec_file_roll.yaml taildir_file_kafka.yaml chain.yaml nodes.yaml routing.yaml)
 for f in "$ROOT"/topologies/*.yaml; do
+  [[ $f == *.tests.yaml ]] && continue # test cases (flumen test, below)
   "$FLUMEN" validate "$f" >/dev/null || fail "$f does not validate"
   [[ " ${tested[*]} " == *" $(basename "$f") "* ]] || fail "$(basename "$f") has no run test"
 done
+# Their test cases (tests: and NAME.tests.yaml) pass.
+"$FLUMEN" test "$ROOT"/topologies/*.yaml >"$WORK/test.out" 2>&1 || fail "flumen test: $(cat "$WORK/test.out")"
+grep -q " test cases passed$" "$WORK/test.out" || fail "flumen test: $(cat "$WORK/test.out")"
 # seq_null: generated events through three interceptors into a null sink.
 SEQ_COUNT=200000 "$FLUMEN" run "$ROOT/topologies/seq_null.yaml" --exit-on-eof \
   2>"$WORK/seq.log" || fail "seq_null failed: $(tail "$WORK/seq.log")"
