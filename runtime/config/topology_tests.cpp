@@ -161,7 +161,7 @@ private:
     for (auto it = item.begin(); it != item.end(); ++it) {
       auto key = it->first.Scalar();
       auto at = path + "." + key;
-      const auto& v = it->second;
+      YAML::Node v = it->second;
       if (key == "body") {
         x.body = text(v, at, it->first);
       } else if (key == "body_matches") {
