@@ -33,8 +33,14 @@
 #               >= 0.98x. And scrape_cpu: the CPU of 500 scrapes of an idle
 #               agent, as 10 scrapes/s over the CPU the pipeline used per
 #               second. Target < 2 %.
-#   inproc_N    seq -> N interceptors -> memory -> null for N = 0, 3, 10
-#               (inproc_0, inproc_3, inproc_10 run one alone), 5,000,000
+#   kafka_i5    kafka_100B's pipeline with 5 interceptors (regex_filter,
+#               regex_extractor, search_replace, uuid, timestamp:
+#               bench/netcat_kafka_i5.yaml) against the same without them,
+#               both in each round. Target >= 0.8x; CPU per million lines
+#               of each.
+#   inproc_N    seq -> N interceptors -> memory -> null for N = 0, 3, 10,
+#               and f5 (kafka_i5's five interceptors) (inproc_0, inproc_3,
+#               inproc_10, inproc_f5 run one alone), 5,000,000
 #               events of 100 B, absolute rate. Target >= 3 M events/s,
 #               peak RSS < 64 MB.
 #   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
@@ -76,7 +82,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -418,6 +424,43 @@ scrape_row() {
   echo "| ${ROW}_cpu | CPU of 10 scrapes/s of /metrics (500 scrapes of an idle agent with the same components: $scrape_ticks ticks) over the CPU the pipeline used per second in its last plain run ($per_second ticks/s) | **$pct %** | < 2 % ($verdict) | | | 1 tick = 10 ms; the idle agent's own ticks are counted as the scrapes' |" >>"$WORK/table.md"
 }
 
+# interceptors_row: kafka_100B's pipeline with the five interceptors of
+# bench/netcat_kafka_i5.yaml against the same pipeline without them, both
+# in each round (alternating which goes first); the ratio is the rate with
+# them over the rate without. Target >= 0.8. Also the agent's CPU per
+# million lines in each (utime + stime from /proc).
+interceptors_row() {
+  local n=1000000 r plain with ratio topics=() what cpu_plain cpu_with
+  what="1M × 100 B, one nc -N client → netcat → regex_filter, regex_extractor, search_replace, uuid, timestamp → memory → kafka, vs the same without interceptors"
+  lines_file 100 "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_plain" "${ROW}_r${r}_with"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    if ((r % 2)); then
+      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
+      plain=$RATE cpu_plain=$CPU_TICKS
+      AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_with" "$n" "$LINES_FILE"
+      with=$RATE cpu_with=$CPU_TICKS
+    else
+      AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_with" "$n" "$LINES_FILE"
+      with=$RATE cpu_with=$CPU_TICKS
+      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
+      plain=$RATE cpu_plain=$CPU_TICKS
+    fi
+    ratio=$(div "$with" "$plain")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    # CPU-seconds per million lines (a tick is 1/CLK_TCK s).
+    awk -v t="$cpu_plain" -v h="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_plain"
+    awk -v t="$cpu_with" -v h="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_with"
+    echo "  round $r/$ROUNDS: without $plain msg/s ($cpu_plain ticks) | with $with msg/s ($cpu_with ticks, peak RSS $RSS MiB) -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  report "$ROW" ratio 0.8 100 "$what" "$KAFKA_SETTINGS; interceptors as in bench/netcat_kafka_i5.yaml (every line kept)" \
+    "medians: CPU-s per million lines $(stats <"$WORK/$ROW.cpu_plain" | cut -d' ' -f1) without, $(stats <"$WORK/$ROW.cpu_with" | cut -d' ' -f1) with"
+}
+
 # kafka_row SIZE COUNT TARGET WHAT
 kafka_row() {
   local size=$1 n=$2 target=$3 what=$4 r k1 k2 f base ratio topics=()
@@ -490,6 +533,31 @@ clients_row() {
 inproc_yaml() {
   local n=$1 i
   INPROC_YAML=$WORK/inproc_$n.yaml
+  if [[ $n == f5 ]]; then
+    INPROC_DESC="regex_filter (exclude ' DEBUG ', matches none), regex_extractor ('^(\\d+)' into seq), search_replace ('password=\\S+', matches none), uuid, timestamp"
+    cat >"$INPROC_YAML" <<'YAML'
+# bench/run.sh: seq -> the 5 interceptors of kafka_i5 -> memory -> null
+agents:
+  bench:
+    sources:
+      gen:
+        type: seq
+        count: ${SEQ_COUNT}
+        body_size: 100
+        channels: [mem]
+        interceptors:
+          - {type: regex_filter, regex: ' DEBUG ', exclude_events: true}
+          - {type: regex_extractor, regex: '^(\d+)', serializers: [{name: seq}]}
+          - {type: search_replace, search_pattern: 'password=\S+', replace_string: 'password=***'}
+          - {type: uuid}
+          - {type: timestamp}
+    channels:
+      mem: {type: memory}
+    sinks:
+      drop: {type: "null", channel: mem}
+YAML
+    return 0
+  fi
   INPROC_DESC=none
   ((n < 1)) || INPROC_DESC=timestamp
   ((n < 2)) || INPROC_DESC+=", host"
@@ -564,6 +632,7 @@ inproc_row() {
   done
   for n; do
     what="seq → $n interceptors → memory → null, 5M × 100 B"
+    [[ $n != f5 ]] || what="seq → 5 Flume interceptors → memory → null, 5M × 100 B"
     report "inproc_$n" rate 3000000 64 "$what" \
       "seq (count $INPROC_EVENTS, body_size 100) → interceptors: ${desc[$n]} → memory → null, otherwise defaults; flumen run --exit-on-eof --stats-interval $INPROC_STATS, timed from 'starting' to 'every source reached its end'"
   done
@@ -833,8 +902,9 @@ if [[ ${1:-} == --row ]]; then
     kafka_10KB) kafka_row 10240 20000 0.9 "20k × 10 KB, one nc -N client → netcat → memory → kafka, vs kcat -P" ;;
     clients_8) clients_row ;;
     scrape) scrape_row ;;
-    inproc_N) inproc_row 0 3 10 ;;
-    inproc_[0-9]*) inproc_row "${ROW#inproc_}" ;;
+    inproc_N) inproc_row 0 3 10 f5 ;;
+    inproc_[0-9]* | inproc_f5) inproc_row "${ROW#inproc_}" ;;
+    kafka_i5) interceptors_row ;;
     syslog_ng) syslog_ng_row ;;
     file_null) file_null_row ;;
     file_kafka_batch)
@@ -858,11 +928,11 @@ if (($# > 0)); then ROWS="$*"; fi
 ROWS=${ROWS:-$ALL_ROWS}
 for row in $ROWS; do
   case $row in
-    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng) ;;
+    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | kafka_i5) ;;
     file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
-    inproc_[0-9] | inproc_[0-9][0-9]) ;;
+    inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
     *)
-      echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10)" >&2
+      echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10, inproc_f5)" >&2
       exit 2
       ;;
   esac

@@ -1,5 +1,7 @@
 #include "actors/interceptors/pattern.hpp"
 
+#include <cstring>
+
 #include <re2/re2.h>
 
 namespace flumen::interceptors {
@@ -55,6 +57,44 @@ bool utf8_to_latin1(std::string_view text, std::string& out) {
     }
   }
   return true;
+}
+
+literal_prefilter make_prefilter(std::string_view pattern) {
+  literal_prefilter out;
+  // An alternation anywhere may make the leading run optional (`ab|c`).
+  if (pattern.find('|') != std::string_view::npos) return out;
+  static constexpr std::string_view meta = "\\.^$|?*+()[]{}";
+  std::size_t i = 0;
+  while (i < pattern.size()) {
+    auto c = static_cast<unsigned char>(pattern[i]);
+    if (c >= 0x80 || c < 0x20 ||
+        meta.find(static_cast<char>(c)) != std::string_view::npos)
+      break;
+    ++i;
+  }
+  if (i == pattern.size()) {
+    out.literal = std::string{pattern};
+    out.whole = !out.literal.empty();
+    return out;
+  }
+  // A quantifier that allows none makes the character before it optional
+  // (`ab?`, `ab*`, `ab{0,2}`); `+` keeps it required.
+  auto next = pattern[i];
+  if ((next == '?' || next == '*' || next == '{') && i > 0) --i;
+  out.literal = std::string{pattern.substr(0, i)};
+  return out;
+}
+
+std::size_t literal_prefilter::find(std::string_view body) const {
+  if (literal.empty()) return 0;
+  auto* at = memmem(body.data(), body.size(), literal.data(), literal.size());
+  return at == nullptr ? std::string_view::npos
+                       : static_cast<std::size_t>(static_cast<const char*>(at) -
+                                                  body.data());
+}
+
+bool literal_prefilter::may_match(std::string_view body) const {
+  return literal.empty() || find(body) != std::string_view::npos;
 }
 
 std::shared_ptr<const re2::RE2> compile_pattern(option_reader& r,

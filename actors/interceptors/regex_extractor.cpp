@@ -154,13 +154,15 @@ public:
       : cfg_(std::move(cfg)), groups_(cfg_.serializers.size() + 1) {
     if (!cfg_.compiled)
       throw std::invalid_argument{"regex_extractor: no pattern"};
+    pre_ = make_prefilter(cfg_.compiled->pattern());
   }
 
   std::size_t apply(batch& events) override {
     auto& re = *cfg_.compiled;
     auto n = static_cast<int>(groups_.size());
     for (auto& e : events) {
-      if (!re.Match(e.body, 0, e.body.size(), RE2::UNANCHORED, groups_.data(),
+      if (!pre_.may_match(e.body) ||
+          !re.Match(e.body, 0, e.body.size(), RE2::UNANCHORED, groups_.data(),
                     n))
         continue;
       for (std::size_t i = 1; i < groups_.size(); ++i) {
@@ -181,6 +183,7 @@ public:
 private:
   regex_extractor_config cfg_;
   std::vector<re2::StringPiece> groups_; // reused: no allocation per event
+  literal_prefilter pre_;
 };
 
 } // namespace

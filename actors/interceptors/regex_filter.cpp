@@ -43,19 +43,26 @@ class regex_filter final : public interceptor {
 public:
   explicit regex_filter(regex_filter_config cfg) : cfg_(std::move(cfg)) {
     if (!cfg_.compiled) throw std::invalid_argument{"regex_filter: no pattern"};
+    pre_ = make_prefilter(cfg_.compiled->pattern());
   }
 
   std::size_t apply(batch& events) override {
     auto& re = *cfg_.compiled;
     bool keep_matching = !cfg_.exclude_events;
     auto removed = std::erase_if(events, [&](const event& e) {
-      return RE2::PartialMatch(e.body, re) != keep_matching;
+      // A literal pattern is answered by memmem alone; otherwise RE2 is
+      // asked only when the literal every match holds is there.
+      bool matched =
+          pre_.whole ? pre_.may_match(e.body)
+                     : pre_.may_match(e.body) && RE2::PartialMatch(e.body, re);
+      return matched != keep_matching;
     });
     return removed;
   }
 
 private:
   regex_filter_config cfg_;
+  literal_prefilter pre_;
 };
 
 } // namespace

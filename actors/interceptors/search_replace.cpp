@@ -196,10 +196,13 @@ public:
       : cfg_(std::move(cfg)), utf8_(cfg_.charset != "ISO-8859-1") {
     if (!cfg_.compiled)
       throw std::invalid_argument{"search_replace: no pattern"};
+    pre_ = make_prefilter(cfg_.compiled->pattern());
   }
 
   std::size_t apply(batch& events) override {
     for (auto& e : events) {
+      // Most bodies hold nothing to replace: memmem says so before RE2.
+      if (!pre_.may_match(e.body)) continue;
       if (auto body =
               replace_all(e.body, *cfg_.compiled, cfg_.replacement, utf8_))
         e.body = std::move(*body);
@@ -210,6 +213,7 @@ public:
 private:
   search_replace_config cfg_;
   bool utf8_;
+  literal_prefilter pre_;
 };
 
 } // namespace

@@ -1,6 +1,8 @@
 #include "actors/interceptors/uuid.hpp"
 
 #include <array>
+#include <cstring>
+#include <random>
 
 namespace flumen::interceptors {
 
@@ -35,62 +37,92 @@ uuid_config parse_uuid(option_reader& r) {
 }
 
 namespace {
-/// A version 4 UUID's 36 characters, on the stack.
-struct uuid_chars {
-  char text[36];
-  operator std::string_view() const { return {text, sizeof text}; }
-};
 
-uuid_chars random_uuid_digits(std::mt19937_64& gen) {
-  auto hi = gen();
-  auto lo = gen();
-  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                     // version 4
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60); // variant 10
-  static constexpr char hex[] = "0123456789abcdef";
-  uuid_chars out;
-  std::size_t at = 0;
-  auto put = [&](uint64_t v) {
-    for (int d = 15; d >= 0; --d) {
-      if (at == 8 || at == 13 || at == 18 || at == 23) out.text[at++] = '-';
-      out.text[at++] = hex[(v >> (4 * d)) & 0xF];
-    }
-  };
-  put(hi);
-  put(lo);
-  return out;
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
 }
+
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+/// "00" .. "ff": two digits per byte.
+struct hex_pairs {
+  char text[512];
+  constexpr hex_pairs() : text{} {
+    constexpr char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) {
+      text[2 * i] = hex[i >> 4];
+      text[2 * i + 1] = hex[i & 0xF];
+    }
+  }
+};
+constexpr hex_pairs pairs;
+
 } // namespace
 
-std::string random_uuid(std::mt19937_64& gen) {
+uuid_random::uuid_random() {
+  std::random_device rd;
+  uint64_t seed = (uint64_t{rd()} << 32) ^ rd();
+  uint64_t more = (uint64_t{rd()} << 32) ^ rd();
+  for (auto& w : s_)
+    w = splitmix64(seed) ^ splitmix64(more);
+}
+
+uuid_random::uuid_random(uint64_t seed) {
+  for (auto& w : s_)
+    w = splitmix64(seed);
+}
+
+uint64_t uuid_random::operator()() {
+  auto result = rotl(s_[0] + s_[3], 23) + s_[0];
+  auto t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+void append_random_uuid(uuid_random& gen, std::string& out) {
   auto hi = gen();
   auto lo = gen();
   hi = (hi & ~uint64_t{0xF000}) | 0x4000;                     // version 4
   lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60); // variant 10
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(36, '-');
-  std::size_t at = 0;
-  auto put = [&](uint64_t v, int from_bit, int digits) {
-    for (int d = 0; d < digits; ++d) {
-      if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
-      out[at++] = hex[(v >> (from_bit - 4 * (d + 1))) & 0xF];
+  char text[36];
+  char* p = text;
+  // 16 bytes, big-endian, as 8-4-4-4-12 digits.
+  auto put = [&](uint64_t v, int from_byte, int bytes) {
+    for (int b = from_byte; b < from_byte + bytes; ++b) {
+      auto byte = (v >> (56 - 8 * b)) & 0xFF;
+      std::memcpy(p, pairs.text + 2 * byte, 2);
+      p += 2;
     }
   };
-  put(hi, 64, 16);
-  put(lo, 64, 16);
-  return out;
+  put(hi, 0, 4);
+  *p++ = '-';
+  put(hi, 4, 2);
+  *p++ = '-';
+  put(hi, 6, 2);
+  *p++ = '-';
+  put(lo, 0, 2);
+  *p++ = '-';
+  put(lo, 2, 6);
+  out.append(text, sizeof text);
 }
 
 namespace {
 
 class uuid final : public interceptor {
 public:
-  explicit uuid(uuid_config cfg) : cfg_(std::move(cfg)) {
-    // Seeded per instance from the system's entropy: two agents, or two
-    // sources of one agent, never share a sequence.
-    std::random_device rd;
-    std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    gen_.seed(seed);
-  }
+  // Seeded per instance from the system's entropy: two agents, or two
+  // sources of one agent, never share a sequence.
+  explicit uuid(uuid_config cfg) : cfg_(std::move(cfg)) {}
 
   std::size_t apply(batch& events) override {
     for (auto& e : events) {
@@ -102,7 +134,7 @@ public:
       std::string value;
       value.reserve(cfg_.prefix.size() + 36);
       value = cfg_.prefix;
-      value += random_uuid_digits(gen_);
+      append_random_uuid(gen_, value);
       e.headers.insert_or_assign(cfg_.header_name, std::move(value));
     }
     return 0;
@@ -110,7 +142,7 @@ public:
 
 private:
   uuid_config cfg_;
-  std::mt19937_64 gen_;
+  uuid_random gen_;
 };
 
 } // namespace

@@ -313,19 +313,31 @@ void put_batch(hop_actor* self, const std::string& sender, uint64_t first,
                 std::move(events), receipt)
       .then(
           [self, sender, first, n, receipt](ok_atom) {
-            // What the interceptors removed is filtered, the rest accepted.
+            // What the interceptors removed is filtered, what the route
+            // could put nowhere (optional channels only, all refused)
+            // dropped, the rest accepted.
             auto filtered = receipt->filtered.load();
+            auto dropped = receipt->dropped.load();
             self->state.metrics->events_filtered += filtered;
-            self->state.metrics->events_accepted += n - filtered;
+            self->state.metrics->events_dropped += dropped;
+            self->state.metrics->events_accepted += n - filtered - dropped;
             settle(self, sender, first, caf::error{});
           },
           [self, sender, first, n, attempt, receipt](caf::error& e) mutable {
             auto filtered = receipt->filtered.load();
+            auto dropped = receipt->dropped.load();
             self->state.metrics->events_filtered += filtered;
-            n -= filtered;
-            // An interceptor that failed on it dropped it by policy
-            // (counted by the router): accepted, like any source's.
+            self->state.metrics->events_dropped += dropped;
+            n -= filtered + dropped;
+            // An interceptor that failed on it: dropped by policy, counted
+            // and named here as any source does; the sender is answered ok
+            // (sending it again would fail again).
             if (is_error(e, errc::interceptor_failed)) {
+              spdlog::error("{}: an interceptor failed on {} events, "
+                            "dropped: {}",
+                            self->state.metrics->name, n,
+                            self->system().render(e));
+              self->state.metrics->events_dropped += n;
               settle(self, sender, first, caf::error{});
               return;
             }

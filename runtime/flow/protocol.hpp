@@ -126,6 +126,10 @@ batch closed_events(caf::error& err);
 /// arrives; the sender counts those `filtered`, the rest accepted or not.
 struct put_receipt {
   std::atomic<uint64_t> filtered{0};
+  /// Events the route could put nowhere: every channel they go to is an
+  /// optional one, and each refused them (full or failed). Dropped by the
+  /// selector's policy; the sender counts them `dropped`, not accepted.
+  std::atomic<uint64_t> dropped{0};
 };
 
 /// The text of an exception caught by an actor's exception handler.

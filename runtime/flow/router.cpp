@@ -2,20 +2,35 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <set>
 #include <unordered_map>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/route_eval.hpp"
 
 namespace flumen::detail {
 
+/// The events of a batch that go to optional channels only (multiplexing:
+/// a value with optional channels and no required one): each must be
+/// taken by one of them at least, or it is dropped, by the selector's
+/// policy, and counted so (never delivered silently to nowhere).
+struct optional_watch {
+  std::vector<char> placed;   ///< per such event: some channel took it
+  std::size_t remaining = 0;  ///< optional parts holding them, unanswered
+  std::function<void()> done; ///< runs once, when `remaining` is 0
+};
+
 /// A batch on its way to several channels: answered once every one
-/// accepted it.
+/// accepted it (and its optional-only events were placed or counted).
 struct fanout {
   caf::response_promise rp;
+  std::shared_ptr<optional_watch> watch; ///< none without such events
+  bool answered = false;                 ///< the channels' answer is in
+  caf::error answer;                     ///< it: none is ok
   batch events;
   std::set<caf::actor_addr> accepted;
   std::size_t remaining = 0;
@@ -34,6 +49,7 @@ namespace flumen {
 namespace {
 
 using detail::fanout;
+using detail::optional_watch;
 
 struct router_state {
   std::shared_ptr<route_table> routes;
@@ -76,47 +92,88 @@ struct part {
   uint32_t index; ///< of the channel in the route
   caf::actor channel;
   batch events;
+  /// Optional parts: which of the batch's optional-only events it holds
+  /// (indices into optional_watch::placed).
+  std::vector<uint32_t> only;
+};
+
+struct split_parts {
+  std::vector<part> required, optional;
+  std::size_t optional_only = 0; ///< events with optional channels only
 };
 
 /// A batch's parts under the route now: what each channel must accept
 /// (required) and what it may (optional), each channel's events in batch
 /// order. Events go to no channel only when the caller removed them.
-std::pair<std::vector<part>, std::vector<part>> split(router_state& st,
-                                                      const batch& events) {
+split_parts split(router_state& st, const batch& events) {
   auto n = st.channels.size();
   std::vector<batch> req(n), opt(n);
+  std::vector<std::vector<uint32_t>> only(n);
+  split_parts out;
   for (auto& e : events) {
     auto [r, o] = st.selector.of(e);
     for (auto c : *r)
       req[c].push_back(e);
     for (auto c : *o)
       opt[c].push_back(e);
+    if (r->empty() && !o->empty()) {
+      for (auto c : *o)
+        only[c].push_back(static_cast<uint32_t>(out.optional_only));
+      ++out.optional_only;
+    }
   }
-  std::pair<std::vector<part>, std::vector<part>> out;
   for (uint32_t c = 0; c < n; ++c) {
     if (!req[c].empty())
-      out.first.push_back({c, st.channels[c], std::move(req[c])});
+      out.required.push_back({c, st.channels[c], std::move(req[c]), {}});
     if (!opt[c].empty())
-      out.second.push_back({c, st.channels[c], std::move(opt[c])});
+      out.optional.push_back(
+          {c, st.channels[c], std::move(opt[c]), std::move(only[c])});
   }
   return out;
+}
+
+/// The sender's answer once the channels' is in and the optional-only
+/// events are placed or counted.
+void finish(std::shared_ptr<fanout> f, caf::error answer) {
+  f->answered = true;
+  f->answer = std::move(answer);
+  if (f->watch && f->watch->remaining > 0) return; // the watch answers
+  if (f->answer)
+    f->rp.deliver(std::move(f->answer));
+  else
+    f->rp.deliver(ok_atom::value);
 }
 
 /// An optional channel's part: a try_put, in now or refused at once (no
 /// room), never held and never waited for; a refusal or failure is counted
 /// in that channel's `optional_failed`. What is pending is bounded by the
 /// channel's capacity (it accepts only what fits).
-void put_optional(router_actor* self, part p) {
+void put_optional(router_actor* self, part p,
+                  std::shared_ptr<optional_watch> watch) {
   auto& st = self->state;
   auto m = p.index < st.channel_metrics.size() ? st.channel_metrics[p.index]
                                                : nullptr;
   auto n = p.events.size();
+  if (p.only.empty()) watch = nullptr; // this part does not concern it
+  auto settle = [watch](const std::vector<uint32_t>* took) {
+    if (!watch) return;
+    if (took)
+      for (auto i : *took)
+        watch->placed[i] = 1;
+    if (--watch->remaining == 0 && watch->done) {
+      // Moved out first: it holds the fanout, which holds the watch.
+      auto done = std::move(watch->done);
+      watch->done = nullptr;
+      done();
+    }
+  };
   self->request(p.channel, caf::infinite, try_put_atom::value,
                 std::move(p.events))
-      .then([](ok_atom) {},
-            [n, m](caf::error&) {
+      .then([settle, only = std::move(p.only)](ok_atom) { settle(&only); },
+            [n, m, settle](caf::error&) {
               if (m)
                 m->own(optional_failed).fetch_add(n, std::memory_order_relaxed);
+              settle(nullptr);
             });
 }
 
@@ -126,7 +183,7 @@ void put_round(router_actor* self, std::shared_ptr<fanout> f,
                std::vector<part> parts) {
   f->remaining = parts.size();
   ++f->rounds;
-  for (auto& [index, ch, events] : parts)
+  for (auto& [index, ch, events, only] : parts)
     self->request(ch, caf::infinite, put_atom::value, std::move(events))
         .then(
             [self, f, addr = ch.address()](ok_atom) {
@@ -148,11 +205,11 @@ void put_round(router_actor* self, std::shared_ptr<fanout> f,
 void round_done(router_actor* self, std::shared_ptr<fanout> f) {
   auto& st = self->state;
   if (f->failed) {
-    f->rp.deliver(std::move(f->failed));
+    finish(f, std::move(f->failed));
     return;
   }
   if (f->closed_at.empty()) {
-    f->rp.deliver(ok_atom::value);
+    finish(f, caf::error{});
     return;
   }
   // A reload routed the source elsewhere and closed a channel it left: the
@@ -164,7 +221,7 @@ void round_done(router_actor* self, std::shared_ptr<fanout> f) {
                               return f->closed_at.contains(ch.address());
                             });
   if (!moved || f->rounds > 100) {
-    f->rp.deliver(std::move(f->closed));
+    finish(f, std::move(f->closed));
     return;
   }
   f->closed_at.clear();
@@ -175,7 +232,7 @@ void round_done(router_actor* self, std::shared_ptr<fanout> f) {
 /// events the interceptors remove are counted in `receipt` (when the
 /// sender asked) before the rest goes on.
 caf::result<ok_atom> route_put(router_actor* self, batch& events,
-                               put_receipt* receipt) {
+                               std::shared_ptr<put_receipt> receipt) {
   auto& st = self->state;
   if (st.routes->version() != st.version) adopt(st);
   std::size_t filtered = 0;
@@ -212,14 +269,44 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
     self->delegate(st.channels.front(), put_atom::value, std::move(events));
     return caf::delegated<ok_atom>{};
   }
-  auto [required, optional] = split(st, events);
-  for (auto& p : optional)
-    put_optional(self, std::move(p));
-  if (required.empty()) return ok_atom::value;
+  auto parts = split(st, events);
   auto f = std::make_shared<fanout>();
+  if (parts.optional_only > 0) {
+    // Answered once each of these events was taken by an optional channel
+    // or counted dropped, so the sender counts it so and not accepted.
+    auto w = std::make_shared<optional_watch>();
+    w->placed.assign(parts.optional_only, 0);
+    for (auto& p : parts.optional)
+      if (!p.only.empty()) ++w->remaining;
+    w->done = [f, w = w.get(), receipt, m = st.metrics,
+               name = st.metrics->name] {
+      auto dropped = static_cast<uint64_t>(
+          std::count(w->placed.begin(), w->placed.end(), 0));
+      if (dropped > 0) {
+        if (receipt)
+          receipt->dropped.fetch_add(dropped);
+        else
+          m->events_dropped.fetch_add(dropped, std::memory_order_relaxed);
+        spdlog::warn("{}: {} events routed to optional channels only were "
+                     "refused by all of them (full or failed): dropped, as "
+                     "the selector's optional channels allow",
+                     name, dropped);
+      }
+      if (f->answered) finish(f, std::move(f->answer));
+    };
+    f->watch = w;
+  }
+  for (auto& p : parts.optional)
+    put_optional(self, std::move(p), f->watch);
+  if (parts.required.empty()) {
+    if (!f->watch) return ok_atom::value;
+    f->rp = self->make_response_promise();
+    f->answered = true; // nothing required: ok once the watch is done
+    return caf::delegated<ok_atom>{};
+  }
   f->rp = self->make_response_promise();
   f->events = std::move(events);
-  put_round(self, f, std::move(required));
+  put_round(self, f, std::move(parts.required));
   return caf::delegated<ok_atom>{};
 }
 
@@ -241,21 +328,19 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
         return route_put(self, events, nullptr);
       },
-      [self](put_atom, batch& events,
-             std::shared_ptr<put_receipt>& receipt) -> caf::result<ok_atom> {
-        return route_put(self, events, receipt.get());
-      },
+      [self](put_atom, batch& events, std::shared_ptr<put_receipt>& receipt)
+          -> caf::result<ok_atom> { return route_put(self, events, receipt); },
       [self](retry_put_atom, std::shared_ptr<fanout>& f) {
         // A channel closed in a reload: the route's channels that have not
         // accepted the batch yet get it now.
         auto& st = self->state;
         if (st.routes->version() != st.version) adopt(st);
-        auto parts = split(st, f->events).first;
+        auto parts = std::move(split(st, f->events).required);
         std::erase_if(parts, [&](const part& p) {
           return f->accepted.contains(p.channel.address());
         });
         if (parts.empty())
-          f->rp.deliver(ok_atom::value);
+          finish(f, caf::error{});
         else
           put_round(self, f, std::move(parts));
       },

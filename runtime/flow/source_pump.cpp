@@ -174,11 +174,16 @@ void send_put(source_actor* self, batch events, uint64_t number,
       .then(
           [self, n, number, receipt](ok_atom) {
             auto& st = self->state;
-            // What the interceptors removed is filtered, the rest accepted.
+            // What the interceptors removed is filtered, what the route
+            // could put nowhere (optional channels only, all refused)
+            // dropped, the rest accepted.
             auto filtered = receipt->filtered.load();
+            auto dropped = receipt->dropped.load();
             st.metrics->events_filtered.fetch_add(filtered,
                                                   std::memory_order_relaxed);
-            st.metrics->events_accepted.fetch_add(n - filtered,
+            st.metrics->events_dropped.fetch_add(dropped,
+                                                 std::memory_order_relaxed);
+            st.metrics->events_accepted.fetch_add(n - filtered - dropped,
                                                   std::memory_order_relaxed);
             st.metrics->batches.fetch_add(1, std::memory_order_relaxed);
             --st.inflight;
@@ -191,9 +196,12 @@ void send_put(source_actor* self, batch events, uint64_t number,
             // Removed by the interceptors before the put failed: filtered
             // all the same; what follows is about the rest.
             auto filtered = receipt->filtered.load();
+            auto dropped = receipt->dropped.load();
             st.metrics->events_filtered.fetch_add(filtered,
                                                   std::memory_order_relaxed);
-            n -= filtered;
+            st.metrics->events_dropped.fetch_add(dropped,
+                                                 std::memory_order_relaxed);
+            n -= filtered + dropped;
             if (is_error(err, errc::channel_closed) && !st.stopping) {
               if (auto back = closed_events(err); back.size() == n) {
                 // A reload closed the channel: its route leads elsewhere

@@ -644,6 +644,94 @@ TEST(remove_header, parse_errors_are_located) {
           "from_list_separator: not a valid RE2 pattern: missing ): ("}));
 }
 
+// -- the literal prefilter (memmem before RE2)
+// ----------------------------------------------------------------------
+
+TEST(literal_prefilter, takes_only_the_literal_every_match_holds) {
+  struct row {
+    const char* pattern;
+    const char* literal;
+    bool whole;
+  };
+  for (auto [pattern, literal, whole] : std::vector<row>{
+           {"abc", "abc", true},
+           {" DEBUG ", " DEBUG ", true},
+           {"password=\\S+", "password=", false},
+           {"abc.d", "abc", false},
+           {"abc$", "abc", false},
+           {"ab?c", "a", false},
+           {"ab*", "a", false},
+           {"ab{0,2}", "a", false},
+           {"ab+", "ab", false},
+           {"ab(c)", "ab", false},
+           {"a|b", "", false},
+           {"ab(c|d)", "", false},
+           {"^abc", "", false},
+           {"(?i)abc", "", false},
+           {"\\d+", "", false},
+           {"[a]bc", "", false},
+           {"\xc3\xa9t\xc3\xa9", "", false},
+           {"", "", false},
+       }) {
+    auto p = make_prefilter(pattern);
+    EXPECT_EQ(p.literal, literal) << pattern;
+    EXPECT_EQ(p.whole, whole) << pattern;
+  }
+}
+
+TEST(literal_prefilter, changes_no_answer_of_the_three_regex_interceptors) {
+  // Every pattern against every body: what regex_filter keeps, what
+  // regex_extractor extracts and what search_replace writes are those of
+  // RE2 alone.
+  std::vector<std::string> patterns{
+      "abc", "ab?c", "ab+", "b*", "password=(\\S+)", "x(y)z", ".", " DEBUG "};
+  std::vector<std::string> bodies{"",
+                                  "abc",
+                                  "xabcx",
+                                  "ac",
+                                  "abbb",
+                                  "a",
+                                  "password=s3cret more",
+                                  "password=",
+                                  "xyz",
+                                  "a DEBUG b",
+                                  std::string{"\xff\xfeabc", 5}};
+  for (auto& pattern : patterns) {
+    RE2 re(pattern);
+    ASSERT_TRUE(re.ok()) << pattern;
+    auto keep = parse_ok(parse_regex_filter, "regex: '" + pattern + "'");
+    auto extract =
+        parse_ok(parse_regex_extractor,
+                 "regex: '(" + pattern + ")'\nserializers: [{name: g}]");
+    auto scrub =
+        parse_ok(parse_search_replace,
+                 "search_pattern: '" + pattern + "'\nreplace_string: '<$0>'");
+    for (auto& body : bodies) {
+      batch kept{make_event(body)};
+      make_regex_filter(keep)->apply(kept);
+      EXPECT_EQ(kept.size(), RE2::PartialMatch(body, re) ? 1u : 0u)
+          << pattern << " on " << body;
+      batch got{make_event(body)};
+      make_regex_extractor(extract)->apply(got);
+      re2::StringPiece g;
+      RE2 grouped("(" + pattern + ")");
+      if (RE2::PartialMatch(body, grouped, &g))
+        EXPECT_EQ(header(got[0], "g"), std::string(g.data(), g.size()))
+            << pattern << " on " << body;
+      else
+        EXPECT_FALSE(got[0].headers.contains("g")) << pattern << " on " << body;
+      batch scrubbed{make_event(body)};
+      make_search_replace(scrub)->apply(scrubbed);
+      std::string want = body;
+      RE2::GlobalReplace(&want, re, "<\\0>");
+      // RE2's GlobalReplace and Java's replaceAll differ on empty matches
+      // (tested above); compare only where no empty match is possible.
+      if (!RE2::FullMatch("", re))
+        EXPECT_EQ(scrubbed[0].body, want) << pattern << " on " << body;
+    }
+  }
+}
+
 // -- uuid
 // ----------------------------------------------------------------------
 
@@ -670,6 +758,39 @@ TEST(uuid, sets_a_distinct_version_4_uuid_per_event) {
   make_uuid(cfg)->apply(a);
   make_uuid(cfg)->apply(b);
   EXPECT_NE(header(a[0], "id"), header(b[0], "id"));
+}
+
+TEST(uuid, digits_are_the_generators_numbers_with_version_and_variant) {
+  for (uint64_t seed : {0ull, 1ull, 42ull, ~0ull}) {
+    uuid_random a{seed}, b{seed};
+    for (int i = 0; i < 100; ++i) {
+      auto hi = a(), lo = a();
+      hi = (hi & ~uint64_t{0xF000}) | 0x4000;
+      lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);
+      char want[37];
+      std::snprintf(want, sizeof want, "%08llx-%04llx-%04llx-%04llx-%012llx",
+                    static_cast<unsigned long long>(hi >> 32),
+                    static_cast<unsigned long long>((hi >> 16) & 0xFFFF),
+                    static_cast<unsigned long long>(hi & 0xFFFF),
+                    static_cast<unsigned long long>(lo >> 48),
+                    static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+      std::string got = "x";
+      append_random_uuid(b, got);
+      EXPECT_EQ(got, "x" + std::string{want});
+    }
+  }
+  // Distinct seeds, distinct streams; every bit of the numbers varies.
+  uuid_random g1{1}, g2{2};
+  EXPECT_NE(g1(), g2());
+  uint64_t ored = 0, anded = ~0ull;
+  uuid_random g{7};
+  for (int i = 0; i < 1000; ++i) {
+    auto x = g();
+    ored |= x;
+    anded &= x;
+  }
+  EXPECT_EQ(ored, ~0ull);
+  EXPECT_EQ(anded, 0u);
 }
 
 TEST(uuid, preserve_existing_keeps_a_header_already_set) {

@@ -191,3 +191,42 @@ TEST_F(selector_test, required_wins_over_optional_for_the_same_value) {
   EXPECT_EQ(bodies_in(0, 1), (strs{"1"}));
   EXPECT_TRUE(ok_within(self, 5s));
 }
+
+// Flume: "If there is no required channels for a header, then the event
+// will be written to the default channels and will attempt to be written
+// to the optional channels for that header." With no default either, an
+// event of such a value goes to its optional channels only: one taken by
+// none of them (all full) is dropped by that policy and counted `dropped`
+// by its source, never `accepted` (received = accepted + filtered +
+// dropped); one taken by any of them is accepted.
+TEST_F(selector_test, an_event_only_optional_channels_all_refuse_is_dropped) {
+  chans[3] = channel(channel_config(2, 2), "c_audit");
+  auto sel = issue_example();
+  sel.default_channels.clear();
+  sel.optional = {{"fr", {"c_audit"}}};
+  auto r = router(sel);
+  auto m = metrics_of("sources", "r1", "probe");
+  auto done = std::make_shared<std::promise<void>>();
+  track(spawn_source(
+      sys,
+      [done](source_pump& pump) {
+        // c_audit (capacity 2) takes "2" and "3"; the next batch's "4"
+        // and "6" find it full (a part goes in whole or not at all).
+        pump.wait_accepted(
+            pump.emit_numbered({in("1", "eu"), in("2", "fr"), in("3", "fr")}));
+        pump.wait_accepted(
+            pump.emit_numbered({in("4", "fr"), in("5", "us"), in("6", "fr")}));
+        done->set_value();
+      },
+      r, m, 6));
+  ASSERT_EQ(done->get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(m->events_received.load(), 6u);
+  EXPECT_EQ(m->events_accepted.load(), 4u) << m->summary();
+  EXPECT_EQ(m->events_dropped.load(), 2u) << m->summary();
+  EXPECT_EQ(m->events_filtered.load(), 0u);
+  EXPECT_EQ(bodies_in(3, 2), (strs{"2", "3"}));
+  EXPECT_EQ(bodies_in(0, 1), (strs{"1"}));
+  EXPECT_EQ(bodies_in(1, 1), (strs{"5"}));
+  auto audit = metrics_of("channels", "c_audit", "memory");
+  EXPECT_EQ(audit->value("optional_failed"), 2u);
+}
