@@ -430,35 +430,47 @@ scrape_row() {
 # them over the rate without. Target >= 0.8. Also the agent's CPU per
 # million lines in each (utime + stime from /proc).
 interceptors_row() {
-  local n=1000000 r plain with ratio topics=() what cpu_plain cpu_with
+  local n=1000000 r plain with noh ratio topics=() what cpu_plain cpu_with cpu_noh
   what="1M × 100 B, one nc -N client → netcat → regex_filter, regex_extractor, search_replace, uuid, timestamp → memory → kafka, vs the same without interceptors"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_plain" "${ROW}_r${r}_with"); done
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_plain" "${ROW}_r${r}_with" "${ROW}_r${r}_noh"); done
   start_broker "${topics[@]}"
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  local ticks_per_s
+  ticks_per_s=$(getconf CLK_TCK)
+  per_million() { awk -v t="$1" -v h="$ticks_per_s" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }'; }
   for r in $(seq "$ROUNDS"); do
-    if ((r % 2)); then
-      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
-      plain=$RATE cpu_plain=$CPU_TICKS
-      AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_with" "$n" "$LINES_FILE"
-      with=$RATE cpu_with=$CPU_TICKS
-    else
-      AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_with" "$n" "$LINES_FILE"
-      with=$RATE cpu_with=$CPU_TICKS
-      flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
-      plain=$RATE cpu_plain=$CPU_TICKS
-    fi
+    # Three runs a round, their order turned each round.
+    local order=(plain with noh)
+    ((r % 3 == 2)) && order=(with noh plain)
+    ((r % 3 == 0)) && order=(noh plain with)
+    for kind in "${order[@]}"; do
+      case $kind in
+        plain)
+          flumen_run "${ROW}_r${r}_plain" "$n" "$LINES_FILE"
+          plain=$RATE cpu_plain=$CPU_TICKS ;;
+        with)
+          AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_with" "$n" "$LINES_FILE"
+          with=$RATE cpu_with=$CPU_TICKS
+          echo "$RSS" >>"$WORK/$ROW.rss" ;;
+        noh)
+          KAFKA_HEADERS=none AGENT_YAML=bench/netcat_kafka_i5.yaml flumen_run "${ROW}_r${r}_noh" "$n" "$LINES_FILE"
+          noh=$RATE cpu_noh=$CPU_TICKS ;;
+      esac
+    done
     ratio=$(div "$with" "$plain")
     echo "$ratio" >>"$WORK/$ROW.v"
-    echo "$RSS" >>"$WORK/$ROW.rss"
-    # CPU-seconds per million lines (a tick is 1/CLK_TCK s).
-    awk -v t="$cpu_plain" -v h="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_plain"
-    awk -v t="$cpu_with" -v h="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_with"
-    echo "  round $r/$ROUNDS: without $plain msg/s ($cpu_plain ticks) | with $with msg/s ($cpu_with ticks, peak RSS $RSS MiB) -> ratio $(f2 "$ratio")"
+    echo "$(div "$noh" "$plain")" >>"$WORK/$ROW.noh"
+    per_million "$cpu_plain" >>"$WORK/$ROW.cpu_plain"
+    per_million "$cpu_with" >>"$WORK/$ROW.cpu_with"
+    per_million "$cpu_noh" >>"$WORK/$ROW.cpu_noh"
+    echo "  round $r/$ROUNDS: without $plain msg/s ($cpu_plain ticks) | with $with msg/s ($cpu_with ticks) | with, headers: none $noh msg/s ($cpu_noh ticks) -> ratio $(f2 "$ratio"), headers: none $(f2 "$(div "$noh" "$plain")")"
   done
   stop "$BROKER"
-  report "$ROW" ratio 0.8 100 "$what" "$KAFKA_SETTINGS; interceptors as in bench/netcat_kafka_i5.yaml (every line kept)" \
-    "medians: CPU-s per million lines $(stats <"$WORK/$ROW.cpu_plain" | cut -d' ' -f1) without, $(stats <"$WORK/$ROW.cpu_with" | cut -d' ' -f1) with"
+  local m_noh
+  m_noh=$(stats <"$WORK/$ROW.noh" | cut -d' ' -f1)
+  report "$ROW" ratio 0.8 100 "$what" "$KAFKA_SETTINGS; interceptors as in bench/netcat_kafka_i5.yaml (every line kept; 3 headers each, sent as Kafka record headers)" \
+    "with headers: none (the interceptors' work, not librdkafka's record headers) $(f2 "$m_noh"); agent CPU-s per million lines: $(stats <"$WORK/$ROW.cpu_plain" | cut -d' ' -f1) without, $(stats <"$WORK/$ROW.cpu_with" | cut -d' ' -f1) with, $(stats <"$WORK/$ROW.cpu_noh" | cut -d' ' -f1) with headers: none"
 }
 
 # kafka_row SIZE COUNT TARGET WHAT

@@ -75,13 +75,27 @@ literal_prefilter make_prefilter(std::string_view pattern) {
   if (i == pattern.size()) {
     out.literal = std::string{pattern};
     out.whole = !out.literal.empty();
-    return out;
+  } else {
+    // A quantifier that allows none makes the character before it
+    // optional (`ab?`, `ab*`, `ab{0,2}`); `+` keeps it required.
+    auto next = pattern[i];
+    if ((next == '?' || next == '*' || next == '{') && i > 0) --i;
+    out.literal = std::string{pattern.substr(0, i)};
   }
-  // A quantifier that allows none makes the character before it optional
-  // (`ab?`, `ab*`, `ab{0,2}`); `+` keeps it required.
-  auto next = pattern[i];
-  if ((next == '?' || next == '*' || next == '{') && i > 0) --i;
-  out.literal = std::string{pattern.substr(0, i)};
+  // How common a byte is in log lines: lower is rarer.
+  auto commonness = [](unsigned char c) {
+    if (c == ' ') return 9;
+    if (std::strchr("etaoinsrhl", c) != nullptr) return 8;
+    if (c >= '0' && c <= '9') return 7;
+    if (c >= 'a' && c <= 'z') return 6;
+    if (std::strchr(".:-/_,", c) != nullptr) return 5;
+    if (c >= 'A' && c <= 'Z') return 3;
+    return 2;
+  };
+  for (std::size_t k = 1; k < out.literal.size(); ++k)
+    if (commonness(static_cast<unsigned char>(out.literal[k])) <
+        commonness(static_cast<unsigned char>(out.literal[out.rare])))
+      out.rare = k;
   return out;
 }
 

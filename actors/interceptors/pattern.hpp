@@ -48,6 +48,11 @@ bool utf8_to_latin1(std::string_view text, std::string& out);
 struct literal_prefilter {
   std::string literal;
   bool whole = false;
+  /// The literal's least common byte in log text (an upper-case letter or
+  /// a sign rather than a space, a digit or a vowel), looked for with
+  /// memchr: glibc's memmem sets up tables per call, which on a 100-byte
+  /// body cost more than the search.
+  std::size_t rare = 0;
 
   /// False only when no match is possible.
   bool may_match(std::string_view body) const;

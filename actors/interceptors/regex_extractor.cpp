@@ -150,6 +150,7 @@ namespace {
 
 class regex_extractor final : public interceptor {
 public:
+  std::size_t headers_added() const override { return cfg_.serializers.size(); }
   explicit regex_extractor(regex_extractor_config cfg)
       : cfg_(std::move(cfg)), groups_(cfg_.serializers.size() + 1) {
     if (!cfg_.compiled)

@@ -41,6 +41,7 @@ namespace {
 
 class regex_filter final : public interceptor {
 public:
+  std::size_t headers_added() const override { return 0; }
   explicit regex_filter(regex_filter_config cfg) : cfg_(std::move(cfg)) {
     if (!cfg_.compiled) throw std::invalid_argument{"regex_filter: no pattern"};
     pre_ = make_prefilter(cfg_.compiled->pattern());

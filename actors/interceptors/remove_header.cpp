@@ -82,6 +82,7 @@ namespace {
 
 class remove_header final : public interceptor {
 public:
+  std::size_t headers_added() const override { return 0; }
   explicit remove_header(remove_header_config cfg) : cfg_(std::move(cfg)) {}
 
   std::size_t apply(batch& events) override {

@@ -192,6 +192,7 @@ namespace {
 
 class search_replace final : public interceptor {
 public:
+  std::size_t headers_added() const override { return 0; }
   explicit search_replace(search_replace_config cfg)
       : cfg_(std::move(cfg)), utf8_(cfg_.charset != "ISO-8859-1") {
     if (!cfg_.compiled)

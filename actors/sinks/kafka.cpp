@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -358,6 +359,11 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
   // Empty unless the last delivery threw half-way: nothing of it is sent.
   plain_.clear();
   plain_topic_ = nullptr;
+  // A record produced one by one (headers, a key, a timestamp) gets the
+  // delivery's time, read once, as produce_batch gives its records: a
+  // clock reading per record was 4 % of a pipeline whose events carry
+  // headers.
+  int64_t now_ms = 0;
   for (uint32_t index = 0; index < events.size(); ++index) {
     auto& e = events[index];
     auto* slot = &t->slots[index];
@@ -471,6 +477,13 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
       json_ = json_envelope(e);
       value = &json_;
       copy_value = true;
+    }
+    if (timestamp == 0) {
+      if (now_ms == 0)
+        now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      timestamp = now_ms;
     }
     auto err = rd_kafka_producev(
         producer_, RD_KAFKA_V_RKT(topic->rkt), RD_KAFKA_V_PARTITION(partition),

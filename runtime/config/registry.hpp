@@ -63,6 +63,10 @@ public:
   /// that miscounts fails the batch (dropped, named) rather than let an
   /// event go uncounted.
   virtual std::size_t apply(batch& events) = 0;
+  /// The most headers it adds to one event: the router makes room for
+  /// those of the whole chain at once (one allocation per event, sized to
+  /// what is added, not to the length of the chain).
+  virtual std::size_t headers_added() const { return 1; }
 };
 
 /// Spawns one instance of a parsed component (called again on restarts).

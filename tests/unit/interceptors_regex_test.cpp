@@ -679,6 +679,28 @@ TEST(literal_prefilter, takes_only_the_literal_every_match_holds) {
   }
 }
 
+TEST(literal_prefilter, finds_the_literal_wherever_it_is) {
+  for (std::string lit : {"a", " DEBUG ", "password=", "xx", "  "}) {
+    auto p = make_prefilter(lit);
+    ASSERT_TRUE(p.whole);
+    // Every position, at the edges too, in bodies of spaces, digits and
+    // near misses.
+    for (std::size_t len = 0; len < 24; ++len)
+      for (char fill : {' ', '1', 'x'})
+        for (std::size_t at = 0; at + lit.size() <= len + lit.size(); ++at) {
+          std::string body(len, fill);
+          if (at + lit.size() <= len) body.replace(at, lit.size(), lit);
+          auto want = body.find(lit);
+          EXPECT_EQ(p.find(body), want)
+              << "'" << lit << "' in '" << body << "'";
+        }
+  }
+  // The rare byte is the one looked for: an upper-case letter or a sign
+  // before a space, a digit or a vowel.
+  EXPECT_EQ(make_prefilter(" DEBUG ").rare, 1u);
+  EXPECT_EQ(make_prefilter("password=").rare, 8u);
+}
+
 TEST(literal_prefilter, changes_no_answer_of_the_three_regex_interceptors) {
   // Every pattern against every body: what regex_filter keeps, what
   // regex_extractor extracts and what search_replace writes are those of
