@@ -21,8 +21,10 @@ namespace flumen::sources::syslog {
 
 /// Which syslog format a message is read as.
 enum class format {
-  auto_detect, ///< RFC 5424 when the PRI is followed by a version digit
-               ///< and a space ("<34>1 "), RFC 3164 otherwise (Flume)
+  auto_detect, ///< RFC 5424 when the header after the PRI reads as one
+               ///< ("<34>1 2003-10-11T22:14:15Z host ", or without the
+               ///< version digit as Flume also takes it), RFC 3164
+               ///< otherwise (Flume's order)
   rfc3164,
   rfc5424,
 };
@@ -65,17 +67,22 @@ inline constexpr std::string_view timestamp_header = "timestamp";
 inline constexpr std::string_view status_header = "flume.syslog.status";
 
 /// Parses one message (its frame removed; `truncated`: the frame was cut
-/// at max_message_size) into `out`'s body and headers, never throwing:
+/// at max_message_size) into `out`'s body and headers (what `out` held
+/// before is replaced), never throwing:
 /// - a valid PRI (`<0>`..`<191>`) gives Facility (PRI / 8) and Severity
 ///   (PRI % 8) as decimal strings;
 /// - no PRI or a bad one: the whole message is the body and
 ///   flume.syslog.status is `Invalid` (no other header);
 /// - a timestamp that parses gives `timestamp` as epoch milliseconds in
-///   decimal (RFC 3164's missing year resolved as Flume does: the current
-///   year, or the previous one when that date would be more than a month
-///   in the future; read in `timezone`); one that does not is left in the
-///   body;
-/// - a hostname gives `host`;
+///   decimal (RFC 3164's missing year resolved as Flume's SyslogUtils
+///   does: the current year, the previous one when that date would be more
+///   than a month in the future, the next one when it would be more than
+///   eleven months in the past; read in `timezone`, like an RFC 5424
+///   timestamp without an offset). A header that does not read as either
+///   format (a timestamp that does not parse, a date that does not exist)
+///   gives Facility and Severity only, and the whole message is the body;
+/// - a hostname gives `host` (not the NILVALUE `-`, nor is a `-`
+///   timestamp one);
 /// - `truncated` (or a message longer than max_message_size, then cut)
 ///   sets flume.syslog.status to `Incomplete`.
 /// `now_ms` is the time the message was received (epoch milliseconds):
@@ -98,6 +105,7 @@ enum class framing {
 /// delivered cut, `truncated`), so a peer can never make it allocate more.
 class framer {
 public:
+  /// `max_message_size` 0 is taken as 1.
   framer(framing mode, std::size_t max_message_size);
 
   /// One complete message: its bytes (valid until the next call) and
@@ -108,7 +116,10 @@ public:
   };
 
   /// Feeds bytes; calls `on_message(message)` for each message they
-  /// complete, in order. Returns false on a framing error (octet counting:
+  /// complete, in order. LF: blank lines are skipped, not messages; a line
+  /// longer than max_message_size is delivered cut as soon as that much
+  /// has come. Octet counting: a longer MSG likewise, the rest skipped as
+  /// it comes. Returns false on a framing error (octet counting:
   /// a length that is not 1-9 digits followed by a space); the stream
   /// cannot be resynchronised and the caller closes the connection
   /// (`error()` says why). Nothing is delivered after an error.
@@ -118,15 +129,17 @@ public:
   }
 
   /// End of stream: a partial last message (LF: bytes after the last
-  /// '\n'; octet counting: fewer bytes than its length said) is delivered
-  /// as it is, cut (`truncated` when octet counting); false when there was
-  /// none.
+  /// '\n'; octet counting: fewer bytes than its length said, at least one)
+  /// is delivered as it is, cut (`truncated` when octet counting); false
+  /// when there was none (or it was already delivered cut). The framer is
+  /// then ready for a new stream of the same framing.
   template <class F>
   bool finish(F&& on_message) {
     return finish_impl([&](const message& m) { on_message(m); });
   }
 
-  /// True in the middle of a message (some of it fed, its end not).
+  /// True in the middle of a message (some of it fed, its end not; also
+  /// while the rest of a message delivered cut is being skipped).
   bool in_message() const;
   /// The framing this connection turned out to use (after the first
   /// byte, with auto_detect).
@@ -137,14 +150,19 @@ private:
   using sink = std::function<void(const message&)>;
   bool feed_impl(std::string_view bytes, const sink& on_message);
   bool finish_impl(const sink& on_message);
+  bool feed_lf(std::string_view bytes, const sink& on_message);
+  bool feed_octets(std::string_view bytes, const sink& on_message);
+  bool fail(std::string why);
+  void reset_message();
 
   framing mode_;
   std::size_t max_;
-  std::string buf_;       ///< the message so far (at most max_ bytes)
-  std::string len_;       ///< octet counting: the length's digits so far
+  std::string buf_;        ///< the message so far (at most max_ bytes)
+  std::string len_;        ///< octet counting: the length's digits so far
   uint64_t remaining_ = 0; ///< octet counting: bytes of MSG still to come
-  bool in_msg_ = false;   ///< octet counting: reading MSG (not LEN)
-  bool cut_ = false;      ///< this message exceeded max_ bytes
+  bool in_msg_ = false;    ///< octet counting: reading MSG (not LEN)
+  bool skipping_ = false;  ///< skipping the rest of a message sent cut
+  bool cr_ = false;        ///< LF: max_ bytes and a '\r' after them
   std::string error_;
 };
 
