@@ -11,14 +11,16 @@
 #                                       tests/fuzz/seeds/hopwire/) or
 #                                       httphead (the HTTP endpoint's
 #                                       request heads, tests/fuzz/seeds/
-#                                       httphead/)
+#                                       httphead/) or syslog (syslog
+#                                       parsing and framing, from the RFC
+#                                       examples in tests/fuzz/seeds/syslog/)
 # Exit 0 when nothing crashed; a crash leaves its input as crash-* in
 # build-fuzz/ and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30000}
 TARGET=${2:-topology}
-case $TARGET in topology | filelog | hopwire | httphead) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
+case $TARGET in topology | filelog | hopwire | httphead | syslog) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
 # Configured every time (a second or two), so targets added since show up.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
@@ -29,7 +31,7 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 if [[ $TARGET == topology ]]; then
   cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
-elif [[ $TARGET == hopwire || $TARGET == httphead ]]; then
+elif [[ $TARGET == hopwire || $TARGET == httphead || $TARGET == syslog ]]; then
   cp "tests/fuzz/seeds/$TARGET"/* "$corpus/"
 fi
 ((RUNS > 0)) || RUNS=-1

@@ -555,6 +555,10 @@ TEST(SyslogMalformed, Table) {
       {"<34>Oct 11 22:14:15 h\xffst msg", fs("4", "2"),
        "<34>Oct 11 22:14:15 h\xffst msg"},
       {"\xff<34>", invalid(), "\xff<34>"},
+      // A version digit must be followed by a space (RFC 5424; Flume's \s?
+      // would take it as a version).
+      {"<34>1Oct 11 22:14:15 host msg", fs("4", "2"),
+       "<34>1Oct 11 22:14:15 host msg"},
       // Leading zeros in a PRI of at most 3 digits: Flume's parseInt takes it.
       {"<01>x", fs("0", "1"), "<01>x"},
       {std::string("<34>Oct 11 22:14:15 host a\0b", 28),

@@ -308,9 +308,9 @@ bool match_3164(cursor c, const zone& z, int64_t now_ms, header& h) {
 // Flume's patterns start with an optional version digit and an optional
 // space, (\d?)\s?; a regex backtracks over them, so this tries the digit
 // as a version and then as the start of the timestamp. A version must be
-// followed by a space here (Flume would take "<34>1Oct 11 ..."): kept in
-// the body with its space, it could otherwise make the body longer than
-// the message.
+// followed by a space here, as RFC 5424 has it (Flume would also read
+// "<34>1Oct 11 ..." as version 1): a digit glued to what follows is no
+// version.
 template <class Match>
 bool match_with_version(std::string_view s, header& h, Match&& match) {
   if (s.size() >= 2 && is_digit(s[0]) && is_space(s[1])) {
