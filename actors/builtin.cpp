@@ -24,6 +24,7 @@
 #include "actors/sources/seq.hpp"
 #include "actors/sources/spooldir.hpp"
 #include "actors/sources/stdin.hpp"
+#include "actors/sources/syslog_sources.hpp"
 #include "actors/sources/taildir.hpp"
 
 namespace flumen {
@@ -33,6 +34,12 @@ void register_builtin(registry& r) {
   // that run (${DIR}: a directory of its own, ${PORT}: a free port).
   r.add_source("netcat", sources::parse_netcat, sources::spawn_netcat,
                "port: ${PORT}", sources::netcat_options());
+  r.add_source("syslog_tcp", sources::parse_syslog_tcp,
+               sources::spawn_syslog_tcp, "port: ${PORT}",
+               sources::syslog_tcp_options());
+  r.add_source("syslog_udp", sources::parse_syslog_udp,
+               sources::spawn_syslog_udp, "port: ${PORT}",
+               sources::syslog_udp_options());
   r.add_source("stdin", sources::parse_stdin, sources::spawn_stdin, "",
                sources::stdin_options());
   r.add_source("exec", sources::parse_exec, sources::spawn_exec,

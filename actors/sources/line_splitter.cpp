@@ -1,4 +1,5 @@
 #include "actors/sources/line_splitter.hpp"
+#include "actors/sources/stream_decoder.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -187,6 +188,19 @@ bool pump_lines(int fd, line_splitter& lines, source_pump& pump,
   }
   flush(true);
   return false;
+}
+
+} // namespace flumen::sources
+
+namespace flumen::sources {
+
+std::size_t line_decoder::through_end(const char* data, std::size_t n) const {
+  auto* nl = static_cast<const char*>(std::memchr(data, '\n', n));
+  return nl ? static_cast<std::size_t>(nl - data) + 1 : std::string::npos;
+}
+
+void line_decoder::count(component_metrics& m) {
+  count_overlong(lines_, m);
 }
 
 } // namespace flumen::sources

@@ -191,6 +191,26 @@ std::string local_address(int fd) {
   return std::string{host} + ":" + port;
 }
 
+/// Who is at the other end of `fd`, numerically, and the local port.
+peer_info peer_of(int fd) {
+  peer_info p{};
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  char host[NI_MAXHOST];
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
+                    nullptr, 0, NI_NUMERICHOST) == 0)
+    p.ip = host;
+  len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET)
+      p.local_port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6)
+      p.local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return p;
+}
+
 /// Connections waiting in a listening socket's accept queue (Linux reports
 /// it in TCP_INFO's `tcpi_unacked`); `fallback` when unknown.
 std::size_t accept_queue_length(int listener, std::size_t fallback) {
@@ -300,7 +320,7 @@ public:
 private:
   struct client {
     fd_guard fd;
-    line_splitter lines;
+    std::unique_ptr<stream_decoder> dec;
     time_point last_read;
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
   };
@@ -426,8 +446,8 @@ bool netcat_reader::serve_once() {
     } else if (!ready && !tail && r.bytes == 0) {
       // Sent nothing for idle_timeout: closing it loses nothing (a partial
       // line it sent is handed over as a line).
-      it->lines.finish(pending_);
-      count_overlong(it->lines, m_);
+      it->dec->finish(pending_);
+      it->dec->count(m_);
       note_pending();
       // Counted before the client can see the close.
       m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
@@ -494,14 +514,20 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
     if (n <= 0) {
       // End of input, or an error such as a reset: what came before was
       // sent, and a partial last line counts as a line.
-      c.lines.finish(pending_);
+      c.dec->finish(pending_);
       r.closed = true;
     } else {
       r.bytes += static_cast<std::size_t>(n);
       c.last_read = time_->now();
-      c.lines.feed(buf_.get(), static_cast<std::size_t>(n), pending_);
+      if (!c.dec->feed(buf_.get(), static_cast<std::size_t>(n), pending_)) {
+        // The stream cannot be read on (a frame that is no frame): what
+        // came before it is handed over; the client is closed, counted.
+        m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("{}: closing a client: {}", m_.name, c.dec->error());
+        r.closed = true;
+      }
     }
-    count_overlong(c.lines, m_);
+    c.dec->count(m_);
     note_pending();
     if (!flush(false)) {
       r.aborted = true;
@@ -523,7 +549,7 @@ bool netcat_reader::drain(client& c, std::size_t& bytes) {
   auto r = read_from(c, static_cast<std::size_t>(queued) + stop_read_margin);
   bytes += r.bytes;
   if (r.aborted) return false;
-  if (r.closed || !c.lines.in_line()) return true;
+  if (r.closed || !c.dec->in_message()) return true;
   auto end = finish_line(c, bytes);
   if (end == line_end::aborted) return false;
   if (end == line_end::unfinished) {
@@ -531,8 +557,8 @@ bool netcat_reader::drain(client& c, std::size_t& bytes) {
     // was read and is not handed over, so it counts as undelivered; the
     // client learns from the closed connection that the rest is not taken.
     batch piece;
-    c.lines.finish(piece);
-    count_overlong(c.lines, m_);
+    c.dec->finish(piece);
+    c.dec->count(m_);
     shared_.unfinished += piece.size();
     m_.events_received.fetch_add(piece.size(), std::memory_order_relaxed);
     m_.events_undelivered.fetch_add(piece.size(), std::memory_order_relaxed);
@@ -558,26 +584,29 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
     }
     if (n <= 0) {
       // End of input, or an error: the partial line was its last line.
-      c.lines.finish(pending_);
+      c.dec->finish(pending_);
       end = line_end::done;
       break;
     }
-    auto nl = static_cast<const char*>(
-        std::memchr(buf_.get(), '\n', static_cast<std::size_t>(n)));
-    auto want = nl ? static_cast<std::size_t>(nl - buf_.get()) + 1
-                   : static_cast<std::size_t>(n);
+    auto through = c.dec->through_end(buf_.get(), static_cast<std::size_t>(n));
+    bool ends = through != std::string::npos;
+    auto want = ends ? through : static_cast<std::size_t>(n);
     // Peeked, so this much is there to read.
     auto got = ::read(c.fd.fd, buf_.get(), want);
     if (got <= 0) break;
     taken += static_cast<std::size_t>(got);
-    c.lines.feed(buf_.get(), static_cast<std::size_t>(got), pending_);
-    if (nl && static_cast<std::size_t>(got) == want) {
+    if (!c.dec->feed(buf_.get(), static_cast<std::size_t>(got), pending_)) {
+      end = line_end::done; // nothing more of it can be read
+      break;
+    }
+    if ((ends && static_cast<std::size_t>(got) == want) ||
+        !c.dec->in_message()) {
       end = line_end::done;
       break;
     }
   }
   bytes += taken;
-  count_overlong(c.lines, m_);
+  c.dec->count(m_);
   note_pending();
   if (!flush(false)) return line_end::aborted;
   return end;
@@ -638,17 +667,20 @@ void netcat_reader::drain_backlog() {
 // were read too, so they go to emit to be counted as undelivered.
 void netcat_reader::discard() {
   for (auto& c : clients_) {
-    c.lines.finish(pending_);
-    count_overlong(c.lines, m_);
+    c.dec->finish(pending_);
+    c.dec->count(m_);
   }
   flush(true);
 }
 
 netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
   m_.connections_open.fetch_add(1, std::memory_order_relaxed);
-  clients_.push_back(client{fd_guard{fd},
-                            line_splitter{cfg_.max_line_length, cfg_.policy},
-                            time_->now()});
+  std::unique_ptr<stream_decoder> dec;
+  if (cfg_.decoder)
+    dec = cfg_.decoder(peer_of(fd));
+  else
+    dec = std::make_unique<line_decoder>(cfg_.max_line_length, cfg_.policy);
+  clients_.push_back(client{fd_guard{fd}, std::move(dec), time_->now()});
   return std::prev(clients_.end());
 }
 
@@ -681,11 +713,17 @@ void serve(const netcat_config& cfg, source_pump& pump) {
   auto& m = pump.metrics();
   // Said at start, so nobody learns about a line limit from cut lines.
   static constexpr const char* policies[] = {"truncated", "dropped", "split"};
-  spdlog::info("{}: listening on {} ({} reader thread{}; lines up to {} "
-               "bytes, longer ones are {}: max_line_length, overlong_policy)",
-               m.name, local_address(shared.listener.fd), cfg.readers,
-               cfg.readers == 1 ? "" : "s", cfg.max_line_length,
-               policies[static_cast<int>(cfg.policy)]);
+  if (!cfg.describe.empty())
+    spdlog::info("{}: listening on {} ({} reader thread{}; {})", m.name,
+                 local_address(shared.listener.fd), cfg.readers,
+                 cfg.readers == 1 ? "" : "s", cfg.describe);
+  else
+    spdlog::info("{}: listening on {} ({} reader thread{}; lines up to {} "
+                 "bytes, longer ones are {}: max_line_length, "
+                 "overlong_policy)",
+                 m.name, local_address(shared.listener.fd), cfg.readers,
+                 cfg.readers == 1 ? "" : "s", cfg.max_line_length,
+                 policies[static_cast<int>(cfg.policy)]);
   std::vector<std::exception_ptr> errors(cfg.readers);
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < cfg.readers; ++i)

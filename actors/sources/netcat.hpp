@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/sources/line_splitter.hpp"
+#include "actors/sources/stream_decoder.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/core/clock.hpp"
@@ -34,6 +35,12 @@ struct netcat_config {
   /// Where the readers read the time and wait (not an option: a test
   /// gives a manual clock); null: the real one.
   std::shared_ptr<flumen::clock> time;
+  /// How a client's bytes become events (not an option: syslog_tcp sets
+  /// it); empty: lines (line_decoder).
+  decoder_factory decoder;
+  /// What the listening log line says of the decoding; empty: the lines'
+  /// limits.
+  std::string describe;
 };
 
 /// Its options (runtime/config/options.hpp).

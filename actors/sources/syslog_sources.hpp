@@ -1,0 +1,55 @@
+#pragma once
+
+// The syslog sources: `syslog_tcp` (RFC 6587 framing over TCP, served by
+// the netcat server with a syslog decoder per client) and `syslog_udp`
+// (one message per datagram). Messages are parsed by
+// actors/sources/syslog/syslog.hpp into Flume's headers.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "actors/sources/netcat.hpp"
+#include "actors/sources/syslog/syslog.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/config/registry.hpp"
+
+namespace flumen::sources {
+
+/// What both syslog sources read a message as.
+struct syslog_message_config {
+  syslog::parse_options parse;
+  /// A header set to the sender's address (Flume's clientIPHeader);
+  /// empty: none.
+  std::string client_ip_header;
+};
+
+struct syslog_tcp_config {
+  netcat_config server; ///< bind, port, batching, connections, readers
+  syslog_message_config message;
+  syslog::framing framing = syslog::framing::auto_detect;
+};
+
+const option_list& syslog_tcp_options();
+syslog_tcp_config parse_syslog_tcp(option_reader& r);
+caf::actor spawn_syslog_tcp(caf::actor_system& sys,
+                            const syslog_tcp_config& cfg, const wiring& w);
+
+struct syslog_udp_config {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 0; ///< required
+  std::size_t batch_size = 1000;
+  std::chrono::milliseconds batch_timeout{100};
+  std::size_t max_inflight = 4;
+  /// SO_RCVBUF of the socket (0: the kernel's default): what arrives while
+  /// the channel pushes back waits there, and beyond it the kernel drops.
+  std::size_t receive_buffer = 0;
+  syslog_message_config message;
+};
+
+const option_list& syslog_udp_options();
+syslog_udp_config parse_syslog_udp(option_reader& r);
+caf::actor spawn_syslog_udp(caf::actor_system& sys,
+                            const syslog_udp_config& cfg, const wiring& w);
+
+} // namespace flumen::sources
