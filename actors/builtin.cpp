@@ -21,6 +21,7 @@
 #include "actors/sources/exec.hpp"
 #include "actors/sources/hop.hpp"
 #include "actors/sources/netcat.hpp"
+#include "actors/sources/netcat_udp.hpp"
 #include "actors/sources/seq.hpp"
 #include "actors/sources/spooldir.hpp"
 #include "actors/sources/stdin.hpp"
@@ -34,6 +35,9 @@ void register_builtin(registry& r) {
   // that run (${DIR}: a directory of its own, ${PORT}: a free port).
   r.add_source("netcat", sources::parse_netcat, sources::spawn_netcat,
                "port: ${PORT}", sources::netcat_options());
+  r.add_source("netcat_udp", sources::parse_netcat_udp,
+               sources::spawn_netcat_udp, "port: ${PORT}",
+               sources::netcat_udp_options());
   r.add_source("syslog_tcp", sources::parse_syslog_tcp,
                sources::spawn_syslog_tcp, "port: ${PORT}",
                sources::syslog_tcp_options());

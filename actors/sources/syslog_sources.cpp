@@ -1,6 +1,5 @@
 #include "actors/sources/syslog_sources.hpp"
 
-#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 
 #include "actors/interceptors/date_format.hpp"
 #include "actors/sources/source_options.hpp"
+#include "actors/sources/udp_server.hpp"
 #include "runtime/core/metrics.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -276,195 +276,6 @@ caf::actor spawn_syslog_tcp(caf::actor_system& sys,
 
 // -- syslog_udp ----------------------------------------------------------
 
-namespace {
-
-int bind_udp(const std::string& host, uint16_t port, std::size_t rcvbuf) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  auto service = std::to_string(port);
-  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res))
-    throw std::runtime_error("cannot resolve " + host + ": " +
-                             ::gai_strerror(rc));
-  std::string last_error = "no address";
-  for (auto ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family,
-                      ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) continue;
-    if (rcvbuf > 0) {
-      // As asked where allowed (CAP_NET_ADMIN), else within
-      // net.core.rmem_max.
-      int size = static_cast<int>(std::min<std::size_t>(rcvbuf, INT32_MAX));
-      if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) !=
-          0)
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    }
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      ::freeaddrinfo(res);
-      return fd;
-    }
-    last_error = std::strerror(errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  throw std::runtime_error("cannot listen on " + host + ":" + service +
-                           "/udp: " + last_error);
-}
-
-std::string numeric_host(const sockaddr_storage& addr, socklen_t len) {
-  char host[NI_MAXHOST];
-  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host,
-                    sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0)
-    return {};
-  return host;
-}
-
-std::string bound_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  char host[NI_MAXHOST];
-  char port[NI_MAXSERV];
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
-                    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-    return "?";
-  if (addr.ss_family == AF_INET6) return "[" + std::string{host} + "]:" + port;
-  return std::string{host} + ":" + port;
-}
-
-/// Datagrams read per recvmmsg(2) call.
-constexpr std::size_t datagrams_per_read = 64;
-
-class udp_reader {
-public:
-  udp_reader(const syslog_udp_config& cfg, source_pump& pump)
-      : cfg_(cfg), pump_(pump), m_(pump.metrics()),
-        fd_(bind_udp(cfg.bind, cfg.port, cfg.receive_buffer)),
-        // One byte over the limit tells a datagram that was longer (the
-        // kernel cuts it and says so with MSG_TRUNC either way).
-        slot_(cfg.message.parse.max_message_size + 1),
-        buf_(slot_ * datagrams_per_read), reader_{cfg_.message, {}} {}
-
-  ~udp_reader() { ::close(fd_); }
-
-  void run() {
-    spdlog::info("{}: listening on {}/udp (syslog, one message per datagram "
-                 "of at most {} bytes, longer ones cut: max_message_size; "
-                 "datagrams the kernel drops while the channel pushes back "
-                 "are counted in `dropped`)",
-                 m_.name, bound_address(fd_),
-                 cfg_.message.parse.max_message_size);
-    auto first_at = std::chrono::steady_clock::time_point::max();
-    while (!pump_.stopping() && !pump_.aborted()) {
-      auto deadline = first_at == std::chrono::steady_clock::time_point::max()
-                          ? first_at
-                          : first_at + cfg_.batch_timeout;
-      pollfd fds[2] = {{fd_, POLLIN, 0}, {pump_.wake_fd(), POLLIN, 0}};
-      int rc = ::poll(fds, 2, poll_timeout(deadline));
-      if (rc < 0 && errno != EINTR)
-        throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
-      if (fds[0].revents & POLLIN) read_all(std::size_t{1} << 20);
-      note_drops();
-      if (!pending_.empty() &&
-          first_at == std::chrono::steady_clock::time_point::max())
-        first_at = std::chrono::steady_clock::now();
-      bool timed_out = !pending_.empty() && std::chrono::steady_clock::now() >=
-                                                first_at + cfg_.batch_timeout;
-      if (!emit_batches(pending_, cfg_.batch_size, pump_, timed_out)) return;
-      if (pending_.empty())
-        first_at = std::chrono::steady_clock::time_point::max();
-    }
-    // A stop: what the socket holds arrived before it, and goes too.
-    if (!pump_.aborted()) read_all(std::size_t{64} << 20);
-    note_drops();
-    emit_batches(pending_, cfg_.batch_size, pump_, true);
-  }
-
-private:
-  /// Reads what is queued, up to `budget` bytes, into pending_.
-  void read_all(std::size_t budget) {
-    std::size_t bytes = 0;
-    std::vector<mmsghdr> msgs(datagrams_per_read);
-    std::vector<iovec> iov(datagrams_per_read);
-    std::vector<sockaddr_storage> from(datagrams_per_read);
-    while (bytes < budget) {
-      for (std::size_t i = 0; i < datagrams_per_read; ++i) {
-        iov[i] = {buf_.data() + i * slot_, slot_};
-        msgs[i] = {};
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &from[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      }
-      int n = ::recvmmsg(fd_, msgs.data(), datagrams_per_read, MSG_DONTWAIT,
-                         nullptr);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        throw std::runtime_error(std::string{"recvmmsg: "} +
-                                 std::strerror(errno));
-      }
-      if (n == 0) return;
-      auto now = now_ms();
-      for (int i = 0; i < n; ++i) {
-        auto& h = msgs[static_cast<std::size_t>(i)].msg_hdr;
-        auto len = std::min<std::size_t>(
-            msgs[static_cast<std::size_t>(i)].msg_len, slot_);
-        bytes += len;
-        bool cut = (h.msg_flags & MSG_TRUNC) != 0 ||
-                   len > cfg_.message.parse.max_message_size;
-        len = std::min(len, cfg_.message.parse.max_message_size);
-        if (!cfg_.message.client_ip_header.empty())
-          reader_.ip =
-              numeric_host(from[static_cast<std::size_t>(i)], h.msg_namelen);
-        reader_.read({buf_.data() + static_cast<std::size_t>(i) * slot_, len},
-                     cut, now, pending_);
-      }
-      reader_.count(m_);
-      if (static_cast<std::size_t>(n) < datagrams_per_read) return;
-    }
-  }
-
-  /// The kernel's count of datagrams it dropped on this socket
-  /// (SO_MEMINFO's SK_MEMINFO_DROPS: buffer full, or a bad checksum):
-  /// what it grew by is counted received and dropped, a datagram that
-  /// reached this machine and is lost (UDP cannot push back). Read after
-  /// every wake and at the end: the count SO_RXQ_OVFL stamps on a
-  /// datagram says nothing of drops after the last one read.
-  void note_drops() {
-    uint32_t info[SK_MEMINFO_VARS] = {};
-    socklen_t len = sizeof(info);
-    if (::getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 ||
-        len < sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1))
-      return;
-    uint32_t total = info[SK_MEMINFO_DROPS];
-    if (total <= drops_) return;
-    uint64_t lost = total - drops_;
-    drops_ = total;
-    m_.events_received.fetch_add(lost, std::memory_order_relaxed);
-    if (m_.events_dropped.fetch_add(lost, std::memory_order_relaxed) == 0)
-      spdlog::warn("{}: the kernel dropped {} datagrams for want of socket "
-                   "buffer room (the channel pushes back, or senders outrun "
-                   "the source; UDP cannot be slowed). Counted in "
-                   "`dropped`; raise receive_buffer, or use syslog_tcp",
-                   m_.name, lost);
-  }
-
-  syslog_udp_config cfg_;
-  source_pump& pump_;
-  component_metrics& m_;
-  int fd_;
-  std::size_t slot_;
-  std::vector<char> buf_;
-  message_reader reader_;
-  batch pending_;
-  uint32_t drops_ = 0;
-};
-
-} // namespace
-
 const option_list& syslog_udp_options() {
   static const option_spec own[] = {
       {.name = "bind",
@@ -521,14 +332,44 @@ syslog_udp_config parse_syslog_udp(option_reader& r) {
   return cfg;
 }
 
+namespace {
+
+/// A syslog message per datagram.
+class syslog_datagrams final : public datagram_decoder {
+public:
+  explicit syslog_datagrams(const syslog_message_config& cfg)
+      : reader_{cfg, {}} {}
+  void read(std::string_view bytes, bool cut, const datagram_from& from,
+            int64_t now, batch& out) override {
+    if (!reader_.cfg.client_ip_header.empty()) reader_.ip = from.ip();
+    reader_.read(bytes, cut, now, out);
+  }
+  void count(component_metrics& m) override { reader_.count(m); }
+
+private:
+  message_reader reader_;
+};
+
+} // namespace
+
 caf::actor spawn_syslog_udp(caf::actor_system& sys,
                             const syslog_udp_config& config, const wiring& w) {
   auto cfg = adapt_batch(config, w);
   return spawn_source(
       sys,
       [cfg](source_pump& pump) {
-        udp_reader reader{cfg, pump};
-        reader.run();
+        udp_server_config server;
+        server.bind = cfg.bind;
+        server.port = cfg.port;
+        server.batch_size = cfg.batch_size;
+        server.batch_timeout = cfg.batch_timeout;
+        server.receive_buffer = cfg.receive_buffer;
+        server.max_datagram = cfg.message.parse.max_message_size;
+        server.describe = "syslog, one message per datagram of at most " +
+                          std::to_string(server.max_datagram) +
+                          " bytes, longer ones cut: max_message_size";
+        syslog_datagrams decoder{cfg.message};
+        serve_udp(server, decoder, pump);
       },
       w.downstream, w.metrics, cfg.max_inflight);
 }

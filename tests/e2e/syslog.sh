@@ -4,10 +4,11 @@
 # over TCP, RFC 5424 over UDP; every message arrives once with Flume's
 # headers (Facility, Severity, host, timestamp) and the client's address;
 # a malformed message is kept whole as `Invalid`; a frame that is no frame
-# closes only its connection (counted); the final line accounts for all.
+# closes only its connection (counted); netcat_udp takes a datagram as
+# an event; the final line accounts for all.
 source "$(dirname "$0")/common.sh"
 command -v logger >/dev/null || fail "logger (util-linux) is missing"
-TCP=$(free_port); UDP=$(free_port); HTTP=$(free_port)
+TCP=$(free_port); UDP=$(free_port); NCU=$(free_port); HTTP=$(free_port)
 cat >"$WORK/s.yaml" <<YAML
 agents:
   a1:
@@ -25,6 +26,10 @@ agents:
         channels: [c1]
         structured: true
         receive_buffer: 8MB   # a burst of 300 waits here, none dropped
+      ncu:
+        type: netcat_udp
+        port: $NCU
+        channels: [c1]
     channels:
       c1: {type: memory, capacity: 100000}
     sinks:
@@ -35,6 +40,7 @@ YAML
 AGENT=$!; PIDS+=($AGENT)
 listening "$TCP" "$WORK/agent.log"
 listening "$UDP" "$WORK/agent.log"
+listening "$NCU" "$WORK/agent.log"
 events() { grep -c "a1.sinks.log: event .*$1" "$WORK/agent.log" || true; }
 has() { [[ $(events "$1") -ge $2 ]]; }
 
@@ -87,6 +93,12 @@ grep -q "tcp: closing a client" "$WORK/agent.log" || fail "no log line for the b
 printf '<13>1 - - - - - after\n' | nc -N 127.0.0.1 "$TCP"
 wait_for 20 has ' after$' 1 || fail "the next client was not served"
 echo "a broken frame closes its connection only (connection_failures $before -> $(failures))"
+
+# 6. netcat_udp: a datagram per event, the sender in REMOTE_ADDRESS.
+printf 'plain udp line\n' | nc -u -w1 127.0.0.1 "$NCU"
+wait_for 20 has 'plain udp line$' 1 || fail "netcat_udp: nothing arrived"
+grep 'plain udp line$' "$WORK/agent.log" | matches 'REMOTE_ADDRESS=127.0.0.1:[0-9]' || fail "netcat_udp: no REMOTE_ADDRESS"
+echo "netcat_udp: a datagram, an event"
 
 kill -TERM "$AGENT"
 code=0; wait "$AGENT" || code=$?

@@ -5,6 +5,7 @@
 // address; syslog_udp one message per datagram, a datagram cut and
 // counted.
 
+#include "actors/sources/netcat_udp.hpp"
 #include "actors/sources/syslog_sources.hpp"
 
 #include <arpa/inet.h>
@@ -265,4 +266,37 @@ TEST_F(source_test, syslog_udp_counts_what_the_kernel_drops) {
       << m->summary();
   EXPECT_GT(m->events_dropped.load(), 0u);
   EXPECT_LT(m->events_dropped.load(), n);
+}
+
+// netcat_udp: a datagram is an event, one trailing newline removed and
+// the newlines inside kept; the sender's ip:port in REMOTE_ADDRESS; a
+// datagram longer than max_line_length cut and counted.
+TEST_F(source_test, netcat_udp_takes_a_datagram_per_event) {
+  auto ch = channel(channel_config(1000, 100));
+  netcat_udp_config cfg;
+  cfg.port = free_port();
+  cfg.batch_size = 10;
+  cfg.batch_timeout = 10ms;
+  cfg.max_line_length = 100;
+  track(spawn_netcat_udp(sys, cfg, source_wiring("r1", "netcat_udp", ch)));
+  auto m = registry_.find("a1.sources.r1");
+  ASSERT_TRUE(wait_until([&] {
+    send_datagram(cfg.port, "probe\n");
+    return m->events_received.load() > 0;
+  }));
+  ASSERT_TRUE(send_datagram(cfg.port, "a\nb\r\n"));
+  ASSERT_TRUE(send_datagram(cfg.port, std::string(300, 'z')));
+  batch events;
+  for (int i = 0; i < 1000 && events.size() < 2; ++i) {
+    auto got = drain(self, ch, 1, 5s);
+    ASSERT_FALSE(got.empty()) << "nothing more arrived";
+    for (auto& e : got)
+      if (e.body != "probe") events.push_back(std::move(e));
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].body, "a\nb");
+  EXPECT_EQ(header(events[0], "REMOTE_ADDRESS").rfind("127.0.0.1:", 0), 0u)
+      << header(events[0], "REMOTE_ADDRESS");
+  EXPECT_EQ(events[1].body, std::string(100, 'z'));
+  EXPECT_TRUE(reaches(m->events_truncated, 1u));
 }
