@@ -118,6 +118,13 @@ struct message_reader {
   uint64_t truncated = 0;
 
   void read(std::string_view bytes, bool cut, int64_t now, batch& out) {
+    // One trailing newline is no part of the message (rsyslog's
+    // parser.dropTrailingLFOnReception, on by default there too): its
+    // RFC 5424 forward template ends each octet-counted frame with one.
+    if (!cut && bytes.ends_with('\n')) {
+      bytes.remove_suffix(1);
+      if (bytes.ends_with('\r')) bytes.remove_suffix(1);
+    }
     event e;
     syslog::parse_message(bytes, cut, cfg.parse, now, e);
     if (auto s = e.headers.find(syslog::status_header);

@@ -61,7 +61,9 @@ TEST_F(source_test, syslog_tcp_reads_both_framings_and_flumes_headers) {
   track(spawn_syslog_tcp(sys, cfg, source_wiring("r1", "syslog_tcp", ch)));
   std::string m1 =
       "<165>1 2003-10-11T22:14:15.003Z host1 app - ID47 - two\nlines";
-  std::string m2 = "<13>1 - - - - - second";
+  // A trailing newline is no part of it (rsyslog's RFC 5424 forward
+  // template ends each frame with one).
+  std::string m2 = "<13>1 - - - - - second\n";
   {
     tcp_client c{cfg.server.port};
     ASSERT_TRUE(c.connected());
