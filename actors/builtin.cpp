@@ -41,6 +41,9 @@ void register_builtin(registry& r) {
   r.add_source("syslog_tcp", sources::parse_syslog_tcp,
                sources::spawn_syslog_tcp, "port: ${PORT}",
                sources::syslog_tcp_options());
+  r.add_source("multiport_syslog_tcp", sources::parse_multiport_syslog_tcp,
+               sources::spawn_syslog_tcp, "ports: [${PORT}]",
+               sources::multiport_syslog_tcp_options());
   r.add_source("syslog_udp", sources::parse_syslog_udp,
                sources::spawn_syslog_udp, "port: ${PORT}",
                sources::syslog_udp_options());

@@ -254,7 +254,8 @@ constexpr std::chrono::milliseconds max_accept_backoff{1000};
 /// reader's), failed accepts (one warning per burst, whichever reader saw
 /// it), and what the stop read, for one log line.
 struct netcat_shared {
-  fd_guard listener;
+  /// One per port (`ports`; `port` alone otherwise).
+  std::vector<fd_guard> listeners;
   std::atomic<std::size_t> clients{0};
   std::atomic<uint64_t> accept_failures{0};
   /// A reader failed (threw): the others stop too, so the source restarts.
@@ -263,8 +264,15 @@ struct netcat_shared {
   std::atomic<std::size_t> stop_clients{0};
   std::atomic<uint64_t> unfinished{0};
 
-  explicit netcat_shared(const netcat_config& cfg)
-      : listener(listen_on(cfg.bind, cfg.port)) {}
+  explicit netcat_shared(const netcat_config& cfg) {
+    if (cfg.ports.empty())
+      listeners.emplace_back(listen_on(cfg.bind, cfg.port));
+    for (auto p : cfg.ports)
+      listeners.emplace_back(listen_on(cfg.bind, p));
+  }
+
+  /// `host:port` of the listener (netcat has one).
+  std::string addresses() const { return local_address(listeners.at(0).fd); }
 
   /// Takes a place among max_connections; false when none is left.
   bool reserve(std::size_t max) {
@@ -344,7 +352,7 @@ private:
   };
 
   bool serve_once();
-  void accept_clients();
+  void accept_clients(int listener);
   read_result read_from(client& c, std::size_t budget);
   bool drain(client& c, std::size_t& bytes);
   line_end finish_line(client& c, std::size_t& bytes);
@@ -417,7 +425,9 @@ bool netcat_reader::serve_once() {
   // backing off from a failed accept, clients wait in the listen backlog
   // (accepting one only to close it would lose what it sends).
   bool listening = room && now >= accept_resume_;
-  fds_.push_back({listening ? shared_.listener.fd : -1, POLLIN, 0});
+  for (auto& l : shared_.listeners)
+    fds_.push_back({listening ? l.fd : -1, POLLIN, 0});
+  auto first_client = 1 + shared_.listeners.size();
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     fds_.push_back({it->fd.fd, POLLIN, 0});
     owners_.push_back(it);
@@ -425,13 +435,15 @@ bool netcat_reader::serve_once() {
   int rc = wait(fds_.data(), fds_.size(), next_wakeup(room));
   if (rc < 0 && errno != EINTR)
     throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
-  if (fds_[1].revents & (POLLIN | POLLERR)) accept_clients();
+  for (std::size_t l = 0; l < shared_.listeners.size(); ++l)
+    if (fds_[1 + l].revents & (POLLIN | POLLERR))
+      accept_clients(shared_.listeners[l].fd);
   now = time_->now();
   std::size_t idle_closed = 0;
   bool ended = false; ///< a client closed: its last lines are not held
   for (std::size_t i = 0; i < owners_.size(); ++i) {
     auto it = owners_[i];
-    bool ready = fds_[i + 2].revents & (POLLIN | POLLHUP | POLLERR);
+    bool ready = fds_[i + first_client].revents & (POLLIN | POLLHUP | POLLERR);
     // A streaming client's last bytes below the low-water mark.
     bool tail = it->bulk && now - it->last_read >= bulk_tail;
     if (!ready && !tail && !idle(*it, now)) continue;
@@ -469,10 +481,10 @@ bool netcat_reader::serve_once() {
   return flush(timed_out || ended);
 }
 
-void netcat_reader::accept_clients() {
+void netcat_reader::accept_clients(int listener) {
   while (shared_.reserve(cfg_.max_connections)) {
-    int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
-                       SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd =
+        ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
       if (auto failures = shared_.accept_failures.exchange(0); failures > 0)
         spdlog::info("{}: accepting clients again after {} failed attempts",
@@ -631,28 +643,32 @@ void netcat_reader::drain_backlog() {
   if (pump_.aborted() || shared_.failed) return discard();
   // Clients waiting in the backlog connected before the stop and may have
   // written (and closed) already: they are taken too, but only those.
-  auto waiting = accept_queue_length(shared_.listener.fd, cfg_.max_connections);
   stop_waits_until_ = time_->now() + stop_line_wait;
   std::size_t bytes = 0;
-  for (std::size_t i = 0; i < waiting; ++i) {
-    int fd = ::accept4(shared_.listener.fd, nullptr, nullptr,
-                       SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-      break; // none left, or out of descriptors
+  for (auto& listener : shared_.listeners) {
+    auto waiting = accept_queue_length(listener.fd, cfg_.max_connections);
+    for (std::size_t i = 0; i < waiting; ++i) {
+      int fd = ::accept4(listener.fd, nullptr, nullptr,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+          continue;
+        break; // none left, or out of descriptors
+      }
+      shared_.clients.fetch_add(1);
+      auto it = add_client(fd);
+      ++shared_.stop_clients;
+      if (!drain(*it, bytes)) {
+        shared_.stop_bytes += bytes;
+        return discard();
+      }
+      close_client(it);
     }
-    shared_.clients.fetch_add(1);
-    auto it = add_client(fd);
-    ++shared_.stop_clients;
-    if (!drain(*it, bytes)) {
-      shared_.stop_bytes += bytes;
-      return discard();
-    }
-    close_client(it);
   }
   shared_.stop_bytes += bytes;
   // Refuse whoever comes now rather than leave them waiting unread.
-  shared_.listener.reset();
+  for (auto& l : shared_.listeners)
+    l.reset();
   if (auto served = shared_.stop_clients.load(); served > 0)
     spdlog::info("{}: stopping: read {} bytes that {} client(s) had sent",
                  m_.name, shared_.stop_bytes.load(), served);
@@ -714,14 +730,16 @@ void serve(const netcat_config& cfg, source_pump& pump) {
   // Said at start, so nobody learns about a line limit from cut lines.
   static constexpr const char* policies[] = {"truncated", "dropped", "split"};
   if (!cfg.describe.empty())
-    spdlog::info("{}: listening on {} ({} reader thread{}; {})", m.name,
-                 local_address(shared.listener.fd), cfg.readers,
-                 cfg.readers == 1 ? "" : "s", cfg.describe);
+    // A line per port: each says where it listens first.
+    for (auto& l : shared.listeners)
+      spdlog::info("{}: listening on {} ({} reader thread{}; {})", m.name,
+                   local_address(l.fd), cfg.readers,
+                   cfg.readers == 1 ? "" : "s", cfg.describe);
   else
     spdlog::info("{}: listening on {} ({} reader thread{}; lines up to {} "
                  "bytes, longer ones are {}: max_line_length, "
                  "overlong_policy)",
-                 m.name, local_address(shared.listener.fd), cfg.readers,
+                 m.name, shared.addresses(), cfg.readers,
                  cfg.readers == 1 ? "" : "s", cfg.max_line_length,
                  policies[static_cast<int>(cfg.policy)]);
   std::vector<std::exception_ptr> errors(cfg.readers);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/sources/line_splitter.hpp"
 #include "actors/sources/stream_decoder.hpp"
@@ -17,6 +18,9 @@ namespace flumen::sources {
 struct netcat_config {
   std::string bind = "127.0.0.1";
   uint16_t port = 0; ///< required
+  /// Several ports (multiport_syslog_tcp; not a netcat option): one
+  /// listener each, `port` unused. Empty: `port` alone.
+  std::vector<uint16_t> ports;
   std::size_t batch_size = 1000;
   std::chrono::milliseconds batch_timeout{100};
   std::size_t max_line_length = 65536;

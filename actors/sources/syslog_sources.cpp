@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -156,18 +158,21 @@ public:
                  const peer_info& peer)
       : cfg_(std::move(cfg)),
         framer_(cfg_->framing, cfg_->message.parse.max_message_size),
-        reader_{cfg_->message, peer.ip} {}
+        reader_{cfg_->message, peer.ip},
+        port_(std::to_string(peer.local_port)) {}
 
   bool feed(const char* data, std::size_t n, batch& out) override {
     auto now = now_ms();
     return framer_.feed({data, n}, [&](const syslog::framer::message& m) {
       reader_.read(m.bytes, m.truncated, now, out);
+      add_port(out);
     });
   }
   void finish(batch& out) override {
     auto now = now_ms();
     framer_.finish([&](const syslog::framer::message& m) {
       reader_.read(m.bytes, m.truncated, now, out);
+      add_port(out);
     });
   }
   bool in_message() const override { return framer_.in_message(); }
@@ -181,69 +186,66 @@ public:
   std::string error() const override { return framer_.error(); }
 
 private:
+  /// multiport_syslog_tcp's port_header on the event just read.
+  void add_port(batch& out) {
+    if (!cfg_->port_header.empty())
+      out.back().headers.insert_or_assign(cfg_->port_header, port_);
+  }
+
   std::shared_ptr<const syslog_tcp_config> cfg_; ///< reader_ refers to it
   syslog::framer framer_;
   message_reader reader_;
+  std::string port_;
 };
 
 } // namespace
 
-const option_list& syslog_tcp_options() {
-  static const option_spec own[] = {
-      {.name = "bind",
-       .kind = option_kind::string,
-       .doc = "address to listen on"},
-      {.name = "port",
-       .kind = option_kind::integer,
-       .min = 0,
-       .max = 65535,
-       .doc = "TCP port; `0`: a free port the kernel chooses (logged)"},
-      {.name = "framing",
-       .kind = option_kind::choice,
-       .choices = "auto|octet_counting|lf",
-       .doc = "RFC 6587: `octet_counting` (`LEN SP MSG`; a message may "
-              "hold newlines), `lf` (a message per line), or `auto`: per "
-              "connection, from its first byte (a digit: octet counting). "
-              "A length that is no number closes the connection (counted "
-              "in `connection_failures`)"},
-      {.name = "batch_size",
-       .kind = option_kind::count,
-       .doc = "events per batch; when not stated, cut to the smallest "
-              "`transaction_capacity` of its channels"},
-      {.name = "batch_timeout",
-       .kind = option_kind::duration,
-       .doc = "a partial batch is sent after this, or at once when a client "
-              "closes its connection"},
-      {.name = "max_connections",
-       .kind = option_kind::count,
-       .doc = "clients served at once; further ones wait in the listen "
-              "backlog"},
-      {.name = "idle_timeout",
-       .kind = option_kind::duration,
-       .doc = "a client that sent nothing for this long is closed (counted "
-              "in `connection_failures`); `0`: never"},
-      max_inflight_option(
-          "batches sent and not yet accepted; then the source stops reading "
-          "and TCP pushes back on the senders (Flume's syslog sources drop "
-          "on a full channel; this never does)"),
-      {.name = "readers",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 64,
-       .doc = "threads reading clients (a client stays with one, so its "
-              "messages keep their order)"},
-  };
-  static const option_list table = options_of({own, message_options});
-  return table;
-}
+namespace {
 
-syslog_tcp_config parse_syslog_tcp(option_reader& r) {
-  option_scope scope{r, syslog_tcp_options()};
-  syslog_tcp_config cfg;
+/// The TCP server's options both TCP syslog sources share (after `bind`
+/// and their port or ports).
+constexpr option_spec tcp_server_options[] = {
+    {.name = "framing",
+     .kind = option_kind::choice,
+     .choices = "auto|octet_counting|lf",
+     .doc = "RFC 6587: `octet_counting` (`LEN SP MSG`; a message may hold "
+            "newlines), `lf` (a message per line), or `auto`: per "
+            "connection, from its first byte (a digit: octet counting). A "
+            "length that is no number closes the connection (counted in "
+            "`connection_failures`)"},
+    {.name = "batch_size",
+     .kind = option_kind::count,
+     .doc = "events per batch; when not stated, cut to the smallest "
+            "`transaction_capacity` of its channels"},
+    {.name = "batch_timeout",
+     .kind = option_kind::duration,
+     .doc = "a partial batch is sent after this, or at once when a client "
+            "closes its connection"},
+    {.name = "max_connections",
+     .kind = option_kind::count,
+     .doc = "clients served at once (on all its ports); further ones wait "
+            "in the listen backlog"},
+    {.name = "idle_timeout",
+     .kind = option_kind::duration,
+     .doc = "a client that sent nothing for this long is closed (counted "
+            "in `connection_failures`); `0`: never"},
+    max_inflight_option(
+        "batches sent and not yet accepted; then the source stops reading "
+        "and TCP pushes back on the senders (Flume's syslog sources drop on "
+        "a full channel; this never does)"),
+    {.name = "readers",
+     .kind = option_kind::count,
+     .min = 1,
+     .max = 64,
+     .doc = "threads reading clients (a client stays with one, so its "
+            "messages keep their order)"},
+};
+
+constexpr option_spec bind_option = {
+    .name = "bind", .kind = option_kind::string, .doc = "address to listen on"};
+
+void parse_tcp_common(option_reader& r, syslog_tcp_config& cfg) {
   auto& s = cfg.server;
-  s.bind = r.str("bind", s.bind);
-  s.port = static_cast<uint16_t>(r.integer("port", 0));
-  r.require("port");
   cfg.framing = r.choice("framing", cfg.framing,
                          {{"auto", syslog::framing::auto_detect},
                           {"octet_counting", syslog::framing::octet_counting},
@@ -260,7 +262,84 @@ syslog_tcp_config parse_syslog_tcp(option_reader& r) {
   f.batch_size = s.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.max_event_bytes = cfg.message.parse.max_message_size;
-  f.listens.push_back({s.bind, s.port});
+}
+
+} // namespace
+
+const option_list& syslog_tcp_options() {
+  static const option_spec own[] = {
+      bind_option,
+      {.name = "port",
+       .kind = option_kind::integer,
+       .min = 0,
+       .max = 65535,
+       .doc = "TCP port; `0`: a free port the kernel chooses (logged)"},
+  };
+  static const option_list table =
+      options_of({own, tcp_server_options, message_options});
+  return table;
+}
+
+syslog_tcp_config parse_syslog_tcp(option_reader& r) {
+  option_scope scope{r, syslog_tcp_options()};
+  syslog_tcp_config cfg;
+  auto& s = cfg.server;
+  s.bind = r.str("bind", s.bind);
+  s.port = static_cast<uint16_t>(r.integer("port", 0));
+  r.require("port");
+  parse_tcp_common(r, cfg);
+  r.facts().listens.push_back({s.bind, s.port});
+  return cfg;
+}
+
+const option_list& multiport_syslog_tcp_options() {
+  static const option_spec own[] = {
+      bind_option,
+      {.name = "ports",
+       .kind = option_kind::list,
+       .type = "list of TCP ports, 0–65535",
+       .doc = "the ports it listens on (Flume's `ports`, a list here), "
+              "each with a listener of its own; up to 64. `0`: a free port "
+              "the kernel chooses (logged)"},
+      {.name = "port_header",
+       .kind = option_kind::string,
+       .doc = "a header set to the port a message came in on (Flume's "
+              "`portHeader`); empty: none"},
+  };
+  static const option_list table =
+      options_of({own, tcp_server_options, message_options});
+  return table;
+}
+
+syslog_tcp_config parse_multiport_syslog_tcp(option_reader& r) {
+  option_scope scope{r, multiport_syslog_tcp_options()};
+  syslog_tcp_config cfg;
+  auto& s = cfg.server;
+  s.bind = r.str("bind", s.bind);
+  r.require("ports");
+  auto ports = r.string_list("ports");
+  std::set<uint16_t> seen;
+  for (auto& p : ports) {
+    unsigned long v = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+    if (ec != std::errc{} || end != p.data() + p.size() || v > 65535) {
+      r.invalid("ports", "'" + p + "' is no TCP port (0-65535)");
+      break;
+    }
+    // 0: a free port the kernel chooses (several may be).
+    if (v != 0 && !seen.insert(static_cast<uint16_t>(v)).second) {
+      r.invalid("ports", "port " + p + " is listed twice");
+      break;
+    }
+    s.ports.push_back(static_cast<uint16_t>(v));
+  }
+  if (r.parsed({"ports"}) && r.has("ports") && s.ports.empty())
+    r.invalid("ports", "at least one port is needed");
+  if (s.ports.size() > 64) r.invalid("ports", "at most 64 ports");
+  cfg.port_header = r.str("port_header", cfg.port_header);
+  parse_tcp_common(r, cfg);
+  for (auto p : s.ports)
+    r.facts().listens.push_back({s.bind, p, transport::tcp, "bind", "ports"});
   return cfg;
 }
 

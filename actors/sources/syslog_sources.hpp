@@ -25,15 +25,23 @@ struct syslog_message_config {
 };
 
 struct syslog_tcp_config {
-  netcat_config server; ///< bind, port, batching, connections, readers
+  netcat_config server; ///< bind, port(s), batching, connections, readers
   syslog_message_config message;
   syslog::framing framing = syslog::framing::auto_detect;
+  /// multiport_syslog_tcp: a header set to the port a message came in on
+  /// (Flume's portHeader); empty: none.
+  std::string port_header;
 };
 
 const option_list& syslog_tcp_options();
 syslog_tcp_config parse_syslog_tcp(option_reader& r);
 caf::actor spawn_syslog_tcp(caf::actor_system& sys,
                             const syslog_tcp_config& cfg, const wiring& w);
+
+/// `multiport_syslog_tcp` (Flume's multiport_syslogtcp): syslog_tcp on
+/// several ports (`ports`), one source; spawned as syslog_tcp.
+const option_list& multiport_syslog_tcp_options();
+syslog_tcp_config parse_multiport_syslog_tcp(option_reader& r);
 
 struct syslog_udp_config {
   std::string bind = "127.0.0.1";

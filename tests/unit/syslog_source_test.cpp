@@ -302,3 +302,57 @@ TEST_F(source_test, netcat_udp_takes_a_datagram_per_event) {
   EXPECT_EQ(events[1].body, std::string(100, 'z'));
   EXPECT_TRUE(reaches(m->events_truncated, 1u));
 }
+
+// multiport_syslog_tcp: one source, a listener per port, each message with
+// the port it came in on; validation refuses a port that is no port, and
+// one listed twice.
+TEST_F(source_test, multiport_syslog_tcp_names_the_port_of_each_message) {
+  auto ch = channel(channel_config(1000, 100));
+  auto cfg = tcp_config();
+  auto p1 = free_port();
+  auto p2 = free_port();
+  while (p2 == p1)
+    p2 = free_port();
+  cfg.server.ports = {p1, p2};
+  cfg.port_header = "port";
+  track(spawn_syslog_tcp(sys, cfg, source_wiring("r1", "syslog_tcp", ch)));
+  for (auto p : {p1, p2}) {
+    tcp_client c{p};
+    ASSERT_TRUE(c.connected()) << p;
+    ASSERT_TRUE(
+        c.write("<13>Oct 11 22:14:15 h app: on " + std::to_string(p) + "\n"));
+  }
+  auto events = drain(self, ch, 2);
+  ASSERT_EQ(events.size(), 2u);
+  for (auto& e : events)
+    EXPECT_EQ(e.body, "app: on " + header(e, "port")) << e.body;
+  EXPECT_NE(header(events[0], "port"), header(events[1], "port"));
+}
+
+TEST(syslog_config, multiport_ports_are_checked_where_written) {
+  registry reg;
+  register_builtin(reg);
+  auto load = [&](const std::string& source) {
+    std::string text = "agents:\n  a1:\n    sources:\n      m: " + source +
+                       "\n    channels: {c1: {type: memory}}\n"
+                       "    sinks: {k1: {type: \"null\", channel: c1}}\n";
+    std::vector<std::string> out;
+    for (auto& e : load_topology_text(text, "t.yaml", reg).errors)
+      out.push_back(e.to_string());
+    return out;
+  };
+  EXPECT_EQ(load("{type: multiport_syslog_tcp, ports: [25514, 25515], "
+                 "channels: [c1]}"),
+            strs{});
+  EXPECT_EQ(load("{type: multiport_syslog_tcp, ports: [25514, x], "
+                 "channels: [c1]}"),
+            (strs{"t.yaml:4:46: agents.a1.sources.m.ports: 'x' is no TCP "
+                  "port (0-65535)"}));
+  EXPECT_EQ(load("{type: multiport_syslog_tcp, ports: [25514, 25514], "
+                 "channels: [c1]}"),
+            (strs{"t.yaml:4:46: agents.a1.sources.m.ports: port 25514 is "
+                  "listed twice"}));
+  EXPECT_EQ(load("{type: multiport_syslog_tcp, channels: [c1]}"),
+            (strs{"t.yaml:4:10: agents.a1.sources.m: missing required key "
+                  "'ports'"}));
+}
