@@ -45,6 +45,10 @@
 #               peak RSS < 64 MB.
 #   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
 #               network() -> kafka-c on the 100 B file, against kcat.
+#   syslog      1M octet-counted RFC 5424 messages (~200 B) into flumen's
+#               syslog_tcp -> memory -> kafka against rsyslog imtcp ->
+#               omkafka (when rsyslog-kafka is installed), same cluster.
+#               Target >= 2x, flumen's peak RSS < 64 MB.
 #   file_null   seq -> file channel (fsync: batch) -> null against
 #               seq -> memory -> null, 2,000,000 events of 100 B, each timed
 #               from 'starting' until the sink committed every event.
@@ -82,7 +86,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 inproc_N syslog_ng file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 inproc_N syslog_ng syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -734,6 +738,102 @@ syslog_ng_row() {
     "medians: syslog-ng $(mega "$(stats <"$WORK/$ROW.s" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
 }
 
+has_rsyslog_kafka() {
+  command -v rsyslogd >/dev/null || return 1
+  compgen -G "/usr/lib/*/rsyslog/omkafka.so" >/dev/null
+}
+
+# syslog_lines N: N octet-counted RFC 5424 messages of ~200 B in
+# SYSLOG_FILE (`LEN <134>1 TIMESTAMP host app PID ID - body`).
+syslog_lines() {
+  SYSLOG_FILE=$WORK/syslog_$1
+  [[ -s $SYSLOG_FILE ]] && return 0
+  awk -v n="$1" 'BEGIN {
+    pad = sprintf("%130s", ""); gsub(/ /, "x", pad)
+    for (i = 1; i <= n; i++) {
+      m = sprintf("<134>1 2026-12-06T10:00:00.000Z web-01 app 4242 REQ - %09d %s", i, pad)
+      printf "%d %s", length(m), m
+    } }' >"$SYSLOG_FILE"
+}
+
+# rsyslog_run TOPIC N FILE: imtcp -> omkafka, timed until the topic's end
+# offsets sum to N; RATE, SECS, RSS, CPU_TICKS (of its whole run).
+rsyslog_run() {
+  local topic=$1 n=$2 file=$3 conf=$WORK/rsyslog.conf log=$WORK/rsyslog_$1.log pid t0 t1
+  free_port
+  mkdir -p "$WORK/rsyslog.d"
+  cat >"$conf" <<EOF
+global(workDirectory="$WORK/rsyslog.d")
+module(load="imtcp")
+module(load="omkafka")
+input(type="imtcp" port="$PORT" address="127.0.0.1" ruleset="k")
+template(name="msg" type="string" string="%msg%")
+ruleset(name="k" queue.type="LinkedList" queue.size="100000") {
+  action(type="omkafka" broker=["$BOOTSTRAP"] topic="$topic" template="msg"
+         resubmitOnFailure="on" queue.type="LinkedList" queue.size="100000")
+}
+EOF
+  rsyslogd -n -f "$conf" -i "$WORK/rsyslog_$1.pid" >"$log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  FAIL_LOG=$log
+  wait_for 30 "rsyslog to listen on port $PORT" "$pid" port_open "$PORT"
+  t0=$EPOCHREALTIME
+  run timeout "$DEADLINE" sh -c 'exec nc -N 127.0.0.1 "$1" <"$2"' nc "$PORT" "$file" \
+    || fail "nc into rsyslog failed (exit $?)"
+  wait_for "$DEADLINE" "rsyslog to deliver $n messages into $topic" "$pid" topic_holds "$topic" "$n"
+  t1=$EPOCHREALTIME
+  RSS=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+  CPU_TICKS=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  stop "$pid"
+  check_topic "$topic" "$n" "rsyslog"
+  SECS=$(elapsed "$t0" "$t1")
+  RATE=$(rate "$n" "$SECS")
+  FAIL_LOG=
+}
+
+# syslog_row: 1M octet-counted RFC 5424 messages of ~200 B over one TCP
+# connection into flumen (syslog_tcp -> memory -> kafka) and into rsyslog
+# (imtcp -> omkafka) on the same cluster, alternating which goes first;
+# ratio flumen / rsyslog. Target >= 2x, flumen's RSS < 64 MB.
+syslog_row() {
+  local n=${SYSLOG_MESSAGES:-1000000} r f rs ratio what topics=() cpu_f cpu_r hz
+  if ! has_rsyslog_kafka; then
+    echo "syslog: skipped (install rsyslog rsyslog-kafka)"
+    return 0
+  fi
+  hz=$(getconf CLK_TCK)
+  what="$((n / 1000000))M octet-counted RFC 5424 messages of ~200 B, one nc -N client: flumen syslog_tcp → memory → kafka vs rsyslog $(rsyslogd -v | awk 'NR == 1 { print $2 }') imtcp → omkafka"
+  syslog_lines "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_flumen" "${ROW}_r${r}_rsyslog"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    if ((r % 2)); then
+      AGENT_YAML=bench/syslog_kafka.yaml flumen_run "${ROW}_r${r}_flumen" "$n" "$SYSLOG_FILE"
+      f=$RATE cpu_f=$CPU_TICKS
+      echo "$RSS" >>"$WORK/$ROW.rss"
+      rsyslog_run "${ROW}_r${r}_rsyslog" "$n" "$SYSLOG_FILE"
+      rs=$RATE cpu_r=$CPU_TICKS
+    else
+      rsyslog_run "${ROW}_r${r}_rsyslog" "$n" "$SYSLOG_FILE"
+      rs=$RATE cpu_r=$CPU_TICKS
+      AGENT_YAML=bench/syslog_kafka.yaml flumen_run "${ROW}_r${r}_flumen" "$n" "$SYSLOG_FILE"
+      f=$RATE cpu_f=$CPU_TICKS
+      echo "$RSS" >>"$WORK/$ROW.rss"
+    fi
+    ratio=$(div "$f" "$rs")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    awk -v t="$cpu_f" -v h="$hz" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_f"
+    awk -v t="$cpu_r" -v h="$hz" -v n="$n" 'BEGIN { printf "%.3f\n", t / h * 1e6 / n }' >>"$WORK/$ROW.cpu_r"
+    echo "  round $r/$ROUNDS: flumen $f msg/s ($cpu_f ticks) | rsyslog $rs msg/s ($cpu_r ticks, of its whole run) -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  report "$ROW" ratio 2 64 "$what" \
+    "flumen: bench/syslog_kafka.yaml (Flume's headers as Kafka record headers), $KAFKA_SETTINGS; rsyslog: LinkedList queues of 100000, template %msg%, librdkafka defaults, timed until the topic's end offsets sum to $n" \
+    "CPU-s per million messages: flumen $(stats <"$WORK/$ROW.cpu_f" | cut -d' ' -f1) (the agent, first byte to last commit), rsyslog $(stats <"$WORK/$ROW.cpu_r" | cut -d' ' -f1) (its whole run)"
+}
+
 # ---------------------------------------------------------------- durable rows
 
 # seq_yaml FILE CHANNEL_YAML: seq (SEQ_COUNT, 100 B) -> CHANNEL -> null.
@@ -918,6 +1018,7 @@ if [[ ${1:-} == --row ]]; then
     inproc_[0-9]* | inproc_f5) inproc_row "${ROW#inproc_}" ;;
     kafka_i5) interceptors_row ;;
     syslog_ng) syslog_ng_row ;;
+    syslog) syslog_row ;;
     file_null) file_null_row ;;
     file_kafka_batch)
       AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch \
@@ -940,7 +1041,7 @@ if (($# > 0)); then ROWS="$*"; fi
 ROWS=${ROWS:-$ALL_ROWS}
 for row in $ROWS; do
   case $row in
-    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | kafka_i5) ;;
+    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | kafka_i5 | syslog) ;;
     file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
     *)
