@@ -830,7 +830,7 @@ syslog_row() {
   done
   stop "$BROKER"
   report "$ROW" ratio 2 64 "$what" \
-    "flumen: bench/syslog_kafka.yaml (Flume's headers as Kafka record headers), $KAFKA_SETTINGS; rsyslog: LinkedList queues of 100000, template %msg%, librdkafka defaults, timed until the topic's end offsets sum to $n" \
+    "flumen: bench/syslog_kafka.yaml (Flume's headers as Kafka record headers; memory capacity ${CAP:-20000}, kafka batch_size ${BSZ:-10000}, max_inflight ${INFL:-4}); rsyslog: LinkedList queues of 100000, template %msg%, librdkafka defaults, timed until the topic's end offsets sum to $n" \
     "CPU-s per million messages: flumen $(stats <"$WORK/$ROW.cpu_f" | cut -d' ' -f1) (the agent, first byte to last commit), rsyslog $(stats <"$WORK/$ROW.cpu_r" | cut -d' ' -f1) (its whole run)"
 }
 
