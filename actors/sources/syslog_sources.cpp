@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/interceptors/date_format.hpp"
+#include "actors/sources/name_resolver.hpp"
 #include "actors/sources/source_options.hpp"
 #include "actors/sources/udp_server.hpp"
 #include "runtime/core/metrics.hpp"
@@ -69,6 +70,12 @@ constexpr option_spec message_options[] = {
      .kind = option_kind::string,
      .doc = "a header set to the sender's address (Flume's "
             "`clientIPHeader`); empty: none"},
+    {.name = "client_hostname_header",
+     .kind = option_kind::string,
+     .doc = "a header set to the sender's host name (Flume's "
+            "`clientHostnameHeader`), looked up on a thread of its own so "
+            "a slow DNS never holds the reader: the address until the "
+            "lookup answered, and when there is no name; empty: none"},
 };
 
 void parse_message_options(option_reader& r, syslog_message_config& m) {
@@ -111,6 +118,8 @@ void parse_message_options(option_reader& r, syslog_message_config& m) {
                               tz + "'");
   p.structured = r.boolean("structured", p.structured);
   m.client_ip_header = r.str("client_ip_header", m.client_ip_header);
+  m.client_hostname_header =
+      r.str("client_hostname_header", m.client_hostname_header);
 }
 
 /// Adds the client header, counts a cut message; one event per message.
@@ -118,6 +127,8 @@ struct message_reader {
   const syslog_message_config& cfg;
   std::string ip;
   uint64_t truncated = 0;
+  /// client_hostname_header: the sender's name, when asked for.
+  std::shared_ptr<resolved_name> name;
 
   void read(std::string_view bytes, bool cut, int64_t now, batch& out) {
     // One trailing newline is no part of the message (rsyslog's
@@ -134,6 +145,10 @@ struct message_reader {
       ++truncated;
     if (!cfg.client_ip_header.empty() && !ip.empty())
       e.headers.insert_or_assign(cfg.client_ip_header, ip);
+    if (name && !ip.empty())
+      e.headers.insert_or_assign(
+          cfg.client_hostname_header,
+          name->ready.load(std::memory_order_acquire) ? name->name : ip);
     out.push_back(std::move(e));
   }
 
@@ -155,11 +170,13 @@ struct message_reader {
 class syslog_decoder final : public stream_decoder {
 public:
   syslog_decoder(std::shared_ptr<const syslog_tcp_config> cfg,
-                 const peer_info& peer)
+                 const peer_info& peer, name_resolver* names)
       : cfg_(std::move(cfg)),
         framer_(cfg_->framing, cfg_->message.parse.max_message_size),
         reader_{cfg_->message, peer.ip},
-        port_(std::to_string(peer.local_port)) {}
+        port_(std::to_string(peer.local_port)) {
+    if (names && !peer.ip.empty()) reader_.name = names->lookup(peer.ip);
+  }
 
   bool feed(const char* data, std::size_t n, batch& out) override {
     auto now = now_ms();
@@ -348,8 +365,11 @@ caf::actor spawn_syslog_tcp(caf::actor_system& sys,
   auto cfg = config;
   auto server = cfg.server;
   auto shared = std::make_shared<const syslog_tcp_config>(cfg);
-  server.decoder = [shared](const peer_info& peer) {
-    return std::make_unique<syslog_decoder>(shared, peer);
+  std::shared_ptr<name_resolver> names;
+  if (!cfg.message.client_hostname_header.empty())
+    names = std::make_shared<name_resolver>();
+  server.decoder = [shared, names](const peer_info& peer) {
+    return std::make_unique<syslog_decoder>(shared, peer, names.get());
   };
   static constexpr const char* framings[] = {"auto", "octet_counting", "lf"};
   server.describe = "syslog, framing " +
@@ -424,16 +444,22 @@ namespace {
 class syslog_datagrams final : public datagram_decoder {
 public:
   explicit syslog_datagrams(const syslog_message_config& cfg)
-      : reader_{cfg, {}} {}
+      : reader_{cfg, {}} {
+    if (!cfg.client_hostname_header.empty())
+      names_ = std::make_unique<name_resolver>();
+  }
   void read(std::string_view bytes, bool cut, const datagram_from& from,
             int64_t now, batch& out) override {
-    if (!reader_.cfg.client_ip_header.empty()) reader_.ip = from.ip();
+    if (!reader_.cfg.client_ip_header.empty() || names_) reader_.ip = from.ip();
+    if (names_ && !reader_.ip.empty())
+      reader_.name = names_->lookup(reader_.ip);
     reader_.read(bytes, cut, now, out);
   }
   void count(component_metrics& m) override { reader_.count(m); }
 
 private:
   message_reader reader_;
+  std::unique_ptr<name_resolver> names_;
 };
 
 } // namespace

@@ -22,6 +22,10 @@ struct syslog_message_config {
   /// A header set to the sender's address (Flume's clientIPHeader);
   /// empty: none.
   std::string client_ip_header;
+  /// A header set to the sender's host name (Flume's
+  /// clientHostnameHeader), looked up off the reader thread: its address
+  /// until the lookup answered, and when it has no name; empty: none.
+  std::string client_hostname_header;
 };
 
 struct syslog_tcp_config {

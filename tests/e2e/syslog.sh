@@ -20,6 +20,7 @@ agents:
         channels: [c1]
         structured: true
         client_ip_header: client
+        client_hostname_header: sender
       udp:
         type: syslog_udp
         port: $UDP
@@ -62,7 +63,9 @@ echo "syslog_tcp, RFC 5424 octet-counted: 1000 of 1000, with Flume's headers"
 seq -f 'tcp3164 %g' 1 500 | logger --tcp --rfc3164 -n 127.0.0.1 -P "$TCP" -t old -p user.err
 wait_for 30 has 'old\(\[[0-9]*\]\)\?: tcp3164 [0-9]*$' 500 || fail "tcp3164: $(events 'old.*tcp3164') of 500"
 line=$(grep -m1 'a1.sinks.log: event .*tcp3164 1$' "$WORK/agent.log")
-for want in 'Facility=1,' 'Severity=3' 'timestamp=[0-9]\{13\}'; do
+# The name was looked up during the first part: known by now.
+name=$(getent hosts 127.0.0.1 | awk '{ print $2; exit }')
+for want in 'Facility=1,' 'Severity=3' 'timestamp=[0-9]\{13\}' "sender=${name:-127.0.0.1}"; do
   matches "$want" <<<"$line" || fail "tcp3164: no $want in: $line"
 done
 echo "syslog_tcp, RFC 3164 LF-framed: 500 of 500"

@@ -5,10 +5,14 @@
 // address; syslog_udp one message per datagram, a datagram cut and
 // counted.
 
+#include "actors/sources/name_resolver.hpp"
 #include "actors/sources/netcat_udp.hpp"
 #include "actors/sources/syslog_sources.hpp"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+
+#include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -355,4 +359,49 @@ TEST(syslog_config, multiport_ports_are_checked_where_written) {
   EXPECT_EQ(load("{type: multiport_syslog_tcp, channels: [c1]}"),
             (strs{"t.yaml:4:10: agents.a1.sources.m: missing required key "
                   "'ports'"}));
+}
+
+// client_hostname_header: the name is looked up on the resolver's thread
+// (never the reader's); until it answered, a message carries the address.
+// Names are remembered: a second lookup of an address is the same entry.
+TEST(name_resolver, looks_names_up_off_the_callers_thread) {
+  name_resolver names;
+  auto a = names.lookup("127.0.0.1");
+  ASSERT_TRUE(wait_until([&] { return a->ready.load(); }));
+  char want[NI_MAXHOST];
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&sa), sizeof(sa), want,
+                    sizeof(want), nullptr, 0, NI_NAMEREQD) != 0)
+    std::strcpy(want, "127.0.0.1");
+  EXPECT_EQ(a->name, want);
+  EXPECT_EQ(names.lookup("127.0.0.1"), a);
+  auto bad = names.lookup("not an address");
+  ASSERT_TRUE(wait_until([&] { return bad->ready.load(); }));
+  EXPECT_EQ(bad->name, "not an address");
+}
+
+TEST_F(source_test, syslog_tcp_names_the_client_by_host_name) {
+  auto ch = channel(channel_config(1000, 100));
+  auto cfg = tcp_config();
+  cfg.message.client_hostname_header = "sender";
+  track(spawn_syslog_tcp(sys, cfg, source_wiring("r1", "syslog_tcp", ch)));
+  name_resolver own;
+  auto want = own.lookup("127.0.0.1");
+  ASSERT_TRUE(wait_until([&] { return want->ready.load(); }));
+  std::string got;
+  // A client at a time until the source's lookup answered; each message
+  // carries the address or, once known, the name.
+  ASSERT_TRUE(wait_until([&] {
+    tcp_client c{cfg.server.port};
+    if (!c.connected() || !c.write("<13>Oct 11 22:14:15 h app: x\n"))
+      return false;
+    c.close();
+    auto events = drain(self, ch, 1, 5s);
+    if (events.empty()) return false;
+    got = header(events[0], "sender");
+    EXPECT_TRUE(got == "127.0.0.1" || got == want->name) << got;
+    return got == want->name;
+  })) << got;
 }
