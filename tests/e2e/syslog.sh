@@ -2,7 +2,8 @@
 # The syslog sources with a real client, util-linux `logger`: RFC 5424 with
 # octet counting and structured data over TCP, RFC 3164 with LF framing
 # over TCP, RFC 5424 over UDP; every message arrives once with Flume's
-# headers (Facility, Severity, host, timestamp) and the client's address;
+# headers (Facility, Severity, host, timestamp), the client's address and
+# (once looked up) its host name;
 # a malformed message is kept whole as `Invalid`; a frame that is no frame
 # closes only its connection (counted); netcat_udp takes a datagram as
 # an event; the final line accounts for all.
