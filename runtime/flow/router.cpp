@@ -105,13 +105,19 @@ struct split_parts {
 /// A batch's parts under the route now: what each channel must accept
 /// (required) and what it may (optional), each channel's events in batch
 /// order. Events go to no channel only when the caller removed them.
-split_parts split(router_state& st, const batch& events) {
+using selection = std::pair<const compiled_selector::targets*,
+                            const compiled_selector::targets*>;
+
+split_parts split(router_state& st, const batch& events,
+                  const std::vector<selection>* chosen = nullptr) {
   auto n = st.channels.size();
   std::vector<batch> req(n), opt(n);
   std::vector<std::vector<uint32_t>> only(n);
   split_parts out;
-  for (auto& e : events) {
-    auto [r, o] = st.selector.of(e);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto& e = events[i];
+    // What the caller chose already (each event's choice read once).
+    auto [r, o] = chosen ? (*chosen)[i] : st.selector.of(e);
     for (auto c : *r)
       req[c].push_back(e);
     for (auto c : *o)
@@ -238,14 +244,22 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
   std::size_t filtered = 0;
   // Events the selector sends to no channel (multiplexing: an unmapped
   // value and no default) are removed, as by a filter.
+  // Each event's channels, in step with `events` (not with a plain
+  // selector, whose choice is the same for every event).
+  std::vector<selection> chosen;
   auto unrouted = [&] {
     if (st.selector.plain) return;
-    auto n = events.size();
-    std::erase_if(events, [&](const event& e) {
-      auto [r, o] = st.selector.of(e);
-      return r->empty() && o->empty();
-    });
-    filtered += n - events.size();
+    chosen.reserve(events.size());
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto choice = st.selector.of(events[i]);
+      if (choice.first->empty() && choice.second->empty()) continue;
+      if (kept != i) events[kept] = std::move(events[i]);
+      chosen.push_back(choice);
+      ++kept;
+    }
+    filtered += events.size() - kept;
+    events.resize(kept);
   };
   try {
     filtered += apply_chain(st.chain, events);
@@ -269,7 +283,7 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
     self->delegate(st.channels.front(), put_atom::value, std::move(events));
     return caf::delegated<ok_atom>{};
   }
-  auto parts = split(st, events);
+  auto parts = split(st, events, chosen.empty() ? nullptr : &chosen);
   auto f = std::make_shared<fanout>();
   if (parts.optional_only > 0) {
     // Answered once each of these events was taken by an optional channel
