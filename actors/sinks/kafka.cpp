@@ -214,14 +214,43 @@ private:
     spdlog::warn("{}: kafka: {}", m.name, reason);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
       auto running = static_cast<int>(component_state::running);
-      if (m.state.load() == running)
+      if (m.state.load() == running) {
         m.set_state(component_state::degraded, reason);
+        // The poll loop finds out when a broker answers again, traffic or
+        // not (an idle sink, or a failover group's passed-over member,
+        // would otherwise stay degraded until its next batch).
+        self->brokers_down_.store(true, std::memory_order_release);
+      }
     }
   }
 
   void poll_loop() {
     auto connecting = static_cast<int>(component_state::connecting);
+    auto degraded = static_cast<int>(component_state::degraded);
+    auto last_check = std::chrono::steady_clock::time_point{};
     while (polling_) {
+      // Degraded because every broker was down: back to running once one
+      // answers a metadata request (asked once a second at most).
+      if (brokers_down_.load(std::memory_order_acquire) &&
+          std::chrono::steady_clock::now() - last_check >=
+              std::chrono::seconds{1}) {
+        last_check = std::chrono::steady_clock::now();
+        if (metrics_->state.load() != degraded) {
+          brokers_down_.store(false, std::memory_order_release);
+        } else {
+          const rd_kafka_metadata_t* md = nullptr;
+          if (rd_kafka_metadata(producer_, 0,
+                                default_topic_ ? default_topic_->rkt : nullptr,
+                                &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+            brokers_down_.store(false, std::memory_order_release);
+            if (metrics_->state.load() == degraded) {
+              metrics_->set_state(component_state::running);
+              spdlog::info("{}: a broker answers again", metrics_->name);
+            }
+          }
+        }
+      }
       if (metrics_->state.load() == connecting) {
         const rd_kafka_metadata_t* md = nullptr;
         auto t0 = std::chrono::steady_clock::now();
@@ -316,6 +345,9 @@ private:
   topic_info* plain_topic_ = nullptr;
   std::thread poller_;
   std::atomic<bool> polling_{false};
+  /// Degraded by librdkafka saying every broker is down (poll_loop looks
+  /// for one answering again).
+  std::atomic<bool> brokers_down_{false};
   std::string json_;
 };
 
