@@ -23,6 +23,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/sources/socket_names.hpp"
 #include "actors/sources/source_options.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -176,31 +177,13 @@ int listen_on(const std::string& host, uint16_t port) {
                            last_error);
 }
 
-/// `host:port` a socket is bound to: with `port: 0`, the port the kernel
-/// chose.
-std::string local_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  char host[NI_MAXHOST];
-  char port[NI_MAXSERV];
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
-                    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-    return "?";
-  if (addr.ss_family == AF_INET6) return "[" + std::string{host} + "]:" + port;
-  return std::string{host} + ":" + port;
-}
-
 /// Who is at the other end of `fd`, numerically, and the local port.
 peer_info peer_of(int fd) {
   peer_info p{};
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
-  char host[NI_MAXHOST];
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
-      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
-                    nullptr, 0, NI_NUMERICHOST) == 0)
-    p.ip = host;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    p.ip = numeric_host(addr, len);
   len = sizeof(addr);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     if (addr.ss_family == AF_INET)

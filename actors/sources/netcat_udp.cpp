@@ -10,22 +10,7 @@
 namespace flumen::sources {
 
 const option_list& netcat_udp_options() {
-  static const option_list table = {
-      {.name = "bind",
-       .kind = option_kind::string,
-       .doc = "address to listen on"},
-      {.name = "port",
-       .kind = option_kind::integer,
-       .min = 0,
-       .max = 65535,
-       .doc = "UDP port; `0`: a free port the kernel chooses (logged)"},
-      {.name = "batch_size",
-       .kind = option_kind::count,
-       .doc = "events per batch; when not stated, cut to the smallest "
-              "`transaction_capacity` of its channels"},
-      {.name = "batch_timeout",
-       .kind = option_kind::duration,
-       .doc = "a partial batch is sent after this"},
+  static const option_spec own[] = {
       {.name = "max_line_length",
        .kind = option_kind::size,
        .min = 1,
@@ -36,44 +21,20 @@ const option_list& netcat_udp_options() {
        .kind = option_kind::string,
        .doc = "the header set to the sender's `ip:port` (Flume's "
               "`remoteAddress`); empty: none"},
-      max_inflight_option(
-          "batches sent and not yet accepted; then the source stops reading "
-          "and datagrams wait in the socket buffer"),
-      {.name = "receive_buffer",
-       .kind = option_kind::size,
-       .min = 0,
-       .max = std::size_t{1} << 30,
-       .def = "the kernel's",
-       .doc = "SO_RCVBUF: what may wait while the channel pushes back; "
-              "beyond it the kernel drops datagrams, counted in `dropped`. "
-              "Set as asked when the process may (CAP_NET_ADMIN), else "
-              "capped by net.core.rmem_max"},
   };
+  static const option_list table = options_of({udp_server_options(), own});
   return table;
 }
 
 netcat_udp_config parse_netcat_udp(option_reader& r) {
   option_scope scope{r, netcat_udp_options()};
   netcat_udp_config cfg;
-  cfg.bind = r.str("bind", cfg.bind);
-  cfg.port = static_cast<uint16_t>(r.integer("port", 0));
-  r.require("port");
-  cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
+  parse_udp_server(r, cfg.server);
   cfg.max_line_length =
       r.bytes("max_line_length", cfg.max_line_length, 1, 65507);
   cfg.remote_address_header =
       r.str("remote_address_header", cfg.remote_address_header);
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
-  cfg.receive_buffer =
-      r.bytes("receive_buffer", cfg.receive_buffer, 0, std::size_t{1} << 30);
-  auto& f = r.facts();
-  f.batch_size = cfg.batch_size;
-  f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.max_line_length;
-  listen_endpoint at{cfg.bind, cfg.port};
-  at.proto = transport::udp;
-  f.listens.push_back(at);
+  r.facts().max_event_bytes = cfg.max_line_length;
   return cfg;
 }
 
@@ -117,16 +78,12 @@ private:
 
 caf::actor spawn_netcat_udp(caf::actor_system& sys,
                             const netcat_udp_config& config, const wiring& w) {
-  auto cfg = adapt_batch(config, w);
+  auto cfg = config;
+  cfg.server = adapt_batch(cfg.server, w);
   return spawn_source(
       sys,
       [cfg](source_pump& pump) {
-        udp_server_config server;
-        server.bind = cfg.bind;
-        server.port = cfg.port;
-        server.batch_size = cfg.batch_size;
-        server.batch_timeout = cfg.batch_timeout;
-        server.receive_buffer = cfg.receive_buffer;
+        auto server = cfg.server;
         server.max_datagram = cfg.max_line_length;
         server.describe = "an event per datagram of at most " +
                           std::to_string(cfg.max_line_length) +
@@ -134,7 +91,7 @@ caf::actor spawn_netcat_udp(caf::actor_system& sys,
         datagram_lines decoder{cfg};
         serve_udp(server, decoder, pump);
       },
-      w.downstream, w.metrics, cfg.max_inflight);
+      w.downstream, w.metrics, cfg.server.max_inflight);
 }
 
 } // namespace flumen::sources

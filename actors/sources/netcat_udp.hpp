@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "actors/sources/udp_server.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 
@@ -12,12 +13,7 @@ namespace flumen::sources {
 /// Options of the `netcat_udp` source (Flume's netcatudp): an event per
 /// datagram.
 struct netcat_udp_config {
-  std::string bind = "127.0.0.1";
-  uint16_t port = 0; ///< required
-  std::size_t batch_size = 1000;
-  std::chrono::milliseconds batch_timeout{100};
-  std::size_t max_inflight = 4;
-  std::size_t receive_buffer = 0;
+  udp_server_config server; ///< bind, port, batching, window, buffer
   /// Bytes of a datagram kept (a longer one is cut, counted truncated).
   std::size_t max_line_length = 65507;
   /// The header set to the sender's `ip:port` (Flume's remoteAddress);

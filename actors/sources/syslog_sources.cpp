@@ -383,58 +383,17 @@ caf::actor spawn_syslog_tcp(caf::actor_system& sys,
 // -- syslog_udp ----------------------------------------------------------
 
 const option_list& syslog_udp_options() {
-  static const option_spec own[] = {
-      {.name = "bind",
-       .kind = option_kind::string,
-       .doc = "address to listen on"},
-      {.name = "port",
-       .kind = option_kind::integer,
-       .min = 0,
-       .max = 65535,
-       .doc = "UDP port; `0`: a free port the kernel chooses (logged)"},
-      {.name = "batch_size",
-       .kind = option_kind::count,
-       .doc = "events per batch; when not stated, cut to the smallest "
-              "`transaction_capacity` of its channels"},
-      {.name = "batch_timeout",
-       .kind = option_kind::duration,
-       .doc = "a partial batch is sent after this"},
-      max_inflight_option(
-          "batches sent and not yet accepted; then the source stops reading "
-          "and datagrams wait in the socket buffer"),
-      {.name = "receive_buffer",
-       .kind = option_kind::size,
-       .min = 0,
-       .max = std::size_t{1} << 30,
-       .def = "the kernel's",
-       .doc = "SO_RCVBUF: what may wait while the channel pushes back; "
-              "beyond it the kernel drops datagrams, counted in `dropped`. "
-              "Set as asked when the process may (CAP_NET_ADMIN), else "
-              "capped by net.core.rmem_max"},
-  };
-  static const option_list table = options_of({own, message_options});
+  static const option_list table =
+      options_of({udp_server_options(), message_options});
   return table;
 }
 
 syslog_udp_config parse_syslog_udp(option_reader& r) {
   option_scope scope{r, syslog_udp_options()};
   syslog_udp_config cfg;
-  cfg.bind = r.str("bind", cfg.bind);
-  cfg.port = static_cast<uint16_t>(r.integer("port", 0));
-  r.require("port");
-  cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
-  cfg.receive_buffer =
-      r.bytes("receive_buffer", cfg.receive_buffer, 0, std::size_t{1} << 30);
+  parse_udp_server(r, cfg.server);
   parse_message_options(r, cfg.message);
-  auto& f = r.facts();
-  f.batch_size = cfg.batch_size;
-  f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.message.parse.max_message_size;
-  listen_endpoint at{cfg.bind, cfg.port};
-  at.proto = transport::udp;
-  f.listens.push_back(at);
+  r.facts().max_event_bytes = cfg.message.parse.max_message_size;
   return cfg;
 }
 
@@ -466,16 +425,12 @@ private:
 
 caf::actor spawn_syslog_udp(caf::actor_system& sys,
                             const syslog_udp_config& config, const wiring& w) {
-  auto cfg = adapt_batch(config, w);
+  auto cfg = config;
+  cfg.server = adapt_batch(cfg.server, w);
   return spawn_source(
       sys,
       [cfg](source_pump& pump) {
-        udp_server_config server;
-        server.bind = cfg.bind;
-        server.port = cfg.port;
-        server.batch_size = cfg.batch_size;
-        server.batch_timeout = cfg.batch_timeout;
-        server.receive_buffer = cfg.receive_buffer;
+        auto server = cfg.server;
         server.max_datagram = cfg.message.parse.max_message_size;
         server.describe = "syslog, one message per datagram of at most " +
                           std::to_string(server.max_datagram) +
@@ -483,7 +438,7 @@ caf::actor spawn_syslog_udp(caf::actor_system& sys,
         syslog_datagrams decoder{cfg.message};
         serve_udp(server, decoder, pump);
       },
-      w.downstream, w.metrics, cfg.max_inflight);
+      w.downstream, w.metrics, cfg.server.max_inflight);
 }
 
 } // namespace flumen::sources

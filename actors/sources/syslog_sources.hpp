@@ -11,6 +11,7 @@
 
 #include "actors/sources/netcat.hpp"
 #include "actors/sources/syslog/syslog.hpp"
+#include "actors/sources/udp_server.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 
@@ -48,14 +49,7 @@ const option_list& multiport_syslog_tcp_options();
 syslog_tcp_config parse_multiport_syslog_tcp(option_reader& r);
 
 struct syslog_udp_config {
-  std::string bind = "127.0.0.1";
-  uint16_t port = 0; ///< required
-  std::size_t batch_size = 1000;
-  std::chrono::milliseconds batch_timeout{100};
-  std::size_t max_inflight = 4;
-  /// SO_RCVBUF of the socket (0: the kernel's default): what arrives while
-  /// the channel pushes back waits there, and beyond it the kernel drops.
-  std::size_t receive_buffer = 0;
+  udp_server_config server; ///< bind, port, batching, window, buffer
   syslog_message_config message;
 };
 

@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sources/line_splitter.hpp"
+#include "actors/sources/socket_names.hpp"
+#include "actors/sources/source_options.hpp"
 #include "runtime/core/metrics.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -63,27 +65,6 @@ int bind_udp(const std::string& host, uint16_t port, std::size_t rcvbuf) {
                            "/udp: " + last_error);
 }
 
-std::string numeric_host_of(const sockaddr_storage& addr, socklen_t len) {
-  char host[NI_MAXHOST];
-  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host,
-                    sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0)
-    return {};
-  return host;
-}
-
-std::string bound_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  char host[NI_MAXHOST];
-  char port[NI_MAXSERV];
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      ::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host),
-                    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-    return "?";
-  if (addr.ss_family == AF_INET6) return "[" + std::string{host} + "]:" + port;
-  return std::string{host} + ":" + port;
-}
-
 /// Datagrams read per recvmmsg(2) call.
 constexpr std::size_t datagrams_per_read = 64;
 
@@ -102,7 +83,7 @@ public:
   void run() {
     spdlog::info("{}: listening on {}/udp ({}; datagrams the kernel drops "
                  "while the channel pushes back are counted in `dropped`)",
-                 m_.name, bound_address(fd_), cfg_.describe);
+                 m_.name, local_address(fd_), cfg_.describe);
     auto first_at = std::chrono::steady_clock::time_point::max();
     while (!pump_.stopping() && !pump_.aborted()) {
       auto deadline = first_at == std::chrono::steady_clock::time_point::max()
@@ -211,18 +192,62 @@ private:
 } // namespace
 
 std::string datagram_from::ip() const {
-  return numeric_host_of(*addr, len);
+  return numeric_host(*addr, len);
 }
 
 std::string datagram_from::ip_port() const {
-  char host[NI_MAXHOST];
-  char port[NI_MAXSERV];
-  if (::getnameinfo(reinterpret_cast<const sockaddr*>(addr), len, host,
-                    sizeof(host), port, sizeof(port),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-    return {};
-  if (addr->ss_family == AF_INET6) return "[" + std::string{host} + "]:" + port;
-  return std::string{host} + ":" + port;
+  auto out = host_port(*addr, len);
+  return out == "?" ? std::string{} : out;
+}
+
+std::span<const option_spec> udp_server_options() {
+  static const option_spec table[] = {
+      {.name = "bind",
+       .kind = option_kind::string,
+       .doc = "address to listen on"},
+      {.name = "port",
+       .kind = option_kind::integer,
+       .min = 0,
+       .max = 65535,
+       .doc = "UDP port; `0`: a free port the kernel chooses (logged)"},
+      {.name = "batch_size",
+       .kind = option_kind::count,
+       .doc = "events per batch; when not stated, cut to the smallest "
+              "`transaction_capacity` of its channels"},
+      {.name = "batch_timeout",
+       .kind = option_kind::duration,
+       .doc = "a partial batch is sent after this"},
+      max_inflight_option(
+          "batches sent and not yet accepted; then the source stops reading "
+          "and datagrams wait in the socket buffer"),
+      {.name = "receive_buffer",
+       .kind = option_kind::size,
+       .min = 0,
+       .max = std::size_t{1} << 30,
+       .def = "the kernel's",
+       .doc = "SO_RCVBUF: what may wait while the channel pushes back; "
+              "beyond it the kernel drops datagrams, counted in `dropped`. "
+              "Set as asked when the process may (CAP_NET_ADMIN), else "
+              "capped by net.core.rmem_max"},
+  };
+  return table;
+}
+
+void parse_udp_server(option_reader& r, udp_server_config& cfg) {
+  cfg.bind = r.str("bind", cfg.bind);
+  cfg.port = static_cast<uint16_t>(r.integer("port", 0));
+  r.require("port");
+  cfg.batch_size = r.count("batch_size", cfg.batch_size);
+  cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
+  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
+  cfg.receive_buffer =
+      r.bytes("receive_buffer", cfg.receive_buffer, 0, std::size_t{1} << 30);
+  auto& f = r.facts();
+  f.batch_size = cfg.batch_size;
+  f.batch_size_stated = r.has("batch_size");
+  listen_endpoint at{cfg.bind, cfg.port};
+  at.proto = transport::udp;
+  f.listens.push_back(at);
 }
 
 void serve_udp(const udp_server_config& cfg, datagram_decoder& decoder,

@@ -9,9 +9,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "runtime/config/config.hpp"
+#include "runtime/config/options.hpp"
 #include "runtime/core/event.hpp"
 
 namespace flumen {
@@ -21,11 +24,14 @@ struct component_metrics;
 
 namespace flumen::sources {
 
+/// What the UDP sources share: where they listen, how they batch, their
+/// window and socket buffer (the options of udp_server_options()).
 struct udp_server_config {
   std::string bind = "127.0.0.1";
-  uint16_t port = 0;
+  uint16_t port = 0; ///< required
   std::size_t batch_size = 1000;
   std::chrono::milliseconds batch_timeout{100};
+  std::size_t max_inflight = 4;
   /// SO_RCVBUF (0: the kernel's default).
   std::size_t receive_buffer = 0;
   /// The most bytes of a datagram kept; a longer one is cut (`cut`).
@@ -54,6 +60,16 @@ public:
   /// Adds what it cut since the last call to `m`'s counters.
   virtual void count(component_metrics& m) = 0;
 };
+
+/// The options of `udp_server_config`, in their reference page's order:
+/// `bind`, `port`, `batch_size`, `batch_timeout`, `max_inflight`,
+/// `receive_buffer`.
+std::span<const option_spec> udp_server_options();
+
+/// Reads them into `cfg` (not `max_datagram` or `describe`, which are
+/// each source's), and states the batch size and the UDP port in `r`'s
+/// facts.
+void parse_udp_server(option_reader& r, udp_server_config& cfg);
 
 /// Serves until the pump stops (then reads what the socket holds and
 /// hands everything over) or is torn down. Throws when it cannot bind.

@@ -159,9 +159,9 @@ TEST_F(source_test, syslog_tcp_cuts_a_long_message_and_counts_it) {
 TEST_F(source_test, syslog_udp_takes_a_message_per_datagram) {
   auto ch = channel(channel_config(1000, 100));
   syslog_udp_config cfg;
-  cfg.port = free_port();
-  cfg.batch_size = 10;
-  cfg.batch_timeout = 10ms;
+  cfg.server.port = free_port();
+  cfg.server.batch_size = 10;
+  cfg.server.batch_timeout = 10ms;
   cfg.message.parse.max_message_size = 100;
   cfg.message.client_ip_header = "client";
   cfg.message.parse.structured = true; // the body is MSG alone
@@ -170,11 +170,11 @@ TEST_F(source_test, syslog_udp_takes_a_message_per_datagram) {
   // The socket is bound by the source's thread: probe until one arrives
   // (the probes sent before are lost, as UDP loses them).
   ASSERT_TRUE(wait_until([&] {
-    send_datagram(cfg.port, "<14>1 - - - - - probe");
+    send_datagram(cfg.server.port, "<14>1 - - - - - probe");
     return m->events_received.load() > 0;
   }));
-  ASSERT_TRUE(send_datagram(cfg.port, "<14>1 - - - - - a\nb"));
-  ASSERT_TRUE(send_datagram(cfg.port, "<14>" + std::string(300, 'y')));
+  ASSERT_TRUE(send_datagram(cfg.server.port, "<14>1 - - - - - a\nb"));
+  ASSERT_TRUE(send_datagram(cfg.server.port, "<14>" + std::string(300, 'y')));
   // Every event up to the two, probes dropped: they come in sending order.
   batch events;
   for (int i = 0; i < 1000 && events.size() < 2; ++i) {
@@ -232,22 +232,22 @@ TEST(syslog_config, ports_by_protocol_and_options_where_written) {
 TEST_F(source_test, syslog_udp_counts_what_the_kernel_drops) {
   auto ch = channel(channel_config(50, 50));
   syslog_udp_config cfg;
-  cfg.port = free_port();
-  cfg.batch_size = 50;
-  cfg.batch_timeout = 10ms;
-  cfg.max_inflight = 1;
-  cfg.receive_buffer = 4096; // the kernel's least: a few datagrams
+  cfg.server.port = free_port();
+  cfg.server.batch_size = 50;
+  cfg.server.batch_timeout = 10ms;
+  cfg.server.max_inflight = 1;
+  cfg.server.receive_buffer = 4096; // the kernel's least: a few datagrams
   track(spawn_syslog_udp(sys, cfg, source_wiring("r1", "syslog_udp", ch)));
   auto m = registry_.find("a1.sources.r1");
   ASSERT_TRUE(wait_until([&] {
-    send_datagram(cfg.port, "<14>1 - - - - - probe");
+    send_datagram(cfg.server.port, "<14>1 - - - - - probe");
     return m->events_received.load() > 0;
   }));
   // Probes sent before the socket was bound went nowhere (no socket, no
   // count): start counting from what arrived.
   // A marker after the probes: once it is taken, every probe that will
   // ever arrive has (loopback keeps a socket's datagrams in order).
-  ASSERT_TRUE(send_datagram(cfg.port, "<14>1 - - - - - marker"));
+  ASSERT_TRUE(send_datagram(cfg.server.port, "<14>1 - - - - - marker"));
   bool marked = false;
   for (int i = 0; i < 1000 && !marked; ++i)
     for (auto& e : drain(self, ch, 1, 5s))
@@ -256,8 +256,8 @@ TEST_F(source_test, syslog_udp_counts_what_the_kernel_drops) {
   auto base = m->events_received.load();
   const std::size_t n = 3000;
   for (std::size_t i = 0; i < n; ++i)
-    ASSERT_TRUE(
-        send_datagram(cfg.port, "<14>1 - - - - - " + std::string(200, 'x')));
+    ASSERT_TRUE(send_datagram(cfg.server.port,
+                              "<14>1 - - - - - " + std::string(200, 'x')));
   // The channel (50) fills; the socket's few datagrams wait; the rest
   // drop. The reader counts them once the channel lets it go on: drain
   // everything, then every datagram is accounted for.
@@ -280,18 +280,18 @@ TEST_F(source_test, syslog_udp_counts_what_the_kernel_drops) {
 TEST_F(source_test, netcat_udp_takes_a_datagram_per_event) {
   auto ch = channel(channel_config(1000, 100));
   netcat_udp_config cfg;
-  cfg.port = free_port();
-  cfg.batch_size = 10;
-  cfg.batch_timeout = 10ms;
+  cfg.server.port = free_port();
+  cfg.server.batch_size = 10;
+  cfg.server.batch_timeout = 10ms;
   cfg.max_line_length = 100;
   track(spawn_netcat_udp(sys, cfg, source_wiring("r1", "netcat_udp", ch)));
   auto m = registry_.find("a1.sources.r1");
   ASSERT_TRUE(wait_until([&] {
-    send_datagram(cfg.port, "probe\n");
+    send_datagram(cfg.server.port, "probe\n");
     return m->events_received.load() > 0;
   }));
-  ASSERT_TRUE(send_datagram(cfg.port, "a\nb\r\n"));
-  ASSERT_TRUE(send_datagram(cfg.port, std::string(300, 'z')));
+  ASSERT_TRUE(send_datagram(cfg.server.port, "a\nb\r\n"));
+  ASSERT_TRUE(send_datagram(cfg.server.port, std::string(300, 'z')));
   batch events;
   for (int i = 0; i < 1000 && events.size() < 2; ++i) {
     auto got = drain(self, ch, 1, 5s);
