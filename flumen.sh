@@ -16,7 +16,7 @@ PACKAGES=(
   libcli11-dev libgtest-dev libgmock-dev nlohmann-json3-dev libmimalloc-dev libre2-dev
   liblz4-dev libzstd-dev libssl-dev openssl libcpp-httplib-dev curl
   clang libclang-rt-14-dev
-  kcat netcat-openbsd procps python3 tmux strace rsyslog
+  kcat netcat-openbsd procps python3 tmux strace rsyslog rsyslog-gnutls
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

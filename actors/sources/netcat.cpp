@@ -29,105 +29,6 @@
 
 namespace flumen::sources {
 
-/// The options of the `netcat` source (docs/reference/sources/netcat.md shows
-/// them, generated).
-const option_list& netcat_options() {
-  static const option_list table = {
-      {.name = "bind",
-       .kind = option_kind::string,
-       .doc = "address to listen on"},
-      {.name = "port",
-       .kind = option_kind::integer,
-       .min = 0,
-       .max = 65535,
-       .doc = "TCP port; `0`: a free port the kernel chooses (logged: "
-              "`listening on 127.0.0.1:PORT`: "
-              "`source_test.netcat_on_port_0_logs_the_port_the_kernel_chose`)"},
-      {.name = "batch_size",
-       .kind = option_kind::count,
-       .doc = "events per batch; when not stated, cut to the smallest "
-              "`transaction_capacity` of its channels; a stated value above"
-              " it is a config error. Every line source also cuts a batch "
-              "at 1 MiB of bodies (one line at least), so its window is "
-              "bounded in bytes "
-              "(`pump_lines_test.emit_batches_cuts_at_max_batch_bytes`)"},
-      {.name = "batch_timeout",
-       .kind = option_kind::duration,
-       .doc =
-           "a partial batch is sent after this, or at once when a client"
-           " closes its connection "
-           "(`source_test.netcat_hands_over_a_closing_clients_lines_at_once`)"},
-      max_line_length_option(
-          "bytes per line (logged at start); also what the source holds"
-          " per client, whatever a client sends. Beyond `256MB` a "
-          "located error: a file channel writes an event in one record "
-          "of at most 1 GiB "
-          "(`size_options.max_line_length_stops_at_256MB`)"),
-      overlong_policy_option(
-          "longer lines: `truncate` (keep the first bytes; counted in "
-          "`truncated`), `drop` (counted in `dropped`), `split` "
-          "(several events); the first of each is logged "
-          "(`source_test.netcat_handles_overlong_lines_per_policy`)"),
-      {.name = "max_connections",
-       .kind = option_kind::count,
-       .doc =
-           "clients served at once; further clients wait in the listen "
-           "backlog until one leaves (never refused: "
-           "`source_test.netcat_at_max_connections_lets_a_new_client_wait`)"},
-      {.name = "idle_timeout",
-       .kind = option_kind::duration,
-       .doc = "a client that sent nothing for this long is closed (counted "
-              "in `connection_failures`; a partial line it sent is an "
-              "event: "
-              "`source_test.netcat_closes_a_client_that_sent_nothing_for_idle_"
-              "timeout`);"
-              " `0`: never. A client that stays connected and writes less "
-              "often must reconnect. A client the channel holds back is not"
-              " idle "
-              "(`source_test.netcat_idle_timeout_spares_a_client_the_channel_"
-              "holds_back`)"},
-      max_inflight_option(
-          "batches sent and not yet accepted (at most 4 MiB); then the "
-          "source stops reading and TCP pushes back on the clients "
-          "(`source_test.netcat_pushes_back_on_a_client_while_the_channel_"
-          "is_full`)"),
-      {.name = "readers",
-       .kind = option_kind::count,
-       .min = 1,
-       .max = 64,
-       .doc = "threads reading clients, sharing the listener and "
-              "`max_connections`; a client stays with one, so its lines "
-              "keep their order "
-              "(`source_test.netcat_readers_share_the_clients`). On the "
-              "2-core test machine a second thread made 8 clients slower "
-              "([bench/README.md](../../../bench/README.md)); more may help"
-              " where one thread is what limits a source"},
-  };
-  return table;
-}
-
-netcat_config parse_netcat(option_reader& r) {
-  option_scope scope{r, netcat_options()};
-  netcat_config cfg;
-  cfg.bind = r.str("bind", cfg.bind);
-  cfg.port = static_cast<uint16_t>(r.integer("port", 0));
-  r.require("port");
-  cfg.batch_size = r.count("batch_size", cfg.batch_size);
-  cfg.batch_timeout = r.duration("batch_timeout", cfg.batch_timeout);
-  cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
-  cfg.policy = parse_overlong_policy(r);
-  cfg.max_connections = r.count("max_connections", cfg.max_connections);
-  cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);
-  cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
-  cfg.readers = r.count("readers", cfg.readers);
-  auto& f = r.facts();
-  f.batch_size = cfg.batch_size;
-  f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.max_line_length;
-  f.listens.push_back({cfg.bind, cfg.port});
-  return cfg;
-}
-
 namespace {
 
 using time_point = flumen::clock::time_point;
@@ -246,6 +147,10 @@ struct netcat_shared {
   std::atomic<std::size_t> stop_bytes{0};
   std::atomic<std::size_t> stop_clients{0};
   std::atomic<uint64_t> unfinished{0};
+  /// TLS clients closed for not completing their handshake in time, not
+  /// yet logged.
+  std::atomic<uint64_t> handshake_timeouts{0};
+  std::atomic<int64_t> handshake_logged_at{0};
 
   explicit netcat_shared(const netcat_config& cfg) {
     if (cfg.ports.empty())
@@ -314,7 +219,29 @@ private:
     std::unique_ptr<stream_decoder> dec;
     time_point last_read;
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
+    /// TLS (cfg.tls): the session (its buffers go before the socket
+    /// closes); null for plain TCP.
+    std::unique_ptr<tls_session> tls;
+    /// When a TLS handshake must be complete.
+    time_point handshake_deadline{};
+
+    bool handshaking() const { return tls && tls->handshaking(); }
+    bool wants_write() const { return tls && tls->wants_write(); }
+    bool buffered() const { return tls && tls->buffered(); }
   };
+
+  /// Takes a TLS handshake as far as the socket allows; a refused one is
+  /// counted.
+  tls_session::step advance_handshake(client& c);
+  /// At a stop: completes a handshake under way, up to stop_waits_until_.
+  bool finish_handshake(client& c);
+  /// One read or peek of up to `n` bytes: the count; 0 at the end of the
+  /// input or on a failure (a TLS one counted); -1 when nothing is there
+  /// now (errno EAGAIN).
+  ssize_t receive(client& c, char* buf, std::size_t n, bool peek);
+  /// Closes TLS clients whose handshake is overdue; logs them, at most
+  /// once a minute.
+  void count_handshake_timeout();
 
   /// Streaming or not (see bulk_low_water); unchanged if the socket refuses.
   static void set_bulk(client& c, bool bulk) {
@@ -411,11 +338,16 @@ bool netcat_reader::serve_once() {
   for (auto& l : shared_.listeners)
     fds_.push_back({listening ? l.fd : -1, POLLIN, 0});
   auto first_client = 1 + shared_.listeners.size();
+  bool buffered = false; ///< a TLS session holds decrypted bytes
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
-    fds_.push_back({it->fd.fd, POLLIN, 0});
+    short events = it->wants_write() ? POLLOUT : 0;
+    if (!it->wants_write() || !it->handshaking()) events |= POLLIN;
+    fds_.push_back({it->fd.fd, events, 0});
     owners_.push_back(it);
+    buffered = buffered || it->buffered();
   }
-  int rc = wait(fds_.data(), fds_.size(), next_wakeup(room));
+  int rc = wait(fds_.data(), fds_.size(),
+                buffered ? time_->now() : next_wakeup(room));
   if (rc < 0 && errno != EINTR)
     throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
   for (std::size_t l = 0; l < shared_.listeners.size(); ++l)
@@ -426,7 +358,29 @@ bool netcat_reader::serve_once() {
   bool ended = false; ///< a client closed: its last lines are not held
   for (std::size_t i = 0; i < owners_.size(); ++i) {
     auto it = owners_[i];
-    bool ready = fds_[i + first_client].revents & (POLLIN | POLLHUP | POLLERR);
+    bool ready =
+        fds_[i + first_client].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR);
+    if (it->handshaking()) {
+      if (ready) {
+        auto h = advance_handshake(*it);
+        if (h == tls_session::step::failed) {
+          close_client(it);
+          continue;
+        }
+        if (h == tls_session::step::done) {
+          it->last_read = now;
+          // Data may have come with the handshake's last flight.
+          ready = true;
+        }
+      }
+      if (it->handshaking()) {
+        if (now < it->handshake_deadline) continue;
+        count_handshake_timeout();
+        close_client(it);
+        continue;
+      }
+    }
+    ready = ready || it->buffered();
     // A streaming client's last bytes below the low-water mark.
     bool tail = it->bulk && now - it->last_read >= bulk_tail;
     if (!ready && !tail && !idle(*it, now)) continue;
@@ -503,7 +457,9 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
                                                     std::size_t budget) {
   read_result r;
   while (r.bytes < budget) {
-    auto n = ::read(c.fd.fd, buf_.get(), std::min(read_size, budget - r.bytes));
+    auto want = std::min(read_size, budget - r.bytes);
+    auto n = c.tls ? receive(c, buf_.get(), want, false)
+                   : ::read(c.fd.fd, buf_.get(), want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n <= 0) {
@@ -536,6 +492,9 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
 // At a stop: what the client had sent, up to the end of a line. False when
 // the pump was torn down meanwhile.
 bool netcat_reader::drain(client& c, std::size_t& bytes) {
+  // A TLS client that connected before the stop may have sent messages
+  // right behind its handshake.
+  if (c.handshaking() && !finish_handshake(c)) return true;
   // Waiting for the rest of a line below needs a socket that reports every
   // byte.
   set_bulk(c, false);
@@ -568,7 +527,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
   std::size_t taken = 0;
   auto end = line_end::unfinished;
   while (taken < stop_read_margin) {
-    auto n = ::recv(c.fd.fd, buf_.get(), read_size, MSG_PEEK | MSG_DONTWAIT);
+    auto n = receive(c, buf_.get(), read_size, true);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // The rest may be on its way (a client writes in chunks, not lines):
@@ -587,7 +546,7 @@ netcat_reader::line_end netcat_reader::finish_line(client& c,
     bool ends = through != std::string::npos;
     auto want = ends ? through : static_cast<std::size_t>(n);
     // Peeked, so this much is there to read.
-    auto got = ::read(c.fd.fd, buf_.get(), want);
+    auto got = receive(c, buf_.get(), want, false);
     if (got <= 0) break;
     taken += static_cast<std::size_t>(got);
     if (!c.dec->feed(buf_.get(), static_cast<std::size_t>(got), pending_)) {
@@ -680,7 +639,60 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
   else
     dec = std::make_unique<line_decoder>(cfg_.max_line_length, cfg_.policy);
   clients_.push_back(client{fd_guard{fd}, std::move(dec), time_->now()});
-  return std::prev(clients_.end());
+  auto it = std::prev(clients_.end());
+  if (cfg_.tls) {
+    it->tls = std::make_unique<tls_session>(cfg_.tls, fd);
+    it->handshake_deadline = time_->now() + cfg_.handshake_timeout;
+  }
+  return it;
+}
+
+tls_session::step netcat_reader::advance_handshake(client& c) {
+  auto step = c.tls->handshake();
+  // Refused (no certificate, another CA's, plain text) or gone: the
+  // agent's TLS audit logs who and why (runtime/net/tls_audit.cpp).
+  if (step == tls_session::step::failed)
+    m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+  return step;
+}
+
+bool netcat_reader::finish_handshake(client& c) {
+  while (c.handshaking()) {
+    if (advance_handshake(c) == tls_session::step::failed) return false;
+    if (!c.handshaking()) break;
+    pollfd p{c.fd.fd, static_cast<short>(c.wants_write() ? POLLOUT : POLLIN),
+             0};
+    if (wait(&p, 1, stop_waits_until_) <= 0) return false;
+  }
+  return true;
+}
+
+ssize_t netcat_reader::receive(client& c, char* buf, std::size_t n, bool peek) {
+  if (!c.tls) {
+    if (peek) return ::recv(c.fd.fd, buf, n, MSG_PEEK | MSG_DONTWAIT);
+    return ::read(c.fd.fd, buf, n);
+  }
+  auto r = c.tls->receive(buf, n, peek);
+  if (r == 0 && c.tls->failed()) {
+    m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: closing a TLS client: {}", m_.name, c.tls->error());
+  }
+  return r;
+}
+
+void netcat_reader::count_handshake_timeout() {
+  m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
+  shared_.handshake_timeouts.fetch_add(1);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 time_->now().time_since_epoch())
+                 .count();
+  auto last = shared_.handshake_logged_at.load();
+  if (last != 0 && now - last < 60) return;
+  if (!shared_.handshake_logged_at.compare_exchange_strong(last, now)) return;
+  spdlog::warn("{}: closed {} TLS client(s) that did not complete the "
+               "handshake within {} ms (handshake_timeout)",
+               m_.name, shared_.handshake_timeouts.exchange(0),
+               cfg_.handshake_timeout.count());
 }
 
 netcat_reader::client_list::iterator
@@ -697,6 +709,10 @@ time_point netcat_reader::next_wakeup(bool room) const {
                                           : first_at_ + cfg_.batch_timeout;
   if (room && accept_resume_ > time_->now()) t = std::min(t, accept_resume_);
   for (auto& c : clients_) {
+    if (c.handshaking()) {
+      t = std::min(t, c.handshake_deadline);
+      continue;
+    }
     if (cfg_.idle_timeout.count() > 0)
       t = std::min(t, c.last_read + cfg_.idle_timeout);
     if (c.bulk) t = std::min(t, c.last_read + bulk_tail);

@@ -11,6 +11,7 @@
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/core/clock.hpp"
+#include "actors/sources/tls_session.hpp"
 
 namespace flumen::sources {
 
@@ -36,6 +37,12 @@ struct netcat_config {
   /// A client that sent nothing for this long is closed (and counted in
   /// `connection_failures`) so it does not hold a slot for ever; 0: never.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  /// TLS on every client (not a netcat option: syslog_tcp's `tls`); null:
+  /// plain TCP.
+  tls_context tls;
+  /// A TLS client that has not completed its handshake this long after it
+  /// was accepted is closed (counted in `connection_failures`).
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds{10}};
   /// Where the readers read the time and wait (not an option: a test
   /// gives a manual clock); null: the real one.
   std::shared_ptr<flumen::clock> time;

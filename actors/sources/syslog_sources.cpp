@@ -256,7 +256,24 @@ constexpr option_spec tcp_server_options[] = {
      .max = 64,
      .doc = "threads reading clients (a client stays with one, so its "
             "messages keep their order)"},
+    {.name = "handshake_timeout",
+     .kind = option_kind::duration,
+     .type = "duration, `100ms` to `10m`",
+     .doc = "with `tls`: a client that has not completed the TLS handshake "
+            "this long after it was accepted is closed (counted in "
+            "`connection_failures`, logged at most once a minute)"},
 };
+
+/// The TLS options of both TCP syslog sources.
+const option_list& tls_options() {
+  static const option_list table = server_tls_options(
+      "RFC 5425: TLS 1.2 or later on every connection (syslog over TLS's "
+      "port is 6514), `{certificate, key, ca_file, passphrase, "
+      "client_certificates}`; a plain-text client, or one refused for its "
+      "certificate, is closed and counted in `connection_failures`, and "
+      "logged with OpenSSL's reason");
+  return table;
+}
 
 constexpr option_spec bind_option = {
     .name = "bind", .kind = option_kind::string, .doc = "address to listen on"};
@@ -273,6 +290,17 @@ void parse_tcp_common(option_reader& r, syslog_tcp_config& cfg) {
   s.idle_timeout = r.duration("idle_timeout", s.idle_timeout);
   s.max_inflight = r.count("max_inflight", s.max_inflight);
   s.readers = r.count("readers", s.readers);
+  s.handshake_timeout = r.duration("handshake_timeout", s.handshake_timeout);
+  if (s.handshake_timeout < std::chrono::milliseconds{100} ||
+      s.handshake_timeout > std::chrono::minutes{10})
+    r.invalid("handshake_timeout", "must be between 100ms and 10m");
+  cfg.tls = parse_server_tls(r);
+  // What cannot be loaded cannot run: checked here, so `validate` says it.
+  if (cfg.tls.enabled()) try {
+      make_tls_server_context(cfg.tls);
+    } catch (const std::exception& e) {
+      r.invalid("tls", e.what());
+    }
   parse_message_options(r, cfg.message);
   s.max_line_length = cfg.message.parse.max_message_size;
   auto& f = r.facts();
@@ -293,7 +321,7 @@ const option_list& syslog_tcp_options() {
        .doc = "TCP port; `0`: a free port the kernel chooses (logged)"},
   };
   static const option_list table =
-      options_of({own, tcp_server_options, message_options});
+      options_of({own, tcp_server_options, tls_options(), message_options});
   return table;
 }
 
@@ -324,7 +352,7 @@ const option_list& multiport_syslog_tcp_options() {
               "`portHeader`); empty: none"},
   };
   static const option_list table =
-      options_of({own, tcp_server_options, message_options});
+      options_of({own, tcp_server_options, tls_options(), message_options});
   return table;
 }
 
@@ -371,12 +399,19 @@ caf::actor spawn_syslog_tcp(caf::actor_system& sys,
   server.decoder = [shared, names](const peer_info& peer) {
     return std::make_unique<syslog_decoder>(shared, peer, names.get());
   };
+  if (cfg.tls.enabled()) server.tls = make_tls_server_context(cfg.tls);
   static constexpr const char* framings[] = {"auto", "octet_counting", "lf"};
-  server.describe = "syslog, framing " +
-                    std::string{framings[static_cast<int>(cfg.framing)]} +
-                    ", messages up to " +
-                    std::to_string(cfg.message.parse.max_message_size) +
-                    " bytes, longer ones cut: max_message_size";
+  static constexpr const char* asked[] = {"none", "optional", "required"};
+  server.describe =
+      std::string{
+          cfg.tls.enabled()
+              ? "TLS, client certificates " +
+                    std::string{asked[static_cast<int>(cfg.tls.clients)]} + ", "
+              : ""} +
+      "syslog, framing " +
+      std::string{framings[static_cast<int>(cfg.framing)]} +
+      ", messages up to " + std::to_string(cfg.message.parse.max_message_size) +
+      " bytes, longer ones cut: max_message_size";
   return spawn_netcat(sys, server, w);
 }
 

@@ -33,6 +33,8 @@ struct syslog_tcp_config {
   netcat_config server; ///< bind, port(s), batching, connections, readers
   syslog_message_config message;
   syslog::framing framing = syslog::framing::auto_detect;
+  /// RFC 5425: TLS on every connection (`tls`); disabled: plain TCP.
+  server_tls tls;
   /// multiport_syslog_tcp: a header set to the port a message came in on
   /// (Flume's portHeader); empty: none.
   std::string port_header;

@@ -49,6 +49,73 @@ link_security parse_link_security(option_reader& r) {
   return sec;
 }
 
+server_tls parse_server_tls(option_reader& r) {
+  server_tls tls;
+  auto node = r.node("tls");
+  if (!node.IsDefined() || node.IsNull()) return tls;
+  if (!node.IsMap()) {
+    r.invalid("tls", "expected a mapping with certificate and key (and "
+                     "ca_file to check client certificates)");
+    return tls;
+  }
+  option_reader t{r, "tls"};
+  tls.certificate = pem_file(t, "certificate");
+  tls.key = pem_file(t, "key");
+  if (t.has("ca_file")) {
+    auto written = t.str("ca_file");
+    auto path = t.resolve_path(written);
+    if (::access(path.c_str(), R_OK) != 0)
+      t.invalid("ca_file", "cannot read " + t.describe_path(written) + ": " +
+                               std::strerror(errno));
+    tls.ca_file = path;
+  }
+  tls.passphrase = t.str("passphrase");
+  auto deflt = tls.ca_file.empty() ? client_certificates::none
+                                   : client_certificates::required;
+  tls.clients = t.choice("client_certificates", deflt,
+                         {{"none", client_certificates::none},
+                          {"optional", client_certificates::optional},
+                          {"required", client_certificates::required}});
+  if (tls.clients != client_certificates::none && tls.ca_file.empty() &&
+      t.parsed({"ca_file", "client_certificates"}))
+    t.error("client_certificates",
+            "client certificates are checked against ca_file: set it");
+  t.finish();
+  if (tls.certificate.empty() || tls.key.empty()) tls = server_tls{};
+  return tls;
+}
+
+option_list server_tls_options(std::string_view tls_doc) {
+  return {
+      {.name = "tls", .kind = option_kind::node, .doc = tls_doc},
+      {.name = "tls.certificate",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "this server's PEM certificate, its chain after it if any (a "
+              "relative path is taken from the topology file's directory)"},
+      {.name = "tls.key",
+       .kind = option_kind::string,
+       .def = "required with `tls`",
+       .doc = "its PEM private key"},
+      {.name = "tls.ca_file",
+       .kind = option_kind::string,
+       .def = "none",
+       .doc = "the PEM CA that client certificates must be signed by; "
+              "without it clients are not asked for one"},
+      {.name = "tls.passphrase",
+       .kind = option_kind::string,
+       .def = "none",
+       .doc = "the key's passphrase, if it has one"},
+      {.name = "tls.client_certificates",
+       .kind = option_kind::choice,
+       .choices = "none|optional|required",
+       .def = "`required` with `ca_file`, `none` without",
+       .doc = "`required`: a client without a certificate signed by "
+              "`ca_file` is refused; `optional`: one without any is taken, "
+              "one with a bad one refused; `none`: none asked for"},
+  };
+}
+
 option_list link_security_options(std::string_view tls_doc,
                                   std::string_view insecure_doc) {
   return {

@@ -40,6 +40,32 @@ link_security parse_link_security(option_reader& r);
 option_list link_security_options(std::string_view tls_doc,
                                   std::string_view insecure_doc);
 
+/// Who a TLS server asks for a certificate.
+enum class client_certificates { none, optional, required };
+
+/// `tls: {certificate, key, ca_file, passphrase, client_certificates}` of
+/// a server that also takes clients without certificates of their own
+/// (syslog over TLS, RFC 5425): `ca_file` is needed only to check client
+/// certificates.
+struct server_tls {
+  std::string certificate; ///< PEM file (its chain may follow it)
+  std::string key;         ///< PEM file
+  std::string ca_file;     ///< PEM file; empty: clients are not asked
+  std::string passphrase;  ///< of the key, when it has one
+  /// `required` by default when `ca_file` is set, `none` otherwise.
+  client_certificates clients = client_certificates::none;
+
+  bool enabled() const { return !certificate.empty(); }
+
+  friend bool operator==(const server_tls&, const server_tls&) = default;
+};
+
+/// Reads `tls:` of a server (server_tls); errors at its keys.
+server_tls parse_server_tls(option_reader& r);
+
+/// The options parse_server_tls reads, for a component type's table.
+option_list server_tls_options(std::string_view tls_doc);
+
 /// True for addresses that never leave the machine: `localhost`, 127.0.0.0/8
 /// and `::1`.
 bool loopback_address(const std::string& host);
