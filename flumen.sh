@@ -15,6 +15,7 @@ PACKAGES=(
   libcaf-dev librdkafka-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libgmock-dev nlohmann-json3-dev libmimalloc-dev libre2-dev
   liblz4-dev libzstd-dev libssl-dev openssl libcpp-httplib-dev curl
+  libmicrohttpd-dev libgnutls28-dev
   clang libclang-rt-14-dev
   kcat netcat-openbsd procps python3 tmux strace rsyslog rsyslog-gnutls
 )

@@ -20,6 +20,7 @@
 #include "actors/sinks/null.hpp"
 #include "actors/sources/exec.hpp"
 #include "actors/sources/hop.hpp"
+#include "actors/sources/http.hpp"
 #include "actors/sources/netcat.hpp"
 #include "actors/sources/netcat_udp.hpp"
 #include "actors/sources/seq.hpp"
@@ -59,6 +60,8 @@ void register_builtin(registry& r) {
                sources::taildir_options());
   r.add_source("spooldir", sources::parse_spooldir, sources::spawn_spooldir,
                "spool_dir: ${DIR}", sources::spooldir_options());
+  r.add_source("http", sources::parse_http, sources::spawn_http,
+               "port: ${PORT}", sources::http_options());
   r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source,
                "port: ${PORT}", sources::hop_source_options());
   r.add_interceptor("timestamp", interceptors::parse_timestamp,

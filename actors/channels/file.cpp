@@ -578,7 +578,8 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
   });
   // A put: the same with or without a receipt (a source wired straight
   // to the channel; nothing is filtered on the way).
-  auto put = [self](batch& events) -> caf::result<ok_atom> {
+  auto put = [self](batch& events,
+                    std::optional<caf::timespan> hold) -> caf::result<ok_atom> {
     auto& st = self->state;
     if (events.empty()) return ok_atom::value;
     if (st.closed)
@@ -610,11 +611,37 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       i = j;
     }
     admit_puts(self);
+    if (hold && answer->started == 0) {
+      // One timer per put that has to wait, none for one that goes in.
+      answer->expiry = st.next_expiry++;
+      self->delayed_send(self, *hold, put_expired_atom::value, answer->expiry);
+    }
     st.publish();
     return caf::delegated<ok_atom>{};
   };
   return {
-      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events) { return put(events, std::nullopt); },
+      [put](put_atom, batch& events, caf::timespan hold) {
+        return put(events, hold);
+      },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&,
+            caf::timespan hold) { return put(events, hold); },
+      [self](put_expired_atom, uint64_t id) {
+        // Its hold is over: refused if no part of it was handed to the
+        // journal (the sender's client is told to send it again); begun,
+        // it goes in whole.
+        auto& st = self->state;
+        std::shared_ptr<put_answer> answer;
+        for (auto& hp : st.held)
+          if (hp.answer->expiry == id) answer = hp.answer;
+        if (!answer || answer->started > 0) return;
+        std::erase_if(st.held,
+                      [&](const held_put& hp) { return hp.answer == answer; });
+        answer->refuse(make_error(errc::channel_full,
+                                  st.metrics->name + " stayed full for the "
+                                                     "put's hold time"));
+        settle(self);
+      },
       [self, put](try_put_atom, batch& events) -> caf::result<ok_atom> {
         // In now (answered once written, as any put), or refused: never
         // held for room or disk space (an optional channel's part).
@@ -622,10 +649,10 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
         if (!st.closed && !events.empty() &&
             (!st.held.empty() || !st.fits(events.size(), event_bytes(events))))
           return make_error(errc::channel_full, st.metrics->name + " is full");
-        return put(events);
+        return put(events, std::nullopt);
       },
       [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
-        return put(events);
+        return put(events, std::nullopt);
       },
       [self](written_atom, uint64_t id, int err, uint64_t seq, uint64_t taken,
              const std::string& segment, uint64_t offset, uint64_t size,

@@ -51,6 +51,10 @@ struct put_answer {
   bool answered = false;
   caf::actor_addr owner; ///< its sender, watched
   bool orphan = false;   ///< its sender died
+  /// A put with a hold (protocol.hpp): its number for put_expired_atom,
+  /// refused then if no part of it was handed to the journal; 0: held as
+  /// long as it takes.
+  uint64_t expiry = 0;
   /// Answers when the last part is in.
   void part_done() {
     if (--parts == 0 && !answered) {
@@ -161,6 +165,7 @@ struct file_state {
   bool refill_pending = false; ///< a refill_atom is on its way
   txn_id next_txn = 1;
   uint64_t next_put = 1;
+  uint64_t next_expiry = 1;
 
   static inline const char* name = "file_channel";
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -116,6 +117,9 @@ struct pending_put {
   std::size_t next = 0;  ///< events[next..] are not admitted yet
   caf::actor_addr owner; ///< its sender, watched
   bool orphan = false;   ///< its sender died
+  /// A put with a hold (protocol.hpp): its number for put_expired_atom,
+  /// refused then if none of it went in; 0: held as long as it takes.
+  uint64_t expiry = 0;
 };
 
 struct memory_state {
@@ -136,6 +140,7 @@ struct memory_state {
   /// When stale transactions were last looked for.
   std::chrono::steady_clock::time_point stale_check{};
   txn_id next_txn = 1;
+  uint64_t next_expiry = 1;
 
   static inline const char* name = "memory_channel";
 
@@ -439,7 +444,8 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
   });
   // A put: the same with or without a receipt (a source wired straight
   // to the channel; nothing is filtered on the way).
-  auto put = [self](batch& events) -> caf::result<ok_atom> {
+  auto put = [self](batch& events,
+                    std::optional<caf::timespan> hold) -> caf::result<ok_atom> {
     auto& st = self->state;
     if (events.empty()) return ok_atom::value;
     if (st.closed)
@@ -460,12 +466,36 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
     auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
     auto rp = self->make_response_promise();
     st.puts.push_back(pending_put{rp, std::move(events), 0, owner});
+    if (hold) {
+      // One timer per put that has to wait, none for one that goes in.
+      auto id = st.next_expiry++;
+      st.puts.back().expiry = id;
+      self->delayed_send(self, *hold, put_expired_atom::value, id);
+    }
     st.takes.watch(self, owner);
     settle(self);
     return caf::delegated<ok_atom>{};
   };
   return {
-      [put](put_atom, batch& events) { return put(events); },
+      [put](put_atom, batch& events) { return put(events, std::nullopt); },
+      [put](put_atom, batch& events, caf::timespan hold) {
+        return put(events, hold);
+      },
+      [put](put_atom, batch& events, std::shared_ptr<put_receipt>&,
+            caf::timespan hold) { return put(events, hold); },
+      [self](put_expired_atom, uint64_t id) {
+        // Its hold is over: refused if none of it went in (the sender's
+        // client is told to send it again); begun, it goes in whole.
+        auto& st = self->state;
+        auto i = std::find_if(st.puts.begin(), st.puts.end(),
+                              [id](auto& pp) { return pp.expiry == id; });
+        if (i == st.puts.end() || i->next > 0) return;
+        i->rp.deliver(make_error(errc::channel_full, st.metrics->name +
+                                                         " stayed full for the "
+                                                         "put's hold time"));
+        st.puts.erase(i);
+        settle(self);
+      },
       [self, put](try_put_atom, batch& events) -> caf::result<ok_atom> {
         // In now, or refused: never held (an optional channel's part).
         auto& st = self->state;
@@ -473,10 +503,10 @@ caf::behavior memory_channel(memory_actor* self, memory_config cfg,
         if (!st.closed && !events.empty() &&
             (!st.puts.empty() || !st.fits(events.size(), bytes)))
           return make_error(errc::channel_full, st.metrics->name + " is full");
-        return put(events);
+        return put(events, std::nullopt);
       },
       [put](put_atom, batch& events, std::shared_ptr<put_receipt>&) {
-        return put(events);
+        return put(events, std::nullopt);
       },
       [self](close_atom) {
         close_channel(self);

@@ -80,8 +80,12 @@ server_tls parse_server_tls(option_reader& r) {
       t.parsed({"ca_file", "client_certificates"}))
     t.error("client_certificates",
             "client certificates are checked against ca_file: set it");
+  // One error per mistake: a file that is missing is not loaded after.
+  bool complete = t.parsed({"certificate", "key", "ca_file", "passphrase",
+                            "client_certificates"});
   t.finish();
-  if (tls.certificate.empty() || tls.key.empty()) tls = server_tls{};
+  if (!complete || tls.certificate.empty() || tls.key.empty())
+    tls = server_tls{};
   return tls;
 }
 

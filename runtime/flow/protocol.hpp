@@ -41,6 +41,12 @@
 //                                             goes on, the receipt says how
 //                                             many events the interceptors
 //                                             filtered out (put_receipt)
+//             (put_atom, batch, receipt, timespan hold)
+//                                          -> the same, each required
+//                                             channel's part put with `hold`
+//                                             (channel_full when one stayed
+//                                             full; the parts other channels
+//                                             took stay there)
 //   source,
 //   sink:     (stop_atom)                  -> (ok_atom)   after draining what
 //                                             it holds (graceful stop)
@@ -80,6 +86,9 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// (ok_atom)`, or `channel_full` at once when the channel has no room (a
 /// selector's optional channel: Flume's put that fails when full).
 using try_put_atom = caf::atom_constant<caf::atom("tryput")>;
+/// Internal (channels): the hold of put number N is over; a put with a
+/// hold that none of went in yet is refused `channel_full`.
+using put_expired_atom = caf::atom_constant<caf::atom("putexpire")>;
 /// A channel takes no more puts (a reload removes it, or the agent stops).
 using close_atom = caf::atom_constant<caf::atom("close")>;
 

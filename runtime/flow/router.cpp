@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -38,6 +39,8 @@ struct fanout {
   caf::error closed; ///< a closed channel's (the batch may go elsewhere)
   std::set<caf::actor_addr> closed_at;
   unsigned rounds = 0;
+  /// A put with a hold: each channel's part is put with it.
+  std::optional<caf::timespan> hold;
 };
 
 } // namespace flumen::detail
@@ -189,8 +192,11 @@ void put_round(router_actor* self, std::shared_ptr<fanout> f,
                std::vector<part> parts) {
   f->remaining = parts.size();
   ++f->rounds;
-  for (auto& [index, ch, events, only] : parts)
-    self->request(ch, caf::infinite, put_atom::value, std::move(events))
+  for (auto& [index, ch, events, only] : parts) {
+    auto msg = f->hold ? caf::make_message(put_atom::value, std::move(events),
+                                           *f->hold)
+                       : caf::make_message(put_atom::value, std::move(events));
+    self->request(ch, caf::infinite, std::move(msg))
         .then(
             [self, f, addr = ch.address()](ok_atom) {
               f->accepted.insert(addr);
@@ -206,6 +212,7 @@ void put_round(router_actor* self, std::shared_ptr<fanout> f,
               }
               if (--f->remaining == 0) round_done(self, f);
             });
+  }
 }
 
 void round_done(router_actor* self, std::shared_ptr<fanout> f) {
@@ -238,7 +245,8 @@ void round_done(router_actor* self, std::shared_ptr<fanout> f) {
 /// events the interceptors remove are counted in `receipt` (when the
 /// sender asked) before the rest goes on.
 caf::result<ok_atom> route_put(router_actor* self, batch& events,
-                               std::shared_ptr<put_receipt> receipt) {
+                               std::shared_ptr<put_receipt> receipt,
+                               std::optional<caf::timespan> hold) {
   auto& st = self->state;
   if (st.routes->version() != st.version) adopt(st);
   std::size_t filtered = 0;
@@ -280,7 +288,11 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
   st.metrics->tap.offer(events);
   if (st.channels.size() == 1 && st.selector.plain) {
     // The channel answers the source directly.
-    self->delegate(st.channels.front(), put_atom::value, std::move(events));
+    if (hold)
+      self->delegate(st.channels.front(), put_atom::value, std::move(events),
+                     *hold);
+    else
+      self->delegate(st.channels.front(), put_atom::value, std::move(events));
     return caf::delegated<ok_atom>{};
   }
   auto parts = split(st, events, chosen.empty() ? nullptr : &chosen);
@@ -319,6 +331,7 @@ caf::result<ok_atom> route_put(router_actor* self, batch& events,
     return caf::delegated<ok_atom>{};
   }
   f->rp = self->make_response_promise();
+  f->hold = hold;
   f->events = std::move(events);
   put_round(self, f, std::move(parts.required));
   return caf::delegated<ok_atom>{};
@@ -340,10 +353,16 @@ caf::behavior router(caf::stateful_actor<router_state>* self,
         return ok_atom::value;
       },
       [self](put_atom, batch& events) -> caf::result<ok_atom> {
-        return route_put(self, events, nullptr);
+        return route_put(self, events, nullptr, std::nullopt);
       },
-      [self](put_atom, batch& events, std::shared_ptr<put_receipt>& receipt)
-          -> caf::result<ok_atom> { return route_put(self, events, receipt); },
+      [self](put_atom, batch& events,
+             std::shared_ptr<put_receipt>& receipt) -> caf::result<ok_atom> {
+        return route_put(self, events, receipt, std::nullopt);
+      },
+      [self](put_atom, batch& events, std::shared_ptr<put_receipt>& receipt,
+             caf::timespan hold) -> caf::result<ok_atom> {
+        return route_put(self, events, receipt, hold);
+      },
       [self](retry_put_atom, std::shared_ptr<fanout>& f) {
         // A channel closed in a reload: the route's channels that have not
         // accepted the batch yet get it now.

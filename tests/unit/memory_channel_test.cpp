@@ -633,3 +633,66 @@ TEST_F(memory_channel, a_transaction_held_past_its_timeout_is_revoked) {
   EXPECT_TRUE(is(commit(stuck, ch, t->id), errc::unknown_transaction));
   EXPECT_FALSE(take(stuck, ch, 1));
 }
+
+// -- puts with a hold (the http source's) ------------------------------------
+
+TEST_F(memory_channel,
+       a_held_put_with_a_hold_is_refused_at_its_end_and_left_out) {
+  auto ch = channel(channel_config(3, 3));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  caf::error result;
+  auto h = self->request(ch, caf::infinite, put_atom::value, numbered(3, 2),
+                         caf::timespan{std::chrono::milliseconds{500}});
+  // Held while full, up to its hold: no answer 400 ms in.
+  EXPECT_FALSE(answer(
+      self, h.id(), 400ms, [&](ok_atom) {},
+      [&](caf::error& err) { result = std::move(err); }))
+      << "answered before its hold was over";
+  ASSERT_TRUE(answer(
+      self, h.id(), 200ms, [&](ok_atom) {},
+      [&](caf::error& err) { result = std::move(err); }));
+  EXPECT_TRUE(is(result, errc::channel_full)) << sys.render(result);
+  // None of it went in: room freed now does not bring it in.
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 3));
+  ASSERT_FALSE(commit(self, ch, t->id));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->events_put.load(), 3u);
+  auto after = take(self, ch, 10, 200ms);
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->events.empty());
+}
+
+TEST_F(memory_channel, a_put_with_a_hold_goes_in_when_room_comes_in_time) {
+  auto ch = channel(channel_config(3, 3));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  auto h = self->request(ch, caf::infinite, put_atom::value, numbered(3, 2),
+                         caf::timespan{std::chrono::seconds{5}});
+  auto t = take(self, ch, 3);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  caf::error result = caf::make_error(caf::sec::request_timeout);
+  EXPECT_TRUE(answer(
+      self, h.id(), 1s, [&](ok_atom) { result = caf::error{}; },
+      [&](caf::error& err) { result = std::move(err); }));
+  EXPECT_FALSE(result) << sys.render(result);
+  auto t2 = take(self, ch, 10);
+  ASSERT_TRUE(t2);
+  EXPECT_EQ(t2->events, numbered(3, 2));
+}
+
+TEST_F(memory_channel, a_put_with_a_hold_that_began_goes_in_whole) {
+  // Larger than the channel: its first piece goes in at once, so its hold
+  // no longer refuses it; it is answered once all of it is in.
+  auto ch = channel(channel_config(3, 3));
+  auto h = self->request(ch, caf::infinite, put_atom::value, numbered(0, 5),
+                         caf::timespan{std::chrono::milliseconds{100}});
+  batch got = drain(self, ch, 5);
+  EXPECT_EQ(got, numbered(0, 5));
+  caf::error result = caf::make_error(caf::sec::request_timeout);
+  EXPECT_TRUE(answer(
+      self, h.id(), 1s, [&](ok_atom) { result = caf::error{}; },
+      [&](caf::error& err) { result = std::move(err); }));
+  EXPECT_FALSE(result) << sys.render(result);
+}
