@@ -85,8 +85,8 @@ const option_list& http_options() {
               " this long of connecting or of its previous answer; else its "
               "connection is closed (counted in `connection_failures` and "
               "`http_connections_timed_out` when it never sent a whole "
-              "request). Also how long a silent connection or one that "
-              "reads no answer is kept"},
+              "request). A client that reads no answer is closed 2 s "
+              "after it"},
       {.name = "insecure",
        .kind = option_kind::boolean,
        .doc = "`true`: listen on a non-loopback address in clear text; with"
