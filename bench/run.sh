@@ -546,7 +546,7 @@ relay_run() {
 # kcat, flumen, kcat into fresh topics from the same input topic.
 relay_row() {
   local n=${RELAY_LINES:-1000000} r k1 k2 f base ratio topics=("${ROW}_in") what
-  what="$(awk -v n="$n" 'BEGIN { printf "%g", n / 1e6 }')M × 100 B in a topic → kafka source → memory → kafka sink → another topic, vs kcat -C -e | kcat -P"
+  what="$(awk -v n="$n" 'BEGIN { printf "%g", n / 1e6 }')M × 100 B in a topic → kafka source → memory → kafka sink → another topic, vs kcat -C -e piped into kcat -P"
   lines_file 100 "$n"
   for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_kcat2"); done
   start_broker "${topics[@]}"
