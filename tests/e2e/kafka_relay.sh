@@ -53,6 +53,33 @@ EOF
 SRC=$SRC DST=$SRC IN=in OUT=out GROUP=g CAPACITY=20000 \
   "$FLUMEN" validate "$WORK/relay.yaml" >/dev/null || fail "relay.yaml does not validate"
 
+# What `flumen validate` refuses, located: topics and topics_regex both,
+# neither, a regex that does not compile; and the relay-loop warning.
+cat >"$WORK/bad.yaml" <<'EOF'
+agents:
+  a1:
+    sources:
+      both: {type: kafka, bootstrap_servers: 'b:1', topics: [t], topics_regex: 't.*', channels: [c1]}
+      neither: {type: kafka, bootstrap_servers: 'b:1', channels: [c1]}
+      broken: {type: kafka, bootstrap_servers: 'b:1', topics_regex: 'logs-(web', channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: "null", channel: c1}
+EOF
+if "$FLUMEN" validate "$WORK/bad.yaml" >"$WORK/out" 2>&1; then fail "validate accepted bad.yaml"; fi
+matches -F "bad.yaml:4:80: agents.a1.sources.both.topics_regex: give either topics or topics_regex, not both" "$WORK/out" ||
+  fail "both: $(cat "$WORK/out")"
+matches -F "bad.yaml:5:16: agents.a1.sources.neither: missing required key 'topics' (or 'topics_regex')" "$WORK/out" ||
+  fail "neither: $(cat "$WORK/out")"
+matches -F "bad.yaml:6:69: agents.a1.sources.broken.topics_regex: 'logs-(web' is not a valid POSIX extended regular expression" "$WORK/out" ||
+  fail "bad regex: $(cat "$WORK/out")"
+[[ $(grep -c "bad.yaml:" "$WORK/out") -eq 3 ]] || fail "not three errors: $(cat "$WORK/out")"
+SRC=b:1 DST=b:1 IN=in OUT=in GROUP=g CAPACITY=2000 "$FLUMEN" validate "$WORK/relay.yaml" >"$WORK/out" 2>&1 ||
+  fail "a relay into its own topic is refused, not warned: $(cat "$WORK/out")"
+matches -F "agents.relay.sinks.k1.topic: topic 'in' is one kafka source 'r1' reads from the same cluster" "$WORK/out" ||
+  fail "no loop warning: $(cat "$WORK/out")"
+
 # agent NAME SRC DST IN OUT GROUP CAPACITY: starts an agent, logging to
 # $WORK/NAME.log; sets AGENT to its pid.
 agent() {
