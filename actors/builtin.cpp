@@ -21,6 +21,7 @@
 #include "actors/sources/exec.hpp"
 #include "actors/sources/hop.hpp"
 #include "actors/sources/http.hpp"
+#include "actors/sources/kafka.hpp"
 #include "actors/sources/netcat.hpp"
 #include "actors/sources/netcat_udp.hpp"
 #include "actors/sources/seq.hpp"
@@ -64,6 +65,10 @@ void register_builtin(registry& r) {
                "port: ${PORT}", sources::http_options());
   r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source,
                "port: ${PORT}", sources::hop_source_options());
+  r.add_source("kafka", sources::parse_kafka_source,
+               sources::spawn_kafka_source,
+               "bootstrap_servers: embedded\ntopics: [contract]",
+               sources::kafka_source_options());
   r.add_interceptor("timestamp", interceptors::parse_timestamp,
                     interceptors::make_timestamp, "",
                     interceptors::timestamp_options());

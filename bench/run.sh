@@ -43,6 +43,13 @@
 #               inproc_10, inproc_f5 run one alone), 5,000,000
 #               events of 100 B, absolute rate. Target >= 3 M events/s,
 #               peak RSS < 64 MB.
+#   kafka_relay 1,000,000 records of 100 B in a topic, relayed into another
+#               topic of the same cluster: flumen's kafka source -> memory
+#               -> kafka sink (bench/kafka_relay.yaml) against
+#               `kcat -C -e | kcat -P` piped. Target >= 1.5x; CPU-seconds
+#               per million records of each process (flumen; kcat -C and
+#               kcat -P). flumen is timed from its source's assignment
+#               (the group join, once per start, is reported apart).
 #   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
 #               network() -> kafka-c on the 100 B file, against kcat.
 #   syslog      1M octet-counted RFC 5424 messages (~200 B) into flumen's
@@ -86,7 +93,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 inproc_N syslog_ng syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -475,6 +482,102 @@ interceptors_row() {
   m_noh=$(stats <"$WORK/$ROW.noh" | cut -d' ' -f1)
   report "$ROW" ratio 0.8 100 "$what" "$KAFKA_SETTINGS; interceptors as in bench/netcat_kafka_i5.yaml (every line kept; 3 headers each, sent as Kafka record headers)" \
     "with headers: none (the interceptors' work, not librdkafka's record headers) $(f2 "$m_noh"); agent CPU-s per million lines: $(stats <"$WORK/$ROW.cpu_plain" | cut -d' ' -f1) without, $(stats <"$WORK/$ROW.cpu_with" | cut -d' ' -f1) with, $(stats <"$WORK/$ROW.cpu_noh" | cut -d' ' -f1) with headers: none"
+}
+
+# cpu_of FILE: the CPU-seconds /usr/bin/time -f '%U %S' wrote to FILE.
+cpu_of() { awk 'NF == 2 { s = $1 + $2 } END { printf "%.3f", s + 0 }' "$1"; }
+per_million_s() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.3f", (n > 0 ? s * 1e6 / n : 0) }'; }
+
+# kcat_pipe IN OUT N: `kcat -C -e IN | kcat -P OUT`, timed until the
+# producer exits (every record acknowledged); RATE, and CPU_C / CPU_P (the
+# CPU-seconds per million records of each kcat).
+kcat_pipe() {
+  local t0 t1
+  t0=$EPOCHREALTIME
+  # fetch.wait.max.ms=10: kcat -C ends within 10 ms of the last record,
+  # not librdkafka's 500 ms (its best, as a baseline should be).
+  run timeout "$DEADLINE" bash -c '/usr/bin/time -f "%U %S" -o "$4/cpu_c" kcat -C -b "$1" -t "$2" -e -q -f "%s\n" -X fetch.wait.max.ms=10 |
+    /usr/bin/time -f "%U %S" -o "$4/cpu_p" kcat -P -b "$1" -t "$3"' _ "$BOOTSTRAP" "$1" "$2" "$WORK" ||
+    fail "kcat -C $1 | kcat -P $2 failed (exit $?)"
+  t1=$EPOCHREALTIME
+  check_topic "$2" "$3" "kcat"
+  RATE=$(rate "$3" "$(elapsed "$t0" "$t1")")
+  CPU_C=$(per_million_s "$(cpu_of "$WORK/cpu_c")" "$3")
+  CPU_P=$(per_million_s "$(cpu_of "$WORK/cpu_p")" "$3")
+}
+
+# relay_run IN OUT N GROUP: bench/kafka_relay.yaml from IN into OUT with
+# consumer group GROUP; RATE (records/s, from the source's assignment until
+# the sink committed N), SECS, JOIN (s from start to the assignment), CPU_F
+# (the agent's CPU-seconds per million records, start to exit) and RSS.
+relay_run() {
+  local in=$1 out=$2 n=$3 group=$4 log agent t0 line ticks
+  log=$WORK/$out.log
+  t0=$EPOCHREALTIME
+  IN=$in TOPIC=$out GROUP=$group KAFKA=$BOOTSTRAP \
+    "$FLUMEN" run bench/kafka_relay.yaml --stats-interval "$STATS" 2>"$log" &
+  agent=$!
+  PIDS+=("$agent")
+  FAIL_LOG=$log
+  wait_for "$DEADLINE" "the kafka sink to commit $n records" "$agent" \
+    grep -Eq "bench\.sinks\.kafka .* committed=$n( |$)" "$log"
+  ticks=$(awk '{ print $14 + $15 }' "/proc/$agent/stat" 2>/dev/null || echo 0)
+  stop "$agent"
+  CPU_F=$(per_million_s "$(awk -v t="$ticks" -v h="$(getconf CLK_TCK)" 'BEGIN { print t / h }')" "$n")
+  line=$(grep -m1 "bench.sources.kafka: assigned" "$log") || fail "no assignment in the agent's log"
+  log_time "$line"
+  local assigned=$LOG_TIME
+  JOIN=$(elapsed "$t0" "$assigned")
+  line=$(grep -Em1 "bench\.sinks\.kafka .* committed=$n( |$)" "$log")
+  log_time "$line"
+  SECS=$(elapsed "$assigned" "$LOG_TIME")
+  RATE=$(rate "$n" "$SECS")
+  peak_rss "$log"
+  grep -q 'agent bench: stopped, every accepted event delivered' "$log" ||
+    fail "flumen's exit line reports losses: $(grep -m1 'agent bench: stopped' "$log" | cut -c1-300)"
+  grep -Eq "bench\.sources\.kafka .* received=$n( |$)" "$log" ||
+    fail "the source did not receive exactly $n records: $(grep -o 'bench.sources.kafka state=.*' "$log" | tail -n1)"
+  check_topic "$out" "$n" "flumen"
+  FAIL_LOG=
+}
+
+# relay_row: a topic of RELAY_LINES (1,000,000) records of 100 B relayed
+# into another topic: flumen against kcat -C | kcat -P, each round
+# kcat, flumen, kcat into fresh topics from the same input topic.
+relay_row() {
+  local n=${RELAY_LINES:-1000000} r k1 k2 f base ratio topics=("${ROW}_in") what
+  what="$(awk -v n="$n" 'BEGIN { printf "%g", n / 1e6 }')M × 100 B in a topic → kafka source → memory → kafka sink → another topic, vs kcat -C -e piped into kcat -P"
+  lines_file 100 "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_kcat2"); done
+  start_broker "${topics[@]}"
+  run timeout "$DEADLINE" kcat -P -b "$BOOTSTRAP" -t "${ROW}_in" -l "$LINES_FILE" ||
+    fail "kcat -P into ${ROW}_in failed"
+  check_topic "${ROW}_in" "$n" "the input"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_pipe "${ROW}_in" "${ROW}_r${r}_kcat1" "$n"
+    k1=$RATE
+    echo "$CPU_C" >>"$WORK/$ROW.cpu_c"
+    echo "$CPU_P" >>"$WORK/$ROW.cpu_p"
+    relay_run "${ROW}_in" "${ROW}_r${r}_flumen" "$n" "bench_r$r"
+    f=$RATE
+    echo "$CPU_F" >>"$WORK/$ROW.cpu_f"
+    echo "$JOIN" >>"$WORK/$ROW.join"
+    kcat_pipe "${ROW}_in" "${ROW}_r${r}_kcat2" "$n"
+    k2=$RATE
+    base=$(mean "$k1" "$k2")
+    ratio=$(div "$f" "$base")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$f" >>"$WORK/$ROW.flumen"
+    echo "$base" >>"$WORK/$ROW.kcat"
+    echo "  round $r/$ROUNDS: kcat pipe $k1 msg/s | flumen $f msg/s (${SECS} s after a ${JOIN} s join, $CPU_F CPU-s/M, peak RSS $RSS MiB) | kcat pipe $k2 msg/s (CPU-s/M: -C $CPU_C, -P $CPU_P) -> ratio $(f2 "$ratio")"
+  done
+  stop "$BROKER"
+  med() { stats <"$WORK/$ROW.$1" | cut -d' ' -f1; }
+  report "$ROW" ratio 1.5 100 "$what" \
+    "bench/kafka_relay.yaml: kafka source (defaults: batch_size 1000, max_inflight 4; set_topic_header false) → memory (capacity ${CAP:-50000}, transaction_capacity ${TXC:-10000}) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}, headers: none); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat with librdkafka defaults (-C: fetch.wait.max.ms=10)" \
+    "medians: flumen $(mega "$(med flumen)") msg/s, kcat pipe $(mega "$(med kcat)") msg/s; CPU-s per million records: flumen $(med cpu_f) (start to exit), kcat -C $(med cpu_c) + kcat -P $(med cpu_p); group join $(med join) s (not timed)"
 }
 
 # kafka_row SIZE COUNT TARGET WHAT
@@ -1017,6 +1120,7 @@ if [[ ${1:-} == --row ]]; then
     inproc_N) inproc_row 0 3 10 f5 ;;
     inproc_[0-9]* | inproc_f5) inproc_row "${ROW#inproc_}" ;;
     kafka_i5) interceptors_row ;;
+    kafka_relay) relay_row ;;
     syslog_ng) syslog_ng_row ;;
     syslog) syslog_row ;;
     file_null) file_null_row ;;
@@ -1042,6 +1146,7 @@ ROWS=${ROWS:-$ALL_ROWS}
 for row in $ROWS; do
   case $row in
     kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | kafka_i5 | syslog) ;;
+    kafka_relay) ;;
     file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
     *)

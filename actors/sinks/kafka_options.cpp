@@ -397,6 +397,11 @@ kafka_config parse_kafka(option_reader& r) {
                 "): not even one batch could be in flight");
   cfg.default_topic = r.str("default_topic");
   check_topics(r, cfg);
+  // What the relay-loop check reads (topology_checks.cpp).
+  auto& k = r.facts().kafka;
+  k.bootstrap = cfg.bootstrap_servers;
+  k.topics = {cfg.topic};
+  if (cfg.allow_topic_override) k.topic_header = cfg.topic_header;
   if (r.errors().size() == errors_before) check_producer(r, cfg);
   return cfg;
 }

@@ -130,6 +130,19 @@ struct remote_endpoint {
   uint16_t port = 0;
 };
 
+/// Kafka sources and sinks: what the relay-loop check compares
+/// (topology_checks.cpp, `check_kafka_loops`).
+struct kafka_facts {
+  std::string bootstrap; ///< as written; empty: not a Kafka component
+  /// A source: the topics it reads, or the pattern (`^...`, POSIX
+  /// extended). A sink: its topic (may hold `%{header}`).
+  std::vector<std::string> topics;
+  std::string topics_regex;
+  /// A source: the header it names each event's topic in. A sink: the
+  /// header that overrides its topic. Empty: none.
+  std::string topic_header;
+};
+
 struct component_facts {
   /// Sources and sinks: events per batch as configured, and whether the file
   /// states it. A default adapts to the channels it feeds; a stated value
@@ -163,6 +176,8 @@ struct component_facts {
   /// Components with network links (hop sources and sinks): their TLS
   /// settings. One process has one TLS identity, so an agent's must agree.
   link_security security;
+  /// Kafka sources and sinks: their topics (see kafka_facts).
+  kafka_facts kafka;
 };
 
 /// A typed, recording view of one YAML mapping of a topology. Every getter

@@ -669,6 +669,11 @@ private:
   /// round forever. Reported at the edge that closes it, in file order.
   void check_dead_letter_cycles(const agent_draft& d);
 
+  /// A kafka source whose events reach a kafka sink of the same cluster
+  /// that writes to a topic the source reads (its fixed topic, or the one
+  /// the source names in its topic header) is a relay loop: a warning.
+  void check_kafka_loops(const agent_draft& d);
+
   /// A source's selector names only its own channels; a channel that no
   /// selector entry uses is a warning (topology_checks.cpp).
   void check_selector(const agent_draft& d, std::size_t i);

@@ -3,6 +3,8 @@
 // addresses, dead-letter cycles. The environment probes they use are in
 // probes.cpp.
 
+#include <regex.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -230,6 +232,87 @@ void loader::validate(const agent_draft& d) {
   check_directories(d);
   check_dead_letter_cycles(d);
   check_tls_identity(d);
+  check_kafka_loops(d);
+}
+
+namespace {
+
+/// The `host:port` entries of a bootstrap list.
+std::set<std::string> bootstrap_entries(const std::string& list) {
+  std::set<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    auto comma = std::min(list.find(',', pos), list.size());
+    auto entry = list.substr(pos, comma - pos);
+    entry.erase(0, entry.find_first_not_of(' '));
+    entry.erase(entry.find_last_not_of(' ') + 1);
+    if (!entry.empty()) out.insert(entry);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+/// Whether two bootstrap lists name one cluster (a broker in common).
+bool same_cluster(const std::string& a, const std::string& b) {
+  auto x = bootstrap_entries(a);
+  for (auto& e : bootstrap_entries(b))
+    if (x.contains(e)) return true;
+  return false;
+}
+
+/// Whether a source of these facts reads `topic`.
+bool source_reads(const kafka_facts& f, const std::string& topic) {
+  if (f.topics_regex.empty())
+    return std::find(f.topics.begin(), f.topics.end(), topic) != f.topics.end();
+  regex_t re;
+  if (::regcomp(&re, f.topics_regex.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+    return false;
+  bool match = ::regexec(&re, topic.c_str(), 0, nullptr, 0) == 0;
+  ::regfree(&re);
+  return match;
+}
+
+} // namespace
+
+void loader::check_kafka_loops(const agent_draft& d) {
+  const auto& a = d.spec;
+  for (const auto& src : a.sources) {
+    const auto& from = src.facts.kafka;
+    if (src.type != "kafka" || from.bootstrap.empty()) continue;
+    std::set<std::string> feeds(src.channels.begin(), src.channels.end());
+    for (std::size_t i = 0; i < a.sinks.size(); ++i) {
+      const auto& snk = a.sinks[i];
+      const auto& to = snk.facts.kafka;
+      if (snk.type != "kafka" || to.bootstrap.empty() || to.topics.empty() ||
+          !feeds.contains(snk.channel) ||
+          !same_cluster(from.bootstrap, to.bootstrap))
+        continue;
+      const auto& topic = to.topics.front();
+      if (!from.topic_header.empty() && to.topic_header == from.topic_header)
+        warn(where_in(d.sinks[i], "allow_topic_override"),
+             snk.path + ".allow_topic_override",
+             "takes each event's topic from header '" + to.topic_header +
+                 "', which kafka source '" + src.name +
+                 "' sets to the topic the record was read from: every "
+                 "record would be published back into the topic it came "
+                 "from, for ever (unless an interceptor changes the header); "
+                 "set the source's set_topic_header: false or another "
+                 "topic_header");
+      else if (!from.topic_header.empty() &&
+               topic.find("%{" + from.topic_header + "}") != std::string::npos)
+        warn(where_in(d.sinks[i], "topic"), snk.path + ".topic",
+             "'" + topic + "' is filled from header '" + from.topic_header +
+                 "', which kafka source '" + src.name +
+                 "' sets to the topic the record was read from: records "
+                 "would be published back into a topic it reads (a loop)");
+      else if (topic.find("%{") == std::string::npos &&
+               source_reads(from, topic))
+        warn(where_in(d.sinks[i], "topic"), snk.path + ".topic",
+             "topic '" + topic + "' is one kafka source '" + src.name +
+                 "' reads from the same cluster: every record would go "
+                 "round for ever (a loop)");
+    }
+  }
 }
 
 void loader::check_tls_identity(const agent_draft& d) {

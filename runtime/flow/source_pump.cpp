@@ -63,17 +63,20 @@ uint64_t source_pump::emit_numbered(batch&& events) {
 void source_pump::accepted(uint64_t number) {
   {
     std::lock_guard guard{mtx_};
+    acceptances_.fetch_add(1);
     auto below = accepted_below_.load();
     if (number != below) {
+      // Out of order: a reader waiting for this one (wait_accepted_until)
+      // is woken too.
       accepted_ahead_.insert(number);
-      return;
-    }
-    ++below;
-    while (!accepted_ahead_.empty() && *accepted_ahead_.begin() == below) {
-      accepted_ahead_.erase(accepted_ahead_.begin());
+    } else {
       ++below;
+      while (!accepted_ahead_.empty() && *accepted_ahead_.begin() == below) {
+        accepted_ahead_.erase(accepted_ahead_.begin());
+        ++below;
+      }
+      accepted_below_ = below;
     }
-    accepted_below_ = below;
   }
   cv_.notify_all();
 }
@@ -83,6 +86,44 @@ bool source_pump::wait_accepted(uint64_t number) {
   time_->wait(guard, cv_,
               [&] { return accepted_below_.load() > number || aborted(); });
   return accepted_below_.load() > number;
+}
+
+bool source_pump::has_room() {
+  std::lock_guard guard{mtx_};
+  return inflight_ < max_inflight_ && !aborted();
+}
+
+bool source_pump::wait_room_until(
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock guard{mtx_};
+  cv_.wait_until(guard, deadline,
+                 [this] { return inflight_ < max_inflight_ || aborted(); });
+  return inflight_ < max_inflight_ && !aborted();
+}
+
+bool source_pump::is_accepted(uint64_t number) {
+  std::lock_guard guard{mtx_};
+  return number < accepted_below_.load() || accepted_ahead_.contains(number);
+}
+
+bool source_pump::wait_accepted_until(
+    const std::vector<uint64_t>& numbers,
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock guard{mtx_};
+  auto all = [&] {
+    for (auto n : numbers)
+      if (n >= accepted_below_.load() && !accepted_ahead_.contains(n))
+        return false;
+    return true;
+  };
+  cv_.wait_until(guard, deadline, [&] { return all() || aborted(); });
+  return all();
+}
+
+bool source_pump::wait_idle() {
+  std::unique_lock guard{mtx_};
+  time_->wait(guard, cv_, [this] { return inflight_ == 0 || aborted(); });
+  return inflight_ == 0;
 }
 
 void source_pump::release() {

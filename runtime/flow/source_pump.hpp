@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -76,6 +77,34 @@ public:
   /// the source is torn down first (a put that fails tears it down).
   bool wait_accepted(uint64_t number);
 
+  /// True when `emit` would not block now: fewer than `max_inflight`
+  /// batches are unanswered. (Only the reader emits, so it stays true until
+  /// it emits.) A reader that must keep serving its input while the window
+  /// is full (the kafka source keeps polling its consumer group) asks this
+  /// instead of blocking.
+  bool has_room();
+
+  /// Blocks until `has_room()` or `deadline` (on the real clock) passed;
+  /// returns `has_room()`.
+  bool wait_room_until(std::chrono::steady_clock::time_point deadline);
+
+  /// True when batch `number` was accepted (or dropped by policy), in any
+  /// order: the kafka source keeps a watermark per partition.
+  bool is_accepted(uint64_t number);
+
+  /// Counts acceptances: changes whenever some batch was accepted (a reader
+  /// looks at its batches again only then).
+  uint64_t acceptances() const { return acceptances_.load(); }
+
+  /// Blocks until every batch in `numbers` was accepted, `deadline` (on the
+  /// real clock) passed or the source is torn down; true when all were.
+  bool wait_accepted_until(const std::vector<uint64_t>& numbers,
+                           std::chrono::steady_clock::time_point deadline);
+
+  /// Blocks until no batch is unanswered (accepted, or refused and
+  /// counted) or the source is torn down; false then.
+  bool wait_idle();
+
   // -- used by the source actor --------------------------------------------
 
   void bind(caf::actor self, std::shared_ptr<component_metrics> metrics);
@@ -95,6 +124,7 @@ private:
   uint64_t batches_emitted_ = 0;
   std::atomic<uint64_t> accepted_below_{1};
   std::set<uint64_t> accepted_ahead_; ///< accepted, above the prefix
+  std::atomic<uint64_t> acceptances_{0};
   std::mutex mtx_;
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};

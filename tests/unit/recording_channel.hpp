@@ -3,6 +3,7 @@
 // A fake channel for source tests: it records every put and can hold its
 // answers (a channel that is full, or slow to sync).
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -44,6 +45,7 @@ struct fake_channel_state {
 
 /// Accepts every put and records it; with `hold`, answers none until told:
 /// `(answer_atom, n)` answers the `n` oldest held puts (and keeps holding),
+/// `(answer_atom, n, skip)` the `n` after the `skip` oldest,
 /// `release_atom` answers every held one and every later put at once.
 inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
                                   std::shared_ptr<recorded> out, bool hold) {
@@ -72,6 +74,16 @@ inline caf::behavior fake_channel(caf::stateful_actor<fake_channel_state>* self,
           held.front().deliver(ok_atom::value);
           held.pop_front();
         }
+      },
+      [self](answer_atom, int n, int skip) {
+        // Out of order: the `n` held puts after the `skip` oldest.
+        auto& held = self->state.held;
+        auto first =
+            held.begin() + std::min<std::ptrdiff_t>(skip, std::ssize(held));
+        auto last = first + std::min<std::ptrdiff_t>(n, held.end() - first);
+        for (auto i = first; i != last; ++i)
+          i->deliver(ok_atom::value);
+        held.erase(first, last);
       },
       [self](release_atom) {
         self->state.hold = false;
