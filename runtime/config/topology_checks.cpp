@@ -160,7 +160,8 @@ void loader::validate(const agent_draft& d) {
             "' can make (" + src.facts.max_event_bytes_key + " " +
             std::to_string(biggest) +
             "); such an event could never be put (raise byte_capacity or "
-            "lower " + src.facts.max_event_bytes_key + ")");
+            "lower " +
+            src.facts.max_event_bytes_key + ")");
   };
   for (std::size_t i = 0; i < a.sources.size(); ++i) {
     const auto& src = a.sources[i];
