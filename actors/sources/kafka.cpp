@@ -392,7 +392,7 @@ private:
       m_.set_state(component_state::degraded, why + "; retrying");
   }
 
-  /// Connecting, or degraded because every broker went down: running once
+  /// Connecting, or degraded by a client error: running once
   /// a broker answers a metadata request (asked once a second at most).
   void watch_connection() {
     auto state = m_.current_state();
@@ -424,8 +424,10 @@ private:
       self->fatal_ = std::string{"fatal consumer error: "} + buf;
       return;
     }
-    self->degrade(std::string{"kafka: "} + reason,
-                  err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN);
+    // A client error is about reaching the cluster: running again once a
+    // broker answers (watch_connection), records or not (an idle topic
+    // would otherwise stay degraded).
+    self->degrade(std::string{"kafka: "} + reason, true);
   }
 
   static void on_log(const rd_kafka_t* rk, int level, const char* fac,
@@ -573,8 +575,8 @@ private:
   bool paused_ = false;
   bool closing_ = false;
   bool failing_ = false;
-  std::string fatal_; ///< a fatal client error, thrown by the loop
-  bool brokers_down_ = false;
+  std::string fatal_;         ///< a fatal client error, thrown by the loop
+  bool brokers_down_ = false; ///< degraded by a client error (watch_connection)
   uint64_t errors_logged_ = 0;
   steady::time_point last_check_{};
 };

@@ -307,6 +307,7 @@ void parse_tcp_common(option_reader& r, syslog_tcp_config& cfg) {
   f.batch_size = s.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.max_event_bytes = cfg.message.parse.max_message_size;
+  f.max_event_bytes_key = "max_message_size";
 }
 
 } // namespace
@@ -429,6 +430,7 @@ syslog_udp_config parse_syslog_udp(option_reader& r) {
   parse_udp_server(r, cfg.server);
   parse_message_options(r, cfg.message);
   r.facts().max_event_bytes = cfg.message.parse.max_message_size;
+  r.facts().max_event_bytes_key = "max_message_size";
   return cfg;
 }
 

@@ -156,6 +156,8 @@ struct component_facts {
   std::size_t byte_capacity = 0;
   /// Sources: the largest event body they can make (0: unknown).
   std::size_t max_event_bytes = 0;
+  /// The option that sets it (errors name it).
+  std::string max_event_bytes_key = "max_line_length";
   /// Sinks that write files, file channels, sources that keep a state
   /// file: the directory they write to (created when missing), which must
   /// be creatable and writable.

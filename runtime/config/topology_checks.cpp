@@ -157,9 +157,11 @@ void loader::validate(const agent_draft& d) {
     add(where_in(node_of(ch), "byte_capacity"), ch.path + ".byte_capacity",
         "byte_capacity " + std::to_string(cap) +
             " is smaller than the longest event source '" + src.name +
-            "' can make (max_line_length " + std::to_string(biggest) +
+            "' can make (" + src.facts.max_event_bytes_key + " " +
+            std::to_string(biggest) +
             "); such an event could never be put (raise byte_capacity or "
-            "lower max_line_length)");
+            "lower " +
+            src.facts.max_event_bytes_key + ")");
   };
   for (std::size_t i = 0; i < a.sources.size(); ++i) {
     const auto& src = a.sources[i];

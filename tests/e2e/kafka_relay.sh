@@ -32,13 +32,11 @@ agents:
         bootstrap_servers: ${SRC}
         topics: ["${IN}"]
         group_id: ${GROUP}
-        batch_size: 500
-        batch_duration: 100ms
+        batch_size: "${BATCH:-500}"
+        batch_duration: ${DURATION:-100ms}
+        max_inflight: "${INFLIGHT:-4}"
         revoke_timeout: 2s
-        # Commits every 3 s: a member killed between two has read records
-        # it did not commit (read again by the other: duplicates).
-        consumer: {session.timeout.ms: 6000, heartbeat.interval.ms: 500,
-                   auto.commit.interval.ms: 3000}
+        consumer: {session.timeout.ms: 6000, heartbeat.interval.ms: 500}
         channels: [mem]
     channels:
       mem: {type: memory, capacity: "${CAPACITY}", transaction_capacity: 1000}
@@ -101,7 +99,17 @@ bodies_of() { kcat -C -b "$1" -t "$2" -e -q -f '%s\n' "${KCAT_TO_END[@]}" 2>/dev
 unique_of() { bodies_of "$1" "$2" | sort -un | wc -l; }
 
 # -- 1. two members, one SIGKILLed halfway ------------------------------------
-# The records come in chunks, so the agents are mid-stream at the kill.
+agent a "$SRC" "$SRC" in out g 20000
+A=$AGENT
+agent b "$SRC" "$SRC" in out g 20000
+B=$AGENT
+# Both members own partitions before the records come (the group's join
+# takes a few seconds), then the records come in chunks, so the agents are
+# mid-stream at the kill, a having committed some of what it read (every
+# second) and not the rest.
+owns() { [[ $(counter "$WORK/$1.log" partitions_assigned) -gt 0 ]]; }
+wait_for 60 owns a || fail "agent a owns no partition: $(tail -3 "$WORK/a.log")"
+wait_for 60 owns b || fail "agent b owns no partition: $(tail -3 "$WORK/b.log")"
 (
   for ((c = 0; c < 20; c++)); do
     seq $((c * N / 20 + 1)) $(((c + 1) * N / 20)) | kcat -P -b "$SRC" -t in
@@ -110,10 +118,6 @@ unique_of() { bodies_of "$1" "$2" | sort -un | wc -l; }
 ) &
 PRODUCER=$!
 PIDS+=($PRODUCER)
-agent a "$SRC" "$SRC" in out g 20000
-A=$AGENT
-agent b "$SRC" "$SRC" in out g 20000
-B=$AGENT
 half() { [[ $(bodies_of "$SRC" out | wc -l) -ge $((N / 2)) ]]; }
 wait_for 120 half || fail "half the records did not arrive: $(tail -3 "$WORK/a.log")"
 # a has partitions and reads (its counters, logged every second, say so).
@@ -146,18 +150,33 @@ c_read=$(counter "$WORK/c.log" received)
 echo "restart: read exactly the $M new records"
 
 # -- 3. a rebalance while the sink's cluster is frozen -------------------------
-R=20000
-seq 1 1000 | kcat -P -b "$SRC" -t in2
-# A small channel: with the sink stuck it fills, the source's window fills.
-agent d "$SRC" "$DST" in2 out2 g2 2000
+# Batches of 1,000 (or what came within 5 s), one in flight, a channel of
+# 1,000: with the sink stuck, the batch after the one that filled the
+# channel stays unanswered. Each partition gets 125 records at a time, so
+# every batch holds some of each.
+per_partition() { # FROM COUNT: COUNT records to each of in2's 8 partitions
+  local p
+  for p in 0 1 2 3 4 5 6 7; do
+    seq $(($1 + p * $2)) $(($1 + (p + 1) * $2 - 1)) | kcat -P -b "$SRC" -t in2 -p "$p"
+  done
+}
+R=5000
+per_partition 1 125
+BATCH=1000 DURATION=5s INFLIGHT=1 agent d "$SRC" "$DST" in2 out2 g2 1000
 D=$AGENT
 some() { [[ $(bodies_of "$DST" out2 | wc -l) -eq 1000 ]]; }
 wait_for 60 some || fail "the first records were not relayed to the second cluster: $(tail -3 "$WORK/d.log")"
 kill -STOP "$DST_PID"
-seq 1001 $R | kcat -P -b "$SRC" -t in2
+per_partition 1001 125 # fills the channel: the sink took it and is stuck
+d_accepted() { [[ $(counter "$WORK/d.log" accepted) -eq 2000 ]]; }
+wait_for 60 d_accepted || fail "agent d: $(grep -o 'relay.sources.r1 state=.*' "$WORK/d.log" | tail -n1)"
+per_partition 2001 125 # unanswered while the sink is frozen
+d_read() { [[ $(counter "$WORK/d.log" received) -eq 3000 ]]; }
+wait_for 60 d_read || fail "agent d: $(grep -o 'relay.sources.r1 state=.*' "$WORK/d.log" | tail -n1)"
+per_partition 3001 250 # no room for it: d pauses
 paused() { [[ $(counter "$WORK/d.log" pauses) -gt 0 ]]; }
 wait_for 60 paused || fail "agent d never paused: $(tail -3 "$WORK/d.log")"
-agent e "$SRC" "$DST" in2 out2 g2 2000
+BATCH=1000 DURATION=5s INFLIGHT=1 agent e "$SRC" "$DST" in2 out2 g2 1000
 E=$AGENT
 revoked() { [[ $(counter "$WORK/d.log" uncommitted_at_revoke) -gt 0 ]]; }
 wait_for 60 revoked || fail "agent d gave nothing away unanswered: $(tail -3 "$WORK/d.log")"
