@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/flume/import.hpp"
@@ -111,6 +112,9 @@ struct type_rule {
   std::string_view ours;
   std::string_view why;
   void (*convert)(converter&) = nullptr;
+  /// Options Flume requires (ours, Flume's name): without one Flume refuses
+  /// the component (and drops it), and so does the import.
+  std::vector<std::pair<std::string_view, std::string_view>> required = {};
 };
 
 /// The rule of a Flume type, or nullptr (a custom class).

@@ -78,8 +78,16 @@ private:
   /// The rule of `c`'s type, its `type` written into `out`; nullptr (and
   /// a note) when it has none or flumen has no such type.
   const type_rule* type_of(component& c, role r, const char* kind, ynode& out);
-  /// `names` (space-separated) kept when a channel we write.
-  ynode channel_list(const prop& p, converter& cv);
+  /// `names` (space-separated) kept when a channel we write (and, when
+  /// `among` is given, one of those: a selector's channels are the
+  /// source's).
+  ynode channel_list(const prop& p, converter& cv,
+                     const ynode* among = nullptr);
+  /// False (and a warning) when `node` lacks an option Flume requires.
+  bool has_required(const type_rule& rule, component& c, const ynode& node,
+                    const char* kind);
+  /// Channels no source writes or no sink reads.
+  void unused_channels();
   void selector(component& c, converter& cv, ynode& out);
   void interceptors(component& c, converter& cv, ynode& out);
 
@@ -201,14 +209,41 @@ void agent_converter::channels() {
     converter cv(c->props, node, st_);
     rule->convert(cv);
     cv.finish();
+    if (!has_required(*rule, *c, node, "channel")) continue;
     out.set(c->name, std::move(node));
     channels_out_.push_back(c->name);
   }
 }
 
-ynode agent_converter::channel_list(const prop& p, converter& cv) {
+bool agent_converter::has_required(const type_rule& rule, component& c,
+                                   const ynode& node, const char* kind) {
+  for (auto& [ours, flume] : rule.required) {
+    auto* v = const_cast<ynode&>(node).find(std::string(ours));
+    if (v && !(v->k == ynode::kind::map && v->items.empty())) continue;
+    warn(c.props.front(), std::string(kind) + " " + c.name + " has no " +
+                              std::string(flume) +
+                              ": Flume refuses it and drops it, and so does "
+                              "this");
+    return false;
+  }
+  return true;
+}
+
+ynode agent_converter::channel_list(const prop& p, converter& cv,
+                                    const ynode* among) {
   auto l = ynode::list();
   for (auto& name : split_ws(cv.value(p))) {
+    if (among) {
+      bool in = false;
+      for (auto& [k, v] : among->items)
+        in = in || v.text == yaml_quote(name);
+      if (!in) {
+        cv.unconvertible(p, "channel " + name +
+                                " is not one of the source's channels "
+                                "(Flume refuses the source)");
+        continue;
+      }
+    }
     if (std::find(channels_out_.begin(), channels_out_.end(), name) !=
         channels_out_.end()) {
       l.push(ynode::str(name));
@@ -227,6 +262,7 @@ ynode agent_converter::channel_list(const prop& p, converter& cv) {
 }
 
 void agent_converter::selector(component& c, converter& cv, ynode& out) {
+  const ynode* among = out.find("channels");
   auto* type = cv.take({"selector.type"});
   std::string t = type ? std::string(trim(type->value)) : "replicating";
   std::string lower = t;
@@ -237,7 +273,7 @@ void agent_converter::selector(component& c, converter& cv, ynode& out) {
       t == "org.apache.flume.channel.ReplicatingChannelSelector") {
     if (auto* opt = cv.take({"selector.optional"})) {
       sel.set("type", ynode::str("replicating"));
-      sel.set("optional", channel_list(*opt, cv));
+      sel.set("optional", channel_list(*opt, cv, among));
     }
   } else if (lower == "multiplexing" ||
              t == "org.apache.flume.channel.MultiplexingChannelSelector") {
@@ -245,11 +281,11 @@ void agent_converter::selector(component& c, converter& cv, ynode& out) {
     converter sc(c.props, sel, st_);
     sc.text({"selector.header"}, "header");
     for (auto* p : cv.take_prefix("selector.mapping."))
-      sel.child("mapping").set(p->key.substr(17), channel_list(*p, cv));
+      sel.child("mapping").set(p->key.substr(17), channel_list(*p, cv, among));
     if (auto* d = cv.take({"selector.default"}))
-      sel.set("default", channel_list(*d, cv));
+      sel.set("default", channel_list(*d, cv, among));
     for (auto* p : cv.take_prefix("selector.optional."))
-      sel.child("optional").set(p->key.substr(18), channel_list(*p, cv));
+      sel.child("optional").set(p->key.substr(18), channel_list(*p, cv, among));
   } else {
     cv.unconvertible(*type, lower == "load_balancing"
                                 ? "the load balancing channel selector has "
@@ -333,6 +369,7 @@ void agent_converter::sources() {
     selector(*c, cv, node);
     interceptors(*c, cv, node);
     cv.finish();
+    if (!has_required(*rule, *c, node, "source")) continue;
     out.set(c->name, std::move(node));
   }
 }
@@ -365,6 +402,7 @@ void agent_converter::sinks() {
     node.set("channel", ynode::str(name));
     rule->convert(cv);
     cv.finish();
+    if (!has_required(*rule, *c, node, "sink")) continue;
     sink_channel_[c->name] = name;
     out.set(c->name, std::move(node));
   }
@@ -479,6 +517,41 @@ void agent_converter::sink_groups() {
   if (!groups.items.empty()) out_.set("sink_groups", std::move(groups));
 }
 
+void agent_converter::unused_channels() {
+  auto& chans = out_.child("channels");
+  std::map<std::string, bool> written, read;
+  for (auto& [name, src] : out_.child("sources").items)
+    if (auto* l = src.find("channels"))
+      for (auto& [k, v] : l->items)
+        written[v.text] = true;
+  for (auto& [name, ch] : sink_channel_)
+    read[yaml_quote(ch)] = true;
+  for (auto it = chans.items.begin(); it != chans.items.end();) {
+    auto q = yaml_quote(it->first);
+    auto* c = by_kind_["channels"].find(it->first);
+    const prop& at = c->props.front();
+    if (!written[q] && !read[q]) {
+      warn(at, "channel " + it->first +
+                   " is used by no source and no sink: Flume keeps it idle; "
+                   "left out (flumen refuses an unused channel)");
+      channels_out_.erase(
+          std::remove(channels_out_.begin(), channels_out_.end(), it->first),
+          channels_out_.end());
+      it = chans.items.erase(it);
+      continue;
+    }
+    if (!read[q])
+      note(at, "channel " + it->first +
+                   " has no sink: in Flume it fills up, then holds up its "
+                   "sources; flumen refuses a channel no sink reads");
+    else if (!written[q])
+      note(at, "channel " + it->first +
+                   " has no source: in Flume its sinks wait for ever; flumen "
+                   "refuses a channel nothing writes");
+    ++it;
+  }
+}
+
 void agent_converter::run() {
   // The topology lists sources, channels and sinks in this order.
   for (auto* kind : {"sources", "channels", "sinks"})
@@ -488,6 +561,7 @@ void agent_converter::run() {
   channels();
   sources();
   sinks();
+  unused_channels();
   sink_groups();
   for (auto* kind : {"sources", "channels", "sinks"}) {
     auto* n = out_.find(kind);

@@ -154,7 +154,12 @@ void kafka_source(converter& c) {
                           "ssl.key.location)");
     else if (key.rfind("sasl.kerberos", 0) == 0 || key == "sasl.jaas.config")
       c.unconvertible(*p, "Kerberos and JAAS have no flumen counterpart");
-    else if (key == "key.deserializer" || key == "value.deserializer")
+    else if (key == "ssl.disableTLSHostnameVerification") {
+      if (converter::parse_bool(p->value))
+        c.out()
+            .child("consumer")
+            .set("ssl.endpoint.identification.algorithm", ynode::str("none"));
+    } else if (key == "key.deserializer" || key == "value.deserializer")
       c.warn(*p, "ignored: flumen reads keys and values as bytes");
     else
       c.out().child("consumer").set(key, ynode::str(c.value(*p)));

@@ -99,7 +99,7 @@ void netcat_udp(converter& c) {
 }
 
 void syslog_tcp(converter& c) {
-  c.text({"host"}, "bind");
+  c.text({"host"}, "bind", "0.0.0.0"); // Flume: every address
   c.integer({"port"}, "port", {}, 0);
   c.integer({"eventSize"}, "max_message_size", {}, 1);
   syslog_common(c);
@@ -107,7 +107,7 @@ void syslog_tcp(converter& c) {
 }
 
 void multiport_syslog_tcp(converter& c) {
-  c.text({"host"}, "bind");
+  c.text({"host"}, "bind", "0.0.0.0"); // Flume: every address
   if (auto* p = c.take({"ports"})) {
     auto l = ynode::list();
     for (auto& port : split_ws(c.value(*p))) {
@@ -133,7 +133,7 @@ void multiport_syslog_tcp(converter& c) {
 }
 
 void syslog_udp(converter& c) {
-  c.text({"host"}, "bind");
+  c.text({"host"}, "bind", "0.0.0.0"); // Flume: every address
   c.integer({"port"}, "port", {}, 0);
   c.integer({"eventSize"}, "max_message_size", {}, 1);
   syslog_common(c);
@@ -142,6 +142,11 @@ void syslog_udp(converter& c) {
 void http(converter& c) {
   // Flume's HTTP source listens on every address by default.
   c.text({"bind"}, "bind", "0.0.0.0");
+  auto* bind = c.out().find("bind");
+  auto b = bind ? bind->text : "";
+  if (b != "127.0.0.1" && b != "localhost" && b != "'::1'")
+    c.out().set("insecure", ynode::raw("true")).comment =
+        "Flume's HTTP source listens in clear text; flumen asks to be told";
   c.integer({"port"}, "port", {}, 0);
   if (auto* p = c.take({"handler"})) {
     auto v = std::string(trim(p->value));
