@@ -44,6 +44,12 @@ struct agent_input {
   std::vector<prop> props; // keys relative to the agent
 };
 
+bool has_control(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
+  return false;
+}
+
 const char* const kinds[] = {"configfilters", "sources", "channels", "sinks",
                              "sinkgroups"};
 
@@ -117,6 +123,12 @@ void agent_converter::split() {
         if (dot == std::string::npos || dot + 1 == p.key.size()) break;
         auto name = p.key.substr(k.size() + 1, dot - k.size() - 1);
         auto rest = p.key.substr(dot + 1);
+        if (has_control(name)) {
+          note(p, "a name with control characters (flumen refuses them: "
+                  "they would split its log lines)");
+          placed = true;
+          break;
+        }
         by_kind_[k].get(name).props.push_back(
             {rest, p.full, p.value, p.line, false});
         placed = true;
@@ -607,6 +619,13 @@ import_result import_flume(std::string_view text, const import_options& opt) {
       continue;
     }
     auto name = key.substr(0, dot);
+    if (has_control(name)) {
+      st.unconvertible.push_back(
+          {key, p.line,
+           "an agent name with control characters (flumen refuses them: "
+           "they would split its log lines)"});
+      continue;
+    }
     auto it = std::find_if(agents.begin(), agents.end(),
                            [&](auto& a) { return a.name == name; });
     if (it == agents.end()) {

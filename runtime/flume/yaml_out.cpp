@@ -30,7 +30,7 @@ ynode* ynode::find(const std::string& key) {
 
 ynode& ynode::child(const std::string& key) {
   if (auto* v = find(key)) return *v;
-  items.emplace_back(key, ynode{});
+  items.push_back(yentry{key, ynode{}});
   return items.back().second;
 }
 
@@ -41,12 +41,12 @@ ynode& ynode::set(const std::string& key, ynode v) {
     old->notes.insert(old->notes.begin(), notes.begin(), notes.end());
     return *old;
   }
-  items.emplace_back(key, std::move(v));
+  items.push_back(yentry{key, std::move(v)});
   return items.back().second;
 }
 
 void ynode::push(ynode v) {
-  items.emplace_back(std::string{}, std::move(v));
+  items.push_back(yentry{std::string{}, std::move(v)});
 }
 
 namespace {
@@ -142,7 +142,15 @@ void entry(const std::string& key, const ynode& v, std::size_t indent,
            std::string& out, bool dash) {
   std::string pad(indent, ' ');
   std::string lead = dash ? pad.substr(0, indent - 2) + "- " : pad;
-  if (!dash) lead += yaml_quote(key) + ":";
+  if (!dash) {
+    auto k = yaml_quote(key);
+    // A plain or quoted key is at most 1024 characters in YAML; a longer
+    // one is written as an explicit key ("? KEY" then ": VALUE").
+    if (k.size() > 1000)
+      lead += "? " + k + "\n" + pad + ":";
+    else
+      lead += k + ":";
+  }
   auto eol = v.comment.empty() ? "\n" : "  # " + one_line(v.comment) + "\n";
   bool empty_map = v.k == ynode::kind::map && v.items.empty();
   bool empty_list = v.k == ynode::kind::list && v.items.empty();

@@ -11,6 +11,8 @@
 
 namespace flumen::flume {
 
+struct yentry;
+
 /// A node of the output: a map (ordered), a list or a scalar (rendered).
 struct ynode {
   enum class kind { scalar, map, list };
@@ -18,7 +20,7 @@ struct ynode {
   /// A scalar as it is written (quoted if it must be).
   std::string text;
   /// A map's entries (key, value) or a list's items (key empty).
-  std::vector<std::pair<std::string, ynode>> items;
+  std::vector<yentry> items;
   /// Comment lines at the start of a map's body (or above a list's items).
   std::vector<std::string> notes;
   /// A comment at the end of this entry's line.
@@ -36,6 +38,14 @@ struct ynode {
   ynode& set(const std::string& key, ynode v);
   ynode* find(const std::string& key);
   void push(ynode v);
+};
+
+/// An entry of a map (`first` its key) or an item of a list (`first`
+/// empty). Not a std::pair: a pair of an incomplete ynode can't be a
+/// member's element type.
+struct yentry {
+  std::string first;
+  ynode second;
 };
 
 /// `s` as a YAML scalar: plain when it is safe (letters, digits, `_./-`,
