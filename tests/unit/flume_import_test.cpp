@@ -61,7 +61,7 @@ a1.sinks.k1.channel = c1
 
 } // namespace
 
-TEST(flume_import, the_tutorial_with_flumes_defaults_written_out) {
+TEST(flume_importer, the_tutorial_with_flumes_defaults_written_out) {
   auto r = convert(tutorial);
   auto a = agent(r);
   EXPECT_EQ(r.yaml.rfind("# Converted by `flumen import` from flume.conf", 0),
@@ -94,7 +94,7 @@ TEST(flume_import, the_tutorial_with_flumes_defaults_written_out) {
   EXPECT_LT(r.yaml.find("sources:"), r.yaml.find("channels:\n"));
 }
 
-TEST(flume_import, defaults_of_memory_channel_and_kafka_topic) {
+TEST(flume_importer, defaults_of_memory_channel_and_kafka_topic) {
   auto a = agent(convert("a1.sources = s\na1.channels = c\na1.sinks = k\n"
                          "a1.sources.s.type = seq\na1.sources.s.channels = c\n"
                          "a1.channels.c.type = memory\n"
@@ -106,7 +106,7 @@ TEST(flume_import, defaults_of_memory_channel_and_kafka_topic) {
   EXPECT_EQ(a["sources"]["s"]["batch_size"].as<int>(), 1);
 }
 
-TEST(flume_import, interceptors_by_alias_and_builder_class) {
+TEST(flume_importer, interceptors_by_alias_and_builder_class) {
   auto a = agent(convert(R"(a1.sources = r
 a1.channels = c
 a1.sinks = k
@@ -141,7 +141,7 @@ a1.sources.r.interceptors.x.serializers.s1.pattern = yyyy
   EXPECT_EQ(i[3]["serializers"][0]["pattern"].as<std::string>(), "yyyy");
 }
 
-TEST(flume_import, selectors_sink_groups_and_file_channel) {
+TEST(flume_importer, selectors_sink_groups_and_file_channel) {
   auto r = convert(R"(a1.sources = r
 a1.channels = c1 c2
 a1.sinks = k1 k2 k3
@@ -185,7 +185,7 @@ a1.sinkgroups.g1.processor.maxpenalty = 10000
   EXPECT_EQ(g["processor"]["max_penalty"].as<std::string>(), "10000ms");
 }
 
-TEST(flume_import, environment_references_become_flumens) {
+TEST(flume_importer, environment_references_become_flumens) {
   auto a = agent(convert(R"(a1.configfilters = f
 a1.configfilters.f.type = env
 a1.sources = r
@@ -214,7 +214,7 @@ a1.sinks.k.channel = c
       has_note(r.unconvertible, "a1.sources.r1.bind", 8, "not of type env"));
 }
 
-TEST(flume_import, what_does_not_convert_is_named_with_key_and_line) {
+TEST(flume_importer, what_does_not_convert_is_named_with_key_and_line) {
   const std::string text = R"(a1.sources = r
 a1.channels = c
 a1.sinks = k h
@@ -243,7 +243,7 @@ a1.sources.r.type2 = x
   EXPECT_FALSE(a["sinks"]["h"]);
 }
 
-TEST(flume_import, what_flume_drops_is_dropped_with_a_warning) {
+TEST(flume_importer, what_flume_drops_is_dropped_with_a_warning) {
   auto r = convert(R"(a1.sources = r lost
 a1.channels = c
 a1.sinks = k nochan
@@ -266,7 +266,7 @@ a1.sinks.k.maxBytesToLog =
   EXPECT_TRUE(has_note(r.warnings, "a1.sinks.k.maxBytesToLog", 11, "empty"));
 }
 
-TEST(flume_import, class_names_are_exact_aliases_are_not) {
+TEST(flume_importer, class_names_are_exact_aliases_are_not) {
   auto base = tutorial;
   auto at = base.find("org.apache.flume.sink.kafka.KafkaSink");
   base.replace(at, 37, "org.apache.flume.sink.kafka.kafkasink");
@@ -275,7 +275,7 @@ TEST(flume_import, class_names_are_exact_aliases_are_not) {
 }
 
 // Java reads `\\.` in a properties file as `\.` (a plain `\.` is `.`).
-TEST(flume_import, taildir_regexes_become_globs_or_are_named) {
+TEST(flume_importer, taildir_regexes_become_globs_or_are_named) {
   auto r = convert(R"(a1.sources = r
 a1.channels = c
 a1.sinks = k
@@ -302,7 +302,7 @@ a1.sinks.k.channel = c
       has_note(r.unconvertible, "a1.sources.r.filegroups.f3", 9, "no glob"));
 }
 
-TEST(flume_import, any_name_is_written_as_yaml_that_reads_back) {
+TEST(flume_importer, any_name_is_written_as_yaml_that_reads_back) {
   std::string longname(1500, 'n');
   auto r = convert("a1.sources = r\na1.channels = c\na1.sinks = k\n"
                    "a1.sources.r.type = seq\na1.sources.r.channels = c\n"
@@ -319,7 +319,7 @@ TEST(flume_import, any_name_is_written_as_yaml_that_reads_back) {
   EXPECT_EQ(m["it's: \xc3\xa9"][0].as<std::string>(), "c");
 }
 
-TEST(flume_import, unreadable_files_and_missing_agents_are_errors) {
+TEST(flume_importer, unreadable_files_and_missing_agents_are_errors) {
   auto r = convert("a1.sources = r\na1.x = \\u12\n");
   EXPECT_EQ(r.error_line, 2u);
   EXPECT_NE(r.error.find("\\uxxxx"), std::string::npos);
