@@ -34,6 +34,7 @@ struct command {
 
 command add_run(CLI::App& app);
 command add_validate(CLI::App& app);
+command add_import(CLI::App& app);
 command add_test(CLI::App& app);
 command add_graph(CLI::App& app);
 command add_broker(CLI::App& app);

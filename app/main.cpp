@@ -30,9 +30,9 @@ int main(int argc, char** argv) {
 
   // In the order `flumen --help` lists them.
   std::vector<command> commands{
-      add_run(app),   add_validate(app), add_test(app),
-      add_graph(app), add_broker(app),   add_channel(app),
-      add_node(app),  add_top(app),      add_tap(app)};
+      add_run(app),    add_validate(app), add_test(app), add_graph(app),
+      add_broker(app), add_channel(app),  add_node(app), add_top(app),
+      add_tap(app),    add_import(app)};
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {

@@ -38,6 +38,7 @@ ALLOWED = {
     "dist": {"core", "config", "flow", "wire"},
     "http": {"core"},
     "net": {"core"},
+    "flume": set(),
     "agent": {"core", "config", "flow", "dist", "wire"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

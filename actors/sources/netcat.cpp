@@ -23,6 +23,7 @@
 #include <caf/actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/sources/netcat_io.hpp"
 #include "actors/sources/socket_names.hpp"
 #include "actors/sources/source_options.hpp"
 #include "runtime/flow/source_pump.hpp"
@@ -44,66 +45,6 @@ struct fd_guard {
     fd = -1;
   }
 };
-
-int listen_on(const std::string& host, uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  auto service = std::to_string(port);
-  if (auto rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res))
-    throw std::runtime_error("cannot resolve " + host + ": " +
-                             ::gai_strerror(rc));
-  std::string last_error = "no address";
-  for (auto ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    // The backlog is where clients wait while the source is at
-    // max_connections or out of descriptors: as deep as the kernel allows
-    // (net.core.somaxconn).
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        ::listen(fd, SOMAXCONN) == 0) {
-      ::freeaddrinfo(res);
-      ::fcntl(fd, F_SETFL, O_NONBLOCK);
-      return fd;
-    }
-    last_error = std::strerror(errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  throw std::runtime_error("cannot listen on " + host + ":" + service + ": " +
-                           last_error);
-}
-
-/// Who is at the other end of `fd`, numerically, and the local port.
-peer_info peer_of(int fd) {
-  peer_info p{};
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    p.ip = numeric_host(addr, len);
-  len = sizeof(addr);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    if (addr.ss_family == AF_INET)
-      p.local_port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6)
-      p.local_port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  }
-  return p;
-}
-
-/// Connections waiting in a listening socket's accept queue (Linux reports
-/// it in TCP_INFO's `tcpi_unacked`); `fallback` when unknown.
-std::size_t accept_queue_length(int listener, std::size_t fallback) {
-  tcp_info info{};
-  socklen_t len = sizeof(info);
-  if (::getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
-    return fallback;
-  return info.tcpi_unacked;
-}
 
 constexpr std::size_t read_size = 256 * 1024;
 
@@ -219,6 +160,8 @@ private:
     std::unique_ptr<stream_decoder> dec;
     time_point last_read;
     bool bulk = false; ///< its SO_RCVLOWAT is bulk_low_water
+    uint64_t id = 0;   ///< for its "OK"s (ack_every_event)
+    std::string acks;  ///< "OK"s not yet sent (at most max_unsent_acks)
     /// TLS (cfg.tls): the session (its buffers go before the socket
     /// closes); null for plain TCP.
     std::unique_ptr<tls_session> tls;
@@ -293,10 +236,20 @@ private:
   // Hands over full batches (all with `all`); blocks while the channel
   // pushes back. False when the pump is torn down.
   bool flush(bool all) {
-    if (!emit_batches(pending_, cfg_.batch_size, pump_, all)) return false;
+    auto before = pending_.size();
+    uint64_t last = 0;
+    if (!emit_batches(pending_, cfg_.batch_size, pump_, all, &last)) {
+      acks_.clear();
+      return false;
+    }
     if (pending_.empty()) first_at_ = time_point::max();
-    return true;
+    return !cfg_.ack_every_event || answer(before - pending_.size(), last);
   }
+
+  /// ack_every_event: once batch `last` is accepted, each client whose
+  /// lines were among the `handed` gets an "OK" per line. False when the
+  /// pump is torn down first (then nobody gets one).
+  bool answer(std::size_t handed, uint64_t last);
 
   netcat_config cfg_;
   std::shared_ptr<flumen::clock> time_;
@@ -307,6 +260,8 @@ private:
   std::unique_ptr<char[]> buf_;
   client_list clients_;
   batch pending_;
+  ack_ledger acks_;
+  uint64_t next_id_ = 0;
   time_point first_at_ = time_point::max();
   std::vector<pollfd> fds_;
   std::vector<client_list::iterator> owners_;
@@ -340,8 +295,10 @@ bool netcat_reader::serve_once() {
   auto first_client = 1 + shared_.listeners.size();
   bool buffered = false; ///< a TLS session holds decrypted bytes
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
-    short events = it->wants_write() ? POLLOUT : 0;
-    if (!it->wants_write() || !it->handshaking()) events |= POLLIN;
+    short events = it->wants_write() || !it->acks.empty() ? POLLOUT : 0;
+    if ((!it->wants_write() || !it->handshaking()) &&
+        it->acks.size() < max_unsent_acks)
+      events |= POLLIN;
     fds_.push_back({it->fd.fd, events, 0});
     owners_.push_back(it);
     buffered = buffered || it->buffered();
@@ -380,6 +337,10 @@ bool netcat_reader::serve_once() {
         continue;
       }
     }
+    if (!it->acks.empty() && !send_acks(it->fd.fd, it->acks, 0)) {
+      it->acks.clear(); // gone: reading tells the rest
+    }
+    if (it->acks.size() >= max_unsent_acks) continue; // not read meanwhile
     ready = ready || it->buffered();
     // A streaming client's last bytes below the low-water mark.
     bool tail = it->bulk && now - it->last_read >= bulk_tail;
@@ -415,7 +376,19 @@ bool netcat_reader::serve_once() {
   // by default, a third of a 200 MB transfer's time).
   bool timed_out = first_at_ != time_point::max() &&
                    time_->now() >= first_at_ + cfg_.batch_timeout;
-  return flush(timed_out || ended);
+  // With ack_every_event a client may wait for the OK of its line before
+  // it sends the next: what was read goes now, not after batch_timeout.
+  return flush(timed_out || ended || cfg_.ack_every_event);
+}
+
+bool netcat_reader::answer(std::size_t handed, uint64_t last) {
+  if (handed == 0) return true;
+  auto runs = acks_.handed(handed);
+  if (!pump_.wait_accepted(last)) return false;
+  for (auto& [id, n] : runs)
+    for (auto& c : clients_)
+      if (c.id == id && id != 0) send_acks(c.fd.fd, c.acks, n);
+  return true;
 }
 
 void netcat_reader::accept_clients(int listener) {
@@ -462,6 +435,7 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
                    : ::read(c.fd.fd, buf_.get(), want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    auto before = pending_.size();
     if (n <= 0) {
       // End of input, or an error such as a reset: what came before was
       // sent, and a partial last line counts as a line.
@@ -478,6 +452,7 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
         r.closed = true;
       }
     }
+    if (cfg_.ack_every_event) acks_.appended(c.id, before, pending_.size());
     c.dec->count(m_);
     note_pending();
     if (!flush(false)) {
@@ -640,6 +615,7 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
     dec = std::make_unique<line_decoder>(cfg_.max_line_length, cfg_.policy);
   clients_.push_back(client{fd_guard{fd}, std::move(dec), time_->now()});
   auto it = std::prev(clients_.end());
+  it->id = ++next_id_;
   if (cfg_.tls) {
     it->tls = std::make_unique<tls_session>(cfg_.tls, fd);
     it->handshake_deadline = time_->now() + cfg_.handshake_timeout;

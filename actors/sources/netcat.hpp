@@ -8,10 +8,10 @@
 
 #include "actors/sources/line_splitter.hpp"
 #include "actors/sources/stream_decoder.hpp"
+#include "actors/sources/tls_session.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/config/registry.hpp"
 #include "runtime/core/clock.hpp"
-#include "actors/sources/tls_session.hpp"
 
 namespace flumen::sources {
 
@@ -34,6 +34,11 @@ struct netcat_config {
   /// on 2 cores a second one made 8 clients slower (bench/README.md); more
   /// help where one thread is what limits a source.
   std::size_t readers = 1;
+  /// Answer "OK\n" to the client for each line, once the batch holding it
+  /// was accepted by the channels (Flume's `ack-every-event`, on in Flume,
+  /// off here: a client that does not read the answers fills its socket,
+  /// and then is not read either).
+  bool ack_every_event = false;
   /// A client that sent nothing for this long is closed (and counted in
   /// `connection_failures`) so it does not hold a slot for ever; 0: never.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};

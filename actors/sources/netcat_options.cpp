@@ -77,6 +77,18 @@ const option_list& netcat_options() {
               "2-core test machine a second thread made 8 clients slower "
               "([bench/README.md](../../../bench/README.md)); more may help"
               " where one thread is what limits a source"},
+      {.name = "ack_every_event",
+       .kind = option_kind::boolean,
+       .doc = "answer `OK` and a newline for each line, once the batch "
+              "holding it was accepted by the channels (Flume's "
+              "`ack-every-event`, on by default in Flume; `flumen import` "
+              "writes Flume's setting). Lines read together are handed "
+              "over at once, not after `batch_timeout`, since a client may "
+              "wait for an answer before it sends more. A dropped or "
+              "unfinished line gets none; a client that leaves 16 K "
+              "answers unread is not read until it reads them "
+              "(`source_test.netcat_acks_every_line_once_the_channel_took_"
+              "it`)"},
   };
   return table;
 }
@@ -95,6 +107,7 @@ netcat_config parse_netcat(option_reader& r) {
   cfg.idle_timeout = r.duration("idle_timeout", cfg.idle_timeout);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   cfg.readers = r.count("readers", cfg.readers);
+  cfg.ack_every_event = r.boolean("ack_every_event", cfg.ack_every_event);
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");

@@ -96,8 +96,8 @@ namespace {
 // When `flumen import` exists (issue 21), this becomes: "run `flumen
 // import FILE` to convert it".
 std::string flume_file_advice() {
-  return "write it as one; Flume's option names map to flumen's as "
-         "docs/reference/topology.md#from-a-flume-properties-file lists";
+  return "convert it with `flumen import FILE -o FILE.yaml` "
+         "(docs/migrating-from-flume.md)";
 }
 
 bool blank(char c) {

@@ -4,6 +4,7 @@
 // yet", "not closed" or "no more".
 
 #include "actors/sources/netcat.hpp"
+#include "actors/sources/netcat_io.hpp"
 
 #include <fcntl.h>
 #include <linux/tcp.h>
@@ -817,4 +818,69 @@ TEST_F(source_test, parse_netcat_requires_a_port) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].to_string(),
             "t.yaml:1:1: agents.a1.sources.r1: missing required key 'port'");
+}
+
+// ack_every_event (Flume's ack-every-event): an "OK" per line, sent only
+// once the batch holding the line is in the channel. Three lines into a
+// channel of capacity 2: the put is held until the test takes, so no
+// answer may be there while the channel is full (an "OK" sent when the
+// batch was handed over, not accepted, would be: the reader writes before
+// the channel fills). Once the test takes them, three answers come.
+TEST_F(source_test, netcat_acks_every_line_once_the_channel_took_it) {
+  auto ch = channel(channel_config(2, 2));
+  auto m = metrics_of("channels", "c1", "memory");
+  ASSERT_NE(m, nullptr);
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.batch_size = 3;
+  cfg.batch_timeout = std::chrono::hours{1}; // ack mode does not wait for it
+  cfg.ack_every_event = true;
+  track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  client c{cfg.port};
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write("one\ntwo\nthree\n"));
+  ASSERT_TRUE(reaches(m->channel_size, 2u)) << m->channel_size.load();
+  char buf[64];
+  EXPECT_LT(::recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT), 0)
+      << "an answer before the channel accepted the line";
+  auto events = drain(self, ch, 3, 10s);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].body, "three");
+  std::string answers;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (answers.size() < 9 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answers.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(answers, "OK\nOK\nOK\n");
+  // A line sent after an answer was read is answered too, without waiting
+  // for batch_timeout (an hour here).
+  ASSERT_TRUE(c.write("four\n"));
+  ASSERT_EQ(drain(self, ch, 1, 10s).size(), 1u);
+  answers.clear();
+  while (answers.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answers.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(answers, "OK\n");
+}
+
+TEST(netcat_acks, the_ledger_answers_each_client_its_own_lines_in_order) {
+  ack_ledger l;
+  l.appended(1, 0, 2);
+  l.appended(2, 2, 3);
+  l.appended(1, 4, 6); // event 3 came unrecorded: nobody's
+  EXPECT_EQ(l.size(), 6u);
+  using runs = std::vector<std::pair<uint64_t, std::size_t>>;
+  EXPECT_EQ(l.handed(1), (runs{{1, 1}}));
+  EXPECT_EQ(l.handed(4), (runs{{1, 1}, {2, 1}, {0, 1}, {1, 1}}));
+  EXPECT_EQ(l.handed(5), (runs{{1, 1}}));
+  EXPECT_EQ(l.size(), 0u);
 }

@@ -933,9 +933,8 @@ TEST(load_topology_errors, unquoted_null_type) {
 TEST(load_topology_errors, a_flume_properties_file_is_named_as_one) {
   auto advice =
       "and flumen reads YAML topologies (docs/reference/topology.md): "
-      "write it as one; Flume's option names map to flumen's as "
-      "docs/reference/topology.md#from-a-flume-properties-file "
-      "lists";
+      "convert it with `flumen import FILE -o FILE.yaml` "
+      "(docs/migrating-from-flume.md)";
   EXPECT_EQ(errors_of("# The tutorial's agent\n"
                       "\n"
                       "a1.sources = r1\n"
