@@ -488,3 +488,51 @@ TEST_F(file_channel, a_transaction_held_past_its_timeout_is_revoked) {
   EXPECT_TRUE(is(commit(stuck, ch, t->id), errc::unknown_transaction));
   EXPECT_TRUE(reaches(metrics_->channel_size, 0u));
 }
+
+// -- puts with a hold (the http source's) ------------------------------------
+
+// A put with a hold that finds the channel full to its end is refused and
+// never written: nothing of it comes back after a restart either (a ghost
+// of a 503 would be delivered twice once the client posted again).
+TEST_F(file_channel, a_put_refused_at_the_end_of_its_hold_is_never_written) {
+  auto cfg = config(3, 3);
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  caf::error result;
+  self->request(ch, 10s, put_atom::value, numbered(3, 2),
+                caf::timespan{std::chrono::milliseconds{300}})
+      .receive([&](ok_atom) {},
+               [&](caf::error& err) { result = std::move(err); });
+  EXPECT_TRUE(is(result, errc::channel_full)) << sys.render(result);
+  close(ch);
+  auto again = open(cfg);
+  batch got;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto x = take(self, again, 10, 200ms);
+        if (!x || x->events.empty()) return got.size() >= 3;
+        for (auto& e : x->events)
+          got.push_back(e);
+        EXPECT_FALSE(commit(self, again, x->id));
+        return false;
+      },
+      10s));
+  EXPECT_EQ(got, numbered(0, 3)) << "the refused put came back";
+}
+
+// Room that comes within the hold takes the put in.
+TEST_F(file_channel, a_put_with_a_hold_goes_in_when_room_comes_in_time) {
+  auto ch = open(config(3, 3));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  caf::scoped_actor sender{sys};
+  auto h = sender->request(ch, 20s, put_atom::value, numbered(3, 2),
+                           caf::timespan{std::chrono::seconds{10}});
+  auto t = take(self, ch, 3);
+  ASSERT_TRUE(t);
+  ASSERT_FALSE(commit(self, ch, t->id));
+  caf::error result = caf::make_error(caf::sec::request_timeout);
+  h.receive([&](ok_atom) { result = caf::error{}; },
+            [&](caf::error& err) { result = std::move(err); });
+  EXPECT_FALSE(result) << sys.render(result);
+  EXPECT_EQ(drain(self, ch, 2), numbered(3, 2));
+}
