@@ -429,8 +429,8 @@ void http_listener::start() {
   // counts a silent one; libmicrohttpd's own timeout (whole seconds) comes
   // 2 s later, a backstop for a client that reads no answer. Were they
   // equal, it could close a silent peer first, uncounted (seen under load).
-  auto timeout_s = static_cast<unsigned>(
-      (cfg.request_timeout.count() + 999) / 1000 + 2);
+  auto timeout_s =
+      static_cast<unsigned>((cfg.request_timeout.count() + 999) / 1000 + 2);
   // Options in one array, so the TLS ones are there only with TLS.
   std::vector<MHD_OptionItem> opts = {
       {MHD_OPTION_SOCK_ADDR, 0, &addr},

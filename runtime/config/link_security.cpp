@@ -16,8 +16,9 @@ namespace {
 /// The readable file at `key` of the `tls` mapping `r` (a relative path
 /// taken from the topology file's directory), or an error there that says
 /// what it was taken relative to.
-std::string pem_file(option_reader& r, std::string_view key) {
-  auto written = r.required_str(key);
+std::string pem_file(option_reader& r, std::string_view key,
+                     bool required = true) {
+  auto written = required ? r.required_str(key) : r.str(key);
   if (written.empty()) return written;
   auto path = r.resolve_path(written);
   if (::access(path.c_str(), R_OK) != 0)
@@ -61,14 +62,7 @@ server_tls parse_server_tls(option_reader& r) {
   option_reader t{r, "tls"};
   tls.certificate = pem_file(t, "certificate");
   tls.key = pem_file(t, "key");
-  if (t.has("ca_file")) {
-    auto written = t.str("ca_file");
-    auto path = t.resolve_path(written);
-    if (::access(path.c_str(), R_OK) != 0)
-      t.invalid("ca_file", "cannot read " + t.describe_path(written) + ": " +
-                               std::strerror(errno));
-    tls.ca_file = path;
-  }
+  tls.ca_file = pem_file(t, "ca_file", false);
   tls.passphrase = t.str("passphrase");
   auto deflt = tls.ca_file.empty() ? client_certificates::none
                                    : client_certificates::required;
@@ -81,8 +75,8 @@ server_tls parse_server_tls(option_reader& r) {
     t.error("client_certificates",
             "client certificates are checked against ca_file: set it");
   // One error per mistake: a file that is missing is not loaded after.
-  bool complete = t.parsed({"certificate", "key", "ca_file", "passphrase",
-                            "client_certificates"});
+  bool complete = t.parsed(
+      {"certificate", "key", "ca_file", "passphrase", "client_certificates"});
   t.finish();
   if (!complete || tls.certificate.empty() || tls.key.empty())
     tls = server_tls{};
