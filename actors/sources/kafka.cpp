@@ -5,13 +5,18 @@
 #include "actors/sources/kafka.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -39,6 +44,10 @@ const own_family_spec uncommitted_at_revoke{
     "again (possible duplicates)"};
 const own_family_spec pauses{
     "pauses", "times the source paused its partitions for a full window"};
+const own_family_spec prefetch_wakes{
+    "prefetch_wakes",
+    "times the source woke librdkafka's fetchers after reading its prefetch "
+    "queue down from its thresholds (librdkafka 2.0 would sleep up to 1 s)"};
 const own_family_spec rebalances{"rebalances",
                                  "assignments and revocations of partitions"};
 const own_family_spec partitions_assigned{
@@ -88,6 +97,78 @@ struct tp_list {
   tp_list& operator=(const tp_list&) = delete;
 };
 
+/// Wakes the consumer's broker threads when its prefetch queue drained.
+///
+/// librdkafka before 2.2 stops fetching once the consumer queue holds
+/// `queued.min.messages` or `queued.max.messages.kbytes`, and a broker
+/// thread with nothing to fetch sleeps until I/O or an operation wakes it,
+/// up to a second (2.2 added `fetch.queue.backoff.ms` for this). Read
+/// faster than that, the queue runs dry and the source stalls for the rest
+/// of the second: the relay bench read 140,000 records, then nothing for
+/// 0.7 s, over and over (a third of the rate of a queue big enough to hold
+/// a second of records). A request to a broker is an operation on its
+/// thread, which then finds the queue below its thresholds and fetches:
+/// one ListOffsets for the latest offsets of the assigned partitions
+/// (rd_kafka_offsets_for_times groups them by leader: one request to each)
+/// wakes every broker thread that leads one.
+class fetch_waker {
+public:
+  fetch_waker(rd_kafka_t* rk, std::atomic<uint64_t>& wakes)
+      : rk_(rk), wakes_(wakes), thread_([this] { run(); }) {}
+
+  ~fetch_waker() {
+    {
+      std::lock_guard guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  fetch_waker(const fetch_waker&) = delete;
+  fetch_waker& operator=(const fetch_waker&) = delete;
+
+  /// Asks for a wake (one at a time: asked while one runs, it is one more).
+  void wake() {
+    {
+      std::lock_guard guard{mtx_};
+      if (asked_) return;
+      asked_ = true;
+    }
+    cv_.notify_one();
+  }
+
+private:
+  void run() {
+    std::unique_lock lock{mtx_};
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || asked_; });
+      if (stop_) return;
+      asked_ = false;
+      lock.unlock();
+      rd_kafka_topic_partition_list_t* parts = nullptr;
+      if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < parts->cnt; ++i)
+          parts->elems[i].offset = -1; // a timestamp of -1: the latest offset
+        // The answer is not needed, only the requests: bounded so a stop
+        // waits at most this long for an unanswered one.
+        if (parts->cnt > 0) rd_kafka_offsets_for_times(rk_, parts, 1000);
+        rd_kafka_topic_partition_list_destroy(parts);
+        wakes_.fetch_add(1, std::memory_order_relaxed);
+      }
+      lock.lock();
+    }
+  }
+
+  rd_kafka_t* rk_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool asked_ = false;
+  std::atomic<uint64_t>& wakes_; ///< the metric
+  std::thread thread_;
+};
+
 class consumer_loop {
 public:
   consumer_loop(const kafka_source_config& cfg, const std::string& bootstrap,
@@ -106,6 +187,15 @@ public:
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, this);
+    char value[64];
+    std::size_t size = sizeof(value);
+    if (rd_kafka_conf_get(conf, "queued.min.messages", value, &size) ==
+        RD_KAFKA_CONF_OK)
+      queued_min_ = std::max<int64_t>(1, std::atoll(value));
+    size = sizeof(value);
+    if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", value, &size) ==
+        RD_KAFKA_CONF_OK)
+      queued_max_bytes_ = std::max<int64_t>(1, std::atoll(value)) * 1024;
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk_) {
       rd_kafka_conf_destroy(conf);
@@ -114,6 +204,7 @@ public:
     // Everything the client fetches comes through one queue, polled here.
     rd_kafka_poll_set_consumer(rk_);
     queue_ = rd_kafka_queue_get_consumer(rk_);
+    waker_ = std::make_unique<fetch_waker>(rk_, m_.own(prefetch_wakes));
     std::lock_guard guard{observer_mtx};
     if (consumer_observer) consumer_observer(m_.name, rk_, true);
   }
@@ -126,6 +217,8 @@ public:
       std::lock_guard guard{observer_mtx};
       if (consumer_observer) consumer_observer(m_.name, rk_, false);
     }
+    // Its requests answered or timed out before the client goes.
+    waker_.reset();
     // A queue handle still held would keep rd_kafka_destroy waiting.
     if (queue_) rd_kafka_queue_destroy(queue_);
     rd_kafka_destroy(rk_);
@@ -169,8 +262,10 @@ public:
         }
         rd_kafka_message_destroy(msgs_[static_cast<std::size_t>(i)]);
       }
+      if (n > 0) watch_prefetch(n);
       if (!fatal_.empty()) throw std::runtime_error(fatal_);
     }
+    waker_.reset();
     // Stopping: what was not emitted is dropped unread (its offsets were
     // not stored: the next start reads it); what was emitted is waited for
     // and its offsets committed.
@@ -198,6 +293,23 @@ private:
     if (auto err = rd_kafka_subscribe(rk_, list.p))
       throw std::runtime_error(std::string{"subscribe: "} +
                                rd_kafka_err2str(err));
+  }
+
+  /// Wakes the broker threads (fetch_waker) once the prefetch queue, seen
+  /// near one of its thresholds, has been read down to half of it.
+  void watch_prefetch(ssize_t n) {
+    auto len = static_cast<int64_t>(rd_kafka_queue_length(queue_));
+    // The queue's bytes are not told: estimated from the records read.
+    read_count_ += n;
+    auto avg =
+        read_count_ > 0 ? std::max<int64_t>(1, read_bytes_ / read_count_) : 1;
+    auto limit = std::min(queued_min_, queued_max_bytes_ / avg);
+    if (len * 10 >= limit * 8) {
+      near_full_ = true;
+    } else if (near_full_ && len * 2 <= limit) {
+      near_full_ = false;
+      waker_->wake();
+    }
   }
 
   /// Whether the batch being built should go now.
@@ -244,8 +356,16 @@ private:
       m_.set_state(component_state::running);
       brokers_down_ = false;
     }
+    read_bytes_ += static_cast<int64_t>(msg->len + msg->key_len) + 64;
     auto* topic = rd_kafka_topic_name(msg->rkt);
-    auto& t = track(topic, msg->partition);
+    auto it = tracks_.find(partition_key{topic, msg->partition});
+    if (it == tracks_.end()) {
+      // Read in the same call as the revoke of its partition (served in
+      // the middle of a batch read): the next owner reads it; not ours to
+      // count or commit.
+      return;
+    }
+    auto& t = it->second;
     t.pending_next = msg->offset + 1;
     if (msg->len > cfg_.max_message_size) {
       // Can't become an event: counted by name, its offset passes with the
@@ -595,6 +715,13 @@ private:
   bool brokers_down_ = false; ///< degraded by a client error (watch_connection)
   uint64_t errors_logged_ = 0;
   steady::time_point last_check_{};
+  std::unique_ptr<fetch_waker> waker_;
+  /// The prefetch thresholds of librdkafka (watch_prefetch).
+  int64_t queued_min_ = 100000;
+  int64_t queued_max_bytes_ = int64_t{65536} * 1024;
+  int64_t read_count_ = 0;
+  int64_t read_bytes_ = 0;
+  bool near_full_ = false;
 };
 
 } // namespace
@@ -611,8 +738,8 @@ caf::actor spawn_kafka_source(caf::actor_system& sys,
   auto cfg = adapt_batch(config, w);
   auto reader = [cfg](source_pump& pump) {
     auto& m = pump.metrics();
-    for (auto* f :
-         {&oversized_records, &uncommitted_at_revoke, &pauses, &rebalances})
+    for (auto* f : {&oversized_records, &uncommitted_at_revoke, &pauses,
+                    &prefetch_wakes, &rebalances})
       m.own(*f);
     m.own(partitions_assigned);
     auto bootstrap = cfg.bootstrap_servers;

@@ -232,6 +232,10 @@ consumer_settings(const kafka_source_config& cfg,
       // Come back within a second of the brokers (as the sink).
       {"reconnect.backoff.max.ms", "1000"},
       {"auto.commit.interval.ms", "1000"},
+      // librdkafka's default prefetch is 64 MB (and 100,000 records): the
+      // source wakes the fetchers as it reads the queue down
+      // (fetch_waker), so a smaller one keeps the rate and not the memory.
+      {"queued.max.messages.kbytes", "16384"},
   };
   for (auto& [k, v] : cfg.consumer)
     out[k] = v;

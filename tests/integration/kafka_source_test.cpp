@@ -378,6 +378,32 @@ TEST_F(kafka_source, a_full_window_pauses_the_partitions) {
             (std::vector<int64_t>{1000, 1000}));
 }
 
+// librdkafka 2.0 stops fetching when the consumer queue reaches
+// queued.min.messages and lets a broker thread sleep up to a second: read
+// faster than that, the source would wait most of every second. With a
+// threshold of 200 records, the 20,000 here would take 100 such waits
+// (over a minute); woken as the queue drains, they arrive in seconds.
+TEST_F(kafka_source, a_drained_prefetch_queue_is_fetched_again_at_once) {
+  ASSERT_TRUE(cluster_->create_topic("prefetch", 1));
+  produce(bootstrap_, "prefetch", numbered(0, 20000));
+  auto out = std::make_shared<recorded>();
+  auto cfg = config("prefetch");
+  cfg.consumer["queued.min.messages"] = "200";
+  auto src = source(cfg, fake(out, false));
+  auto& m = metric();
+  ASSERT_TRUE(wait_until([&] { return out->size() >= 20000; }, 30s))
+      << out->size() << " of 20000: " << m.summary();
+  EXPECT_GE(m.value("prefetch_wakes"), 1u);
+  EXPECT_TRUE(stop(src));
+  std::set<std::string> seen;
+  for (auto& b : out->bodies())
+    seen.insert(b);
+  EXPECT_EQ(seen.size(), 20000u);
+  EXPECT_EQ(out->size(), 20000u) << "duplicates";
+  EXPECT_EQ(committed(bootstrap_, cfg.group_id, "prefetch", 1),
+            (std::vector<int64_t>{20000}));
+}
+
 // A stop commits what was accepted; the next start of the group reads on
 // from there: no record twice, none missing.
 TEST_F(kafka_source, a_restart_continues_from_the_committed_offsets) {
