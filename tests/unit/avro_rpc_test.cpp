@@ -1,5 +1,6 @@
 // Avro RPC as Flume's AvroSourceProtocol uses it (runtime/avro/rpc.hpp) and
 // Netty's framing and zlib stream (runtime/avro/netty.hpp).
+#include "runtime/avro/ip_filter.hpp"
 #include "runtime/avro/netty.hpp"
 #include "runtime/avro/rpc.hpp"
 
@@ -280,4 +281,30 @@ TEST(avro_netty, zlib_streams_round_trip_and_inflate_in_bounded_steps) {
   std::string_view junk = "this is not zlib";
   std::string sink;
   EXPECT_FALSE(bad.inflate(junk, sink, 4096));
+}
+
+TEST(avro_ip_filter, first_matching_rule_wins_and_no_match_allows) {
+  std::string why;
+  std::vector<ip_rule> rules;
+  for (auto text :
+       {"deny:10.1.0.0/16", "allow:10.0.0.0/8", "allow:::1", "deny:*"}) {
+    auto r = parse_ip_rule(text, why);
+    ASSERT_TRUE(r) << text << ": " << why;
+    rules.push_back(*r);
+  }
+  ip_filter f{rules};
+  EXPECT_FALSE(f.allows("10.1.2.3"));
+  EXPECT_TRUE(f.allows("10.2.2.3"));
+  EXPECT_TRUE(f.allows("::ffff:10.2.2.3")); // IPv4-mapped: as IPv4
+  EXPECT_TRUE(f.allows("::1"));
+  EXPECT_FALSE(f.allows("192.168.1.1"));
+  EXPECT_FALSE(f.allows("::2"));
+  EXPECT_TRUE(ip_filter{}.allows("192.168.1.1"));
+  // Without a catch-all, an address no rule matches is allowed.
+  ip_filter open{{*parse_ip_rule("deny:127.0.0.2", why)}};
+  EXPECT_TRUE(open.allows("127.0.0.1"));
+  EXPECT_FALSE(open.allows("127.0.0.2"));
+  for (auto bad : {"permit:1.2.3.4", "allow:1.2.3", "allow:10.0.0.0/33",
+                   "deny:::1/129", "allow:", "deny:1.2.3.4/x"})
+    EXPECT_FALSE(parse_ip_rule(bad, why)) << bad;
 }
