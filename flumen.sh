@@ -18,6 +18,7 @@ PACKAGES=(
   libmicrohttpd-dev libgnutls28-dev
   clang libclang-rt-14-dev
   kcat netcat-openbsd procps python3 tmux strace rsyslog rsyslog-gnutls
+  nodejs npm zlib1g-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -35,6 +36,13 @@ setup() {
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
+  fi
+  # avsc, the third-party Avro RPC peer of the avro tests, into the tests'
+  # own directory (tests/e2e/node_modules; never global), at the version
+  # tests/e2e/package.json pins.
+  if [[ ! -f tests/e2e/node_modules/avsc/package.json ]]; then
+    log "installing avsc (npm) into tests/e2e/node_modules"
+    (cd tests/e2e && npm install --no-audit --no-fund --silent >/dev/null)
   fi
 }
 

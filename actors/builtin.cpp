@@ -14,10 +14,12 @@
 #include "actors/interceptors/timestamp.hpp"
 #include "actors/interceptors/uuid.hpp"
 #include "actors/sinks/file_roll.hpp"
+#include "actors/sinks/avro.hpp"
 #include "actors/sinks/hop.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
 #include "actors/sinks/null.hpp"
+#include "actors/sources/avro.hpp"
 #include "actors/sources/exec.hpp"
 #include "actors/sources/hop.hpp"
 #include "actors/sources/http.hpp"
@@ -63,6 +65,9 @@ void register_builtin(registry& r) {
                "spool_dir: ${DIR}", sources::spooldir_options());
   r.add_source("http", sources::parse_http, sources::spawn_http,
                "port: ${PORT}", sources::http_options());
+  r.add_source("avro", sources::parse_avro_source,
+               sources::spawn_avro_source, "port: ${PORT}",
+               sources::avro_source_options());
   r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source,
                "port: ${PORT}", sources::hop_source_options());
   r.add_source("kafka", sources::parse_kafka_source,
@@ -106,6 +111,8 @@ void register_builtin(registry& r) {
              sinks::null_options());
   r.add_sink("file_roll", sinks::parse_file_roll, sinks::spawn_file_roll,
              "directory: ${DIR}", sinks::file_roll_options());
+  r.add_sink("avro", sinks::parse_avro_sink, sinks::spawn_avro_sink,
+             "hostname: 127.0.0.1\nport: ${PORT}", sinks::avro_sink_options());
   r.add_sink("hop", sinks::parse_hop_sink, sinks::spawn_hop_sink,
              "host: 127.0.0.1\nport: ${PORT}", sinks::hop_sink_options());
 }

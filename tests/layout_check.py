@@ -34,6 +34,7 @@ ALLOWED = {
     "core": set(),
     "config": {"core"},
     "wire": {"core"},
+    "avro": {"core"},
     "flow": {"core", "config"},
     "dist": {"core", "config", "flow", "wire"},
     "http": {"core"},

@@ -106,6 +106,10 @@ tls_session::tls_session(const tls_context& ctx, int fd)
                              tls_error_reason("out of memory"));
   }
   SSL_set_accept_state(ssl_);
+  // send() takes what fits and is called again with the rest, from a
+  // buffer that may have moved.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 tls_session::~tls_session() {
@@ -165,6 +169,27 @@ ssize_t tls_session::receive(char* buf, std::size_t n, bool peek) {
     error_ = tls_error_reason("TLS error");
     failed_ = true;
     return 0;
+  }
+}
+
+ssize_t tls_session::send(const char* buf, std::size_t n) {
+  ERR_clear_error();
+  int len = static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+  int r = SSL_write(ssl_, buf, len);
+  want_write_ = false;
+  if (r > 0) return r;
+  switch (SSL_get_error(ssl_, r)) {
+  case SSL_ERROR_WANT_WRITE:
+    want_write_ = true;
+    errno = EAGAIN;
+    return -1;
+  case SSL_ERROR_WANT_READ:
+    errno = EAGAIN;
+    return -1;
+  default:
+    error_ = tls_error_reason("TLS write failed");
+    errno = EPIPE;
+    return -1;
   }
 }
 

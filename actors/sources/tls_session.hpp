@@ -59,6 +59,11 @@ public:
   /// then says so, once); -1 with errno EAGAIN when nothing is there now.
   ssize_t receive(char* buf, std::size_t n, bool peek);
 
+  /// Writes up to `n` bytes: the count written (a part of them, at
+  /// least one); -1 with errno EAGAIN when the socket takes nothing now,
+  /// -1 with another errno when the session is broken (error() says why).
+  ssize_t send(const char* buf, std::size_t n);
+
   /// A record failed its check since the last call: nothing after it can
   /// be read. Cleared by the call.
   bool failed() { return std::exchange(failed_, false); }

@@ -73,6 +73,51 @@ void kafka_client_key(converter& c, prop& p, const std::string& key,
   }
 }
 
+void avro_sink(converter& c) {
+  c.text({"hostname"}, "hostname");
+  auto* host = c.out().find("hostname");
+  auto h = host ? host->text : "";
+  c.integer({"port"}, "port", {}, 1);
+  c.integer({"batch-size"}, "batch_size", 100, 1);
+  c.millis({"connect-timeout"}, "connect_timeout", 20000);
+  c.millis({"request-timeout"}, "request_timeout", 20000);
+  c.seconds({"reset-connection-interval"}, "reset_connection_interval");
+  if (auto* p = c.take({"compression-type"})) {
+    auto v = c.value(*p);
+    for (auto& ch : v)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (v == "deflate" || v == "none")
+      c.out().set("compression", ynode::str(v));
+    else
+      c.unconvertible(*p, "a compression-type other than none or deflate");
+  }
+  c.integer({"compression-level"}, "compression_level", {}, 0);
+  c.ignore({"maxIoWorkers"}, "one thread serves the connection");
+  const std::string trust =
+      "a Java truststore: convert it to a PEM CA file (keytool -exportcert "
+      "-rfc) and set `tls: {certificate, key, ca_file}` "
+      "(docs/migrating-from-flume.md)";
+  bool ssl = false;
+  if (auto* p = c.take({"ssl"})) {
+    ssl = converter::parse_bool(c.value(*p));
+    if (ssl) c.unconvertible(*p, trust);
+  }
+  for (auto* p :
+       {c.take({"trust-all-certs"}), c.take({"truststore"}),
+        c.take({"truststore-password"}), c.take({"truststore-type"}),
+        c.take({"exclude-protocols"}), c.take({"include-protocols"}),
+        c.take({"exclude-cipher-suites"}), c.take({"include-cipher-suites"})})
+    if (p) {
+      if (ssl)
+        c.unconvertible(*p, trust);
+      else
+        c.warn(*p, "ignored: `ssl` is not true");
+    }
+  if (!ssl && h != "127.0.0.1" && h != "localhost" && h != "'::1'")
+    c.out().set("insecure", ynode::raw("true")).comment =
+        "Flume's Avro sink sends in clear text; flumen asks to be told";
+}
+
 void kafka_sink(converter& c) {
   c.text({"kafka.bootstrap.servers", "brokerList"}, "bootstrap_servers");
   c.text({"kafka.topic", "topic"}, "topic", "default-flume-topic");
@@ -233,9 +278,7 @@ void add_sink_rules(std::vector<type_rule>& t) {
   sink({"file_roll", "org.apache.flume.sink.RollingFileSink"}, "file_roll",
        file_roll);
   sink({"kafka", "org.apache.flume.sink.kafka.KafkaSink"}, "kafka", kafka_sink);
-  no({"avro", "org.apache.flume.sink.AvroSink"},
-     "Flume's Avro RPC sink: flumen's hop sink speaks its own protocol (an "
-     "avro sink is being built)");
+  sink({"avro", "org.apache.flume.sink.AvroSink"}, "avro", avro_sink);
   no({"thrift", "org.apache.flume.sink.ThriftSink"},
      "Flume's Thrift RPC sink has no flumen counterpart");
   no({"hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink"},

@@ -4,6 +4,8 @@
 #include "runtime/flume/types.hpp"
 
 #include <cctype>
+#include <string>
+#include <vector>
 
 namespace flumen::flume {
 namespace {
@@ -172,6 +174,117 @@ void http(converter& c) {
                  "bounds (max_connections, request_timeout)");
 }
 
+/// Flume's ipFilterRules pattern of an `ip:` rule as a CIDR block: an
+/// address, or octets followed by `*` (`10.0.*` is 10.0.0.0/16); `*` alone
+/// is every address. Empty when it is no block.
+std::string ip_pattern_block(std::string_view pat) {
+  if (pat == "*") return "*";
+  std::vector<std::string> octets;
+  std::string cur;
+  bool star = false;
+  for (auto ch : pat) {
+    if (star) return {}; // something after the `*`
+    if (ch == '.') {
+      if (cur.empty()) return {};
+      octets.push_back(cur);
+      cur.clear();
+    } else if (ch == '*') {
+      if (!cur.empty()) return {};
+      star = true;
+    } else if (std::isdigit(static_cast<unsigned char>(ch))) {
+      cur.push_back(ch);
+      if (cur.size() > 3 || std::stoi(cur) > 255) return {};
+    } else {
+      return {};
+    }
+  }
+  if (!star) {
+    if (cur.empty()) return {};
+    octets.push_back(cur);
+    if (octets.size() != 4) return {};
+    return octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3];
+  }
+  if (octets.size() > 3) return {};
+  auto bits = 8 * octets.size();
+  while (octets.size() < 4)
+    octets.push_back("0");
+  return octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3] + "/" +
+         std::to_string(bits);
+}
+
+void avro_source(converter& c) {
+  // Flume's Avro source listens on the address it is given (required).
+  c.text({"bind"}, "bind");
+  auto* bind = c.out().find("bind");
+  auto b = bind ? bind->text : "";
+  c.integer({"port"}, "port", {}, 0);
+  c.ignore({"threads"}, "one thread serves every connection");
+  if (auto* p = c.take({"compression-type"})) {
+    auto v = c.value(*p);
+    for (auto& ch : v)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (v == "deflate" || v == "none")
+      c.out().set("compression", ynode::str(v));
+    else
+      c.unconvertible(*p, "a compression-type other than none or deflate");
+  }
+  bool ssl = false;
+  if (auto* p = c.take({"ssl"})) {
+    ssl = converter::parse_bool(c.value(*p));
+    if (ssl) c.unconvertible(*p, jks);
+  }
+  for (auto* p :
+       {c.take({"keystore"}), c.take({"keystore-password"}),
+        c.take({"keystore-type"}), c.take({"exclude-protocols"}),
+        c.take({"include-protocols"}), c.take({"exclude-cipher-suites"}),
+        c.take({"include-cipher-suites"})})
+    if (p) {
+      if (ssl)
+        c.unconvertible(*p, jks);
+      else
+        c.warn(*p, "ignored: `ssl` is not true");
+    }
+  if (!ssl && b != "127.0.0.1" && b != "localhost" && b != "'::1'")
+    c.out().set("insecure", ynode::raw("true")).comment =
+        "Flume's Avro source listens in clear text; flumen asks to be told";
+  bool filter = false;
+  if (auto* p = c.take({"ipFilter"}))
+    filter = converter::parse_bool(c.value(*p));
+  if (auto* p = c.take({"ipFilterRules"})) {
+    if (!filter) {
+      c.warn(*p, "ignored: `ipFilter` is not true (Flume ignores the rules "
+                 "too)");
+    } else {
+      auto rules = ynode::list();
+      bool ok = true;
+      auto v = c.value(*p);
+      std::size_t at = 0;
+      while (at <= v.size()) {
+        auto comma = v.find(',', at);
+        auto rule = std::string{trim(std::string_view{v}.substr(
+            at, comma == std::string::npos ? std::string::npos : comma - at))};
+        at = comma == std::string::npos ? v.size() + 1 : comma + 1;
+        auto verdict = rule.substr(0, rule.find(':'));
+        std::string block;
+        if ((verdict == "allow" || verdict == "deny") &&
+            rule.compare(verdict.size(), 4, ":ip:") == 0)
+          block = ip_pattern_block(
+              std::string_view{rule}.substr(verdict.size() + 4));
+        if (block.empty()) {
+          c.unconvertible(*p, "rule '" + rule +
+                                  "' is no `ip:` rule of an address or octets "
+                                  "and `*` (a CIDR block); `name:` rules do "
+                                  "not convert");
+          ok = false;
+          break;
+        }
+        rules.push(ynode::str(verdict + ":" + block));
+      }
+      if (ok) c.out().set("ip_filter", std::move(rules));
+    }
+  }
+}
+
 void exec(converter& c) {
   c.text({"command"}, "command");
   if (auto* p = c.take({"shell"}))
@@ -251,13 +364,11 @@ void add_source_rules(std::vector<type_rule>& t) {
       syslog_udp);
   src({"http", "org.apache.flume.source.http.HTTPSource"}, "http", http);
   src({"exec", "org.apache.flume.source.ExecSource"}, "exec", exec);
+  src({"avro", "org.apache.flume.source.AvroSource"}, "avro", avro_source);
   src({"spooldir", "org.apache.flume.source.SpoolDirectorySource"}, "spooldir",
       spooldir);
   add_more_source_rules(t);
   // One entry per type: when flumen gains it, the entry gets a converter.
-  no({"avro", "org.apache.flume.source.AvroSource"},
-     "Flume's Avro RPC source: flumen's hop source speaks its own protocol "
-     "(an avro source is being built)");
   no({"thrift", "org.apache.flume.source.ThriftSource"},
      "Flume's Thrift RPC source has no flumen counterpart");
   no({"jms", "org.apache.flume.source.jms.JMSSource"},

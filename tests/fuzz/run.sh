@@ -16,14 +16,17 @@
 #                                       examples in tests/fuzz/seeds/syslog/)
 #                                       or flume_import (`flumen import`,
 #                                       from Flume's User Guide examples in
-#                                       tests/data/flume/guide/)
+#                                       tests/data/flume/guide/) or avro
+#                                       (Flume's Avro RPC: Netty frames,
+#                                       zlib, handshakes and calls, from
+#                                       tests/fuzz/seeds/avro/)
 # Exit 0 when nothing crashed; a crash leaves its input as crash-* in
 # build-fuzz/ and the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-30000}
 TARGET=${2:-topology}
-case $TARGET in topology | filelog | hopwire | httphead | syslog | flume_import) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
+case $TARGET in topology | filelog | hopwire | httphead | syslog | flume_import | avro) ;; *) echo "unknown target $TARGET" >&2; exit 2 ;; esac
 # Configured every time (a second or two), so targets added since show up.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFLUMEN_FUZZ=ON -DFLUMEN_TESTS=OFF >/dev/null
@@ -36,7 +39,7 @@ if [[ $TARGET == topology ]]; then
   cp topologies/*.yaml tests/fuzz/seeds/*.yaml "$corpus/"
 elif [[ $TARGET == flume_import ]]; then
   cp tests/data/flume/guide/*.properties tests/data/flume/properties/*.properties "$corpus/"
-elif [[ $TARGET == hopwire || $TARGET == httphead || $TARGET == syslog ]]; then
+elif [[ $TARGET == hopwire || $TARGET == httphead || $TARGET == syslog || $TARGET == avro ]]; then
   cp "tests/fuzz/seeds/$TARGET"/* "$corpus/"
 fi
 ((RUNS > 0)) || RUNS=-1

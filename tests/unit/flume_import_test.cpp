@@ -328,3 +328,72 @@ TEST(flume_importer, unreadable_files_and_missing_agents_are_errors) {
   auto m = import_flume(tutorial, opt);
   EXPECT_EQ(m.error, "no agent a9 in the file (it has a1)");
 }
+
+// Flume's Avro RPC source and sink become flumen's `avro` ones: options by
+// Flume's names, Flume's defaults written out, a clear-text non-loopback
+// endpoint said `insecure`, ipFilterRules as CIDR blocks; keystores and
+// `name:` rules named with their key and line.
+TEST(flume_importer, avro_source_and_sink_convert) {
+  const std::string text = R"(a1.sources = r
+a1.channels = c
+a1.sinks = k
+a1.sources.r.type = avro
+a1.sources.r.bind = 0.0.0.0
+a1.sources.r.port = 4141
+a1.sources.r.threads = 8
+a1.sources.r.compression-type = DEFLATE
+a1.sources.r.ipFilter = true
+a1.sources.r.ipFilterRules = allow:ip:127.*, allow:ip:10.1.2.3,deny:ip:*
+a1.sources.r.channels = c
+a1.channels.c.type = memory
+a1.sinks.k.type = org.apache.flume.sink.AvroSink
+a1.sinks.k.hostname = collector
+a1.sinks.k.port = 4545
+a1.sinks.k.request-timeout = 5000
+a1.sinks.k.reset-connection-interval = 60
+a1.sinks.k.compression-type = deflate
+a1.sinks.k.compression-level = 9
+a1.sinks.k.channel = c
+)";
+  auto r = convert(text);
+  auto a = agent(r);
+  auto src = a["sources"]["r"];
+  EXPECT_EQ(src["type"].as<std::string>(), "avro");
+  EXPECT_EQ(src["bind"].as<std::string>(), "0.0.0.0");
+  EXPECT_EQ(src["port"].as<int>(), 4141);
+  EXPECT_EQ(src["compression"].as<std::string>(), "deflate");
+  EXPECT_TRUE(src["insecure"].as<bool>());
+  ASSERT_EQ(src["ip_filter"].size(), 3u);
+  EXPECT_EQ(src["ip_filter"][0].as<std::string>(), "allow:127.0.0.0/8");
+  EXPECT_EQ(src["ip_filter"][1].as<std::string>(), "allow:10.1.2.3");
+  EXPECT_EQ(src["ip_filter"][2].as<std::string>(), "deny:*");
+  EXPECT_FALSE(src["threads"]);
+  auto k = a["sinks"]["k"];
+  EXPECT_EQ(k["type"].as<std::string>(), "avro");
+  EXPECT_EQ(k["hostname"].as<std::string>(), "collector");
+  EXPECT_EQ(k["port"].as<int>(), 4545);
+  EXPECT_EQ(k["batch_size"].as<int>(), 100);
+  EXPECT_EQ(k["connect_timeout"].as<std::string>(), "20000ms");
+  EXPECT_EQ(k["request_timeout"].as<std::string>(), "5000ms");
+  EXPECT_EQ(k["reset_connection_interval"].as<std::string>(), "60s");
+  EXPECT_EQ(k["compression_level"].as<int>(), 9);
+  EXPECT_TRUE(k["insecure"].as<bool>());
+
+  const std::string bad = R"(a1.sources = r
+a1.channels = c
+a1.sources.r.type = avro
+a1.sources.r.bind = 127.0.0.1
+a1.sources.r.port = 4141
+a1.sources.r.ssl = true
+a1.sources.r.keystore = /etc/flume/keystore.jks
+a1.sources.r.ipFilter = true
+a1.sources.r.ipFilterRules = allow:name:localhost,deny:ip:*
+a1.sources.r.channels = c
+a1.channels.c.type = memory
+)";
+  auto b = convert(bad);
+  EXPECT_TRUE(has_note(b.unconvertible, "a1.sources.r.ssl", 6, "keystore"));
+  EXPECT_TRUE(has_note(b.unconvertible, "a1.sources.r.keystore", 7, "PEM"));
+  EXPECT_TRUE(
+      has_note(b.unconvertible, "a1.sources.r.ipFilterRules", 9, "name:"));
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Hostile peers against the `avro` source (python3 raw sockets,
+# tests/support/avro_raw.py): garbage, a frame count of 2^31 (negative as an
+# int32) and of 0, a frame of 2 GiB announced, a truncated stream, a call of
+# a message the protocol lacks (answered with an Avro error, the connection
+# kept), a protocol that is not Flume's (refused, closed), a deflate bomb (1
+# GiB of zeros in ~1 MB, on a `compression: deflate` source), a silent peer
+# and one that stalls mid-message (closed at handshake_timeout), a peer
+# outside `ip_filter` (closed at once). Each is closed with a log line and
+# counted; the agent's RSS stays small, and avsc's Flume client is served
+# after each: every event it was answered OK for is in the file sink once.
+source "$(dirname "$0")/common.sh"
+PEER=$ROOT/tests/support/avro_peer.js
+RAW=$ROOT/tests/support/avro_raw.py
+[[ -d $ROOT/tests/e2e/node_modules/avsc ]] || fail "avsc is missing: ./flumen.sh installs it (tests/e2e/node_modules)"
+PORT=$(free_port); ZPORT=$(free_port); FPORT=$(free_port); HTTP=$(free_port)
+mkdir -p "$WORK/out"
+cat >"$WORK/a.yaml" <<YAML
+agents:
+  a1:
+    http: {port: $HTTP}
+    sources:
+      r1:
+        type: avro
+        port: $PORT
+        handshake_timeout: 1s
+        max_message_bytes: 1MB
+        channels: [c1]
+      rz:
+        type: avro
+        port: $ZPORT
+        compression: deflate
+        max_message_bytes: 1MB
+        channels: [c1]
+      rf:
+        type: avro
+        port: $FPORT
+        ip_filter: [deny:127.0.0.0/8, allow:*]
+        channels: [c1]
+    channels:
+      c1: {type: memory, capacity: 10000}
+    sinks:
+      k1: {type: file_roll, channel: c1, directory: $WORK/out}
+YAML
+"$FLUMEN" run "$WORK/a.yaml" 2>"$WORK/agent.log" &
+AGENT=$!
+PIDS+=($AGENT)
+listening "$PORT" "$WORK/agent.log"
+listening "$ZPORT" "$WORK/agent.log"
+listening "$FPORT" "$WORK/agent.log"
+sent=0
+served() { # a Flume client is answered OK for 100 events
+  local out
+  out=$(node "$PEER" client "$1" 100 50 --prefix "ok$sent-" ${2:-})
+  [[ $out == *'"ok_events":100,'* ]] || fail "not served after a hostile peer: $out"
+  sent=$((sent + 100))
+}
+# hostile KIND PORT LOG-PATTERN: closed, logged, and the next client served.
+hostile() {
+  local out
+  out=$(python3 "$RAW" hostile "$2" "$1")
+  [[ $out == closed* ]] || fail "$1: not closed: $out"
+  wait_for 10 grep -qE "$3" "$WORK/agent.log" || fail "$1: no log line /$3/: $(tail -3 "$WORK/agent.log")"
+  echo "$1: $out; $(grep -E "$3" "$WORK/agent.log" | tail -1 | cut -c25-200)"
+  served "$2" "${4:-}"
+}
+hostile garbage "$PORT" "a message of [0-9]+ frames, more than|a frame of"
+hostile huge-count "$PORT" "a message of -2147483648 frames"
+hostile zero-count "$PORT" "a message of 0 frames"
+hostile big-frame "$PORT" "a frame of 2147483647 bytes, more than 1048576"
+hostile truncated "$PORT" "closed in the middle of a message"
+hostile bad-protocol "$PORT" "not Flume's AvroSourceProtocol"
+out=$(python3 "$RAW" hostile "$PORT" bad-call)
+[[ $out == "match=BOTH error" ]] || fail "bad-call: $out"
+matches "no message named 'drop'" "$WORK/agent.log" || fail "bad call not logged"
+served "$PORT"
+hostile bomb "$ZPORT" "a frame of 1073741824 bytes, more than 1048576" --deflate
+hostile silent "$PORT" "no handshake within handshake_timeout"
+hostile stalled "$PORT" "not complete within handshake_timeout|no handshake within"
+out=$(python3 "$RAW" hostile "$FPORT" silent)
+[[ $out == closed* ]] || fail "ip_filter: not closed: $out"
+wait_for 10 grep -q "refused a connection from 127.0.0.1 (ip_filter" "$WORK/agent.log" || fail "ip_filter not logged"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT/status")
+echo "agent peak RSS: $((rss / 1024)) MB"
+((rss < 200 * 1024)) || fail "peak RSS $((rss / 1024)) MB"
+metrics=$(curl -s "http://127.0.0.1:$HTTP/metrics")
+failures=$(grep -E '^flumen_connection_failures_total\{.*r1' <<<"$metrics" | awk '{print $2}')
+refused=$(grep -E '^flumen_avro_connections_refused_total\{.*rf' <<<"$metrics" | awk '{print $2}')
+echo "r1 connection_failures: $failures; rf connections refused: $refused"
+((${failures%.*} >= 8)) || fail "connection_failures $failures: $(grep r1 <<<"$metrics" | head)"
+((${refused%.*} == 1)) || fail "avro_connections_refused $refused"
+have_all() { (($(cat "$WORK/out"/* | sort -u | wc -l) >= sent)); }
+wait_for 30 have_all || fail "served events missing"
+kill -TERM "$AGENT"
+wait "$AGENT" || fail "agent exited with $?: $(tail -3 "$WORK/agent.log")"
+total=$(cat "$WORK/out"/* | wc -l)
+((total == sent)) || fail "$total events in the file sink, $sent answered OK"
+matches "stopped, every accepted event delivered" "$WORK/agent.log" || fail "final line: $(tail -3 "$WORK/agent.log")"
+echo "1 passed, 0 failed"
