@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
+#include "runtime/avro/datum.hpp"
 #include "runtime/flow/source_pump.hpp"
 
 namespace flumen::sources {
@@ -37,6 +38,10 @@ const own_family_spec oversized_records{
     "oversized_records",
     "records dropped because their value was longer than max_message_size "
     "(also in dropped)"};
+const own_family_spec malformed_records{
+    "malformed_records",
+    "records dropped because their value was no Flume Avro event "
+    "(use_flume_event_format; also in dropped)"};
 const own_family_spec uncommitted_at_revoke{
     "uncommitted_at_revoke",
     "events whose puts were not accepted within revoke_timeout when their "
@@ -384,13 +389,20 @@ private:
       return;
     }
     event e;
-    e.body.assign(static_cast<const char*>(msg->payload), msg->len);
-    // The record's own headers first: flumen's never overwrite them (the
+    if (cfg_.use_flume_event_format) {
+      if (!decode_flume_event(msg, topic, e)) {
+        if (pending_.empty()) flush();
+        return;
+      }
+    } else {
+      e.body.assign(static_cast<const char*>(msg->payload), msg->len);
+    }
+    // The record's own headers next: flumen's never overwrite them (the
     // first of a repeated name wins).
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       auto count = rd_kafka_header_cnt(hdrs);
-      e.headers.reserve(count + 5);
+      e.headers.reserve(e.headers.size() + count + 5);
       const char* name = nullptr;
       const void* value = nullptr;
       std::size_t size = 0;
@@ -403,7 +415,7 @@ private:
             value ? std::string{static_cast<const char*>(value), size}
                   : std::string{});
     } else {
-      e.headers.reserve(5);
+      e.headers.reserve(e.headers.size() + 5);
     }
     if (cfg_.set_topic_header) e.headers.emplace(cfg_.topic_header, topic);
     e.headers.emplace("partition", std::to_string(msg->partition));
@@ -418,6 +430,36 @@ private:
     pending_.push_back(std::move(e));
     pending_tracks_.push_back(&t);
     ++t.pending_events;
+  }
+
+  /// use_flume_event_format: the record's value as an AvroFlumeEvent into
+  /// `e` (its headers, then its body). False, counted and logged, for a
+  /// value that is none: its offset passes with the batch being built.
+  bool decode_flume_event(const rd_kafka_message_t* msg, const char* topic,
+                          event& e) {
+    try {
+      avro::limits lim;
+      lim.max_value_bytes = cfg_.max_message_size;
+      lim.max_items = 65536;
+      avro::reader r{{static_cast<const char*>(msg->payload), msg->len}, lim};
+      e = r.read_event();
+      if (!r.at_end())
+        r.fail(std::to_string(r.remaining()) +
+               " bytes after the event: no Flume event");
+      return true;
+    } catch (const avro::decode_error& err) {
+      m_.events_received.fetch_add(1, std::memory_order_relaxed);
+      m_.events_dropped.fetch_add(1, std::memory_order_relaxed);
+      auto n =
+          m_.own(malformed_records).fetch_add(1, std::memory_order_relaxed);
+      if (n < 10 || n % 1000 == 0)
+        spdlog::warn("{}: dropped the record at {} [{}] offset {}: its value "
+                     "is no Flume Avro event (use_flume_event_format): {} "
+                     "({} such records so far)",
+                     m_.name, topic, msg->partition, msg->offset, err.what(),
+                     n + 1);
+      return false;
+    }
   }
 
   /// Emits the batch being built and records what it holds of each

@@ -378,6 +378,52 @@ TEST_F(kafka_source, a_full_window_pauses_the_partitions) {
             (std::vector<int64_t>{1000, 1000}));
 }
 
+// Records as Flume's Kafka sink writes them with useFlumeEventFormat: an
+// AvroFlumeEvent datum, bytes written here by hand from Avro's
+// specification (a map block of 1 entry: count 1 as zig-zag 0x02, "host" as
+// length 4 (0x08) and its bytes, "web-1" (0x0a), the end block 0x00; then
+// the body as bytes: "GET /" (0x0a)).
+TEST_F(kafka_source, flume_event_format_records_keep_their_headers) {
+  ASSERT_TRUE(cluster_->create_topic("flumefmt", 1));
+  using namespace std::string_literals;
+  auto datum = "\x02\x08host\x0aweb-1\x00\x0aGET /"s;
+  // Flume's own headers win over the source's: a datum that has a
+  // `partition` header keeps it.
+  auto with_partition = "\x02\x12partition\x02x\x00\x02"s + "b";
+  produce(bootstrap_, "flumefmt",
+          {{0, datum, "", {{"host", "from-kafka"}}, 1600000000123},
+           {0, "plain text, no datum", "", {}, 0},
+           {0, datum + "junk", "", {}, 0},
+           {0, with_partition, "", {}, 0}});
+  auto out = std::make_shared<recorded>();
+  auto cfg = config("flumefmt");
+  cfg.use_flume_event_format = true;
+  auto src = source(cfg, fake(out, false));
+  auto& m = metric();
+  ASSERT_TRUE(wait_until([&] { return out->size() == 2; }, 30s)) << m.summary();
+  auto events = out->all();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].body, "GET /");
+  // The datum's header, not the record's of the same name.
+  EXPECT_EQ(header(events[0], "host"), "web-1");
+  EXPECT_EQ(header(events[0], "topic"), "flumefmt");
+  EXPECT_EQ(header(events[0], "offset"), "0");
+  EXPECT_EQ(header(events[0], "timestamp"), "1600000000123");
+  EXPECT_EQ(events[1].body, "b");
+  EXPECT_EQ(header(events[1], "partition"), "x");
+  EXPECT_EQ(header(events[1], "offset"), "3");
+  ASSERT_TRUE(
+      wait_until([&] { return m.value("malformed_records") == 2; }, 10s))
+      << m.summary();
+  EXPECT_TRUE(stop(src));
+  EXPECT_EQ(m.events_received.load(), 4u);
+  EXPECT_EQ(m.events_dropped.load(), 2u);
+  EXPECT_EQ(m.events_accepted.load(), 2u);
+  // The malformed records' offsets passed with the others.
+  EXPECT_EQ(committed(bootstrap_, cfg.group_id, "flumefmt", 1),
+            (std::vector<int64_t>{4}));
+}
+
 // librdkafka 2.0 stops fetching when the consumer queue reaches
 // queued.min.messages and lets a broker thread sleep up to a second: read
 // faster than that, the source would wait most of every second. With a

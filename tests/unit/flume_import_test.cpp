@@ -397,3 +397,22 @@ a1.channels.c.type = memory
   EXPECT_TRUE(
       has_note(b.unconvertible, "a1.sources.r.ipFilterRules", 9, "name:"));
 }
+
+// Flume's Kafka source reading Flume-format records (useFlumeEventFormat)
+// converts: flumen's source reads the same AvroFlumeEvent datum.
+TEST(flume_import, a_kafka_source_of_flume_format_records_converts) {
+  auto r = convert(R"(a1.sources = r
+a1.channels = c
+a1.sinks = k
+a1.sources.r.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r.kafka.bootstrap.servers = k:9092
+a1.sources.r.kafka.topics = flume
+a1.sources.r.useFlumeEventFormat = true
+a1.sources.r.channels = c
+a1.channels.c.type = memory
+a1.sinks.k.type = logger
+a1.sinks.k.channel = c
+)");
+  auto a = agent(r);
+  EXPECT_TRUE(a["sources"]["r"]["use_flume_event_format"].as<bool>());
+}
