@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -16,7 +15,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -24,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
+#include "actors/sources/kafka_waker.hpp"
 #include "runtime/avro/datum.hpp"
 #include "runtime/flow/source_pump.hpp"
 
@@ -100,78 +99,6 @@ struct tp_list {
   ~tp_list() { rd_kafka_topic_partition_list_destroy(p); }
   tp_list(const tp_list&) = delete;
   tp_list& operator=(const tp_list&) = delete;
-};
-
-/// Wakes the consumer's broker threads when its prefetch queue drained.
-///
-/// librdkafka before 2.2 stops fetching once the consumer queue holds
-/// `queued.min.messages` or `queued.max.messages.kbytes`, and a broker
-/// thread with nothing to fetch sleeps until I/O or an operation wakes it,
-/// up to a second (2.2 added `fetch.queue.backoff.ms` for this). Read
-/// faster than that, the queue runs dry and the source stalls for the rest
-/// of the second: the relay bench read 140,000 records, then nothing for
-/// 0.7 s, over and over (a third of the rate of a queue big enough to hold
-/// a second of records). A request to a broker is an operation on its
-/// thread, which then finds the queue below its thresholds and fetches:
-/// one ListOffsets for the latest offsets of the assigned partitions
-/// (rd_kafka_offsets_for_times groups them by leader: one request to each)
-/// wakes every broker thread that leads one.
-class fetch_waker {
-public:
-  fetch_waker(rd_kafka_t* rk, std::atomic<uint64_t>& wakes)
-      : rk_(rk), wakes_(wakes), thread_([this] { run(); }) {}
-
-  ~fetch_waker() {
-    {
-      std::lock_guard guard{mtx_};
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
-  fetch_waker(const fetch_waker&) = delete;
-  fetch_waker& operator=(const fetch_waker&) = delete;
-
-  /// Asks for a wake (one at a time: asked while one runs, it is one more).
-  void wake() {
-    {
-      std::lock_guard guard{mtx_};
-      if (asked_) return;
-      asked_ = true;
-    }
-    cv_.notify_one();
-  }
-
-private:
-  void run() {
-    std::unique_lock lock{mtx_};
-    for (;;) {
-      cv_.wait(lock, [this] { return stop_ || asked_; });
-      if (stop_) return;
-      asked_ = false;
-      lock.unlock();
-      rd_kafka_topic_partition_list_t* parts = nullptr;
-      if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < parts->cnt; ++i)
-          parts->elems[i].offset = -1; // a timestamp of -1: the latest offset
-        // The answer is not needed, only the requests: bounded so a stop
-        // waits at most this long for an unanswered one.
-        if (parts->cnt > 0) rd_kafka_offsets_for_times(rk_, parts, 1000);
-        rd_kafka_topic_partition_list_destroy(parts);
-        wakes_.fetch_add(1, std::memory_order_relaxed);
-      }
-      lock.lock();
-    }
-  }
-
-  rd_kafka_t* rk_;
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool asked_ = false;
-  std::atomic<uint64_t>& wakes_; ///< the metric
-  std::thread thread_;
 };
 
 class consumer_loop {

@@ -400,7 +400,7 @@ a1.channels.c.type = memory
 
 // Flume's Kafka source reading Flume-format records (useFlumeEventFormat)
 // converts: flumen's source reads the same AvroFlumeEvent datum.
-TEST(flume_import, a_kafka_source_of_flume_format_records_converts) {
+TEST(flume_importer, a_kafka_source_of_flume_format_records_converts) {
   auto r = convert(R"(a1.sources = r
 a1.channels = c
 a1.sinks = k
