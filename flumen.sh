@@ -18,7 +18,7 @@ PACKAGES=(
   libmicrohttpd-dev libgnutls28-dev
   clang libclang-rt-14-dev
   kcat netcat-openbsd procps python3 tmux strace rsyslog rsyslog-gnutls
-  nodejs npm zlib1g-dev
+  zlib1g-dev
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -29,6 +29,12 @@ setup() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$p")
   done
+  # Node.js and npm run avsc, a test peer: Debian's packages, unless a
+  # Node.js with its npm is there already (NodeSource's nodejs includes
+  # npm and conflicts with Debian's npm package).
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+  fi
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
     local sudo=()

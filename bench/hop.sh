@@ -13,6 +13,16 @@
 #   tls        the hop with mutual TLS against the plaintext hop. Target
 #              >= 0.6x.
 #   lz4, zstd  the hop with compression against no compression.
+#   avro       nc -> edge (netcat -> memory -> avro sink) -> collector (avro
+#              source -> memory -> null): Flume's Avro RPC between two
+#              flumen agents, with the avro sink's defaults (Flume's: 100
+#              events per call, one call at a time) and with batch_size
+#              1000, max_inflight 4, against the hop chain. Target >= 0.8x.
+#   avsc       avsc (npm; tests/support/avro_peer.js, one appendBatch of
+#              1000 at a time, as Flume's clients) -> avro source -> memory
+#              -> null, against the hop chain. Target >= 0.8x.
+# Each agent's CPU-seconds per million lines (/proc/PID/stat at its stop)
+# follow each row.
 #   nodes      nc -> netcat -> memory -> kafka with 4 replicas on 2
 #              `flumen node`s, against one local kafka sink, both into the
 #              same `flumen broker` (64 partitions); kcat -P in the same
@@ -24,7 +34,7 @@ cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-$PWD/build/flumen}
 ROUNDS=${ROUNDS:-3}
 N=${N:-1000000}
-ROWS=${*:-hop_null tls lz4 zstd nodes}
+ROWS=${*:-hop_null tls lz4 zstd nodes avro avsc}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -60,8 +70,19 @@ run_agents() {
   local log="$WORK/${metric%%.*}.log"
   wait_for 300 grep -Eq "$metric .*committed=$N( |$)" "$log" || fail "$metric did not commit $N: $(tail -3 "$log")"
   local t1; t1=$(log_epoch "$(grep -Em1 "$metric .*committed=$N( |$)" "$log")")
+  local i=0
+  CPU=
+  for a in "$@"; do
+    CPU+="${CPU:+, }$a $(cpu_per_million "${pids[$i]}")"
+    i=$((i + 1))
+  done
+  echo "$CPU" >"$WORK/cpu"
   for p in "${pids[@]}"; do kill -TERM "$p"; wait "$p" || true; done
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+# cpu_per_million PID: its CPU-seconds so far per million lines (of N).
+cpu_per_million() {
+  awk -v n="$N" -v h="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / h / (n / 1e6) }' "/proc/$1/stat"
 }
 
 chain_yaml() { # FILE HOP_SINK_EXTRA HOP_SOURCE_EXTRA
@@ -121,6 +142,68 @@ row_codec() { # lz4|zstd
   none=$(run_agents "$WORK/none.yaml" collector.sinks.drop collector edge)
   c=$(run_agents "$WORK/c.yaml" collector.sinks.drop collector edge)
   echo "$1: no compression $(rate "$none") lines/s, $1 $(rate "$c") lines/s: $(ratio "$c" "$none")x"
+}
+avro_chain_yaml() { # FILE SINK_EXTRA
+  local np hp; np=$(free_port); hp=$(free_port)
+  cat >"$1" <<YAML
+agents:
+  acollector:
+    sources:
+      in: {type: avro, port: $hp, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      drop: {type: "null", channel: c1}
+  aedge:
+    sources:
+      r1: {type: netcat, port: $np, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      a1: {type: avro, channel: c1, hostname: 127.0.0.1, port: $hp$2}
+YAML
+}
+row_avro() {
+  chain_yaml "$WORK/hop.yaml" "" ""
+  avro_chain_yaml "$WORK/avro.yaml" ""
+  avro_chain_yaml "$WORK/avro_big.yaml" ", batch_size: 1000, max_inflight: 4"
+  local hop avro big c_hop c_avro
+  hop=$(run_agents "$WORK/hop.yaml" collector.sinks.drop collector edge)
+  c_hop=$(cat "$WORK/cpu")
+  avro=$(run_agents "$WORK/avro.yaml" acollector.sinks.drop acollector aedge)
+  c_avro=$(cat "$WORK/cpu")
+  big=$(run_agents "$WORK/avro_big.yaml" acollector.sinks.drop acollector aedge)
+  echo "avro: hop $(rate "$hop") lines/s ($c_hop CPU-s/M); avro, defaults $(rate "$avro") lines/s: $(ratio "$avro" "$hop")x ($c_avro); avro, batch_size 1000, max_inflight 4 $(rate "$big") lines/s: $(ratio "$big" "$hop")x ($(cat "$WORK/cpu"))"
+}
+row_avsc() {
+  chain_yaml "$WORK/hop.yaml" "" ""
+  local hop c_hop ap
+  hop=$(run_agents "$WORK/hop.yaml" collector.sinks.drop collector edge)
+  c_hop=$(cat "$WORK/cpu")
+  ap=$(free_port)
+  cat >"$WORK/avsc.yaml" <<YAML
+agents:
+  acollector:
+    sources:
+      in: {type: avro, port: $ap, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      drop: {type: "null", channel: c1}
+YAML
+  "$FLUMEN" run "$WORK/avsc.yaml" --stats-interval 0.02 >"$WORK/acollector.log" 2>&1 &
+  local pid=$!; PIDS+=($pid)
+  wait_for 30 nc -z 127.0.0.1 "$ap" || fail "no avro listener: $(tail -3 "$WORK/acollector.log")"
+  local t0 t1 c_node
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%U %S" -o "$WORK/node_cpu" node tests/support/avro_peer.js client "$ap" "$N" 1000 --prefix b >/dev/null
+  wait_for 300 grep -Eq "acollector.sinks.drop .*committed=$N( |$)" "$WORK/acollector.log" || fail "avsc: not committed"
+  t1=$(log_epoch "$(grep -Em1 "acollector.sinks.drop .*committed=$N( |$)" "$WORK/acollector.log")")
+  local cpu; cpu=$(cpu_per_million "$pid")
+  kill -TERM "$pid"; wait "$pid" || true
+  c_node=$(awk -v n="$N" '{ printf "%.2f", ($1 + $2) / (n / 1e6) }' "$WORK/node_cpu")
+  local av; av=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  echo "avsc: hop $(rate "$hop") lines/s ($c_hop CPU-s/M); avsc client -> avro source $(rate "$av") lines/s: $(ratio "$av" "$hop")x (acollector $cpu, node $c_node CPU-s/M)"
 }
 row_lz4() { row_codec lz4; }
 row_zstd() { row_codec zstd; }
