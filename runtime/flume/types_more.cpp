@@ -141,8 +141,9 @@ void kafka_source(converter& c) {
   c.text({"topicHeader"}, "topic_header", "topic");
   if (auto* p = c.take({"useFlumeEventFormat"}))
     if (converter::parse_bool(p->value))
-      c.unconvertible(*p, "records in Flume's Avro event format (being "
-                          "built with the avro source)");
+      c.unconvertible(*p, "records in Flume's Avro event format: flumen's "
+                          "kafka source does not parse them yet (its kafka "
+                          "sink writes them: format: flume_avro)");
   c.refuse({"zookeeperConnect", "migrateZookeeperOffsets"},
            "ZooKeeper offsets: flumen's consumer keeps offsets in Kafka");
   for (auto* p : c.take_prefix("kafka.consumer.")) {

@@ -10,6 +10,9 @@ written here from the Avro specification, not with flumen's codec.
   avro_raw.py hostile PORT KIND              KIND: garbage, huge-count,
       zero-count, big-frame, truncated, bad-call, bomb, silent, stalled,
       bad-protocol; prints what the server did: "closed", "answered ..."
+  avro_raw.py decode-records                 reads kcat's `-f '%S:%s'`
+      output (size, colon, value) on stdin, each value an AvroFlumeEvent
+      datum (Flume's useFlumeEventFormat); prints "HEADERS-JSON BODY" a line
 """
 import hashlib
 import json
@@ -189,9 +192,45 @@ def hostile(port, kind):
     print("closed" if closed else "open", f"answered {len(got)} bytes")
 
 
+def read_event(b, i):
+    headers = {}
+    while True:
+        n, i = read_long(b, i)
+        if n == 0:
+            break
+        if n < 0:
+            n = -n
+            _, i = read_long(b, i)
+        for _ in range(n):
+            k, i = read_long(b, i)
+            key = b[i:i + k].decode()
+            i += k
+            v, i = read_long(b, i)
+            headers[key] = b[i:i + v].decode()
+            i += v
+    n, i = read_long(b, i)
+    return headers, b[i:i + n], i + n
+
+
+def decode_records():
+    data = sys.stdin.buffer.read()
+    i = 0
+    while i < len(data):
+        colon = data.index(b":", i)
+        size = int(data[i:colon])
+        value = data[colon + 1:colon + 1 + size]
+        i = colon + 1 + size
+        headers, body, end = read_event(value, 0)
+        if end != len(value):
+            sys.exit(f"{len(value) - end} bytes after the datum")
+        print(json.dumps(headers, sort_keys=True), body.decode())
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "protocol-first":
         protocol_first(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "decode-records":
+        decode_records()
     elif sys.argv[1] == "hostile":
         hostile(int(sys.argv[2]), sys.argv[3])
     else:

@@ -397,3 +397,21 @@ a1.channels.c.type = memory
   EXPECT_TRUE(
       has_note(b.unconvertible, "a1.sources.r.ipFilterRules", 9, "name:"));
 }
+
+// useFlumeEventFormat on Flume's Kafka sink: records are AvroFlumeEvent
+// datums, flumen's `format: flume_avro`.
+TEST(flume_importer, kafka_sink_use_flume_event_format_converts) {
+  const std::string text = R"(a1.sources = r
+a1.channels = c
+a1.sinks = k
+a1.sources.r.type = seq
+a1.sources.r.channels = c
+a1.channels.c.type = memory
+a1.sinks.k.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k.kafka.bootstrap.servers = b:9092
+a1.sinks.k.useFlumeEventFormat = true
+a1.sinks.k.channel = c
+)";
+  auto a = agent(convert(text));
+  EXPECT_EQ(a["sinks"]["k"]["format"].as<std::string>(), "flume_avro");
+}
