@@ -6,15 +6,17 @@
 # kept), a protocol that is not Flume's (refused, closed), a deflate bomb (1
 # GiB of zeros in ~1 MB, on a `compression: deflate` source), a silent peer
 # and one that stalls mid-message (closed at handshake_timeout), a peer
-# outside `ip_filter` (closed at once). Each is closed with a log line and
+# outside `ip_filter` (closed at once); a plain-text client and a silent
+# one on a TLS source. Each is closed with a log line and
 # counted; the agent's RSS stays small, and avsc's Flume client is served
 # after each: every event it was answered OK for is in the file sink once.
 source "$(dirname "$0")/common.sh"
 PEER=$ROOT/tests/support/avro_peer.js
 RAW=$ROOT/tests/support/avro_raw.py
 [[ -d $ROOT/tests/e2e/node_modules/avsc ]] || fail "avsc is missing: ./flumen.sh installs it (tests/e2e/node_modules)"
-PORT=$(free_port); ZPORT=$(free_port); FPORT=$(free_port); HTTP=$(free_port)
+PORT=$(free_port); ZPORT=$(free_port); FPORT=$(free_port); TPORT=$(free_port); HTTP=$(free_port)
 mkdir -p "$WORK/out"
+bash "$ROOT/tests/e2e/mkcerts.sh" "$WORK" srv
 cat >"$WORK/a.yaml" <<YAML
 agents:
   a1:
@@ -36,6 +38,12 @@ agents:
         type: avro
         port: $FPORT
         ip_filter: [deny:127.0.0.0/8, allow:*]
+        channels: [c1]
+      rt:
+        type: avro
+        port: $TPORT
+        handshake_timeout: 1s
+        tls: {certificate: $WORK/srv.pem, key: $WORK/srv.key, ca_file: $WORK/srv-ca.pem}
         channels: [c1]
     channels:
       c1: {type: memory, capacity: 10000}
@@ -80,13 +88,25 @@ hostile stalled "$PORT" "not complete within handshake_timeout|no handshake with
 out=$(python3 "$RAW" hostile "$FPORT" silent)
 [[ $out == closed* ]] || fail "ip_filter: not closed: $out"
 wait_for 10 grep -q "refused a connection from 127.0.0.1 (ip_filter" "$WORK/agent.log" || fail "ip_filter not logged"
+# TLS with client certificates required: a plain-text Flume client and a
+# silent peer are refused and counted; none of their events is taken.
+set +e
+out=$(timeout 20 node "$PEER" client "$TPORT" 10 10 --prefix plain --give-up-after-failed 1)
+set -e
+[[ $out == '{"ok_events":0,"failed_calls":0,"errors":1,'* ]] || fail "a plain-text client was served by a TLS source: $out"
+out=$(python3 "$RAW" hostile "$TPORT" silent)
+[[ $out == closed* ]] || fail "TLS silent peer: $out"
+wait_for 10 grep -q "a1.sources.rt: closing a connection from 127.0.0.1: no handshake within" "$WORK/agent.log" \
+  || fail "TLS silent peer not logged"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$AGENT/status")
 echo "agent peak RSS: $((rss / 1024)) MB"
 ((rss < 200 * 1024)) || fail "peak RSS $((rss / 1024)) MB"
 metrics=$(curl -s "http://127.0.0.1:$HTTP/metrics")
 failures=$(grep -E '^flumen_connection_failures_total\{.*r1' <<<"$metrics" | awk '{print $2}')
 refused=$(grep -E '^flumen_avro_connections_refused_total\{.*rf' <<<"$metrics" | awk '{print $2}')
-echo "r1 connection_failures: $failures; rf connections refused: $refused"
+tls_failures=$(grep -E '^flumen_connection_failures_total\{.*rt' <<<"$metrics" | awk '{print $2}')
+echo "r1 connection_failures: $failures; rf connections refused: $refused; rt (TLS) connection_failures: $tls_failures"
+((${tls_failures%.*} >= 2)) || fail "TLS refusals not counted: $tls_failures"
 ((${failures%.*} >= 8)) || fail "connection_failures $failures: $(grep r1 <<<"$metrics" | head)"
 ((${refused%.*} == 1)) || fail "avro_connections_refused $refused"
 have_all() { (($(cat "$WORK/out"/* | sort -u | wc -l) >= sent)); }

@@ -6,6 +6,7 @@
 //
 //   avro_peer.js client PORT N BATCH [--plain-protocol] [--deflate]
 //       [--single] [--prefix P] [--give-up-after-failed K]
+//     (K: calls answered FAILED or failed with an error, then exit 3)
 //     sends N events (bodies P0..P(N-1), header seq) in appendBatch calls
 //     of BATCH (append calls with --single); a call answered FAILED, with
 //     an error or not at all is sent again after a pause, as Flume's
@@ -86,7 +87,7 @@ if (args[0] === 'client') {
       }
       if (err) out.errors++;
       else out.failed_calls++;
-      if (giveUp && out.failed_calls >= giveUp) return done(3);
+      if (giveUp && out.failed_calls + out.errors >= giveUp) return done(3);
       if (err && channel) channel.destroy(true);
       setTimeout(send, 200); // rolled back: the same events again
     };
