@@ -73,6 +73,12 @@ struct log_limiter {
   }
 };
 
+/// What a limited log line adds: how many like it were held back.
+std::string more(uint64_t held) {
+  return held == 0 ? std::string{}
+                   : " (" + std::to_string(held) + " more since the last line)";
+}
+
 struct connection {
   int fd = -1;
   uint64_t id = 0;
@@ -297,8 +303,8 @@ void avro_server::impl::accept_clients() {
       // Out of descriptors or memory: the client waits in the backlog.
       ++m->connection_failures;
       accept_log([&](uint64_t held) {
-        spdlog::warn("{}: cannot accept a client: {} ({} more since)", m->name,
-                     std::strerror(err), held);
+        spdlog::warn("{}: cannot accept a client: {}{}", m->name,
+                     std::strerror(err), more(held));
       });
       return;
     }
@@ -313,9 +319,8 @@ void avro_server::impl::accept_clients() {
       ::close(fd);
       ++own(avro_families::connections_refused);
       refused_log([&](uint64_t held) {
-        spdlog::warn("{}: refused a connection from {} (ip_filter; {} more "
-                     "since the last line)",
-                     m->name, host, held);
+        spdlog::warn("{}: refused a connection from {} (ip_filter){}", m->name,
+                     host, more(held));
       });
       continue;
     }
@@ -467,8 +472,8 @@ void avro_server::impl::handle(connection& c, avro::netty_message msg) {
     std::string what = e.what();
     call_log([&](uint64_t held) {
       spdlog::warn("{}: a message from {} is no AvroSourceProtocol call, "
-                   "answered with an error: {} ({} more since the last line)",
-                   m->name, c.peer, what, held);
+                   "answered with an error: {}{}",
+                   m->name, c.peer, what, more(held));
     });
     avro::writer w{prefix};
     avro::write_error_response(w, "flumen: " + what);
@@ -516,9 +521,8 @@ void avro_server::impl::fail(connection& c, const std::string& why,
                              log_limiter& lim) {
   ++m->connection_failures;
   lim([&](uint64_t held) {
-    spdlog::warn("{}: closing a connection from {}: {} ({} more since the "
-                 "last line)",
-                 m->name, c.peer, why, held);
+    spdlog::warn("{}: closing a connection from {}: {}{}", m->name, c.peer, why,
+                 more(held));
   });
   c.closing = true;
 }
