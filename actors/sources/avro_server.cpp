@@ -131,6 +131,11 @@ struct avro_server::impl {
   std::deque<reply> replies;
   std::map<uint64_t, std::unique_ptr<connection>> conns;
   uint64_t next_id = 0;
+  /// After a failed accept (out of descriptors or memory) the listener is
+  /// left out of poll until then: it stays readable, and polling it again
+  /// at once would spin.
+  steady::time_point accept_resume{};
+  std::chrono::milliseconds accept_backoff{0};
   log_limiter framing_log, call_log, refused_log, timeout_log, accept_log;
   std::vector<pollfd> fds;
   std::vector<uint64_t> owners;
@@ -232,7 +237,8 @@ void avro_server::impl::run() {
     fds.clear();
     owners.clear();
     fds.push_back({wake, POLLIN, 0});
-    bool listening = accepting && conns.size() < cfg.max_connections;
+    bool listening =
+        accepting && conns.size() < cfg.max_connections && now >= accept_resume;
     fds.push_back({listening ? listener : -1, POLLIN, 0});
     bool buffered = false;
     for (auto& [id, c] : conns) {
@@ -248,7 +254,14 @@ void avro_server::impl::run() {
       fds.push_back({c->fd, ev, 0});
       owners.push_back(id);
     }
-    int rc = ::poll(fds.data(), fds.size(), buffered ? 0 : 250);
+    auto wait_ms = 250;
+    if (accept_resume > now)
+      wait_ms = static_cast<int>(std::min<int64_t>(
+          wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                       accept_resume - now)
+                           .count() +
+                       1));
+    int rc = ::poll(fds.data(), fds.size(), buffered ? 0 : wait_ms);
     if (rc < 0 && errno != EINTR)
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
     if (fds[0].revents & POLLIN) {
@@ -300,14 +313,23 @@ void avro_server::impl::accept_clients() {
       auto err = errno;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
-      // Out of descriptors or memory: the client waits in the backlog.
+      // Out of descriptors or memory: the client waits in the backlog,
+      // and the listener is left alone for a while, doubling to 1 s.
       ++m->connection_failures;
+      accept_backoff =
+          accept_backoff.count() == 0
+              ? std::chrono::milliseconds{100}
+              : std::min(2 * accept_backoff, std::chrono::milliseconds{1000});
+      accept_resume = steady::now() + accept_backoff;
       accept_log([&](uint64_t held) {
-        spdlog::warn("{}: cannot accept a client: {}{}", m->name,
-                     std::strerror(err), more(held));
+        spdlog::warn("{}: cannot accept a client: {} ({} connections open; "
+                     "retrying in {} ms){}",
+                     m->name, std::strerror(err), conns.size(),
+                     accept_backoff.count(), more(held));
       });
       return;
     }
+    accept_backoff = std::chrono::milliseconds{0};
     char host[INET6_ADDRSTRLEN] = "?";
     if (sa.ss_family == AF_INET)
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&sa)->sin_addr, host,
@@ -553,9 +575,11 @@ void avro_server::impl::close_done() {
     auto& c = *it->second;
     if (c.closing && !c.out.empty() && !c.drop_at)
       c.drop_at = now + std::chrono::seconds{2};
-    if (c.closing && (c.out.empty() || now >= *c.drop_at))
+    if (c.closing && (c.out.empty() || now >= *c.drop_at)) {
       it = conns.erase(it);
-    else
+      // The descriptor freed may be what a failed accept was missing.
+      accept_resume = steady::time_point{};
+    } else
       ++it;
   }
 }
