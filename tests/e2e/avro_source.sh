@@ -4,7 +4,8 @@
 # framing of Java's NettyTransceiver — sends appendBatch calls with Flume's
 # own protocol text (its hash known: BOTH) and with another text of the
 # same protocol (unknown hash: NONE, then the text, then BOTH), append calls,
-# and appendBatch over `compression: deflate` (a second source); python3
+# 40 calls pipelined on one connection, and appendBatch over `compression:
+# deflate` (a second source); python3
 # sends its protocol text with its first request (CLIENT). Then the broker
 # is frozen behind a small channel: calls are answered FAILED once the
 # channel stays full for hold_timeout. Every event answered OK is in the
@@ -72,6 +73,10 @@ ok_bodies single 20
 out=$(python3 "$RAW" protocol-first "$PORT" 7 first)
 [[ $out == "match=CLIENT status=OK" ]] || fail "protocol first: $out"
 ok_bodies first 7
+# 40 calls at once on one connection (pipelined, answered by serial).
+out=$(node "$PEER" client "$PORT" 4000 100 --pipeline --prefix piped)
+[[ $out == '{"ok_events":4000,"failed_calls":0,"errors":0,"matches":["BOTH"]}' ]] || fail "pipelined: $out"
+ok_bodies piped 4000
 # Netty's zlib stream on both sides.
 out=$(node "$PEER" client "$ZPORT" 2000 100 --deflate --prefix zlib)
 echo "deflate: $out"
