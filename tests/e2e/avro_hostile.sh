@@ -10,6 +10,8 @@
 # one on a TLS source. Each is closed with a log line and
 # counted; the agent's RSS stays small, and avsc's Flume client is served
 # after each: every event it was answered OK for is in the file sink once.
+# Then hostile receivers of the avro sink (a frame count of 2^31, a 2 GiB
+# frame, garbage, silence): logged, retried, the sender unharmed.
 source "$(dirname "$0")/common.sh"
 PEER=$ROOT/tests/support/avro_peer.js
 RAW=$ROOT/tests/support/avro_raw.py
@@ -113,6 +115,50 @@ have_all() { (($(cat "$WORK/out"/* | sort -u | wc -l) >= sent)); }
 wait_for 30 have_all || fail "served events missing"
 kill -TERM "$AGENT"
 wait "$AGENT" || fail "agent exited with $?: $(tail -3 "$WORK/agent.log")"
+
+# Hostile receivers of the avro sink: each bad answer closes the connection
+# with a log line, the batch rolls back and is sent again (degraded); the
+# agent stays small and its final line counts the events still in the
+# channel. A silent receiver costs request_timeout per attempt.
+for kind in huge-count big-frame garbage silent; do
+  RPORT=$(free_port)
+  python3 "$RAW" hostile-server "$RPORT" "$kind" >"$WORK/hs-$kind.out" &
+  PIDS+=($!)
+  hs=$!
+  wait_for 10 grep -q listening "$WORK/hs-$kind.out" || fail "hostile receiver did not start"
+  cat >"$WORK/s-$kind.yaml" <<YAML
+agents:
+  s1:
+    sources:
+      gen: {type: seq, count: 10, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: avro, channel: c1, hostname: 127.0.0.1, port: $RPORT, request_timeout: 500ms}
+YAML
+  "$FLUMEN" run "$WORK/s-$kind.yaml" --shutdown-timeout 1s 2>"$WORK/s-$kind.log" &
+  sender=$!
+  PIDS+=($sender)
+  case $kind in
+    huge-count) want="bad framing from the receiver: a message of -2147483648 frames" ;;
+    big-frame) want="bad framing from the receiver: a frame of 2147483647 bytes" ;;
+    garbage) want="bad framing from the receiver" ;;
+    silent) want="no answer within request_timeout" ;;
+  esac
+  wait_for 20 grep -q "$want" "$WORK/s-$kind.log" || fail "$kind receiver: $(tail -3 "$WORK/s-$kind.log")"
+  retried() { (($(grep -c "not delivered" "$WORK/s-$kind.log") >= 2)); }
+  wait_for 20 retried || fail "$kind receiver: no retry: $(tail -3 "$WORK/s-$kind.log")"
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$sender/status")
+  ((rss < 100 * 1024)) || fail "$kind receiver: sender peak RSS $((rss / 1024)) MB"
+  kill -TERM "$sender"
+  code=0
+  wait "$sender" || code=$?
+  ((code == 3)) || fail "$kind receiver: sender exited with $code: $(tail -3 "$WORK/s-$kind.log")"
+  matches "not delivered: 10 left in channels at the shutdown timeout" "$WORK/s-$kind.log" \
+    || fail "$kind receiver: final line: $(tail -2 "$WORK/s-$kind.log")"
+  echo "sink vs a $kind receiver: '$want', retried, RSS $((rss / 1024)) MB, 10 left in the channel, counted"
+  kill "$hs"
+done
 total=$(cat "$WORK/out"/* | wc -l)
 ((total == sent)) || fail "$total events in the file sink, $sent answered OK"
 matches "stopped, every accepted event delivered" "$WORK/agent.log" || fail "final line: $(tail -3 "$WORK/agent.log")"

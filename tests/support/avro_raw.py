@@ -10,6 +10,10 @@ written here from the Avro specification, not with flumen's codec.
   avro_raw.py hostile PORT KIND              KIND: garbage, huge-count,
       zero-count, big-frame, truncated, bad-call, bomb, silent, stalled,
       bad-protocol; prints what the server did: "closed", "answered ..."
+  avro_raw.py hostile-server PORT KIND       a receiver for the avro sink
+      that answers each request badly: KIND huge-count (a frame count of
+      2^31), big-frame (a 2 GiB frame), garbage, or silent (never answers);
+      prints "listening", then serves until killed
   avro_raw.py decode-records                 reads kcat's `-f '%S:%s'`
       output (size, colon, value) on stdin, each value an AvroFlumeEvent
       datum (Flume's useFlumeEventFormat); prints "HEADERS-JSON BODY" a line
@@ -226,9 +230,37 @@ def decode_records():
         print(json.dumps(headers, sort_keys=True), body.decode())
 
 
+def hostile_server(port, kind):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    print("listening", flush=True)
+    held = []
+    while True:
+        c, _ = srv.accept()
+        try:
+            c.settimeout(10)
+            c.recv(65536)
+            if kind == "huge-count":
+                c.sendall(struct.pack(">iI", 1, 0x80000000))
+            elif kind == "big-frame":
+                c.sendall(struct.pack(">iii", 1, 1, 0x7FFFFFFF) + b"x" * 1000)
+            elif kind == "garbage":
+                c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + os.urandom(256))
+            elif kind == "silent":
+                held.append(c)
+                continue
+        except OSError:
+            pass
+        c.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "protocol-first":
         protocol_first(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "hostile-server":
+        hostile_server(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "decode-records":
         decode_records()
     elif sys.argv[1] == "hostile":
