@@ -5,7 +5,8 @@
 # a message the protocol lacks (answered with an Avro error, the connection
 # kept), a protocol that is not Flume's (refused, closed), a deflate bomb (1
 # GiB of zeros in ~1 MB, on a `compression: deflate` source), a silent peer
-# and one that stalls mid-message (closed at handshake_timeout), a peer
+# and one that stalls mid-message (closed at handshake_timeout), one idle
+# after its ping (closed at idle_timeout, quietly), a peer
 # outside `ip_filter` (closed at once); a plain-text client and a silent
 # one on a TLS source. Each is closed with a log line and
 # counted; the agent's RSS stays small, and avsc's Flume client is served
@@ -28,6 +29,7 @@ agents:
         type: avro
         port: $PORT
         handshake_timeout: 1s
+        idle_timeout: 2s
         max_message_bytes: 1MB
         channels: [c1]
       rz:
@@ -87,6 +89,11 @@ served "$PORT"
 hostile bomb "$ZPORT" "a frame of 1073741824 bytes, more than 1048576" --deflate
 hostile silent "$PORT" "no handshake within handshake_timeout"
 hostile stalled "$PORT" "not complete within handshake_timeout|no handshake within"
+# A client that pinged (handshake done) and then sends nothing: closed at
+# idle_timeout, quietly (not a failure).
+out=$(python3 "$RAW" hostile "$PORT" idle)
+[[ $out == closed* ]] || fail "idle client: $out"
+echo "idle: $out (idle_timeout)"
 out=$(python3 "$RAW" hostile "$FPORT" silent)
 [[ $out == closed* ]] || fail "ip_filter: not closed: $out"
 wait_for 10 grep -q "refused a connection from 127.0.0.1 (ip_filter" "$WORK/agent.log" || fail "ip_filter not logged"

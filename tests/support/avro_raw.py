@@ -8,7 +8,7 @@ written here from the Avro specification, not with flumen's codec.
       text (an unknown hash) and an appendBatch of N events; prints
       "match=<BOTH|CLIENT|NONE> status=<OK|FAILED|UNKNOWN|error>"
   avro_raw.py hostile PORT KIND              KIND: garbage, huge-count,
-      zero-count, big-frame, truncated, bad-call, bomb, silent, stalled,
+      zero-count, big-frame, truncated, bad-call, bomb, silent, stalled, idle,
       bad-protocol; prints what the server did: "closed", "answered ..."
   avro_raw.py hostile-server PORT KIND       a receiver for the avro sink
       that answers each request badly: KIND huge-count (a frame count of
@@ -188,6 +188,15 @@ def hostile(port, kind):
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+    elif kind == "idle":
+        # A ping (handshake, empty message name), answered; then nothing.
+        fh = hashlib.md5(FLUME_TEXT.encode()).digest()
+        sock.sendall(netty(1, fh + b"\0" + fh + b"\0" + b"\0" + s("")))
+        _, p = read_message(sock)
+        match, _ = handshake_response(p)
+        if match != "BOTH":
+            print("ping answered", match)
+            return
     elif kind == "stalled":
         sock.sendall(netty(1, b"\0" * 100)[:30])
     elif kind == "silent":
