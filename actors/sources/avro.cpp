@@ -66,7 +66,9 @@ const option_list& avro_source_options() {
       {.name = "idle_timeout",
        .kind = option_kind::duration,
        .doc = "a client that sent nothing for this long is closed; `0`: "
-              "never (Flume's clients connect again when they next send)"},
+              "never. A Flume client whose idle connection was closed fails "
+              "its next call once (its sink rolls back) and sends it again "
+              "on a new connection"},
       {.name = "max_message_bytes",
        .kind = option_kind::size,
        .type = "size, `1KB` to `1GB`",
