@@ -161,6 +161,7 @@ namespace {
 using avro_put_atom = caf::atom_constant<caf::atom("avroput")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using server_failed_atom = caf::atom_constant<caf::atom("srvfailed")>;
 
 struct avro_state {
   avro_source_config cfg;
@@ -311,6 +312,12 @@ caf::behavior avro_receiver(avro_actor* self, avro_source_config cfg,
           self->delayed_send(self, std::chrono::milliseconds{50},
                              watch_atom::value);
       },
+      [self](server_failed_atom, const std::string& why) {
+        // The server's thread is gone: the source cannot take calls; it
+        // quits so its supervisor starts a new one.
+        self->quit(caf::make_error(caf::sec::runtime_error,
+                                   "the avro server stopped: " + why));
+      },
       [](tick_atom) { return ok_atom::value; },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
@@ -345,9 +352,14 @@ caf::actor spawn_avro_source(caf::actor_system& sys,
   // that would keep it alive.
   auto target = std::make_shared<caf::actor_addr>();
   auto server = std::make_shared<avro_server>(
-      cfg, w.metrics, [target](std::shared_ptr<avro_call> call) {
+      cfg, w.metrics,
+      [target](std::shared_ptr<avro_call> call) {
         if (auto hdl = caf::actor_cast<caf::actor>(*target))
           caf::anon_send(hdl, avro_put_atom::value, std::move(call));
+      },
+      [target](const std::string& why) {
+        if (auto hdl = caf::actor_cast<caf::actor>(*target))
+          caf::anon_send(hdl, server_failed_atom::value, why);
       });
   auto self = sys.spawn(avro_receiver, cfg, w.downstream, w.metrics, server);
   *target = self.address();

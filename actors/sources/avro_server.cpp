@@ -113,6 +113,7 @@ struct avro_server::impl {
   avro_source_config cfg;
   std::shared_ptr<component_metrics> m;
   call_fn on_call;
+  failure_fn on_failure;
   avro::ip_filter filter;
   avro::handshake_table table;
   tls_context tls;
@@ -159,8 +160,9 @@ struct avro_server::impl {
 
 avro_server::avro_server(const avro_source_config& cfg,
                          std::shared_ptr<component_metrics> metrics,
-                         call_fn on_call)
+                         call_fn on_call, failure_fn on_failure)
     : impl_(std::make_unique<impl>()) {
+  impl_->on_failure = std::move(on_failure);
   impl_->cfg = cfg;
   impl_->m = std::move(metrics);
   impl_->on_call = std::move(on_call);
@@ -187,6 +189,8 @@ void avro_server::start() {
       d.run();
     } catch (const std::exception& e) {
       spdlog::error("{}: the server stopped: {}", d.m->name, e.what());
+      // The source goes down with it, so its supervisor restarts both.
+      if (d.on_failure) d.on_failure(e.what());
     }
     d.close_all();
   });
@@ -276,7 +280,14 @@ void avro_server::impl::run() {
       auto& c = *it->second;
       auto rev = fds[i + 2].revents;
       if (rev == 0 && !(c.tls && c.tls->buffered())) continue;
-      serve(c, rev);
+      try {
+        serve(c, rev);
+      } catch (const std::exception& e) {
+        // Out of memory for one client's message or session: that client
+        // goes, the others stay.
+        fail(c, std::string{"cannot serve it: "} + e.what(), framing_log);
+        c.out.clear();
+      }
     }
     now = steady::now();
     expire(now);
