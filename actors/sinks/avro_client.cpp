@@ -47,6 +47,8 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 constexpr std::size_t read_chunk = 64 * 1024;
+/// The largest answer the sink reads.
+constexpr std::size_t max_answer_bytes = 1 << 20;
 
 struct pending_call {
   std::string payload;
@@ -305,7 +307,13 @@ void avro_client::impl::start_connect() {
   connected_at = steady::now();
   serial = 0;
   established = handshake_out = send_protocol = false;
-  dec = std::make_unique<avro::netty_decoder>();
+  // Answers are small (a status, a handshake with a protocol text of at
+  // most 64 KiB): a receiver cannot make the sink hold more than this.
+  avro::frame_limits lim;
+  lim.max_frames = 64;
+  lim.max_frame_bytes = max_answer_bytes;
+  lim.max_message_bytes = max_answer_bytes;
+  dec = std::make_unique<avro::netty_decoder>(lim);
   if (cfg.deflate) {
     inf = std::make_unique<avro::inflater>();
     def = std::make_unique<avro::deflater>(cfg.compression_level);
@@ -497,7 +505,10 @@ void avro_client::impl::handle(avro::netty_message msg) {
   if (it == inflight.end())
     return close_conn("an answer to no call (serial " +
                       std::to_string(msg.serial) + ")");
-  avro::reader r{msg.payload};
+  avro::limits lim;
+  lim.max_value_bytes = max_answer_bytes;
+  lim.max_items = 1024;
+  avro::reader r{msg.payload, lim};
   try {
     if (it->second.with_handshake) {
       auto h = avro::read_handshake_response(r);

@@ -128,6 +128,7 @@ public:
     all_headers_ = cfg_.headers == "all";
     mapped_headers_ = cfg_.headers == "mapping";
     json_format_ = cfg_.format == "json";
+    avro_format_ = cfg_.format == "flume_avro";
     char err[512];
     auto* conf = rd_kafka_conf_new();
     for (auto& [k, v] : producer_settings(cfg_, bootstrap)) {
@@ -337,6 +338,7 @@ private:
   bool all_headers_ = false;    ///< headers: all
   bool mapped_headers_ = false; ///< headers: {from: to, ...}
   bool json_format_ = false;    ///< format: json
+  bool avro_format_ = false;    ///< format: flume_avro
   std::map<std::string, topic_info, std::less<>> topics_;
   uint64_t deliveries_ = 0;
   /// Records waiting to be enqueued together (rd_kafka_produce_batch),
@@ -464,7 +466,7 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
       }
     }
     bool with_headers = (all_headers_ && !e.headers.empty()) || mapped_headers_;
-    if (!with_headers && !json_format_ && timestamp == 0 &&
+    if (!with_headers && !json_format_ && !avro_format_ && timestamp == 0 &&
         partition != RD_KAFKA_PARTITION_UA) {
       // A plain record: gathered, and enqueued with the others of its
       // topic in one call (no lock and clock reading per record).
@@ -507,6 +509,10 @@ void kafka_backend::deliver(const batch& events, delivery_done done,
     bool copy_value = copy;
     if (json_format_) {
       json_ = json_envelope(e);
+      value = &json_;
+      copy_value = true;
+    } else if (avro_format_) {
+      json_ = flume_event_envelope(e);
       value = &json_;
       copy_value = true;
     }

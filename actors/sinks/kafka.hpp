@@ -47,7 +47,8 @@ struct kafka_config {
   /// only those in `header_names` (renamed: flume name -> kafka name).
   std::string headers = "all";
   std::map<std::string, std::string> header_names;
-  /// `body` (the raw body) or `json` (`{"headers":{...},"body":"..."}`).
+  /// `body` (the raw body), `json` (`{"headers":{...},"body":"..."}`) or
+  /// `flume_avro` (Flume's AvroFlumeEvent datum).
   std::string format = "body";
   /// What to do with an event Kafka rejects for good (record too large,
   /// invalid or unauthorised topic, unknown partition): `drop` (logged,
@@ -86,6 +87,12 @@ std::string expand_placeholders(const std::string& pattern,
 /// stays as it is ("café" arrives as "café"); a byte sequence that is not
 /// valid UTF-8 becomes U+FFFD (JSON strings hold text, not bytes).
 std::string json_envelope(const event& e);
+
+/// The `flume_avro` format (Flume's `useFlumeEventFormat`): the Avro binary
+/// datum of an AvroFlumeEvent, `{headers: map<string>, body: bytes}`, with
+/// no schema or container around it, as Flume's Kafka sink and channel
+/// write a record's value.
+std::string flume_event_envelope(const event& e);
 
 /// Kafka's rule for topic names: 1 to 249 of `[A-Za-z0-9._-]`.
 bool valid_topic_name(std::string_view name);

@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
+#include "runtime/avro/datum.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
 
@@ -256,9 +257,13 @@ const option_list& kafka_options() {
               "renamed)"},
       {.name = "format",
        .kind = option_kind::choice,
-       .choices = "body|json",
+       .choices = "body|json|flume_avro",
        .doc =
-           "record value: `body` (the raw body, byte for byte) or `json`"
+           "record value: `body` (the raw body, byte for byte), "
+           "`flume_avro` (Flume's `useFlumeEventFormat`: the Avro datum of "
+           "an AvroFlumeEvent, `{headers: map<string>, body: bytes}`, as "
+           "Flume's Kafka sink and channel write it; "
+           "`kafka_format.flume_avro_envelope_is_flumes_datum`) or `json`"
            " (`{\"headers\":{...},\"body\":\"...\"}` written by nlohmann-json:"
            " UTF-8 text stays as it is, \"café\" arrives as \"café\"; bytes "
            "that are not valid UTF-8 become U+FFFD, so use `body` for "
@@ -345,7 +350,7 @@ kafka_config parse_kafka(option_reader& r) {
   } else {
     cfg.headers = r.choice("headers", cfg.headers, {"all", "none"});
   }
-  cfg.format = r.choice("format", cfg.format, {"body", "json"});
+  cfg.format = r.choice("format", cfg.format, {"body", "json", "flume_avro"});
   {
     using p = permanent_error_policy;
     cfg.on_permanent_error =
@@ -478,6 +483,13 @@ std::string json_envelope(const event& e) {
   // U+FFFD (JSON has no bytes). Use `format: body` for byte-exact records.
   return doc.dump(-1, ' ', false,
                   nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string flume_event_envelope(const event& e) {
+  std::string out;
+  out.reserve(avro::encoded_size(e));
+  avro::writer{out}.write_event(e);
+  return out;
 }
 
 bool valid_topic_name(std::string_view name) {

@@ -66,7 +66,9 @@ const option_list& avro_source_options() {
       {.name = "idle_timeout",
        .kind = option_kind::duration,
        .doc = "a client that sent nothing for this long is closed; `0`: "
-              "never (Flume's clients connect again when they next send)"},
+              "never. A Flume client whose idle connection was closed fails "
+              "its next call once (its sink rolls back) and sends it again "
+              "on a new connection"},
       {.name = "max_message_bytes",
        .kind = option_kind::size,
        .type = "size, `1KB` to `1GB`",
@@ -159,6 +161,7 @@ namespace {
 using avro_put_atom = caf::atom_constant<caf::atom("avroput")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using server_failed_atom = caf::atom_constant<caf::atom("srvfailed")>;
 
 struct avro_state {
   avro_source_config cfg;
@@ -309,6 +312,12 @@ caf::behavior avro_receiver(avro_actor* self, avro_source_config cfg,
           self->delayed_send(self, std::chrono::milliseconds{50},
                              watch_atom::value);
       },
+      [self](server_failed_atom, const std::string& why) {
+        // The server's thread is gone: the source cannot take calls; it
+        // quits so its supervisor starts a new one.
+        self->quit(caf::make_error(caf::sec::runtime_error,
+                                   "the avro server stopped: " + why));
+      },
       [](tick_atom) { return ok_atom::value; },
       [self](stop_atom) -> caf::result<ok_atom> {
         auto& st = self->state;
@@ -343,9 +352,14 @@ caf::actor spawn_avro_source(caf::actor_system& sys,
   // that would keep it alive.
   auto target = std::make_shared<caf::actor_addr>();
   auto server = std::make_shared<avro_server>(
-      cfg, w.metrics, [target](std::shared_ptr<avro_call> call) {
+      cfg, w.metrics,
+      [target](std::shared_ptr<avro_call> call) {
         if (auto hdl = caf::actor_cast<caf::actor>(*target))
           caf::anon_send(hdl, avro_put_atom::value, std::move(call));
+      },
+      [target](const std::string& why) {
+        if (auto hdl = caf::actor_cast<caf::actor>(*target))
+          caf::anon_send(hdl, server_failed_atom::value, why);
       });
   auto self = sys.spawn(avro_receiver, cfg, w.downstream, w.metrics, server);
   *target = self.address();

@@ -73,6 +73,12 @@ struct log_limiter {
   }
 };
 
+/// What a limited log line adds: how many like it were held back.
+std::string more(uint64_t held) {
+  return held == 0 ? std::string{}
+                   : " (" + std::to_string(held) + " more since the last line)";
+}
+
 struct connection {
   int fd = -1;
   uint64_t id = 0;
@@ -107,6 +113,7 @@ struct avro_server::impl {
   avro_source_config cfg;
   std::shared_ptr<component_metrics> m;
   call_fn on_call;
+  failure_fn on_failure;
   avro::ip_filter filter;
   avro::handshake_table table;
   tls_context tls;
@@ -125,6 +132,11 @@ struct avro_server::impl {
   std::deque<reply> replies;
   std::map<uint64_t, std::unique_ptr<connection>> conns;
   uint64_t next_id = 0;
+  /// After a failed accept (out of descriptors or memory) the listener is
+  /// left out of poll until then: it stays readable, and polling it again
+  /// at once would spin.
+  steady::time_point accept_resume{};
+  std::chrono::milliseconds accept_backoff{0};
   log_limiter framing_log, call_log, refused_log, timeout_log, accept_log;
   std::vector<pollfd> fds;
   std::vector<uint64_t> owners;
@@ -148,8 +160,9 @@ struct avro_server::impl {
 
 avro_server::avro_server(const avro_source_config& cfg,
                          std::shared_ptr<component_metrics> metrics,
-                         call_fn on_call)
+                         call_fn on_call, failure_fn on_failure)
     : impl_(std::make_unique<impl>()) {
+  impl_->on_failure = std::move(on_failure);
   impl_->cfg = cfg;
   impl_->m = std::move(metrics);
   impl_->on_call = std::move(on_call);
@@ -176,6 +189,8 @@ void avro_server::start() {
       d.run();
     } catch (const std::exception& e) {
       spdlog::error("{}: the server stopped: {}", d.m->name, e.what());
+      // The source goes down with it, so its supervisor restarts both.
+      if (d.on_failure) d.on_failure(e.what());
     }
     d.close_all();
   });
@@ -226,7 +241,8 @@ void avro_server::impl::run() {
     fds.clear();
     owners.clear();
     fds.push_back({wake, POLLIN, 0});
-    bool listening = accepting && conns.size() < cfg.max_connections;
+    bool listening =
+        accepting && conns.size() < cfg.max_connections && now >= accept_resume;
     fds.push_back({listening ? listener : -1, POLLIN, 0});
     bool buffered = false;
     for (auto& [id, c] : conns) {
@@ -242,7 +258,14 @@ void avro_server::impl::run() {
       fds.push_back({c->fd, ev, 0});
       owners.push_back(id);
     }
-    int rc = ::poll(fds.data(), fds.size(), buffered ? 0 : 250);
+    auto wait_ms = 250;
+    if (accept_resume > now)
+      wait_ms = static_cast<int>(std::min<int64_t>(
+          wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                       accept_resume - now)
+                           .count() +
+                       1));
+    int rc = ::poll(fds.data(), fds.size(), buffered ? 0 : wait_ms);
     if (rc < 0 && errno != EINTR)
       throw std::runtime_error(std::string{"poll: "} + std::strerror(errno));
     if (fds[0].revents & POLLIN) {
@@ -257,7 +280,14 @@ void avro_server::impl::run() {
       auto& c = *it->second;
       auto rev = fds[i + 2].revents;
       if (rev == 0 && !(c.tls && c.tls->buffered())) continue;
-      serve(c, rev);
+      try {
+        serve(c, rev);
+      } catch (const std::exception& e) {
+        // Out of memory for one client's message or session: that client
+        // goes, the others stay.
+        fail(c, std::string{"cannot serve it: "} + e.what(), framing_log);
+        c.out.clear();
+      }
     }
     now = steady::now();
     expire(now);
@@ -294,14 +324,23 @@ void avro_server::impl::accept_clients() {
       auto err = errno;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
-      // Out of descriptors or memory: the client waits in the backlog.
+      // Out of descriptors or memory: the client waits in the backlog,
+      // and the listener is left alone for a while, doubling to 1 s.
       ++m->connection_failures;
+      accept_backoff =
+          accept_backoff.count() == 0
+              ? std::chrono::milliseconds{100}
+              : std::min(2 * accept_backoff, std::chrono::milliseconds{1000});
+      accept_resume = steady::now() + accept_backoff;
       accept_log([&](uint64_t held) {
-        spdlog::warn("{}: cannot accept a client: {} ({} more since)", m->name,
-                     std::strerror(err), held);
+        spdlog::warn("{}: cannot accept a client: {} ({} connections open; "
+                     "retrying in {} ms){}",
+                     m->name, std::strerror(err), conns.size(),
+                     accept_backoff.count(), more(held));
       });
       return;
     }
+    accept_backoff = std::chrono::milliseconds{0};
     char host[INET6_ADDRSTRLEN] = "?";
     if (sa.ss_family == AF_INET)
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&sa)->sin_addr, host,
@@ -313,9 +352,8 @@ void avro_server::impl::accept_clients() {
       ::close(fd);
       ++own(avro_families::connections_refused);
       refused_log([&](uint64_t held) {
-        spdlog::warn("{}: refused a connection from {} (ip_filter; {} more "
-                     "since the last line)",
-                     m->name, host, held);
+        spdlog::warn("{}: refused a connection from {} (ip_filter){}", m->name,
+                     host, more(held));
       });
       continue;
     }
@@ -467,8 +505,8 @@ void avro_server::impl::handle(connection& c, avro::netty_message msg) {
     std::string what = e.what();
     call_log([&](uint64_t held) {
       spdlog::warn("{}: a message from {} is no AvroSourceProtocol call, "
-                   "answered with an error: {} ({} more since the last line)",
-                   m->name, c.peer, what, held);
+                   "answered with an error: {}{}",
+                   m->name, c.peer, what, more(held));
     });
     avro::writer w{prefix};
     avro::write_error_response(w, "flumen: " + what);
@@ -516,9 +554,8 @@ void avro_server::impl::fail(connection& c, const std::string& why,
                              log_limiter& lim) {
   ++m->connection_failures;
   lim([&](uint64_t held) {
-    spdlog::warn("{}: closing a connection from {}: {} ({} more since the "
-                 "last line)",
-                 m->name, c.peer, why, held);
+    spdlog::warn("{}: closing a connection from {}: {}{}", m->name, c.peer, why,
+                 more(held));
   });
   c.closing = true;
 }
@@ -549,9 +586,11 @@ void avro_server::impl::close_done() {
     auto& c = *it->second;
     if (c.closing && !c.out.empty() && !c.drop_at)
       c.drop_at = now + std::chrono::seconds{2};
-    if (c.closing && (c.out.empty() || now >= *c.drop_at))
+    if (c.closing && (c.out.empty() || now >= *c.drop_at)) {
       it = conns.erase(it);
-    else
+      // The descriptor freed may be what a failed accept was missing.
+      accept_resume = steady::time_point{};
+    } else
       ++it;
   }
 }

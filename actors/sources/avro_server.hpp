@@ -37,11 +37,14 @@ struct avro_call {
 class avro_server {
 public:
   using call_fn = std::function<void(std::shared_ptr<avro_call>)>;
+  /// The server's thread stopped on an error (why).
+  using failure_fn = std::function<void(const std::string&)>;
 
-  /// A server for `cfg`, not listening yet. `on_call` runs on the server's
-  /// thread and must not block.
+  /// A server for `cfg`, not listening yet. `on_call` and `on_failure` run
+  /// on the server's thread and must not block.
   avro_server(const avro_source_config& cfg,
-              std::shared_ptr<component_metrics> metrics, call_fn on_call);
+              std::shared_ptr<component_metrics> metrics, call_fn on_call,
+              failure_fn on_failure = {});
   /// Listens and serves; throws std::runtime_error saying why it cannot.
   void start();
   /// Stops the thread and closes every connection (an unanswered call's

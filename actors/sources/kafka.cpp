@@ -40,7 +40,7 @@ const own_family_spec oversized_records{
 const own_family_spec malformed_records{
     "malformed_records",
     "records dropped because their value was no Flume Avro event "
-    "(use_flume_event_format; also in dropped)"};
+    "(format: flume_avro; also in dropped)"};
 const own_family_spec uncommitted_at_revoke{
     "uncommitted_at_revoke",
     "events whose puts were not accepted within revoke_timeout when their "
@@ -316,7 +316,7 @@ private:
       return;
     }
     event e;
-    if (cfg_.use_flume_event_format) {
+    if (cfg_.format == "flume_avro") {
       if (!decode_flume_event(msg, topic, e)) {
         if (pending_.empty()) flush();
         return;
@@ -359,7 +359,7 @@ private:
     ++t.pending_events;
   }
 
-  /// use_flume_event_format: the record's value as an AvroFlumeEvent into
+  /// format flume_avro: the record's value as an AvroFlumeEvent into
   /// `e` (its headers, then its body). False, counted and logged, for a
   /// value that is none: its offset passes with the batch being built.
   bool decode_flume_event(const rd_kafka_message_t* msg, const char* topic,
@@ -381,7 +381,7 @@ private:
           m_.own(malformed_records).fetch_add(1, std::memory_order_relaxed);
       if (n < 10 || n % 1000 == 0)
         spdlog::warn("{}: dropped the record at {} [{}] offset {}: its value "
-                     "is no Flume Avro event (use_flume_event_format): {} "
+                     "is no Flume Avro event (format: flume_avro): {} "
                      "({} such records so far)",
                      m_.name, topic, msg->partition, msg->offset, err.what(),
                      n + 1);

@@ -32,10 +32,11 @@ struct kafka_source_config {
   /// Flume's setTopicHeader / topicHeader.
   bool set_topic_header = true;
   std::string topic_header = "topic";
-  /// Flume's useFlumeEventFormat: a record's value is an AvroFlumeEvent
-  /// datum (written by Flume's Kafka sink or channel, or flumen's kafka
-  /// sink with the same option): its headers and body become the event's.
-  bool use_flume_event_format = false;
+  /// `body`: a record's value is the body. `flume_avro` (Flume's
+  /// useFlumeEventFormat): it is an AvroFlumeEvent datum (written by
+  /// Flume's Kafka sink or channel, or flumen's kafka sink with `format:
+  /// flume_avro`): its headers and body become the event's.
+  std::string format = "body";
   /// A record whose value is longer is dropped, counted and passed.
   std::size_t max_message_size = std::size_t{16} << 20;
   std::size_t max_inflight = 4;

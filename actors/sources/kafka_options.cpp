@@ -111,18 +111,19 @@ const option_list& kafka_source_options() {
               "back into the topic read: `flumen validate` and `run` warn "
               "(`kafka_source_parse.a_relay_back_into_its_own_topic_is_"
               "warned`)"},
-      {.name = "use_flume_event_format",
-       .kind = option_kind::boolean,
-       .doc = "read each record's value as Flume's Avro event (an "
-              "AvroFlumeEvent datum, as Flume's Kafka sink and channel write "
-              "with `useFlumeEventFormat` / `parseAsFlumeEvent`, and flumen's "
-              "kafka sink with `use_flume_event_format`): its headers and "
-              "body become the event's. A value that is no such datum, or "
-              "has bytes after it, is dropped: logged with its topic, "
-              "partition and offset, counted in `dropped` and "
-              "`malformed_records`, and its offset passes (Flume's "
-              "`useFlumeEventFormat`; "
-              "`kafka_source.flume_event_format_records_keep_their_headers`)"},
+      {.name = "format",
+       .kind = option_kind::choice,
+       .choices = "body|flume_avro",
+       .doc = "`body`: the record's value is the event's body. `flume_avro` "
+              "(Flume's `useFlumeEventFormat`): the value is Flume's Avro "
+              "event, an AvroFlumeEvent datum as Flume's Kafka sink and "
+              "channel write (`useFlumeEventFormat`, `parseAsFlumeEvent`) "
+              "and flumen's kafka sink with `format: flume_avro`: its "
+              "headers and body become the event's. A value that is no such "
+              "datum, or has bytes after it, is dropped: logged with its "
+              "topic, partition and offset, counted in `dropped` and "
+              "`malformed_records`, and its offset passes "
+              "(`kafka_source.flume_event_format_records_keep_their_headers`)"},
       {.name = "max_message_size",
        .kind = option_kind::size,
        .min = 1,
@@ -199,8 +200,7 @@ kafka_source_config parse_kafka_source(option_reader& r) {
   cfg.batch_duration = r.duration("batch_duration", cfg.batch_duration);
   cfg.set_topic_header = r.boolean("set_topic_header", cfg.set_topic_header);
   cfg.topic_header = r.str("topic_header", cfg.topic_header);
-  cfg.use_flume_event_format =
-      r.boolean("use_flume_event_format", cfg.use_flume_event_format);
+  cfg.format = r.choice("format", cfg.format, {"body", "flume_avro"});
   if (r.parsed({"topic_header"}) && cfg.topic_header.empty())
     r.invalid("topic_header", "is empty");
   cfg.max_message_size = r.bytes("max_message_size", cfg.max_message_size);

@@ -139,7 +139,9 @@ void kafka_source(converter& c) {
   c.millis({"batchDurationMillis"}, "batch_duration", 1000);
   c.boolean({"setTopicHeader"}, "set_topic_header", true);
   c.text({"topicHeader"}, "topic_header", "topic");
-  c.boolean({"useFlumeEventFormat"}, "use_flume_event_format", {});
+  if (auto* p = c.take({"useFlumeEventFormat"}))
+    if (converter::parse_bool(p->value))
+      c.out().set("format", ynode::str("flume_avro"));
   c.refuse({"zookeeperConnect", "migrateZookeeperOffsets"},
            "ZooKeeper offsets: flumen's consumer keeps offsets in Kafka");
   for (auto* p : c.take_prefix("kafka.consumer.")) {

@@ -159,9 +159,8 @@ void kafka_sink(converter& c) {
   c.boolean({"allowTopicOverride"}, "allow_topic_override", true);
   c.text({"timestampHeader"}, "timestamp_header");
   if (auto* p = c.take({"useFlumeEventFormat"}))
-    if (converter::parse_bool(p->value))
-      c.unconvertible(*p, "records in Flume's Avro event format (being "
-                          "built with the avro source)");
+    if (converter::parse_bool(c.value(*p)))
+      c.out().set("format", ynode::str("flume_avro"));
   auto headers = c.take_prefix("header.");
   if (headers.empty()) {
     c.out().set("headers", ynode::str("none")).comment =

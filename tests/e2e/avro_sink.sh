@@ -7,8 +7,9 @@
 # are sent again, the duplicates are at most the cut calls' events. Then a
 # stand-in with another text of the protocol (NONE, the sink sends its
 # text, CLIENT) is killed and started again mid-stream: nothing lost. Then flumen to flumen: avro sink -> avro
-# source in two agents, plain, with `compression: deflate`, and with
-# mutual TLS (mkcerts.sh), 20,000 events each, every one once.
+# source in two agents, plain, with 4 calls in flight, with `compression:
+# deflate`, and with mutual TLS (mkcerts.sh), 20,000 events each, every one
+# once.
 source "$(dirname "$0")/common.sh"
 PEER=$ROOT/tests/support/avro_peer.js
 [[ -d $ROOT/tests/e2e/node_modules/avsc ]] || fail "avsc is missing: ./flumen.sh installs it (tests/e2e/node_modules)"
@@ -27,7 +28,7 @@ sender_yaml() {
 agents:
   s1:
     sources:
-      gen: {type: seq, count: $N, batch_size: 100, channels: [c1]}
+      gen: {type: seq, count: $N, batch_size: 100${SEQ_EXTRA:-}, channels: [c1]}
     channels:
       c1: {type: memory, capacity: 5000, transaction_capacity: 500}
     sinks:
@@ -101,7 +102,8 @@ kill -TERM "$STANDIN"; wait "$STANDIN" || true
 counts=$(tail -1 "$WORK/standin.out")
 [[ $counts == *'"handshakes":["NONE","CLIENT"]'* ]] || fail "handshakes with a receiver of another text: $counts"
 
-# 3. flumen to flumen: plain, deflate, mutual TLS.
+# 3. flumen to flumen: plain, 4 calls in flight, connections renewed every
+# second, deflate, mutual TLS.
 bash "$ROOT/tests/e2e/mkcerts.sh" "$WORK" avro
 chain() { # NAME SINK-EXTRA SOURCE-EXTRA
   local port out
@@ -137,6 +139,12 @@ YAML
   matches "stopped, every accepted event delivered" "$WORK/receiver-$1.log" || fail "$1: receiver's final line"
 }
 chain plain "" ""
+chain pipelined "        max_inflight: 4" ""
+# reset_connection_interval: 20,000 events at 5,000 a second over
+# connections renewed every second.
+SEQ_EXTRA=", rate: 5000" chain reset "        reset_connection_interval: 1s" ""
+matches -E "s1.sinks.k1 .*avro_connections=([3-9]|[1-9][0-9])( |$)" "$WORK/sender-reset.log" \
+  || fail "reset_connection_interval: $(grep 's1.sinks.k1 ' "$WORK/sender-reset.log" | tail -1)"
 chain deflate "        compression: deflate" ", compression: deflate"
 chain tls "        tls: {certificate: $WORK/avro.pem, key: $WORK/avro.key, ca_file: $WORK/avro-ca.pem}" \
   ", tls: {certificate: $WORK/avro.pem, key: $WORK/avro.key, ca_file: $WORK/avro-ca.pem}" localhost

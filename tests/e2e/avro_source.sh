@@ -4,12 +4,14 @@
 # framing of Java's NettyTransceiver — sends appendBatch calls with Flume's
 # own protocol text (its hash known: BOTH) and with another text of the
 # same protocol (unknown hash: NONE, then the text, then BOTH), append calls,
-# and appendBatch over `compression: deflate` (a second source); python3
+# 40 calls pipelined on one connection, and appendBatch over `compression:
+# deflate` (a second source); python3
 # sends its protocol text with its first request (CLIENT). Then the broker
 # is frozen behind a small channel: calls are answered FAILED once the
 # channel stays full for hold_timeout. Every event answered OK is in the
 # topic once, none answered FAILED is; the final line counts them as
-# dropped.
+# dropped. Last, the kafka sink's `format: flume_avro` (Flume's
+# useFlumeEventFormat), decoded by python3.
 source "$(dirname "$0")/common.sh"
 PEER=$ROOT/tests/support/avro_peer.js
 RAW=$ROOT/tests/support/avro_raw.py
@@ -71,6 +73,10 @@ ok_bodies single 20
 out=$(python3 "$RAW" protocol-first "$PORT" 7 first)
 [[ $out == "match=CLIENT status=OK" ]] || fail "protocol first: $out"
 ok_bodies first 7
+# 40 calls at once on one connection (pipelined, answered by serial).
+out=$(node "$PEER" client "$PORT" 4000 100 --pipeline --prefix piped)
+[[ $out == '{"ok_events":4000,"failed_calls":0,"errors":0,"matches":["BOTH"]}' ]] || fail "pipelined: $out"
+ok_bodies piped 4000
 # Netty's zlib stream on both sides.
 out=$(node "$PEER" client "$ZPORT" 2000 100 --deflate --prefix zlib)
 echo "deflate: $out"
@@ -111,4 +117,27 @@ matches "not delivered: 0 left in channels at the shutdown timeout, 0 read but n
 summary=$(grep "a1.sources.r1" "$WORK/agent.log" | tail -1)
 echo "$summary"
 [[ $summary =~ dropped=$refused_n( |$) ]] || fail "dropped is not the $refused_n refused events: $summary"
+
+# The other way into Flume's format: the kafka sink's `format: flume_avro`
+# (Flume's useFlumeEventFormat) writes each record's value as the
+# AvroFlumeEvent datum; python3 decodes it by the specification.
+cat >"$WORK/f.yaml" <<YAML
+agents:
+  a2:
+    sources:
+      gen:
+        type: seq
+        count: 200
+        channels: [c1]
+        interceptors: [{type: static, key: origin, value: flumen}]
+    channels:
+      c1: {type: memory}
+    sinks:
+      k1: {type: kafka, channel: c1, bootstrap_servers: "$BOOTSTRAP", topic: flumefmt, format: flume_avro, headers: none}
+YAML
+"$FLUMEN" run "$WORK/f.yaml" --exit-on-eof 2>"$WORK/f.log" || fail "flume_avro agent: $(tail -3 "$WORK/f.log")"
+kcat -C -b "$BOOTSTRAP" -t flumefmt -e -q -f '%S:%s' "${KCAT_TO_END[@]}" | python3 "$RAW" decode-records | sort >"$WORK/decoded"
+for ((i = 0; i < 200; i++)); do echo "{\"origin\": \"flumen\", \"seq\": \"$i\"} $i"; done | sort >"$WORK/want"
+diff -q "$WORK/want" "$WORK/decoded" >/dev/null || fail "flume_avro records: $(diff "$WORK/want" "$WORK/decoded" | head -5)"
+echo "format: flume_avro: 200 records decoded as AvroFlumeEvent datums, headers and bodies as sent"
 echo "1 passed, 0 failed"

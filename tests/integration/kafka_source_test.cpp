@@ -397,7 +397,7 @@ TEST_F(kafka_source, flume_event_format_records_keep_their_headers) {
            {0, with_partition, "", {}, 0}});
   auto out = std::make_shared<recorded>();
   auto cfg = config("flumefmt");
-  cfg.use_flume_event_format = true;
+  cfg.format = "flume_avro";
   auto src = source(cfg, fake(out, false));
   auto& m = metric();
   ASSERT_TRUE(wait_until([&] { return out->size() == 2; }, 30s)) << m.summary();

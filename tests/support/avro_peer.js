@@ -5,7 +5,9 @@
 // and NettyDecoder), with Flume's AvroSourceProtocol.
 //
 //   avro_peer.js client PORT N BATCH [--plain-protocol] [--deflate]
-//       [--single] [--prefix P] [--give-up-after-failed K]
+//       [--single] [--prefix P] [--give-up-after-failed K] [--pipeline]
+//     (K: calls answered FAILED or failed with an error, then exit 3);
+//     --pipeline sends every call at once on the connection.
 //     sends N events (bodies P0..P(N-1), header seq) in appendBatch calls
 //     of BATCH (append calls with --single); a call answered FAILED, with
 //     an error or not at all is sent again after a pause, as Flume's
@@ -86,7 +88,7 @@ if (args[0] === 'client') {
       }
       if (err) out.errors++;
       else out.failed_calls++;
-      if (giveUp && out.failed_calls >= giveUp) return done(3);
+      if (giveUp && out.failed_calls + out.errors >= giveUp) return done(3);
       if (err && channel) channel.destroy(true);
       setTimeout(send, 200); // rolled back: the same events again
     };
@@ -98,7 +100,28 @@ if (args[0] === 'client') {
       client.emitMessage('appendBatch', {events}, opts, cb);
     }
   }
-  send();
+  if (flag('--pipeline')) {
+    // Every call at once on one connection, answers matched by serial.
+    connect();
+    channel.setMaxListeners(0);
+    let answered = 0;
+    for (let b = 0; b * size < total; b++) {
+      const n = Math.min(size, total - b * size);
+      const events = [];
+      for (let i = 0; i < n; i++)
+        events.push({headers: {seq: String(b * size + i)},
+                     body: Buffer.from(prefix + (b * size + i))});
+      client.emitMessage('appendBatch', {events}, {timeout: 30000},
+                         (err, status) => {
+        if (!err && status === 'OK') out.ok_events += n;
+        else if (err) out.errors++;
+        else out.failed_calls++;
+        if (++answered * size >= total) done(0);
+      });
+    }
+  } else {
+    send();
+  }
 } else if (args[0] === 'server') {
   const port = +args[1], file = args[2];
   const failEvery = +opt('--fail-every', '0');

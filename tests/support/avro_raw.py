@@ -8,8 +8,15 @@ written here from the Avro specification, not with flumen's codec.
       text (an unknown hash) and an appendBatch of N events; prints
       "match=<BOTH|CLIENT|NONE> status=<OK|FAILED|UNKNOWN|error>"
   avro_raw.py hostile PORT KIND              KIND: garbage, huge-count,
-      zero-count, big-frame, truncated, bad-call, bomb, silent, stalled,
+      zero-count, big-frame, truncated, bad-call, bomb, silent, stalled, idle,
       bad-protocol; prints what the server did: "closed", "answered ..."
+  avro_raw.py hostile-server PORT KIND       a receiver for the avro sink
+      that answers each request badly: KIND huge-count (a frame count of
+      2^31), big-frame (a 2 GiB frame), garbage, or silent (never answers);
+      prints "listening", then serves until killed
+  avro_raw.py decode-records                 reads kcat's `-f '%S:%s'`
+      output (size, colon, value) on stdin, each value an AvroFlumeEvent
+      datum (Flume's useFlumeEventFormat); prints "HEADERS-JSON BODY" a line
 """
 import hashlib
 import json
@@ -181,6 +188,15 @@ def hostile(port, kind):
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+    elif kind == "idle":
+        # A ping (handshake, empty message name), answered; then nothing.
+        fh = hashlib.md5(FLUME_TEXT.encode()).digest()
+        sock.sendall(netty(1, fh + b"\0" + fh + b"\0" + b"\0" + s("")))
+        _, p = read_message(sock)
+        match, _ = handshake_response(p)
+        if match != "BOTH":
+            print("ping answered", match)
+            return
     elif kind == "stalled":
         sock.sendall(netty(1, b"\0" * 100)[:30])
     elif kind == "silent":
@@ -189,9 +205,73 @@ def hostile(port, kind):
     print("closed" if closed else "open", f"answered {len(got)} bytes")
 
 
+def read_event(b, i):
+    headers = {}
+    while True:
+        n, i = read_long(b, i)
+        if n == 0:
+            break
+        if n < 0:
+            n = -n
+            _, i = read_long(b, i)
+        for _ in range(n):
+            k, i = read_long(b, i)
+            key = b[i:i + k].decode()
+            i += k
+            v, i = read_long(b, i)
+            headers[key] = b[i:i + v].decode()
+            i += v
+    n, i = read_long(b, i)
+    return headers, b[i:i + n], i + n
+
+
+def decode_records():
+    data = sys.stdin.buffer.read()
+    i = 0
+    while i < len(data):
+        colon = data.index(b":", i)
+        size = int(data[i:colon])
+        value = data[colon + 1:colon + 1 + size]
+        i = colon + 1 + size
+        headers, body, end = read_event(value, 0)
+        if end != len(value):
+            sys.exit(f"{len(value) - end} bytes after the datum")
+        print(json.dumps(headers, sort_keys=True), body.decode())
+
+
+def hostile_server(port, kind):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    print("listening", flush=True)
+    held = []
+    while True:
+        c, _ = srv.accept()
+        try:
+            c.settimeout(10)
+            c.recv(65536)
+            if kind == "huge-count":
+                c.sendall(struct.pack(">iI", 1, 0x80000000))
+            elif kind == "big-frame":
+                c.sendall(struct.pack(">iii", 1, 1, 0x7FFFFFFF) + b"x" * 1000)
+            elif kind == "garbage":
+                c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + os.urandom(256))
+            elif kind == "silent":
+                held.append(c)
+                continue
+        except OSError:
+            pass
+        c.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "protocol-first":
         protocol_first(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "hostile-server":
+        hostile_server(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "decode-records":
+        decode_records()
     elif sys.argv[1] == "hostile":
         hostile(int(sys.argv[2]), sys.argv[3])
     else:

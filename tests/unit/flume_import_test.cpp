@@ -414,5 +414,23 @@ a1.sinks.k.type = logger
 a1.sinks.k.channel = c
 )");
   auto a = agent(r);
-  EXPECT_TRUE(a["sources"]["r"]["use_flume_event_format"].as<bool>());
+  EXPECT_EQ(a["sources"]["r"]["format"].as<std::string>(), "flume_avro");
+}
+
+// useFlumeEventFormat on Flume's Kafka sink: records are AvroFlumeEvent
+// datums, flumen's `format: flume_avro`.
+TEST(flume_importer, kafka_sink_use_flume_event_format_converts) {
+  const std::string text = R"(a1.sources = r
+a1.channels = c
+a1.sinks = k
+a1.sources.r.type = seq
+a1.sources.r.channels = c
+a1.channels.c.type = memory
+a1.sinks.k.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k.kafka.bootstrap.servers = b:9092
+a1.sinks.k.useFlumeEventFormat = true
+a1.sinks.k.channel = c
+)";
+  auto a = agent(convert(text));
+  EXPECT_EQ(a["sinks"]["k"]["format"].as<std::string>(), "flume_avro");
 }

@@ -404,6 +404,20 @@ TEST(kafka_format, json_envelope_escapes_headers_and_body) {
             R"({"headers":{"k":"v\"q"},"body":"line\n\u0001"})");
 }
 
+// Flume's useFlumeEventFormat: the AvroFlumeEvent datum, headers then body.
+// {k: v}, "x" is: a block of 1 entry (02), "k" (02 6b), "v" (02 76), the
+// map's end (00), then the body "x" (02 78). No headers: an empty map (00).
+TEST(kafka_format, flume_avro_envelope_is_flumes_datum) {
+  event e;
+  e.headers.insert_or_assign("k", "v");
+  e.body = "x";
+  EXPECT_EQ(sinks::flume_event_envelope(e),
+            std::string("\x02\x02k\x02v\x00\x02x", 8));
+  e.headers.clear();
+  e.body = std::string{"\0\xff", 2};
+  EXPECT_EQ(sinks::flume_event_envelope(e), std::string("\x00\x04\0\xff", 4));
+}
+
 // "café" used to arrive as "cafÃ©" (each byte escaped as a code point).
 TEST(kafka_format, json_envelope_keeps_utf8_and_replaces_invalid_bytes) {
   event e;
