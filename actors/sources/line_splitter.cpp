@@ -27,6 +27,7 @@ overlong_policy parse_overlong_policy(option_reader& r) {
 void line_splitter::end_line(batch& out) {
   if (overflow_ && policy_ == overlong_policy::drop) {
     ++dropped_;
+    if (marks_) marks_->push_back(out.size());
   } else {
     if (!overflow_ && !line_.empty() && line_.back() == '\r') line_.pop_back();
     if (overflow_) ++truncated_;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/config/config.hpp"
 #include "runtime/core/event.hpp"
@@ -36,6 +37,10 @@ public:
   /// True in the middle of a line: bytes of it were fed, its end was not.
   bool in_line() const { return !line_.empty() || overflow_ || split_; }
 
+  /// Where each line dropped from now on was (the size of `out` when it
+  /// ended), appended to `marks` (none: not recorded).
+  void record_drops(std::vector<std::size_t>* marks) { marks_ = marks; }
+
   /// Over-long lines dropped (policy `drop`) so far.
   uint64_t dropped() const { return dropped_; }
   /// Over-long lines truncated (policy `truncate`) so far.
@@ -59,6 +64,7 @@ private:
   std::string line_;
   bool overflow_ = false;
   bool split_ = false; ///< pieces of the current line were emitted already
+  std::vector<std::size_t>* marks_ = nullptr;
   uint64_t dropped_ = 0;
   uint64_t truncated_ = 0;
   uint64_t dropped_taken_ = 0;

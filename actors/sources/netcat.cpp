@@ -261,6 +261,8 @@ private:
   client_list clients_;
   batch pending_;
   ack_ledger acks_;
+  /// Where the client being read dropped lines (ack_every_event).
+  std::vector<std::size_t> drops_;
   uint64_t next_id_ = 0;
   time_point first_at_ = time_point::max();
   std::vector<pollfd> fds_;
@@ -382,12 +384,15 @@ bool netcat_reader::serve_once() {
 }
 
 bool netcat_reader::answer(std::size_t handed, uint64_t last) {
-  if (handed == 0) return true;
   auto runs = acks_.handed(handed);
-  if (!pump_.wait_accepted(last)) return false;
-  for (auto& [id, n] : runs)
-    for (auto& c : clients_)
-      if (c.id == id && id != 0) send_acks(c.fd.fd, c.acks, n);
+  if (runs.empty()) return true;
+  if (handed > 0 && !pump_.wait_accepted(last)) return false;
+  for (auto& r : runs)
+    for (auto& c : clients_) {
+      if (c.id != r.id || r.id == 0) continue;
+      if (r.failed) c.acks += failed_answer(cfg_.max_line_length);
+      send_acks(c.fd.fd, c.acks, r.count);
+    }
   return true;
 }
 
@@ -436,6 +441,8 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     auto before = pending_.size();
+    // Drops recorded while a stop read a line to its end answer nobody.
+    drops_.clear();
     if (n <= 0) {
       // End of input, or an error such as a reset: what came before was
       // sent, and a partial last line counts as a line.
@@ -452,7 +459,15 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
         r.closed = true;
       }
     }
-    if (cfg_.ack_every_event) acks_.appended(c.id, before, pending_.size());
+    if (cfg_.ack_every_event) {
+      // Each line dropped for its length is answered FAILED where it was.
+      for (auto at : drops_) {
+        acks_.failed(c.id, before, at);
+        before = at;
+      }
+      drops_.clear();
+      acks_.appended(c.id, before, pending_.size());
+    }
     c.dec->count(m_);
     note_pending();
     if (!flush(false)) {
@@ -613,6 +628,7 @@ netcat_reader::client_list::iterator netcat_reader::add_client(int fd) {
     dec = cfg_.decoder(peer_of(fd));
   else
     dec = std::make_unique<line_decoder>(cfg_.max_line_length, cfg_.policy);
+  if (cfg_.ack_every_event) dec->record_drops(&drops_);
   clients_.push_back(client{fd_guard{fd}, std::move(dec), time_->now()});
   auto it = std::prev(clients_.end());
   it->id = ++next_id_;

@@ -76,31 +76,48 @@ std::size_t accept_queue_length(int listener, std::size_t fallback) {
 void ack_ledger::appended(uint64_t id, std::size_t before, std::size_t after) {
   // Events appended meanwhile without a record: nobody's (id 0).
   if (before > total_) {
-    runs_.emplace_back(0, before - total_);
+    runs_.push_back({0, before - total_, false});
     total_ = before;
   }
   if (after <= total_) return;
   auto n = after - total_;
-  if (!runs_.empty() && runs_.back().first == id)
-    runs_.back().second += n;
+  if (!runs_.empty() && runs_.back().id == id && !runs_.back().failed)
+    runs_.back().count += n;
   else
-    runs_.emplace_back(id, n);
+    runs_.push_back({id, n, false});
   total_ = after;
 }
 
-std::vector<std::pair<uint64_t, std::size_t>>
-ack_ledger::handed(std::size_t n) {
-  std::vector<std::pair<uint64_t, std::size_t>> out;
-  while (n > 0 && !runs_.empty()) {
-    auto& [id, count] = runs_.front();
-    auto take = std::min(n, count);
-    out.emplace_back(id, take);
-    count -= take;
+void ack_ledger::failed(uint64_t id, std::size_t before, std::size_t at) {
+  appended(id, before, at);
+  runs_.push_back({id, 0, true});
+}
+
+std::vector<ack_ledger::run> ack_ledger::handed(std::size_t n) {
+  std::vector<run> out;
+  while (!runs_.empty()) {
+    auto& r = runs_.front();
+    // A dropped line is answered once every event before it was: with the
+    // last of them, or at once when there was none.
+    if (r.failed) {
+      out.push_back(r);
+      runs_.pop_front();
+      continue;
+    }
+    if (n == 0) break;
+    auto take = std::min(n, r.count);
+    out.push_back({r.id, take, false});
+    r.count -= take;
     n -= take;
     total_ -= take;
-    if (count == 0) runs_.pop_front();
+    if (r.count == 0) runs_.pop_front();
   }
   return out;
+}
+
+std::string failed_answer(std::size_t max_line_length) {
+  return "FAILED: Event exceeds the maximum length (" +
+         std::to_string(max_line_length) + " bytes, without the newline)\n";
 }
 
 bool send_acks(int fd, std::string& out, std::size_t n) {

@@ -84,9 +84,15 @@ const option_list& netcat_options() {
               "`ack-every-event`, on by default in Flume; `flumen import` "
               "writes Flume's setting). Lines read together are handed "
               "over at once, not after `batch_timeout`, since a client may "
-              "wait for an answer before it sends more. A dropped or "
-              "unfinished line gets none; a client that leaves 16 K "
-              "answers unread is not read until it reads them "
+              "wait for an answer before it sends more. A line dropped "
+              "for its length (`overlong_policy: drop`) is answered "
+              "`FAILED: Event exceeds the maximum length (N bytes, without "
+              "the newline)` in its place among the `OK`s, as Flume answers "
+              "(Flume then closes the connection; flumen reads on) "
+              "(`source_test.netcat_answers_failed_for_a_dropped_line`). A "
+              "line unfinished at a stop gets no answer (the connection "
+              "closes); a client that leaves 16 K answers unread is not "
+              "read until it reads them "
               "(`source_test.netcat_acks_every_line_once_the_channel_took_"
               "it`)"},
   };

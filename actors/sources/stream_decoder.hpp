@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/sources/line_splitter.hpp"
 #include "runtime/core/event.hpp"
@@ -41,6 +42,10 @@ public:
   virtual void count(component_metrics& m) = 0;
   /// Why feed failed.
   virtual std::string error() const { return {}; }
+  /// Records where each message dropped from now on was, as positions in
+  /// the batch fed (line_splitter::record_drops); decoders that drop no
+  /// message whole record nothing.
+  virtual void record_drops(std::vector<std::size_t>* /*marks*/) {}
 };
 
 /// Who a client is, for decoders that name it in headers.
@@ -65,6 +70,9 @@ public:
   bool in_message() const override { return lines_.in_line(); }
   std::size_t through_end(const char* data, std::size_t n) const override;
   void count(component_metrics& m) override;
+  void record_drops(std::vector<std::size_t>* marks) override {
+    lines_.record_drops(marks);
+  }
 
 private:
   line_splitter lines_;

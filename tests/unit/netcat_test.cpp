@@ -878,9 +878,62 @@ TEST(netcat_acks, the_ledger_answers_each_client_its_own_lines_in_order) {
   l.appended(2, 2, 3);
   l.appended(1, 4, 6); // event 3 came unrecorded: nobody's
   EXPECT_EQ(l.size(), 6u);
-  using runs = std::vector<std::pair<uint64_t, std::size_t>>;
+  using runs = std::vector<ack_ledger::run>;
   EXPECT_EQ(l.handed(1), (runs{{1, 1}}));
   EXPECT_EQ(l.handed(4), (runs{{1, 1}, {2, 1}, {0, 1}, {1, 1}}));
   EXPECT_EQ(l.handed(5), (runs{{1, 1}}));
   EXPECT_EQ(l.size(), 0u);
+}
+
+// A dropped line's FAILED comes where the line was: after the OKs of the
+// events before it, before those after it; one with nothing before it
+// right away.
+TEST(netcat_acks, a_dropped_line_is_answered_failed_in_its_place) {
+  ack_ledger l;
+  l.failed(1, 0, 0);   // client 1's first line was dropped
+  l.appended(1, 0, 1); // then a line of it
+  l.failed(2, 1, 2);   // client 2: a line, then a dropped one
+  l.appended(2, 2, 3); // and a line
+  using runs = std::vector<ack_ledger::run>;
+  EXPECT_EQ(l.handed(0), (runs{{1, 0, true}}));
+  EXPECT_EQ(l.handed(2), (runs{{1, 1}, {2, 1}, {2, 0, true}}));
+  EXPECT_EQ(l.handed(1), (runs{{2, 1}}));
+  EXPECT_EQ(l.size(), 0u);
+}
+
+// Flume's netcat answers FAILED for a line over its length; with
+// ack_every_event and overlong_policy drop, so does flumen's (a client that
+// waits for an answer per line would wait forever for a dropped one).
+TEST_F(source_test, netcat_answers_failed_for_a_dropped_line) {
+  auto ch = channel(channel_config(10, 10));
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.max_line_length = 5;
+  cfg.policy = overlong_policy::drop;
+  cfg.ack_every_event = true;
+  track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  client c{cfg.port};
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write("much too long\none\nmuch too long\ntwo\n"));
+  auto events = drain(self, ch, 2, 10s);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].body, "one");
+  EXPECT_EQ(events[1].body, "two");
+  const std::string failed =
+      "FAILED: Event exceeds the maximum length (5 bytes, without the "
+      "newline)\n";
+  const std::string want = failed + "OK\n" + failed + "OK\n";
+  std::string answers;
+  char buf[256];
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (answers.size() < want.size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answers.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(answers, want);
 }
