@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -341,6 +342,10 @@ void avro_server::impl::accept_clients() {
       return;
     }
     accept_backoff = std::chrono::milliseconds{0};
+    // As Avro's NettyServer (childOption TCP_NODELAY): an answer goes out
+    // at once, not held for the ACK of the last one.
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     char host[INET6_ADDRSTRLEN] = "?";
     if (sa.ss_family == AF_INET)
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&sa)->sin_addr, host,

@@ -65,7 +65,9 @@ if (args[0] === 'client') {
     process.exit(code);
   };
   function connect() {
-    const socket = net.connect(port, '127.0.0.1');
+    // Java's NettyTransceiver (Flume's NettyAvroRpcClient) sets
+    // TCP_NODELAY; Node's sockets do not by default.
+    const socket = net.connect({port, host: '127.0.0.1', noDelay: true});
     socket.on('error', () => {});
     client = svc.createClient({strictTypes: true});
     channel = client.createChannel(transport(socket));
@@ -152,6 +154,7 @@ if (args[0] === 'client') {
   server.onAppendBatch(function (events, cb) { handle(events, this, cb); });
   server.onAppend(function (event, cb) { handle([event], this, cb); });
   const listener = net.createServer((socket) => {
+    socket.setNoDelay(true); // as Avro's NettyServer (childOption TCP_NODELAY)
     socket.on('error', () => {});
     const ch = server.createChannel(transport(socket));
     ch.on('handshake', (hreq, hres) => counts.handshakes.push(hres.match));
