@@ -18,7 +18,7 @@ PACKAGES=(
   libmicrohttpd-dev libgnutls28-dev
   clang libclang-rt-14-dev
   kcat netcat-openbsd procps python3 tmux strace rsyslog rsyslog-gnutls
-  zlib1g-dev
+  zlib1g-dev openjdk-17-jdk-headless libavro-compiler-java
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

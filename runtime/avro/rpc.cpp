@@ -11,7 +11,11 @@ namespace {
 // Copied from what Java's Protocol.toString() makes of Flume's
 // flume-ng-sdk/src/main/avro/flume.avdl (its license header is a doc
 // comment, so it is the protocol's "doc"); the MD5s are checked in
-// avro_rpc.flume_protocol_hashes.
+// avro_rpc.flume_protocol_hashes. legacy_text is byte for byte what Avro
+// 1.8.2's own IDL compiler makes of it (e2e.avro_java_protocol, with
+// Debian's libavro-compiler-java); protocol_text, the later compilers'
+// (they strip the comment's leading "* "), has no Java here to check it
+// against: a client whose hash is neither gets NONE and sends its text.
 constexpr std::string_view protocol_text =
     R"json({"protocol":"AvroSourceProtocol","namespace":"org.apache.flume.source.avro","doc":"Licensed to the Apache Software Foundation (ASF) under one\nor more contributor license agreements.  See the NOTICE file\ndistributed with this work for additional information\nregarding copyright ownership.  The ASF licenses this file\nto you under the Apache License, Version 2.0 (the\n\"License\"); you may not use this file except in compliance\nwith the License.  You may obtain a copy of the License at\n\nhttp://www.apache.org/licenses/LICENSE-2.0\n\nUnless required by applicable law or agreed to in writing,\nsoftware distributed under the License is distributed on an\n\"AS IS\" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY\nKIND, either express or implied.  See the License for the\nspecific language governing permissions and limitations\nunder the License.","types":[{"type":"enum","name":"Status","symbols":["OK","FAILED","UNKNOWN"]},{"type":"record","name":"AvroFlumeEvent","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]}],"messages":{"append":{"request":[{"name":"event","type":"AvroFlumeEvent"}],"response":"Status"},"appendBatch":{"request":[{"name":"events","type":{"type":"array","items":"AvroFlumeEvent"}}],"response":"Status"}}})json";
 constexpr std::string_view legacy_text =

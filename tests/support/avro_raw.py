@@ -7,6 +7,9 @@ written here from the Avro specification, not with flumen's codec.
   avro_raw.py protocol-first PORT N PREFIX   handshake with the protocol
       text (an unknown hash) and an appendBatch of N events; prints
       "match=<BOTH|CLIENT|NONE> status=<OK|FAILED|UNKNOWN|error>"
+  avro_raw.py known-hash PORT HEX N PREFIX   handshake with the hash HEX
+      only (no protocol text: a client that takes the server to know it)
+      and an appendBatch of N events; prints "match=... status=..."
   avro_raw.py hostile PORT KIND              KIND: garbage, huge-count,
       zero-count, big-frame, truncated, bad-call, bomb, silent, stalled, idle,
       bad-protocol; prints what the server did: "closed", "answered ..."
@@ -125,6 +128,20 @@ def protocol_first(port, n, prefix):
     text = json.dumps(text)  # another text, another hash: unknown to flumen
     h = hashlib.md5(text.encode()).digest()
     hs = h + b"\x02" + s(text) + h + b"\0"
+    call = b"\0" + s("appendBatch") + zz(n) + b"".join(
+        event({"seq": str(i)}, f"{prefix}{i}") for i in range(n)) + b"\0"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(netty(1, hs + call))
+    _, p = read_message(sock)
+    match, i = handshake_response(p)
+    status = call_response(p, i) if match != "NONE" else "none"
+    print(f"match={match} status={status}")
+
+
+def known_hash(port, hexhash, n, prefix):
+    h = bytes.fromhex(hexhash)
+    # clientHash, clientProtocol null, serverHash (the same), meta null.
+    hs = h + b"\0" + h + b"\0"
     call = b"\0" + s("appendBatch") + zz(n) + b"".join(
         event({"seq": str(i)}, f"{prefix}{i}") for i in range(n)) + b"\0"
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -268,6 +285,8 @@ def hostile_server(port, kind):
 if __name__ == "__main__":
     if sys.argv[1] == "protocol-first":
         protocol_first(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "known-hash":
+        known_hash(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "hostile-server":
         hostile_server(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "decode-records":
