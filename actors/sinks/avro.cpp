@@ -21,8 +21,9 @@ const option_list& avro_sink_options() {
       {.name = "batch_size",
        .kind = option_kind::count,
        .max = 1000000,
-       .doc = "events per `appendBatch` call (Flume's `batch-size`); at most "
-              "8 MiB of events per call"},
+       .doc = "events per `appendBatch` call (Flume's `batch-size`, whose "
+              "default 100 `flumen import` writes out); at most 8 MiB of "
+              "events per call"},
       {.name = "connect_timeout",
        .kind = option_kind::duration,
        .type = "duration, at least `100ms`",
@@ -55,8 +56,10 @@ const option_list& avro_sink_options() {
        .min = 1,
        .max = 64,
        .doc = "calls sent and not answered on the connection (Flume sends "
-              "one at a time; more hides the round trip, and a failure "
-              "rolls back every call out)"},
+              "one at a time, and `flumen import` writes 1; more hides the "
+              "round trip: with 1,000 events a call and 4 out, flumen to "
+              "flumen keeps up with a `hop`, bench/README.md Part 12. A "
+              "failure rolls back every call out)"},
   };
   static const option_list table = options_of(
       {own, link_security_options(

@@ -15,8 +15,9 @@ namespace flumen::sinks {
 struct avro_sink_config {
   std::string hostname;
   uint16_t port = 0;
-  /// Events per call (Flume's `batch-size`).
-  std::size_t batch_size = 100;
+  /// Events per call (Flume's `batch-size`, whose default is 100: `flumen
+  /// import` writes it).
+  std::size_t batch_size = 1000;
   std::chrono::milliseconds connect_timeout{20000};
   std::chrono::milliseconds request_timeout{20000};
   /// Reconnect this often (a load balancer in front then spreads the
@@ -24,8 +25,9 @@ struct avro_sink_config {
   std::chrono::milliseconds reset_connection_interval{0};
   bool deflate = false;
   int compression_level = 6;
-  /// Calls sent and not answered at once (Flume sends one).
-  std::size_t max_inflight = 1;
+  /// Calls sent and not answered at once (Flume sends one: `flumen import`
+  /// writes 1).
+  std::size_t max_inflight = 4;
   link_security security;
 };
 

@@ -79,6 +79,9 @@ void avro_sink(converter& c) {
   auto h = host ? host->text : "";
   c.integer({"port"}, "port", {}, 1);
   c.integer({"batch-size"}, "batch_size", 100, 1);
+  // Flume's AvroSink waits for each call's answer before the next.
+  c.out().set("max_inflight", ynode::raw("1")).comment =
+      "Flume sends one call at a time; flumen's default is 4";
   c.millis({"connect-timeout"}, "connect_timeout", 20000);
   c.millis({"request-timeout"}, "request_timeout", 20000);
   c.seconds({"reset-connection-interval"}, "reset_connection_interval");

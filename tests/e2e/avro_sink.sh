@@ -38,6 +38,7 @@ agents:
         hostname: $3
         port: $1
         batch_size: 100
+        max_inflight: ${INFLIGHT:-1}
         request_timeout: 2s
         connect_timeout: 2s
 $2
@@ -139,7 +140,7 @@ YAML
   matches "stopped, every accepted event delivered" "$WORK/receiver-$1.log" || fail "$1: receiver's final line"
 }
 chain plain "" ""
-chain pipelined "        max_inflight: 4" ""
+INFLIGHT=4 chain pipelined "" ""
 # reset_connection_interval: 20,000 events at 5,000 a second over
 # connections renewed every second.
 SEQ_EXTRA=", rate: 5000" chain reset "        reset_connection_interval: 1s" ""

@@ -373,6 +373,8 @@ a1.sinks.k.channel = c
   EXPECT_EQ(k["hostname"].as<std::string>(), "collector");
   EXPECT_EQ(k["port"].as<int>(), 4545);
   EXPECT_EQ(k["batch_size"].as<int>(), 100);
+  // One call at a time, as Flume's AvroSink (flumen's default is 4).
+  EXPECT_EQ(k["max_inflight"].as<int>(), 1);
   EXPECT_EQ(k["connect_timeout"].as<std::string>(), "20000ms");
   EXPECT_EQ(k["request_timeout"].as<std::string>(), "5000ms");
   EXPECT_EQ(k["reset_connection_interval"].as<std::string>(), "60s");
