@@ -249,19 +249,22 @@ start_broker() {
 
 # ---------------------------------------------------------------- one run each
 
-# kcat_run TOPIC FILE N: kcat -P -l FILE, timed until it exits; RATE.
+# kcat_run TOPIC FILE N: kcat -P -l FILE, timed until it exits; RATE, and
+# CPU_K: its CPU-seconds per million lines (/usr/bin/time).
 kcat_run() {
   local t0 t1
   t0=$EPOCHREALTIME
-  run timeout "$DEADLINE" kcat -P -b "$BOOTSTRAP" -t "$1" -l "$2" ||
+  run timeout "$DEADLINE" /usr/bin/time -f "%U %S" -o "$WORK/cpu_k" kcat -P -b "$BOOTSTRAP" -t "$1" -l "$2" ||
     fail "kcat -P into $1 failed (exit $?)"
   t1=$EPOCHREALTIME
   check_topic "$1" "$3" "kcat"
   RATE=$(rate "$3" "$(elapsed "$t0" "$t1")")
+  CPU_K=$(per_million_s "$(cpu_of "$WORK/cpu_k")" "$3")
 }
 
 # flumen_run TOPIC N FILE...: netcat -> memory -> kafka, one nc client per
-# FILE, all at once; RATE (lines/s), SECS and RSS (MiB).
+# FILE, all at once; RATE (lines/s), SECS, RSS (MiB) and CPU_F (the agent's
+# CPU-seconds per million lines, first byte to last commit).
 flumen_run() {
   local topic=$1 n=$2 log agent t0 p f ncs=() line
   shift 2
@@ -312,6 +315,7 @@ flumen_run() {
     grep -Eq "bench\.sinks\.kafka .* committed=$n( |$)" "$log"
   # The agent's CPU time in the run (utime + stime, in clock ticks).
   CPU_TICKS=$(($(awk '{ print $14 + $15 }' "/proc/$agent/stat" 2>/dev/null || echo 0) - cpu0))
+  CPU_F=$(per_million_s "$(awk -v t="$CPU_TICKS" -v h="$(getconf CLK_TCK)" 'BEGIN { print t / h }')" "$n")
   if [[ -n $scraper ]]; then
     stop "$scraper"
     SCRAPES=$(grep -c '^200$' "$WORK/scrapes" || true)
@@ -595,21 +599,28 @@ kafka_row() {
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
     k1=$RATE
+    local c1=$CPU_K
     flumen_run "${ROW}_r${r}_flumen" "$n" "$LINES_FILE"
     f=$RATE
+    local cf=$CPU_F
     kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
     k2=$RATE
     base=$(mean "$k1" "$k2")
     ratio=$(div "$f" "$base")
+    local ck; ck=$(awk -v a="$c1" -v b="$CPU_K" 'BEGIN { printf "%.3f", (a + b) / 2 }')
     echo "$ratio" >>"$WORK/$ROW.v"
     echo "$RSS" >>"$WORK/$ROW.rss"
     echo "$f" >>"$WORK/$ROW.flumen"
     echo "$base" >>"$WORK/$ROW.kcat"
-    echo "  round $r/$ROUNDS: kcat $k1 msg/s | flumen $f msg/s (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s -> ratio $(f2 "$ratio")"
+    echo "$cf" >>"$WORK/$ROW.cpu_f"
+    echo "$ck" >>"$WORK/$ROW.cpu_k"
+    echo "$(div "$cf" "$ck")" >>"$WORK/$ROW.cpu_ratio"
+    echo "  round $r/$ROUNDS: kcat $k1 msg/s | flumen $f msg/s (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s -> ratio $(f2 "$ratio"); CPU-s per million: flumen $cf, kcat $c1 and $CPU_K"
   done
   stop "$BROKER"
+  med() { stats <"$WORK/$ROW.$1" | cut -d' ' -f1; }
   report "$ROW" ratio "$target" 100 "$what" "${ROW_SETTINGS:-$KAFKA_SETTINGS}" \
-    "medians: flumen $(mega "$(stats <"$WORK/$ROW.flumen" | cut -d' ' -f1)") msg/s, kcat $(mega "$(stats <"$WORK/$ROW.kcat" | cut -d' ' -f1)") msg/s"
+    "medians: flumen $(mega "$(med flumen)") msg/s, kcat $(mega "$(med kcat)") msg/s; CPU-s per million lines: flumen $(med cpu_f) (first byte to last commit), kcat -P $(med cpu_k), ratio $(f2 "$(med cpu_ratio)")"
 }
 
 clients_row() {
