@@ -13,8 +13,8 @@
 #include "actors/interceptors/static.hpp"
 #include "actors/interceptors/timestamp.hpp"
 #include "actors/interceptors/uuid.hpp"
-#include "actors/sinks/file_roll.hpp"
 #include "actors/sinks/avro.hpp"
+#include "actors/sinks/file_roll.hpp"
 #include "actors/sinks/hop.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "actors/sinks/logger.hpp"
@@ -65,9 +65,8 @@ void register_builtin(registry& r) {
                "spool_dir: ${DIR}", sources::spooldir_options());
   r.add_source("http", sources::parse_http, sources::spawn_http,
                "port: ${PORT}", sources::http_options());
-  r.add_source("avro", sources::parse_avro_source,
-               sources::spawn_avro_source, "port: ${PORT}",
-               sources::avro_source_options());
+  r.add_source("avro", sources::parse_avro_source, sources::spawn_avro_source,
+               "port: ${PORT}", sources::avro_source_options());
   r.add_source("hop", sources::parse_hop_source, sources::spawn_hop_source,
                "port: ${PORT}", sources::hop_source_options());
   r.add_source("kafka", sources::parse_kafka_source,
