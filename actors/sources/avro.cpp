@@ -130,26 +130,13 @@ avro_source_config parse_avro_source(option_reader& r) {
   cfg.max_frames = r.count("max_frames", cfg.max_frames, 1, 1u << 20);
   cfg.max_batch_events =
       r.count("max_batch_events", cfg.max_batch_events, 1, 1000000);
-  cfg.tls = parse_server_tls(r);
-  if (cfg.tls.enabled() && cfg.insecure)
-    r.error("insecure", "insecure: true and tls together: choose one");
+  cfg.tls = parse_loaded_server_tls(r);
   if (cfg.tls.enabled() && cfg.deflate)
     r.error("compression",
             "compression: deflate and tls together are not supported: "
             "Flume 1.9 compresses inside TLS, Flume 1.11 outside, so no "
             "order works with both; choose one");
-  // What cannot be loaded cannot run: checked here, so `validate` says it.
-  if (cfg.tls.enabled()) try {
-      make_tls_server_context(cfg.tls);
-    } catch (const std::exception& e) {
-      r.invalid("tls", e.what());
-    }
-  if (r.parsed({"bind", "tls", "insecure"}) && !loopback_address(cfg.bind) &&
-      !cfg.tls.enabled() && !cfg.insecure)
-    r.error("bind", "'" + cfg.bind +
-                        "' is not a loopback address: set tls: {certificate, "
-                        "key} or, to take calls in clear text, insecure: "
-                        "true");
+  require_listener_protection(r, cfg.bind, cfg.tls, cfg.insecure, "", "calls");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
   f.max_event_bytes = cfg.max_message_bytes;

@@ -139,21 +139,9 @@ http_config parse_http(option_reader& r) {
       cfg.request_timeout > std::chrono::hours{1})
     r.invalid("request_timeout", "must be between 100ms and 1h");
   cfg.insecure = r.boolean("insecure", false);
-  cfg.tls = parse_server_tls(r);
-  if (cfg.tls.enabled() && cfg.insecure)
-    r.error("insecure", "insecure: true and tls together: choose one");
-  // What cannot be loaded cannot run: checked here, so `validate` says it.
-  if (cfg.tls.enabled()) try {
-      make_tls_server_context(cfg.tls);
-    } catch (const std::exception& e) {
-      r.invalid("tls", e.what());
-    }
-  if (r.parsed({"bind", "tls", "insecure"}) && !loopback_address(cfg.bind) &&
-      !cfg.tls.enabled() && !cfg.insecure)
-    r.error("bind", "'" + cfg.bind +
-                        "' is not a loopback address: set tls: {certificate, "
-                        "key} (HTTPS) or, to take requests in clear text, "
-                        "insecure: true");
+  cfg.tls = parse_loaded_server_tls(r);
+  require_listener_protection(r, cfg.bind, cfg.tls, cfg.insecure, " (HTTPS)",
+                              "requests");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
   f.max_event_bytes = cfg.max_body_bytes;

@@ -294,13 +294,7 @@ void parse_tcp_common(option_reader& r, syslog_tcp_config& cfg) {
   if (s.handshake_timeout < std::chrono::milliseconds{100} ||
       s.handshake_timeout > std::chrono::minutes{10})
     r.invalid("handshake_timeout", "must be between 100ms and 10m");
-  cfg.tls = parse_server_tls(r);
-  // What cannot be loaded cannot run: checked here, so `validate` says it.
-  if (cfg.tls.enabled()) try {
-      make_tls_server_context(cfg.tls);
-    } catch (const std::exception& e) {
-      r.invalid("tls", e.what());
-    }
+  cfg.tls = parse_loaded_server_tls(r);
   parse_message_options(r, cfg.message);
   s.max_line_length = cfg.message.parse.max_message_size;
   auto& f = r.facts();

@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "runtime/config/config.hpp"
+
 namespace flumen::sources {
 
 namespace {
@@ -34,6 +36,32 @@ int passphrase_callback(char* buf, int size, int, void* user) {
 }
 
 } // namespace
+
+server_tls parse_loaded_server_tls(option_reader& r) {
+  auto tls = parse_server_tls(r);
+  if (tls.enabled()) try {
+      make_tls_server_context(tls);
+    } catch (const std::exception& e) {
+      r.invalid("tls", e.what());
+    }
+  return tls;
+}
+
+void require_listener_protection(option_reader& r, const std::string& bind,
+                                 const server_tls& tls, bool insecure,
+                                 const std::string& how,
+                                 const std::string& what) {
+  if (tls.enabled() && insecure)
+    r.error("insecure", "insecure: true and tls together: choose one");
+  // A tls or insecure that failed to parse is not known to be absent.
+  if (r.parsed({"bind", "tls", "insecure"}) && !loopback_address(bind) &&
+      !tls.enabled() && !insecure)
+    r.error("bind", "'" + bind +
+                        "' is not a loopback address: set tls: {certificate, "
+                        "key}" +
+                        how + " or, to take " + what +
+                        " in clear text, insecure: true");
+}
 
 tls_context make_tls_server_context(const server_tls& cfg) {
   ERR_clear_error();

@@ -29,6 +29,20 @@ using tls_context = std::shared_ptr<ssl_ctx_st>;
 /// certificate, a wrong passphrase, a file that is no PEM).
 tls_context make_tls_server_context(const server_tls& cfg);
 
+/// A listener's `tls` (parse_server_tls), loaded once here so that what
+/// cannot run is a config error located at `tls` (`flumen validate` says
+/// it) rather than a failure at start.
+server_tls parse_loaded_server_tls(option_reader& r);
+
+/// A listener's protection: `tls` and `insecure: true` together are an
+/// error, and a `bind` that is not a loopback address needs one of them.
+/// `how` follows "set tls: {certificate, key}" in that error (e.g. "
+/// (HTTPS)"), `what` names what the listener takes ("calls", "requests").
+void require_listener_protection(option_reader& r, const std::string& bind,
+                                 const server_tls& tls, bool insecure,
+                                 const std::string& how,
+                                 const std::string& what);
+
 /// The server side of one client's TLS session on a non-blocking socket
 /// (which the caller owns and closes after it).
 class tls_session {

@@ -126,6 +126,9 @@ TEST_F(avro_config, what_cannot_run_is_refused_where_it_is_said) {
       errors_of(
           source("        compression: deflate\n        tls: " + tls() + "\n")),
       "agents.a1.sources.in.compression", {"tls"}));
+  EXPECT_TRUE(one_error_saying(
+      errors_of(source("        insecure: true\n        tls: " + tls() + "\n")),
+      "agents.a1.sources.in.insecure", {"tls together: choose one"}));
   auto missing_key =
       source("        tls: {certificate: " + dir_.path().string() +
              "/srv.pem, key: /nonexistent.key}\n");
