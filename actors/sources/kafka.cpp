@@ -233,8 +233,7 @@ private:
     auto len = static_cast<int64_t>(rd_kafka_queue_length(queue_));
     // The queue's bytes are not told: estimated from the records read.
     read_count_ += n;
-    auto avg =
-        read_count_ > 0 ? std::max<int64_t>(1, read_bytes_ / read_count_) : 1;
+    auto avg = std::max<int64_t>(1, read_bytes_ / read_count_);
     auto limit = std::min(queued_min_, queued_max_bytes_ / avg);
     if (len * 10 >= limit * 8) {
       near_full_ = true;
@@ -300,27 +299,15 @@ private:
     auto& t = it->second;
     t.pending_next = msg->offset + 1;
     if (msg->len > cfg_.max_message_size) {
-      // Can't become an event: counted by name, its offset passes with the
-      // batch being built, so the source never loops on it.
-      m_.events_received.fetch_add(1, std::memory_order_relaxed);
-      m_.events_dropped.fetch_add(1, std::memory_order_relaxed);
-      auto n =
-          m_.own(oversized_records).fetch_add(1, std::memory_order_relaxed);
-      if (n < 10 || n % 1000 == 0)
-        spdlog::warn("{}: dropped the record at {} [{}] offset {}: its value "
-                     "is {} bytes, more than max_message_size {} ({} such "
-                     "records so far)",
-                     m_.name, topic, msg->partition, msg->offset, msg->len,
-                     cfg_.max_message_size, n + 1);
-      if (pending_.empty()) flush();
+      drop(msg, topic, oversized_records,
+           "its value is " + std::to_string(msg->len) +
+               " bytes, more than max_message_size " +
+               std::to_string(cfg_.max_message_size));
       return;
     }
     event e;
-    if (cfg_.format == "flume_avro") {
-      if (!decode_flume_event(msg, topic, e)) {
-        if (pending_.empty()) flush();
-        return;
-      }
+    if (flume_avro_) {
+      if (!decode_flume_event(msg, topic, e)) return;
     } else {
       e.body.assign(static_cast<const char*>(msg->payload), msg->len);
     }
@@ -375,18 +362,28 @@ private:
                " bytes after the event: no Flume event");
       return true;
     } catch (const avro::decode_error& err) {
-      m_.events_received.fetch_add(1, std::memory_order_relaxed);
-      m_.events_dropped.fetch_add(1, std::memory_order_relaxed);
-      auto n =
-          m_.own(malformed_records).fetch_add(1, std::memory_order_relaxed);
-      if (n < 10 || n % 1000 == 0)
-        spdlog::warn("{}: dropped the record at {} [{}] offset {}: its value "
-                     "is no Flume Avro event (format: flume_avro): {} "
-                     "({} such records so far)",
-                     m_.name, topic, msg->partition, msg->offset, err.what(),
-                     n + 1);
+      drop(msg, topic, malformed_records,
+           std::string{"its value is no Flume Avro event (format: "
+                       "flume_avro): "} +
+               err.what());
       return false;
     }
+  }
+
+  /// A record that cannot become an event: counted as received and
+  /// dropped and in `family`, logged (the first ten, then every
+  /// thousandth); its offset passes with the batch being built, so the
+  /// source never loops on it.
+  void drop(const rd_kafka_message_t* msg, const char* topic,
+            const own_family_spec& family, const std::string& why) {
+    m_.events_received.fetch_add(1, std::memory_order_relaxed);
+    m_.events_dropped.fetch_add(1, std::memory_order_relaxed);
+    auto n = m_.own(family).fetch_add(1, std::memory_order_relaxed);
+    if (n < 10 || n % 1000 == 0)
+      spdlog::warn("{}: dropped the record at {} [{}] offset {}: {} ({} such "
+                   "records so far)",
+                   m_.name, topic, msg->partition, msg->offset, why, n + 1);
+    if (pending_.empty()) flush();
   }
 
   /// Emits the batch being built and records what it holds of each
@@ -691,6 +688,8 @@ private:
   int64_t read_count_ = 0;
   int64_t read_bytes_ = 0;
   bool near_full_ = false;
+  /// format: flume_avro (read once, not per record).
+  const bool flume_avro_ = cfg_.format == "flume_avro";
 };
 
 } // namespace
