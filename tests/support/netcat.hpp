@@ -1,10 +1,12 @@
 #pragma once
 
 // A TCP client of a loopback listener (a netcat source, an agent's netcat
-// port) for tests: connects once the listener is up, writes whole texts.
+// port) for tests: connects once the listener is up, writes whole texts,
+// reads what the listener answers.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +66,22 @@ public:
       left -= static_cast<std::size_t>(n);
     }
     return true;
+  }
+
+  /// What the listener sends, until `n` bytes came, the connection ended
+  /// or `within` passed (fewer bytes then).
+  std::string read_answers(std::size_t n, std::chrono::milliseconds within) {
+    std::string out;
+    char buf[256];
+    auto deadline = std::chrono::steady_clock::now() + within;
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      auto got = ::recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) break;
+      out.append(buf, static_cast<std::size_t>(got));
+    }
+    return out;
   }
 
   void close() {

@@ -847,29 +847,12 @@ TEST_F(source_test, netcat_acks_every_line_once_the_channel_took_it) {
   auto events = drain(self, ch, 3, 10s);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[2].body, "three");
-  std::string answers;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (answers.size() < 9 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    answers.append(buf, static_cast<std::size_t>(n));
-  }
-  EXPECT_EQ(answers, "OK\nOK\nOK\n");
+  EXPECT_EQ(c.read_answers(9, 10s), "OK\nOK\nOK\n");
   // A line sent after an answer was read is answered too, without waiting
   // for batch_timeout (an hour here).
   ASSERT_TRUE(c.write("four\n"));
   ASSERT_EQ(drain(self, ch, 1, 10s).size(), 1u);
-  answers.clear();
-  while (answers.size() < 3 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    answers.append(buf, static_cast<std::size_t>(n));
-  }
-  EXPECT_EQ(answers, "OK\n");
+  EXPECT_EQ(c.read_answers(3, 10s), "OK\n");
 }
 
 TEST(netcat_acks, the_ledger_answers_each_client_its_own_lines_in_order) {
@@ -924,16 +907,5 @@ TEST_F(source_test, netcat_answers_failed_for_a_dropped_line) {
       "FAILED: Event exceeds the maximum length (5 bytes, without the "
       "newline)\n";
   const std::string want = failed + "OK\n" + failed + "OK\n";
-  std::string answers;
-  char buf[256];
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (answers.size() < want.size() &&
-         std::chrono::steady_clock::now() < deadline) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    auto n = ::recv(c.fd(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    answers.append(buf, static_cast<std::size_t>(n));
-  }
-  EXPECT_EQ(answers, want);
+  EXPECT_EQ(c.read_answers(want.size(), 10s), want);
 }
