@@ -16,4 +16,8 @@ void add_channel_rules(std::vector<type_rule>& t);
 void add_sink_rules(std::vector<type_rule>& t);
 void add_interceptor_rules(std::vector<type_rule>& t);
 
+/// The avro source's and sink's `compression-type` (none or deflate, any
+/// case) as `compression`; another is unconvertible.
+void avro_compression(converter& c);
+
 } // namespace flumen::flume

@@ -85,15 +85,7 @@ void avro_sink(converter& c) {
   c.millis({"connect-timeout"}, "connect_timeout", 20000);
   c.millis({"request-timeout"}, "request_timeout", 20000);
   c.seconds({"reset-connection-interval"}, "reset_connection_interval");
-  if (auto* p = c.take({"compression-type"})) {
-    auto v = c.value(*p);
-    for (auto& ch : v)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (v == "deflate" || v == "none")
-      c.out().set("compression", ynode::str(v));
-    else
-      c.unconvertible(*p, "a compression-type other than none or deflate");
-  }
+  avro_compression(c);
   c.integer({"compression-level"}, "compression_level", {}, 0);
   c.ignore({"maxIoWorkers"}, "one thread serves the connection");
   const std::string trust =

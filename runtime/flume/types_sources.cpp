@@ -212,13 +212,9 @@ std::string ip_pattern_block(std::string_view pat) {
          std::to_string(bits);
 }
 
-void avro_source(converter& c) {
-  // Flume's Avro source listens on the address it is given (required).
-  c.text({"bind"}, "bind");
-  auto* bind = c.out().find("bind");
-  auto b = bind ? bind->text : "";
-  c.integer({"port"}, "port", {}, 0);
-  c.ignore({"threads"}, "one thread serves every connection");
+} // namespace
+
+void avro_compression(converter& c) {
   if (auto* p = c.take({"compression-type"})) {
     auto v = c.value(*p);
     for (auto& ch : v)
@@ -228,6 +224,18 @@ void avro_source(converter& c) {
     else
       c.unconvertible(*p, "a compression-type other than none or deflate");
   }
+}
+
+namespace {
+
+void avro_source(converter& c) {
+  // Flume's Avro source listens on the address it is given (required).
+  c.text({"bind"}, "bind");
+  auto* bind = c.out().find("bind");
+  auto b = bind ? bind->text : "";
+  c.integer({"port"}, "port", {}, 0);
+  c.ignore({"threads"}, "one thread serves every connection");
+  avro_compression(c);
   bool ssl = false;
   if (auto* p = c.take({"ssl"})) {
     ssl = converter::parse_bool(c.value(*p));
