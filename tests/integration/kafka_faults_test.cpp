@@ -210,9 +210,9 @@ TEST_F(faults, retriable_produce_errors_in_bursts) {
   // may lead none (p = 3 * (2/3)^16, once in ~200 runs) and its errors
   // would wait forever: every broker leads some partitions here.
   for (int p = 0; p < 16; ++p)
-    ASSERT_EQ(rd_kafka_mock_partition_set_leader(mock(), "flaky", p,
-                                                 p % brokers + 1),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(
+        rd_kafka_mock_partition_set_leader(mock(), "flaky", p, p % brokers + 1),
+        RD_KAFKA_RESP_ERR_NO_ERROR);
   auto& a = start_seq("flaky", count, 16000);
   auto& sink = metric("a1.sinks.k1");
   const std::vector<rd_kafka_resp_err_t> burst{
