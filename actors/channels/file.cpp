@@ -68,7 +68,6 @@ file_config parse_file(option_reader& r) {
   auto& f = r.facts();
   f.capacity = cfg.capacity;
   f.transaction_capacity = cfg.transaction_capacity;
-  f.byte_capacity = cfg.byte_capacity;
   f.directory = cfg.directory;
   return cfg;
 }

@@ -88,7 +88,6 @@ memory_config parse_memory(option_reader& r) {
   auto& f = r.facts();
   f.capacity = cfg.capacity;
   f.transaction_capacity = cfg.transaction_capacity;
-  f.byte_capacity = cfg.byte_capacity;
   return cfg;
 }
 

@@ -12,9 +12,11 @@ namespace flumen::channels {
 struct memory_config {
   std::size_t capacity = 50000; ///< events held, taken included
   /// Body + header bytes held, taken ones included; 0: no bound (and bytes
-  /// are not counted). 32 MiB by default: memory is bounded in bytes
-  /// whatever the events' size (50,000 events of 10 KB would be 500 MB).
-  std::size_t byte_capacity = 32 << 20;
+  /// are not counted). 4 MiB by default: memory is bounded in bytes
+  /// whatever the events' size (50,000 events of 10 KB would be 500 MB),
+  /// and a small working set is cheaper per event as well (bench/README.md,
+  /// part 13: 32 MiB cost twice the CPU per 1 KB event).
+  std::size_t byte_capacity = 4 << 20;
   std::size_t transaction_capacity = 10000; ///< most events in a put or take
   /// How long an empty take is held before it is answered empty.
   std::chrono::milliseconds keep_alive{500};

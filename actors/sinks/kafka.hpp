@@ -33,8 +33,10 @@ struct kafka_config {
   /// flight is what gets close to librdkafka's own rate.
   std::size_t max_inflight = 16;
   /// Most bytes in flight; within it the window follows the cluster's
-  /// measured rate x round trip (runtime/flow/sink_driver.hpp).
-  std::size_t max_inflight_bytes = 16 << 20;
+  /// measured rate x round trip (runtime/flow/sink_driver.hpp). 2 MiB:
+  /// enough for a loopback or LAN cluster's round trip at full speed
+  /// (bench/README.md, part 13); more for a distant one.
+  std::size_t max_inflight_bytes = 2 << 20;
   std::string key_header = "key";
   std::string partition_header; ///< empty: librdkafka's partitioner
   /// Partition when the header is absent or not a number; -1: partitioner.

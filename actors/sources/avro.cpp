@@ -139,7 +139,6 @@ avro_source_config parse_avro_source(option_reader& r) {
   require_listener_protection(r, cfg.bind, cfg.tls, cfg.insecure, "", "calls");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
-  f.max_event_bytes = cfg.max_message_bytes;
   return cfg;
 }
 

@@ -144,7 +144,6 @@ http_config parse_http(option_reader& r) {
                               "requests");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
-  f.max_event_bytes = cfg.max_body_bytes;
   return cfg;
 }
 

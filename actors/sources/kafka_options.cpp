@@ -204,8 +204,6 @@ kafka_source_config parse_kafka_source(option_reader& r) {
   if (r.parsed({"topic_header"}) && cfg.topic_header.empty())
     r.invalid("topic_header", "is empty");
   cfg.max_message_size = r.bytes("max_message_size", cfg.max_message_size);
-  r.facts().max_event_bytes = cfg.max_message_size;
-  r.facts().max_event_bytes_key = "max_message_size";
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   cfg.revoke_timeout = r.duration("revoke_timeout", cfg.revoke_timeout);
   cfg.consumer = r.string_map("consumer");

@@ -117,7 +117,6 @@ netcat_config parse_netcat(option_reader& r) {
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.max_line_length;
   f.listens.push_back({cfg.bind, cfg.port});
   return cfg;
 }

@@ -34,7 +34,6 @@ netcat_udp_config parse_netcat_udp(option_reader& r) {
       r.bytes("max_line_length", cfg.max_line_length, 1, 65507);
   cfg.remote_address_header =
       r.str("remote_address_header", cfg.remote_address_header);
-  r.facts().max_event_bytes = cfg.max_line_length;
   return cfg;
 }
 

@@ -165,7 +165,6 @@ spooldir_config parse_spooldir(option_reader& r) {
   cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  r.facts().max_event_bytes = cfg.max_line_length;
   cfg.policy = parse_overlong_policy(r);
   cfg.poll_delay = r.duration("poll_delay", cfg.poll_delay);
   if (cfg.poll_delay.count() <= 0) {

@@ -38,7 +38,6 @@ stdin_config parse_stdin(option_reader& r) {
   cfg.max_line_length = r.bytes("max_line_length", cfg.max_line_length);
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  r.facts().max_event_bytes = cfg.max_line_length;
   cfg.policy = parse_overlong_policy(r);
   cfg.max_inflight = r.count("max_inflight", cfg.max_inflight);
   return cfg;

@@ -300,8 +300,6 @@ void parse_tcp_common(option_reader& r, syslog_tcp_config& cfg) {
   auto& f = r.facts();
   f.batch_size = s.batch_size;
   f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.message.parse.max_message_size;
-  f.max_event_bytes_key = "max_message_size";
 }
 
 } // namespace
@@ -423,8 +421,6 @@ syslog_udp_config parse_syslog_udp(option_reader& r) {
   syslog_udp_config cfg;
   parse_udp_server(r, cfg.server);
   parse_message_options(r, cfg.message);
-  r.facts().max_event_bytes = cfg.message.parse.max_message_size;
-  r.facts().max_event_bytes_key = "max_message_size";
   return cfg;
 }
 

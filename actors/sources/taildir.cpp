@@ -226,10 +226,6 @@ taildir_config parse_taildir(option_reader& r) {
   }
   r.facts().batch_size = cfg.batch_size;
   r.facts().batch_size_stated = r.has("batch_size");
-  r.facts().max_event_bytes =
-      cfg.multiline_start.empty()
-          ? cfg.max_line_length
-          : cfg.max_line_length * cfg.multiline_max_lines;
   return cfg;
 }
 

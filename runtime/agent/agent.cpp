@@ -35,8 +35,12 @@ void configure_actor_system(caf::actor_system_config& cfg,
   // them CAF never gives up on a connection that merely went quiet.
   cfg.set("middleman.heartbeat-interval", caf::timespan{timing.heartbeat});
   cfg.set("middleman.connection-timeout", caf::timespan{timing.timeout});
-  cfg.load<caf::openssl::manager>();
   if (tls.tls()) {
+    // CAF's OpenSSL module only for TLS links: loading it initializes
+    // OpenSSL, which costs an idle agent 2 MiB of its 21 (bench/README.md,
+    // part 13). Every TLS endpoint uses this identity and a reload cannot
+    // change it (reload_plan.cpp), so no link needs the module otherwise.
+    cfg.load<caf::openssl::manager>();
     // Any of these turns on peer verification on both sides (mutual TLS);
     // with none CAF would use anonymous TLS, so TLS links are only made
     // when a certificate is set (link_security::tls()).

@@ -149,15 +149,12 @@ struct component_facts {
   /// above a channel's `transaction_capacity` is a config error.
   std::size_t batch_size = 0;
   bool batch_size_stated = false;
-  /// Channels: the most events in one put or take, the most events held,
-  /// and the most bytes held (0: unbounded).
+  /// Channels: the most events in one put or take and the most events
+  /// held. (Not their bytes: an event larger than a channel's
+  /// byte_capacity is let in alone, so no source's longest event is an
+  /// error.)
   std::size_t transaction_capacity = 0;
   std::size_t capacity = 0;
-  std::size_t byte_capacity = 0;
-  /// Sources: the largest event body they can make (0: unknown).
-  std::size_t max_event_bytes = 0;
-  /// The option that sets it (errors name it).
-  std::string max_event_bytes_key = "max_line_length";
   /// Sinks that write files, file channels, sources that keep a state
   /// file: the directory they write to (created when missing), which must
   /// be creatable and writable.

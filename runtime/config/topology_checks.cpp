@@ -131,10 +131,7 @@ void loader::validate(const agent_draft& d) {
   auto unknown_channel = [&](const std::string& name) {
     return unknown("channel", name, names);
   };
-  // Specs and their YAML nodes are stored in step.
-  auto node_of = [&](const component_spec& ch) -> const YAML::Node& {
-    return d.channels[static_cast<std::size_t>(&ch - a.channels.data())];
-  };
+
   // Only a batch_size the file states is checked: a default one adapts to
   // the channels at run time, a stated one is what the user asked for.
   auto check_batch = [&](const component_spec& c, const YAML::Node& node,
@@ -147,21 +144,6 @@ void loader::validate(const agent_draft& d) {
         "batch_size " + std::to_string(f.batch_size) +
             " exceeds transaction_capacity " + std::to_string(cap) + " of " +
             what + " '" + ch.name + "'");
-  };
-  // The channel refuses a put larger than its byte_capacity for good, so
-  // a line of max_line_length bytes would stop the source.
-  auto check_bytes = [&](const component_spec& src, const component_spec& ch) {
-    auto cap = ch.facts.byte_capacity;
-    auto biggest = src.facts.max_event_bytes;
-    if (cap == 0 || biggest <= cap) return;
-    add(where_in(node_of(ch), "byte_capacity"), ch.path + ".byte_capacity",
-        "byte_capacity " + std::to_string(cap) +
-            " is smaller than the longest event source '" + src.name +
-            "' can make (" + src.facts.max_event_bytes_key + " " +
-            std::to_string(biggest) +
-            "); such an event could never be put (raise byte_capacity or "
-            "lower " +
-            src.facts.max_event_bytes_key + ")");
   };
   for (std::size_t i = 0; i < a.sources.size(); ++i) {
     const auto& src = a.sources[i];
@@ -183,7 +165,6 @@ void loader::validate(const agent_draft& d) {
       }
       if (auto* ch = a.find_channel(name)) {
         check_batch(src, d.sources[i], *ch, "channel");
-        check_bytes(src, *ch);
       } else {
         add(where, path, unknown_channel(name));
       }

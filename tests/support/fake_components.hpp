@@ -35,7 +35,6 @@ inline src_config parse_src(option_reader& r) {
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
-  f.max_event_bytes = cfg.max_line_length;
   if (r.has("port")) {
     f.listens.push_back({cfg.bind, static_cast<uint16_t>(cfg.port)});
   }
@@ -70,7 +69,6 @@ inline mem_config parse_mem(option_reader& r) {
   auto& f = r.facts();
   f.capacity = cfg.capacity;
   f.transaction_capacity = cfg.transaction_capacity;
-  f.byte_capacity = cfg.byte_capacity;
   f.directory = r.str("directory"); // like the file channel
   return cfg;
 }

@@ -410,7 +410,7 @@ TEST_F(parse_memory_test, defaults) {
   auto cfg = parse("{}");
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(cfg.capacity, 50000u);
-  EXPECT_EQ(cfg.byte_capacity, 32u << 20);
+  EXPECT_EQ(cfg.byte_capacity, 4u << 20);
   EXPECT_EQ(cfg.transaction_capacity, 10000u);
   EXPECT_EQ(cfg.keep_alive, 500ms);
 }

@@ -549,7 +549,7 @@ TEST(kafka_parse, byte_bounds) {
   flumen::sinks::kafka_config cfg;
   auto settings = flumen::sinks::producer_settings(cfg, "x:1");
   EXPECT_EQ(settings.at("queue.buffering.max.kbytes"),
-            std::to_string(2 * ((16u << 20) + 1000000u) / 1024 + 1));
+            std::to_string(2 * ((2u << 20) + 1000000u) / 1024 + 1));
 }
 
 // A transaction is one of librdkafka's batches: batch_bytes follows the

@@ -488,7 +488,6 @@ TEST_F(spooldir_test, parse_reads_every_option_and_states_facts) {
   EXPECT_EQ(cfg.max_inflight, 2u);
   EXPECT_EQ(r.facts().batch_size, 7u);
   EXPECT_TRUE(r.facts().batch_size_stated);
-  EXPECT_EQ(r.facts().max_event_bytes, 99u);
 }
 
 TEST_F(spooldir_test, parse_requires_an_existing_spool_dir) {
