@@ -20,7 +20,8 @@
 # Rows:
 #   kafka_100B  1,000,000 lines of 100 B: one `nc -N` client -> netcat ->
 #               memory -> kafka (bench/netcat_kafka.yaml) against
-#               `kcat -P -l FILE`. Target >= 1.3x kcat, peak RSS < 100 MB.
+#               `kcat -P -l FILE`. Target >= 1.3x kcat, peak RSS < 48 MB,
+#               CPU-s per line <= 0.45x kcat's (0.6x at 1 KB and 10 KB).
 #   kafka_1KB   200,000 lines of 1 KB, same. Target >= 1.0x.
 #   kafka_10KB  20,000 lines of 10 KB, same. Target >= 0.9x.
 #   clients_8   the 100 B file split in 8, sent by 8 nc clients at once;
@@ -619,8 +620,14 @@ kafka_row() {
   done
   stop "$BROKER"
   med() { stats <"$WORK/$ROW.$1" | cut -d' ' -f1; }
-  report "$ROW" ratio "$target" 100 "$what" "${ROW_SETTINGS:-$KAFKA_SETTINGS}" \
-    "medians: flumen $(mega "$(med flumen)") msg/s, kcat $(mega "$(med kcat)") msg/s; CPU-s per million lines: flumen $(med cpu_f) (first byte to last commit), kcat -P $(med cpu_k), ratio $(f2 "$(med cpu_ratio)")"
+  # Part 13: the CPU ratio's targets (0.45 at 100 B, 0.6 above) and peak
+  # RSS under 48 MB with the memory channel's defaults.
+  local cpu_goal=0.6
+  ((size > 100)) || cpu_goal=0.45
+  local cpu_verdict=missed
+  awk -v c="$(med cpu_ratio)" -v t="$cpu_goal" 'BEGIN { exit !(c <= t) }' && cpu_verdict=met
+  report "$ROW" ratio "$target" "${ROW_RSS:-48}" "$what" "${ROW_SETTINGS:-$KAFKA_SETTINGS}" \
+    "medians: flumen $(mega "$(med flumen)") msg/s, kcat $(mega "$(med kcat)") msg/s; CPU-s per million lines: flumen $(med cpu_f) (first byte to last commit), kcat -P $(med cpu_k), ratio $(f2 "$(med cpu_ratio)") (target ≤ $cpu_goal: $cpu_verdict)"
 }
 
 clients_row() {
@@ -1142,11 +1149,11 @@ if [[ ${1:-} == --row ]]; then
     file_null) file_null_row ;;
     file_kafka_batch)
       AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch \
-        ROW_SETTINGS="netcat → file channel (fsync: batch, other options default) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
+        ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: batch, other options default) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
         kafka_row 100 1000000 0.5 "1M × 100 B, one nc -N client → netcat → file channel (fsync: batch) → kafka, vs kcat -P" ;;
     file_kafka_interval)
       AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=interval \
-        ROW_SETTINGS="netcat → file channel (fsync: interval, fsync_interval 1s) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
+        ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: interval, fsync_interval 1s) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
         kafka_row 100 1000000 0.8 "1M × 100 B, one nc -N client → netcat → file channel (fsync: interval) → kafka, vs kcat -P" ;;
     replay_1M) replay_row ;;
     taildir_1GB) taildir_row ;;

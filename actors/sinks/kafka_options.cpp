@@ -217,7 +217,10 @@ const option_list& kafka_options() {
            "in one round trip in flight (measured rate × measured round "
            "trip), starting from two batches' worth "
            "(`window_estimate.follows_rate_times_round_trip_within_its_bounds`,"
-           " `sink_driver_test.bytes_in_flight_bound_the_window`)"},
+           " `sink_driver_test.bytes_in_flight_bound_the_window`). The "
+           "default fits a loopback or LAN cluster at full speed and keeps"
+           " the working set small (bench/README.md, part 13); a cluster "
+           "tens of milliseconds away needs more (e.g. `16MB`)"},
       {.name = "key_header",
        .kind = option_kind::string,
        .doc = "the header used as the record key"},
