@@ -123,18 +123,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; } # time a /
 
 row_hop_null() {
   single_yaml "$WORK/single.yaml"; chain_yaml "$WORK/chain.yaml" "" ""
-  local base hop
+  local base hop c_base
   base=$(run_agents "$WORK/single.yaml" single.sinks.drop single)
+  c_base=$(cat "$WORK/cpu")
   hop=$(run_agents "$WORK/chain.yaml" collector.sinks.drop collector edge)
-  echo "hop_null: one agent $(rate "$base") lines/s, edge->hop->collector $(rate "$hop") lines/s: $(ratio "$hop" "$base")x"
+  echo "hop_null: one agent $(rate "$base") lines/s ($c_base CPU-s/M), edge->hop->collector $(rate "$hop") lines/s: $(ratio "$hop" "$base")x ($(cat "$WORK/cpu") CPU-s/M)"
 }
 row_tls() {
   chain_yaml "$WORK/plain.yaml" "" ""
   chain_yaml "$WORK/tls.yaml" ", tls: $TLS" ", tls: $TLS"
-  local plain tls
+  local plain tls c_plain
   plain=$(run_agents "$WORK/plain.yaml" collector.sinks.drop collector edge)
+  c_plain=$(cat "$WORK/cpu")
   tls=$(run_agents "$WORK/tls.yaml" collector.sinks.drop collector edge)
-  echo "tls: plaintext hop $(rate "$plain") lines/s, mutual TLS $(rate "$tls") lines/s: $(ratio "$tls" "$plain")x"
+  echo "tls: plaintext hop $(rate "$plain") lines/s ($c_plain CPU-s/M), mutual TLS $(rate "$tls") lines/s: $(ratio "$tls" "$plain")x ($(cat "$WORK/cpu") CPU-s/M)"
 }
 row_codec() { # lz4|zstd
   chain_yaml "$WORK/none.yaml" "" ""
