@@ -122,34 +122,33 @@ def call_response(p, i):
     return ["OK", "FAILED", "UNKNOWN"][st]
 
 
+def handshake_and_call(port, hs, n, prefix):
+    """Sends handshake `hs` and an appendBatch of n events in one message;
+    prints the handshake's match and the call's status."""
+    call = b"\0" + s("appendBatch") + zz(n) + b"".join(
+        event({"seq": str(i)}, f"{prefix}{i}") for i in range(n)) + b"\0"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(netty(1, hs + call))
+    _, p = read_message(sock)
+    match, i = handshake_response(p)
+    status = call_response(p, i) if match != "NONE" else "none"
+    print(f"match={match} status={status}")
+
+
 def protocol_first(port, n, prefix):
     text = dict(FLUME)
     text.pop("doc")
     text = json.dumps(text)  # another text, another hash: unknown to flumen
     h = hashlib.md5(text.encode()).digest()
     hs = h + b"\x02" + s(text) + h + b"\0"
-    call = b"\0" + s("appendBatch") + zz(n) + b"".join(
-        event({"seq": str(i)}, f"{prefix}{i}") for i in range(n)) + b"\0"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(netty(1, hs + call))
-    _, p = read_message(sock)
-    match, i = handshake_response(p)
-    status = call_response(p, i) if match != "NONE" else "none"
-    print(f"match={match} status={status}")
+    handshake_and_call(port, hs, n, prefix)
 
 
 def known_hash(port, hexhash, n, prefix):
     h = bytes.fromhex(hexhash)
     # clientHash, clientProtocol null, serverHash (the same), meta null.
     hs = h + b"\0" + h + b"\0"
-    call = b"\0" + s("appendBatch") + zz(n) + b"".join(
-        event({"seq": str(i)}, f"{prefix}{i}") for i in range(n)) + b"\0"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(netty(1, hs + call))
-    _, p = read_message(sock)
-    match, i = handshake_response(p)
-    status = call_response(p, i) if match != "NONE" else "none"
-    print(f"match={match} status={status}")
+    handshake_and_call(port, hs, n, prefix)
 
 
 def closed_within(sock, seconds):
