@@ -139,6 +139,11 @@ public:
   take(Self* self, uint32_t max, std::size_t max_bytes, bool has_events,
        std::chrono::milliseconds keep_alive, Open open) {
     auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    // A take from a node CAF no longer has a route to comes without a
+    // sender: its batch would reach no one and sit in a transaction until
+    // transaction_timeout.
+    if (!owner)
+      return make_error(errc::unknown_transaction, "a take without a sender");
     if (revoked_.count(owner))
       return make_error(errc::unknown_transaction,
                         "this taker's transactions were revoked (its node "

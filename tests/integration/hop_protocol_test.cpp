@@ -753,6 +753,43 @@ TEST_F(hop_protocol, a_batch_without_a_hello_is_refused) {
   EXPECT_EQ(output_lines(), (std::vector<std::string>{"h-1", "h-2"}));
 }
 
+// CI, stop 27: a collector frozen 10 s (tests/e2e/hop_faults.sh) read, when
+// thawed, a hello whose connection had closed meanwhile; CAF handed it over
+// without a sender and the monitor of that null address crashed the agent.
+// Messages without a sender (anon_send over the wire) are ignored, logged;
+// the agent goes on and a sender that says hello is taken.
+TEST_F(hop_protocol, a_hello_or_batch_without_a_sender_is_ignored) {
+  ASSERT_NO_FATAL_FAILURE(start_child(file_roll_topology));
+  const std::string sender = "test.sinks.h1#11";
+  auto buffer = hop::encode(numbered(1, 2, "a-"));
+  caf::anon_send(source_, hello_atom::value, hop::wire_version, sender);
+  caf::anon_send(source_, hello_atom::value, hop::wire_version, sender,
+                 uint64_t{1});
+  caf::anon_send(source_, hop_atom::value, sender, uint64_t{1}, uint32_t{1000},
+                 buffer);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return log_has("a hello from " + sender + " without a sender") ||
+               !child_running();
+      },
+      10s));
+  ASSERT_TRUE(child_running()) << "flumen ended: " << describe_status(status_);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return log_has("refused a batch from " + sender + ": sender " + sender +
+                       " did not say hello on this connection");
+      },
+      10s));
+  caf::scoped_actor self{*sys_};
+  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+  auto ok = send_hop(self, sender, 1, 1000, buffer);
+  ASSERT_TRUE(ok.ok) << render(ok.err);
+  auto status = stop_child();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << describe_status(status);
+  EXPECT_EQ(output_lines(), (std::vector<std::string>{"a-1", "a-2"}));
+}
+
 // Issue 17, item 6: 2 KB of zstd declaring 8.4 million empty events (64 MiB
 // of payload, within the old bound) took 451 MiB to decode. Refused by its
 // decoded size from its header, logged with the sender's id; the agent's

@@ -308,6 +308,22 @@ TEST_F(memory_channel, commit_and_rollback_of_an_unknown_txn_are_errors) {
 // -- takes on an empty channel
 // -------------------------------------------------
 
+// A take from a node CAF no longer has a route to comes without a sender
+// (tests/integration/hop_protocol_test.cpp shows such messages): its batch
+// would reach no one and sit in a transaction until transaction_timeout. It
+// is refused; the events stay for the next taker.
+TEST_F(memory_channel, a_take_without_a_sender_takes_nothing) {
+  auto ch = channel(channel_config(10, 10, 10s));
+  ASSERT_FALSE(put(self, ch, numbered(0, 3)));
+  caf::anon_send(ch, take_atom::value, uint32_t{10});
+  auto t = take(self, ch, 10);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->events, numbered(0, 3));
+  auto m = channel_metrics(registry_);
+  EXPECT_EQ(m->open_transactions.load(), 1u);
+  EXPECT_FALSE(commit(self, ch, t->id));
+}
+
 TEST_F(memory_channel, a_take_on_an_empty_channel_is_answered_by_a_put) {
   auto ch = channel(channel_config(10, 10, 10s));
   self->send(ch, take_atom::value, uint32_t{10});
