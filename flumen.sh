@@ -21,11 +21,17 @@ PACKAGES=(
   zlib1g-dev openjdk-17-jdk-headless libavro-compiler-java
 )
 
+# Only for `./flumen.sh bench`: rsyslog's Kafka output, the peer of the
+# rsyslog_100B and syslog rows (bench/README.md). syslog-ng, the peer of the
+# syslog_ng row, is not installed: Debian's syslog-ng-core conflicts with
+# rsyslog, which the tests use.
+BENCH_PACKAGES=(rsyslog-kafka)
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-setup() {
+setup() { # [EXTRA PACKAGE...]
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$p")
   done
@@ -119,6 +125,7 @@ run_tests() {
 }
 
 bench() {
+  setup "${BENCH_PACKAGES[@]}"
   build
   bench/run.sh "$@"
 }

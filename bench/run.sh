@@ -53,6 +53,12 @@
 #               (the group join, once per start, is reported apart).
 #   syslog_ng   peer, when syslog-ng and its kafka-c module are installed:
 #               network() -> kafka-c on the 100 B file, against kcat.
+#   rsyslog_100B
+#               peer on kafka_100B's work (when rsyslog-kafka is installed:
+#               ./flumen.sh bench installs it): the 100 B file through
+#               rsyslog imtcp -> omkafka (template %rawmsg%) and through
+#               flumen's netcat -> memory -> kafka, against kcat -P, in one
+#               round; CPU-seconds per million lines of each process.
 #   syslog      1M octet-counted RFC 5424 messages (~200 B) into flumen's
 #               syslog_tcp -> memory -> kafka against rsyslog imtcp ->
 #               omkafka (when rsyslog-kafka is installed), same cluster.
@@ -94,7 +100,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng rsyslog_100B syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -883,7 +889,9 @@ syslog_lines() {
 }
 
 # rsyslog_run TOPIC N FILE: imtcp -> omkafka, timed until the topic's end
-# offsets sum to N; RATE, SECS, RSS, CPU_TICKS (of its whole run).
+# offsets sum to N; RATE, SECS, RSS, CPU_TICKS (of its whole run). Records
+# are RSYSLOG_TEMPLATE (default %msg%; %rawmsg% for lines that are not
+# syslog messages); RSYSLOG_INPUT adds to the imtcp input's parameters.
 rsyslog_run() {
   local topic=$1 n=$2 file=$3 conf=$WORK/rsyslog.conf log=$WORK/rsyslog_$1.log pid t0 t1
   free_port
@@ -892,8 +900,8 @@ rsyslog_run() {
 global(workDirectory="$WORK/rsyslog.d")
 module(load="imtcp")
 module(load="omkafka")
-input(type="imtcp" port="$PORT" address="127.0.0.1" ruleset="k")
-template(name="msg" type="string" string="%msg%")
+input(type="imtcp" port="$PORT" address="127.0.0.1" ruleset="k"${RSYSLOG_INPUT:-})
+template(name="msg" type="string" string="${RSYSLOG_TEMPLATE:-%msg%}")
 ruleset(name="k" queue.type="LinkedList" queue.size="100000") {
   action(type="omkafka" broker=["$BOOTSTRAP"] topic="$topic" template="msg"
          resubmitOnFailure="on" queue.type="LinkedList" queue.size="100000")
@@ -916,6 +924,52 @@ EOF
   SECS=$(elapsed "$t0" "$t1")
   RATE=$(rate "$n" "$SECS")
   FAIL_LOG=
+}
+
+# rsyslog_100B_row: kafka_100B's file (1M × 100 B lines, one nc -N
+# client) through rsyslog imtcp -> omkafka and through flumen (netcat ->
+# memory -> kafka, defaults as kafka_100B), each against kcat -P of the
+# same file in the same round: the peer row on the same work. The ratio is
+# rsyslog's rate over kcat's; CPU-seconds per million lines of each.
+rsyslog_100B_row() {
+  local n=1000000 r k1 k2 f rs base cf cr ck what topics=() hz
+  if ! has_rsyslog_kafka; then
+    echo "rsyslog_100B: skipped (install rsyslog-kafka: ./flumen.sh bench does)"
+    return 0
+  fi
+  hz=$(getconf CLK_TCK)
+  what="peer: rsyslog $(rsyslogd -v | awk 'NR == 1 { print $2 }') imtcp → omkafka on kafka_100B's work (1M × 100 B, one nc -N client), vs kcat -P; flumen's netcat → memory → kafka in the same round"
+  lines_file 100 "$n"
+  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_rsyslog" "${ROW}_r${r}_kcat2"); done
+  start_broker "${topics[@]}"
+  echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
+    k1=$RATE ck=$CPU_K
+    flumen_run "${ROW}_r${r}_flumen" "$n" "$LINES_FILE"
+    f=$RATE cf=$CPU_F
+    # A line starting with a digit would be taken for an octet count.
+    RSYSLOG_TEMPLATE=%rawmsg% RSYSLOG_INPUT=' supportOctetCountedFraming="off"' \
+      rsyslog_run "${ROW}_r${r}_rsyslog" "$n" "$LINES_FILE"
+    rs=$RATE
+    cr=$(awk -v t="$CPU_TICKS" -v h="$hz" -v n="$n" 'BEGIN { printf "%.3f", t / h * 1e6 / n }')
+    kcat_run "${ROW}_r${r}_kcat2" "$LINES_FILE" "$n"
+    k2=$RATE
+    ck=$(awk -v a="$ck" -v b="$CPU_K" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+    base=$(mean "$k1" "$k2")
+    echo "$(div "$rs" "$base")" >>"$WORK/$ROW.v"
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    echo "$(div "$f" "$base")" >>"$WORK/$ROW.flumen"
+    echo "$cf" >>"$WORK/$ROW.cpu_f"
+    echo "$cr" >>"$WORK/$ROW.cpu_r"
+    echo "$ck" >>"$WORK/$ROW.cpu_k"
+    echo "  round $r/$ROUNDS: kcat $k1 | flumen $f | rsyslog $rs (${SECS} s, peak RSS $RSS MiB) | kcat $k2 msg/s; CPU-s per million: flumen $cf, rsyslog $cr, kcat $ck"
+  done
+  stop "$BROKER"
+  med() { stats <"$WORK/$ROW.$1" | cut -d' ' -f1; }
+  report "$ROW" ratio - - "$what" \
+    "rsyslog: LinkedList queues of 100000, template %rawmsg% (the line as sent), supportOctetCountedFraming off (the lines start with digits), librdkafka defaults, timed until the topic's end offsets sum to $n, RSS its VmHWM; flumen as kafka_100B" \
+    "rate / kcat's: rsyslog $(f2 "$(med v)"), flumen $(f2 "$(med flumen)"); CPU-s per million lines: rsyslog $(med cpu_r) (its whole run), flumen $(med cpu_f) (first byte to last commit), kcat -P $(med cpu_k)"
 }
 
 # syslog_row: 1M octet-counted RFC 5424 messages of ~200 B over one TCP
@@ -1145,6 +1199,7 @@ if [[ ${1:-} == --row ]]; then
     kafka_i5) interceptors_row ;;
     kafka_relay) relay_row ;;
     syslog_ng) syslog_ng_row ;;
+    rsyslog_100B) rsyslog_100B_row ;;
     syslog) syslog_row ;;
     file_null) file_null_row ;;
     file_kafka_batch)
@@ -1168,7 +1223,7 @@ if (($# > 0)); then ROWS="$*"; fi
 ROWS=${ROWS:-$ALL_ROWS}
 for row in $ROWS; do
   case $row in
-    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | kafka_i5 | syslog) ;;
+    kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | rsyslog_100B | kafka_i5 | syslog) ;;
     kafka_relay) ;;
     file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
