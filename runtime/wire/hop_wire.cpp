@@ -23,19 +23,36 @@ uint32_t get_u32(const char* p) {
          static_cast<uint32_t>(u[2]) << 16 | static_cast<uint32_t>(u[3]) << 24;
 }
 
-void put_bytes(std::string& out, std::string_view s) {
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
+/// Writes into memory sized beforehand (encoded_size): no growth check per
+/// field, as appending 4 bytes at a time did (a tenth of an edge agent's
+/// own CPU in the hop bench).
+char* write_u32(char* p, uint32_t v) {
+  p[0] = static_cast<char>(v);
+  p[1] = static_cast<char>(v >> 8);
+  p[2] = static_cast<char>(v >> 16);
+  p[3] = static_cast<char>(v >> 24);
+  return p + 4;
 }
 
-void write_payload(std::string& out, std::span<const event> events) {
+char* write_bytes(char* p, std::string_view s) {
+  p = write_u32(p, static_cast<uint32_t>(s.size()));
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+/// Appends the payload of `events`, `raw_size` bytes (their encoded_size).
+void write_payload(std::string& out, std::span<const event> events,
+                   std::size_t raw_size) {
+  auto at = out.size();
+  out.resize(at + raw_size);
+  char* p = out.data() + at;
   for (const auto& e : events) {
-    put_u32(out, static_cast<uint32_t>(e.headers.size()));
+    p = write_u32(p, static_cast<uint32_t>(e.headers.size()));
     for (const auto& [k, v] : e.headers) {
-      put_bytes(out, k);
-      put_bytes(out, v);
+      p = write_bytes(p, k);
+      p = write_bytes(p, v);
     }
-    put_bytes(out, e.body);
+    p = write_bytes(p, e.body);
   }
 }
 
@@ -98,7 +115,7 @@ bool read_payload(std::string_view payload, uint32_t count,
                  " headers"};
       return false;
     }
-    e.headers.reserve(headers);
+    if (headers != 0) e.headers.reserve(headers);
     for (uint32_t h = 0; h < headers; ++h) {
       std::string k;
       std::string v;
@@ -168,12 +185,11 @@ std::string encode(std::span<const event> events, codec c) {
   put_u32(raw, static_cast<uint32_t>(events.size()));
   put_u32(raw, static_cast<uint32_t>(raw_size));
   if (c == codec::none) {
-    write_payload(raw, events);
+    write_payload(raw, events, raw_size);
     return raw;
   }
   std::string payload;
-  payload.reserve(raw_size);
-  write_payload(payload, events);
+  write_payload(payload, events, raw_size);
   std::string out = raw.substr(0, frame_header_bytes);
   if (c == codec::lz4) {
     auto bound = LZ4_compressBound(static_cast<int>(payload.size()));
