@@ -391,6 +391,20 @@ protected:
 
   std::string render(const caf::error& e) const { return sys_->render(e); }
 
+  /// Says hello as `sender`, sends `buffer` as its events from 1 (taken),
+  /// stops the agent (exit code 0) and expects it wrote exactly `lines`.
+  void hello_put_and_stop(caf::scoped_actor& self, const std::string& sender,
+                          const std::string& buffer,
+                          std::vector<std::string> lines) {
+    ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
+    auto ok = send_hop(self, sender, 1, 1000, buffer);
+    ASSERT_TRUE(ok.ok) << render(ok.err);
+    auto status = stop_child();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << describe_status(status);
+    EXPECT_EQ(output_lines(), lines);
+  }
+
   /// How long a refusal's answer may take: the refusal is made at once, so
   /// an answer over loopback comes in milliseconds or never.
   static constexpr std::chrono::milliseconds refusal_timeout{2000};
@@ -744,13 +758,7 @@ TEST_F(hop_protocol, a_batch_without_a_hello_is_refused) {
   ASSERT_TRUE(hello(self, hop::wire_version, "other.sinks.h1#1").ok);
   auto other = send_hop(self, sender, 1, 1000, buffer, 5s);
   EXPECT_FALSE(other.ok) << "a batch under another id than the hello's";
-  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
-  auto ok = send_hop(self, sender, 1, 1000, buffer);
-  ASSERT_TRUE(ok.ok) << render(ok.err);
-  auto status = stop_child();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << describe_status(status);
-  EXPECT_EQ(output_lines(), (std::vector<std::string>{"h-1", "h-2"}));
+  hello_put_and_stop(self, sender, buffer, {"h-1", "h-2"});
 }
 
 // CI, stop 27: a collector frozen 10 s (tests/e2e/hop_faults.sh) read, when
@@ -781,13 +789,7 @@ TEST_F(hop_protocol, a_hello_or_batch_without_a_sender_is_ignored) {
       },
       10s));
   caf::scoped_actor self{*sys_};
-  ASSERT_TRUE(hello(self, hop::wire_version, sender).ok);
-  auto ok = send_hop(self, sender, 1, 1000, buffer);
-  ASSERT_TRUE(ok.ok) << render(ok.err);
-  auto status = stop_child();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << describe_status(status);
-  EXPECT_EQ(output_lines(), (std::vector<std::string>{"a-1", "a-2"}));
+  hello_put_and_stop(self, sender, buffer, {"a-1", "a-2"});
 }
 
 // Issue 17, item 6: 2 KB of zstd declaring 8.4 million empty events (64 MiB
