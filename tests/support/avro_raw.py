@@ -167,7 +167,24 @@ def closed_within(sock, seconds):
         return True, got
 
 
+def deflate_bomb():
+    """1 GiB of zeros announced as one frame, in ~1 MB of zlib stream.
+    After a full flush the compressor starts afresh, so every 1 MiB of
+    zeros compresses to the same bytes: made once and repeated (compressing
+    the whole GiB took 3 s of CPU, more than the server's handshake_timeout
+    on a loaded machine once the connection was open)."""
+    z = zlib.compressobj(9)
+    head = z.compress(struct.pack(">iii", 1, 1, 1 << 30))
+    head += z.flush(zlib.Z_FULL_FLUSH)
+    zeros = bytes(1 << 20)
+    block = z.compress(zeros) + z.flush(zlib.Z_FULL_FLUSH)
+    again = z.compress(zeros) + z.flush(zlib.Z_FULL_FLUSH)
+    assert block == again, "a full flush did not reset the compressor"
+    return head + block * 1024
+
+
 def hostile(port, kind):
+    bomb = deflate_bomb() if kind == "bomb" else b""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     h = hashlib.md5(b"x").digest()
     if kind == "garbage":
@@ -193,15 +210,8 @@ def hostile(port, kind):
         text = json.dumps({"protocol": "Other", "messages": {}})
         sock.sendall(netty(1, h + b"\x02" + s(text) + h + b"\0" + b"\0" + s("")))
     elif kind == "bomb":
-        # 1 GiB of zeros announced as one frame, in ~1 MB of zlib stream.
-        z = zlib.compressobj(9)
-        data = z.compress(struct.pack(">iii", 1, 1, 1 << 30))
-        zeros = bytes(1 << 20)
-        for _ in range(1024):
-            data += z.compress(zeros)
-        data += z.flush(zlib.Z_SYNC_FLUSH)
         try:
-            sock.sendall(data)
+            sock.sendall(bomb)
         except (BrokenPipeError, ConnectionResetError):
             pass
     elif kind == "idle":
