@@ -58,8 +58,8 @@ setup() { # [EXTRA PACKAGE...]
   fi
 }
 
-build() {
-  setup
+build() { # [EXTRA PACKAGE...]
+  setup "$@"
   if [[ ! -f build/CMakeCache.txt ]]; then
     log "configuring"
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -125,8 +125,7 @@ run_tests() {
 }
 
 bench() {
-  setup "${BENCH_PACKAGES[@]}"
-  build
+  build "${BENCH_PACKAGES[@]}"
   bench/run.sh "$@"
 }
 

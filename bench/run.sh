@@ -254,6 +254,20 @@ start_broker() {
   BOOTSTRAP=$(head -n1 "$WORK/bootstrap")
 }
 
+# round_broker NAME... [-- TOPIC...]: a fresh embedded cluster with a topic
+# ${ROW}_rR_NAME for every round R and every NAME (each run of a round
+# writes its own), and each TOPIC as named.
+round_broker() {
+  local names=() topics=() r t
+  while (($#)) && [[ $1 != -- ]]; do names+=("$1"); shift; done
+  (($#)) && shift
+  topics=("$@")
+  for r in $(seq "$ROUNDS"); do
+    for t in "${names[@]}"; do topics+=("${ROW}_r${r}_$t"); done
+  done
+  start_broker "${topics[@]}"
+}
+
 # ---------------------------------------------------------------- one run each
 
 # kcat_run TOPIC FILE N: kcat -P -l FILE, timed until it exits; RATE, and
@@ -385,11 +399,10 @@ report() {
 # times a second (SCRAPE) and once without, in alternating order; the ratio
 # is the scraped rate over the plain one. Target >= 0.98 (under 2 % cost).
 scrape_row() {
-  local n=${SCRAPE_LINES:-5000000} r k1 k2 plain scraped ratio topics=() what
+  local n=${SCRAPE_LINES:-5000000} r k1 k2 plain scraped ratio what
   what="$((n / 1000000))M × 100 B as kafka_100B, /metrics scraped 10×/s, vs the same run unscraped"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_plain" "${ROW}_r${r}_scraped" "${ROW}_r${r}_kcat2"); done
-  start_broker "${topics[@]}"
+  round_broker kcat1 plain scraped kcat2
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
@@ -452,11 +465,10 @@ scrape_row() {
 # them over the rate without. Target >= 0.8. Also the agent's CPU per
 # million lines in each (utime + stime from /proc).
 interceptors_row() {
-  local n=1000000 r plain with noh ratio topics=() what cpu_plain cpu_with cpu_noh
+  local n=1000000 r plain with noh ratio what cpu_plain cpu_with cpu_noh
   what="1M × 100 B, one nc -N client → netcat → regex_filter, regex_extractor, search_replace, uuid, timestamp → memory → kafka, vs the same without interceptors"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_plain" "${ROW}_r${r}_with" "${ROW}_r${r}_noh"); done
-  start_broker "${topics[@]}"
+  round_broker plain with noh
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   local ticks_per_s
   ticks_per_s=$(getconf CLK_TCK)
@@ -557,11 +569,10 @@ relay_run() {
 # into another topic: flumen against kcat -C | kcat -P, each round
 # kcat, flumen, kcat into fresh topics from the same input topic.
 relay_row() {
-  local n=${RELAY_LINES:-1000000} r k1 k2 f base ratio topics=("${ROW}_in") what
+  local n=${RELAY_LINES:-1000000} r k1 k2 f base ratio what
   what="$(awk -v n="$n" 'BEGIN { printf "%g", n / 1e6 }')M × 100 B in a topic → kafka source → memory → kafka sink → another topic, vs kcat -C -c N piped into kcat -P"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_kcat2"); done
-  start_broker "${topics[@]}"
+  round_broker kcat1 flumen kcat2 -- "${ROW}_in"
   # A record at a time to a random partition (not librdkafka's sticky
   # batches): the embedded cluster keeps at most 5 MB per partition
   # (rdkafka_mock.c) and drops a partition's oldest records beyond, so an
@@ -598,10 +609,9 @@ relay_row() {
 
 # kafka_row SIZE COUNT TARGET WHAT
 kafka_row() {
-  local size=$1 n=$2 target=$3 what=$4 r k1 k2 f base ratio topics=()
+  local size=$1 n=$2 target=$3 what=$4 r k1 k2 f base ratio
   lines_file "$size" "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_memory" "${ROW}_r${r}_kcat2"); done
-  start_broker "${topics[@]}"
+  round_broker kcat1 flumen ${MEMORY_TOO:+memory} kcat2
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
@@ -653,16 +663,13 @@ kafka_row() {
 }
 
 clients_row() {
-  local n=1000000 r k1 k2 k3 f1 f8 parts what ratio vs_kcat one_vs_kcat topics=()
+  local n=1000000 r k1 k2 k3 f1 f8 parts what ratio vs_kcat one_vs_kcat
   what="1M × 100 B split in 8, 8 nc -N clients at once → netcat → memory → kafka, vs 1 client"
   lines_file 100 "$n"
   split -n l/8 -d "$LINES_FILE" "$WORK/part_"
   parts=("$WORK"/part_0?)
   [[ ${#parts[@]} -eq 8 && $(cat "${parts[@]}" | wc -l) -eq $n ]] || fail "could not split the file in 8"
-  for r in $(seq "$ROUNDS"); do
-    topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen1" "${ROW}_r${r}_kcat2" "${ROW}_r${r}_flumen8" "${ROW}_r${r}_kcat3")
-  done
-  start_broker "${topics[@]}"
+  round_broker kcat1 flumen1 kcat2 flumen8 kcat3
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
@@ -855,15 +862,14 @@ EOF
 }
 
 syslog_ng_row() {
-  local n=1000000 r k1 k2 s base ratio what topics=()
+  local n=1000000 r k1 k2 s base ratio what
   if ! has_syslog_ng_kafka; then
     echo "syslog-ng: skipped (install syslog-ng-core syslog-ng-mod-rdkafka)"
     return 0
   fi
   what="peer: syslog-ng $(syslog-ng --version 2>/dev/null | awk '/^Installer-Version/ { print $2 }') network() → kafka-c (flow-control), 1M × 100 B, one nc -N client"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_syslogng" "${ROW}_r${r}_kcat2"); done
-  start_broker "${topics[@]}"
+  round_broker kcat1 syslogng kcat2
   echo "== $ROW: $what ($ROUNDS rounds)"
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
@@ -948,7 +954,7 @@ EOF
 # same file in the same round: the peer row on the same work. The ratio is
 # rsyslog's rate over kcat's; CPU-seconds per million lines of each.
 rsyslog_100B_row() {
-  local n=1000000 r k1 k2 f rs base cf cr ck what topics=() hz
+  local n=1000000 r k1 k2 f rs base cf cr ck what hz
   if ! has_rsyslog_kafka; then
     echo "rsyslog_100B: skipped (install rsyslog-kafka: ./flumen.sh bench does)"
     return 0
@@ -956,8 +962,7 @@ rsyslog_100B_row() {
   hz=$(getconf CLK_TCK)
   what="peer: rsyslog $(rsyslogd -v | awk 'NR == 1 { print $2 }') imtcp → omkafka on kafka_100B's work (1M × 100 B, one nc -N client), vs kcat -P; flumen's netcat → memory → kafka in the same round"
   lines_file 100 "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_kcat1" "${ROW}_r${r}_flumen" "${ROW}_r${r}_rsyslog" "${ROW}_r${r}_kcat2"); done
-  start_broker "${topics[@]}"
+  round_broker kcat1 flumen rsyslog kcat2
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
     kcat_run "${ROW}_r${r}_kcat1" "$LINES_FILE" "$n"
@@ -993,7 +998,7 @@ rsyslog_100B_row() {
 # (imtcp -> omkafka) on the same cluster, alternating which goes first;
 # ratio flumen / rsyslog. Target >= 2x, flumen's RSS < 64 MB.
 syslog_row() {
-  local n=${SYSLOG_MESSAGES:-1000000} r f rs ratio what topics=() cpu_f cpu_r hz
+  local n=${SYSLOG_MESSAGES:-1000000} r f rs ratio what cpu_f cpu_r hz
   if ! has_rsyslog_kafka; then
     echo "syslog: skipped (install rsyslog rsyslog-kafka)"
     return 0
@@ -1001,8 +1006,7 @@ syslog_row() {
   hz=$(getconf CLK_TCK)
   what="$((n / 1000000))M octet-counted RFC 5424 messages of ~200 B, one nc -N client: flumen syslog_tcp → memory → kafka vs rsyslog $(rsyslogd -v | awk 'NR == 1 { print $2 }') imtcp → omkafka"
   syslog_lines "$n"
-  for r in $(seq "$ROUNDS"); do topics+=("${ROW}_r${r}_flumen" "${ROW}_r${r}_rsyslog"); done
-  start_broker "${topics[@]}"
+  round_broker flumen rsyslog
   echo "== $ROW: $what ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
     if ((r % 2)); then

@@ -139,9 +139,9 @@ public:
   take(Self* self, uint32_t max, std::size_t max_bytes, bool has_events,
        std::chrono::milliseconds keep_alive, Open open) {
     auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-    // A take from a node CAF no longer has a route to comes without a
-    // sender: its batch would reach no one and sit in a transaction until
-    // transaction_timeout.
+    // A take without a sender (as CAF may hand over from a link that is
+    // gone: runtime/README.md, hop invariant 10): its batch would reach no
+    // one and sit in a transaction until transaction_timeout.
     if (!owner)
       return make_error(errc::unknown_transaction, "a take without a sender");
     if (revoked_.count(owner))

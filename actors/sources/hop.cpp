@@ -267,12 +267,13 @@ caf::error admit(hop_actor* self, uint32_t version, const std::string& sender) {
     return make_error(errc::channel_closed, "the agent is stopping");
   auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
   if (!who) {
-    // CAF hands over a message from a node it has no route to any more (its
-    // connection closed while the message waited) without a sender: no one
-    // can be answered or watched (CAF's monitor of a null address crashed
-    // the agent: tests/e2e/hop_faults.sh, a collector frozen 10 s).
-    spdlog::info("{}: a hello from {} without a sender (its connection "
-                 "closed before it was read): ignored",
+    // CAF handed over a hello without a sender to a collector thawed after
+    // a 10 s freeze, its sender having given up on the connection (an
+    // anon_send over the wire does the same): no one can be answered or
+    // watched, and CAF's monitor of a null address crashed that agent
+    // (tests/e2e/hop_faults.sh; runtime/README.md, hop invariant 10).
+    spdlog::info("{}: a hello from {} without a sender (its connection is "
+                 "gone): ignored",
                  st.metrics->name, sender);
     return make_error(errc::channel_closed, "no sender");
   }

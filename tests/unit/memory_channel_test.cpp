@@ -308,10 +308,10 @@ TEST_F(memory_channel, commit_and_rollback_of_an_unknown_txn_are_errors) {
 // -- takes on an empty channel
 // -------------------------------------------------
 
-// A take from a node CAF no longer has a route to comes without a sender
-// (tests/integration/hop_protocol_test.cpp shows such messages): its batch
-// would reach no one and sit in a transaction until transaction_timeout. It
-// is refused; the events stay for the next taker.
+// A take without a sender (CAF may hand one over from a link that is gone:
+// runtime/README.md, hop invariant 10): its batch would reach no one and sit
+// in a transaction until transaction_timeout. It is refused; the events stay
+// for the next taker.
 TEST_F(memory_channel, a_take_without_a_sender_takes_nothing) {
   auto ch = channel(channel_config(10, 10, 10s));
   ASSERT_FALSE(put(self, ch, numbered(0, 3)));
