@@ -691,10 +691,10 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       [self](take_atom, uint32_t max, uint64_t max_bytes) {
         return take(self, max, static_cast<std::size_t>(max_bytes));
       },
-      [self](tick_atom, uint64_t take_id) {
-        // A held take timed out: answered empty, so the sink can check
-        // for a stop and come back.
-        self->state.takes.expire(take_id);
+      [self](tick_atom, uint64_t) {
+        // The keep-alive timer: held takes that timed out are answered
+        // empty, so their sinks can check for a stop and come back.
+        self->state.takes.expire_due(self);
       },
       [self](commit_atom, txn_id id) {
         return end_txn(self, id, "commit", nullptr);

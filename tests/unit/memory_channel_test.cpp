@@ -357,6 +357,55 @@ TEST_F(memory_channel, a_take_on_an_empty_channel_times_out_empty) {
   EXPECT_EQ(m->events_taken.load(), 0u);
 }
 
+// Held takes share one timer (a timer per take was an entry in CAF's clock
+// and a wakeup of its thread for nearly every take of a sink faster than
+// its source), and each is still answered empty exactly when its own
+// keep_alive passes.
+TEST_F(memory_channel, held_takes_share_one_timer_and_each_expires_on_time) {
+  auto ch = channel(channel_config(10, 10, 1s));
+  run();
+  auto timers = [&] { return sched.clock().schedule().size(); };
+  auto before = timers();
+  caf::scoped_actor a{sys};
+  caf::scoped_actor b{sys};
+  a->send(ch, take_atom::value, uint32_t{10});
+  advance(400ms);
+  b->send(ch, take_atom::value, uint32_t{10});
+  run();
+  EXPECT_EQ(timers(), before + 1) << "one timer for both held takes";
+  auto empty = [](bool& got) {
+    return
+        [&got](txn_id id, batch& events) { got = id == 0 && events.empty(); };
+  };
+  bool got = false;
+  EXPECT_FALSE(receive_within(a, 599ms, empty(got))) << "1 ms early";
+  EXPECT_TRUE(receive_within(a, 1ms, empty(got)));
+  EXPECT_TRUE(got) << "answered empty at its keep_alive";
+  got = false;
+  EXPECT_FALSE(receive_within(b, 399ms, empty(got))) << "1 ms early";
+  EXPECT_TRUE(receive_within(b, 1ms, empty(got)));
+  EXPECT_TRUE(got);
+  EXPECT_EQ(timers(), before) << "no timer once no take is held";
+  // A stream of takes, each held and then answered by a put, leaves one
+  // timer at most.
+  caf::scoped_actor producer{sys};
+  for (int i = 0; i < 20; ++i) {
+    a->send(ch, take_atom::value, uint32_t{10});
+    run();
+    EXPECT_LE(timers(), before + 1);
+    ASSERT_FALSE(put(producer, ch, numbered(i, 1)));
+    std::optional<taken> t;
+    ASSERT_TRUE(receive_within(a, 0ms, [&](txn_id id, batch& events) {
+      t = taken{id, events};
+    }));
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->events, numbered(i, 1));
+    ASSERT_FALSE(commit(a, ch, t->id));
+  }
+  EXPECT_LE(timers(), before + 1);
+  EXPECT_TRUE(wait_until([&] { return timers() == before; }, 2s));
+}
+
 // -- a taker that dies
 // ---------------------------------------------------------
 
