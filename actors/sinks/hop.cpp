@@ -691,6 +691,10 @@ caf::actor spawn_hop_sink(caf::actor_system& sys, const hop_sink_config& cfg,
   w.metrics->own(batches_resent); // shown (at 0) from the start
   sink_driver_config dc;
   dc.batch_size = cfg.batch_size;
+  // Its backend never blocks (deliver encodes and hands the pieces to the
+  // link actor): the driver runs on CAF's scheduler, not on a thread of its
+  // own woken for every take, report and commit.
+  dc.blocking = false;
   auto metrics = w.metrics;
   // A new sender id for every start: a restarted sink's batches are new.
   auto sender = new_sender_id(w);

@@ -156,9 +156,9 @@ struct sink_driver_config {
   /// Retry backoff after a failed batch (±20 % jitter is added).
   std::chrono::milliseconds backoff_first{100};
   std::chrono::milliseconds backoff_cap{30000};
-  /// False only for a backend that never blocks (the null sink): the sink
-  /// then runs on CAF's scheduler, which is cheaper per message. Every other
-  /// sink gets a thread of its own.
+  /// False only for a backend that never blocks (the null and hop sinks):
+  /// the sink then runs on CAF's scheduler, which is cheaper per message.
+  /// Every other sink gets a thread of its own.
   bool blocking = true;
 };
 
