@@ -73,8 +73,9 @@ using batch_owner = std::shared_ptr<const void>;
 using delivery_done = std::function<void(delivery_report)>;
 
 /// What a sink type does; the driver does the rest. A backend lives on the
-/// sink's own thread (the driver is a detached actor), so `deliver` and
-/// `stop` may block without stalling CAF's scheduler.
+/// sink's own thread (the driver is a detached actor unless
+/// `sink_driver_config::blocking` is false), so `deliver` and `stop` may
+/// block without stalling CAF's scheduler.
 class sink_backend {
 public:
   virtual ~sink_backend() = default;

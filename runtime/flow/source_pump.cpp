@@ -1,11 +1,15 @@
 #include "runtime/flow/source_pump.hpp"
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -161,6 +165,41 @@ void source_pump::abort() {
 
 namespace {
 
+/// Reader threads that had not returned when their source ended (it was
+/// killed, or its downstream went down, with the reader still reading): a
+/// source runs on CAF's scheduler, whose workers must not wait for one. The
+/// abort makes each return soon; they are joined at the next hand-over and
+/// at exit at the latest (the stop's own deadline bounds that).
+class reader_reaper {
+public:
+  static void adopt(std::thread t, std::shared_ptr<source_pump> pump) {
+    auto& r = instance();
+    std::lock_guard guard{r.mtx_};
+    // Those that returned since: joined now, so a source failing over and
+    // over leaves no threads behind.
+    std::erase_if(r.threads_, [](auto& e) {
+      if (!e.second->has_reader_exited()) return false;
+      e.first.join();
+      return true;
+    });
+    r.threads_.emplace_back(std::move(t), std::move(pump));
+  }
+
+  ~reader_reaper() {
+    for (auto& e : threads_)
+      if (e.first.joinable()) e.first.join();
+  }
+
+private:
+  static reader_reaper& instance() {
+    static reader_reaper r;
+    return r;
+  }
+
+  std::mutex mtx_;
+  std::vector<std::pair<std::thread, std::shared_ptr<source_pump>>> threads_;
+};
+
 struct source_state {
   std::shared_ptr<source_pump> pump;
   std::thread reader;
@@ -177,7 +216,12 @@ struct source_state {
 
   ~source_state() {
     if (pump) pump->abort();
-    if (reader.joinable()) reader.join();
+    if (reader.joinable()) {
+      if (!pump || pump->has_reader_exited())
+        reader.join();
+      else
+        reader_reaper::adopt(std::move(reader), pump);
+    }
     // Batches the reader handed over that this actor never forwarded died
     // in its mailbox: read, never accepted, and counted as such. (Its puts
     // not answered yet are its channels' to count: one a channel holds for
@@ -326,6 +370,15 @@ caf::behavior source(source_actor* self, reader_fn reader,
   });
   auto hdl = caf::actor_cast<caf::actor>(self);
   st.reader = std::thread{[pump = st.pump, reader = std::move(reader), hdl] {
+    // The stop signals are waited for by the command's main thread
+    // (app/cli.cpp): a reader never takes one, whichever thread started it
+    // (a CAF worker's mask is whatever it was when the system started).
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     try {
       reader(*pump);
     } catch (const std::exception& ex) {
@@ -334,9 +387,11 @@ caf::behavior source(source_actor* self, reader_fn reader,
       caf::anon_send(
           hdl, caf::exit_msg{hdl.address(),
                              make_error(errc::component_failed, ex.what())});
+      pump->reader_exited();
       return;
     }
     caf::anon_send(hdl, done_atom::value);
+    pump->reader_exited();
   }};
   return {
       [self](emit_atom, batch& events) {
@@ -373,10 +428,12 @@ caf::actor spawn_source(caf::actor_system& sys, reader_fn reader,
                         caf::actor downstream,
                         std::shared_ptr<component_metrics> metrics,
                         std::size_t max_inflight, std::shared_ptr<clock> time) {
-  // Detached: the actor may block briefly joining its reader thread.
-  return sys.spawn<caf::detached>(source, std::move(reader),
-                                  std::move(downstream), std::move(metrics),
-                                  max_inflight, std::move(time));
+  // On CAF's scheduler: the actor only relays (its reader thread does the
+  // blocking I/O), and a thread of its own was woken twice for every batch
+  // (the reader's emit, the put's answer). It never waits for its reader
+  // (reader_reaper).
+  return sys.spawn(source, std::move(reader), std::move(downstream),
+                   std::move(metrics), max_inflight, std::move(time));
 }
 
 } // namespace flumen

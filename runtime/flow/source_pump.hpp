@@ -113,6 +113,9 @@ public:
   void accepted(uint64_t number);
   void request_stop();
   void abort();
+  /// The reader thread is returning: joining it now takes no time.
+  void reader_exited() { reader_exited_ = true; }
+  bool has_reader_exited() const { return reader_exited_.load(); }
 
 private:
   void wake();
@@ -129,6 +132,7 @@ private:
   std::condition_variable cv_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> aborted_{false};
+  std::atomic<bool> reader_exited_{false};
   int wake_fd_ = -1;
   std::unique_ptr<caf::actor> self_;
   std::shared_ptr<component_metrics> metrics_;

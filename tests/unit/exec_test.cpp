@@ -184,8 +184,10 @@ TEST_F(source_test, exec_with_a_missing_shell_fails) {
 TEST_F(source_test, exec_child_starts_with_default_signals_and_an_empty_mask) {
   flumen_signals flumen_like;
   auto ch = channel(channel_config(100, 100));
-  // The guard reaches a source's reader thread, which starts the command:
-  // a command inheriting that thread's state would have TERM blocked.
+  // A source's reader thread, which starts the command, has TERM blocked
+  // (as flumen's main thread: it blocks the stop signals itself, whichever
+  // thread started it): a command inheriting that state would have it
+  // blocked too.
   auto reader_mask = std::make_shared<std::promise<bool>>();
   track(spawn_source(
       sys,

@@ -314,3 +314,60 @@ TEST_F(router_test, an_interceptor_that_miscounts_fails_the_batch) {
   ASSERT_FALSE(put(self, r, {make_event("kept")}));
   EXPECT_EQ(registry_.find("a1.channels.c1")->events_put.load(), 1u);
 }
+
+// A source runs on CAF's scheduler and never waits for its reader thread.
+// Killed while its reader goes on reading (here one that ignores the abort
+// until released), it ends at once, and the scheduler's only worker goes
+// on serving the others meanwhile; the reader is joined once it returns.
+// (Joining it in the source's destructor held that worker, and the source's
+// end, until the reader returned.)
+TEST_F(router_test, an_ended_source_never_waits_for_its_reader) {
+  flumen_config cfg;
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system one_worker{cfg};
+  auto downstream = one_worker.spawn([]() -> caf::behavior {
+    return {
+        [](put_atom, batch&, std::shared_ptr<put_receipt>&) {
+          return ok_atom::value;
+        },
+        [](get_atom) { return ok_atom::value; },
+    };
+  });
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto put_in = std::make_shared<std::atomic<bool>>(false);
+  auto returned = std::make_shared<std::atomic<bool>>(false);
+  auto m = metrics_of("sources", "r1", "probe");
+  auto source = spawn_source(
+      one_worker,
+      [release, put_in, returned](source_pump& pump) {
+        pump.wait_accepted(pump.emit_numbered({make_event("a")}));
+        put_in->store(true);
+        while (!release->load())
+          std::this_thread::sleep_for(5ms);
+        returned->store(true);
+      },
+      downstream, m, 4);
+  caf::scoped_actor s{one_worker};
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!put_in->load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(put_in->load());
+  s->monitor(source);
+  caf::anon_send_exit(source, caf::exit_reason::kill);
+  bool ended = false;
+  s->receive([&](caf::down_msg&) { ended = true; },
+             caf::after(std::chrono::seconds{5}) >> [] {});
+  EXPECT_TRUE(ended) << "the source waited for its reader";
+  EXPECT_FALSE(returned->load());
+  bool served = false;
+  s->request(downstream, 5s, get_atom::value)
+      .receive([&](ok_atom) { served = true; }, [](caf::error&) {});
+  EXPECT_TRUE(served) << "the scheduler's worker is held";
+  EXPECT_FALSE(returned->load());
+  release->store(true);
+  until = std::chrono::steady_clock::now() + 10s;
+  while (!returned->load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(returned->load());
+  caf::anon_send_exit(downstream, caf::exit_reason::kill);
+}
