@@ -8,15 +8,12 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/builtin.hpp"
+#include "runtime/core/signals.hpp"
 
 namespace flumen::app {
 
 sigset_t block_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
+  auto set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/core/signals.hpp"
 #include "runtime/flow/protocol.hpp"
 
 namespace flumen {
@@ -373,11 +373,7 @@ caf::behavior source(source_actor* self, reader_fn reader,
     // The stop signals are waited for by the command's main thread
     // (app/cli.cpp): a reader never takes one, whichever thread started it
     // (a CAF worker's mask is whatever it was when the system started).
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
+    auto stop = stop_signals();
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     try {
       reader(*pump);
