@@ -14,9 +14,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include <gnutls/gnutls.h>
-#include <microhttpd.h>
 #include <spdlog/spdlog.h>
+
+#include "actors/sources/http_library.hpp"
 
 namespace flumen::sources {
 
@@ -92,6 +92,8 @@ struct http_listener::impl {
   http_config cfg;
   std::shared_ptr<component_metrics> metrics;
   request_fn on_request;
+  /// libmicrohttpd and GnuTLS, set by start() (they are loaded then).
+  const http_library* lib = nullptr;
   MHD_Daemon* daemon = nullptr;
   // libmicrohttpd keeps pointers to these for the daemon's life.
   std::string cert_pem, key_pem, ca_pem;
@@ -107,8 +109,9 @@ struct http_listener::impl {
     return metrics->own(f);
   }
 
-  static conn_rec* rec_of(MHD_Connection* c) {
-    auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn_rec* rec_of(MHD_Connection* c) const {
+    auto* info =
+        lib->MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return info ? static_cast<conn_rec*>(info->socket_context) : nullptr;
   }
 
@@ -130,20 +133,20 @@ struct http_listener::impl {
   MHD_Result respond(MHD_Connection* c, unsigned status,
                      const std::string& text, bool close = false) {
     auto body = text + "\n";
-    auto* r = MHD_create_response_from_buffer(body.size(), body.data(),
-                                              MHD_RESPMEM_MUST_COPY);
+    auto* r = lib->MHD_create_response_from_buffer(body.size(), body.data(),
+                                                   MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; charset=utf-8");
+    lib->MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                 "text/plain; charset=utf-8");
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-      MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
-                              retry_after.c_str());
+      lib->MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
+                                   retry_after.c_str());
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-      MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+      lib->MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
     if (close || stopping.load())
-      MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    auto ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+      lib->MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    auto ret = lib->MHD_queue_response(c, status, r);
+    lib->MHD_destroy_response(r);
     if (auto* rec = rec_of(c)) {
       std::lock_guard guard{mtx};
       rec->exempt = true; // the answer is ours to send now
@@ -165,26 +168,27 @@ struct http_listener::impl {
       return {};
     if (rec->certificate == 1) return {};
     if (rec->certificate == -1) return rec->refused_why;
-    auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    auto* info =
+        lib->MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     auto session =
         info ? static_cast<gnutls_session_t>(info->tls_session) : nullptr;
     std::string why;
     unsigned status = 0;
-    int rc = session ? gnutls_certificate_verify_peers2(session, &status)
+    int rc = session ? lib->gnutls_certificate_verify_peers2(session, &status)
                      : GNUTLS_E_INTERNAL_ERROR;
     if (rc == GNUTLS_E_NO_CERTIFICATE_FOUND) {
       if (cfg.tls.clients == client_certificates::required)
         why = "a client certificate is required";
     } else if (rc != GNUTLS_E_SUCCESS) {
-      why =
-          std::string{"client certificate not checked: "} + gnutls_strerror(rc);
+      why = std::string{"client certificate not checked: "} +
+            lib->gnutls_strerror(rc);
     } else if (status != 0) {
       gnutls_datum_t text{};
-      if (gnutls_certificate_verification_status_print(
+      if (lib->gnutls_certificate_verification_status_print(
               status, GNUTLS_CRT_X509, &text, 0) == GNUTLS_E_SUCCESS) {
         why = std::string{"client certificate refused: "} +
               reinterpret_cast<const char*>(text.data);
-        gnutls_free(text.data);
+        lib->free(text.data);
       } else {
         why = "client certificate refused";
       }
@@ -216,7 +220,7 @@ struct http_listener::impl {
       return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the agent is stopping",
                      true);
     std::size_t announced = 0;
-    if (auto* cl = MHD_lookup_connection_value(
+    if (auto* cl = lib->MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
       auto n = std::strtoull(cl, nullptr, 10);
       if (n > cfg.max_body_bytes)
@@ -262,8 +266,8 @@ struct http_listener::impl {
     if (stopping.load())
       return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the agent is stopping",
                      true);
-    auto* ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                           MHD_HTTP_HEADER_CONTENT_TYPE);
+    auto* ct = lib->MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_CONTENT_TYPE);
     auto decoded = decode_http_body(
         cfg.handler, ctx.body, ct ? std::string_view{ct} : "", cfg.max_events);
     std::string{}.swap(ctx.body);
@@ -283,7 +287,7 @@ struct http_listener::impl {
       if (auto* rec = rec_of(c)) rec->exempt = true;
     }
     // Suspended before it is handed over: the answer may come at once.
-    MHD_suspend_connection(c);
+    lib->MHD_suspend_connection(c);
     on_request(req);
     return MHD_YES;
   }
@@ -342,7 +346,7 @@ struct http_listener::impl {
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
       auto* rec = new conn_rec;
       auto* info =
-          MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+          lib->MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
       rec->fd = info ? info->connect_fd : -1;
       rec->since = clock::now();
       *socket_context = rec;
@@ -399,6 +403,7 @@ http_listener::http_listener(const http_config& cfg,
 void http_listener::start() {
   auto& d = *impl_;
   auto& cfg = d.cfg;
+  d.lib = &http_lib();
   d.retry_after = std::to_string(
       std::max<int64_t>(1, (cfg.retry_after.count() + 999) / 1000));
   addrinfo hints{};
@@ -458,13 +463,14 @@ void http_listener::start() {
       opts.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0, d.ca_pem.data()});
   }
   opts.push_back({MHD_OPTION_END, 0, nullptr});
-  d.daemon = MHD_start_daemon(flags, cfg.port, nullptr, nullptr, &on_access, &d,
+  d.daemon =
+      d.lib->MHD_start_daemon(flags, cfg.port, nullptr, nullptr, &on_access, &d,
                               MHD_OPTION_ARRAY, opts.data(), MHD_OPTION_END);
   if (!d.daemon)
     throw std::runtime_error(
         "cannot listen on " + cfg.bind + ":" + port_text +
         (errno != 0 ? std::string{": "} + std::strerror(errno) : ""));
-  auto* info = MHD_get_daemon_info(d.daemon, MHD_DAEMON_INFO_BIND_PORT);
+  auto* info = d.lib->MHD_get_daemon_info(d.daemon, MHD_DAEMON_INFO_BIND_PORT);
   port_ = info ? info->port : cfg.port;
 }
 
@@ -483,9 +489,10 @@ http_listener::~http_listener() {
     }
     guard.unlock();
     for (auto& req : left)
-      MHD_resume_connection(static_cast<MHD_Connection*>(req->connection));
+      d.lib->MHD_resume_connection(
+          static_cast<MHD_Connection*>(req->connection));
   }
-  if (d.daemon) MHD_stop_daemon(d.daemon);
+  if (d.daemon) d.lib->MHD_stop_daemon(d.daemon);
 }
 
 void http_listener::answer(const std::shared_ptr<http_request>& req, int status,
@@ -497,13 +504,13 @@ void http_listener::answer(const std::shared_ptr<http_request>& req, int status,
     req->status = status;
     req->text = std::move(text);
   }
-  MHD_resume_connection(static_cast<MHD_Connection*>(req->connection));
+  d.lib->MHD_resume_connection(static_cast<MHD_Connection*>(req->connection));
 }
 
 void http_listener::stop_accepting() {
   auto& d = *impl_;
   if (d.stopping.exchange(true) || !d.daemon) return;
-  auto fd = MHD_quiesce_daemon(d.daemon);
+  auto fd = d.lib->MHD_quiesce_daemon(d.daemon);
   if (fd >= 0) ::close(fd);
 }
 
