@@ -44,6 +44,18 @@ void line_splitter::feed(const char* data, std::size_t n, batch& out) {
   while (n > 0) {
     auto nl = static_cast<const char*>(std::memchr(data, '\n', n));
     auto seg = nl ? static_cast<std::size_t>(nl - data) : n;
+    if (nl && seg <= max_ && line_.empty() && !overflow_ && !split_) {
+      // A whole line in `data` (the common case) becomes its body straight
+      // from the buffer, as end_line would make it. Through line_, the CR
+      // check read back a byte just copied to fresh memory and stalled on
+      // it: 6.6 % of a 100 B netcat -> memory -> kafka profile.
+      auto len = seg;
+      if (len > 0 && data[len - 1] == '\r') --len;
+      out.emplace_back().body.assign(data, len);
+      data = nl + 1;
+      n -= seg + 1;
+      continue;
+    }
     if (!overflow_) {
       auto room = max_ - line_.size();
       if (seg <= room) {

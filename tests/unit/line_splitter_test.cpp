@@ -108,6 +108,35 @@ TEST(line_splitter, split_does_not_make_an_empty_piece_of_a_crlf) {
   EXPECT_EQ(split({"abcd\r", "\n"}, 4, overlong_policy::split), (strs{"abcd"}));
 }
 
+TEST(line_splitter, a_whole_buffer_and_single_bytes_give_the_same_events) {
+  // feed() makes a line found whole in its buffer straight into a body;
+  // fed a byte at a time, every line goes through the partial-line path.
+  // Both must cut, strip, truncate, drop and split alike.
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1103515245u + 12345u; };
+  for (int round = 0; round < 300; ++round) {
+    std::string input;
+    auto len = next() % 40;
+    for (uint32_t i = 0; i < len; ++i)
+      input += "ab\r\n\n"[(next() >> 16) % 5];
+    for (std::size_t max : {1, 2, 3, 4, 8, 100})
+      for (auto policy : {overlong_policy::truncate, overlong_policy::drop,
+                          overlong_policy::split}) {
+        line_splitter whole{max, policy}, bytes{max, policy};
+        batch a, b;
+        whole.feed(input.data(), input.size(), a);
+        whole.finish(a);
+        for (char c : input)
+          bytes.feed(&c, 1, b);
+        bytes.finish(b);
+        ASSERT_EQ(bodies(a), bodies(b))
+            << "input '" << input << "', max " << max;
+        ASSERT_EQ(whole.dropped(), bytes.dropped());
+        ASSERT_EQ(whole.truncated(), bytes.truncated());
+      }
+  }
+}
+
 TEST(line_splitter, parse_overlong_policy_reads_the_choice) {
   error_list errors;
   auto parse = [&](const std::string& yaml) {
