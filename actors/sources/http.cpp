@@ -1,4 +1,5 @@
 #include "actors/sources/http.hpp"
+#include "actors/sources/http_library.hpp"
 
 #include "actors/sources/tls_session.hpp"
 
@@ -144,6 +145,7 @@ http_config parse_http(option_reader& r) {
                               "requests");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
+  f.libraries = http_library_sonames();
   return cfg;
 }
 

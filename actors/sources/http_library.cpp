@@ -73,6 +73,10 @@ http_library load() {
 
 } // namespace
 
+std::vector<std::string> http_library_sonames() {
+  return {FLUMEN_MHD_SONAME, FLUMEN_GNUTLS_SONAME};
+}
+
 const http_library& http_lib() {
   // Loaded once; a failure is not remembered, so a library installed
   // later is found by the next http source that starts.

@@ -5,6 +5,9 @@
 // (p11-kit, nettle, gmp, libunistring, ...) cost every agent 2.6 MB of
 // resident memory and GnuTLS's start-up work, an http source or not.
 
+#include <string>
+#include <vector>
+
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
@@ -37,5 +40,9 @@ struct http_library {
 /// their functions. Throws std::runtime_error naming the library and why
 /// it could not be loaded (dlerror), which the source's start reports.
 const http_library& http_lib();
+
+/// The sonames http_lib() loads (libmicrohttpd's, GnuTLS's): the http
+/// source's `libraries` fact, which `flumen validate` tries to load.
+std::vector<std::string> http_library_sonames();
 
 } // namespace flumen::sources

@@ -177,6 +177,10 @@ struct component_facts {
   link_security security;
   /// Kafka sources and sinks: their topics (see kafka_facts).
   kafka_facts kafka;
+  /// Shared libraries the component loads when it starts (sonames), not
+  /// linked into flumen: `flumen validate` tries to load each, so a
+  /// machine without one fails there instead of at the start.
+  std::vector<std::string> libraries;
 };
 
 /// A typed, recording view of one YAML mapping of a topology. Every getter

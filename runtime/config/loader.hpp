@@ -649,6 +649,9 @@ private:
   /// the sink would fail every batch, for ever. Only for agents of this
   /// machine, like `bind`.
   void check_directories(const agent_draft& d);
+  /// Each component's `libraries` can be loaded here (agents this machine
+  /// runs only, as for directories).
+  void check_libraries(const agent_draft& d);
   /// The file's nodes (parsed before the agents that place sinks on them),
   /// and the names of entries too broken to parse (already reported).
   const std::vector<node_spec>* nodes_ = nullptr;

@@ -1,5 +1,7 @@
 #include "runtime/config/probes.hpp"
 
+#include <dlfcn.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -45,6 +47,14 @@ listen_probe probe_listen(const std::string& host, transport t) {
   }
   ::freeaddrinfo(res);
   return out;
+}
+
+std::optional<std::string> unloadable_library(const std::string& soname) {
+  // Found as the component would find it (the loader's search path), and
+  // kept: it is loaded at the component's start anyway.
+  if (dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL)) return std::nullopt;
+  const char* why = dlerror();
+  return std::string{why ? why : "unknown error"};
 }
 
 std::optional<std::string> unwritable_directory(const std::string& dir) {

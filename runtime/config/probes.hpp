@@ -31,6 +31,11 @@ listen_probe probe_listen(const std::string& host,
 /// Why files could not be written in `dir` (nullopt: they could).
 std::optional<std::string> unwritable_directory(const std::string& dir);
 
+/// Why the shared library `soname` could not be loaded (nullopt: it was,
+/// and stays loaded: the component that names it loads it at its start
+/// anyway).
+std::optional<std::string> unloadable_library(const std::string& soname);
+
 /// 0.0.0.0 or ::, which take a port on every address.
 bool wildcard_address(const std::string& address);
 

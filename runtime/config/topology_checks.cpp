@@ -213,6 +213,7 @@ void loader::validate(const agent_draft& d) {
   }
   check_listeners(d);
   check_directories(d);
+  check_libraries(d);
   check_dead_letter_cycles(d);
   check_tls_identity(d);
   check_kafka_loops(d);
@@ -371,6 +372,23 @@ void loader::check_directories(const agent_draft& d) {
           "'" + c.facts.directory + "' is the directory of " + it->second +
               " too: each file channel needs its own");
   }
+}
+
+void loader::check_libraries(const agent_draft& d) {
+  if (!probe_.all && probe_.agent != d.spec.name) return;
+  auto check = [&](const std::vector<component_spec>& specs,
+                   const auto& drafts) {
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      for (const auto& soname : specs[i].facts.libraries)
+        if (auto why = unloadable_library(soname)) {
+          add(where_in(drafts[i], "type"), specs[i].path + ".type",
+              "needs " + soname + ", which cannot be loaded here: " + *why);
+          break;
+        }
+  };
+  check(d.spec.sources, d.sources);
+  check(d.spec.channels, d.channels);
+  check(d.spec.sinks, d.sinks);
 }
 
 void loader::check_listeners(const agent_draft& d) {

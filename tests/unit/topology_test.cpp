@@ -1494,3 +1494,54 @@ TEST(to_dot, a_hop_goes_to_the_source_that_listens_where_it_sends) {
             std::string::npos)
       << out;
 }
+
+// -- libraries a component loads at its start
+// ------------------------------------------------------------
+
+namespace {
+
+struct lib_config {};
+
+/// Like the http source: a library loaded when it starts, not linked.
+lib_config parse_needs_lib(option_reader& r) {
+  r.facts().libraries.push_back(r.required_str("library"));
+  return {};
+}
+
+/// A topology of one `needs_lib` source that needs `lib`.
+std::string needs_lib(const std::string& lib) {
+  return "agents:\n"
+         "  a1:\n"
+         "    sources:\n"
+         "      r1: {type: needs_lib, library: " +
+         lib +
+         ", channels: [c1]}\n"
+         "    channels: {c1: {type: mem}}\n"
+         "    sinks: {k1: {type: logger, channel: c1}}\n";
+}
+
+} // namespace
+
+TEST(load_topology_errors, a_library_a_component_loads_must_load_here) {
+  auto reg = test_registry();
+  reg.add_source("needs_lib", parse_needs_lib, never_spawned<lib_config>);
+  auto errors = [&](const std::string& lib, probe_scope probe = {}) {
+    return strings(
+        load_topology_text(needs_lib(lib), "t.yaml", reg, probe).errors);
+  };
+  auto missing = errors("libflumen-absent.so.9");
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0].rfind("t.yaml:4:18: agents.a1.sources.r1.type: needs "
+                             "libflumen-absent.so.9, which cannot be loaded "
+                             "here: libflumen-absent.so.9: cannot open",
+                             0),
+            0u)
+      << missing[0];
+  EXPECT_EQ(errors("libc.so.6"), strs{});
+  // Another machine's agent (run --agent other) is not tried here; this
+  // one is.
+  EXPECT_EQ(errors("libflumen-absent.so.9", probe_scope{false, "other"}),
+            strs{});
+  EXPECT_EQ(errors("libflumen-absent.so.9", probe_scope{false, "a1"}).size(),
+            1u);
+}
