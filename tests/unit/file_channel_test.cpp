@@ -135,6 +135,20 @@ TEST_F(file_channel, a_restart_delivers_what_was_not_committed) {
   EXPECT_EQ(bodies(drain(self, ch, 15)), bodies(numbered(5, 15)));
 }
 
+// A stop that drains the channels (`--exit-on-eof`) reads their size: a
+// restarted channel shows its backlog as soon as spawn_file returns, not
+// once its actor first runs on its own thread (a 0 in between let an agent
+// stop with the whole backlog undelivered: e2e.file_channel_faults in CI).
+TEST_F(file_channel, a_restart_shows_its_backlog_before_its_actor_runs) {
+  auto cfg = config();
+  auto ch = open(cfg);
+  ASSERT_FALSE(put(self, ch, numbered(0, 12)));
+  close(ch);
+  open(cfg);
+  EXPECT_EQ(metrics_->channel_size.load(), 12u);
+  EXPECT_TRUE(metrics_->durable.load());
+}
+
 // Sinks commit out of order: the position only passes what is done, and
 // what is committed above it is kept as ranges, so after a restart only
 // the open transaction's events come back (never lost, and the committed
