@@ -785,10 +785,8 @@ caf::actor spawn_file(caf::actor_system& sys, const file_config& cfg,
                w.metrics->name, cfg.directory, ms, rec.pending_events,
                rec.pending.size(), rec.pending_bytes, rec.committed.below,
                rec.records_read, rec.bytes_read);
-  // What it holds, shown before its actor first runs (on a thread of its
-  // own, some time after this returns): a stop that drains the channels
-  // (`--exit-on-eof`) reads the size, and a 0 there let an agent stop
-  // with its whole backlog undelivered (seen in CI under load).
+  // Shown before its actor first runs: an --exit-on-eof stop reads the
+  // size, and a 0 there stopped an agent with its backlog undelivered.
   w.metrics->channel_size.store(rec.pending_events, std::memory_order_relaxed);
   w.metrics->channel_bytes.store(rec.pending_bytes, std::memory_order_relaxed);
   w.metrics->durable = true;
