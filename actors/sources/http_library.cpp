@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -78,16 +77,10 @@ std::vector<std::string> http_library_sonames() {
 }
 
 const http_library& http_lib() {
-  // Loaded once; a failure is not remembered, so a library installed
-  // later is found by the next http source that starts.
-  static std::mutex mtx;
-  static http_library lib{};
-  static bool loaded = false;
-  std::lock_guard guard{mtx};
-  if (!loaded) {
-    lib = load();
-    loaded = true;
-  }
+  // Loaded once (a static's initialization is thread-safe); one that threw
+  // is not done, so a library installed later is found by the next http
+  // source that starts.
+  static const http_library lib = load();
   return lib;
 }
 
