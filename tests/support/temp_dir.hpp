@@ -5,10 +5,12 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 
 namespace flumen::test {
 
@@ -27,10 +29,24 @@ public:
   ~temp_dir() { remove(); }
 
   /// Removes it and everything in it now; what went wrong, if anything.
+  /// A thread still finishing its last write may rename or add a file
+  /// while the tree is walked (a killed source's reader is not waited for,
+  /// runtime/flow/source_pump.cpp: it ends soon after, its positions saved
+  /// by write and rename). The walk then fails with ENOENT or ENOTEMPTY,
+  /// and is walked again, for at most 5 s.
   std::error_code remove() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    return ec;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    for (;;) {
+      ec.clear();
+      std::filesystem::remove_all(path_, ec);
+      if (!ec ||
+          (ec != std::errc::no_such_file_or_directory &&
+           ec != std::errc::directory_not_empty) ||
+          std::chrono::steady_clock::now() >= deadline)
+        return ec;
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
   }
 
   const std::filesystem::path& path() const { return path_; }
