@@ -94,6 +94,11 @@ void tailer::load_positions() {
 }
 
 void tailer::save_positions() {
+  // Aborted (its source was killed): the source is not waiting for this
+  // reader, and a new one may already save to the same file; two writers
+  // of one temporary file could rename a mix of both. What it read since
+  // its last save is read again after a restart (duplicates, never loss).
+  if (pump_.aborted()) return;
   auto below = pump_.accepted_below();
   if (below == saved_below_ && !dirty_) return;
   bool changed = dirty_;
