@@ -19,7 +19,6 @@
 //   constructors before anything could be looked up.
 
 #include <dlfcn.h>
-#include <link.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,10 +26,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/net/code_ranges.hpp"
 #include "runtime/net/listener_gate.hpp"
 
 namespace {
@@ -42,44 +41,16 @@ Fn next_fn(const char* name) {
   return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
 }
 
-/// The executable segments of CAF's network libraries.
-struct module_range {
-  uintptr_t begin = 0;
-  uintptr_t end = 0;
-};
-module_range caf_modules[8];
-int caf_module_count = 0;
-std::once_flag modules_found;
-
-void find_caf_modules() {
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void*) -> int {
-        if (!info->dlpi_name ||
-            (!std::strstr(info->dlpi_name, "libcaf_io") &&
-             !std::strstr(info->dlpi_name, "libcaf_openssl")))
-          return 0;
-        for (int i = 0; i < info->dlpi_phnum && caf_module_count < 8; ++i) {
-          auto& ph = info->dlpi_phdr[i];
-          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
-          auto& m = caf_modules[caf_module_count++];
-          m.begin = info->dlpi_addr + ph.p_vaddr;
-          m.end = m.begin + ph.p_memsz;
-        }
-        return 0;
-      },
-      nullptr);
-  if (caf_module_count == 0)
-    spdlog::warn("listener gate: CAF's network libraries not found; "
-                 "accepted sockets are not checked");
-}
-
 /// True when CAF's network code called.
 bool caf_caller(void* return_address) {
-  std::call_once(modules_found, find_caf_modules);
-  auto a = reinterpret_cast<uintptr_t>(return_address);
-  for (int i = 0; i < caf_module_count; ++i)
-    if (a >= caf_modules[i].begin && a < caf_modules[i].end) return true;
-  return false;
+  static const flumen::net::code_ranges caf = [] {
+    flumen::net::code_ranges r{"libcaf_io", "libcaf_openssl"};
+    if (r.empty())
+      spdlog::warn("listener gate: CAF's network libraries not found; "
+                   "accepted sockets are not checked");
+    return r;
+  }();
+  return caf.contains(return_address);
 }
 
 /// At most this many refused sockets are closed per call before CAF gets

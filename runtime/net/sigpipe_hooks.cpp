@@ -15,14 +15,14 @@
 // anywhere else or of any other shape, goes to the C library unchanged.
 
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
+
+#include "runtime/net/code_ranges.hpp"
 
 namespace {
 
@@ -31,33 +31,8 @@ Fn next_fn(const char* name) {
   return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
 }
 
-/// The executable segments of CAF's OpenSSL module.
-struct module_range {
-  uintptr_t begin = 0;
-  uintptr_t end = 0;
-};
-module_range openssl_module[4];
-int openssl_segments = 0;
-std::once_flag looked;
 /// The words of a sigset_t the kernel reads (64 signals).
 constexpr int kernel_words = (_NSIG - 1 + 63) / 64;
-
-void look() {
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void*) -> int {
-        if (!info->dlpi_name || !std::strstr(info->dlpi_name, "libcaf_openssl"))
-          return 0;
-        for (int i = 0; i < info->dlpi_phnum && openssl_segments < 4; ++i) {
-          auto& ph = info->dlpi_phdr[i];
-          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
-          auto& m = openssl_module[openssl_segments++];
-          m.begin = info->dlpi_addr + ph.p_vaddr;
-          m.end = m.begin + ph.p_memsz;
-        }
-        return 0;
-      },
-      nullptr);
-}
 
 /// Asked at the module's first call, long after main ignored SIGPIPE (the
 /// executable's own first pthread_sigmask comes before that).
@@ -71,12 +46,8 @@ bool sigpipe_ignored() {
 
 /// True when CAF's OpenSSL module called and SIGPIPE is ignored.
 bool needless(void* return_address) {
-  std::call_once(looked, look);
-  auto a = reinterpret_cast<uintptr_t>(return_address);
-  for (int i = 0; i < openssl_segments; ++i)
-    if (a >= openssl_module[i].begin && a < openssl_module[i].end)
-      return sigpipe_ignored();
-  return false;
+  static const flumen::net::code_ranges module{"libcaf_openssl"};
+  return module.contains(return_address) && sigpipe_ignored();
 }
 
 /// Exactly {SIGPIPE}: the set the module builds. Only the words the kernel
