@@ -31,9 +31,9 @@ public:
   /// Removes it and everything in it now; what went wrong, if anything.
   /// A thread still finishing its last write may rename or add a file
   /// while the tree is walked (a killed source's reader is not waited for,
-  /// runtime/flow/source_pump.cpp: it ends soon after, its positions saved
-  /// by write and rename). The walk then fails with ENOENT or ENOTEMPTY,
-  /// and is walked again, for at most 5 s.
+  /// runtime/flow/source_pump.cpp, and may be inside a positions save, a
+  /// write and a rename, it began before the kill). The walk then fails
+  /// with ENOENT or ENOTEMPTY, and is walked again, for at most 5 s.
   std::error_code remove() {
     std::error_code ec;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
