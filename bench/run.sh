@@ -67,6 +67,13 @@
 #               seq -> memory -> null, 2,000,000 events of 100 B, each timed
 #               from 'starting' until the sink committed every event.
 #               Target >= 0.5x.
+#   file_disk   file_null's file channel pipeline with the disk as the
+#               limit: the agent, then `dd bs=1M conv=fdatasync` of as many
+#               bytes as the agent wrote, each in a cgroup whose writes to
+#               the disk holding the work directory are throttled to
+#               DISK_MBPS (default 50) MB/s (cgroup v1 blkio or v2 io; root
+#               needed). DISK_EVENTS events (default 2,000,000). Target
+#               >= 0.9x dd's rate.
 #   file_kafka_batch, file_kafka_interval
 #               kafka_100B through a file channel (bench/netcat_file_kafka.yaml)
 #               with fsync batch / interval, against kcat -P. Targets
@@ -100,7 +107,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng rsyslog_100B syslog file_null file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng rsyslog_100B syslog file_null file_disk file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -144,6 +151,7 @@ stop_all() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
+  [[ -z ${DISK_CG:-} ]] || rmdir "$DISK_CG" 2>/dev/null || true
 }
 
 # run CMD...: runs it in the background and waits for it, so that a signal
@@ -1107,6 +1115,106 @@ file_null_row() {
     "medians: file $(mega "$(stats <"$WORK/$ROW.f" | cut -d' ' -f1)") events/s, memory $(mega "$(stats <"$WORK/$ROW.m" | cut -d' ' -f1)") events/s; file / dd conv=fdatasync of as many bytes: $(f2 "$(stats <"$WORK/$ROW.disk" | cut -d' ' -f1)")"
 }
 
+# disk_cgroup: a cgroup whose writes to the disk under $WORK are throttled
+# to DISK_MBPS MB/s (cgroup v1 blkio or v2 io); sets DISK_CG, or WHY and
+# returns 1 (not root, no such controller, $WORK not on a block device).
+disk_cgroup() {
+  local dev disk bps=$((${DISK_MBPS:-50} * 1000000))
+  dev=$(stat -c '%Hd:%Ld' "$WORK")
+  [[ -e /sys/dev/block/$dev ]] || { WHY="$WORK is not on a block device ($dev)"; return 1; }
+  disk=$dev
+  [[ ! -e /sys/dev/block/$dev/partition ]] || disk=$(cat "/sys/dev/block/$dev/../dev")
+  if [[ -d /sys/fs/cgroup/blkio ]]; then
+    DISK_CG=/sys/fs/cgroup/blkio/flumen_bench_$$
+    DISK_STAT=blkio.throttle.io_service_bytes
+    mkdir "$DISK_CG" 2>/dev/null && echo "$disk $bps" >"$DISK_CG/blkio.throttle.write_bps_device" ||
+      { WHY="cannot make a blkio cgroup (root needed)"; DISK_CG=; return 1; }
+  elif grep -qw io /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    DISK_CG=/sys/fs/cgroup/flumen_bench_$$
+    DISK_STAT=io.stat
+    { echo +io >/sys/fs/cgroup/cgroup.subtree_control && mkdir "$DISK_CG" &&
+      echo "$disk wbps=$bps" >"$DISK_CG/io.max"; } 2>/dev/null ||
+      { WHY="cannot make an io cgroup (root needed)"; DISK_CG=; return 1; }
+  else
+    WHY="no cgroup blkio or io controller"
+    return 1
+  fi
+  DISK_DEV=$disk
+}
+
+# disk_written: bytes the cgroup DISK_CG has written to DISK_DEV so far.
+disk_written() {
+  if [[ $DISK_STAT == io.stat ]]; then
+    awk -v d="$DISK_DEV" '$1 == d { for (i = 2; i <= NF; i++) if ($i ~ /^wbytes=/) { sub(/wbytes=/, "", $i); print $i; exit } } END { if (!NR) print 0 }' "$DISK_CG/io.stat"
+  else
+    awk -v d="$DISK_DEV" '$1 == d && $2 == "Write" { print $3; f = 1 } END { if (!f) print 0 }' "$DISK_CG/$DISK_STAT"
+  fi
+}
+
+# file_disk_row: file_null's pipeline with the disk as the limit, and the
+# same with a kafka sink: each agent and `dd conv=fdatasync` run in a
+# cgroup whose writes to the disk are throttled to DISK_MBPS (default 50)
+# MB/s; dd writes as many bytes as the null agent's cgroup wrote. Target
+# >= 0.9x dd's rate for both.
+file_disk_row() {
+  local n=${DISK_EVENTS:-2000000} r f k secs ksecs w0 w1 bytes kbytes t0 disk ratio kratio krss nrss real=$FLUMEN topic
+  disk_cgroup || fail "the disk cannot be throttled here: $WHY"
+  seq_yaml "$WORK/file_disk.yaml" "{type: file, directory: $WORK/fc}"
+  cat >"$WORK/file_disk_kafka.yaml" <<EOF
+agents:
+  bench:
+    sources:
+      gen: {type: seq, count: "\${SEQ_COUNT}", body_size: 100, channels: [ch]}
+    channels:
+      ch: {type: file, directory: $WORK/fc}
+    sinks:
+      drop: {type: kafka, channel: ch, bootstrap_servers: "\${KAFKA}", topic: "\${TOPIC}"}
+EOF
+  printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" && exec "$@"\n' "$DISK_CG" >"$WORK/in_cgroup"
+  printf '#!/bin/sh\nexec "%s/in_cgroup" "%s" "$@"\n' "$WORK" "$(realpath "$real")" >"$WORK/flumen_in_cgroup"
+  chmod +x "$WORK/in_cgroup" "$WORK/flumen_in_cgroup"
+  round_broker kafka
+  echo "== $ROW: seq → file (fsync: batch) → null, and → kafka, vs dd conv=fdatasync, writes throttled to ${DISK_MBPS:-50} MB/s ($DISK_CG), $n × 100 B ($ROUNDS rounds, cluster at $BOOTSTRAP)"
+  for r in $(seq "$ROUNDS"); do
+    rm -rf "$WORK/fc"
+    w0=$(disk_written)
+    FLUMEN=$WORK/flumen_in_cgroup committed_run "$WORK/file_disk.yaml" "$n" SEQ_COUNT=$n
+    f=$RATE secs=$SECS
+    w1=$(disk_written)
+    bytes=$((w1 - w0))
+    ((bytes > n * 100)) || fail "the agent's cgroup wrote $bytes bytes for $n events of 100 B: the throttle did not see its writes"
+    nrss=$RSS
+    echo "$RSS" >>"$WORK/$ROW.rss"
+    rm -rf "$WORK/fc"
+    topic=${ROW}_r${r}_kafka
+    w0=$(disk_written)
+    FLUMEN=$WORK/flumen_in_cgroup committed_run "$WORK/file_disk_kafka.yaml" "$n" SEQ_COUNT=$n KAFKA="$BOOTSTRAP" TOPIC="$topic"
+    k=$RATE ksecs=$SECS krss=$RSS
+    w1=$(disk_written)
+    kbytes=$((w1 - w0))
+    check_topic "$topic" "$n" "the kafka run"
+    echo "$krss" >>"$WORK/${ROW}_kafka.rss"
+    t0=$EPOCHREALTIME
+    run "$WORK/in_cgroup" dd if=/dev/zero of="$WORK/dd.out" bs=1M count=$(((bytes + (1 << 20) - 1) >> 20)) conv=fdatasync status=none
+    disk=$(rate "$n" "$(elapsed "$t0" "$EPOCHREALTIME")")
+    rm -f "$WORK/dd.out"
+    ratio=$(div "$f" "$disk")
+    kratio=$(div "$k" "$disk")
+    echo "$ratio" >>"$WORK/$ROW.v"
+    echo "$kratio" >>"$WORK/${ROW}_kafka.v"
+    echo "$f" >>"$WORK/$ROW.f"
+    echo "$k" >>"$WORK/${ROW}_kafka.f"
+    echo "  round $r/$ROUNDS: → null $f events/s (${secs} s, $((bytes >> 20)) MiB written, $(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s, peak RSS $nrss MiB) | → kafka $k events/s (${ksecs} s, $((kbytes >> 20)) MiB written, peak RSS $krss MiB) | dd conv=fdatasync of as many bytes: $disk events/s -> ratios $(f2 "$ratio"), $(f2 "$kratio")"
+  done
+  rmdir "$DISK_CG" 2>/dev/null || true
+  DISK_CG=
+  local settings="seq (body_size 100, batch_size 1000) → file channel (defaults) → sink; --stats-interval $STATS; timed from 'starting' to the sink's committed=$n; dd bs=1M conv=fdatasync of the bytes the null run wrote; cgroup throttle ($DISK_STAT) on the disk $DISK_DEV"
+  report "$ROW" ratio 0.9 100 "seq → file channel (fsync: batch) → null vs dd conv=fdatasync of as many bytes, both with writes throttled to ${DISK_MBPS:-50} MB/s, $((n / 1000000))M × 100 B" \
+    "$settings" "median rate $(mega "$(stats <"$WORK/$ROW.f" | cut -d' ' -f1)") events/s"
+  report "${ROW}_kafka" ratio 0.9 100 "seq → file channel (fsync: batch) → kafka (embedded cluster) vs the same dd, writes throttled to ${DISK_MBPS:-50} MB/s" \
+    "$settings; kafka sink defaults, $PARTS partitions" "median rate $(mega "$(stats <"$WORK/${ROW}_kafka.f" | cut -d' ' -f1)") events/s; every topic checked to hold $n records"
+}
+
 replay_row() {
   local n=1000000 r ready cold=no
   if [[ -w /proc/sys/vm/drop_caches ]]; then cold=yes; fi
@@ -1222,6 +1330,7 @@ if [[ ${1:-} == --row ]]; then
     rsyslog_100B) rsyslog_100B_row ;;
     syslog) syslog_row ;;
     file_null) file_null_row ;;
+    file_disk) file_disk_row ;;
     file_kafka_batch)
       AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch MEMORY_TOO=1 \
         ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: batch, other options default) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
@@ -1245,7 +1354,7 @@ for row in $ROWS; do
   case $row in
     kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | rsyslog_100B | kafka_i5 | syslog) ;;
     kafka_relay) ;;
-    file_null | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
+    file_null | file_disk | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
     *)
       echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10, inproc_f5)" >&2
