@@ -63,6 +63,9 @@
 #               syslog_tcp -> memory -> kafka against rsyslog imtcp ->
 #               omkafka (when rsyslog-kafka is installed), same cluster.
 #               Target >= 2x, flumen's peak RSS < 64 MB.
+#   idle        an agent waiting for input (netcat -> memory -> null,
+#               defaults): VmRSS once settled, and how much of it is the
+#               binary's pages, the libraries', anonymous. Target < 12 MB.
 #   file_null   seq -> file channel (fsync: batch) -> null against
 #               seq -> memory -> null, 2,000,000 events of 100 B, each timed
 #               from 'starting' until the sink committed every event.
@@ -108,7 +111,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FLUMEN=${FLUMEN:-build/flumen}
 ROUNDS=${ROUNDS:-5}
-ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng rsyslog_100B syslog file_null file_disk file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
+ALL_ROWS="kafka_100B kafka_1KB kafka_10KB clients_8 scrape kafka_i5 kafka_relay inproc_N syslog_ng rsyslog_100B syslog idle file_null file_disk file_kafka_batch file_kafka_interval replay_1M taildir_1GB"
 PARTS=64
 STATS=0.02             # --stats-interval of the Kafka runs
 INPROC_EVENTS=5000000
@@ -1219,6 +1222,61 @@ EOF
     "$settings; kafka sink defaults, $PARTS partitions" "median rate $(mega "$(stats <"$WORK/${ROW}_kafka.f" | cut -d' ' -f1)") events/s; every topic checked to hold $n records"
 }
 
+# idle_row: an agent that waits for input (netcat → memory → null, every
+# option default), its VmRSS once it has settled (unchanged over 1 s, read
+# every 250 ms, at most 15 s), with what the resident pages are: its own
+# binary's, the libraries', anonymous. Target < 12 MB.
+idle_row() {
+  local r agent rss prev same own libs anon exe
+  cat >"$WORK/idle.yaml" <<EOF
+agents:
+  idle:
+    sources:
+      tcp: {type: netcat, port: "\${NETCAT_PORT}", channels: [ch]}
+    channels:
+      ch: {type: memory}
+    sinks:
+      drop: {type: "null", channel: ch}
+EOF
+  exe=$(realpath "$FLUMEN")
+  echo "== $ROW: an idle agent (netcat → memory → null, defaults), VmRSS once settled ($ROUNDS rounds)"
+  for r in $(seq "$ROUNDS"); do
+    free_port
+    LOG=$WORK/idle_$r.log
+    FAIL_LOG=$LOG
+    NETCAT_PORT=$PORT "$FLUMEN" run "$WORK/idle.yaml" 2>"$LOG" &
+    agent=$!
+    PIDS+=("$agent")
+    wait_for 30 "the idle agent's port" "$agent" port_open "$PORT"
+    prev=0 same=0
+    for _ in $(seq 60); do
+      rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent/status")
+      if [[ $rss == "$prev" ]]; then ((++same)); else same=0; fi
+      ((same < 4)) || break
+      prev=$rss
+      sleep 0.25
+    done
+    read -r own libs anon < <(awk -v exe="$exe" '
+      /^[0-9a-f]+-[0-9a-f]+ / { path = $6 }
+      /^Rss:/ { if (path == exe) o += $2; else if (path ~ /^\//) l += $2; else a += $2 }
+      END { print o + 0, l + 0, a + 0 }' "/proc/$agent/smaps")
+    stop "$agent"
+    FAIL_LOG=
+    echo "$rss" >>"$WORK/$ROW.v"
+    echo "$own $libs $anon" >>"$WORK/$ROW.parts"
+    echo "  round $r/$ROUNDS: VmRSS $rss kB (its binary $own kB, libraries $libs kB, anonymous $anon kB)"
+  done
+  local med lo hi verdict=missed
+  read -r med lo hi < <(stats <"$WORK/$ROW.v")
+  # 12 MB = 11,718.75 kB (kB here are KiB, as /proc counts them)
+  awk -v m="$med" 'BEGIN { exit !(m * 1024 < 12000000) }' && verdict=met
+  local parts
+  parts=$(awk '{ o += $1; l += $2; a += $3 } END { printf "binary %.1f MB, libraries %.1f MB, anonymous %.1f MB (means)", o * 1.024 / NR / 1000, l * 1.024 / NR / 1000, a * 1.024 / NR / 1000 }' "$WORK/$ROW.parts")
+  echo "== $ROW: median VmRSS $(awk -v k="$med" 'BEGIN { printf "%.1f", k * 1.024 / 1000 }') MB ($(int "$lo")–$(int "$hi") kB); target < 12 MB: $verdict"
+  echo "   $parts"
+  echo "| $ROW | an idle agent: netcat → memory → null, defaults; VmRSS once settled | **$(awk -v k="$med" 'BEGIN { printf "%.1f", k * 1.024 / 1000 }') MB** ($(int "$lo")–$(int "$hi") kB) | < 12 MB ($verdict) | | | $parts |" >>"$WORK/table.md"
+}
+
 replay_row() {
   local n=1000000 r ready cold=no
   if [[ -w /proc/sys/vm/drop_caches ]]; then cold=yes; fi
@@ -1333,6 +1391,7 @@ if [[ ${1:-} == --row ]]; then
     syslog_ng) syslog_ng_row ;;
     rsyslog_100B) rsyslog_100B_row ;;
     syslog) syslog_row ;;
+    idle) idle_row ;;
     file_null) file_null_row ;;
     file_disk) file_disk_row ;;
     file_kafka_batch)
@@ -1358,7 +1417,7 @@ for row in $ROWS; do
   case $row in
     kafka_100B | kafka_1KB | kafka_10KB | clients_8 | scrape | inproc_N | syslog_ng | rsyslog_100B | kafka_i5 | syslog) ;;
     kafka_relay) ;;
-    file_null | file_disk | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
+    idle | file_null | file_disk | file_kafka_batch | file_kafka_interval | replay_1M | taildir_1GB) ;;
     inproc_[0-9] | inproc_[0-9][0-9] | inproc_f5) ;;
     *)
       echo "bench/run.sh: unknown row '$row' (rows: $ALL_ROWS, or inproc_0, inproc_3, inproc_10, inproc_f5)" >&2
