@@ -7,7 +7,7 @@
 # --section-ordering-file; app/CMakeLists.txt). Scattered over the binary,
 # those functions made the kernel map 3 MB of its 4 MB of code into every
 # idle agent (it maps 64 KB around each page touched); together they take
-# well under 1 MB (bench/README.md, part 13, sixth pass).
+# well under 1 MB (bench/README.md, part 13, seventh pass).
 #
 #   app/startup_order.sh [BUILD_DIR]  (default build: its flumen and the
 #                                      objects it was linked from; needs
