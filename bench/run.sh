@@ -1131,14 +1131,14 @@ disk_cgroup() {
   if [[ -d /sys/fs/cgroup/blkio ]]; then
     DISK_CG=/sys/fs/cgroup/blkio/flumen_bench_$$
     DISK_STAT=blkio.throttle.io_service_bytes
-    mkdir "$DISK_CG" 2>/dev/null && echo "$disk $bps" >"$DISK_CG/blkio.throttle.write_bps_device" ||
-      { WHY="cannot make a blkio cgroup (root needed)"; DISK_CG=; return 1; }
+    { mkdir "$DISK_CG" && echo "$disk $bps" >"$DISK_CG/blkio.throttle.write_bps_device"; } 2>/dev/null ||
+      { rmdir "$DISK_CG" 2>/dev/null; WHY="cannot make a blkio cgroup limiting writes to $disk (root needed)"; DISK_CG=; return 1; }
   elif grep -qw io /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
     DISK_CG=/sys/fs/cgroup/flumen_bench_$$
     DISK_STAT=io.stat
     { echo +io >/sys/fs/cgroup/cgroup.subtree_control && mkdir "$DISK_CG" &&
       echo "$disk wbps=$bps" >"$DISK_CG/io.max"; } 2>/dev/null ||
-      { WHY="cannot make an io cgroup (root needed)"; DISK_CG=; return 1; }
+      { rmdir "$DISK_CG" 2>/dev/null; WHY="cannot make an io cgroup limiting writes to $disk (root needed)"; DISK_CG=; return 1; }
   else
     WHY="no cgroup blkio or io controller"
     return 1
@@ -1426,6 +1426,9 @@ for row in $ROWS; do
   esac
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: ROUNDS must be a positive integer" >&2; exit 2; }
+for knob in DISK_MBPS DISK_EVENTS; do
+  [[ -z ${!knob:-} || ${!knob} =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: $knob must be a positive integer" >&2; exit 2; }
+done
 [[ -x $FLUMEN ]] || { echo "bench/run.sh: no flumen binary at $FLUMEN (build it first)" >&2; exit 1; }
 for tool in kcat nc awk split timeout date; do
   command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing" >&2; exit 1; }
