@@ -1155,13 +1155,26 @@ disk_written() {
   fi
 }
 
+# throttled_run YAML N [ENV...]: committed_run of the agent in the cgroup
+# DISK_CG on an empty file channel directory; also WRITTEN, the bytes its
+# cgroup wrote to the disk (more than the events' bodies, or the throttle
+# did not see the writes).
+throttled_run() {
+  local w0
+  rm -rf "$WORK/fc"
+  w0=$(disk_written)
+  FLUMEN=$WORK/flumen_in_cgroup committed_run "$@"
+  WRITTEN=$(($(disk_written) - w0))
+  ((WRITTEN > $2 * 100)) || fail "the agent's cgroup wrote $WRITTEN bytes for $2 events of 100 B: the throttle did not see its writes"
+}
+
 # file_disk_row: file_null's pipeline with the disk as the limit, and the
 # same with a kafka sink: each agent and `dd conv=fdatasync` run in a
 # cgroup whose writes to the disk are throttled to DISK_MBPS (default 50)
 # MB/s; dd writes as many bytes as the null agent's cgroup wrote. Target
 # >= 0.9x dd's rate for both.
 file_disk_row() {
-  local n=${DISK_EVENTS:-2000000} r f k secs ksecs w0 w1 bytes kbytes t0 disk ratio kratio krss nrss real=$FLUMEN topic
+  local n=${DISK_EVENTS:-2000000} r f k secs ksecs bytes kbytes t0 disk ratio kratio krss nrss real=$FLUMEN topic
   if ! disk_cgroup; then
     echo "file_disk: skipped (the disk cannot be throttled here: $WHY)"
     return 0
@@ -1183,22 +1196,12 @@ EOF
   round_broker kafka
   echo "== $ROW: seq → file (fsync: batch) → null, and → kafka, vs dd conv=fdatasync, writes throttled to ${DISK_MBPS:-50} MB/s ($DISK_CG), $n × 100 B ($ROUNDS rounds, cluster at $BOOTSTRAP)"
   for r in $(seq "$ROUNDS"); do
-    rm -rf "$WORK/fc"
-    w0=$(disk_written)
-    FLUMEN=$WORK/flumen_in_cgroup committed_run "$WORK/file_disk.yaml" "$n" SEQ_COUNT=$n
-    f=$RATE secs=$SECS
-    w1=$(disk_written)
-    bytes=$((w1 - w0))
-    ((bytes > n * 100)) || fail "the agent's cgroup wrote $bytes bytes for $n events of 100 B: the throttle did not see its writes"
-    nrss=$RSS
+    throttled_run "$WORK/file_disk.yaml" "$n" SEQ_COUNT=$n
+    f=$RATE secs=$SECS bytes=$WRITTEN nrss=$RSS
     echo "$RSS" >>"$WORK/$ROW.rss"
-    rm -rf "$WORK/fc"
     topic=${ROW}_r${r}_kafka
-    w0=$(disk_written)
-    FLUMEN=$WORK/flumen_in_cgroup committed_run "$WORK/file_disk_kafka.yaml" "$n" SEQ_COUNT=$n KAFKA="$BOOTSTRAP" TOPIC="$topic"
-    k=$RATE ksecs=$SECS krss=$RSS
-    w1=$(disk_written)
-    kbytes=$((w1 - w0))
+    throttled_run "$WORK/file_disk_kafka.yaml" "$n" SEQ_COUNT=$n KAFKA="$BOOTSTRAP" TOPIC="$topic"
+    k=$RATE ksecs=$SECS kbytes=$WRITTEN krss=$RSS
     check_topic "$topic" "$n" "the kafka run"
     echo "$krss" >>"$WORK/${ROW}_kafka.rss"
     t0=$EPOCHREALTIME
@@ -1270,11 +1273,12 @@ EOF
   read -r med lo hi < <(stats <"$WORK/$ROW.v")
   # 12 MB = 11,718.75 kB (kB here are KiB, as /proc counts them)
   awk -v m="$med" 'BEGIN { exit !(m * 1024 < 12000000) }' && verdict=met
-  local parts
+  local parts mb
+  mb=$(awk -v k="$med" 'BEGIN { printf "%.1f", k * 1.024 / 1000 }')
   parts=$(awk '{ o += $1; l += $2; a += $3 } END { printf "binary %.1f MB, libraries %.1f MB, anonymous %.1f MB (means)", o * 1.024 / NR / 1000, l * 1.024 / NR / 1000, a * 1.024 / NR / 1000 }' "$WORK/$ROW.parts")
-  echo "== $ROW: median VmRSS $(awk -v k="$med" 'BEGIN { printf "%.1f", k * 1.024 / 1000 }') MB ($(int "$lo")–$(int "$hi") kB); target < 12 MB: $verdict"
+  echo "== $ROW: median VmRSS $mb MB ($(int "$lo")–$(int "$hi") kB); target < 12 MB: $verdict"
   echo "   $parts"
-  echo "| $ROW | an idle agent: netcat → memory → null, defaults; VmRSS once settled | **$(awk -v k="$med" 'BEGIN { printf "%.1f", k * 1.024 / 1000 }') MB** ($(int "$lo")–$(int "$hi") kB) | < 12 MB ($verdict) | | | $parts |" >>"$WORK/table.md"
+  echo "| $ROW | an idle agent: netcat → memory → null, defaults; VmRSS once settled | **$mb MB** ($(int "$lo")–$(int "$hi") kB) | < 12 MB ($verdict) | | | $parts |" >>"$WORK/table.md"
 }
 
 replay_row() {
