@@ -41,12 +41,13 @@ for _ in $(seq 50); do
   nc -z 127.0.0.1 "$PORT" 2>/dev/null || break
 done
 
-# wait_for SECONDS WHAT CMD...: polls CMD every 100 ms until it succeeds.
+# wait_for SECONDS WHAT PID CMD...: polls CMD every 100 ms until it
+# succeeds; fails when process PID exits first.
 wait_for() {
-  local end=$((SECONDS + $1)) what=$2
-  shift 2
+  local end=$((SECONDS + $1)) what=$2 pid=$3
+  shift 3
   until "$@"; do
-    kill -0 "$VG" 2>/dev/null || { echo "startup_order.sh: the agent exited while waiting for $what" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "startup_order.sh: the process ($pid) exited while waiting for $what" >&2; exit 1; }
     ((SECONDS < end)) || { echo "startup_order.sh: timed out waiting for $what" >&2; exit 1; }
     sleep 0.1
   done
@@ -63,17 +64,17 @@ profile() {
     --callgrind-out-file="$WORK/$name.cg" "$BIN" run "$WORK/$name.yaml" \
     --stats-interval 0.1 2>"$WORK/$name.log" &
   VG=$!
-  wait_for 300 "the agent's port" nc -z 127.0.0.1 "$PORT"
+  wait_for 300 "the agent's port" "$VG" nc -z 127.0.0.1 "$PORT"
   if [[ $name == busy ]]; then
     seq 1 20000 | nc -N 127.0.0.1 "$PORT"
     for sink in drop kafka fdrop; do
-      wait_for 300 "sink $sink to commit the lines" committed "$sink" 20000 "$name"
+      wait_for 300 "sink $sink to commit the lines" "$VG" committed "$sink" 20000 "$name"
     done
   else
     sleep 1 # what an idle agent runs while it waits (its timers)
   fi
   callgrind_control -d "$VG" >/dev/null 2>&1
-  wait_for 120 "callgrind's dump" dumped "$name"
+  wait_for 120 "callgrind's dump" "$VG" dumped "$name"
   stop_all
   awk -v bin="$BIN" '
     /^ob=/ { ob = substr($0, 4) }
@@ -97,10 +98,7 @@ profile idle
 # to Kafka (the embedded cluster) and a file channel to null.
 "$BIN" broker --topic order:4 >"$WORK/bootstrap" 2>"$WORK/broker.log" &
 BROKER=$!
-until [[ -s $WORK/bootstrap ]]; do
-  kill -0 "$BROKER" 2>/dev/null || { echo "startup_order.sh: the embedded cluster did not start" >&2; exit 1; }
-  sleep 0.1
-done
+wait_for 60 "the embedded cluster's address" "$BROKER" test -s "$WORK/bootstrap"
 cat >"$WORK/busy.yaml" <<EOF
 agents:
   order:
