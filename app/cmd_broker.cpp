@@ -8,8 +8,7 @@
 #include <csignal>
 
 #include <CLI/CLI.hpp>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "runtime/libs/rdkafka.hpp"
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"

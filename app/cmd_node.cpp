@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <spdlog/spdlog.h>
 
 #include "app/cli.hpp"
@@ -22,6 +22,7 @@
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
 #include "runtime/http/http_endpoint.hpp"
+#include "runtime/libs/caf_openssl.hpp"
 #include "runtime/net/listener_gate.hpp"
 
 namespace flumen::app {
@@ -128,8 +129,8 @@ int cmd_node(const node_options& opt) {
       listener_gate::add(std::move(gate), static_cast<uint16_t>(port));
   set_take_bytes_bound(opt.max_message_bytes - (1u << 20));
   auto bound = opt.tls.tls()
-                   ? caf::openssl::publish(door, static_cast<uint16_t>(port),
-                                           host.c_str(), true)
+                   ? flumen::libs::tls_publish(
+                         door, static_cast<uint16_t>(port), host.c_str(), true)
                    : sys.middleman().publish(door, static_cast<uint16_t>(port),
                                              host.c_str(), true);
   if (!bound) {

@@ -11,8 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sinks {
 

@@ -9,7 +9,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 

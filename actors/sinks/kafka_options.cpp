@@ -17,7 +17,7 @@
 #include <thread>
 
 #include <caf/all.hpp>
-#include <librdkafka/rdkafka.h>
+#include "runtime/libs/rdkafka.hpp"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 

@@ -5,11 +5,12 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <spdlog/spdlog.h>
 
 #include "runtime/dist/hop.hpp"
 #include "runtime/flow/protocol.hpp"
+#include "runtime/libs/caf_openssl.hpp"
 #include "runtime/net/listener_gate.hpp"
 #include "runtime/wire/hop_flow.hpp"
 #include "runtime/wire/hop_wire.hpp"
@@ -573,7 +574,7 @@ caf::actor spawn_hop_source(caf::actor_system& sys,
   auto registration = listener_gate::add(std::move(gate), cfg.port);
   caf::expected<uint16_t> port{cfg.port};
   if (cfg.security.tls())
-    port = caf::openssl::publish(self, cfg.port, cfg.bind.c_str(), true);
+    port = libs::tls_publish(self, cfg.port, cfg.bind.c_str(), true);
   else
     port = sys.middleman().publish(self, cfg.port, cfg.bind.c_str(), true);
   if (!port) fail(sys.render(port.error()));

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <librdkafka/rdkafka.h>
+#include "runtime/libs/rdkafka.hpp"
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include <librdkafka/rdkafka.h>
+#include "runtime/libs/rdkafka.hpp"
 
 #include "actors/sinks/kafka.hpp"
 #include "actors/sources/kafka.hpp"

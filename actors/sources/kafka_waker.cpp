@@ -1,6 +1,6 @@
 #include "actors/sources/kafka_waker.hpp"
 
-#include <librdkafka/rdkafka.h>
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sources {
 

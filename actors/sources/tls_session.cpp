@@ -7,9 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
+#include "runtime/libs/openssl.hpp"
 
 #include "runtime/config/config.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
+#include <caf/openssl/manager.hpp>
 #include <spdlog/spdlog.h>
 
 #include "runtime/dist/hop.hpp"
@@ -19,6 +19,7 @@
 #include "runtime/flow/router.hpp"
 #include "runtime/flow/sink_gate.hpp"
 #include "runtime/flow/supervisor.hpp"
+#include "runtime/libs/caf_openssl.hpp"
 
 namespace flumen {
 
@@ -40,7 +41,7 @@ void configure_actor_system(caf::actor_system_config& cfg,
     // OpenSSL, which costs an idle agent 2 MiB of its 21 (bench/README.md,
     // part 13). Every TLS endpoint uses this identity and a reload cannot
     // change it (reload_plan.cpp), so no link needs the module otherwise.
-    cfg.load<caf::openssl::manager>();
+    libs::load_caf_openssl(cfg);
     // Any of these turns on peer verification on both sides (mutual TLS);
     // with none CAF would use anonymous TLS, so TLS links are only made
     // when a certificate is set (link_security::tls()).

@@ -1,6 +1,6 @@
 #include "runtime/avro/rpc.hpp"
 
-#include <openssl/evp.h>
+#include "runtime/libs/openssl.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -4,12 +4,14 @@
 
 #include <cstring>
 
+#include "runtime/libs/on_demand.hpp"
+
 namespace flumen::net {
 
-code_ranges::code_ranges(std::initializer_list<const char*> names) {
+code_ranges::code_ranges(const std::vector<const char*>& names) {
   struct walk {
     code_ranges* self;
-    std::initializer_list<const char*> names;
+    const std::vector<const char*>& names;
   } w{this, names};
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* data) -> int {
@@ -29,6 +31,21 @@ code_ranges::code_ranges(std::initializer_list<const char*> names) {
         return 0;
       },
       &w);
+}
+
+const code_ranges& loaded_code_ranges::get() {
+  // generation_ holds the load generation plus one, 0 before the first.
+  auto now = libs::load_generation() + 1;
+  if (generation_.load(std::memory_order_acquire) != now) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (generation_.load(std::memory_order_relaxed) != now) {
+      // The one replaced is kept: another thread may be reading it. One
+      // per library loaded on demand (three at most).
+      current_.store(new code_ranges{names_}, std::memory_order_release);
+      generation_.store(now, std::memory_order_release);
+    }
+  }
+  return *current_.load(std::memory_order_acquire);
 }
 
 } // namespace flumen::net

@@ -43,14 +43,18 @@ Fn next_fn(const char* name) {
 
 /// True when CAF's network code called.
 bool caf_caller(void* return_address) {
-  static const flumen::net::code_ranges caf = [] {
-    flumen::net::code_ranges r{"libcaf_io", "libcaf_openssl"};
-    if (r.empty())
+  // CAF's OpenSSL module is loaded on demand (runtime/libs), after the
+  // first call here maybe.
+  static flumen::net::loaded_code_ranges caf{"libcaf_io", "libcaf_openssl"};
+  const auto& ranges = caf.get();
+  static const bool found = [&] {
+    if (ranges.empty())
       spdlog::warn("listener gate: CAF's network libraries not found; "
                    "accepted sockets are not checked");
-    return r;
+    return !ranges.empty();
   }();
-  return caf.contains(return_address);
+  (void)found;
+  return ranges.contains(return_address);
 }
 
 /// At most this many refused sockets are closed per call before CAF gets

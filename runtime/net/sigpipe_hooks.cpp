@@ -46,8 +46,8 @@ bool sigpipe_ignored() {
 
 /// True when CAF's OpenSSL module called and SIGPIPE is ignored.
 bool needless(void* return_address) {
-  static const flumen::net::code_ranges module{"libcaf_openssl"};
-  return module.contains(return_address) && sigpipe_ignored();
+  static flumen::net::loaded_code_ranges module{"libcaf_openssl"};
+  return module.get().contains(return_address) && sigpipe_ignored();
 }
 
 /// Exactly {SIGPIPE}: the set the module builds. Only the words the kernel

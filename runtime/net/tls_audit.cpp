@@ -27,18 +27,26 @@
 #include <chrono>
 #include <string>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "runtime/libs/openssl.hpp"
 #include "runtime/net/listener_gate.hpp"
+
+// Defined here: the plain names, not the table's (which binds them here).
+#undef SSL_accept
+#undef SSL_connect
+#undef SSL_read
+#undef SSL_write
 
 namespace {
 
+/// OpenSSL's own `name`, from libssl (loaded on demand,
+/// runtime/libs/openssl.hpp: the module calling these has loaded it).
 template <class Fn>
 Fn real(const char* name) {
-  auto p = dlvsym(RTLD_NEXT, name, "OPENSSL_3.0.0");
-  if (!p) p = dlsym(RTLD_NEXT, name);
+  void* ssl = flumen::libs::openssl().ssl;
+  auto p = dlvsym(ssl, name, "OPENSSL_3.0.0");
+  if (!p) p = dlsym(ssl, name);
   return reinterpret_cast<Fn>(p);
 }
 

@@ -1,0 +1,33 @@
+#pragma once
+// Libraries an agent loads when a component first needs them, not at its
+// start: librdkafka, OpenSSL and CAF's OpenSSL module cost an idle agent
+// 2.3 MB of resident pages (their symbol tables and relocations are read
+// whole at load; bench/README.md, part 13). Each is opened once, with
+// RTLD_GLOBAL so that libraries loaded after it, and the executable's
+// wrappers (runtime/net/tls_audit.cpp), see the same copy.
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+namespace flumen::libs {
+
+/// dlopen(soname, RTLD_NOW | RTLD_GLOBAL); throws std::runtime_error
+/// naming `what` needs it and the Debian package that has it.
+void* open_library(const char* soname, const char* what, const char* package);
+
+/// The address of `name` in `lib` (a handle, or RTLD_DEFAULT for the first
+/// definition in the process, as a linked call would bind); throws as
+/// open_library does when there is none.
+void* symbol(void* lib, const char* soname, const char* name,
+             const char* package);
+
+/// Counts the libraries loaded on demand so far: code that caches where
+/// libraries are mapped (runtime/net/code_ranges.hpp) looks again when it
+/// changes.
+unsigned load_generation();
+
+/// Called once a library is loaded.
+void loaded();
+
+} // namespace flumen::libs
