@@ -34,7 +34,7 @@ ALLOWED = {
     "core": set(),
     "libs": set(),
     "config": {"core"},
-    "wire": {"core"},
+    "wire": {"core", "libs"},
     "avro": {"core", "libs"},
     "flow": {"core", "config"},
     "dist": {"core", "config", "flow", "wire", "libs"},

@@ -1,10 +1,10 @@
 #include "runtime/avro/netty.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+
+#include "runtime/libs/zlib.hpp"
 
 namespace flumen::avro {
 
@@ -134,12 +134,13 @@ struct inflater::impl {
 };
 
 inflater::inflater() : impl_(std::make_unique<impl>()) {
-  if (inflateInit(&impl_->z) != Z_OK)
+  if (libs::zlib().inflateInit_(&impl_->z, ZLIB_VERSION,
+                                static_cast<int>(sizeof(z_stream))) != Z_OK)
     throw std::runtime_error("inflateInit failed (out of memory)");
 }
 
 inflater::~inflater() {
-  inflateEnd(&impl_->z);
+  libs::zlib().inflateEnd(&impl_->z);
 }
 
 bool inflater::inflate(std::string_view& in, std::string& out,
@@ -156,7 +157,7 @@ bool inflater::inflate(std::string_view& in, std::string& out,
   z.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size(), 1u << 30));
   z.next_out = reinterpret_cast<Bytef*>(out.data() + start);
   z.avail_out = static_cast<uInt>(max_out);
-  auto rc = ::inflate(&z, Z_SYNC_FLUSH);
+  auto rc = libs::zlib().inflate(&z, Z_SYNC_FLUSH);
   auto taken = static_cast<std::size_t>(
       reinterpret_cast<const char*>(z.next_in) - in.data());
   in.remove_prefix(taken);
@@ -176,12 +177,13 @@ struct deflater::impl {
 };
 
 deflater::deflater(int level) : impl_(std::make_unique<impl>()) {
-  if (deflateInit(&impl_->z, level) != Z_OK)
+  if (libs::zlib().deflateInit_(&impl_->z, level, ZLIB_VERSION,
+                                static_cast<int>(sizeof(z_stream))) != Z_OK)
     throw std::runtime_error("deflateInit failed (out of memory)");
 }
 
 deflater::~deflater() {
-  deflateEnd(&impl_->z);
+  libs::zlib().deflateEnd(&impl_->z);
 }
 
 void deflater::deflate(std::string_view in, std::string& out) {
@@ -190,11 +192,11 @@ void deflater::deflate(std::string_view in, std::string& out) {
   z.avail_in = static_cast<uInt>(in.size());
   do {
     auto start = out.size();
-    auto room = deflateBound(&z, z.avail_in) + 64;
+    auto room = libs::zlib().deflateBound(&z, z.avail_in) + 64;
     out.resize(start + room);
     z.next_out = reinterpret_cast<Bytef*>(out.data() + start);
     z.avail_out = static_cast<uInt>(room);
-    ::deflate(&z, Z_SYNC_FLUSH);
+    libs::zlib().deflate(&z, Z_SYNC_FLUSH);
     out.resize(start + (room - z.avail_out));
   } while (z.avail_in > 0 || z.avail_out == 0);
 }

@@ -30,4 +30,32 @@ unsigned load_generation();
 /// Called once a library is loaded.
 void loaded();
 
+/// The table of a library's functions that Load fills, at the first call
+/// of get(): thread-safe (a static's initialization), and one that threw is
+/// not done, so the next call tries again. After that, one atomic load.
+template <class Table, Table (*Load)()>
+class on_demand {
+public:
+  static const Table& get() {
+    auto* t = loaded_.load(std::memory_order_acquire);
+    return t ? *t : fill();
+  }
+
+private:
+  static const Table& fill() {
+    static const Table table = Load();
+    loaded_.store(&table, std::memory_order_release);
+    return table;
+  }
+
+  static inline std::atomic<const Table*> loaded_{nullptr};
+};
+
+/// field = `name` of `lib` (symbol() above), as the field's type.
+template <class F>
+void resolve(F& field, void* lib, const char* soname, const char* name,
+             const char* package) {
+  field = reinterpret_cast<F>(symbol(lib, soname, name, package));
+}
+
 } // namespace flumen::libs

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "runtime/libs/on_demand.hpp"
+
 // clang-format off
 #define FLUMEN_OPENSSL_FUNCTIONS(X) \
   X(CRYPTO_get_ex_new_index) \
@@ -76,10 +78,14 @@ struct openssl_functions {
 #undef FLUMEN_OPENSSL_FIELD
 };
 
-/// OpenSSL's functions. The first call loads libssl and libcrypto
-/// (thread-safe); when that fails it throws std::runtime_error saying so,
-/// and the next call tries again.
-const openssl_functions& openssl();
+/// Loads the library and fills the table; throws std::runtime_error saying
+/// why it cannot.
+openssl_functions load_openssl();
+
+/// The table, filled at the first call (on_demand).
+inline const openssl_functions& openssl() {
+  return on_demand<openssl_functions, load_openssl>::get();
+}
 
 } // namespace flumen::libs
 

@@ -8,6 +8,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "runtime/libs/on_demand.hpp"
+
 // clang-format off
 #define FLUMEN_RDKAFKA_FUNCTIONS(X) \
   X(rd_kafka_assign) \
@@ -83,10 +85,14 @@ struct rdkafka_functions {
 #undef FLUMEN_RDKAFKA_FIELD
 };
 
-/// librdkafka's functions. The first call loads the library (thread-safe);
-/// when that fails it throws std::runtime_error saying so, and the next call
-/// tries again.
-const rdkafka_functions& rdkafka();
+/// Loads the library and fills the table; throws std::runtime_error saying
+/// why it cannot.
+rdkafka_functions load_rdkafka();
+
+/// The table, filled at the first call (on_demand).
+inline const rdkafka_functions& rdkafka() {
+  return on_demand<rdkafka_functions, load_rdkafka>::get();
+}
 
 } // namespace flumen::libs
 

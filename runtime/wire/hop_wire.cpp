@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include <lz4.h>
-#include <zstd.h>
+#include "runtime/libs/lz4.hpp"
+#include "runtime/libs/zstd.hpp"
 
 namespace flumen::hop {
 

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# librdkafka, OpenSSL and CAF's OpenSSL module are loaded when a component
-# first calls them (runtime/libs), not with every agent: an agent without
-# Kafka or TLS never maps them; one with a Kafka sink maps librdkafka (and
-# OpenSSL, which librdkafka needs) and delivers every line; one with a TLS
-# hop maps CAF's OpenSSL module and delivers every line through it.
+# librdkafka, OpenSSL, CAF's OpenSSL module, lz4, zstd and zlib are loaded
+# when a component first calls them (runtime/libs), not with every agent:
+# an agent without Kafka, TLS or compression never maps them; one with a
+# Kafka sink maps librdkafka (and OpenSSL, which librdkafka needs) and
+# delivers every line; a TLS hop with zstd maps CAF's OpenSSL module and
+# libzstd in both agents and delivers every line through them.
 source "$(dirname "$0")/common.sh"
 N=2000
-LAZY='librdkafka|libssl|libcrypto|libcaf_openssl|libsasl2'
+LAZY='librdkafka|libssl|libcrypto|libcaf_openssl|libsasl2|liblz4|libzstd|libz\.so'
 # mapped PID: the on-demand libraries PID has mapped, one per line.
-mapped() { { grep -oE "($LAZY)[^/ ]*\.so[.0-9]*" "/proc/$1/maps" || true; } | sort -u; }
+mapped() {
+  { grep -oE '/[^ /]+\.so[.0-9]*$' "/proc/$1/maps" || true; } | tr -d / | sort -u \
+    | { grep -E "^($LAZY)" || true; }
+}
 stop_clean() {
   kill -TERM "$1"
   wait "$1" || fail "agent exited with $? after SIGTERM: $(tail -5 "$2")"
@@ -56,7 +60,8 @@ matches '^libssl' <<<"$got" || fail "the Kafka agent did not map libssl: $got"
 stop_clean "$KAFKA_AGENT" "$WORK/kafka.log"
 echo "ok: a Kafka sink maps librdkafka and OpenSSL and delivers $N lines"
 
-# 3. a TLS hop: CAF's OpenSSL module in both agents, every line through.
+# 3. a TLS hop compressed with zstd: CAF's OpenSSL module and libzstd in
+# both agents (not lz4), every line through.
 bash "$(dirname "$0")/mkcerts.sh" "$WORK" good
 NC=$(free_port); HOP=$(free_port)
 good="{certificate: $WORK/good.pem, key: $WORK/good.key, ca_file: $WORK/good-ca.pem}"
@@ -75,7 +80,8 @@ agents:
     channels:
       c1: {type: memory}
     sinks:
-      h1: {type: hop, channel: c1, host: 127.0.0.1, port: $HOP, tls: $good}
+      h1: {type: hop, channel: c1, host: 127.0.0.1, port: $HOP, tls: $good,
+          compression: zstd}
 YAML
 mkdir -p "$WORK/out"
 "$FLUMEN" validate "$WORK/tls.yaml" >/dev/null || fail "tls.yaml invalid"
@@ -93,11 +99,14 @@ wait_for 60 all_out || fail "only $(cat "$WORK"/out/* | wc -l) of $N lines throu
 for p in "$COLLECTOR" "$EDGE"; do
   matches '^libcaf_openssl' <<<"$(mapped "$p")" \
     || fail "a TLS agent did not map CAF's OpenSSL module: $(mapped "$p")"
+  matches '^libzstd' <<<"$(mapped "$p")" \
+    || fail "a zstd hop's agent did not map libzstd: $(mapped "$p")"
+  ! matches '^liblz4' <<<"$(mapped "$p")" || fail "a zstd hop's agent mapped liblz4"
 done
 stop_clean "$EDGE" "$WORK/edge.log"
 stop_clean "$COLLECTOR" "$WORK/collector.log"
 sort -n "$WORK"/out/* | uniq >"$WORK/got"
 seq 1 $N >"$WORK/want"
 diff -q "$WORK/want" "$WORK/got" >/dev/null || fail "lines lost: $(diff "$WORK/want" "$WORK/got" | head -5)"
-echo "ok: a TLS hop maps CAF's OpenSSL module and delivers $N lines"
+echo "ok: a zstd TLS hop maps CAF's OpenSSL module and libzstd and delivers $N lines"
 echo "3 passed, 0 failed"
