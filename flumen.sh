@@ -64,7 +64,7 @@ build() { # [EXTRA PACKAGE...]
     log "configuring"
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  log "building (2 jobs: a CAF translation unit needs ~400 MB; the first build takes ~15 minutes on 2 cores)"
+  log "building (2 jobs: a CAF translation unit needs ~400 MB; the first build takes 15-20 minutes on 2 cores)"
   if ! cmake --build build -j2 2>&1 | progress build/last-build.log; then
     grep -E -A5 'error|Error' build/last-build.log | head -60 >&2
     echo "build failed; full log: build/last-build.log" >&2
