@@ -24,7 +24,7 @@ struct module_functions {
 };
 
 module_functions load() {
-  constexpr const char* package = "libcaf-openssl0.17.6";
+  constexpr const char* package = "libcaf-openssl0.17";
   openssl(); // OpenSSL first: the module's calls bind to its wrappers
   void* lib = open_library(FLUMEN_CAF_OPENSSL_SONAME, "TLS", package);
   module_functions f;
