@@ -23,31 +23,28 @@ struct module_functions {
   publish_fn publish = nullptr;
 };
 
-module_functions load() {
+module_functions load_module() {
   constexpr const char* package = "libcaf-openssl0.17";
   openssl(); // OpenSSL first: the module's calls bind to its wrappers
   void* lib = open_library(FLUMEN_CAF_OPENSSL_SONAME, "TLS", package);
   module_functions f;
   // caf::openssl::manager::make(caf::actor_system&, caf::detail::type_list<>)
-  f.make = reinterpret_cast<make_fn>(
-      symbol(lib, FLUMEN_CAF_OPENSSL_SONAME,
-             "_ZN3caf7openssl7manager4makeERNS_12actor_systemENS_6detail9type_"
-             "listIJEEE",
-             package));
+  resolve(f.make, lib, FLUMEN_CAF_OPENSSL_SONAME,
+          "_ZN3caf7openssl7manager4makeERNS_12actor_systemENS_6detail9type_"
+          "listIJEEE",
+          package);
   // caf::openssl::publish(caf::actor_system&, caf::strong_actor_ptr const&,
   //   std::set<std::string>&&, unsigned short, char const*, bool)
-  f.publish = reinterpret_cast<publish_fn>(symbol(
-      lib, FLUMEN_CAF_OPENSSL_SONAME,
-      "_ZN3caf7openssl7publishERNS_12actor_systemERKNS_13intrusive_ptrINS_19ac"
-      "tor_control_blockEEEOSt3setINSt7__cxx1112basic_stringIcSt11char_"
-      "traitsIcESaIcEEESt4lessISE_ESaISE_EEtPKcb",
-      package));
+  resolve(f.publish, lib, FLUMEN_CAF_OPENSSL_SONAME,
+          "_ZN3caf7openssl7publishERNS_12actor_systemERKNS_13intrusive_ptrINS_"
+          "19actor_control_blockEEEOSt3setINSt7__cxx1112basic_stringIcSt11char_"
+          "traitsIcESaIcEEESt4lessISE_ESaISE_EEtPKcb",
+          package);
   return f;
 }
 
 const module_functions& module() {
-  static const module_functions f = load();
-  return f;
+  return on_demand<module_functions, load_module>::get();
 }
 
 } // namespace

@@ -21,7 +21,7 @@ void* open_library(const char* soname, const char* what, const char* package) {
   // RTLD_NOW: a missing function is found here, not at its first call.
   void* h = dlopen(soname, RTLD_NOW | RTLD_GLOBAL);
   if (!h) throw cannot(std::string{what} + " needs " + soname, package);
-  loaded();
+  generation.fetch_add(1, std::memory_order_acq_rel);
   return h;
 }
 
@@ -36,10 +36,6 @@ void* symbol(void* lib, const char* soname, const char* name,
 
 unsigned load_generation() {
   return generation.load(std::memory_order_acquire);
-}
-
-void loaded() {
-  generation.fetch_add(1, std::memory_order_acq_rel);
 }
 
 } // namespace flumen::libs

@@ -40,7 +40,7 @@ const code_ranges& loaded_code_ranges::get() {
     std::lock_guard<std::mutex> guard{mutex_};
     if (generation_.load(std::memory_order_relaxed) != now) {
       // The one replaced is kept: another thread may be reading it. One
-      // per library loaded on demand (three at most).
+      // per library loaded on demand (six at most: runtime/libs).
       current_.store(new code_ranges{names_}, std::memory_order_release);
       generation_.store(now, std::memory_order_release);
     }

@@ -16,8 +16,6 @@ class code_ranges {
 public:
   /// The executable segments of each loaded library whose path contains
   /// one of `names` (at most 8 segments).
-  explicit code_ranges(std::initializer_list<const char*> names)
-      : code_ranges(std::vector<const char*>{names}) {}
   explicit code_ranges(const std::vector<const char*>& names);
 
   /// True when `address` is code of one of those libraries.
