@@ -8,12 +8,12 @@
 #include <csignal>
 
 #include <CLI/CLI.hpp>
-#include "runtime/libs/rdkafka.hpp"
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
 #include "actors/sinks/kafka.hpp"
 #include "app/cli.hpp"
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::app {
 namespace {

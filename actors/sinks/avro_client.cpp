@@ -10,8 +10,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "runtime/libs/openssl.hpp"
-
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -27,6 +25,7 @@
 
 #include "runtime/avro/netty.hpp"
 #include "runtime/avro/rpc.hpp"
+#include "runtime/libs/openssl.hpp"
 
 namespace flumen::sinks {
 

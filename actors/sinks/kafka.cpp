@@ -13,13 +13,13 @@
 #include <thread>
 
 #include <caf/all.hpp>
-#include "runtime/libs/rdkafka.hpp"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sinks {
 

@@ -17,7 +17,6 @@
 #include <thread>
 
 #include <caf/all.hpp>
-#include "runtime/libs/rdkafka.hpp"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +24,7 @@
 #include "runtime/avro/datum.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sinks {
 

@@ -18,13 +18,13 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include "runtime/libs/rdkafka.hpp"
 #include <spdlog/spdlog.h>
 
 #include "actors/sinks/embedded_kafka.hpp"
 #include "actors/sources/kafka_waker.hpp"
 #include "runtime/avro/datum.hpp"
 #include "runtime/flow/source_pump.hpp"
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sources {
 

@@ -7,12 +7,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "runtime/libs/rdkafka.hpp"
-
 #include "actors/sinks/kafka.hpp"
 #include "actors/sources/kafka.hpp"
 #include "actors/sources/source_options.hpp"
 #include "runtime/core/event.hpp"
+#include "runtime/libs/rdkafka.hpp"
 
 namespace flumen::sources {
 

@@ -7,9 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "runtime/libs/openssl.hpp"
-
 #include "runtime/config/config.hpp"
+#include "runtime/libs/openssl.hpp"
 
 namespace flumen::sources {
 

@@ -1,8 +1,8 @@
 #include "runtime/avro/rpc.hpp"
 
-#include "runtime/libs/openssl.hpp"
-
 #include <nlohmann/json.hpp>
+
+#include "runtime/libs/openssl.hpp"
 
 namespace flumen::avro {
 
