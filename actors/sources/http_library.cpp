@@ -1,9 +1,6 @@
 #include "actors/sources/http_library.hpp"
 
-#include <dlfcn.h>
-
-#include <stdexcept>
-#include <string>
+#include "runtime/libs/on_demand.hpp"
 
 namespace flumen::sources {
 
@@ -18,34 +15,16 @@ namespace {
 #error "FLUMEN_GNUTLS_SONAME: the build names GnuTLS's soname"
 #endif
 
-std::string why_not(const char* what) {
-  const char* e = dlerror();
-  return std::string{"the http source needs "} + what + ", which " +
-         "could not be loaded: " + (e ? e : "unknown error") +
-         " (on Debian: apt-get install libmicrohttpd12 libgnutls30)";
-}
-
-void* open_library(const char* soname) {
-  // RTLD_NOW: a missing function is found here, not at its first call.
-  void* h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (!h) throw std::runtime_error{why_not(soname)};
-  return h;
-}
-
-template <class F>
-void resolve(void* lib, const char* soname, const char* name, F& out) {
-  void* sym = dlsym(lib, name);
-  if (!sym)
-    throw std::runtime_error{
-        why_not((std::string{soname} + "'s " + name).c_str())};
-  out = reinterpret_cast<F>(sym);
-}
+constexpr const char* what = "the http source";
+constexpr const char* package = "libmicrohttpd12 libgnutls30";
 
 http_library load() {
+  using libs::resolve;
   http_library l{};
-  auto* mhd = open_library(FLUMEN_MHD_SONAME);
-  auto* tls = open_library(FLUMEN_GNUTLS_SONAME);
-#define FLUMEN_RESOLVE(lib, soname, name) resolve(lib, soname, #name, l.name)
+  void* mhd = libs::open_library(FLUMEN_MHD_SONAME, what, package);
+  void* tls = libs::open_library(FLUMEN_GNUTLS_SONAME, what, package);
+#define FLUMEN_RESOLVE(lib, soname, name)                                      \
+  resolve(l.name, lib, soname, #name, package)
   FLUMEN_RESOLVE(mhd, FLUMEN_MHD_SONAME, MHD_start_daemon);
   FLUMEN_RESOLVE(mhd, FLUMEN_MHD_SONAME, MHD_stop_daemon);
   FLUMEN_RESOLVE(mhd, FLUMEN_MHD_SONAME, MHD_quiesce_daemon);
@@ -65,7 +44,7 @@ http_library load() {
 #undef FLUMEN_RESOLVE
   // gnutls_free is a variable holding GnuTLS's deallocator.
   gnutls_free_function* free_fn = nullptr;
-  resolve(tls, FLUMEN_GNUTLS_SONAME, "gnutls_free", free_fn);
+  resolve(free_fn, tls, FLUMEN_GNUTLS_SONAME, "gnutls_free", package);
   l.free = *free_fn;
   return l;
 }
@@ -77,11 +56,9 @@ std::vector<std::string> http_library_sonames() {
 }
 
 const http_library& http_lib() {
-  // Loaded once (a static's initialization is thread-safe); one that threw
-  // is not done, so a library installed later is found by the next http
-  // source that starts.
-  static const http_library lib = load();
-  return lib;
+  // Filled once (libs::on_demand); a load that threw is not done, so a
+  // library installed later is found by the next http source that starts.
+  return libs::on_demand<http_library, load>::get();
 }
 
 } // namespace flumen::sources
