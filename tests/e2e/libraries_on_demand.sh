@@ -109,4 +109,56 @@ sort -n "$WORK"/out/* | uniq >"$WORK/got"
 seq 1 $N >"$WORK/want"
 diff -q "$WORK/want" "$WORK/got" >/dev/null || fail "lines lost: $(diff "$WORK/want" "$WORK/got" | head -5)"
 echo "ok: a zstd TLS hop maps CAF's OpenSSL module and libzstd and delivers $N lines"
-echo "3 passed, 0 failed"
+
+# 4. A machine without librdkafka or libmicrohttpd (hidden in a mount
+# namespace: /dev/null bound over the file): `validate` refuses a topology
+# that needs one, at the component's type, naming the library and its
+# Debian package; `run` refuses to start it; an agent needing neither runs.
+path_of() { ldconfig -p | awk -v so="$1" '$1 == so { print $NF; exit }'; }
+RDKAFKA=$(path_of librdkafka.so.1)
+MHD=$(path_of libmicrohttpd.so.12)
+[[ -n $RDKAFKA && -n $MHD ]] || fail "librdkafka.so.1 or libmicrohttpd.so.12 not found by ldconfig"
+HTTP_PORT=$(free_port)
+cat >"$WORK/http.yaml" <<YAML
+agents:
+  web:
+    sources:
+      in: {type: http, port: $HTTP_PORT, channels: [c1]}
+    channels:
+      c1: {type: memory}
+    sinks:
+      out: {type: "null", channel: c1}
+YAML
+PORT=$(free_port)
+sed "s/port: [0-9]*/port: $PORT/" "$WORK/plain.yaml" >"$WORK/plain2.yaml"
+cat >"$WORK/hidden.sh" <<SH
+set -u
+mount --bind /dev/null "$RDKAFKA" || exit 90
+mount --bind /dev/null "$MHD" || exit 90
+export NETCAT_PORT=$(free_port) KAFKA=127.0.0.1:9 TOPIC=t
+"$FLUMEN" validate "$ROOT/topologies/netcat_kafka.yaml" >"$WORK/v_kafka.out" 2>&1; echo \$? >"$WORK/v_kafka.rc"
+timeout 30 "$FLUMEN" run "$ROOT/topologies/netcat_kafka.yaml" >"$WORK/r_kafka.out" 2>&1; echo \$? >"$WORK/r_kafka.rc"
+"$FLUMEN" validate "$WORK/http.yaml" >"$WORK/v_http.out" 2>&1; echo \$? >"$WORK/v_http.rc"
+"$FLUMEN" run "$WORK/plain2.yaml" 2>"$WORK/plain2.log" &
+agent=\$!
+for _ in \$(seq 200); do nc -z 127.0.0.1 $PORT && break; sleep 0.1; done
+seq 1 $N | nc -N 127.0.0.1 $PORT
+kill -TERM \$agent
+wait \$agent; echo \$? >"$WORK/r_plain.rc"
+SH
+unshare -m bash "$WORK/hidden.sh" || fail "could not hide the libraries in a mount namespace (exit $?)"
+[[ $(cat "$WORK/v_kafka.rc") == 1 ]] || fail "validate accepted Kafka without librdkafka: $(cat "$WORK/v_kafka.out")"
+matches -E 'netcat_kafka\.yaml:[1-9][0-9]*:[0-9]+: .*Kafka needs librdkafka\.so\.1, which could not be loaded: .*apt-get install librdkafka1' \
+  "$WORK/v_kafka.out" || fail "validate's error without librdkafka: $(cat "$WORK/v_kafka.out")"
+[[ $(cat "$WORK/r_kafka.rc") != 0 && $(cat "$WORK/r_kafka.rc") != 124 ]] \
+  || fail "run without librdkafka exited $(cat "$WORK/r_kafka.rc"): $(tail -3 "$WORK/r_kafka.out")"
+matches 'Kafka needs librdkafka\.so\.1' "$WORK/r_kafka.out" \
+  || fail "run's error without librdkafka: $(tail -3 "$WORK/r_kafka.out")"
+[[ $(cat "$WORK/v_http.rc") == 1 ]] || fail "validate accepted an http source without libmicrohttpd: $(cat "$WORK/v_http.out")"
+matches 'libmicrohttpd\.so\.12' "$WORK/v_http.out" \
+  || fail "validate's error without libmicrohttpd: $(cat "$WORK/v_http.out")"
+[[ $(cat "$WORK/r_plain.rc") == 0 ]] || fail "netcat -> null without the libraries exited $(cat "$WORK/r_plain.rc"): $(tail -3 "$WORK/plain2.log")"
+matches "sinks\.out .*committed=$N" "$WORK/plain2.log" || matches "committed=$N" "$WORK/plain2.log" \
+  || fail "netcat -> null without the libraries did not commit $N lines: $(tail -3 "$WORK/plain2.log")"
+echo "ok: without librdkafka and libmicrohttpd, validate and run refuse what needs them (at the component, naming the package) and the rest runs"
+echo "4 passed, 0 failed"

@@ -1545,3 +1545,28 @@ TEST(load_topology_errors, a_library_a_component_loads_must_load_here) {
   EXPECT_EQ(errors("libflumen-absent.so.9", probe_scope{false, "a1"}).size(),
             1u);
 }
+
+lib_config parse_throws(option_reader& r) {
+  // What runtime/libs throws when a component's parser first calls a
+  // library that is not installed.
+  (void)r.str("library", "");
+  throw std::runtime_error{"Kafka needs librdkafka.so.1, which could not be "
+                           "loaded: no such file (on Debian: apt-get install "
+                           "librdkafka1)"};
+}
+
+TEST(load_topology_errors, a_parser_that_throws_is_its_components_error) {
+  auto reg = test_registry();
+  reg.add_source("needs_lib", parse_throws, never_spawned<lib_config>);
+  auto text = needs_lib("x");
+  text.replace(text.find("type: logger"), 12, "type: nope");
+  auto errors = strings(load_topology_text(text, "t.yaml", reg).errors);
+  // Located at the component's type, and the rest of the file is still
+  // checked (the unknown sink type below it is reported too).
+  ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], "t.yaml:4:18: agents.a1.sources.r1.type: Kafka needs "
+                       "librdkafka.so.1, which could not be loaded: no such "
+                       "file (on Debian: apt-get install librdkafka1)");
+  EXPECT_NE(errors[1].find("unknown sink type 'nope'"), std::string::npos)
+      << errors[1];
+}
