@@ -109,7 +109,12 @@ int cmd_node(const node_options& opt) {
   ctx.types = &types;
   ctx.metrics = &metrics;
   caf::actor_system_config cfg;
-  configure_actor_system(cfg, opt.tls);
+  try {
+    configure_actor_system(cfg, opt.tls);
+  } catch (const std::exception& e) {
+    std::cerr << "node " << ctx.name << ": " << e.what() << '\n';
+    return 1;
+  }
   add_replica_host(cfg, ctx);
   caf::actor_system sys{cfg};
   auto door = spawn_node_door(sys, ctx);

@@ -147,7 +147,14 @@ int cmd_run(const run_options& opt) {
   }
   auto signals = block_stop_signals();
   caf::actor_system_config cfg;
-  configure_actor_system(cfg, s.spec->tls());
+  try {
+    configure_actor_system(cfg, s.spec->tls());
+  } catch (const std::exception& e) {
+    // CAF's OpenSSL module for TLS links cannot be loaded (validate says
+    // so too, at the file's TLS component or node).
+    std::cerr << "agent " << s.spec->name << ": " << e.what() << '\n';
+    return 1;
+  }
   caf::actor_system sys{cfg};
   int code = 0;
   {

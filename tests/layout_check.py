@@ -33,10 +33,10 @@ MAX_LINES = 800
 ALLOWED = {
     "core": set(),
     "libs": set(),
-    "config": {"core"},
+    "config": {"core", "libs"},
     "wire": {"core", "libs"},
     "avro": {"core", "libs"},
-    "flow": {"core", "config"},
+    "flow": {"core", "config", "libs"},
     "dist": {"core", "config", "flow", "wire", "libs"},
     "http": {"core"},
     "net": {"core", "libs"},

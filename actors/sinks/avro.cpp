@@ -2,6 +2,7 @@
 
 #include "actors/sinks/avro_client.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/libs/sonames.hpp"
 
 namespace flumen::sinks {
 
@@ -108,6 +109,7 @@ avro_sink_config parse_avro_sink(option_reader& r) {
   auto& f = r.facts();
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
+  if (cfg.deflate) f.libraries.push_back(libs::soname::zlib);
   if (!cfg.hostname.empty()) f.sends_to.push_back({cfg.hostname, cfg.port});
   return cfg;
 }

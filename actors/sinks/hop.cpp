@@ -17,6 +17,7 @@
 #include "runtime/dist/hop.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/flow/sink_driver.hpp"
+#include "runtime/libs/sonames.hpp"
 #include "runtime/wire/hop_flow.hpp"
 #include "runtime/wire/hop_wire.hpp"
 
@@ -46,6 +47,11 @@ hop_sink_config parse_hop_sink(option_reader& r) {
   f.batch_size = cfg.batch_size;
   f.batch_size_stated = r.has("batch_size");
   f.security = cfg.security;
+  if (cfg.security.tls()) f.libraries.push_back(libs::soname::caf_openssl);
+  if (cfg.compression == hop::codec::lz4)
+    f.libraries.push_back(libs::soname::lz4);
+  if (cfg.compression == hop::codec::zstd)
+    f.libraries.push_back(libs::soname::zstd);
   if (!cfg.host.empty()) f.sends_to.push_back({cfg.host, cfg.port});
   return cfg;
 }

@@ -6,6 +6,7 @@
 #include "actors/sources/avro_server.hpp"
 #include "actors/sources/tls_session.hpp"
 #include "runtime/flow/protocol.hpp"
+#include "runtime/libs/sonames.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flumen::sources::avro_call>)
 
@@ -139,6 +140,7 @@ avro_source_config parse_avro_source(option_reader& r) {
   require_listener_protection(r, cfg.bind, cfg.tls, cfg.insecure, "", "calls");
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
+  if (cfg.deflate) f.libraries.push_back(libs::soname::zlib);
   return cfg;
 }
 

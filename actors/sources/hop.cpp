@@ -11,6 +11,7 @@
 #include "runtime/dist/hop.hpp"
 #include "runtime/flow/protocol.hpp"
 #include "runtime/libs/caf_openssl.hpp"
+#include "runtime/libs/sonames.hpp"
 #include "runtime/net/listener_gate.hpp"
 #include "runtime/wire/hop_flow.hpp"
 #include "runtime/wire/hop_wire.hpp"
@@ -95,6 +96,7 @@ hop_source_config parse_hop_source(option_reader& r) {
   auto& f = r.facts();
   f.listens.push_back({cfg.bind, cfg.port});
   f.security = cfg.security;
+  if (cfg.security.tls()) f.libraries.push_back(libs::soname::caf_openssl);
   return cfg;
 }
 

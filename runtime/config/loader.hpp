@@ -662,6 +662,8 @@ private:
   /// Each component's `libraries` can be loaded here (agents this machine
   /// runs only, as for directories).
   void check_libraries(const agent_draft& d);
+  /// TLS nodes already reported by check_libraries.
+  std::set<std::string> unloadable_nodes_;
   /// The file's nodes (parsed before the agents that place sinks on them),
   /// and the names of entries too broken to parse (already reported).
   const std::vector<node_spec>* nodes_ = nullptr;

@@ -12,6 +12,7 @@
 
 #include "runtime/config/loader.hpp"
 #include "runtime/config/probes.hpp"
+#include "runtime/libs/sonames.hpp"
 
 namespace flumen::detail {
 
@@ -389,6 +390,16 @@ void loader::check_libraries(const agent_draft& d) {
   check(d.spec.sources, d.sources);
   check(d.spec.channels, d.channels);
   check(d.spec.sinks, d.sinks);
+  // A TLS node makes every agent of the file load CAF's OpenSSL module
+  // (agent_spec::tls()); said once, at the node.
+  for (const auto& n : d.spec.nodes)
+    if (n.security.tls() && !unloadable_nodes_.contains(n.name))
+      if (auto why = unloadable_library(libs::soname::caf_openssl)) {
+        unloadable_nodes_.insert(n.name);
+        add(n.where, "nodes." + n.name,
+            std::string{"TLS needs "} + libs::soname::caf_openssl +
+                ", which cannot be loaded here: " + *why);
+      }
 }
 
 void loader::check_listeners(const agent_draft& d) {

@@ -117,7 +117,10 @@ echo "ok: a zstd TLS hop maps CAF's OpenSSL module and libzstd and delivers $N l
 path_of() { ldconfig -p | awk -v so="$1" '$1 == so { print $NF; exit }'; }
 RDKAFKA=$(path_of librdkafka.so.1)
 MHD=$(path_of libmicrohttpd.so.12)
-[[ -n $RDKAFKA && -n $MHD ]] || fail "librdkafka.so.1 or libmicrohttpd.so.12 not found by ldconfig"
+CAFSSL=$(path_of libcaf_openssl.so.0.17.6)
+ZSTD=$(path_of libzstd.so.1)
+[[ -n $RDKAFKA && -n $MHD && -n $CAFSSL && -n $ZSTD ]] \
+  || fail "librdkafka, libmicrohttpd, libcaf_openssl or libzstd not found by ldconfig"
 HTTP_PORT=$(free_port)
 cat >"$WORK/http.yaml" <<YAML
 agents:
@@ -139,6 +142,11 @@ export NETCAT_PORT=$(free_port) KAFKA=127.0.0.1:9 TOPIC=t
 "$FLUMEN" validate "$ROOT/topologies/netcat_kafka.yaml" >"$WORK/v_kafka.out" 2>&1; echo \$? >"$WORK/v_kafka.rc"
 timeout 30 "$FLUMEN" run "$ROOT/topologies/netcat_kafka.yaml" >"$WORK/r_kafka.out" 2>&1; echo \$? >"$WORK/r_kafka.rc"
 "$FLUMEN" validate "$WORK/http.yaml" >"$WORK/v_http.out" 2>&1; echo \$? >"$WORK/v_http.rc"
+mount --bind /dev/null "$ZSTD" || exit 90
+"$FLUMEN" validate "$WORK/tls.yaml" >"$WORK/v_zstd.out" 2>&1; echo \$? >"$WORK/v_zstd.rc"
+mount --bind /dev/null "$CAFSSL" || exit 90
+"$FLUMEN" validate "$WORK/tls.yaml" >"$WORK/v_tls.out" 2>&1; echo \$? >"$WORK/v_tls.rc"
+timeout 30 "$FLUMEN" run "$WORK/tls.yaml" --agent collector >"$WORK/r_tls.out" 2>&1; echo \$? >"$WORK/r_tls.rc"
 "$FLUMEN" run "$WORK/plain2.yaml" 2>"$WORK/plain2.log" &
 agent=\$!
 for _ in \$(seq 200); do nc -z 127.0.0.1 $PORT && break; sleep 0.1; done
@@ -157,8 +165,17 @@ matches 'Kafka needs librdkafka\.so\.1' "$WORK/r_kafka.out" \
 [[ $(cat "$WORK/v_http.rc") == 1 ]] || fail "validate accepted an http source without libmicrohttpd: $(cat "$WORK/v_http.out")"
 matches 'libmicrohttpd\.so\.12' "$WORK/v_http.out" \
   || fail "validate's error without libmicrohttpd: $(cat "$WORK/v_http.out")"
+[[ $(cat "$WORK/v_zstd.rc") == 1 ]] || fail "validate accepted a zstd hop without libzstd: $(cat "$WORK/v_zstd.out")"
+matches -E 'tls\.yaml:[0-9]+:[0-9]+: agents\.edge\.sinks\.h1\.type: needs libzstd\.so\.1, which cannot be loaded here' \
+  "$WORK/v_zstd.out" || fail "validate's error without libzstd: $(cat "$WORK/v_zstd.out")"
+[[ $(cat "$WORK/v_tls.rc") == 1 ]] || fail "validate accepted TLS hops without CAF's OpenSSL module: $(cat "$WORK/v_tls.out")"
+matches -E 'agents\.collector\.sources\.in\.type: needs libcaf_openssl\.so' "$WORK/v_tls.out" \
+  || fail "validate's error at the TLS hop source without CAF's OpenSSL module: $(cat "$WORK/v_tls.out")"
+[[ $(cat "$WORK/r_tls.rc") == 1 ]] || fail "run of a TLS collector without CAF's OpenSSL module exited $(cat "$WORK/r_tls.rc"): $(tail -3 "$WORK/r_tls.out")"
+! matches -i 'terminate called\|abort' "$WORK/r_tls.out" || fail "run crashed: $(tail -3 "$WORK/r_tls.out")"
+matches 'libcaf_openssl' "$WORK/r_tls.out" || fail "run's error without CAF's OpenSSL module: $(tail -3 "$WORK/r_tls.out")"
 [[ $(cat "$WORK/r_plain.rc") == 0 ]] || fail "netcat -> null without the libraries exited $(cat "$WORK/r_plain.rc"): $(tail -3 "$WORK/plain2.log")"
 matches "sinks\.out .*committed=$N" "$WORK/plain2.log" || matches "committed=$N" "$WORK/plain2.log" \
   || fail "netcat -> null without the libraries did not commit $N lines: $(tail -3 "$WORK/plain2.log")"
-echo "ok: without librdkafka and libmicrohttpd, validate and run refuse what needs them (at the component, naming the package) and the rest runs"
+echo "ok: without librdkafka, libmicrohttpd, libzstd and CAF's OpenSSL module, validate and run refuse what needs them (at the component, naming the package) and the rest runs"
 echo "4 passed, 0 failed"
