@@ -175,10 +175,7 @@ void refill(file_actor* self) {
     auto got = st.backlog->load(st.cfg.memory_events - st.in_memory(),
                                 st.cfg.memory_bytes - st.memory_bytes(), events,
                                 seqs, lost);
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      st.queue_bytes += event_bytes(events[i]);
-      st.queue.push_back(entry{seqs[i], std::move(events[i])});
-    }
+    st.queue.push(seqs, std::move(events));
     if (!lost.empty()) {
       // Damaged since recovery read it: skipped, as recovery would, and
       // counted lost.
@@ -233,17 +230,8 @@ caf::message open_txn(file_actor* self, const caf::actor_addr& owner,
   file_txn t;
   t.owner = owner;
   batch events;
-  events.reserve(n);
   t.seqs.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto b = event_bytes(st.queue.front().ev);
-    if (max_bytes != 0 && i > 0 && t.bytes + b > max_bytes) break;
-    t.bytes += b;
-    t.seqs.push_back(st.queue.front().seq);
-    events.emplace_back(std::move(st.queue.front().ev));
-    st.queue.pop_front();
-  }
-  st.queue_bytes -= t.bytes;
+  t.bytes = st.queue.take(n, max_bytes, events, t.seqs);
   st.taken_events += events.size();
   st.taken_bytes += t.bytes;
   st.metrics->events_taken.fetch_add(events.size(), std::memory_order_relaxed);
@@ -351,16 +339,7 @@ void put_back(file_actor* self, const batch& events,
               const std::vector<std::size_t>& which) {
   auto& st = self->state;
   if (which.empty()) return;
-  std::deque<entry> merged;
-  auto q = st.queue.begin();
-  for (auto i : which) {
-    while (q != st.queue.end() && q->seq < seqs[i])
-      merged.push_back(std::move(*q++));
-    st.queue_bytes += event_bytes(events[i]);
-    merged.push_back(entry{seqs[i], events[i]});
-  }
-  std::move(q, st.queue.end(), std::back_inserter(merged));
-  st.queue.swap(merged);
+  st.queue.put_back(events, seqs, which);
   st.metrics->events_rolled_back.fetch_add(which.size(),
                                            std::memory_order_relaxed);
 }
@@ -505,10 +484,7 @@ void written(file_actor* self, uint64_t id, int err, uint64_t seq,
   // Kept in memory when it can be, in the log's order: only while nothing
   // is waiting on disk ahead of it.
   if ((!st.backlog || st.backlog->empty()) && st.memory_room(n, wp.bytes)) {
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      st.queue_bytes += event_bytes(events[i]);
-      st.queue.push_back(entry{seq + i, std::move(events[i])});
-    }
+    st.queue.push(seq, std::move(events), wp.bytes);
   } else {
     st.backlog->push(segment, static_cast<std::size_t>(offset),
                      static_cast<std::size_t>(size), seq,

@@ -15,6 +15,7 @@
 #include <caf/all.hpp>
 
 #include "actors/channels/file.hpp"
+#include "actors/channels/file_queue.hpp"
 #include "actors/channels/filelog/queue_parts.hpp"
 #include "actors/channels/filelog/tools.hpp"
 #include "actors/channels/takers.hpp"
@@ -26,12 +27,6 @@ using written_atom = caf::atom_constant<caf::atom("written")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using refill_atom = caf::atom_constant<caf::atom("refill")>;
 using space_atom = caf::atom_constant<caf::atom("space")>;
-
-/// An event and its number in the log.
-struct entry {
-  uint64_t seq;
-  event ev;
-};
 
 struct file_txn {
   caf::actor_addr owner;
@@ -142,8 +137,7 @@ struct file_state {
   std::unique_ptr<filelog::journal> journal;
   std::optional<filelog::disk_backlog> backlog;
   filelog::commit_window window;
-  std::deque<entry> queue; ///< in memory, ordered by number
-  std::size_t queue_bytes = 0;
+  memory_runs queue; ///< in memory, ordered by number
   std::size_t taken_events = 0;
   std::size_t taken_bytes = 0;
   std::unordered_map<txn_id, file_txn> open;
@@ -173,7 +167,7 @@ struct file_state {
   std::size_t used() const { return window.open() + writing_events; }
   std::size_t used_bytes() const { return log_bytes + writing_bytes; }
   std::size_t in_memory() const { return queue.size() + taken_events; }
-  std::size_t memory_bytes() const { return queue_bytes + taken_bytes; }
+  std::size_t memory_bytes() const { return queue.bytes() + taken_bytes; }
 
   bool fits(std::size_t n, std::size_t bytes) const {
     // Alone in an empty channel, anything goes in: never refused for size.
