@@ -1,6 +1,7 @@
 #include "actors/sources/hop.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -111,7 +112,7 @@ const own_family_spec batches_refused{
 const own_family_spec batches_busy{
     "hop_batches_busy",
     "Hop answers of busy (a full channel held a batch as long as its sender "
-    "waits)."};
+    "waits, or its compression's library cannot be loaded here)."};
 
 using hop::hello_atom;
 using hop::hop_atom;
@@ -184,6 +185,8 @@ struct hop_state {
   std::size_t puts = 0;    ///< puts not answered yet
   bool hold_timer = false; ///< a hold_atom is on its way
   bool stopping = false;
+  /// Batches whose codec's library could not be loaded (answered busy).
+  uint64_t codec_failures = 0;
   std::vector<caf::response_promise> stop_waiters;
   static inline const char* name = "hop_source";
 };
@@ -487,7 +490,21 @@ caf::behavior hop_receiver(hop_actor* self, hop_source_config cfg,
                                             std::to_string(s.pending_bytes) +
                                             " bytes waiting for the channels");
         }
-        auto events = hop::decode(buffer, st.cfg.max_batch_bytes, err);
+        std::optional<batch> events;
+        try {
+          events = hop::decode(buffer, st.cfg.max_batch_bytes, err);
+        } catch (const std::exception& e) {
+          // The sender's codec needs a library that cannot be loaded here
+          // (runtime/libs): the batch is intact, so it is not refused; its
+          // sender keeps it and comes back (busy), and the source runs on.
+          ++st.metrics->own(batches_busy);
+          if (++st.codec_failures == 1 || st.codec_failures % 100 == 0)
+            spdlog::error("{}: a batch from {} cannot be decoded here: {} "
+                          "({} batches so far; the sender sends it again)",
+                          st.metrics->name, sender, e.what(),
+                          st.codec_failures);
+          return make_error(errc::busy, e.what());
+        }
         if (!events)
           return refuse(self, sender,
                         err.kind == hop::decode_error::too_large
