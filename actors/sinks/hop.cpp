@@ -490,7 +490,9 @@ void send(link_actor* self, uint64_t first) {
                     rejection{idx, "refused by " + st.peer + ": " + why, {}});
               settle(self, first, std::move(rejected), false, {});
             } else if (flumen_error(errc::busy)) {
-              retry_later(self, first, "downstream channel full");
+              // A full channel downstream, or the receiver cannot take it
+              // now (its reason, e.g. a codec's library it lacks).
+              retry_later(self, first, "the receiver is busy: " + why);
             } else if (flumen_error(errc::batch_too_large)) {
               // The receiver's bound shrank since this batch was cut: it
               // goes back to the channel and is cut again.

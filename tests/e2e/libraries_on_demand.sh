@@ -220,6 +220,9 @@ wait_for 30 refused || fail "the collector did not say why it cannot decode: $(t
 [[ $(cat "$WORK"/zout/* 2>/dev/null | wc -l) -eq 0 ]] || fail "lines arrived without libzstd"
 ! matches "collector.sources.in: down\|sources.in state=backing_off" "$WORK/zcollector.log" \
   || fail "the hop source failed instead of answering busy: $(grep -m1 'down' "$WORK/zcollector.log")"
+# The edge says why it holds its batches (its state's reason, every second).
+told() { matches "sinks.h1 state=degraded .*the receiver is busy: .*libzstd" "$WORK/zedge.log"; }
+wait_for 30 told || fail "the edge did not say why: $(grep 'sinks.h1 state' "$WORK/zedge.log" | tail -1)"
 nsenter -t "$ZCOL" -m umount "$ZSTD" || fail "could not give the library back"
 all_z() { [[ $(cat "$WORK"/zout/* 2>/dev/null | wc -l) -ge $N ]]; }
 wait_for 60 all_z || fail "only $(cat "$WORK"/zout/* | wc -l) of $N lines once libzstd was back"
