@@ -359,21 +359,12 @@ private:
       load_placement(r, val, spec);
     }
     if (spec.type.empty()) return spec; // already reported by required_str
-    std::optional<spawn_fn> spawn;
-    try {
-      spawn = reg_.parse(kind, spec.type, r);
-    } catch (const YAML::Exception&) {
-      throw; // located by its own mark
-    } catch (const std::exception& e) {
-      // A library the component needs cannot be loaded here
-      // (runtime/libs): its error, at the component's type.
-      r.invalid("type", e.what());
-      return spec;
-    }
+    auto spawn = reg_.parse(kind, spec.type, r);
     if (!spawn) {
       // Without a parser every other key would look unknown: skip finish().
-      r.invalid("type", unknown(std::string{singular(kind)} + " type",
-                                spec.type, reg_.types(kind)));
+      if (!r.failed("type"))
+        r.invalid("type", unknown(std::string{singular(kind)} + " type",
+                                  spec.type, reg_.types(kind)));
       return spec;
     }
     spec.spawn = std::move(*spawn);

@@ -1,5 +1,7 @@
 #include "runtime/config/registry.hpp"
 
+#include <yaml-cpp/exceptions.h>
+
 namespace flumen {
 
 std::optional<spawn_fn> registry::parse(const std::string& kind,
@@ -9,7 +11,16 @@ std::optional<spawn_fn> registry::parse(const std::string& kind,
   if (t == nullptr) return std::nullopt;
   auto it = t->find(type);
   if (it == t->end()) return std::nullopt;
-  return it->second(r);
+  try {
+    return it->second(r);
+  } catch (const YAML::Exception&) {
+    throw; // located by its own mark
+  } catch (const std::exception& e) {
+    // A library the parser loads cannot be loaded here (runtime/libs):
+    // the component's error, at its type.
+    r.invalid("type", e.what());
+    return std::nullopt;
+  }
 }
 
 std::optional<interceptor_fn>

@@ -122,7 +122,9 @@ public:
   }
 
   /// Parses a component of `kind` ("sources", "channels", "sinks");
-  /// nullopt when the type is unknown.
+  /// nullopt when the type is unknown, or when its parser threw (a library
+  /// it loads cannot be loaded here): then that is reported at `type`, and
+  /// `r.failed("type")` tells the two apart.
   std::optional<spawn_fn> parse(const std::string& kind,
                                 const std::string& type,
                                 option_reader& r) const;

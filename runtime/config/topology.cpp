@@ -74,18 +74,10 @@ placed_sink load_placed_sink(const std::string& yaml, const std::string& path,
   auto type = r.required_str("type");
   r.known({"channel", "dead_letter_channel", "replicas", "placement"});
   if (type.empty()) return out;
-  std::optional<spawn_fn> spawn;
-  try {
-    spawn = reg.parse("sinks", type, r);
-  } catch (const YAML::Exception&) {
-    throw;
-  } catch (const std::exception& e) {
-    // A library the sink needs cannot be loaded on this node.
-    r.invalid("type", e.what());
-    return out;
-  }
+  auto spawn = reg.parse("sinks", type, r);
   if (!spawn) {
-    r.invalid("type", "unknown sink type '" + type + "' on this node");
+    if (!r.failed("type")) // else its parser threw: said at `type`
+      r.invalid("type", "unknown sink type '" + type + "' on this node");
     return out;
   }
   r.finish();
