@@ -2,10 +2,7 @@
 
 #include "runtime/libs/on_demand.hpp"
 #include "runtime/libs/openssl.hpp"
-
-#ifndef FLUMEN_CAF_OPENSSL_SONAME
-#error "FLUMEN_CAF_OPENSSL_SONAME: the build names libcaf_openssl's soname"
-#endif
+#include "runtime/libs/sonames.hpp"
 
 namespace flumen::libs {
 
@@ -26,16 +23,16 @@ struct module_functions {
 module_functions load_module() {
   constexpr const char* package = "libcaf-openssl0.17";
   openssl(); // OpenSSL first: the module's calls bind to its wrappers
-  void* lib = open_library(FLUMEN_CAF_OPENSSL_SONAME, "TLS", package);
+  void* lib = open_library(soname::caf_openssl, "TLS", package);
   module_functions f;
   // caf::openssl::manager::make(caf::actor_system&, caf::detail::type_list<>)
-  resolve(f.make, lib, FLUMEN_CAF_OPENSSL_SONAME,
+  resolve(f.make, lib, soname::caf_openssl,
           "_ZN3caf7openssl7manager4makeERNS_12actor_systemENS_6detail9type_"
           "listIJEEE",
           package);
   // caf::openssl::publish(caf::actor_system&, caf::strong_actor_ptr const&,
   //   std::set<std::string>&&, unsigned short, char const*, bool)
-  resolve(f.publish, lib, FLUMEN_CAF_OPENSSL_SONAME,
+  resolve(f.publish, lib, soname::caf_openssl,
           "_ZN3caf7openssl7publishERNS_12actor_systemERKNS_13intrusive_ptrINS_"
           "19actor_control_blockEEEOSt3setINSt7__cxx1112basic_stringIcSt11char_"
           "traitsIcESaIcEEESt4lessISE_ESaISE_EEtPKcb",

@@ -1,18 +1,15 @@
 #define FLUMEN_LIBS_NO_MACROS
 #include "runtime/libs/rdkafka.hpp"
-
-#ifndef FLUMEN_RDKAFKA_SONAME
-#error "FLUMEN_RDKAFKA_SONAME: the build names librdkafka's soname"
-#endif
+#include "runtime/libs/sonames.hpp"
 
 namespace flumen::libs {
 
 rdkafka_functions load_rdkafka() {
   constexpr const char* package = "librdkafka1";
-  void* lib = open_library(FLUMEN_RDKAFKA_SONAME, "Kafka", package);
+  void* lib = open_library(soname::rdkafka, "Kafka", package);
   rdkafka_functions f{};
 #define FLUMEN_RDKAFKA_FIELD(name)                                             \
-  resolve(f.name, lib, FLUMEN_RDKAFKA_SONAME, #name, package);
+  resolve(f.name, lib, soname::rdkafka, #name, package);
   FLUMEN_RDKAFKA_FUNCTIONS(FLUMEN_RDKAFKA_FIELD)
 #undef FLUMEN_RDKAFKA_FIELD
   return f;

@@ -1,5 +1,6 @@
 #pragma once
-// The sonames runtime/libs loads, as the build found them: a component
+// The sonames runtime/libs loads, as the build found them (its loaders
+// open these), and a component
 // that will load one names it in its facts (`libraries`), so that
 // `flumen validate` and `flumen run` refuse a file whose component could
 // not load it on this machine (runtime/config/topology_checks.cpp).
