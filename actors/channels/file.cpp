@@ -572,17 +572,8 @@ caf::behavior file_channel(file_actor* self, file_config cfg,
       while (j < events.size() &&
              (j == i || bytes + event_bytes(events[j]) <= st.cfg.record_bytes))
         bytes += event_bytes(events[j++]);
-      batch part;
-      if (i == 0 && j == events.size()) {
-        part = std::move(events);
-      } else {
-        part.reserve(j - i);
-        std::move(events.begin() + static_cast<long>(i),
-                  events.begin() + static_cast<long>(j),
-                  std::back_inserter(part));
-      }
       ++answer->parts;
-      st.held.push_back(held_put{answer, std::move(part), bytes});
+      st.held.push_back(held_put{answer, move_range(events, i, j), bytes});
       i = j;
     }
     admit_puts(self);

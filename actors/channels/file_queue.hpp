@@ -41,15 +41,7 @@ public:
       auto j = i + 1;
       while (j < events.size() && seqs[j] == seqs[j - 1] + 1)
         ++j;
-      batch part;
-      if (i == 0 && j == events.size()) {
-        part = std::move(events);
-      } else {
-        part.reserve(j - i);
-        std::move(events.begin() + static_cast<std::ptrdiff_t>(i),
-                  events.begin() + static_cast<std::ptrdiff_t>(j),
-                  std::back_inserter(part));
-      }
+      auto part = move_range(events, i, j);
       auto bytes = event_bytes(part);
       push(seqs[i], std::move(part), bytes);
       i = j;

@@ -267,18 +267,8 @@ void admit_puts(memory_actor* self) {
       bytes += b;
       ++pp.next;
     }
-    if (pp.next > first) {
-      batch piece;
-      if (first == 0 && pp.next == end) {
-        piece = std::move(pp.events);
-      } else {
-        piece.reserve(pp.next - first);
-        std::move(pp.events.begin() + static_cast<std::ptrdiff_t>(first),
-                  pp.events.begin() + static_cast<std::ptrdiff_t>(pp.next),
-                  std::back_inserter(piece));
-      }
-      st.enqueue(std::move(piece), bytes);
-    }
+    if (pp.next > first)
+      st.enqueue(move_range(pp.events, first, pp.next), bytes);
     if (pp.next < end) return; // the rest waits for room
     pp.rp.deliver(ok_atom::value);
     st.puts.pop_front();
@@ -322,9 +312,7 @@ void close_channel(memory_actor* self, const caf::actor_addr& only = {}) {
           closed_error(st.metrics->name + " is closed", std::move(pp.events)));
       continue;
     }
-    batch rest;
-    std::move(pp.events.begin() + static_cast<std::ptrdiff_t>(pp.next),
-              pp.events.end(), std::back_inserter(rest));
+    auto rest = move_range(pp.events, pp.next, pp.events.size());
     auto bytes = st.cfg.byte_capacity != 0 ? event_bytes(rest) : 0;
     st.enqueue(std::move(rest), bytes);
     pp.rp.deliver(ok_atom::value);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -147,6 +148,19 @@ struct event {
 
 /// Everything moves in batches: one actor message carries one batch.
 using batch = std::vector<event>;
+
+/// Moves `events[first, last)` out as a batch of its own: the vector itself
+/// when that is all of it (nothing moved per event), else those events
+/// (left moved-from in `events`).
+inline batch move_range(batch& events, std::size_t first, std::size_t last) {
+  if (first == 0 && last == events.size()) return std::move(events);
+  batch part;
+  part.reserve(last - first);
+  std::move(events.begin() + static_cast<std::ptrdiff_t>(first),
+            events.begin() + static_cast<std::ptrdiff_t>(last),
+            std::back_inserter(part));
+  return part;
+}
 
 /// What an event and each of its headers cost beyond their bytes: the
 /// structures holding them (an event is 56 bytes, a header 64, before the
