@@ -341,6 +341,38 @@ TEST_F(pump_lines_test, emit_batches_cuts_at_max_batch_bytes) {
   EXPECT_EQ(next(1s, false)->size(), 1u);
 }
 
+// Several batches out of one read keep the lines' order, and what is left
+// (below batch_size) waits at the front for the next read's lines.
+TEST_F(pump_lines_test, emit_batches_keeps_order_and_the_rest) {
+  m = metrics_of("sources", "r1", "exec");
+  pump = std::make_unique<source_pump>(100);
+  pump->bind(caf::actor_cast<caf::actor>(self), m);
+  auto numbered = [](int from, int to) {
+    strs out;
+    for (int i = from; i < to; ++i)
+      out.push_back(std::to_string(i));
+    return out;
+  };
+  batch pending;
+  for (auto& b : numbered(0, 25))
+    pending.emplace_back().body = b;
+  uint64_t last = 0;
+  ASSERT_TRUE(emit_batches(pending, 10, *pump, false, &last));
+  EXPECT_EQ(next(1s, false), numbered(0, 10));
+  EXPECT_EQ(next(1s, false), numbered(10, 20));
+  EXPECT_FALSE(next(0ms, false)) << "5 wait: below batch_size";
+  EXPECT_EQ(last, 2u) << "the number of the last batch handed over";
+  EXPECT_EQ(bodies(pending), numbered(20, 25));
+  for (auto& b : numbered(25, 32))
+    pending.emplace_back().body = b;
+  ASSERT_TRUE(emit_batches(pending, 10, *pump, true, &last));
+  EXPECT_EQ(next(1s, false), numbered(20, 30));
+  EXPECT_EQ(next(1s, false), numbered(30, 32)) << "with `all`, the rest";
+  EXPECT_TRUE(pending.empty());
+  EXPECT_EQ(last, 4u);
+  EXPECT_EQ(m->events_received.load(), 32u);
+}
+
 TEST(line_splitter, take_counts_answers_what_is_new_since_the_last_call) {
   line_splitter s{2, overlong_policy::truncate};
   batch out;
