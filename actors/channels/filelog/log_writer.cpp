@@ -32,6 +32,9 @@ int write_all(int fd, const char* data, std::size_t n) {
   return 0;
 }
 
+/// The largest record buffer kept for the next append.
+constexpr std::size_t kept_buffer = 16 << 20;
+
 } // namespace
 
 void sync_directory(const std::string& dir) {
@@ -94,17 +97,22 @@ void log_writer::retire() {
 }
 
 log_writer::appended log_writer::append(const batch& events) {
-  if (payload_size(events) > max_record_payload)
+  auto payload = payload_size(events);
+  if (payload > max_record_payload)
     fail(EFBIG, "a record of " + std::to_string(events.size()) +
                     " events over " + std::to_string(max_record_payload) +
                     " bytes");
-  buf_.clear();
-  append_record(buf_, next_seq_, events);
+  buf_size_ = record_header_size + payload;
+  if (buf_size_ > buf_capacity_) {
+    buf_capacity_ = std::max(buf_size_, 2 * buf_capacity_);
+    buf_ = std::make_unique_for_overwrite<char[]>(buf_capacity_);
+  }
+  write_record(buf_.get(), next_seq_, events, payload);
   auto seq = next_seq_;
   // The numbers are taken whatever happens next.
   next_seq_ += events.size();
   if (fd_ >= 0 && size_ > segment_header_size &&
-      size_ + buf_.size() > max_file_size_)
+      size_ + buf_size_ > max_file_size_)
     retire();
   if (fd_ < 0) {
     // A new segment starts at this record's number.
@@ -118,14 +126,19 @@ log_writer::appended log_writer::append(const batch& events) {
     }
     next_seq_ = seq + events.size();
   }
-  if (auto err = write_all(fd_, buf_.data(), buf_.size()); err != 0) {
+  if (auto err = write_all(fd_, buf_.get(), buf_size_); err != 0) {
     // Sealed; what it held before this record is synced by the next sync.
     retire();
     skipped_ += events.size();
     fail(err, "write " + path_);
   }
-  appended a{path_, first_seq_, size_, buf_.size(), seq};
-  size_ += buf_.size();
+  appended a{path_, first_seq_, size_, buf_size_, seq};
+  size_ += buf_size_;
+  // A record of a few huge events does not keep its memory.
+  if (buf_capacity_ > kept_buffer) {
+    buf_.reset();
+    buf_capacity_ = 0;
+  }
   dirty_ = true;
   skipped_ = 0;
   return a;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,7 +100,11 @@ private:
   /// Every number below it was synced (as far as the current segment goes).
   uint64_t synced_below_ = 0;
   std::vector<open_file> retired_;
-  std::string buf_;
+  /// The record being written: `buf_size_` bytes of `buf_` (grown, never
+  /// zero-filled).
+  std::unique_ptr<char[]> buf_;
+  std::size_t buf_capacity_ = 0;
+  std::size_t buf_size_ = 0;
 };
 
 /// Syncs a directory's entries (after a file was created or removed).

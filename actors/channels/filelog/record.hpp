@@ -64,6 +64,10 @@ inline std::optional<uint64_t> decode_segment_header(std::string_view bytes) {
 
 /// Appends one record holding `events`, numbered from `seq`.
 void append_record(std::string& out, uint64_t seq, const batch& events);
+/// Writes that record at `out`, which has room for its record_header_size
+/// + `payload` bytes (`payload`: the events' payload_size).
+void write_record(char* out, uint64_t seq, const batch& events,
+                  std::size_t payload);
 
 /// The payload's size for `events` (what append_record adds, less the
 /// header).
