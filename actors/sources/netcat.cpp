@@ -48,9 +48,6 @@ struct fd_guard {
 
 constexpr std::size_t read_size = 256 * 1024;
 
-/// The least a read asks for when it is sized to complete a batch.
-constexpr std::size_t min_fill = 4096;
-
 /// A client that had this much queued when the reader came is streaming.
 constexpr std::size_t bulk_read = 16 * 1024;
 
@@ -231,31 +228,6 @@ private:
            now - c.last_read >= cfg_.idle_timeout;
   }
 
-  /// About what completes the batch being filled: the rest of batch_size
-  /// in lines of the length seen so far, and one more. A read that size
-  /// leaves pending_ just past a whole batch, which emit_batches hands over
-  /// as the vector itself instead of moving each line into a batch of its
-  /// own (15 % of this thread at 100 B lines: bench/README.md, part 13,
-  /// tenth pass). read_size before the first line; min_fill at least.
-  std::size_t batch_fill() const {
-    if (seen_events_ == 0 || pending_.size() >= cfg_.batch_size)
-      return read_size;
-    auto line = seen_bytes_ / seen_events_ + 1;
-    auto lines = cfg_.batch_size - pending_.size() + 1;
-    return std::clamp(lines * line, min_fill, read_size);
-  }
-
-  /// Counts a read's bytes and the events they made, for batch_fill; halved
-  /// now and then, so they follow lines that change length.
-  void note_read(std::size_t bytes, std::size_t events) {
-    seen_bytes_ += bytes;
-    seen_events_ += events;
-    if (seen_events_ >= (1u << 16)) {
-      seen_bytes_ /= 2;
-      seen_events_ /= 2;
-    }
-  }
-
   void note_pending() {
     if (first_at_ == time_point::max() && !pending_.empty())
       first_at_ = time_->now();
@@ -288,8 +260,7 @@ private:
   std::unique_ptr<char[]> buf_;
   client_list clients_;
   batch pending_;
-  uint64_t seen_bytes_ = 0;  ///< bytes read lately (note_read)
-  uint64_t seen_events_ = 0; ///< the events they made
+  read_sizer reads_;
   ack_ledger acks_;
   /// Where the client being read dropped lines (ack_every_event).
   std::vector<std::size_t> drops_;
@@ -391,6 +362,8 @@ bool netcat_reader::serve_once() {
       it->dec->finish(pending_);
       it->dec->count(m_);
       note_pending();
+      // Its partial line is answered before the close, as at an end.
+      if (cfg_.ack_every_event && !flush(true)) return false;
       // Counted before the client can see the close.
       m_.connection_failures.fetch_add(1, std::memory_order_relaxed);
       close_client(it);
@@ -465,7 +438,8 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
                                                     std::size_t budget) {
   read_result r;
   while (r.bytes < budget) {
-    auto want = std::min({read_size, budget - r.bytes, batch_fill()});
+    auto want = reads_.want(pending_.size(), cfg_.batch_size,
+                            std::min(read_size, budget - r.bytes));
     auto n = c.tls ? receive(c, buf_.get(), want, false)
                    : ::read(c.fd.fd, buf_.get(), want);
     if (n < 0 && errno == EINTR) continue;
@@ -482,7 +456,7 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
       r.bytes += static_cast<std::size_t>(n);
       c.last_read = time_->now();
       bool fed = c.dec->feed(buf_.get(), static_cast<std::size_t>(n), pending_);
-      note_read(static_cast<std::size_t>(n), pending_.size() - before);
+      reads_.note(static_cast<std::size_t>(n), pending_.size() - before);
       if (!fed) {
         // The stream cannot be read on (a frame that is no frame): what
         // came before it is handed over; the client is closed, counted.
@@ -502,7 +476,11 @@ netcat_reader::read_result netcat_reader::read_from(client& c,
     }
     c.dec->count(m_);
     note_pending();
-    if (!flush(false)) {
+    // A client that ended gets the answers of all it sent before it is
+    // closed: its last lines, short of a batch, went to the channels only
+    // after the close, and their OKs to nobody (a client that counts them
+    // would have sent those lines again).
+    if (!flush(r.closed && cfg_.ack_every_event)) {
       r.aborted = true;
       break;
     }

@@ -855,6 +855,47 @@ TEST_F(source_test, netcat_acks_every_line_once_the_channel_took_it) {
   EXPECT_EQ(c.read_answers(3, 10s), "OK\n");
 }
 
+// A client that sends its lines and ends its side (nc -N, nc -q) still
+// reads: it gets an OK for every line, those of a last batch short of
+// batch_size included. They used to be handed over only after the close,
+// and their OKs went to nobody.
+TEST_F(source_test, netcat_acks_a_clients_last_lines_before_closing_it) {
+  auto ch = channel(channel_config(100, 100));
+  netcat_config cfg;
+  cfg.port = free_port();
+  ASSERT_NE(cfg.port, 0);
+  cfg.batch_size = 3;
+  cfg.batch_timeout = std::chrono::hours{1};
+  cfg.ack_every_event = true;
+  track(spawn_netcat(sys, cfg, source_wiring("r1", "netcat", ch)));
+  client c{cfg.port};
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write("1\n2\n3\n4\n5\n"));
+  ASSERT_EQ(::shutdown(c.fd(), SHUT_WR), 0);
+  EXPECT_EQ(c.read_answers(15, 10s), "OK\nOK\nOK\nOK\nOK\n");
+  auto events = drain(self, ch, 5, 10s);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[4].body, "5");
+}
+
+// A read asks for what completes the batch being filled, in lines of the
+// length seen: 1,000 lines of 101 bytes (newline included) from empty is
+// 1,001 lines of 102 bytes; never below 4 KiB, never above what is allowed.
+TEST(netcat_reads, a_read_is_sized_to_complete_the_batch) {
+  read_sizer r;
+  EXPECT_EQ(r.want(0, 1000, 262144), 262144u) << "no line seen yet";
+  r.note(101 * 2600, 2600);
+  EXPECT_EQ(r.want(0, 1000, 262144), 1001u * 102);
+  EXPECT_EQ(r.want(990, 1000, 262144), 4096u) << "4 KiB at least";
+  EXPECT_EQ(r.want(990, 1000, 1000), 1000u) << "never more than allowed";
+  EXPECT_EQ(r.want(1000, 1000, 262144), 262144u) << "a batch is pending";
+  EXPECT_EQ(r.want(0, 100000, 262144), 262144u) << "capped";
+  // Lines that change length: the old ones count less and less.
+  for (int i = 0; i < 8; ++i)
+    r.note(11 * 65536, 65536);
+  EXPECT_LT(r.want(0, 1000, 262144), 1001u * 14);
+}
+
 TEST(netcat_acks, the_ledger_answers_each_client_its_own_lines_in_order) {
   ack_ledger l;
   l.appended(1, 0, 2);
