@@ -41,8 +41,12 @@ const option_list& file_options() {
        .doc = "a segment is closed and the next one started past this size;"
               " a segment is deleted once all of it is committed (the "
               "current one too, once 1 MiB or more and all committed, or "
-              "whatever its size while space is short). Flume's 2 GB would "
-              "keep up to 2 GB of delivered events on disk"},
+              "whatever its size while space is short). Up to two delivered "
+              "segments are kept as spares (`spare-<number>.seg`) and the "
+              "next segments written over them, which costs the kernel "
+              "about half the CPU of growing new files; they go when "
+              "space is short. Flume's 2 GB would keep up to 2 GB of "
+              "delivered events on disk"},
       {.name = "min_free_space",
        .kind = option_kind::size,
        .doc = "puts are held (not refused) while the file system has less "

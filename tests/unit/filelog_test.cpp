@@ -368,6 +368,16 @@ struct filelog_dir : ::testing::Test {
     return out;
   }
 
+  /// The nonce in a segment's header (its records' checksums need it).
+  static uint32_t nonce_of(const std::string& path) {
+    std::ifstream f{path, std::ios::binary};
+    std::string head(segment_header_size, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    auto h = read_segment_header(head);
+    EXPECT_TRUE(h.has_value()) << path;
+    return h ? h->nonce : 0;
+  }
+
   void flip(const std::string& path, std::size_t offset) {
     std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
     f.seekg(static_cast<std::streamoff>(offset));
@@ -429,7 +439,7 @@ TEST_F(filelog_dir, a_torn_tail_is_reported_then_truncated_on_repair) {
   auto seg = write({numbered(0, 2)}).segment;
   auto good = std::filesystem::file_size(seg);
   std::string half;
-  append_record(half, 2, numbered(2, 2));
+  append_record(half, 2, numbered(2, 2), nonce_of(seg));
   {
     std::ofstream f{seg, std::ios::app | std::ios::binary};
     f.write(half.data(), static_cast<std::streamsize>(half.size() / 2));

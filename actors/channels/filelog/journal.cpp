@@ -145,7 +145,14 @@ void journal::store_committed(const committed_set& committed) {
 
 void journal::free_committed(const committed_set& committed) {
   std::size_t deleted = 0;
+  // Short of space, the spares go too: they hold a segment's disk each.
+  bool dropped = space_short_ && writer_.drop_spares() > 0;
   auto remove = [&](const std::string& path) {
+    // Kept as a spare while there is room: the next roll writes over it.
+    if (!space_short_ && writer_.recycle(path)) {
+      ++deleted;
+      return true;
+    }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       spdlog::warn("{} ({}): cannot delete {}: {}", who(), opts_.dir, path,
                    std::strerror(errno));
@@ -178,7 +185,7 @@ void journal::free_committed(const committed_set& committed) {
     }
     ++i;
   }
-  if (deleted > 0) {
+  if (deleted > 0 || dropped) {
     try {
       sync_directory(opts_.dir);
     } catch (const std::system_error&) {

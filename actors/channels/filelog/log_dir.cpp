@@ -172,19 +172,22 @@ recovery recover(const std::string& dir, bool repair) {
     r.next_seq = std::max(r.next_seq, bytes.size() > segment_header_size
                                           ? seg.first_seq + 1
                                           : seg.first_seq);
-    scans.push_back(scan_segment(bytes, [&](const scanned_record& rec) {
-      ++r.records_read;
-      file.release_before(rec.offset);
-      auto end = rec.seq + rec.count;
-      r.next_seq = std::max(r.next_seq, end);
-      auto open = r.committed.open_in(rec.seq, end);
-      if (open == 0) return;
-      r.pending.push_back({i, rec.offset,
-                           record_header_size + rec.payload.size(), rec.seq,
-                           rec.count});
-      r.pending_events += open;
-      r.pending_bytes += record_header_size + rec.payload.size();
-    }));
+    scans.push_back(scan_segment(
+        bytes,
+        [&](const scanned_record& rec) {
+          ++r.records_read;
+          file.release_before(rec.offset);
+          auto end = rec.seq + rec.count;
+          r.next_seq = std::max(r.next_seq, end);
+          auto open = r.committed.open_in(rec.seq, end);
+          if (open == 0) return;
+          r.pending.push_back({i, rec.offset,
+                               record_header_size + rec.payload.size(), rec.seq,
+                               rec.count});
+          r.pending_events += open;
+          r.pending_bytes += record_header_size + rec.payload.size();
+        },
+        [&](std::size_t offset) { file.release_before(offset); }));
     auto& scan = scans.back();
     if (scan.torn_bytes > 0 && repair &&
         ::truncate(seg.path.c_str(), static_cast<off_t>(scan.good_end)) != 0)
@@ -245,31 +248,40 @@ read_status read_record(const recovery& r, const record_ref& ref, uint64_t from,
     if (errno == ENOENT) return read_status::damaged;
     return unavailable(errno);
   }
+  // The segment's header first: its nonce checks the record's header.
   std::string bytes;
   try {
-    bytes.resize(ref.size);
+    bytes.resize(std::max(ref.size, segment_header_size));
   } catch (const std::bad_alloc&) {
     ::close(fd);
     return unavailable(ENOMEM);
   }
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    auto n = ::pread(fd, bytes.data() + got, bytes.size() - got,
-                     static_cast<off_t>(ref.offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto e = errno;
-      ::close(fd);
-      return unavailable(e);
+  auto read_at = [&](std::size_t offset, std::size_t n) -> std::optional<int> {
+    std::size_t got = 0;
+    while (got < n) {
+      auto r = ::pread(fd, bytes.data() + got, n - got,
+                       static_cast<off_t>(offset + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return errno;
+      if (r == 0) return std::nullopt; // shorter than when it was read: cut
+      got += static_cast<std::size_t>(r);
     }
-    if (n == 0) break; // the file is shorter than when it was read: cut
-    got += static_cast<std::size_t>(n);
+    return 0;
+  };
+  auto got = read_at(0, segment_header_size);
+  std::optional<segment_header> header;
+  if (got && *got == 0) {
+    header = read_segment_header(
+        std::string_view{bytes}.substr(0, segment_header_size));
+    if (header) got = read_at(ref.offset, ref.size);
   }
   ::close(fd);
-  if (got != bytes.size()) return read_status::damaged;
+  if (got && *got != 0) return unavailable(*got);
+  if (!got || !header) return read_status::damaged;
+  bytes.resize(ref.size);
   scanned_record rec;
   batch events;
-  if (check_record(bytes, rec) != record_check::ok ||
+  if (check_record(bytes, rec, header->nonce) != record_check::ok ||
       rec.payload.size() + record_header_size != bytes.size() ||
       rec.seq != ref.seq || rec.count != ref.count ||
       !decode_events(rec.payload, rec.count, events))

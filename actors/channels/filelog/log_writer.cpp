@@ -1,10 +1,12 @@
 #include "actors/channels/filelog/log_writer.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <system_error>
 
@@ -35,6 +37,24 @@ int write_all(int fd, const char* data, std::size_t n) {
 /// The largest record buffer kept for the next append.
 constexpr std::size_t kept_buffer = 16 << 20;
 
+/// A segment's nonce: random, never 0.
+uint32_t new_nonce(uint64_t seq) {
+  uint32_t n = 0;
+  if (::getrandom(&n, sizeof(n), GRND_NONBLOCK) != sizeof(n)) {
+    // No entropy yet (early boot): the clock and the number still tell
+    // this segment's records from a spare's older ones.
+    auto t = static_cast<uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch().count());
+    n = static_cast<uint32_t>(t ^ (t >> 32) ^ seq ^ (seq >> 32));
+  }
+  return n != 0 ? n : 1;
+}
+
+bool is_spare_name(const std::string& name) {
+  return name.size() == 30 && name.rfind("spare-", 0) == 0 &&
+         name.substr(26) == ".seg";
+}
+
 } // namespace
 
 void sync_directory(const std::string& dir) {
@@ -49,6 +69,16 @@ void sync_directory(const std::string& dir) {
 log_writer::log_writer(std::string dir, std::size_t max_file_size,
                        uint64_t next_seq)
     : dir_(std::move(dir)), max_file_size_(max_file_size), next_seq_(next_seq) {
+  std::error_code ec;
+  for (auto& entry : std::filesystem::directory_iterator{dir_, ec}) {
+    std::error_code type_error;
+    auto name = entry.path().filename().string();
+    if (!is_spare_name(name) || !entry.is_regular_file(type_error)) continue;
+    if (spares_.size() < max_spares)
+      spares_.push_back(entry.path().string());
+    else
+      ::unlink(entry.path().c_str());
+  }
   open_segment();
 }
 
@@ -57,14 +87,78 @@ log_writer::~log_writer() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+int log_writer::take_spare(const std::string& header) {
+  while (!spares_.empty()) {
+    auto spare = spares_.back();
+    int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) return -1; // kept: EMFILE passes
+    spares_.pop_back();
+    if (fd < 0) continue;
+    // Its new header, synced, before it takes the name: a segment never
+    // has an old one.
+    int err = write_all(fd, header.data(), header.size());
+    if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+    bool renamed = false;
+    if (err == 0) {
+      if (::rename(spare.c_str(), path_.c_str()) == 0)
+        renamed = true;
+      else
+        err = errno;
+    }
+    if (err == 0) {
+      try {
+        sync_directory(dir_);
+      } catch (const std::system_error& e) {
+        err = e.code().value();
+      }
+    }
+    if (err == 0) return fd;
+    ::close(fd);
+    ::unlink(renamed ? path_.c_str() : spare.c_str());
+  }
+  return -1;
+}
+
+bool log_writer::recycle(const std::string& path) {
+  if (spares_.size() >= max_spares) return false;
+  auto name = std::filesystem::path{path}.filename().string();
+  if (name.size() != 28 || name.rfind("log-", 0) != 0) return false;
+  auto spare =
+      (std::filesystem::path{dir_} / ("spare-" + name.substr(4))).string();
+  if (::rename(path.c_str(), spare.c_str()) != 0) return false;
+  spares_.push_back(std::move(spare)); // the newest, likely in the page cache
+  return true;
+}
+
+std::size_t log_writer::drop_spares() {
+  std::size_t n = 0;
+  for (auto& spare : spares_)
+    n += ::unlink(spare.c_str()) == 0 ? 1 : 0;
+  spares_.clear();
+  return n;
+}
+
 void log_writer::open_segment() {
   path_ = (std::filesystem::path{dir_} / segment_name(next_seq_)).string();
+  // The nonce's lowest bit says whether it is written over a spare.
+  auto nonce = new_nonce(next_seq_) & ~uint32_t{1};
+  if (nonce == 0) nonce = 2;
+  auto header = encode_segment_header(next_seq_, skipped_, nonce | 1);
+  if (int fd = take_spare(header); fd >= 0) {
+    nonce |= 1;
+    fd_ = fd;
+    first_seq_ = next_seq_;
+    nonce_ = nonce;
+    size_ = header.size();
+    dirty_ = false;
+    return;
+  }
   // A segment of that number may exist: one that failed before its first
   // record (numbers are never reused once a record took them).
   int fd =
       ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail(errno, "create " + path_);
-  auto header = encode_segment_header(next_seq_, skipped_);
+  header = encode_segment_header(next_seq_, skipped_, nonce);
   int err = write_all(fd, header.data(), header.size());
   if (err == 0 && ::fdatasync(fd) != 0) err = errno;
   if (err == 0) {
@@ -83,6 +177,7 @@ void log_writer::open_segment() {
   }
   fd_ = fd;
   first_seq_ = next_seq_;
+  nonce_ = nonce;
   size_ = header.size();
   dirty_ = false;
 }
@@ -107,7 +202,6 @@ log_writer::appended log_writer::append(const batch& events) {
     buf_capacity_ = std::max(buf_size_, 2 * buf_capacity_);
     buf_ = std::make_unique_for_overwrite<char[]>(buf_capacity_);
   }
-  write_record(buf_.get(), next_seq_, events, payload);
   auto seq = next_seq_;
   // The numbers are taken whatever happens next.
   next_seq_ += events.size();
@@ -126,6 +220,8 @@ log_writer::appended log_writer::append(const batch& events) {
     }
     next_seq_ = seq + events.size();
   }
+  // Encoded for the segment it goes to: a roll changes the nonce.
+  write_record(buf_.get(), seq, events, payload, nonce_);
   if (auto err = write_all(fd_, buf_.get(), buf_size_); err != 0) {
     // Sealed; what it held before this record is synced by the next sync.
     retire();
