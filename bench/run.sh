@@ -81,7 +81,10 @@
 #   file_kafka_batch, file_kafka_interval
 #               kafka_100B through a file channel (bench/netcat_file_kafka.yaml)
 #               with fsync batch / interval, against kcat -P. Targets
-#               >= 0.5x / >= 0.8x.
+#               >= 0.5x / >= 0.8x. One channel directory for all rounds
+#               (round 1 starts empty, the others with the spares the
+#               round before left, as an agent's own directory has them);
+#               WARM= (empty) starts every round with an empty one.
 #   replay_1M   1,000,000 uncommitted events of 100 B in a file channel
 #               (filled with the sink unable to reach a broker), then an
 #               agent started on it with the page cache dropped (root):
@@ -303,7 +306,15 @@ flumen_run() {
   shift 2
   log=$WORK/$topic.log
   free_port
-  rm -rf "$WORK/channel_$topic"
+  # KEEP_CHANNEL: one file channel directory for all of a row's rounds, as
+  # an agent keeps its own (with the spares a round's delivered segments
+  # left to the next); otherwise each run starts with an empty one.
+  local chan=$WORK/channel_$topic
+  if [[ -n ${KEEP_CHANNEL:-} ]]; then
+    chan=$WORK/channel_$ROW
+  else
+    rm -rf "$chan"
+  fi
   local http=() hport= scraper=
   if [[ -n ${SCRAPE:-} ]]; then
     local nport=$PORT
@@ -312,7 +323,7 @@ flumen_run() {
     PORT=$nport
     http=(--http "127.0.0.1:$hport")
   fi
-  NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic CHANNEL_DIR=$WORK/channel_$topic \
+  NETCAT_PORT=$PORT KAFKA=$BOOTSTRAP TOPIC=$topic CHANNEL_DIR=$chan \
     "$FLUMEN" run "${AGENT_YAML:-bench/netcat_kafka.yaml}" \
     --stats-interval "$STATS" "${http[@]}" 2>"$log" &
   agent=$!
@@ -1399,11 +1410,11 @@ if [[ ${1:-} == --row ]]; then
     file_null) file_null_row ;;
     file_disk) file_disk_row ;;
     file_kafka_batch)
-      AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch MEMORY_TOO=1 \
-        ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: batch, other options default) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
+      KEEP_CHANNEL=${WARM-1} AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=batch MEMORY_TOO=1 \
+        ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: batch, other options default; $( [[ -n ${WARM-1} ]] && echo "one directory for all rounds: round 1 starts empty, the others with the spares the round before left" || echo "an empty directory each round")) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
         kafka_row 100 1000000 0.5 "1M × 100 B, one nc -N client → netcat → file channel (fsync: batch) → kafka, vs kcat -P" ;;
     file_kafka_interval)
-      AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=interval \
+      KEEP_CHANNEL=${WARM-1} AGENT_YAML=bench/netcat_file_kafka.yaml FSYNC=interval \
         ROW_RSS=100 ROW_SETTINGS="netcat → file channel (fsync: interval, fsync_interval 1s) → kafka (batch_size ${BSZ:-10000}, max_inflight ${INFL:-16}); --stats-interval $STATS; embedded cluster: 3 brokers, $PARTS partitions per topic; kcat -P -l FILE with librdkafka defaults" \
         kafka_row 100 1000000 0.8 "1M × 100 B, one nc -N client → netcat → file channel (fsync: interval) → kafka, vs kcat -P" ;;
     replay_1M) replay_row ;;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "actors/channels/filelog/log_dir.hpp"
 #include "actors/channels/filelog/log_writer.hpp"
 #include "actors/channels/filelog/record.hpp"
+#include "actors/channels/filelog/tools.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
@@ -278,4 +280,37 @@ TEST(filelog_spare, spares_go_when_space_is_short) {
       << "short of space, the spares are deleted";
   free_bytes = UINT64_MAX;
   ASSERT_TRUE(wait_until([&] { return answered.load(); }));
+}
+
+// `flumen channel inspect` shows the spares and the old contents after a
+// segment's records; `verify` finds no damage in them.
+TEST(filelog_spare, inspect_shows_spares_and_verify_finds_them_sound) {
+  flumen::test::temp_dir tmp{"flumen_spare"};
+  auto dir = tmp.string();
+  {
+    log_writer w{dir, 4096, 0};
+    uint64_t n = 0;
+    // Two segments, delivered and kept as spares, then a short one over
+    // the newer spare.
+    for (int s = 0; s < 2; ++s) {
+      auto first = w.segment();
+      while (w.segment() == first) {
+        w.append(lines(n, 5));
+        n += 5;
+      }
+      w.sync();
+      ASSERT_TRUE(w.recycle(first));
+    }
+    w.sync();
+    ASSERT_EQ(w.spares(), 1u) << "the second roll took the first spare";
+  }
+  std::ostringstream out, err;
+  ASSERT_EQ(inspect_directory(dir, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("spares: 1 ("), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("bytes are old contents of the spares"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("damage: none"), std::string::npos) << out.str();
+  std::ostringstream vout;
+  EXPECT_EQ(verify_directory(dir, true, vout, err), 0) << vout.str();
 }

@@ -189,6 +189,7 @@ recovery recover(const std::string& dir, bool repair) {
         },
         [&](std::size_t offset) { file.release_before(offset); }));
     auto& scan = scans.back();
+    r.stale_bytes += scan.stale_bytes;
     if (scan.torn_bytes > 0 && repair &&
         ::truncate(seg.path.c_str(), static_cast<off_t>(scan.good_end)) != 0)
       throw std::system_error(errno, std::generic_category(),

@@ -71,6 +71,9 @@ struct recovery {
   uint64_t lost_events = 0; ///< the sum of the damages' events
   std::size_t records_read = 0;
   std::size_t bytes_read = 0;
+  /// Segments written over spares: the spares' old contents after their
+  /// records (not damage, not read).
+  std::size_t stale_bytes = 0;
 };
 
 /// Reads `dir` (read-only). `repair`: truncates torn tails, as the channel

@@ -124,6 +124,22 @@ int inspect_directory(const std::string& dir, std::ostream& out,
     out << "  " << fs::path{r.segments[i].path}.filename().string()
         << ": first event " << r.segments[i].first_seq << ", " << sizes[i]
         << " bytes\n";
+  if (r.stale_bytes > 0)
+    out << "  of which " << r.stale_bytes
+        << " bytes are old contents of the spares they were written over\n";
+  // Spares: delivered segments kept for the next ones to be written over.
+  std::size_t spares = 0;
+  std::uintmax_t spare_bytes = 0;
+  std::error_code list_error;
+  for (auto& entry : fs::directory_iterator{dir, list_error}) {
+    auto name = entry.path().filename().string();
+    std::error_code ec;
+    if (name.rfind("spare-", 0) != 0 || !entry.is_regular_file(ec)) continue;
+    ++spares;
+    auto size = entry.file_size(ec);
+    spare_bytes += ec ? 0 : size;
+  }
+  out << "spares: " << spares << " (" << spare_bytes << " bytes)\n";
   out << "records: " << r.records_read << " readable\n";
   out << "committed: events below " << r.committed.below;
   if (!r.committed.ranges.empty()) {
