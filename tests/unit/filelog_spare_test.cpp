@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -313,4 +314,36 @@ TEST(filelog_spare, inspect_shows_spares_and_verify_finds_them_sound) {
   EXPECT_NE(out.str().find("damage: none"), std::string::npos) << out.str();
   std::ostringstream vout;
   EXPECT_EQ(verify_directory(dir, true, vout, err), 0) << vout.str();
+}
+
+// What only looks like a spare is never written over: a link to a file
+// elsewhere, a directory, a file much larger than a segment.
+TEST(filelog_spare, only_a_plain_file_of_a_segments_size_is_written_over) {
+  flumen::test::temp_dir tmp{"flumen_spare"};
+  auto dir = tmp.string() + "/chan";
+  auto outside = tmp.string() + "/precious";
+  std::filesystem::create_directories(dir);
+  std::string precious(10000, 'p');
+  std::ofstream{outside, std::ios::binary} << precious;
+  std::filesystem::create_symlink(outside,
+                                  dir + "/spare-00000000000000000001.seg");
+  std::filesystem::create_directory(dir + "/spare-00000000000000000002.seg");
+  auto big = dir + "/spare-00000000000000000003.seg";
+  std::ofstream{big, std::ios::binary} << std::string(3 * 4096, 'b');
+  {
+    log_writer w{dir, 4096, 10};
+    w.append(lines(10, 5));
+    w.sync();
+    std::ifstream in{outside, std::ios::binary};
+    std::string now((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+    EXPECT_EQ(now, precious) << "the link's target was written";
+    EXPECT_FALSE(std::filesystem::exists(big)) << "too large: deleted";
+    EXPECT_TRUE(
+        std::filesystem::is_directory(dir + "/spare-00000000000000000002.seg"));
+    EXPECT_LT(std::filesystem::file_size(w.segment()), 4096u) << "a new file";
+  }
+  auto r = recover(dir, false);
+  EXPECT_TRUE(r.damages.empty());
+  EXPECT_EQ(r.pending_events, 5u);
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,7 +74,10 @@ log_writer::log_writer(std::string dir, std::size_t max_file_size,
   for (auto& entry : std::filesystem::directory_iterator{dir_, ec}) {
     std::error_code type_error;
     auto name = entry.path().filename().string();
-    if (!is_spare_name(name) || !entry.is_regular_file(type_error)) continue;
+    // A file of its own, not a link to one elsewhere.
+    if (!is_spare_name(name) || entry.symlink_status(type_error).type() !=
+                                    std::filesystem::file_type::regular)
+      continue;
     if (spares_.size() < max_spares)
       spares_.push_back(entry.path().string());
     else
@@ -90,10 +94,23 @@ log_writer::~log_writer() {
 int log_writer::take_spare(const std::string& header) {
   while (!spares_.empty()) {
     auto spare = spares_.back();
-    int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) return -1; // kept: EMFILE passes
+    int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+      return -1; // kept: that passes
     spares_.pop_back();
-    if (fd < 0) continue;
+    if (fd < 0) {
+      ::unlink(spare.c_str()); // gone, or not one to write over
+      continue;
+    }
+    // Not one much larger than a segment (max_file_size was smaller when
+    // it was kept): its old contents would all be searched at a recovery.
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::size_t>(st.st_size) > 2 * max_file_size_) {
+      ::close(fd);
+      ::unlink(spare.c_str());
+      continue;
+    }
     // Its new header, synced, before it takes the name: a segment never
     // has an old one.
     int err = write_all(fd, header.data(), header.size());
@@ -121,6 +138,10 @@ int log_writer::take_spare(const std::string& header) {
 
 bool log_writer::recycle(const std::string& path) {
   if (spares_.size() >= max_spares) return false;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 ||
+      static_cast<std::size_t>(st.st_size) > 2 * max_file_size_)
+    return false;
   auto name = std::filesystem::path{path}.filename().string();
   if (name.size() != 28 || name.rfind("log-", 0) != 0) return false;
   auto spare =
