@@ -44,9 +44,10 @@ const option_list& file_options() {
               "whatever its size while space is short). Up to two delivered "
               "segments are kept as spares (`spare-<number>.seg`) and the "
               "next segments written over them, which costs the kernel "
-              "about half the CPU of growing new files; they go when "
-              "space is short. Flume's 2 GB would keep up to 2 GB of "
-              "delivered events on disk"},
+              "about half the CPU of growing new files; they are kept "
+              "only while the file system has room for two more segments "
+              "beyond `min_free_space`. Flume's 2 GB would keep up to 2 GB "
+              "of delivered events on disk"},
       {.name = "min_free_space",
        .kind = option_kind::size,
        .doc = "puts are held (not refused) while the file system has less "

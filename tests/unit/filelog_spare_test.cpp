@@ -274,9 +274,27 @@ TEST(filelog_spare, spares_go_when_space_is_short) {
   j.commit(committed_set{57, {}});
   ASSERT_TRUE(wait_until([&] { return spares() > 0; }))
       << "delivered segments are kept as spares while there is room";
+  // Room, but not for two more segments beyond min_free_space: puts go
+  // on, the spares go.
+  free_bytes = (1 << 20) + 1000;
+  std::atomic<bool> next{false};
+  j.append(lines(60, 3), [&](journal::result r, batch&&) {
+    EXPECT_FALSE(r.error);
+    next = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return next.load(); }));
+  j.commit(committed_set{63, {}});
+  ASSERT_TRUE(wait_until([&] { return spares() == 0; }))
+      << "without room for two more segments, no spare is kept";
+  free_bytes = UINT64_MAX;
+  for (int i = 0; i < 10; ++i)
+    j.append(lines(63 + static_cast<uint64_t>(i) * 3, 3),
+             [&](journal::result r, batch&&) { EXPECT_FALSE(r.error); });
+  j.commit(committed_set{90, {}});
+  ASSERT_TRUE(wait_until([&] { return spares() > 0; })) << "room again";
   free_bytes = 1000;
   std::atomic<bool> answered{false};
-  j.append(lines(60, 3), [&](journal::result, batch&&) { answered = true; });
+  j.append(lines(93, 3), [&](journal::result, batch&&) { answered = true; });
   ASSERT_TRUE(wait_until([&] { return spares() == 0; }))
       << "short of space, the spares are deleted";
   free_bytes = UINT64_MAX;

@@ -41,11 +41,13 @@ void journal::set_space_short(bool short_now, const std::string& why) {
   if (opts_.on_space) opts_.on_space(short_now ? why : std::string{});
 }
 
+uint64_t journal::free_bytes() const {
+  return opts_.free_space ? opts_.free_space() : statvfs_free(opts_.dir);
+}
+
 bool journal::wait_for_space() {
   if (opts_.min_free_space == 0) return true;
-  auto free = [&] {
-    return opts_.free_space ? opts_.free_space() : statvfs_free(opts_.dir);
-  };
+  auto free = [&] { return free_bytes(); };
   bool logged = false;
   for (;;) {
     auto now_free = free();
@@ -145,11 +147,15 @@ void journal::store_committed(const committed_set& committed) {
 
 void journal::free_committed(const committed_set& committed) {
   std::size_t deleted = 0;
-  // Short of space, the spares go too: they hold a segment's disk each.
-  bool dropped = space_short_ && writer_.drop_spares() > 0;
+  // Spares are kept only while the disk has room for two more segments
+  // beyond min_free_space (each holds a segment's disk); otherwise, and
+  // when space is short, they go (a small disk would fill up with them).
+  bool roomy = !space_short_ &&
+               free_bytes() >= opts_.min_free_space + 2 * opts_.max_file_size;
+  bool dropped = !roomy && writer_.drop_spares() > 0;
   auto remove = [&](const std::string& path) {
     // Kept as a spare while there is room: the next roll writes over it.
-    if (!space_short_ && writer_.recycle(path)) {
+    if (roomy && writer_.recycle(path)) {
       ++deleted;
       return true;
     }

@@ -122,6 +122,8 @@ private:
   void run();
   /// False at a stop while space is still short.
   bool wait_for_space();
+  /// Free bytes in the directory's file system (or the test's hook).
+  uint64_t free_bytes() const;
   void store_committed(const committed_set& committed);
   /// Deletes segments wholly in `committed` (the current one too, closed
   /// first, when it is large enough or space is short).
