@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -39,20 +41,43 @@ std::vector<record> consume(const std::string& bootstrap,
   // Wait until the topic holds at least `expected` records, then read
   // everything up to each partition's high watermark (duplicates included).
   std::vector<std::pair<int32_t, int64_t>> highs;
+  std::string why;
   for (;;) {
     highs.clear();
     int64_t total = 0;
+    std::size_t partitions = 0;
     for (auto* tm : *md->topics())
       for (auto* pm : *tm->partitions()) {
+        ++partitions;
         int64_t low = 0, high = 0;
-        consumer->query_watermark_offsets(topic, pm->id(), &low, &high, 5000);
+        auto e = consumer->query_watermark_offsets(topic, pm->id(), &low, &high,
+                                                   5000);
+        if (e != RdKafka::ERR_NO_ERROR) {
+          why = "partition " + std::to_string(pm->id()) + ": " +
+                RdKafka::err2str(e);
+          continue;
+        }
         highs.emplace_back(pm->id(), high);
         total += high - low;
       }
+    if (partitions == 0) why = "the metadata names no partition";
     if (static_cast<std::size_t>(total) >= expected ||
-        std::chrono::steady_clock::now() >= deadline)
+        std::chrono::steady_clock::now() >= deadline) {
+      if (static_cast<std::size_t>(total) < expected)
+        std::cerr << "consume(" << topic << "): " << total << " of " << expected
+                  << " records by the deadline; last: "
+                  << (why.empty() ? "no error" : why) << '\n';
       break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    // The topic as the cluster has it now: the first answer may have named
+    // no partition (once in a CI run: 0 records in 30 s for 80,000).
+    RdKafka::Metadata* fresh = nullptr;
+    if (consumer->metadata(false, t.get(), &fresh, 5000) ==
+        RdKafka::ERR_NO_ERROR) {
+      delete md;
+      md = fresh;
+    }
   }
   delete md;
   std::vector<RdKafka::TopicPartition*> parts;
